@@ -1,0 +1,116 @@
+# zsync context switch for x86_64, System V ABI. Intel syntax (Rust's default for global_asm!).
+#
+# A context is a stack plus a saved stack pointer. A round trip is one `call` from the parent
+# into the context and one `ret` back, so the return-stack predictor always guesses right; the
+# context side is entered and left with `jmp`, which the predictor does not track.
+#
+# Callee-saved registers. rbx and rbp are saved here, on each side of the switch, because
+# LLVM reserves them and inline asm cannot declare them clobbered. r12-r15 are declared
+# clobbered by the Rust call sites (src/coro/arch/x86_64.rs), so the compiler saves only the ones
+# that hold live values; everything caller-saved is clobbered by clobber_abi("C"). Together the
+# full callee-saved set (rbx rbp r12-r15 rsp rip) survives every switch, with the fewest memory
+# operations. The thread pointer (fs) is never touched: a started context never changes OS
+# thread, so its TLS stays valid. Stack pointers are 16-byte aligned at every saved frame.
+#
+# Resume (inline in Rust): `call qword ptr [rdi]` with rdi = the context's saved stack pointer,
+#   rsi = its link slot, rdx = the argument. [rdi] holds the resume address: .Lresume_point for a
+#   suspended context, zsync_0_1_trampoline for a new one. Comes back with rax = the context's
+#   argument and rdx = its new stack pointer, or 0 once it has finished.
+#
+# Parent stack while a context runs (*link points at the lowest word):
+#   [link+0] parent rbx   [link+8] parent rbp   [link+16] return address into the parent
+#
+# Saved context frame, at the saved stack pointer (32 bytes):
+#   [sp+0] resume address (.Lresume_point)   [sp+8] rbx   [sp+16] rbp
+#   [sp+24] where the context continues (pushed by the Rust suspend stub)
+#
+# Initial frame of a new context, written by init_frame in src/coro/arch/mod.rs:
+#   [sp+0] zsync_0_1_trampoline   [sp+8] entry function   [sp+16] its 2nd argument
+#   [sp+24] its 3rd argument
+#
+# The symbol names carry the crate's semver series (0.1) so that two versions can link together.
+
+    .pushsection .text.zsync_0_1_switch,"ax",@progbits
+
+    # zsync_0_1_suspend(link: rdi, arg: rsi)
+    # Entered with `jmp` from the Rust stub, which pushed the continuation address first.
+    .globl zsync_0_1_suspend
+    .type zsync_0_1_suspend,@function
+    .p2align 4
+zsync_0_1_suspend:
+    .cfi_startproc
+    push rbp                        # the context's rbp and rbx: LLVM-reserved, saved by hand
+    push rbx
+    lea rax, [rip + .Lresume_point] # where the next resume enters
+    push rax
+    mov rdx, rsp                    # for the parent: our saved stack pointer
+    mov rax, rsi                    # for the parent: the argument
+    mov rsp, qword ptr [rdi]        # onto the parent stack
+    pop rbx                         # the parent's rbx and rbp, pushed when it resumed us
+    pop rbp
+    ret                             # to the parent, pairing with its `call`
+
+    # Reached through the parent's `call qword ptr [rdi]`: rsp = parent stack (top: the return
+    # address into the parent), rdi = our saved stack pointer, rsi = link slot, rdx = arg.
+    .p2align 4
+.Lresume_point:
+    push rbp                        # the parent's rbp and rbx, restored by suspend or finish
+    push rbx
+    mov qword ptr [rsi], rsp        # link: how to get back to the parent
+    lea rsp, [rdi + 8]              # onto our stack, past the resume address
+    pop rbx
+    pop rbp
+    mov rax, rdx                    # the stub's result: the argument given to resume
+    pop rcx                         # the continuation the stub pushed
+    jmp rcx                         # a jmp: the return-stack predictor is left untouched
+    .cfi_endproc
+    .size zsync_0_1_suspend, .-zsync_0_1_suspend
+
+    # zsync_0_1_finish(link: rdi, arg: rsi)
+    # Entered with `jmp` when the context's entry function is done. Nothing of the context is
+    # saved: it is never resumed again.
+    .globl zsync_0_1_finish
+    .type zsync_0_1_finish,@function
+    .p2align 4
+zsync_0_1_finish:
+    .cfi_startproc
+    mov rax, rsi                    # for the parent: the argument
+    xor edx, edx                    # for the parent: stack pointer 0, "finished"
+    mov rsp, qword ptr [rdi]
+    pop rbx
+    pop rbp
+    ret
+    .cfi_endproc
+    .size zsync_0_1_finish, .-zsync_0_1_finish
+
+    # The resume address of a context that has never run. Entered like .Lresume_point, with
+    # rdi = the initial stack pointer. Calls entry(arg, [sp+16], [sp+24]) on the new stack.
+    .globl zsync_0_1_trampoline
+    .type zsync_0_1_trampoline,@function
+    .p2align 4
+zsync_0_1_trampoline:
+    .cfi_startproc
+    # Nothing to unwind into: backtraces and unwinders taken inside a context stop here.
+    .cfi_undefined rip
+    push rbp
+    push rbx
+    mov qword ptr [rsi], rsp        # link
+    mov rax, qword ptr [rdi + 8]    # entry function
+    mov rsi, qword ptr [rdi + 16]   # its 2nd argument
+    mov rcx, qword ptr [rdi + 24]   # its 3rd argument
+    lea rsp, [rdi + 32]             # the new stack, 16-byte aligned as before a call
+    mov rdi, rdx                    # its 1st argument: the value given to the first resume
+    mov rdx, rcx
+    xor ebp, ebp                    # end of the frame-pointer chain
+    # A return address that points back in here, so that unwinders find the CFI above. Pushed
+    # by hand rather than by `call`: the entry function never returns (it leaves with finish),
+    # and a call would leave an unmatched entry on the return-stack predictor.
+    lea rcx, [rip + .Ltrampoline_return]
+    push rcx
+    jmp rax
+.Ltrampoline_return:
+    ud2
+    .cfi_endproc
+    .size zsync_0_1_trampoline, .-zsync_0_1_trampoline
+
+    .popsection

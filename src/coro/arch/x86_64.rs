@@ -1,0 +1,103 @@
+//! x86_64 (System V) glue for `asm/x86_64.s`: the two inline sequences that enter the asm.
+//!
+//! The asm saves rbx and rbp (LLVM reserves them, so inline asm cannot declare them clobbered);
+//! the sequences below declare r12-r15 clobbered, and clobber_abi("C") covers every
+//! caller-saved register. The compiler then spills only the callee-saved registers that hold
+//! live values at each switch, which is what makes the round trip as cheap as corosensei's.
+
+use super::Transfer;
+use core::arch::{asm, global_asm};
+
+global_asm!(include_str!("../../../asm/x86_64.s"));
+
+extern "C" {
+    // None of these has a Rust-callable signature: they are only ever jumped or called to from
+    // the asm sequences below, with the register protocol of asm/x86_64.s.
+    #[link_name = "zsync_0_1_suspend"]
+    fn zsync_suspend();
+    #[link_name = "zsync_0_1_finish"]
+    fn zsync_finish();
+    #[link_name = "zsync_0_1_trampoline"]
+    fn zsync_trampoline();
+}
+
+/// The resume address of a context that has never run.
+pub(crate) const TRAMPOLINE: unsafe extern "C" fn() = zsync_trampoline;
+
+/// Enters the context whose saved stack pointer is `sp`, recording our own stack pointer in
+/// `*link` so that the context can come back.
+///
+/// # Safety
+/// `sp` must be the stack pointer of a suspended or never-run context (from `init_frame` or a
+/// previous `resume`), and `link` its link slot. The context must not be running.
+#[inline]
+pub(crate) unsafe fn resume(sp: *mut u8, link: *mut *mut u8, arg: usize) -> Transfer {
+    let (ret, new_sp): (usize, *mut u8);
+    // SAFETY: the caller upholds the protocol above. The call lands on the context's resume
+    // address and comes back here through suspend's or finish's `ret`, with rbx and rbp
+    // restored by the asm and everything else declared clobbered. The asm pushes onto our
+    // stack, so `nostack` is not given (the red zone is then off limits to the compiler).
+    unsafe {
+        asm!(
+            "call qword ptr [rdi]",
+            inout("rdi") sp => _,
+            inout("rsi") link => _,
+            inout("rdx") arg => new_sp,
+            lateout("rax") ret,
+            lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,
+            clobber_abi("C"),
+        );
+    }
+    Transfer {
+        arg: ret,
+        sp: new_sp,
+    }
+}
+
+/// Suspends the running context and returns to its parent, handing it `arg`. Returns the value
+/// given to the `resume` that continues this context.
+///
+/// # Safety
+/// Must run on the context whose link slot is `link`, while it is running.
+#[inline(always)]
+pub(crate) unsafe fn suspend(link: *mut *mut u8, arg: usize) -> usize {
+    let ret: usize;
+    // SAFETY: a hand-made call: push the continuation address and jump, so that no return-stack
+    // entry is created (the parent's `ret` pairs with its own `call`). zsync_suspend saves rbx
+    // and rbp; r12-r15 and the caller-saved registers are declared clobbered. The asm uses the
+    // stack, so `nostack` is not given.
+    unsafe {
+        asm!(
+            "lea rax, [rip + 2f]",
+            "push rax",
+            "jmp {suspend}",
+            "2:",
+            suspend = sym zsync_suspend,
+            in("rdi") link,
+            in("rsi") arg,
+            lateout("rax") ret,
+            lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,
+            clobber_abi("C"),
+        );
+    }
+    ret
+}
+
+/// Leaves the running context for the last time, handing `arg` to its parent.
+///
+/// # Safety
+/// Must run on the context whose link slot is `link`. Nothing on this stack may still need to
+/// be dropped: the stack is never resumed again.
+#[inline(always)]
+pub(crate) unsafe fn finish(link: *mut *mut u8, arg: usize) -> ! {
+    // SAFETY: see above; a jmp, so the return-stack predictor stays balanced.
+    unsafe {
+        asm!(
+            "jmp {finish}",
+            finish = sym zsync_finish,
+            in("rdi") link,
+            in("rsi") arg,
+            options(noreturn),
+        );
+    }
+}

@@ -1,0 +1,323 @@
+//! `Context` on the hand-written switch in `asm/`.
+//!
+//! Stack layout of a context, from the top down: a small [`Header`] (the parent link and the
+//! unwinding flag), the closure (moved out by the entry function on first resume), the four-word
+//! initial frame, then the context's own frames.
+
+use super::arch;
+use super::overflow::{self, StackInfo};
+use super::unwind::{self, Finished, RESUME, UNWIND};
+use super::{Resumed, Stack};
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::mem::{align_of, size_of, ManuallyDrop};
+use std::ptr;
+use std::sync::{Arc, Weak};
+
+/// Lives at the top of the context's stack, so that it never moves while the `Context` value
+/// that owns the stack does.
+#[repr(C)]
+struct Header {
+    /// The parent's stack pointer while the context runs; written by `resume` in asm.
+    link: *mut u8,
+    /// Weak twin of the token of a forced unwind in flight on this stack (see `unwind`).
+    unwind_token: Cell<Weak<()>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    NotStarted,
+    Suspended,
+    Finished,
+    /// Suspended, but could not be unwound (`panic = "abort"`): the stack is leaked.
+    Abandoned,
+}
+
+/// A function running on its own stack, which can suspend itself and be resumed.
+///
+/// This is the stackful core under zsync's green threads; it knows nothing about scheduling. A
+/// panic inside the function is caught at the context's entry and returned by
+/// [`resume`](Context::resume); it never unwinds across the switch. Dropping a suspended context
+/// unwinds its stack first, so every destructor on it runs.
+///
+/// A `Context` is neither `Send` nor `Sync`: once started, its stack may hold anything the
+/// closure put there, including values tied to the current OS thread.
+///
+/// ```
+/// use zsync::coro::{Context, Resumed, Stack};
+/// use std::{cell::Cell, rc::Rc};
+///
+/// let steps = Rc::new(Cell::new(0));
+/// let seen = steps.clone();
+/// let mut ctx = Context::new(Stack::new(64 * 1024)?, move |s| {
+///     seen.set(1);
+///     s.suspend();
+///     seen.set(2);
+/// });
+/// assert!(matches!(ctx.resume(), Resumed::Suspended));
+/// assert_eq!(steps.get(), 1);
+/// assert!(matches!(ctx.resume(), Resumed::Finished(Ok(()))));
+/// assert_eq!(steps.get(), 2);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Context {
+    /// Saved stack pointer while not running.
+    sp: *mut u8,
+    header: *mut Header,
+    state: State,
+    /// The closure's slot on the stack and how to drop it, for a context that never ran.
+    closure: *mut u8,
+    drop_closure: unsafe fn(*mut u8),
+    /// Published to the overflow handler while the context runs.
+    info: StackInfo,
+    stack: ManuallyDrop<Stack>,
+}
+
+/// The handle a context's function uses to suspend itself. Only reachable inside the context.
+pub struct Suspender {
+    link: *mut *mut u8,
+    unwind_token: *const Cell<Weak<()>>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl Context {
+    /// Prepares `f` to run on `stack`. Nothing runs until the first [`resume`](Self::resume).
+    #[inline]
+    pub fn new<F>(stack: Stack, f: F) -> Context
+    where
+        F: FnOnce(&Suspender) + 'static,
+    {
+        // A huge closure would eat the stack it is about to run on: box it instead.
+        if !super::closure_fits::<F>(&stack) {
+            let boxed = Box::new(f);
+            return Self::place(stack, move |s: &Suspender| boxed(s));
+        }
+        Self::place(stack, f)
+    }
+
+    #[inline]
+    fn place<F: FnOnce(&Suspender) + 'static>(stack: Stack, f: F) -> Context {
+        let top = stack.top() as usize;
+        let header = (top - size_of::<Header>()) & !15;
+        let slot = (header - size_of::<F>()) & !(align_of::<F>().max(16) - 1);
+        // SAFETY: header, closure slot and initial frame all lie in the top quarter of a stack
+        // we own and that nothing runs on yet; the addresses are suitably aligned.
+        let sp = unsafe {
+            (header as *mut Header).write(Header {
+                link: ptr::null_mut(),
+                unwind_token: Cell::new(Weak::new()),
+            });
+            (slot as *mut F).write(f);
+            arch::init_frame(
+                slot as *mut u8,
+                entry::<F>,
+                header as *mut u8,
+                slot as *mut u8,
+            )
+        };
+        let guard = stack.guard();
+        Context {
+            sp,
+            header: header as *mut Header,
+            state: State::NotStarted,
+            closure: slot as *mut u8,
+            drop_closure: drop_closure::<F>,
+            info: StackInfo {
+                guard_start: guard.start,
+                guard_end: guard.end,
+                size: stack.size(),
+                name: None,
+            },
+            stack: ManuallyDrop::new(stack),
+        }
+    }
+
+    /// Names the context in stack overflow reports.
+    pub fn set_name(&mut self, name: Arc<str>) {
+        self.info.name = Some(name);
+    }
+
+    /// Runs the context until it suspends or finishes.
+    ///
+    /// # Panics
+    /// If the context has already finished.
+    #[inline]
+    pub fn resume(&mut self) -> Resumed {
+        assert!(
+            matches!(self.state, State::NotStarted | State::Suspended),
+            "zsync::coro::Context::resume called on a context that has finished"
+        );
+        self.switch(RESUME)
+    }
+
+    #[inline]
+    fn switch(&mut self, arg: usize) -> Resumed {
+        if self.state == State::NotStarted {
+            overflow::prepare_thread();
+        }
+        let prev = overflow::enter(&self.info);
+        // SAFETY: the context is not running (we hold &mut self and state is NotStarted or
+        // Suspended), `sp` is its saved stack pointer and `link` its link slot. The switch
+        // returns here on this same OS thread.
+        let transfer = unsafe { arch::resume(self.sp, &raw mut (*self.header).link, arg) };
+        overflow::leave(prev);
+        if transfer.sp.is_null() {
+            self.state = State::Finished;
+            // SAFETY: the finish value comes from `unwind::Finished::into_arg` in the entry.
+            Resumed::Finished(unsafe { Finished::from_arg(transfer.arg) }.into_result())
+        } else {
+            self.sp = transfer.sp;
+            self.state = State::Suspended;
+            Resumed::Suspended
+        }
+    }
+
+    #[inline]
+    /// True once the function has returned or panicked (or been unwound).
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Finished | State::Abandoned)
+    }
+
+    /// True once the context has been resumed at least once.
+    pub fn is_started(&self) -> bool {
+        self.state != State::NotStarted
+    }
+
+    /// The usable size of the context's stack.
+    pub fn stack_size(&self) -> usize {
+        self.stack.size()
+    }
+
+    /// Unwinds a suspended context: its pending `suspend` panics with a private payload that the
+    /// context's entry catches, so every destructor on the stack runs. A context that never ran
+    /// just drops its closure. Does nothing to a finished context.
+    ///
+    /// A destructor that suspends during the unwinding is resumed until it completes; the
+    /// context is not interrupted a second time. Under `panic = "abort"` nothing can be unwound:
+    /// the stack is leaked instead (never reused, never unmapped) and no destructor runs.
+    #[inline]
+    pub fn force_unwind(&mut self) {
+        if self.state != State::Finished {
+            self.force_unwind_slow();
+        }
+    }
+
+    #[cold]
+    fn force_unwind_slow(&mut self) {
+        match self.state {
+            State::NotStarted => {
+                self.state = State::Finished;
+                // SAFETY: the closure was written by `place` and never moved out (the context
+                // never ran); it is dropped exactly once because the state is now Finished.
+                unsafe { (self.drop_closure)(self.closure) };
+            }
+            State::Suspended if cfg!(panic = "unwind") => {
+                while self.state == State::Suspended {
+                    // A panic payload other than ours (a destructor that panicked, say) has
+                    // nowhere to go: the caller asked for the context to be gone.
+                    drop(self.switch(UNWIND));
+                }
+            }
+            State::Suspended => self.state = State::Abandoned,
+            State::Finished | State::Abandoned => {}
+        }
+    }
+
+    /// Unwinds the context if it has not finished and gives back its stack, for reuse in a
+    /// [`StackPool`](super::StackPool). `None` if the stack could not be unwound and was leaked
+    /// (`panic = "abort"`).
+    #[inline]
+    pub fn into_stack(self) -> Option<Stack> {
+        let mut this = ManuallyDrop::new(self);
+        this.force_unwind();
+        // SAFETY: `this` is never used again, so each field is taken or dropped exactly once.
+        unsafe {
+            ptr::drop_in_place(&mut this.info);
+            (this.state != State::Abandoned).then(|| ManuallyDrop::take(&mut this.stack))
+        }
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        self.force_unwind();
+        if self.state != State::Abandoned {
+            // SAFETY: finished, so nothing runs on the stack any more; dropped once.
+            unsafe { ManuallyDrop::drop(&mut self.stack) };
+        }
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("state", &self.state)
+            .field("name", &self.info.name)
+            .field("stack_size", &self.stack.size())
+            .finish()
+    }
+}
+
+impl Suspender {
+    /// Suspends the context: [`Context::resume`] returns [`Resumed::Suspended`] in the parent,
+    /// and this call returns when the context is resumed again.
+    ///
+    /// If the context is being unwound ([`Context::force_unwind`] or dropped while suspended),
+    /// this call does not return: it unwinds the stack. It does return, though, when the stack
+    /// is already unwinding (a destructor that suspends), so that the destructor can finish.
+    #[inline]
+    pub fn suspend(&self) {
+        // SAFETY: a Suspender only exists inside its own context, which is running (we are on
+        // it), and `link` is that context's link slot.
+        let arg = unsafe { arch::suspend(self.link, 0) };
+        if arg == UNWIND {
+            // SAFETY: the slot lives in this context's header, which outlives the context's run.
+            unwind::raise(unsafe { &*self.unwind_token });
+        }
+    }
+}
+
+impl std::fmt::Debug for Suspender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Suspender").finish_non_exhaustive()
+    }
+}
+
+unsafe fn drop_closure<F>(slot: *mut u8) {
+    // SAFETY: the caller passes the slot `place` wrote an F into, still unmoved.
+    unsafe { ptr::drop_in_place(slot.cast::<F>()) }
+}
+
+/// Where every context starts (jumped to by the trampoline). Runs the closure, catching any
+/// panic, and leaves through `finish`; it never returns.
+unsafe extern "C" fn entry<F: FnOnce(&Suspender)>(
+    _arg: usize,
+    header: *mut u8,
+    slot: *mut u8,
+) -> ! {
+    let header = header.cast::<Header>();
+    // SAFETY: `place` put the header and the closure there, and this is the first and only run.
+    let finished = unsafe { run::<F>(header, slot.cast::<F>()) };
+    // SAFETY: everything `run` owned has been dropped; only the finish value, a plain integer,
+    // leaves this stack.
+    unsafe { arch::finish(&raw mut (*header).link, finished.into_arg()) }
+}
+
+/// Everything with a destructor lives in here, so that it has all been dropped when `entry`
+/// leaves the stack for good.
+#[inline(never)]
+unsafe fn run<F: FnOnce(&Suspender)>(header: *mut Header, slot: *mut F) -> Finished {
+    // SAFETY: moved out exactly once; the context is now started, so `force_unwind` will not
+    // drop the slot again.
+    let f = unsafe { slot.read() };
+    let suspender = Suspender {
+        link: unsafe { &raw mut (*header).link },
+        unwind_token: unsafe { &raw const (*header).unwind_token },
+        _not_send: PhantomData,
+    };
+    let finished = Finished::catch(|| f(&suspender));
+    // The header is never dropped (the stack is reused as is): release the weak token here.
+    // SAFETY: the header is ours and no Suspender is left.
+    drop(unsafe { (*header).unwind_token.take() });
+    finished
+}

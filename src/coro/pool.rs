@@ -1,0 +1,152 @@
+//! A per-thread cache of stacks of one size.
+
+use super::stack::{round_stack_size, Stack, DEFAULT_STACK_SIZE};
+use std::collections::VecDeque;
+use std::io;
+
+/// How many recently returned stacks stay untouched (hot in cache and TLB) before the pool gives
+/// their deep pages back to the kernel.
+const HOT_STACKS: usize = 64;
+
+/// Reuses stacks of one size, so that making a context costs nanoseconds instead of an `mmap`.
+///
+/// Returned stacks go to a small "hot" set first and are reused last-in first-out. When a stack
+/// falls out of the hot set, the pool releases its memory below a keep-resident window
+/// (`MADV_DONTNEED`), so a burst of deeply recursing contexts does not pin memory forever. Each
+/// fresh stack gets a colour (a small offset of its top) so the tops of many stacks do not
+/// compete for the same cache sets.
+///
+/// A pool is meant to be owned by one thread (a worker); it is `Send` but not shared.
+///
+/// ```
+/// use zsync::coro::StackPool;
+/// let mut pool = StackPool::new(64 * 1024)?;
+/// let stack = pool.get()?;
+/// let top = stack.top();
+/// pool.put(stack);
+/// assert_eq!(pool.get()?.top(), top); // the same stack, reused
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct StackPool {
+    stack_size: usize,
+    /// Recently returned stacks, newest at the back; their memory is left as it was.
+    hot: VecDeque<Stack>,
+    /// Older stacks whose memory below the window has been released.
+    cold: Vec<Stack>,
+    max_cached: usize,
+    keep_resident: usize,
+    /// xorshift state for stack colours.
+    seed: u32,
+}
+
+impl StackPool {
+    /// A pool of stacks with `stack_size` usable bytes (rounded up to whole pages), caching at
+    /// most 1024 of them and keeping their top 32 KiB resident.
+    ///
+    /// # Errors
+    /// `InvalidInput` if `stack_size` is below [`MIN_STACK_SIZE`](super::MIN_STACK_SIZE).
+    pub fn new(stack_size: usize) -> io::Result<StackPool> {
+        Ok(StackPool {
+            stack_size: round_stack_size(stack_size)?,
+            hot: VecDeque::new(),
+            cold: Vec::new(),
+            max_cached: 1024,
+            keep_resident: 32 * 1024,
+            seed: seed(),
+        })
+    }
+
+    /// Sets how many idle stacks the pool keeps; stacks returned beyond that are unmapped.
+    pub fn max_cached(mut self, n: usize) -> StackPool {
+        self.max_cached = n;
+        self
+    }
+
+    /// Sets how many bytes at the top of an idle stack stay resident when the pool trims it.
+    pub fn keep_resident(mut self, bytes: usize) -> StackPool {
+        self.keep_resident = bytes;
+        self
+    }
+
+    /// The usable size of this pool's stacks.
+    pub fn stack_size(&self) -> usize {
+        self.stack_size
+    }
+
+    /// How many idle stacks the pool holds.
+    pub fn cached(&self) -> usize {
+        self.hot.len() + self.cold.len()
+    }
+
+    /// A stack from the pool, or a freshly mapped one when the pool is empty.
+    ///
+    /// # Errors
+    /// As [`Stack::new`]: the kernel refused a new mapping.
+    #[inline]
+    pub fn get(&mut self) -> io::Result<Stack> {
+        if let Some(stack) = self.hot.pop_back().or_else(|| self.cold.pop()) {
+            return Ok(stack);
+        }
+        self.fresh()
+    }
+
+    #[cold]
+    fn fresh(&mut self) -> io::Result<Stack> {
+        let mut stack = Stack::new(self.stack_size)?;
+        // xorshift32: cheap, and good enough to spread colours.
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 17;
+        self.seed ^= self.seed << 5;
+        stack.set_colour(self.seed as usize);
+        Ok(stack)
+    }
+
+    /// Returns a stack to the pool. Nothing may live on it any more: take it from a finished
+    /// [`Context`](super::Context) with [`Context::into_stack`](super::Context::into_stack).
+    /// Stacks of another size, and stacks beyond the cache limit, are unmapped.
+    #[inline]
+    pub fn put(&mut self, stack: Stack) {
+        if stack.size() != self.stack_size || self.cached() >= self.max_cached {
+            return;
+        }
+        self.hot.push_back(stack);
+        if self.hot.len() > HOT_STACKS {
+            self.cool_oldest();
+        }
+    }
+
+    #[cold]
+    fn cool_oldest(&mut self) {
+        if let Some(stack) = self.hot.pop_front() {
+            stack.release_below(self.keep_resident);
+            self.cold.push(stack);
+        }
+    }
+
+    /// Releases the memory of every idle stack below the keep-resident window. A scheduler calls
+    /// this when its thread goes idle.
+    pub fn trim(&mut self) {
+        while !self.hot.is_empty() {
+            self.cool_oldest();
+        }
+    }
+}
+
+fn seed() -> u32 {
+    // Any value that differs between threads and runs will do; zero would stick.
+    let local = 0u8;
+    let addr = &local as *const u8 as usize;
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as usize);
+    ((addr ^ time.rotate_left(16)) as u32) | 1
+}
+
+impl Default for StackPool {
+    /// A pool of [`DEFAULT_STACK_SIZE`] stacks.
+    fn default() -> StackPool {
+        // DEFAULT_STACK_SIZE is above the minimum, so this cannot fail.
+        StackPool::new(DEFAULT_STACK_SIZE).expect("default stack size is valid")
+    }
+}

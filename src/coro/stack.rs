@@ -1,0 +1,296 @@
+//! Guard-paged stacks: one anonymous mapping per stack, committed lazily, with an inaccessible
+//! guard page at the low end.
+//!
+//! The guard is installed with `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+), which adds no
+//! kernel mapping, so a million stacks still fit in the default `vm.max_map_count`. Where the
+//! kernel refuses it, `mprotect(PROT_NONE)` is used instead (one extra mapping per stack). The
+//! choice is made once, at run time; `ZSYNC_STACK_GUARD=mprotect` forces the fallback.
+
+use std::io;
+use std::ops::Range;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// The smallest stack a context may have.
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+/// The stack size used when none is given: reserved, not committed.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// `MADV_GUARD_INSTALL` from Linux 6.13's uapi headers; libc does not name it yet.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// A stack for one context: `size` usable bytes above a guard page.
+///
+/// Dropping a `Stack` unmaps it. Use a [`StackPool`](super::StackPool) to reuse stacks instead:
+/// a fresh mapping costs microseconds, a pooled stack nanoseconds.
+#[derive(Debug)]
+pub struct Stack {
+    /// Start of the mapping: the guard page.
+    base: NonNull<u8>,
+    /// Length of the whole mapping, guard included.
+    len: usize,
+    /// Length of the guard page (one page), kept here so that the hot accessors need no
+    /// `sysconf`.
+    guard_len: usize,
+    /// Bytes left unused below the mapping's top so that the tops of different stacks fall in
+    /// different cache sets (a multiple of 64, below one page).
+    colour: usize,
+}
+
+// SAFETY: a Stack is plain memory that it owns exclusively; nothing about it is tied to the
+// thread that mapped it.
+unsafe impl Send for Stack {}
+
+/// How guard pages are made; decided once per process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GuardKind {
+    /// `madvise(MADV_GUARD_INSTALL)`: no extra mapping.
+    Madvise = 1,
+    /// `mprotect(PROT_NONE)`: one extra mapping per stack.
+    Mprotect = 2,
+}
+
+static GUARD_KIND: AtomicU8 = AtomicU8::new(0);
+
+pub(crate) fn page_size() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    // SAFETY: sysconf has no preconditions.
+    *PAGE.get_or_init(|| unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize)
+}
+
+fn preferred_guard() -> GuardKind {
+    match GUARD_KIND.load(Ordering::Relaxed) {
+        1 => GuardKind::Madvise,
+        2 => GuardKind::Mprotect,
+        _ => {
+            let kind = match std::env::var("ZSYNC_STACK_GUARD").as_deref() {
+                Ok("mprotect") => GuardKind::Mprotect,
+                _ => GuardKind::Madvise,
+            };
+            GUARD_KIND.store(kind as u8, Ordering::Relaxed);
+            kind
+        }
+    }
+}
+
+/// Which guard mechanism new stacks use (after the first stack has been made, the one the
+/// kernel accepted).
+pub fn guard_mechanism() -> &'static str {
+    match preferred_guard() {
+        GuardKind::Madvise => "madvise(MADV_GUARD_INSTALL)",
+        GuardKind::Mprotect => "mprotect(PROT_NONE)",
+    }
+}
+
+/// Checks a requested stack size and rounds it up to whole pages.
+pub(crate) fn round_stack_size(size: usize) -> io::Result<usize> {
+    if size < MIN_STACK_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "stack size {size} bytes is below the minimum of {MIN_STACK_SIZE} bytes ({} KiB)",
+                MIN_STACK_SIZE / 1024
+            ),
+        ));
+    }
+    let page = page_size();
+    size.checked_add(page - 1)
+        .map(|s| s & !(page - 1))
+        .filter(|s| *s <= isize::MAX as usize / 2)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("stack size {size} bytes is too large"),
+            )
+        })
+}
+
+impl Stack {
+    /// Maps a stack with at least `size` usable bytes (rounded up to whole pages) above a guard
+    /// page. Memory is reserved, not committed: pages are backed only when first touched.
+    ///
+    /// # Errors
+    /// `InvalidInput` if `size` is below [`MIN_STACK_SIZE`] or absurdly large; `OutOfMemory` if
+    /// the kernel refuses the mapping, with a message that names the limit that was hit.
+    ///
+    /// ```
+    /// let stack = zsync::coro::Stack::new(64 * 1024)?;
+    /// assert_eq!(stack.size(), 64 * 1024);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new(size: usize) -> io::Result<Stack> {
+        Self::with_guard(size, preferred_guard())
+    }
+
+    pub(crate) fn with_guard(size: usize, kind: GuardKind) -> io::Result<Stack> {
+        let size = round_stack_size(size)?;
+        let page = page_size();
+        let len = size + page;
+        // SAFETY: a fresh anonymous mapping at an address of the kernel's choosing; it aliases
+        // nothing. MAP_NORESERVE: no swap reservation, memory is committed on touch. MAP_STACK:
+        // keeps transparent huge pages away from it.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            let err = io::Error::last_os_error();
+            return Err(exhausted(err, size, "map"));
+        }
+        let stack = Stack {
+            // SAFETY: mmap succeeded, so ptr is not null.
+            base: unsafe { NonNull::new_unchecked(ptr.cast()) },
+            len,
+            guard_len: page,
+            colour: 0,
+        };
+        stack.install_guard(kind)?;
+        Ok(stack)
+    }
+
+    fn install_guard(&self, kind: GuardKind) -> io::Result<()> {
+        let page = page_size();
+        let base = self.base.as_ptr().cast();
+        if kind == GuardKind::Madvise {
+            // SAFETY: the first page of our own mapping.
+            if unsafe { libc::madvise(base, page, MADV_GUARD_INSTALL) } == 0 {
+                return Ok(());
+            }
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EINVAL) {
+                return Err(exhausted(err, self.size(), "guard"));
+            }
+            // This kernel predates MADV_GUARD_INSTALL: use mprotect from now on.
+            GUARD_KIND.store(GuardKind::Mprotect as u8, Ordering::Relaxed);
+        }
+        // SAFETY: the first page of our own mapping.
+        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } == 0 {
+            return Ok(());
+        }
+        Err(exhausted(io::Error::last_os_error(), self.size(), "guard"))
+    }
+
+    /// Usable bytes, guard page excluded.
+    #[inline]
+    pub fn size(&self) -> usize {
+        self.len - self.guard_len
+    }
+
+    /// The highest usable address, 16-byte aligned, lowered by this stack's colour. Stacks grow
+    /// down from here.
+    #[inline]
+    pub fn top(&self) -> *mut u8 {
+        self.base.as_ptr().wrapping_add(self.len - self.colour)
+    }
+
+    /// The lowest usable address: the end of the guard page.
+    #[inline]
+    pub fn limit(&self) -> *mut u8 {
+        self.base.as_ptr().wrapping_add(self.guard_len)
+    }
+
+    /// The guard page's address range.
+    #[inline]
+    pub fn guard(&self) -> Range<usize> {
+        let base = self.base.as_ptr() as usize;
+        base..base + self.guard_len
+    }
+
+    /// Bytes between the top of the mapping and [`top`](Self::top).
+    #[inline]
+    pub fn colour(&self) -> usize {
+        self.colour
+    }
+
+    /// Sets the colour offset (rounded down to a multiple of 64, kept below one page and below
+    /// an eighth of the stack).
+    pub(crate) fn set_colour(&mut self, colour: usize) {
+        let max = page_size().min(self.size() / 8);
+        self.colour = (colour % max) & !63;
+    }
+
+    /// Gives back to the kernel every page of this stack below the `keep` topmost bytes. Their
+    /// contents become zero; the mapping and guard stay.
+    pub(crate) fn release_below(&self, keep: usize) {
+        let page = page_size();
+        let keep = (keep + page - 1) & !(page - 1);
+        if keep >= self.size() {
+            return;
+        }
+        let len = self.size() - keep;
+        // SAFETY: a range of our own mapping above the guard page. The caller guarantees that
+        // nothing on the stack is alive (the context that used it has finished), so discarding
+        // the contents is not observable. DONTNEED leaves the guard marker in place.
+        unsafe { libc::madvise(self.limit().cast(), len, libc::MADV_DONTNEED) };
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping, unmapped once; no context runs on it any more (a Context
+        // owns its Stack and gives it back only once it has finished).
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+/// Turns a failed mmap/madvise/mprotect into an error that names the limit and how to raise it.
+fn exhausted(err: io::Error, size: usize, what: &str) -> io::Error {
+    if err.raw_os_error() != Some(libc::ENOMEM) {
+        let action = if what == "map" {
+            "map"
+        } else {
+            "install the guard page of"
+        };
+        return io::Error::new(
+            err.kind(),
+            format!(
+                "cannot {action} a {} KiB green-thread stack: {err}",
+                size / 1024
+            ),
+        );
+    }
+    let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok());
+    let used = count_mappings();
+    let msg = match (max, used) {
+        (Some(max), Some(used)) if used + 16 >= max => format!(
+            "cannot create a {} KiB green-thread stack: the process has {used} memory mappings, \
+             the kernel's limit vm.max_map_count is {max}; raise it (for example \
+             `sysctl -w vm.max_map_count={}`) or run on Linux 6.13+, where guard pages \
+             (MADV_GUARD_INSTALL) need no extra mapping (guard in use: {})",
+            size / 1024,
+            (max * 4).max(1 << 20),
+            guard_mechanism()
+        ),
+        _ => format!(
+            "cannot map a {} KiB green-thread stack: out of memory or address space ({err}); \
+             check `ulimit -v` and vm.overcommit_memory, or use smaller stacks",
+            size / 1024
+        ),
+    };
+    io::Error::new(io::ErrorKind::OutOfMemory, msg)
+}
+
+/// Lines in /proc/self/maps, counted through a stack buffer: at the mapping limit, a large heap
+/// allocation (which malloc would satisfy with a new mapping) could itself fail.
+fn count_mappings() -> Option<usize> {
+    use std::io::Read;
+    let mut file = std::fs::File::open("/proc/self/maps").ok()?;
+    let mut buf = [0u8; 4096];
+    let mut lines = 0;
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Some(lines),
+            Ok(n) => lines += buf[..n].iter().filter(|&&b| b == b'\n').count(),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+}
