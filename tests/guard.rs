@@ -1,0 +1,215 @@
+//! Guard pages, overflow reports and mapping exhaustion. Each scenario that kills or exhausts a
+//! process runs in a child: this test binary re-executed with `ZSYNC_TEST_CHILD` set.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Output};
+use zsync::coro::{Context, Stack};
+
+const CHILD: &str = "ZSYNC_TEST_CHILD";
+
+fn in_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+/// Runs the test `name` of this binary in a child process with the extra environment `env`.
+fn run_child(name: &str, env: &[(&str, &str)]) -> Output {
+    Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .envs(env.iter().copied())
+        .output()
+        .expect("re-execute the test binary")
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn writing_into_the_guard_page_faults() {
+    if in_child() {
+        let stack = Stack::new(64 * 1024).unwrap();
+        println!("guard: {}", zsync::coro::guard_mechanism());
+        let guard = stack.guard().start as *mut u8;
+        // SAFETY (test): deliberately writes into the guard page; the parent expects SIGSEGV.
+        unsafe { guard.add(100).write_volatile(1) };
+        println!("the write went through");
+        return;
+    }
+    for mechanism in ["madvise", "mprotect"] {
+        let out = run_child(
+            "writing_into_the_guard_page_faults",
+            &[("ZSYNC_STACK_GUARD", mechanism)],
+        );
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGSEGV),
+            "{mechanism}: {}",
+            describe(&out)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&format!("guard: {mechanism}")),
+            "{}",
+            describe(&out)
+        );
+        assert!(!stdout.contains("went through"), "{}", describe(&out));
+    }
+}
+
+#[test]
+fn the_usable_stack_is_writable_up_to_the_guard() {
+    let stack = Stack::new(64 * 1024).unwrap();
+    let (limit, top) = (stack.limit(), stack.top());
+    // SAFETY (test): the lowest and highest usable bytes of a stack nobody runs on.
+    unsafe {
+        limit.write_volatile(1);
+        top.sub(1).write_volatile(2);
+        assert_eq!(limit.read_volatile() + top.sub(1).read_volatile(), 3);
+    }
+}
+
+#[inline(never)]
+fn recurse_forever(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 64]);
+    recurse_forever(depth + 1) + frame[3]
+}
+
+#[test]
+fn a_stack_overflow_names_the_green_thread() {
+    if in_child() {
+        let mut ctx = Context::new(Stack::new(64 * 1024).unwrap(), |_| {
+            recurse_forever(0);
+        });
+        ctx.set_name("overflow-victim".into());
+        ctx.resume();
+        println!("the recursion returned");
+        return;
+    }
+    for mechanism in ["madvise", "mprotect"] {
+        let out = run_child(
+            "a_stack_overflow_names_the_green_thread",
+            &[("ZSYNC_STACK_GUARD", mechanism)],
+        );
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGABRT),
+            "{}",
+            describe(&out)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("green thread 'overflow-victim' has overflowed its stack (64 KiB)"),
+            "{}",
+            describe(&out)
+        );
+    }
+}
+
+#[test]
+fn an_unnamed_context_overflow_is_reported_too() {
+    if in_child() {
+        let mut ctx = Context::new(Stack::new(32 * 1024).unwrap(), |_| {
+            recurse_forever(0);
+        });
+        ctx.resume();
+        return;
+    }
+    let out = run_child("an_unnamed_context_overflow_is_reported_too", &[]);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("green thread '<unnamed>' has overflowed its stack (32 KiB)"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn a_fault_outside_any_context_is_left_to_the_previous_handler() {
+    if in_child() {
+        // Make sure our handler is installed first, then fault on a null pointer.
+        let mut ctx = Context::new(Stack::new(32 * 1024).unwrap(), |_| {});
+        ctx.resume();
+        // SAFETY (test): a deliberate segfault.
+        unsafe {
+            std::ptr::null_mut::<u8>()
+                .add(std::hint::black_box(8))
+                .write_volatile(1)
+        };
+        return;
+    }
+    let out = run_child(
+        "a_fault_outside_any_context_is_left_to_the_previous_handler",
+        &[],
+    );
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGSEGV),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("overflowed"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn running_out_of_mappings_is_an_error_that_names_the_limit() {
+    if in_child() {
+        let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // Reserve up front: at the limit, growing this Vec would need a mapping of its own.
+        let mut stacks = Vec::with_capacity(max);
+        let err = loop {
+            match Stack::new(16 * 1024) {
+                Ok(stack) => stacks.push(stack),
+                Err(err) => break err,
+            }
+        };
+        println!("after {} stacks: {:?}: {err}", stacks.len(), err.kind());
+        assert_eq!(err.kind(), std::io::ErrorKind::OutOfMemory);
+        assert!(err.to_string().contains("vm.max_map_count"), "{err}");
+        assert!(stacks.len() > max / 3, "only {} stacks", stacks.len());
+        drop(stacks);
+        // Everything was given back: stacks can be made again.
+        Stack::new(16 * 1024).unwrap();
+        println!("recovered");
+        return;
+    }
+    let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if max > 1 << 20 {
+        println!("skipped: vm.max_map_count is {max}, too high to exhaust quickly");
+        return;
+    }
+    let out = run_child(
+        "running_out_of_mappings_is_an_error_that_names_the_limit",
+        &[("ZSYNC_STACK_GUARD", "mprotect")],
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("OutOfMemory") && stdout.contains("recovered"),
+        "{}",
+        describe(&out)
+    );
+}
