@@ -22,6 +22,8 @@ struct Header {
     link: *mut u8,
     /// Weak twin of the token of a forced unwind in flight on this stack (see `unwind`).
     unwind_token: Cell<Weak<()>>,
+    /// Published to the overflow handler while the context runs; here because it must not move.
+    info: StackInfo,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,8 +70,6 @@ pub struct Context {
     /// The closure's slot on the stack and how to drop it, for a context that never ran.
     closure: *mut u8,
     drop_closure: unsafe fn(*mut u8),
-    /// Published to the overflow handler while the context runs.
-    info: StackInfo,
     stack: ManuallyDrop<Stack>,
 }
 
@@ -102,10 +102,18 @@ impl Context {
         let slot = (header - size_of::<F>()) & !(align_of::<F>().max(16) - 1);
         // SAFETY: header, closure slot and initial frame all lie in the top quarter of a stack
         // we own and that nothing runs on yet; the addresses are suitably aligned.
+        let guard = stack.guard();
+        let info = StackInfo {
+            guard_start: guard.start,
+            guard_end: guard.end,
+            size: stack.size(),
+            name: None,
+        };
         let sp = unsafe {
             (header as *mut Header).write(Header {
                 link: ptr::null_mut(),
                 unwind_token: Cell::new(Weak::new()),
+                info,
             });
             (slot as *mut F).write(f);
             arch::init_frame(
@@ -115,26 +123,20 @@ impl Context {
                 slot as *mut u8,
             )
         };
-        let guard = stack.guard();
         Context {
             sp,
             header: header as *mut Header,
             state: State::NotStarted,
             closure: slot as *mut u8,
             drop_closure: drop_closure::<F>,
-            info: StackInfo {
-                guard_start: guard.start,
-                guard_end: guard.end,
-                size: stack.size(),
-                name: None,
-            },
             stack: ManuallyDrop::new(stack),
         }
     }
 
     /// Names the context in stack overflow reports.
     pub fn set_name(&mut self, name: Arc<str>) {
-        self.info.name = Some(name);
+        // SAFETY: the header is ours and the context is not running (we hold &mut self).
+        unsafe { (*self.header).info.name = Some(name) };
     }
 
     /// Runs the context until it suspends or finishes.
@@ -155,12 +157,14 @@ impl Context {
         if self.state == State::NotStarted {
             overflow::prepare_thread();
         }
-        let prev = overflow::enter(&self.info);
+        // SAFETY: the header lives as long as the stack, which we own.
+        let info = unsafe { &raw const (*self.header).info };
+        let prev = overflow::enter(info);
         // SAFETY: the context is not running (we hold &mut self and state is NotStarted or
         // Suspended), `sp` is its saved stack pointer and `link` its link slot. The switch
         // returns here on this same OS thread.
         let transfer = unsafe { arch::resume(self.sp, &raw mut (*self.header).link, arg) };
-        overflow::leave(prev);
+        overflow::leave(info, prev);
         if transfer.sp.is_null() {
             self.state = State::Finished;
             // SAFETY: the finish value comes from `unwind::Finished::into_arg` in the entry.
@@ -223,6 +227,19 @@ impl Context {
         }
     }
 
+    /// Unpublishes the header from the overflow handler and drops what it owns. Called once,
+    /// when the context has finished and before its stack is reused or unmapped.
+    #[inline]
+    fn release_header(&mut self) {
+        // SAFETY: the header was written by `place` and is dropped only here, once.
+        unsafe {
+            overflow::forget(&raw const (*self.header).info);
+            if self.state != State::Abandoned {
+                ptr::drop_in_place(&raw mut (*self.header).info);
+            }
+        }
+    }
+
     /// Unwinds the context if it has not finished and gives back its stack, for reuse in a
     /// [`StackPool`](super::StackPool). `None` if the stack could not be unwound and was leaked
     /// (`panic = "abort"`).
@@ -232,7 +249,7 @@ impl Context {
         this.force_unwind();
         // SAFETY: `this` is never used again, so each field is taken or dropped exactly once.
         unsafe {
-            ptr::drop_in_place(&mut this.info);
+            this.release_header();
             (this.state != State::Abandoned).then(|| ManuallyDrop::take(&mut this.stack))
         }
     }
@@ -241,6 +258,7 @@ impl Context {
 impl Drop for Context {
     fn drop(&mut self) {
         self.force_unwind();
+        self.release_header();
         if self.state != State::Abandoned {
             // SAFETY: finished, so nothing runs on the stack any more; dropped once.
             unsafe { ManuallyDrop::drop(&mut self.stack) };
@@ -252,7 +270,8 @@ impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context")
             .field("state", &self.state)
-            .field("name", &self.info.name)
+            // SAFETY: the header lives as long as the stack, which we own.
+            .field("name", unsafe { &(*self.header).info.name })
             .field("stack_size", &self.stack.size())
             .finish()
     }

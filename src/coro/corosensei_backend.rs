@@ -29,7 +29,8 @@ unsafe impl corosensei::stack::Stack for Stack {
 /// See the asm backend's documentation; this one behaves the same.
 pub struct Context {
     coroutine: ManuallyDrop<Coroutine<usize, (), usize, Stack>>,
-    info: StackInfo,
+    /// Boxed so that it stays put while the Context moves (see `overflow::enter`).
+    info: Box<StackInfo>,
     /// Suspended but impossible to unwind (`panic = "abort"`): the stack is leaked.
     abandoned: bool,
 }
@@ -56,12 +57,12 @@ impl Context {
 
     fn place<F: FnOnce(&Suspender) + 'static>(stack: Stack, f: F) -> Context {
         let guard = stack.guard();
-        let info = StackInfo {
+        let info = Box::new(StackInfo {
             guard_start: guard.start,
             guard_end: guard.end,
             size: stack.size(),
             name: None,
-        };
+        });
         let coroutine =
             Coroutine::with_stack(stack, move |yielder: &Yielder<usize, ()>, _: usize| {
                 let token = Cell::new(Weak::new());
@@ -101,9 +102,10 @@ impl Context {
         if !self.coroutine.started() {
             overflow::prepare_thread();
         }
-        let prev = overflow::enter(&self.info);
+        let info: *const StackInfo = &*self.info;
+        let prev = overflow::enter(info);
         let result = self.coroutine.resume(arg);
-        overflow::leave(prev);
+        overflow::leave(info, prev);
         match result {
             CoroutineResult::Yield(()) => Resumed::Suspended,
             // SAFETY: the word comes from Finished::into_arg in the closure above.
@@ -153,6 +155,7 @@ impl Context {
         this.force_unwind();
         // SAFETY: `this` is never used again, so each field is taken or dropped exactly once.
         unsafe {
+            overflow::forget(&*this.info);
             std::ptr::drop_in_place(&mut this.info);
             (!this.abandoned).then(|| ManuallyDrop::take(&mut this.coroutine).into_stack())
         }
@@ -162,6 +165,7 @@ impl Context {
 impl Drop for Context {
     fn drop(&mut self) {
         self.force_unwind();
+        overflow::forget(&*self.info);
         if !self.abandoned {
             // SAFETY: finished, dropped once.
             unsafe { ManuallyDrop::drop(&mut self.coroutine) };

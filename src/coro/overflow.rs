@@ -29,20 +29,46 @@ thread_local! {
     static ALTSTACK_READY: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Publishes `info` as the running context on this thread; returns the previous one, to be
-/// restored with [`leave`] when the context switches back.
+/// Publishes `info` as the context about to run on this thread; returns the one published
+/// before, to be handed to [`leave`] when the context switches back.
+///
+/// Stores only when the value changes: a context resumed again and again from the same parent
+/// costs one TLS load here. `info` must stay at a fixed address until [`forget`] is called for
+/// it (it lives in the context's stack header), because [`leave`] may leave it published after
+/// the context has suspended. The handler only compares fault addresses with the guard range of
+/// what is published, so a stale entry that is still valid can cause no harm.
 ///
 /// Inlined on purpose: this runs on the parent's side of the switch, and the parent never
 /// changes OS thread, so a TLS address the compiler keeps across the switch stays right.
 #[inline]
 pub(crate) fn enter(info: *const StackInfo) -> *const StackInfo {
-    CURRENT.with(|c| c.replace(info))
+    CURRENT.with(|c| {
+        let prev = c.get();
+        if prev != info {
+            c.set(info);
+        }
+        prev
+    })
 }
 
-/// Restores the running context published before the matching [`enter`].
+/// Called when the context published by [`enter`] has switched back to its parent. If the
+/// parent is itself a context, it is published again; if the parent is a plain thread stack,
+/// the entry is left as it is (see [`enter`]).
 #[inline]
-pub(crate) fn leave(prev: *const StackInfo) {
-    CURRENT.with(|c| c.set(prev));
+pub(crate) fn leave(info: *const StackInfo, prev: *const StackInfo) {
+    if !prev.is_null() && prev != info {
+        CURRENT.with(|c| c.set(prev));
+    }
+}
+
+/// Unpublishes `info` before the memory it lives in is reused or unmapped.
+#[inline]
+pub(crate) fn forget(info: *const StackInfo) {
+    let _ = CURRENT.try_with(|c| {
+        if c.get() == info {
+            c.set(ptr::null());
+        }
+    });
 }
 
 /// Makes sure this thread can report an overflow: the handler is installed and the thread has

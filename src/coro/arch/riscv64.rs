@@ -1,0 +1,98 @@
+//! riscv64 (LP64D) glue for `asm/riscv64.s`: the call into resume and the inline sequences that
+//! enter suspend and finish.
+//!
+//! The asm saves the whole callee-saved set (s0-s11, fs0-fs11) on both sides of the switch:
+//! s0 (the frame pointer) and s1 (LLVM's base pointer) cannot be declared clobbered by inline
+//! asm anyway, and `zsync_0_1_resume` is an ordinary C function, so the compiler treats it like
+//! any call. The suspend sequence below declares only what clobber_abi("C") covers: ra, t0-t6,
+//! a0-a7, and the caller-saved float and vector registers.
+//!
+//! The inline sequences are the ones the cross-architecture test harness exercises
+//! (tests/cross/harness.c); keep them in step.
+
+use super::Transfer;
+use core::arch::{asm, global_asm};
+
+global_asm!(include_str!("../../../asm/riscv64.s"));
+
+extern "C" {
+    // An ordinary LP64D function: a0-a2 in, the two-word Transfer back in a0/a1.
+    #[link_name = "zsync_0_1_resume"]
+    fn zsync_resume(sp: *mut u8, link: *mut *mut u8, arg: usize) -> Transfer;
+    // None of these has a Rust-callable signature: they are only ever jumped to from the asm
+    // sequences below, or called from zsync_0_1_resume, with the register protocol of
+    // asm/riscv64.s.
+    #[link_name = "zsync_0_1_suspend"]
+    fn zsync_suspend();
+    #[link_name = "zsync_0_1_finish"]
+    fn zsync_finish();
+    #[link_name = "zsync_0_1_trampoline"]
+    fn zsync_trampoline();
+}
+
+/// The resume address of a context that has never run.
+pub(crate) const TRAMPOLINE: unsafe extern "C" fn() = zsync_trampoline;
+
+/// Enters the context whose saved stack pointer is `sp`, recording our own stack pointer in
+/// `*link` so that the context can come back.
+///
+/// # Safety
+/// `sp` must be the stack pointer of a suspended or never-run context (from `init_frame` or a
+/// previous `resume`), and `link` its link slot. The context must not be running.
+#[inline]
+pub(crate) unsafe fn resume(sp: *mut u8, link: *mut *mut u8, arg: usize) -> Transfer {
+    // SAFETY: the caller upholds the protocol above. zsync_0_1_resume saves every callee-saved
+    // register, calls the context's resume address with `jalr ra`, and returns here through an
+    // ordinary `ret` once suspend's or finish's `ret` has come back to it, with all of them
+    // restored: to the compiler it is a plain extern "C" call.
+    unsafe { zsync_resume(sp, link, arg) }
+}
+
+/// Suspends the running context and returns to its parent, handing it `arg`. Returns the value
+/// given to the `resume` that continues this context.
+///
+/// # Safety
+/// Must run on the context whose link slot is `link`, while it is running.
+#[inline(always)]
+pub(crate) unsafe fn suspend(link: *mut *mut u8, arg: usize) -> usize {
+    let ret: usize;
+    // SAFETY: a hand-made call: put the continuation address in a2 and jump, so that no
+    // return-address-stack entry is created (the parent's `ret` pairs with its own `jalr ra`).
+    // `tail` is `auipc t1` + `jalr x0, t1`: no hint, and t1 is caller-saved, which is why the
+    // continuation travels in a2 rather than t1 (or ra, whose use as a jump source would pop the
+    // predictor). zsync_suspend saves s0-s11 and fs0-fs11 and comes back to `2:` with `jr t1`;
+    // a2 is written before any input is read, hence `out`, not `lateout`; clobber_abi("C")
+    // covers the rest. The asm uses the stack below sp, so `nostack` is not given.
+    unsafe {
+        asm!(
+            "lla a2, 2f",
+            "tail {suspend}",
+            "2:",
+            suspend = sym zsync_suspend,
+            inout("a0") link => ret,
+            in("a1") arg,
+            out("a2") _,
+            clobber_abi("C"),
+        );
+    }
+    ret
+}
+
+/// Leaves the running context for the last time, handing `arg` to its parent.
+///
+/// # Safety
+/// Must run on the context whose link slot is `link`. Nothing on this stack may still need to
+/// be dropped: the stack is never resumed again.
+#[inline(always)]
+pub(crate) unsafe fn finish(link: *mut *mut u8, arg: usize) -> ! {
+    // SAFETY: see above; a jump without a hint, so the return-address stack stays balanced.
+    unsafe {
+        asm!(
+            "tail {finish}",
+            finish = sym zsync_finish,
+            in("a0") link,
+            in("a1") arg,
+            options(noreturn),
+        );
+    }
+}
