@@ -75,6 +75,7 @@ fn the_usable_stack_is_writable_up_to_the_guard() {
 }
 
 #[inline(never)]
+#[allow(unconditional_recursion)] // the point: it only ends at the guard page
 fn recurse_forever(depth: u64) -> u64 {
     let frame = std::hint::black_box([depth; 64]);
     recurse_forever(depth + 1) + frame[3]
