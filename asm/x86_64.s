@@ -10,7 +10,8 @@
 # that hold live values; everything caller-saved is clobbered by clobber_abi("C"). Together the
 # full callee-saved set (rbx rbp r12-r15 rsp rip) survives every switch, with the fewest memory
 # operations. The thread pointer (fs) is never touched: a started context never changes OS
-# thread, so its TLS stays valid. Stack pointers are 16-byte aligned at every saved frame.
+# thread, so its TLS stays valid. A context's saved stack pointer is 16-byte aligned, and so is
+# the stack at every call the context makes.
 #
 # Resume (inline in Rust): `call qword ptr [rdi]` with rdi = the context's saved stack pointer,
 #   rsi = its link slot, rdx = the argument. [rdi] holds the resume address: .Lresume_point for a
@@ -22,7 +23,7 @@
 #
 # Saved context frame, at the saved stack pointer (32 bytes):
 #   [sp+0] resume address (.Lresume_point)   [sp+8] rbx   [sp+16] rbp
-#   [sp+24] where the context continues (pushed by the Rust suspend stub)
+#   [sp+24] where the context continues (handed over in rax by the Rust suspend stub)
 #
 # Initial frame of a new context, written by init_frame in src/coro/arch/mod.rs:
 #   [sp+0] zsync_0_1_trampoline   [sp+8] entry function   [sp+16] its 2nd argument
@@ -32,39 +33,78 @@
 
     .pushsection .text.zsync_0_1_switch,"ax",@progbits
 
-    # zsync_0_1_suspend(link: rdi, arg: rsi)
-    # Entered with `jmp` from the Rust stub, which pushed the continuation address first.
+    # zsync_0_1_suspend(link: rdi, arg: rsi, continuation: rax)
+    # Entered with `jmp` from the Rust stub, which put the address it continues at in rax.
     .globl zsync_0_1_suspend
     .type zsync_0_1_suspend,@function
     .p2align 4
 zsync_0_1_suspend:
     .cfi_startproc
+    # Nothing was pushed by the jump: the caller's frame starts at rsp and its return address
+    # is in rax. The CFI below describes every instruction, so that a sampling profiler or a
+    # debugger can unwind from anywhere in here.
+    .cfi_def_cfa rsp, 0
+    .cfi_register rip, rax
+    push rax                        # the continuation, popped by .Lresume_point
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rip, 0
     push rbp                        # the context's rbp and rbx: LLVM-reserved, saved by hand
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbp, 0
     push rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbx, 0
     lea rax, [rip + .Lresume_point] # where the next resume enters
     push rax
+    .cfi_adjust_cfa_offset 8
     mov rdx, rsp                    # for the parent: our saved stack pointer
     mov rax, rsi                    # for the parent: the argument
-    mov rsp, qword ptr [rdi]        # onto the parent stack
+    mov rsp, qword ptr [rdi]        # onto the parent stack: its rbx, rbp, return address
+    .cfi_def_cfa rsp, 24
+    .cfi_offset rbx, -24
+    .cfi_offset rbp, -16
+    .cfi_offset rip, -8
     pop rbx                         # the parent's rbx and rbp, pushed when it resumed us
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbx
     pop rbp
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbp
     ret                             # to the parent, pairing with its `call`
-
-    # Reached through the parent's `call qword ptr [rdi]`: rsp = parent stack (top: the return
-    # address into the parent), rdi = our saved stack pointer, rsi = link slot, rdx = arg.
-    .p2align 4
-.Lresume_point:
-    push rbp                        # the parent's rbp and rbx, restored by suspend or finish
-    push rbx
-    mov qword ptr [rsi], rsp        # link: how to get back to the parent
-    lea rsp, [rdi + 8]              # onto our stack, past the resume address
-    pop rbx
-    pop rbp
-    mov rax, rdx                    # the stub's result: the argument given to resume
-    pop rcx                         # the continuation the stub pushed
-    jmp rcx                         # a jmp: the return-stack predictor is left untouched
     .cfi_endproc
     .size zsync_0_1_suspend, .-zsync_0_1_suspend
+
+    # The resume address of a suspended context, reached through the parent's
+    # `call qword ptr [rdi]`: rsp = parent stack (top: the return address into the parent),
+    # rdi = our saved stack pointer, rsi = link slot, rdx = arg. It has its own CFI entry: the
+    # default one (CFA = rsp + 8, return address at CFA - 8) is exactly right on arrival.
+    .p2align 4
+.Lresume_point:
+    .cfi_startproc
+    push rbp                        # the parent's rbp and rbx, restored by suspend or finish
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbp, 0
+    push rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbx, 0
+    mov qword ptr [rsi], rsp        # link: how to get back to the parent
+    lea rsp, [rdi + 8]              # onto our stack, past the resume address: rbx, rbp, and
+    .cfi_def_cfa rsp, 24            # the continuation, which acts as our return address
+    .cfi_offset rbx, -24
+    .cfi_offset rbp, -16
+    .cfi_offset rip, -8
+    pop rbx
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbx
+    pop rbp
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbp
+    mov rax, rdx                    # the stub's result: the argument given to resume
+    pop rcx                         # the continuation
+    .cfi_adjust_cfa_offset -8
+    .cfi_register rip, rcx
+    jmp rcx                         # a jmp: the return-stack predictor is left untouched
+    .cfi_endproc
 
     # zsync_0_1_finish(link: rdi, arg: rsi)
     # Entered with `jmp` when the context's entry function is done. Nothing of the context is
@@ -74,11 +114,20 @@ zsync_0_1_suspend:
     .p2align 4
 zsync_0_1_finish:
     .cfi_startproc
+    .cfi_undefined rip              # the entry function never returns: nothing to unwind into
     mov rax, rsi                    # for the parent: the argument
     xor edx, edx                    # for the parent: stack pointer 0, "finished"
     mov rsp, qword ptr [rdi]
+    .cfi_def_cfa rsp, 24
+    .cfi_offset rbx, -24
+    .cfi_offset rbp, -16
+    .cfi_offset rip, -8
     pop rbx
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbx
     pop rbp
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbp
     ret
     .cfi_endproc
     .size zsync_0_1_finish, .-zsync_0_1_finish
@@ -92,7 +141,7 @@ zsync_0_1_trampoline:
     .cfi_startproc
     # Nothing to unwind into: backtraces and unwinders taken inside a context stop here.
     .cfi_undefined rip
-    push rbp
+    push rbp                        # the parent's rbp and rbx, restored by suspend or finish
     push rbx
     mov qword ptr [rsi], rsp        # link
     mov rax, qword ptr [rdi + 8]    # entry function

@@ -62,14 +62,14 @@ pub(crate) unsafe fn resume(sp: *mut u8, link: *mut *mut u8, arg: usize) -> Tran
 #[inline(always)]
 pub(crate) unsafe fn suspend(link: *mut *mut u8, arg: usize) -> usize {
     let ret: usize;
-    // SAFETY: a hand-made call: push the continuation address and jump, so that no return-stack
-    // entry is created (the parent's `ret` pairs with its own `call`). zsync_suspend saves rbx
-    // and rbp; r12-r15 and the caller-saved registers are declared clobbered. The asm uses the
-    // stack, so `nostack` is not given.
+    // SAFETY: a hand-made call: the continuation address goes in rax and we jump, so that no
+    // return-stack entry is created (the parent's `ret` pairs with its own `call`), and the stack
+    // pointer does not move inside this block (the caller's CFI stays exact). zsync_suspend
+    // saves rbx and rbp; r12-r15 and the caller-saved registers are declared clobbered. The
+    // asm uses the stack below rsp, so `nostack` is not given.
     unsafe {
         asm!(
             "lea rax, [rip + 2f]",
-            "push rax",
             "jmp {suspend}",
             "2:",
             suspend = sym zsync_suspend,

@@ -1,0 +1,165 @@
+//! The switch's CFI is right at every instruction: a profiling timer interrupts a ping-pong of
+//! switches thousands of times, and each time the signal handler unwinds the interrupted stack
+//! with `_Unwind_Backtrace`, as a sampling profiler would. Wrong CFI anywhere in asm/ makes the
+//! unwinder read garbage and crash. The work runs in a child process so that a crash is a
+//! failed assertion, not a dead test binary.
+#![cfg(target_arch = "x86_64")]
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use zsync::coro::{Context, Stack};
+
+const CHILD: &str = "ZSYNC_TEST_CHILD";
+
+static SAMPLES: AtomicUsize = AtomicUsize::new(0);
+static FRAMES: AtomicUsize = AtomicUsize::new(0);
+/// Samples whose walk reached neither the ping-pong loop (parent side) nor the trampoline
+/// (context side): the unwinder lost its way.
+static LOST: AtomicUsize = AtomicUsize::new(0);
+/// Start addresses of the two functions a correct walk must reach.
+static LOOP_FN: AtomicUsize = AtomicUsize::new(0);
+static TRAMPOLINE_FN: AtomicUsize = AtomicUsize::new(0);
+/// Where the first lost samples were interrupted, for the failure message.
+static LOST_AT: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
+
+#[repr(C)]
+struct UnwindContext {
+    _private: [u8; 0],
+}
+
+extern "C" {
+    fn _Unwind_GetIP(context: *mut UnwindContext) -> usize;
+    fn _Unwind_FindEnclosingFunction(pc: *mut libc::c_void) -> *mut libc::c_void;
+    #[link_name = "zsync_0_1_trampoline"]
+    fn trampoline();
+    fn _Unwind_Backtrace(
+        trace: extern "C" fn(*mut UnwindContext, *mut libc::c_void) -> libc::c_int,
+        arg: *mut libc::c_void,
+    ) -> libc::c_int;
+}
+
+/// What one walk found.
+struct Walk {
+    frames: usize,
+    reached: bool,
+}
+
+extern "C" fn visit_frame(context: *mut UnwindContext, walk: *mut libc::c_void) -> libc::c_int {
+    // SAFETY (test): `walk` points at the handler's Walk; `context` is the unwinder's.
+    let walk = unsafe { &mut *walk.cast::<Walk>() };
+    walk.frames += 1;
+    // The return address points after the call: look up the function of the byte before it.
+    let ip = unsafe { _Unwind_GetIP(context) };
+    let start = unsafe { _Unwind_FindEnclosingFunction(ip.saturating_sub(1) as *mut _) } as usize;
+    if start != 0 && (start == LOOP_FN.load(Ordering::Relaxed) || start == TRAMPOLINE_FN.load(Ordering::Relaxed)) {
+        walk.reached = true;
+        return 5; // _URC_END_OF_STACK: any non-zero value stops the walk
+    }
+    // A sane depth bound, so that a looping chain cannot hang the test.
+    if walk.frames > 100 {
+        return 5;
+    }
+    0 // _URC_NO_REASON: go on
+}
+
+extern "C" fn on_sigprof(_: libc::c_int, _: *mut libc::siginfo_t, uctx: *mut libc::c_void) {
+    let mut walk = Walk { frames: 0, reached: false };
+    // SAFETY (test): the unwinder is not async-signal-safe in general, but this thread only
+    // runs the ping-pong below, which never takes the unwinder's locks.
+    unsafe { _Unwind_Backtrace(visit_frame, (&raw mut walk).cast()) };
+    SAMPLES.fetch_add(1, Ordering::Relaxed);
+    FRAMES.fetch_add(walk.frames, Ordering::Relaxed);
+    if !walk.reached {
+        let n = LOST.fetch_add(1, Ordering::Relaxed);
+        // SAFETY (test): the kernel passes a ucontext_t to SA_SIGINFO handlers.
+        let rip = unsafe { (*uctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RIP as usize] };
+        if let Some(slot) = LOST_AT.get(n) {
+            slot.store(rip as usize, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The parent side of the ping-pong; every walk from the parent stack must reach this frame.
+#[inline(never)]
+fn ping_pong() -> u64 {
+    let mut ctx = Context::new(Stack::new(64 * 1024).unwrap(), |s| loop {
+        s.suspend();
+    });
+    let mut new_ones = 0u64;
+    let start = std::time::Instant::now();
+    while SAMPLES.load(Ordering::Relaxed) < 50_000 && start.elapsed().as_secs() < 10 {
+        for _ in 0..1000 {
+            ctx.resume();
+        }
+        // Also sample the trampoline and finish paths.
+        let mut short = Context::new(Stack::new(16 * 1024).unwrap(), |s| s.suspend());
+        short.resume();
+        short.resume();
+        new_ones += 1;
+    }
+    new_ones
+}
+
+#[test]
+fn a_profiler_can_unwind_from_any_instruction_of_the_switch() {
+    if std::env::var_os(CHILD).is_some() {
+        // A high-resolution timer aimed at this thread: tick-based profiling timers fire too
+        // rarely to land on the few instructions of the switch.
+        let mut timer: libc::timer_t = std::ptr::null_mut();
+        // SAFETY (test): installs a plain handler and a 20 us timer signalling this thread.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_sigprof
+                as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
+                as libc::sighandler_t;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigaction(libc::SIGPROF, &action, std::ptr::null_mut());
+            let mut event: libc::sigevent = std::mem::zeroed();
+            event.sigev_notify = libc::SIGEV_THREAD_ID;
+            event.sigev_signo = libc::SIGPROF;
+            event.sigev_notify_thread_id = libc::gettid();
+            assert_eq!(libc::timer_create(libc::CLOCK_MONOTONIC, &mut event, &mut timer), 0);
+            let tick = libc::timespec { tv_sec: 0, tv_nsec: 20_000 };
+            let spec = libc::itimerspec { it_interval: tick, it_value: tick };
+            assert_eq!(libc::timer_settime(timer, 0, &spec, std::ptr::null_mut()), 0);
+        }
+        LOOP_FN.store(ping_pong as usize, Ordering::Relaxed);
+        TRAMPOLINE_FN.store(trampoline as usize, Ordering::Relaxed);
+        let new_ones = ping_pong();
+        // SAFETY (test): stop the timer before printing.
+        unsafe { libc::timer_delete(timer) };
+        let samples = SAMPLES.load(Ordering::Relaxed);
+        let lost_at: Vec<String> = LOST_AT
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .filter(|&a| a != 0)
+            .map(|a| format!("{a:#x} (trampoline{:+})", a as isize - trampoline as usize as isize))
+            .collect();
+        println!(
+            "samples={samples} lost={} frames={} contexts={new_ones} lost_at={lost_at:?}",
+            LOST.load(Ordering::Relaxed),
+            FRAMES.load(Ordering::Relaxed)
+        );
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["a_profiler_can_unwind_from_any_instruction_of_the_switch", "--exact", "--nocapture"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the child died (signal {:?}): {stdout}\n{}",
+        out.status.signal(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples: usize = stdout
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("samples="))
+        .and_then(|n| n.parse().ok())
+        .expect("the child reports its samples");
+    assert!(samples >= 1000, "too few samples to mean anything: {stdout}");
+    assert!(stdout.contains(" lost=0 "), "some walks lost their way: {stdout}");
+}
