@@ -28,6 +28,8 @@
 # Initial frame of a new context, written by init_frame in src/coro/arch/mod.rs:
 #   [sp+0] zsync_0_1_trampoline   [sp+8] entry function   [sp+16] its 2nd argument
 #   [sp+24] its 3rd argument
+# The entry function is an ordinary C function, entry(arg, arg2, arg3) -> usize; when it returns,
+# the context has finished and the trampoline hands its result to the parent.
 #
 # The symbol names carry the crate's semver series (0.1) so that two versions can link together.
 
@@ -106,59 +108,45 @@ zsync_0_1_suspend:
     jmp rcx                         # a jmp: the return-stack predictor is left untouched
     .cfi_endproc
 
-    # zsync_0_1_finish(link: rdi, arg: rsi)
-    # Entered with `jmp` when the context's entry function is done. Nothing of the context is
-    # saved: it is never resumed again.
-    .globl zsync_0_1_finish
-    .type zsync_0_1_finish,@function
+    # The resume address of a context that has never run. Entered like .Lresume_point, with
+    # rdi = the initial stack pointer. Calls entry(arg, [sp+16], [sp+24]) on the new stack; when
+    # the entry returns (with the context's last argument for the parent in rax), it goes back
+    # to the parent for the last time, with stack pointer 0 meaning "finished". The context's
+    # stack is never touched again.
+    .globl zsync_0_1_trampoline
+    .type zsync_0_1_trampoline,@function
     .p2align 4
-zsync_0_1_finish:
+zsync_0_1_trampoline:
     .cfi_startproc
-    .cfi_undefined rip              # the entry function never returns: nothing to unwind into
-    mov rax, rsi                    # for the parent: the argument
-    xor edx, edx                    # for the parent: stack pointer 0, "finished"
-    mov rsp, qword ptr [rdi]
+    # Nothing to unwind into from the context's side: backtraces taken inside it stop here.
+    .cfi_undefined rip
+    push rbp                        # the parent's rbp and rbx, restored below
+    push rbx
+    mov qword ptr [rsi], rsp        # link
+    mov rbx, rsi                    # the link slot, kept across the entry call (callee-saved)
+    mov rax, qword ptr [rdi + 8]    # entry function
+    mov rsi, qword ptr [rdi + 16]   # its 2nd argument
+    mov rcx, qword ptr [rdi + 24]   # its 3rd argument
+    lea rsp, [rdi + 32]             # the new stack, 16-byte aligned for the call
+    mov rdi, rdx                    # its 1st argument: the value given to the first resume
+    mov rdx, rcx
+    xor ebp, ebp                    # end of the frame-pointer chain
+    # A real call: the entry's `ret` pairs with it, and the parent's `call` pairs with the `ret`
+    # below, so the return-stack predictor stays balanced over the context's whole life.
+    call rax
+    mov rsp, qword ptr [rbx]        # back onto the parent stack: its rbx, rbp, return address
     .cfi_def_cfa rsp, 24
     .cfi_offset rbx, -24
     .cfi_offset rbp, -16
     .cfi_offset rip, -8
-    pop rbx
+    xor edx, edx                    # for the parent: stack pointer 0, "finished"; rax is the
+    pop rbx                         # entry's result, passed on as is
     .cfi_adjust_cfa_offset -8
     .cfi_restore rbx
     pop rbp
     .cfi_adjust_cfa_offset -8
     .cfi_restore rbp
     ret
-    .cfi_endproc
-    .size zsync_0_1_finish, .-zsync_0_1_finish
-
-    # The resume address of a context that has never run. Entered like .Lresume_point, with
-    # rdi = the initial stack pointer. Calls entry(arg, [sp+16], [sp+24]) on the new stack.
-    .globl zsync_0_1_trampoline
-    .type zsync_0_1_trampoline,@function
-    .p2align 4
-zsync_0_1_trampoline:
-    .cfi_startproc
-    # Nothing to unwind into: backtraces and unwinders taken inside a context stop here.
-    .cfi_undefined rip
-    push rbp                        # the parent's rbp and rbx, restored by suspend or finish
-    push rbx
-    mov qword ptr [rsi], rsp        # link
-    mov rax, qword ptr [rdi + 8]    # entry function
-    mov rsi, qword ptr [rdi + 16]   # its 2nd argument
-    mov rcx, qword ptr [rdi + 24]   # its 3rd argument
-    lea rsp, [rdi + 32]             # the new stack, 16-byte aligned as before a call
-    mov rdi, rdx                    # its 1st argument: the value given to the first resume
-    mov rdx, rcx
-    xor ebp, ebp                    # end of the frame-pointer chain
-    # A return address that points back in here, so that unwinders find the CFI above. Pushed
-    # by hand rather than by `call`: the entry function never returns (it leaves with finish),
-    # and a call would leave an unmatched entry on the return-stack predictor.
-    lea rcx, [rip + .Ltrampoline_return]
-    push rcx
-    jmp rax
-.Ltrampoline_return:
-    ud2
     .cfi_endproc
     .size zsync_0_1_trampoline, .-zsync_0_1_trampoline
 

@@ -14,8 +14,11 @@ const CHILD: &str = "ZSYNC_TEST_CHILD";
 
 static SAMPLES: AtomicUsize = AtomicUsize::new(0);
 static FRAMES: AtomicUsize = AtomicUsize::new(0);
-/// Samples whose walk reached neither the ping-pong loop (parent side) nor the trampoline
-/// (context side): the unwinder lost its way.
+/// Samples that interrupted the asm of the switch itself.
+static IN_SWITCH: AtomicUsize = AtomicUsize::new(0);
+/// Of those, the ones whose walk reached neither the ping-pong loop (parent side) nor the
+/// trampoline (context side): the unwinder lost its way. Samples elsewhere (in libc, say) are
+/// not the switch's business.
 static LOST: AtomicUsize = AtomicUsize::new(0);
 /// Start addresses of the two functions a correct walk must reach.
 static LOOP_FN: AtomicUsize = AtomicUsize::new(0);
@@ -29,10 +32,12 @@ struct UnwindContext {
 }
 
 extern "C" {
-    fn _Unwind_GetIP(context: *mut UnwindContext) -> usize;
+    fn _Unwind_GetIPInfo(context: *mut UnwindContext, ip_before_insn: *mut libc::c_int) -> usize;
     fn _Unwind_FindEnclosingFunction(pc: *mut libc::c_void) -> *mut libc::c_void;
     #[link_name = "zsync_0_1_trampoline"]
     fn trampoline();
+    #[link_name = "zsync_0_1_suspend"]
+    fn suspend();
     fn _Unwind_Backtrace(
         trace: extern "C" fn(*mut UnwindContext, *mut libc::c_void) -> libc::c_int,
         arg: *mut libc::c_void,
@@ -49,10 +54,18 @@ extern "C" fn visit_frame(context: *mut UnwindContext, walk: *mut libc::c_void) 
     // SAFETY (test): `walk` points at the handler's Walk; `context` is the unwinder's.
     let walk = unsafe { &mut *walk.cast::<Walk>() };
     walk.frames += 1;
-    // The return address points after the call: look up the function of the byte before it.
-    let ip = unsafe { _Unwind_GetIP(context) };
-    let start = unsafe { _Unwind_FindEnclosingFunction(ip.saturating_sub(1) as *mut _) } as usize;
-    if start != 0 && (start == LOOP_FN.load(Ordering::Relaxed) || start == TRAMPOLINE_FN.load(Ordering::Relaxed)) {
+    // A return address points after its call, and _Unwind_FindEnclosingFunction looks up the
+    // byte before the address it is given. The interrupted frame's address is exact (the
+    // unwinder says so for signal frames): step past it, or a sample on a function's first
+    // instruction would be looked up in the function before.
+    let mut exact: libc::c_int = 0;
+    let ip = unsafe { _Unwind_GetIPInfo(context, &mut exact) };
+    let ip = if exact != 0 { ip + 1 } else { ip };
+    let start = unsafe { _Unwind_FindEnclosingFunction(ip as *mut _) } as usize;
+    if start != 0
+        && (start == LOOP_FN.load(Ordering::Relaxed)
+            || start == TRAMPOLINE_FN.load(Ordering::Relaxed))
+    {
         walk.reached = true;
         return 5; // _URC_END_OF_STACK: any non-zero value stops the walk
     }
@@ -64,18 +77,30 @@ extern "C" fn visit_frame(context: *mut UnwindContext, walk: *mut libc::c_void) 
 }
 
 extern "C" fn on_sigprof(_: libc::c_int, _: *mut libc::siginfo_t, uctx: *mut libc::c_void) {
-    let mut walk = Walk { frames: 0, reached: false };
+    let mut walk = Walk {
+        frames: 0,
+        reached: false,
+    };
     // SAFETY (test): the unwinder is not async-signal-safe in general, but this thread only
     // runs the ping-pong below, which never takes the unwinder's locks.
     unsafe { _Unwind_Backtrace(visit_frame, (&raw mut walk).cast()) };
     SAMPLES.fetch_add(1, Ordering::Relaxed);
     FRAMES.fetch_add(walk.frames, Ordering::Relaxed);
+    // SAFETY (test): the kernel passes a ucontext_t to SA_SIGINFO handlers.
+    let rip =
+        unsafe { (*uctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RIP as usize] }
+            as usize;
+    // asm/x86_64.s is one section: suspend, the resume point, then the trampoline (under 64
+    // bytes long).
+    let switch = suspend as *const () as usize..trampoline as *const () as usize + 64;
+    if !switch.contains(&rip) {
+        return;
+    }
+    IN_SWITCH.fetch_add(1, Ordering::Relaxed);
     if !walk.reached {
         let n = LOST.fetch_add(1, Ordering::Relaxed);
-        // SAFETY (test): the kernel passes a ucontext_t to SA_SIGINFO handlers.
-        let rip = unsafe { (*uctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RIP as usize] };
         if let Some(slot) = LOST_AT.get(n) {
-            slot.store(rip as usize, Ordering::Relaxed);
+            slot.store(rip, Ordering::Relaxed);
         }
     }
 }
@@ -93,7 +118,9 @@ fn ping_pong() -> u64 {
             ctx.resume();
         }
         // Also sample the trampoline and finish paths.
-        let mut short = Context::new(Stack::new(16 * 1024).unwrap(), |s| s.suspend());
+        // 64 KiB: the signal handler and the unwinder run on the interrupted stack, and a
+        // signal frame that does not fit kills the process outright.
+        let mut short = Context::new(Stack::new(64 * 1024).unwrap(), |s| s.suspend());
         short.resume();
         short.resume();
         new_ones += 1;
@@ -119,13 +146,25 @@ fn a_profiler_can_unwind_from_any_instruction_of_the_switch() {
             event.sigev_notify = libc::SIGEV_THREAD_ID;
             event.sigev_signo = libc::SIGPROF;
             event.sigev_notify_thread_id = libc::gettid();
-            assert_eq!(libc::timer_create(libc::CLOCK_MONOTONIC, &mut event, &mut timer), 0);
-            let tick = libc::timespec { tv_sec: 0, tv_nsec: 20_000 };
-            let spec = libc::itimerspec { it_interval: tick, it_value: tick };
-            assert_eq!(libc::timer_settime(timer, 0, &spec, std::ptr::null_mut()), 0);
+            assert_eq!(
+                libc::timer_create(libc::CLOCK_MONOTONIC, &mut event, &mut timer),
+                0
+            );
+            let tick = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 20_000,
+            };
+            let spec = libc::itimerspec {
+                it_interval: tick,
+                it_value: tick,
+            };
+            assert_eq!(
+                libc::timer_settime(timer, 0, &spec, std::ptr::null_mut()),
+                0
+            );
         }
-        LOOP_FN.store(ping_pong as usize, Ordering::Relaxed);
-        TRAMPOLINE_FN.store(trampoline as usize, Ordering::Relaxed);
+        LOOP_FN.store(ping_pong as *const () as usize, Ordering::Relaxed);
+        TRAMPOLINE_FN.store(trampoline as *const () as usize, Ordering::Relaxed);
         let new_ones = ping_pong();
         // SAFETY (test): stop the timer before printing.
         unsafe { libc::timer_delete(timer) };
@@ -134,17 +173,27 @@ fn a_profiler_can_unwind_from_any_instruction_of_the_switch() {
             .iter()
             .map(|a| a.load(Ordering::Relaxed))
             .filter(|&a| a != 0)
-            .map(|a| format!("{a:#x} (trampoline{:+})", a as isize - trampoline as usize as isize))
+            .map(|a| {
+                format!(
+                    "{a:#x} (trampoline{:+})",
+                    a as isize - trampoline as *const () as isize
+                )
+            })
             .collect();
         println!(
-            "samples={samples} lost={} frames={} contexts={new_ones} lost_at={lost_at:?}",
+            "samples={samples} in_switch={} lost={} frames={} contexts={new_ones} lost_at={lost_at:?}",
+            IN_SWITCH.load(Ordering::Relaxed),
             LOST.load(Ordering::Relaxed),
             FRAMES.load(Ordering::Relaxed)
         );
         return;
     }
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["a_profiler_can_unwind_from_any_instruction_of_the_switch", "--exact", "--nocapture"])
+        .args([
+            "a_profiler_can_unwind_from_any_instruction_of_the_switch",
+            "--exact",
+            "--nocapture",
+        ])
         .env(CHILD, "1")
         .output()
         .unwrap();
@@ -160,6 +209,12 @@ fn a_profiler_can_unwind_from_any_instruction_of_the_switch() {
         .find_map(|w| w.strip_prefix("samples="))
         .and_then(|n| n.parse().ok())
         .expect("the child reports its samples");
-    assert!(samples >= 1000, "too few samples to mean anything: {stdout}");
-    assert!(stdout.contains(" lost=0 "), "some walks lost their way: {stdout}");
+    assert!(
+        samples >= 1000,
+        "too few samples to mean anything: {stdout}"
+    );
+    assert!(
+        stdout.contains(" lost=0 "),
+        "some walks lost their way: {stdout}"
+    );
 }

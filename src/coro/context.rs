@@ -307,24 +307,19 @@ unsafe fn drop_closure<F>(slot: *mut u8) {
     unsafe { ptr::drop_in_place(slot.cast::<F>()) }
 }
 
-/// Where every context starts (jumped to by the trampoline). Runs the closure, catching any
-/// panic, and leaves through `finish`; it never returns.
+/// Where every context starts (called by the trampoline). Runs the closure, catching any
+/// panic; returning finishes the context.
 unsafe extern "C" fn entry<F: FnOnce(&Suspender)>(
     _arg: usize,
     header: *mut u8,
     slot: *mut u8,
-) -> ! {
-    let header = header.cast::<Header>();
+) -> usize {
     // SAFETY: `place` put the header and the closure there, and this is the first and only run.
-    let finished = unsafe { run::<F>(header, slot.cast::<F>()) };
-    // SAFETY: everything `run` owned has been dropped; only the finish value, a plain integer,
-    // leaves this stack.
-    unsafe { arch::finish(&raw mut (*header).link, finished.into_arg()) }
+    unsafe { run::<F>(header.cast::<Header>(), slot.cast::<F>()) }.into_arg()
 }
 
-/// Everything with a destructor lives in here, so that it has all been dropped when `entry`
-/// leaves the stack for good.
-#[inline(never)]
+/// Runs the closure with a Suspender, catching every panic.
+#[inline]
 unsafe fn run<F: FnOnce(&Suspender)>(header: *mut Header, slot: *mut F) -> Finished {
     // SAFETY: moved out exactly once; the context is now started, so `force_unwind` will not
     // drop the slot again.

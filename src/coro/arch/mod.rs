@@ -5,7 +5,6 @@
 //!
 //! - [`resume`]: enter a context at its saved stack pointer; returns when it suspends or finishes.
 //! - [`suspend`]: from inside a context, return to whoever resumed it.
-//! - [`finish`]: leave a context for the last time.
 //! - [`TRAMPOLINE`]: the resume address of a context that has never run.
 //!
 //! The initial frame that [`init_frame`] writes is the same on every architecture: four words,
@@ -20,15 +19,17 @@ mod riscv64;
 mod x86_64;
 
 #[cfg(target_arch = "aarch64")]
-pub(crate) use aarch64::{finish, resume, suspend, TRAMPOLINE};
+pub(crate) use aarch64::{resume, suspend, TRAMPOLINE};
 #[cfg(target_arch = "riscv64")]
-pub(crate) use riscv64::{finish, resume, suspend, TRAMPOLINE};
+pub(crate) use riscv64::{resume, suspend, TRAMPOLINE};
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86_64::{finish, resume, suspend, TRAMPOLINE};
+pub(crate) use x86_64::{resume, suspend, TRAMPOLINE};
 
-/// The function a new context starts in: `entry(resume_arg, arg2, arg3)`. It must never return;
-/// it leaves through [`finish`].
-pub(crate) type EntryFn = unsafe extern "C" fn(usize, *mut u8, *mut u8) -> !;
+/// The function a new context starts in: `entry(resume_arg, arg2, arg3)`. When it returns, the
+/// context has finished: the trampoline hands the returned word to the parent (whose `resume`
+/// sees a null stack pointer) and the context's stack is never touched again. It must not
+/// unwind.
+pub(crate) type EntryFn = unsafe extern "C" fn(usize, *mut u8, *mut u8) -> usize;
 
 /// What [`resume`] hands back: the value the context passed to `suspend`/`finish`, and the
 /// context's new stack pointer (null once it has finished).

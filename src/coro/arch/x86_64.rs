@@ -15,8 +15,6 @@ extern "C" {
     // the asm sequences below, with the register protocol of asm/x86_64.s.
     #[link_name = "zsync_0_1_suspend"]
     fn zsync_suspend();
-    #[link_name = "zsync_0_1_finish"]
-    fn zsync_finish();
     #[link_name = "zsync_0_1_trampoline"]
     fn zsync_trampoline();
 }
@@ -81,23 +79,4 @@ pub(crate) unsafe fn suspend(link: *mut *mut u8, arg: usize) -> usize {
         );
     }
     ret
-}
-
-/// Leaves the running context for the last time, handing `arg` to its parent.
-///
-/// # Safety
-/// Must run on the context whose link slot is `link`. Nothing on this stack may still need to
-/// be dropped: the stack is never resumed again.
-#[inline(always)]
-pub(crate) unsafe fn finish(link: *mut *mut u8, arg: usize) -> ! {
-    // SAFETY: see above; a jmp, so the return-stack predictor stays balanced.
-    unsafe {
-        asm!(
-            "jmp {finish}",
-            finish = sym zsync_finish,
-            in("rdi") link,
-            in("rsi") arg,
-            options(noreturn),
-        );
-    }
 }
