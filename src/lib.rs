@@ -1,11 +1,32 @@
 //! zsync: green threads for Rust.
 //!
 //! Spawn closures like threads and write plain blocking code; each blocking call parks only a
-//! cheap green thread (a stackful coroutine on a guard-paged stack), not an OS thread.
+//! cheap green thread (a stackful coroutine on a guard-paged stack), not an OS thread. The API
+//! mirrors `std`: port blocking code by changing `std::` to `zsync::` in the imports.
 //!
-//! This release contains the stackful core, [`coro`]: contexts on pooled, guard-paged stacks,
-//! switched by hand-written assembly. The scheduler and the std-shaped APIs build on it.
+//! ```
+//! use zsync::time::{sleep, Duration};
+//! let total: u32 = zsync::run(|| {
+//!     let handles: Vec<_> = (1..=100)
+//!         .map(|i| zsync::spawn(move || { sleep(Duration::from_millis(1)); i }))
+//!         .collect();
+//!     handles.into_iter().map(|h| h.join().unwrap()).sum()
+//! });
+//! assert_eq!(total, 5050);
+//! ```
+//!
+//! - [`coro`]: the stackful core (contexts on pooled, guard-paged stacks, switched in asm).
+//! - [`runtime`]: the M:N scheduler; [`run`], [`Runtime`].
+//! - [`thread`]: green threads shaped like `std::thread`, plus cancellation.
+//! - [`time`]: sleep, timeout, interval.
 
 #![warn(missing_docs)]
 
 pub mod coro;
+pub(crate) mod loom;
+pub mod runtime;
+pub mod thread;
+pub mod time;
+
+pub use runtime::{run, Runtime};
+pub use thread::{spawn, Cancelled};

@@ -1,0 +1,331 @@
+//! The runtime: worker OS threads that run green threads, and the handles that reach them.
+//!
+//! Where a green thread is created, parked, woken and destroyed:
+//! - created: [`Handle::spawn`] -> `thread::Builder::spawn_on` makes a [`Task`] with its stack
+//!   and puts it in a run queue (the spawning worker's `fresh` queue, or the injector);
+//! - run and parked: `worker.rs`, `Worker::run_task` resumes it and, when it suspends to park,
+//!   commits the park through its `ParkState`;
+//! - woken: [`schedule`] puts it back in its owner's queue (locally, or through the owner's
+//!   inbox from another thread);
+//! - destroyed: `Worker::run_task` again, when its closure has returned: the stack goes back to
+//!   the worker's `StackPool`.
+//!
+//! [`Task`]: crate::thread::task::Task
+
+mod builder;
+mod global;
+mod idle;
+mod metrics;
+pub(crate) mod worker;
+
+pub use builder::{Builder, Flavor};
+pub use metrics::Metrics;
+
+use crate::thread::task::TaskRef;
+use crate::thread::JoinHandle;
+use crossbeam_queue::SegQueue;
+use idle::Idle;
+use metrics::WorkerMetrics;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The part of a worker that other threads reach.
+pub(crate) struct Remote {
+    /// Wakes of green threads this worker owns, from other OS threads.
+    pub(crate) inbox: SegQueue<TaskRef>,
+    /// Green threads spawned on this worker that have not started: any idle worker may steal
+    /// them (started ones never move, see DESIGN.md).
+    pub(crate) fresh: SegQueue<TaskRef>,
+    /// The worker's OS thread, to unpark it.
+    pub(crate) thread: OnceLock<std::thread::Thread>,
+    pub(crate) metrics: WorkerMetrics,
+}
+
+/// Everything the workers of one runtime share.
+pub(crate) struct Shared {
+    pub(crate) flavor: Flavor,
+    pub(crate) stack_size: usize,
+    pub(crate) thread_name: String,
+    pub(crate) workers: Box<[Remote]>,
+    /// Green threads spawned from outside the runtime's workers.
+    pub(crate) injector: SegQueue<TaskRef>,
+    pub(crate) idle: Idle,
+    pub(crate) shutdown: AtomicBool,
+    /// Green threads spawned and not finished (OS threads too, for `Flavor::OsThreads`).
+    pub(crate) live: AtomicUsize,
+    /// Green threads spawned from outside the workers (their spawns are counted here).
+    pub(crate) external_spawns: std::sync::atomic::AtomicU64,
+    /// OS threads of `Flavor::OsThreads`, joined when the runtime is dropped.
+    pub(crate) os_threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Shared {
+    /// Wakes one idle worker, if any, for new work that any worker may take.
+    pub(crate) fn notify_one(&self) {
+        if let Some(index) = self.idle.pop_sleeper() {
+            self.unpark_worker(index);
+        }
+    }
+
+    pub(crate) fn unpark_worker(&self, index: usize) {
+        if let Some(thread) = self.workers[index].thread.get() {
+            thread.unpark();
+        }
+    }
+
+    /// True if any run queue a worker can take from holds something.
+    pub(crate) fn has_shared_work(&self, index: usize) -> bool {
+        !self.injector.is_empty()
+            || !self.workers[index].inbox.is_empty()
+            || self.workers.iter().any(|w| !w.fresh.is_empty())
+    }
+}
+
+/// Puts a woken green thread back in its owner's run queue. A green thread that has started
+/// runs only on its owner worker; from any other OS thread the wake goes through the owner's
+/// inbox.
+pub(crate) fn schedule(task: TaskRef) {
+    let owner = task.owner.load(Ordering::Acquire);
+    if worker::push_local(&task, owner) {
+        return;
+    }
+    let shared = task.shared.clone();
+    if owner == crate::thread::task::NO_OWNER {
+        // Not started yet: parked before its first run cannot happen, so this is unreachable in
+        // practice; queue it where anyone can start it.
+        shared.injector.push(task);
+        shared.notify_one();
+        return;
+    }
+    shared.workers[owner].inbox.push(task);
+    shared.unpark_worker(owner);
+}
+
+/// A zsync runtime: worker OS threads running green threads.
+///
+/// Dropping a `Runtime` cancels every green thread still alive (each unwinds at its next park
+/// point, running its destructors), waits for them, and joins the workers.
+///
+/// ```
+/// let rt = zsync::Runtime::new()?;
+/// let answer = rt.block_on(|| {
+///     let h = zsync::spawn(|| 6 * 7);
+///     h.join().unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.workers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A cheap, cloneable reference to a runtime, usable from any thread.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.workers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A runtime with the default settings: one worker per available CPU, 256 KiB stacks.
+    ///
+    /// # Errors
+    /// If a worker OS thread cannot be started.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] to configure a runtime.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn start(shared: Arc<Shared>) -> io::Result<Runtime> {
+        crate::thread::install_panic_hook();
+        let mut workers = Vec::new();
+        if shared.flavor == Flavor::GreenThreads {
+            for index in 0..shared.workers.len() {
+                let s = shared.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("{}-{index}", shared.thread_name))
+                    .spawn(move || worker::run(s, index));
+                match spawned {
+                    Ok(handle) => {
+                        let _ = shared.workers[index].thread.set(handle.thread().clone());
+                        workers.push(handle);
+                    }
+                    Err(err) => {
+                        // Stop the ones already started before reporting.
+                        drop(Runtime {
+                            handle: Handle {
+                                shared: shared.clone(),
+                            },
+                            workers,
+                        });
+                        return Err(io::Error::new(
+                            err.kind(),
+                            format!("cannot start zsync worker thread {index}: {err}"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(Runtime {
+            handle: Handle { shared },
+            workers,
+        })
+    }
+
+    /// Runs `f` as a green thread and blocks the calling thread until it returns its value. A
+    /// panic in `f` is resumed here.
+    pub fn block_on<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle.block_on(f)
+    }
+
+    /// Spawns a green thread on this runtime.
+    ///
+    /// # Panics
+    /// If no stack can be mapped for it (see [`crate::thread::Builder::spawn`] for the error).
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle.spawn(f)
+    }
+
+    /// A handle to this runtime.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Counters and gauges of this runtime.
+    pub fn metrics(&self) -> Metrics {
+        self.handle.metrics()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let shared = &self.handle.shared;
+        shared.shutdown.store(true, Ordering::SeqCst);
+        for index in 0..shared.workers.len() {
+            shared.unpark_worker(index);
+        }
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+        // Green threads spawned from outside after the workers stopped never ran: dropping them
+        // drops their closures, and their joiners see them cancelled.
+        while let Some(task) = shared.injector.pop() {
+            worker::abandon(task);
+        }
+        let os_threads =
+            std::mem::take(&mut *shared.os_threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for thread in os_threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Handle {
+    /// The runtime the calling code runs on.
+    ///
+    /// # Panics
+    /// Outside any zsync runtime, with a message that says so; see [`Handle::try_current`].
+    pub fn current() -> Handle {
+        Handle::try_current().expect(
+            "zsync::runtime::Handle::current() called outside of a zsync runtime \
+             (use Handle::try_current, or zsync::spawn, which falls back to the global runtime)",
+        )
+    }
+
+    /// The runtime the calling code runs on, or `None` outside any zsync runtime.
+    pub fn try_current() -> Option<Handle> {
+        worker::current_shared()
+            .or_else(crate::thread::os_thread_runtime)
+            .map(|shared| Handle { shared })
+    }
+
+    /// Spawns a green thread on this runtime.
+    ///
+    /// # Panics
+    /// If no stack can be mapped for it.
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        crate::thread::Builder::new()
+            .spawn_on(self, f)
+            .unwrap_or_else(|err| panic!("zsync: failed to spawn a green thread: {err}"))
+    }
+
+    /// Runs `f` as a green thread on this runtime and blocks the calling thread (parks the
+    /// calling green thread) until it returns; a panic in `f` is resumed here.
+    pub fn block_on<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.spawn(f).join() {
+            Ok(value) => value,
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+
+    /// Counters and gauges of this runtime.
+    pub fn metrics(&self) -> Metrics {
+        Metrics::collect(&self.shared)
+    }
+
+    /// The number of worker OS threads.
+    pub fn worker_threads(&self) -> usize {
+        self.shared.workers.len()
+    }
+}
+
+/// Builds the default runtime, runs `f` on it as the first green thread, returns its value and
+/// shuts the runtime down. A panic in `f` is resumed here.
+///
+/// ```
+/// let sum = zsync::run(|| {
+///     let handles: Vec<_> = (0..10).map(|i| zsync::spawn(move || i * i)).collect();
+///     handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+/// });
+/// assert_eq!(sum, 285);
+/// ```
+///
+/// # Panics
+/// If the runtime cannot start, or if `f` panics.
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let runtime = Runtime::new().unwrap_or_else(|err| panic!("zsync::run: {err}"));
+    runtime.block_on(f)
+}
+
+pub(crate) use global::global_handle;

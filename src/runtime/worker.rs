@@ -1,0 +1,347 @@
+//! A worker: one OS thread running green threads from its queues.
+//!
+//! Order of looking for work: the local ready queue (green threads this worker owns, woken on
+//! this thread), then the inbox (owned ones woken from elsewhere), then not-yet-started green
+//! threads: its own `fresh` queue, the injector, other workers' `fresh` queues (stealing). Every
+//! 61st pick looks at the inbox and the injector first, so that a busy local queue cannot starve
+//! them. With nothing to run, the worker fires due timers, and otherwise sleeps until the next
+//! timer deadline or an unpark.
+
+use super::metrics::WorkerMetrics;
+use super::Shared;
+use crate::coro::{Context, Resumed, StackPool};
+use crate::thread::task::{Body, Reason, Task, TaskRef};
+use crate::time::wheel::{TimerKey, TimerWheel};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How often the inbox and the injector are looked at before local work.
+const FAIRNESS_TICK: u32 = 61;
+
+pub(crate) struct Worker {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    ready: RefCell<VecDeque<TaskRef>>,
+    pub(crate) pool: RefCell<StackPool>,
+    timers: RefCell<TimerWheel<TaskRef>>,
+    /// Started, unfinished green threads owned here: the ones to cancel at shutdown.
+    owned: RefCell<HashMap<usize, TaskRef>>,
+    /// The green thread running right now.
+    current: Cell<*const Task>,
+    tick: Cell<u32>,
+}
+
+thread_local! {
+    static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The worker running on this OS thread, if any.
+///
+/// `#[inline(never)]`: the TLS address is computed afresh each time, never cached by a caller
+/// across a stack switch (DESIGN.md). Green threads never change OS thread, so this is belt and
+/// braces, but it keeps the rule simple: every read of "current" goes through here.
+#[inline(never)]
+pub(crate) fn current_worker() -> *const Worker {
+    WORKER.with(Cell::get)
+}
+
+/// Runs `f` with this thread's worker, if this is a worker thread.
+pub(crate) fn with_worker<R>(f: impl FnOnce(&Worker) -> R) -> Option<R> {
+    // SAFETY: the pointer is set by `run` for the duration of the worker loop, on this thread,
+    // and the Worker lives on that loop's stack frame.
+    unsafe { current_worker().as_ref() }.map(f)
+}
+
+/// The green thread running on this OS thread, or null.
+#[inline(never)]
+pub(crate) fn current_task() -> *const Task {
+    with_worker(|w| w.current.get()).unwrap_or(std::ptr::null())
+}
+
+/// The runtime of the worker on this OS thread.
+pub(crate) fn current_shared() -> Option<Arc<Shared>> {
+    with_worker(|w| w.shared.clone())
+}
+
+/// Queues `task` on this thread's worker if it is `owner` (a wake from its own worker: no
+/// atomics, no inbox). Returns false if this thread is not that worker.
+pub(crate) fn push_local(task: &TaskRef, owner: usize) -> bool {
+    with_worker(|w| {
+        if w.index == owner && Arc::ptr_eq(&w.shared, &task.shared) {
+            w.ready.borrow_mut().push_back(task.clone());
+            true
+        } else {
+            false
+        }
+    })
+    .unwrap_or(false)
+}
+
+/// Queues a green thread that has not started on the current worker (stealable), or returns
+/// it if this thread is not a worker of `shared`.
+pub(crate) fn push_fresh(shared: &Arc<Shared>, task: TaskRef) -> Option<TaskRef> {
+    let mut task = Some(task);
+    with_worker(|w| {
+        if Arc::ptr_eq(&w.shared, shared) {
+            let remote = &shared.workers[w.index];
+            WorkerMetrics::add(&remote.metrics.spawns, 1);
+            remote.fresh.push(task.take().expect("task"));
+        }
+    });
+    task
+}
+
+/// Registers a timer on the current worker that unparks `task` at `deadline`.
+pub(crate) fn add_timer(deadline: Instant, task: TaskRef) -> Option<TimerKey> {
+    with_worker(|w| w.timers.borrow_mut().insert(deadline, task))
+}
+
+pub(crate) fn cancel_timer(key: TimerKey) {
+    with_worker(|w| w.timers.borrow_mut().cancel(key));
+}
+
+/// A green thread that will never run (its runtime is shutting down): drop its closure and
+/// stack. Its joiner sees it cancelled: the closure owns the join packet, and dropping it
+/// unrun completes the packet with `Cancelled` (see `thread::Builder::spawn_on`).
+pub(crate) fn abandon(task: TaskRef) {
+    // SAFETY: we hold the only queue entry of a green thread that never started; nobody else
+    // touches its local state.
+    let local = unsafe { task.local() };
+    local.body = Body::Done;
+    task.shared.live.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// The worker thread's main function.
+pub(crate) fn run(shared: Arc<Shared>, index: usize) {
+    let worker = Worker {
+        index,
+        pool: RefCell::new(
+            StackPool::new(shared.stack_size).expect("stack size checked by the builder"),
+        ),
+        shared,
+        ready: RefCell::new(VecDeque::new()),
+        timers: RefCell::new(TimerWheel::new(Instant::now())),
+        owned: RefCell::new(HashMap::new()),
+        current: Cell::new(std::ptr::null()),
+        tick: Cell::new(0),
+    };
+    WORKER.with(|w| w.set(&worker));
+    worker.run_loop();
+    worker.shut_down();
+    WORKER.with(|w| w.set(std::ptr::null()));
+}
+
+impl Worker {
+    /// The owned reference of a green thread this worker runs.
+    pub(crate) fn owned_ref(&self, task: &Task) -> Option<TaskRef> {
+        self.owned
+            .borrow()
+            .get(&(task as *const Task as usize))
+            .cloned()
+    }
+
+    fn remote(&self) -> &super::Remote {
+        &self.shared.workers[self.index]
+    }
+
+    fn run_loop(&self) {
+        loop {
+            if let Some(task) = self.next_task() {
+                self.run_task(task);
+                continue;
+            }
+            if self.fire_timers() {
+                continue;
+            }
+            if self.shared.shutdown.load(Ordering::Acquire) {
+                return;
+            }
+            self.sleep();
+        }
+    }
+
+    fn next_task(&self) -> Option<TaskRef> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % FAIRNESS_TICK == 0 {
+            if let Some(task) = self
+                .remote()
+                .inbox
+                .pop()
+                .or_else(|| self.shared.injector.pop())
+            {
+                return Some(task);
+            }
+        }
+        if let Some(task) = self.ready.borrow_mut().pop_front() {
+            return Some(task);
+        }
+        self.remote()
+            .inbox
+            .pop()
+            .or_else(|| self.remote().fresh.pop())
+            .or_else(|| self.shared.injector.pop())
+            .or_else(|| self.steal())
+    }
+
+    /// Takes a green thread that has not started from another worker.
+    fn steal(&self) -> Option<TaskRef> {
+        let n = self.shared.workers.len();
+        (1..n).map(|k| (self.index + k) % n).find_map(|victim| {
+            let task = self.shared.workers[victim].fresh.pop()?;
+            WorkerMetrics::add(&self.remote().metrics.steals, 1);
+            Some(task)
+        })
+    }
+
+    /// Runs `task` until it suspends or finishes.
+    fn run_task(&self, task: TaskRef) {
+        // SAFETY: the task is not running (it came out of a queue, where only suspended or
+        // unstarted tasks go), and this worker is its owner or about to become it.
+        let local = unsafe { task.local() };
+        if matches!(local.body, Body::New { .. }) {
+            if self.shared.shutdown.load(Ordering::Acquire) {
+                // Never started, and never will: shutdown cancels it.
+                abandon(task);
+                return;
+            }
+            self.start(&task, local);
+        }
+        let Body::Running(context) = &mut local.body else {
+            // A stale wake of a finished green thread (its timer or a late unpark).
+            return;
+        };
+        if std::mem::take(&mut local.parked) {
+            self.remote().metrics.parked.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.current.set(Arc::as_ptr(&task));
+        WorkerMetrics::add(&self.remote().metrics.switches, 1);
+        let resumed = context.resume();
+        self.current.set(std::ptr::null());
+        match resumed {
+            Resumed::Suspended => match local.reason {
+                Reason::Yield => self.ready.borrow_mut().push_back(task),
+                Reason::Park => {
+                    if task.park.commit_park() {
+                        local.parked = true;
+                        WorkerMetrics::add(&self.remote().metrics.parked, 1);
+                        WorkerMetrics::add(&self.remote().metrics.parks, 1);
+                    } else {
+                        self.ready.borrow_mut().push_back(task);
+                    }
+                }
+            },
+            Resumed::Finished(_) => {
+                // The closure completed its join packet itself (and caught every panic).
+                if let Body::Running(context) = std::mem::replace(&mut local.body, Body::Done) {
+                    if let Some(stack) = context.into_stack() {
+                        self.pool.borrow_mut().put(stack);
+                    }
+                }
+                self.owned
+                    .borrow_mut()
+                    .remove(&(Arc::as_ptr(&task) as usize));
+                self.shared.live.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Turns a new green thread into a context owned by this worker, for good.
+    fn start(&self, task: &TaskRef, local: &mut crate::thread::task::Local) {
+        let Body::New { stack, f } = std::mem::replace(&mut local.body, Body::Done) else {
+            unreachable!("start is called on new green threads only")
+        };
+        task.owner.store(self.index, Ordering::Release);
+        let task_ptr = Arc::as_ptr(task);
+        let mut context = Context::new(stack, move |s| {
+            // SAFETY: we are the green thread, running; the Suspender lives on this stack for
+            // the rest of its life.
+            unsafe { (*task_ptr).local().suspender = s };
+            f();
+        });
+        if let Some(name) = &task.name {
+            context.set_name(name.clone());
+        }
+        local.body = Body::Running(context);
+        self.owned
+            .borrow_mut()
+            .insert(task_ptr as usize, task.clone());
+    }
+
+    /// Fires due timers; true if any fired.
+    fn fire_timers(&self) -> bool {
+        if self.timers.borrow().is_empty() {
+            return false;
+        }
+        let mut due = Vec::new();
+        self.timers
+            .borrow_mut()
+            .advance(Instant::now(), |task| due.push(task));
+        let fired = !due.is_empty();
+        for task in due {
+            task.unpark();
+        }
+        fired
+    }
+
+    /// Sleeps until there is work or the next timer is due.
+    fn sleep(&self) {
+        self.shared.idle.register(self.index);
+        if !self.ready.borrow().is_empty()
+            || self.shared.has_shared_work(self.index)
+            || self.shared.shutdown.load(Ordering::Acquire)
+        {
+            self.shared.idle.unregister(self.index);
+            return;
+        }
+        self.pool.borrow_mut().trim();
+        match self.timers.borrow().next_deadline() {
+            Some(deadline) => {
+                let now = Instant::now();
+                if deadline > now {
+                    std::thread::park_timeout(deadline - now);
+                }
+            }
+            None => std::thread::park(),
+        }
+        self.shared.idle.unregister(self.index);
+    }
+
+    /// At shutdown: cancel every green thread this worker owns and run them until they have all
+    /// unwound; drop the ones that never started.
+    fn shut_down(&self) {
+        loop {
+            let owned: Vec<TaskRef> = self.owned.borrow().values().cloned().collect();
+            if owned.is_empty() {
+                break;
+            }
+            for task in &owned {
+                task.request_cancel();
+            }
+            drop(owned);
+            // Run what the cancellations woke, plus wakes from other threads.
+            while let Some(task) = self
+                .ready
+                .borrow_mut()
+                .pop_front()
+                .or_else(|| self.remote().inbox.pop())
+            {
+                self.run_task(task);
+            }
+            self.fire_timers();
+            if !self.owned.borrow().is_empty()
+                && self.ready.borrow().is_empty()
+                && self.remote().inbox.is_empty()
+            {
+                // Someone is shielded or waits on another worker's thread: give it a moment.
+                std::thread::park_timeout(std::time::Duration::from_millis(1));
+            }
+        }
+        while let Some(task) = self.remote().fresh.pop() {
+            abandon(task);
+        }
+    }
+}

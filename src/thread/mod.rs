@@ -1,0 +1,598 @@
+//! Green threads, shaped like `std::thread`.
+//!
+//! Every function here works on a green thread, where blocking parks only the green thread, and
+//! on a plain OS thread, where it blocks like std.
+//!
+//! ```
+//! use std::time::Duration;
+//! let handle = zsync::thread::Builder::new()
+//!     .name("worker".into())
+//!     .spawn(|| {
+//!         zsync::thread::sleep(Duration::from_millis(1));
+//!         zsync::thread::current().name().map(str::to_owned)
+//!     })?;
+//! assert_eq!(handle.join().unwrap().as_deref(), Some("worker"));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod cancel;
+pub(crate) mod join;
+mod park_state;
+mod scope;
+pub(crate) mod task;
+
+pub use cancel::Cancelled;
+pub use scope::{scope, Scope, ScopedJoinHandle};
+
+use crate::coro::Stack;
+use crate::runtime::{Flavor, Handle, Shared};
+use cancel::{ParkPoint, TimedOut};
+use join::{Packet, Unpark};
+use std::cell::{OnceCell, RefCell};
+use std::io;
+use std::num::NonZeroU64;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+use std::time::{Duration, Instant};
+use task::{Reason, Task, TaskRef};
+
+/// `std::thread::Result`: `Err` holds the panic payload.
+pub type Result<T> = std::thread::Result<T>;
+
+/// A unique identifier for a green thread or an OS thread, like `std::thread::ThreadId`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ThreadId(NonZeroU64);
+
+impl ThreadId {
+    pub(crate) fn next() -> ThreadId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        ThreadId(NonZeroU64::new(id).expect("ThreadId counter overflowed"))
+    }
+
+    /// The identifier as a number, unique for the life of the process.
+    pub fn as_u64(&self) -> NonZeroU64 {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for ThreadId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ThreadId({})", self.0)
+    }
+}
+
+/// An OS thread as zsync sees it: a plain thread, or one spawned by a `Flavor::OsThreads`
+/// runtime.
+pub(crate) struct OsThread {
+    id: ThreadId,
+    name: Option<Arc<str>>,
+    thread: std::thread::Thread,
+    cancel: AtomicBool,
+    runtime: Option<Arc<Shared>>,
+}
+
+thread_local! {
+    static OS_SELF: OnceCell<Arc<OsThread>> = const { OnceCell::new() };
+    static OS_PARK_POINT: RefCell<ParkPoint> = RefCell::new(ParkPoint::new());
+}
+
+fn os_self() -> Arc<OsThread> {
+    OS_SELF.with(|cell| {
+        cell.get_or_init(|| {
+            let thread = std::thread::current();
+            Arc::new(OsThread {
+                id: ThreadId::next(),
+                name: thread.name().map(Arc::from),
+                thread,
+                cancel: AtomicBool::new(false),
+                runtime: None,
+            })
+        })
+        .clone()
+    })
+}
+
+/// The runtime of a `Flavor::OsThreads` thread.
+pub(crate) fn os_thread_runtime() -> Option<Arc<Shared>> {
+    OS_SELF.with(|cell| cell.get().and_then(|t| t.runtime.clone()))
+}
+
+/// A handle to a green thread or an OS thread, like `std::thread::Thread`.
+#[derive(Clone)]
+pub struct Thread(ThreadRef);
+
+#[derive(Clone)]
+enum ThreadRef {
+    Green(TaskRef),
+    Os(Arc<OsThread>),
+}
+
+impl Thread {
+    /// The thread's unique identifier.
+    pub fn id(&self) -> ThreadId {
+        match &self.0 {
+            ThreadRef::Green(task) => task.id,
+            ThreadRef::Os(os) => os.id,
+        }
+    }
+
+    /// The thread's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        match &self.0 {
+            ThreadRef::Green(task) => task.name.as_deref(),
+            ThreadRef::Os(os) => os.name.as_deref(),
+        }
+    }
+
+    /// Makes the thread's token available, waking it if it is parked, as
+    /// `std::thread::Thread::unpark` does.
+    pub fn unpark(&self) {
+        match &self.0 {
+            ThreadRef::Green(task) => task.unpark(),
+            ThreadRef::Os(os) => os.thread.unpark(),
+        }
+    }
+
+    fn request_cancel(&self) {
+        match &self.0 {
+            ThreadRef::Green(task) => task.request_cancel(),
+            ThreadRef::Os(os) => {
+                os.cancel.store(true, Ordering::Release);
+                os.thread.unpark();
+            }
+        }
+    }
+}
+
+impl Unpark for Thread {
+    fn unpark(&self) {
+        Thread::unpark(self)
+    }
+}
+
+impl std::fmt::Debug for Thread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Thread")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("green", &matches!(self.0, ThreadRef::Green(_)))
+            .finish()
+    }
+}
+
+/// The green thread running here, if any.
+fn current_task<'a>() -> Option<&'a Task> {
+    // SAFETY: the worker keeps the running task alive (in its `owned` map) while it runs, and
+    // a green thread only asks about itself.
+    unsafe { crate::runtime::worker::current_task().as_ref() }
+}
+
+/// The calling thread: a green thread or an OS thread.
+pub fn current() -> Thread {
+    match current_task() {
+        Some(task) => {
+            let task_ref = crate::runtime::worker::with_worker(|w| w.owned_ref(task)).flatten();
+            Thread(ThreadRef::Green(
+                task_ref.expect("a running green thread is owned by its worker"),
+            ))
+        }
+        None => Thread(ThreadRef::Os(os_self())),
+    }
+}
+
+/// Runs `f` with the calling thread's park-point state and cancellation flag.
+fn with_park_point<R>(f: impl FnOnce(&mut ParkPoint, &AtomicBool) -> R) -> R {
+    match current_task() {
+        // SAFETY: we are this green thread, running.
+        Some(task) => f(&mut unsafe { task.local() }.park_point, &task.cancel),
+        None => {
+            let me = os_self();
+            OS_PARK_POINT.with(|pp| f(&mut pp.borrow_mut(), &me.cancel))
+        }
+    }
+}
+
+/// A park point: raises a pending cancellation or timeout.
+fn park_point() {
+    // The raise happens outside the borrow of the OS thread's state.
+    let mut raise = None;
+    with_park_point(|pp, cancel| {
+        raise = catch_unwind(AssertUnwindSafe(|| pp.check(cancel))).err();
+    });
+    if let Some(payload) = raise {
+        std::panic::resume_unwind(payload);
+    }
+}
+
+/// Suspends the running green thread to its worker.
+fn suspend(task: &Task, reason: Reason) {
+    // SAFETY: we are this green thread, running; the reference ends before the switch.
+    let suspender = {
+        let local = unsafe { task.local() };
+        local.reason = reason;
+        local.suspender
+    };
+    // SAFETY: set at the first resume; it lives on this green thread's stack.
+    unsafe { (*suspender).suspend() };
+}
+
+/// Parks the calling thread until it is unparked, `deadline` passes, a `timeout()` expires or
+/// it is cancelled (the last two raise). May return spuriously, like std's park.
+pub(crate) fn park_until(deadline: Option<Instant>) {
+    park_point();
+    let wake_at = with_park_point(|pp, _| pp.wake_deadline());
+    let wake_at = match (deadline, wake_at) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    match current_task() {
+        Some(task) => {
+            if !task.park.take_token() {
+                let timer = wake_at.and_then(|at| {
+                    let me =
+                        crate::runtime::worker::with_worker(|w| w.owned_ref(task)).flatten()?;
+                    crate::runtime::worker::add_timer(at, me)
+                });
+                suspend(task, Reason::Park);
+                if let Some(key) = timer {
+                    crate::runtime::worker::cancel_timer(key);
+                }
+            }
+        }
+        None => match wake_at {
+            Some(at) => std::thread::park_timeout(at.saturating_duration_since(Instant::now())),
+            None => std::thread::park(),
+        },
+    }
+    park_point();
+}
+
+/// Blocks the calling thread until its token is available, like `std::thread::park`; on a green
+/// thread only the green thread waits. A park point: a pending cancellation unwinds from here.
+pub fn park() {
+    park_until(None);
+}
+
+/// Like [`park`], but gives up after `dur`.
+pub fn park_timeout(dur: Duration) {
+    park_until(Instant::now().checked_add(dur));
+}
+
+/// Lets other green threads on this worker run (on an OS thread: `std::thread::yield_now`). A
+/// park point.
+pub fn yield_now() {
+    park_point();
+    match current_task() {
+        Some(task) => suspend(task, Reason::Yield),
+        None => std::thread::yield_now(),
+    }
+    park_point();
+}
+
+/// Puts the calling thread to sleep for at least `dur`; the same function as
+/// [`zsync::time::sleep`](crate::time::sleep).
+pub fn sleep(dur: Duration) {
+    crate::time::sleep(dur)
+}
+
+/// True while the calling green thread (or OS thread) is unwinding, like
+/// `std::thread::panicking`, but answered for the green thread, not the OS thread under it.
+pub fn panicking() -> bool {
+    match current_task() {
+        // SAFETY: we are this green thread, running.
+        // std's own answer is per OS thread: another green thread may be suspended mid-unwind
+        // on this worker. The park point knows whether this one started a panic or an unwind.
+        Some(task) => unsafe { task.local() }.park_point.unwinding(),
+        None => std::thread::panicking(),
+    }
+}
+
+/// Runs `f` with cancellation and `timeout()` held back: they are delivered at the first park
+/// point after `f` returns.
+///
+/// ```
+/// let value = zsync::thread::shield(|| {
+///     zsync::thread::yield_now(); // not a cancellation point in here
+///     5
+/// });
+/// assert_eq!(value, 5);
+/// ```
+pub fn shield<T>(f: impl FnOnce() -> T) -> T {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            with_park_point(|pp, _| pp.leave_shield());
+        }
+    }
+    with_park_point(|pp, _| pp.enter_shield());
+    let _leave = Leave;
+    f()
+}
+
+/// A park point that does not park: CPU-bound loops call it to stay cancellable.
+pub fn check_cancel() {
+    park_point();
+}
+
+/// Installs (once) the panic hook that records which green thread started a panic, for
+/// [`panicking`]. The previous hook still runs.
+pub(crate) fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(task) = current_task() {
+                // SAFETY: the hook runs on the panicking green thread itself.
+                unsafe { task.local() }.park_point.panic_started = true;
+            } else {
+                OS_PARK_POINT.with(|pp| {
+                    if let Ok(mut pp) = pp.try_borrow_mut() {
+                        pp.panic_started = true;
+                    }
+                });
+            }
+            previous(info)
+        }));
+    });
+}
+
+pub(crate) fn enter_timeout(deadline: Instant) -> u64 {
+    with_park_point(|pp, _| pp.push_timeout(deadline))
+}
+
+pub(crate) fn leave_timeout(id: u64) {
+    with_park_point(|pp, _| pp.pop_timeout(id));
+}
+
+/// If `payload` is the timeout `id`'s own unwind, consumes it.
+pub(crate) fn is_own_timeout(payload: &(dyn std::any::Any + Send), id: u64) -> bool {
+    payload
+        .downcast_ref::<TimedOut>()
+        .is_some_and(|t| t.id == id)
+}
+
+/// Green-thread factory, like `std::thread::Builder`.
+#[derive(Debug, Default)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with no name and the runtime's default stack size.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the green thread (shown by `Thread::name` and in stack-overflow reports).
+    pub fn name(mut self, name: String) -> Builder {
+        self.name = Some(name);
+        self
+    }
+
+    /// The green thread's stack size in bytes (minimum 16 KiB, rounded up to pages).
+    pub fn stack_size(mut self, size: usize) -> Builder {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Spawns the green thread on the current runtime, or on the global one outside any.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a bad stack size; `OutOfMemory` when no stack can be mapped, with a
+    /// message that names the limit (for example `vm.max_map_count`) and how to raise it.
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let handle = Handle::try_current().unwrap_or_else(crate::runtime::global_handle);
+        self.spawn_on(&handle, f)
+    }
+
+    pub(crate) fn spawn_on<F, T>(self, handle: &Handle, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        // SAFETY: F and T are 'static.
+        unsafe { self.spawn_unchecked(handle, f, ()) }
+    }
+
+    /// Spawns without the `'static` bounds (for scoped threads). `last` is dropped after
+    /// everything else the thread holds, its share of the join packet included, even if the
+    /// closure never runs.
+    ///
+    /// # Safety
+    /// The caller makes sure that nothing `f` or its result borrow goes away before `last` has
+    /// been dropped.
+    pub(crate) unsafe fn spawn_unchecked<'a, F, T, L>(
+        self,
+        handle: &Handle,
+        f: F,
+        last: L,
+    ) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'a,
+        T: Send + 'a,
+        L: Send + 'a,
+    {
+        let shared = &handle.shared;
+        let name: Option<Arc<str>> = self.name.map(Arc::from);
+        let packet: Arc<Packet<Result<T>, Thread>> = Arc::new(Packet::new());
+        // Fields drop in order: the packet share first, `last` after it.
+        struct Tail<T, L> {
+            completer: Completer<T>,
+            _last: L,
+        }
+        let tail = Tail {
+            completer: Completer(Some(packet.clone())),
+            _last: last,
+        };
+        let body = move || {
+            let mut tail = tail;
+            let result = catch_unwind(AssertUnwindSafe(f));
+            tail.completer.complete(result);
+        };
+        let body: Box<dyn FnOnce() + Send + 'a> = Box::new(body);
+        // SAFETY: lifetime erasure; the caller guarantees the borrows outlive the thread.
+        let body: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(body) };
+
+        match shared.flavor {
+            Flavor::GreenThreads => {
+                let size = self.stack_size.unwrap_or(shared.stack_size);
+                let stack = match crate::runtime::worker::with_worker(|w| {
+                    (Arc::ptr_eq(&w.shared, shared) && size == shared.stack_size)
+                        .then(|| w.pool.borrow_mut().get())
+                })
+                .flatten()
+                {
+                    Some(stack) => stack?,
+                    None => Stack::new(size)?,
+                };
+                let task = Task::new(shared.clone(), name, stack, body);
+                let thread = Thread(ThreadRef::Green(task.clone()));
+                shared.live.fetch_add(1, Ordering::AcqRel);
+                if let Some(task) = crate::runtime::worker::push_fresh(shared, task) {
+                    shared.external_spawns.fetch_add(1, Ordering::Relaxed);
+                    shared.injector.push(task);
+                }
+                shared.notify_one();
+                Ok(JoinHandle { packet, thread })
+            }
+            Flavor::OsThreads => {
+                let mut builder = std::thread::Builder::new();
+                if let Some(name) = &name {
+                    builder = builder.name(name.to_string());
+                }
+                if let Some(size) = self.stack_size {
+                    crate::coro::Stack::new(size)?; // same validation as for green threads
+                    builder = builder.stack_size(size);
+                }
+                let runtime = shared.clone();
+                let (tx, rx) = std::sync::mpsc::channel::<Arc<OsThread>>();
+                let thread_name = name.clone();
+                shared.live.fetch_add(1, Ordering::AcqRel);
+                let live = shared.clone();
+                let os = builder.spawn(move || {
+                    let me = Arc::new(OsThread {
+                        id: ThreadId::next(),
+                        name: thread_name,
+                        thread: std::thread::current(),
+                        cancel: AtomicBool::new(false),
+                        runtime: Some(runtime),
+                    });
+                    OS_SELF.with(|cell| {
+                        let _ = cell.set(me.clone());
+                    });
+                    let _ = tx.send(me);
+                    body();
+                    live.live.fetch_sub(1, Ordering::AcqRel);
+                });
+                let os = match os {
+                    Ok(os) => os,
+                    Err(err) => {
+                        shared.live.fetch_sub(1, Ordering::AcqRel);
+                        return Err(err);
+                    }
+                };
+                let me = rx
+                    .recv()
+                    .map_err(|_| io::Error::other("the new OS thread died at once"))?;
+                shared
+                    .os_threads
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(os);
+                Ok(JoinHandle {
+                    packet,
+                    thread: Thread(ThreadRef::Os(me)),
+                })
+            }
+        }
+    }
+}
+
+/// Completes a join packet exactly once: with the closure's result, or with `Cancelled` if the
+/// closure is dropped without running (its runtime shut down first).
+struct Completer<T>(Option<Arc<Packet<Result<T>, Thread>>>);
+
+impl<T> Completer<T> {
+    fn complete(&mut self, result: Result<T>) {
+        if let Some(packet) = self.0.take() {
+            packet.complete(result);
+        }
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        self.complete(Err(Box::new(Cancelled::never_ran())));
+    }
+}
+
+/// Spawns a green thread, like `std::thread::spawn`: on the current runtime, or on the global
+/// one outside any.
+///
+/// ```
+/// let h = zsync::thread::spawn(|| "hello from a green thread");
+/// assert_eq!(h.join().unwrap(), "hello from a green thread");
+/// ```
+///
+/// # Panics
+/// If no stack can be mapped (the message names the limit), like `std::thread::spawn`.
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new()
+        .spawn(f)
+        .unwrap_or_else(|err| panic!("zsync: failed to spawn a green thread: {err}"))
+}
+
+/// An owned permission to join a green thread, like `std::thread::JoinHandle`. Dropping it
+/// detaches the thread.
+pub struct JoinHandle<T> {
+    packet: Arc<Packet<Result<T>, Thread>>,
+    thread: Thread,
+}
+
+impl<T> std::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("thread", &self.thread)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the thread to finish: `Ok` with its value, or `Err` with its panic payload.
+    /// A park point.
+    pub fn join(self) -> Result<T> {
+        self.packet.wait(current(), park)
+    }
+
+    /// True once the thread has finished.
+    pub fn is_finished(&self) -> bool {
+        self.packet.is_done()
+    }
+
+    /// The thread's handle.
+    pub fn thread(&self) -> &Thread {
+        &self.thread
+    }
+
+    /// Asks the thread to stop and waits until it has unwound: `Ok(value)` if it had already
+    /// finished, or `Err(payload)` with `payload.is::<Cancelled>()` if it was cancelled. The
+    /// cancellation is delivered at the thread's next park point; a thread that never parks
+    /// cannot be cancelled until it does.
+    pub fn cancel(self) -> Result<T> {
+        if !self.packet.is_done() {
+            self.thread.request_cancel();
+        }
+        self.join()
+    }
+}

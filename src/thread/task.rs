@@ -1,0 +1,118 @@
+//! A green thread: its identity, its park state, and the state only it and its worker touch.
+//!
+//! Life cycle: created by `spawn` with a stack and its closure (`Body::New`), put in a run queue;
+//! the first worker to run it becomes its owner for good and turns it into a `Context`
+//! (`Body::Running`); it parks and is woken through [`ParkState`]; when its closure returns the
+//! worker gives its stack back to the pool (`Body::Done`).
+
+use super::cancel::ParkPoint;
+use super::park_state::{ParkState, Wake};
+use super::ThreadId;
+use crate::coro::{Context, Stack, Suspender};
+use crate::runtime::Shared;
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+pub(crate) type TaskRef = Arc<Task>;
+
+/// No worker owns a green thread that has not started.
+pub(crate) const NO_OWNER: usize = usize::MAX;
+
+pub(crate) enum Body {
+    New {
+        stack: Stack,
+        f: Box<dyn FnOnce() + Send>,
+    },
+    Running(Context),
+    Done,
+}
+
+/// Why a green thread suspended, for its worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reason {
+    Yield,
+    Park,
+}
+
+/// State touched only by the green thread itself and by its owner worker, on the owner's OS
+/// thread, never at the same time (the worker touches it only while the thread is suspended).
+pub(crate) struct Local {
+    pub(crate) body: Body,
+    /// Valid from the first resume on: it lives on the green thread's own stack.
+    pub(crate) suspender: *const Suspender,
+    pub(crate) reason: Reason,
+    /// Parked and counted in its worker's `parked` gauge.
+    pub(crate) parked: bool,
+    /// Cancellation, timeouts, shielding and the unwinding state.
+    pub(crate) park_point: ParkPoint,
+}
+
+pub(crate) struct Task {
+    pub(crate) id: ThreadId,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) park: ParkState,
+    pub(crate) cancel: AtomicBool,
+    /// The index of the worker that runs it, fixed at its first run.
+    pub(crate) owner: AtomicUsize,
+    local: UnsafeCell<Local>,
+}
+
+// SAFETY: everything but `local` is Sync by itself. `local` is touched only on the owner
+// worker's OS thread (or, before the first run, by whoever holds the task exclusively: the
+// spawner, then the worker that took it from a queue, with the queue's synchronisation in
+// between), and there only by one party at a time: the green thread while it runs, the worker
+// while it is suspended. The closure in it is Send.
+unsafe impl Sync for Task {}
+unsafe impl Send for Task {}
+
+impl Task {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        name: Option<Arc<str>>,
+        stack: Stack,
+        f: Box<dyn FnOnce() + Send>,
+    ) -> TaskRef {
+        Arc::new(Task {
+            id: ThreadId::next(),
+            name,
+            shared,
+            park: ParkState::new(),
+            cancel: AtomicBool::new(false),
+            owner: AtomicUsize::new(NO_OWNER),
+            local: UnsafeCell::new(Local {
+                body: Body::New { stack, f },
+                suspender: std::ptr::null(),
+                reason: Reason::Yield,
+                parked: false,
+                park_point: ParkPoint::new(),
+            }),
+        })
+    }
+
+    /// The green thread's local state.
+    ///
+    /// # Safety
+    /// The caller is the green thread itself, running, or its worker while it is suspended (or
+    /// holds the task exclusively before its first run), and drops the reference before the
+    /// other party can run.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn local(&self) -> &mut Local {
+        // SAFETY: exclusivity is the caller's promise (see above).
+        unsafe { &mut *self.local.get() }
+    }
+
+    /// Wakes the green thread, or leaves it a token if it is not parked.
+    pub(crate) fn unpark(self: &Arc<Self>) {
+        if self.park.unpark() == Wake::Schedule {
+            crate::runtime::schedule(self.clone());
+        }
+    }
+
+    /// Asks the green thread to stop at its next park point, and wakes it.
+    pub(crate) fn request_cancel(self: &Arc<Self>) {
+        self.cancel.store(true, Ordering::Release);
+        self.unpark();
+    }
+}

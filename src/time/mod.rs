@@ -1,0 +1,133 @@
+//! Time: sleeping, deadlines for blocking code, and periodic ticks.
+//!
+//! On a green thread the waits are timers in the worker's [`wheel`](self) and park only the green
+//! thread; on a plain OS thread they block it, like std.
+
+#[path = "wheel_stub.rs"]
+pub(crate) mod wheel;
+
+pub use std::time::{Duration, Instant};
+
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+/// Puts the calling thread to sleep for at least `dur`. A park point: a cancellation or an
+/// expired `timeout()` unwinds from here.
+///
+/// ```
+/// let start = zsync::time::Instant::now();
+/// zsync::time::sleep(zsync::time::Duration::from_millis(5));
+/// assert!(start.elapsed() >= zsync::time::Duration::from_millis(5));
+/// ```
+pub fn sleep(dur: Duration) {
+    match Instant::now().checked_add(dur) {
+        Some(deadline) => sleep_until(deadline),
+        None => loop {
+            crate::thread::park_until(None);
+        },
+    }
+}
+
+/// Puts the calling thread to sleep until `deadline`. A park point.
+pub fn sleep_until(deadline: Instant) {
+    loop {
+        crate::thread::park_until(Some(deadline));
+        if Instant::now() >= deadline {
+            return;
+        }
+    }
+}
+
+/// The error of a [`timeout`] whose deadline passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elapsed(());
+
+impl std::fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl From<Elapsed> for std::io::Error {
+    fn from(_: Elapsed) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, "deadline has elapsed")
+    }
+}
+
+/// Runs `f` on the calling thread with a deadline. If the deadline passes while `f` is parked
+/// (in any blocking zsync call), `f` is unwound, its destructors run, and `Err(Elapsed)` comes
+/// back. Nested timeouts work: the one whose deadline passes first wins. `f` is interrupted only
+/// at park points: code that never blocks runs to its end.
+///
+/// ```
+/// use zsync::time::{timeout, sleep, Duration};
+/// assert!(timeout(Duration::from_millis(10), || sleep(Duration::from_secs(10))).is_err());
+/// assert_eq!(timeout(Duration::from_secs(10), || 7), Ok(7));
+/// ```
+pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
+    let Some(deadline) = Instant::now().checked_add(dur) else {
+        return Ok(f());
+    };
+    let id = crate::thread::enter_timeout(deadline);
+    struct Leave(u64);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            crate::thread::leave_timeout(self.0);
+        }
+    }
+    let leave = Leave(id);
+    let result = catch_unwind(AssertUnwindSafe(f));
+    drop(leave);
+    match result {
+        Ok(value) => Ok(value),
+        Err(payload) if crate::thread::is_own_timeout(&*payload, id) => Err(Elapsed(())),
+        Err(payload) => resume_unwind(payload),
+    }
+}
+
+/// Ticks at a fixed period without drift: each tick is scheduled from the previous deadline,
+/// not from when the previous `tick` returned (like tokio's `Interval`).
+#[derive(Debug)]
+pub struct Interval {
+    next: Instant,
+    period: Duration,
+}
+
+/// An [`Interval`] whose first tick completes immediately.
+///
+/// # Panics
+/// If `period` is zero.
+///
+/// ```
+/// let mut ticks = zsync::time::interval(zsync::time::Duration::from_millis(2));
+/// let first = ticks.tick();
+/// let third = { ticks.tick(); ticks.tick() };
+/// assert_eq!(third - first, zsync::time::Duration::from_millis(4));
+/// ```
+pub fn interval(period: Duration) -> Interval {
+    assert!(
+        !period.is_zero(),
+        "zsync::time::interval: the period must be non-zero"
+    );
+    Interval {
+        next: Instant::now(),
+        period,
+    }
+}
+
+impl Interval {
+    /// Waits for the next tick and returns its scheduled instant. Ticks missed while the caller
+    /// was busy complete at once (burst), as tokio's default does.
+    pub fn tick(&mut self) -> Instant {
+        let deadline = self.next;
+        sleep_until(deadline);
+        self.next = deadline + self.period;
+        deadline
+    }
+
+    /// The period.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+}

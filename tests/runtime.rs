@@ -1,0 +1,422 @@
+//! The runtime and `zsync::thread`: spawn, join, names and ids, park/unpark, cancellation,
+//! scoped threads, panics, shutdown, both flavors.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use zsync::runtime::{Builder, Flavor, Handle};
+use zsync::thread;
+use zsync::{Cancelled, Runtime};
+
+fn runtime(flavor: Flavor) -> Runtime {
+    Builder::new()
+        .worker_threads(2)
+        .flavor(flavor)
+        .build()
+        .unwrap()
+}
+
+/// Runs `body` on a fresh runtime of each flavor.
+fn both_flavors(body: fn()) {
+    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
+        runtime(flavor).block_on(body);
+    }
+}
+
+#[test]
+fn run_returns_the_value_and_resumes_panics() {
+    assert_eq!(zsync::run(|| 40 + 2), 42);
+    let err = std::panic::catch_unwind(|| zsync::run(|| panic!("inside run"))).unwrap_err();
+    assert_eq!(err.downcast_ref::<&str>(), Some(&"inside run"));
+}
+
+#[test]
+fn join_returns_values_and_panic_payloads() {
+    both_flavors(|| {
+        let ok = thread::spawn(|| vec![1, 2, 3]);
+        let bad = thread::spawn(|| -> u8 { std::panic::panic_any(7i32) });
+        assert_eq!(ok.join().unwrap(), vec![1, 2, 3]);
+        assert_eq!(*bad.join().unwrap_err().downcast::<i32>().unwrap(), 7);
+    });
+}
+
+#[test]
+fn many_green_threads_join() {
+    let rt = runtime(Flavor::GreenThreads);
+    let sum = rt.block_on(|| {
+        let handles: Vec<_> = (0..10_000u64).map(|i| thread::spawn(move || i)).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    });
+    assert_eq!(sum, 10_000 * 9_999 / 2);
+    let m = rt.metrics();
+    assert!(m.spawns >= 10_001, "{m:?}");
+    assert!(m.switches >= 10_001, "{m:?}");
+}
+
+#[test]
+fn names_ids_and_current() {
+    both_flavors(|| {
+        let h = thread::Builder::new()
+            .name("named".into())
+            .spawn(|| {
+                let me = thread::current();
+                (me.name().map(str::to_owned), me.id())
+            })
+            .unwrap();
+        let id = h.thread().id();
+        assert_eq!(h.thread().name(), Some("named"));
+        let (name, inner_id) = h.join().unwrap();
+        assert_eq!(name.as_deref(), Some("named"));
+        assert_eq!(inner_id, id);
+        let unnamed = thread::spawn(|| thread::current().name().map(str::to_owned));
+        assert_ne!(unnamed.thread().id(), id);
+        assert_eq!(unnamed.join().unwrap(), None);
+    });
+    // Off any runtime: the OS thread's own identity, stable across calls.
+    assert_eq!(thread::current().id(), thread::current().id());
+}
+
+#[test]
+fn park_and_unpark_tokens() {
+    both_flavors(|| {
+        // A token given before park makes park return at once.
+        thread::current().unpark();
+        thread::park();
+        // A parked thread is woken by unpark from another thread.
+        let woken = Arc::new(AtomicBool::new(false));
+        let w = woken.clone();
+        let sleeper = thread::spawn(move || {
+            while !w.load(Ordering::Acquire) {
+                thread::park();
+            }
+        });
+        thread::sleep(Duration::from_millis(5));
+        woken.store(true, Ordering::Release);
+        sleeper.thread().unpark();
+        sleeper.join().unwrap();
+        // park_timeout returns by itself.
+        let start = Instant::now();
+        thread::park_timeout(Duration::from_millis(20));
+        assert!(start.elapsed() >= Duration::from_millis(15));
+    });
+}
+
+#[test]
+fn unpark_from_a_plain_os_thread_wakes_a_green_thread() {
+    let rt = runtime(Flavor::GreenThreads);
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let parked = rt.spawn(move || {
+        while !f.load(Ordering::Acquire) {
+            thread::park();
+        }
+        "woken"
+    });
+    std::thread::sleep(Duration::from_millis(10));
+    flag.store(true, Ordering::Release);
+    parked.thread().unpark();
+    assert_eq!(parked.join().unwrap(), "woken");
+}
+
+struct SetOnDrop(Arc<AtomicBool>);
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn cancel_unwinds_a_sleeping_thread_and_runs_destructors() {
+    both_flavors(|| {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let d = dropped.clone();
+        let h = thread::spawn(move || {
+            let _guard = SetOnDrop(d);
+            thread::sleep(Duration::from_secs(3600));
+            "never"
+        });
+        thread::sleep(Duration::from_millis(5));
+        let payload = h.cancel().unwrap_err();
+        assert!(payload.is::<Cancelled>());
+        assert!(dropped.load(Ordering::SeqCst));
+    });
+}
+
+#[test]
+fn cancel_of_a_finished_thread_returns_its_value() {
+    both_flavors(|| {
+        let h = thread::spawn(|| 5);
+        while !h.is_finished() {
+            thread::yield_now();
+        }
+        assert_eq!(h.cancel().unwrap(), 5);
+    });
+}
+
+#[test]
+fn a_user_catch_unwind_cannot_swallow_a_cancellation() {
+    both_flavors(|| {
+        let swallowed = Arc::new(AtomicUsize::new(0));
+        let s = swallowed.clone();
+        let h = thread::spawn(move || {
+            let r = std::panic::catch_unwind(|| thread::sleep(Duration::from_secs(3600)));
+            if r.is_err() {
+                s.fetch_add(1, Ordering::SeqCst);
+            }
+            drop(r);
+            // The cancellation was swallowed above; the next park point raises it again.
+            thread::sleep(Duration::from_secs(3600));
+            "not reached"
+        });
+        thread::sleep(Duration::from_millis(5));
+        assert!(h.cancel().unwrap_err().is::<Cancelled>());
+        assert_eq!(
+            swallowed.load(Ordering::SeqCst),
+            1,
+            "caught once, raised again at the next park"
+        );
+    });
+}
+
+#[test]
+fn shield_holds_cancellation_back() {
+    both_flavors(|| {
+        let finished_shielded = Arc::new(AtomicBool::new(false));
+        let f = finished_shielded.clone();
+        let h = thread::spawn(move || {
+            thread::shield(|| {
+                thread::sleep(Duration::from_millis(30));
+                f.store(true, Ordering::SeqCst);
+            });
+            thread::sleep(Duration::from_secs(3600));
+        });
+        thread::sleep(Duration::from_millis(5));
+        assert!(h.cancel().unwrap_err().is::<Cancelled>());
+        assert!(finished_shielded.load(Ordering::SeqCst));
+    });
+}
+
+#[test]
+fn a_destructor_may_block_while_a_cancellation_unwinds() {
+    both_flavors(|| {
+        struct SleepsInDrop(Arc<AtomicBool>);
+        impl Drop for SleepsInDrop {
+            fn drop(&mut self) {
+                assert!(
+                    thread::panicking(),
+                    "unwinding, as far as this green thread knows"
+                );
+                thread::sleep(Duration::from_millis(5)); // a park point while unwinding: no raise
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let done = Arc::new(AtomicBool::new(false));
+        let d = done.clone();
+        let h = thread::spawn(move || {
+            let _g = SleepsInDrop(d);
+            thread::sleep(Duration::from_secs(3600));
+        });
+        thread::sleep(Duration::from_millis(5));
+        assert!(h.cancel().unwrap_err().is::<Cancelled>());
+        assert!(done.load(Ordering::SeqCst));
+    });
+}
+
+#[test]
+fn check_cancel_makes_a_busy_loop_cancellable() {
+    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
+        let rt = runtime(flavor);
+        // The busy loop never yields, so it holds its worker: cancel it from a plain OS thread.
+        let h = rt.spawn(|| {
+            let mut n = 0u64;
+            loop {
+                n = n.wrapping_add(1);
+                if n % 1024 == 0 {
+                    thread::check_cancel();
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(h.cancel().unwrap_err().is::<Cancelled>());
+    }
+}
+
+#[test]
+fn scoped_threads_borrow_local_data() {
+    both_flavors(|| {
+        let mut data = vec![1, 2, 3];
+        let total = AtomicUsize::new(0);
+        thread::scope(|s| {
+            for chunk in data.chunks(1) {
+                let total = &total;
+                s.spawn(move || {
+                    thread::sleep(Duration::from_millis(1));
+                    total.fetch_add(chunk[0], Ordering::SeqCst);
+                });
+            }
+            let h = s.spawn(|| data.len());
+            assert_eq!(h.join().unwrap(), 3);
+        });
+        data.push(4);
+        assert_eq!(total.load(Ordering::SeqCst), 6);
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            thread::scope(|s| {
+                s.spawn(|| panic!("scoped"));
+            })
+        }));
+        assert!(
+            err.is_err(),
+            "an unjoined panicking scoped thread makes scope panic"
+        );
+    });
+}
+
+#[test]
+fn panicking_is_per_green_thread() {
+    let rt = runtime(Flavor::GreenThreads);
+    rt.block_on(|| {
+        assert!(!thread::panicking());
+        let r = thread::spawn(|| {
+            struct Check;
+            impl Drop for Check {
+                fn drop(&mut self) {
+                    assert!(thread::panicking());
+                    // Park mid-unwind; the green threads that run meanwhile are not panicking.
+                    thread::sleep(Duration::from_millis(10));
+                }
+            }
+            let _c = Check;
+            panic!("boom");
+        });
+        let others: Vec<_> = (0..8)
+            .map(|_| {
+                thread::spawn(|| {
+                    for _ in 0..10 {
+                        assert!(!thread::panicking());
+                        thread::sleep(Duration::from_millis(2));
+                    }
+                })
+            })
+            .collect();
+        assert!(r.join().is_err());
+        for o in others {
+            o.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn dropping_a_runtime_cancels_thousands_of_parked_threads() {
+    let rt = runtime(Flavor::GreenThreads);
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
+    struct Count(Arc<AtomicUsize>);
+    impl Drop for Count {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    const N: usize = 5000;
+    for _ in 0..N {
+        let (d, s) = (dropped.clone(), started.clone());
+        let _ = rt.spawn(move || {
+            let _c = Count(d);
+            s.fetch_add(1, Ordering::SeqCst);
+            thread::park(); // forever, unless cancelled
+            loop {
+                thread::sleep(Duration::from_secs(3600));
+            }
+        });
+    }
+    while started.load(Ordering::SeqCst) < N {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(rt.metrics().live, N as u64);
+    let start = Instant::now();
+    drop(rt);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(dropped.load(Ordering::SeqCst), N, "every destructor ran");
+}
+
+#[test]
+fn spawn_outside_any_runtime_uses_the_global_one() {
+    assert!(Handle::try_current().is_none());
+    let h = zsync::spawn(|| Handle::try_current().is_some());
+    assert!(h.join().unwrap());
+    let on_os_thread = std::thread::spawn(|| zsync::spawn(|| 3).join().unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(on_os_thread, 3);
+}
+
+#[test]
+fn builder_errors_are_invalid_input() {
+    let e = Builder::new().worker_threads(0).build().unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("at least 1 worker"), "{e}");
+    let e = Builder::new().stack_size(4096).build().unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("below the minimum"), "{e}");
+    let rt = runtime(Flavor::GreenThreads);
+    let e = rt.block_on(|| {
+        thread::Builder::new()
+            .stack_size(1000)
+            .spawn(|| ())
+            .unwrap_err()
+            .kind()
+    });
+    assert_eq!(e, std::io::ErrorKind::InvalidInput);
+}
+
+#[test]
+#[should_panic(expected = "outside of a zsync runtime")]
+fn handle_current_outside_a_runtime_panics_clearly() {
+    let _ = Handle::current();
+}
+
+#[test]
+fn yield_now_interleaves_green_threads_on_one_worker() {
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    rt.block_on({
+        let log = log.clone();
+        move || {
+            let hs: Vec<_> = (0..2)
+                .map(|id| {
+                    let log = log.clone();
+                    thread::spawn(move || {
+                        for _ in 0..3 {
+                            log.lock().unwrap().push(id);
+                            thread::yield_now();
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+        }
+    });
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 6);
+    assert!(
+        log.windows(2).any(|w| w[0] != w[1]),
+        "yield_now let the other run: {log:?}"
+    );
+}
+
+#[test]
+fn stacks_are_reused_after_threads_finish() {
+    let rt = runtime(Flavor::GreenThreads);
+    rt.block_on(|| {
+        for _ in 0..3 {
+            let hs: Vec<_> = (0..200)
+                .map(|_| thread::spawn(thread::yield_now))
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+        }
+    });
+    assert_eq!(rt.metrics().live, 0);
+}
