@@ -214,3 +214,55 @@ fn running_out_of_mappings_is_an_error_that_names_the_limit() {
         describe(&out)
     );
 }
+
+#[test]
+fn spawn_reports_stack_exhaustion_as_an_error() {
+    if in_child() {
+        let rt = zsync::runtime::Builder::new()
+            .worker_threads(2)
+            .stack_size(16 * 1024)
+            .build()
+            .unwrap();
+        let outcome = rt.block_on(|| {
+            let mut handles = Vec::new();
+            for _ in 0..200_000 {
+                match zsync::thread::Builder::new().spawn(zsync::thread::park) {
+                    Ok(h) => handles.push(h),
+                    Err(err) => return Ok((handles.len(), err)),
+                }
+                zsync::thread::yield_now(); // let the workers start what was spawned
+            }
+            Err(handles.len())
+        });
+        let (spawned, err) = outcome.expect("spawn kept succeeding");
+        println!(
+            "spawn failed after {spawned} green threads: {:?}: {err}",
+            err.kind()
+        );
+        assert_eq!(err.kind(), std::io::ErrorKind::OutOfMemory);
+        assert!(err.to_string().contains("vm.max_map_count"), "{err}");
+        drop(rt); // cancels and unwinds every parked green thread
+        println!("runtime dropped cleanly");
+        return;
+    }
+    let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if max > 1 << 20 {
+        println!("skipped: vm.max_map_count is {max}, too high to exhaust quickly");
+        return;
+    }
+    let out = run_child(
+        "spawn_reports_stack_exhaustion_as_an_error",
+        &[("ZSYNC_STACK_GUARD", "mprotect")],
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("OutOfMemory") && stdout.contains("dropped cleanly"),
+        "{}",
+        describe(&out)
+    );
+}

@@ -408,15 +408,36 @@ fn yield_now_interleaves_green_threads_on_one_worker() {
 #[test]
 fn stacks_are_reused_after_threads_finish() {
     let rt = runtime(Flavor::GreenThreads);
-    rt.block_on(|| {
+    let pages = rt.block_on(|| {
+        let mut pages = std::collections::HashSet::new();
         for _ in 0..3 {
             let hs: Vec<_> = (0..200)
-                .map(|_| thread::spawn(thread::yield_now))
+                .map(|_| {
+                    thread::spawn(|| {
+                        thread::yield_now();
+                        let local = 0u8;
+                        std::hint::black_box(&local) as *const u8 as usize / 4096
+                    })
+                })
                 .collect();
             for h in hs {
-                h.join().unwrap();
+                pages.insert(h.join().unwrap());
             }
         }
+        pages.len()
     });
-    assert_eq!(rt.metrics().live, 0);
+    // 600 green threads, at most 200 alive at once: pooled stacks are reused across rounds.
+    assert!(
+        pages <= 300,
+        "{pages} distinct stacks for 600 green threads"
+    );
+    let start = Instant::now();
+    while rt.metrics().live != 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            rt.metrics()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }

@@ -122,6 +122,7 @@ impl Builder {
             injector: SegQueue::new(),
             idle: Idle::new(workers),
             shutdown: AtomicBool::new(false),
+            stack_exhausted: AtomicBool::new(false),
             live: AtomicUsize::new(0),
             external_spawns: Default::default(),
             os_threads: Mutex::new(Vec::new()),

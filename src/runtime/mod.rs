@@ -54,6 +54,9 @@ pub(crate) struct Shared {
     pub(crate) shutdown: AtomicBool,
     /// Green threads spawned and not finished (OS threads too, for `Flavor::OsThreads`).
     pub(crate) live: AtomicUsize,
+    /// Set while workers fail to map stacks for new green threads: spawns then map their stack
+    /// themselves, so that the error reaches the caller of `spawn`.
+    pub(crate) stack_exhausted: AtomicBool,
     /// Green threads spawned from outside the workers (their spawns are counted here).
     pub(crate) external_spawns: std::sync::atomic::AtomicU64,
     /// OS threads of `Flavor::OsThreads`, joined when the runtime is dropped.

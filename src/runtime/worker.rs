@@ -1,16 +1,16 @@
 //! A worker: one OS thread running green threads from its queues.
 //!
 //! Order of looking for work: the local ready queue (green threads this worker owns, woken on
-//! this thread), then the inbox (owned ones woken from elsewhere), then not-yet-started green
-//! threads: its own `fresh` queue, the injector, other workers' `fresh` queues (stealing). Every
-//! 61st pick looks at the inbox and the injector first, so that a busy local queue cannot starve
-//! them. With nothing to run, the worker fires due timers, and otherwise sleeps until the next
+//! this thread) taking turns with its own `fresh` queue (not-yet-started ones), then the inbox
+//! (owned ones woken from elsewhere), the injector, and other workers' `fresh` queues
+//! (stealing). Every 61st pick looks at the inbox and the injector first, so that a busy local
+//! queue cannot starve them. With nothing to run, the worker fires due timers, and otherwise sleeps until the next
 //! timer deadline or an unpark.
 
 use super::metrics::WorkerMetrics;
 use super::Shared;
 use crate::coro::{Context, Resumed, StackPool};
-use crate::thread::task::{Body, Reason, Task, TaskRef};
+use crate::thread::task::{Body, Reason, Start, Task, TaskRef};
 use crate::time::wheel::{TimerKey, TimerWheel};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -110,7 +110,7 @@ pub(crate) fn abandon(task: TaskRef) {
     // SAFETY: we hold the only queue entry of a green thread that never started; nobody else
     // touches its local state.
     let local = unsafe { task.local() };
-    local.body = Body::Done;
+    local.body = Body::Done; // drops the closure: its joiner sees `Cancelled`
     task.shared.live.fetch_sub(1, Ordering::AcqRel);
 }
 
@@ -176,6 +176,13 @@ impl Worker {
                 return Some(task);
             }
         }
+        // Woken and new green threads take turns, so that neither a thread that keeps yielding
+        // nor a burst of spawns can hold the other back.
+        if tick % 2 == 0 {
+            if let Some(task) = self.remote().fresh.pop() {
+                return Some(task);
+            }
+        }
         if let Some(task) = self.ready.borrow_mut().pop_front() {
             return Some(task);
         }
@@ -208,7 +215,9 @@ impl Worker {
                 abandon(task);
                 return;
             }
-            self.start(&task, local);
+            if !self.start(&task, local) {
+                return;
+            }
         }
         let Body::Running(context) = &mut local.body else {
             // A stale wake of a finished green thread (its timer or a late unpark).
@@ -250,9 +259,24 @@ impl Worker {
     }
 
     /// Turns a new green thread into a context owned by this worker, for good.
-    fn start(&self, task: &TaskRef, local: &mut crate::thread::task::Local) {
+    /// Returns false if no stack could be mapped: the thread then failed without running (its
+    /// joiner gets the error) and is gone.
+    fn start(&self, task: &TaskRef, local: &mut crate::thread::task::Local) -> bool {
         let Body::New { stack, f } = std::mem::replace(&mut local.body, Body::Done) else {
             unreachable!("start is called on new green threads only")
+        };
+        let stack = match stack.map_or_else(|| self.pool.borrow_mut().get(), Ok) {
+            Ok(stack) => {
+                self.shared.stack_exhausted.store(false, Ordering::Relaxed);
+                stack
+            }
+            Err(err) => {
+                // Spawns check this and map eagerly, so that they report the error themselves.
+                self.shared.stack_exhausted.store(true, Ordering::Relaxed);
+                f(Start::Fail(err));
+                self.shared.live.fetch_sub(1, Ordering::AcqRel);
+                return false;
+            }
         };
         task.owner.store(self.index, Ordering::Release);
         let task_ptr = Arc::as_ptr(task);
@@ -260,7 +284,7 @@ impl Worker {
             // SAFETY: we are the green thread, running; the Suspender lives on this stack for
             // the rest of its life.
             unsafe { (*task_ptr).local().suspender = s };
-            f();
+            f(Start::Run);
         });
         if let Some(name) = &task.name {
             context.set_name(name.clone());
@@ -269,6 +293,7 @@ impl Worker {
         self.owned
             .borrow_mut()
             .insert(task_ptr as usize, task.clone());
+        true
     }
 
     /// Fires due timers; true if any fired.

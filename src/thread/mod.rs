@@ -35,7 +35,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
-use task::{Reason, Task, TaskRef};
+use task::{Reason, Start, Task, TaskRef};
 
 /// `std::thread::Result`: `Err` holds the panic payload.
 pub type Result<T> = std::thread::Result<T>;
@@ -431,26 +431,29 @@ impl Builder {
             completer: Completer(Some(packet.clone())),
             _last: last,
         };
-        let body = move || {
+        let body = move |start: Start| {
             let mut tail = tail;
-            let result = catch_unwind(AssertUnwindSafe(f));
+            let result = match start {
+                Start::Run => catch_unwind(AssertUnwindSafe(f)),
+                Start::Fail(err) => Err(Box::new(err) as Box<dyn std::any::Any + Send>),
+            };
             tail.completer.complete(result);
         };
-        let body: Box<dyn FnOnce() + Send + 'a> = Box::new(body);
+        let body: Box<dyn FnOnce(Start) + Send + 'a> = Box::new(body);
         // SAFETY: lifetime erasure; the caller guarantees the borrows outlive the thread.
-        let body: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(body) };
+        let body: Box<dyn FnOnce(Start) + Send + 'static> = unsafe { std::mem::transmute(body) };
 
         match shared.flavor {
             Flavor::GreenThreads => {
-                let size = self.stack_size.unwrap_or(shared.stack_size);
-                let stack = match crate::runtime::worker::with_worker(|w| {
-                    (Arc::ptr_eq(&w.shared, shared) && size == shared.stack_size)
-                        .then(|| w.pool.borrow_mut().get())
-                })
-                .flatten()
-                {
-                    Some(stack) => stack?,
-                    None => Stack::new(size)?,
+                // The starting worker maps the stack from its pool (see `Body::New`), unless the
+                // thread wants a size of its own or mapping is failing right now: then map it
+                // here, so that an error reaches this caller.
+                let stack = match self.stack_size {
+                    Some(size) => Some(Stack::new(size)?),
+                    None if shared.stack_exhausted.load(Ordering::Relaxed) => {
+                        Some(Stack::new(shared.stack_size)?)
+                    }
+                    None => None,
                 };
                 let task = Task::new(shared.clone(), name, stack, body);
                 let thread = Thread(ThreadRef::Green(task.clone()));
@@ -472,6 +475,7 @@ impl Builder {
                     builder = builder.stack_size(size);
                 }
                 let runtime = shared.clone();
+                let body = move || body(Start::Run);
                 let (tx, rx) = std::sync::mpsc::channel::<Arc<OsThread>>();
                 let thread_name = name.clone();
                 shared.live.fetch_add(1, Ordering::AcqRel);

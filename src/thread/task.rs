@@ -1,8 +1,8 @@
 //! A green thread: its identity, its park state, and the state only it and its worker touch.
 //!
-//! Life cycle: created by `spawn` with a stack and its closure (`Body::New`), put in a run queue;
-//! the first worker to run it becomes its owner for good and turns it into a `Context`
-//! (`Body::Running`); it parks and is woken through [`ParkState`]; when its closure returns the
+//! Life cycle: created by `spawn` with its closure (`Body::New`), put in a run queue; the first
+//! worker to run it becomes its owner for good, gives it a stack from its pool and turns it into
+//! a `Context` (`Body::Running`); it parks and is woken through [`ParkState`]; when its closure returns the
 //! worker gives its stack back to the pool (`Body::Done`).
 
 use super::cancel::ParkPoint;
@@ -19,10 +19,20 @@ pub(crate) type TaskRef = Arc<Task>;
 /// No worker owns a green thread that has not started.
 pub(crate) const NO_OWNER: usize = usize::MAX;
 
+/// How a new green thread's closure is started: run it, or fail it without running (no stack
+/// could be mapped), which completes its join packet with the error.
+pub(crate) enum Start {
+    Run,
+    Fail(std::io::Error),
+}
+
 pub(crate) enum Body {
+    /// Not started. The stack is mapped lazily, by the worker that starts the thread, unless the
+    /// thread asked for a size of its own (or mapping is failing, see `Shared::stack_exhausted`):
+    /// short-lived threads then reuse one pooled stack instead of each mapping one at spawn.
     New {
-        stack: Stack,
-        f: Box<dyn FnOnce() + Send>,
+        stack: Option<Stack>,
+        f: Box<dyn FnOnce(Start) + Send>,
     },
     Running(Context),
     Done,
@@ -71,8 +81,8 @@ impl Task {
     pub(crate) fn new(
         shared: Arc<Shared>,
         name: Option<Arc<str>>,
-        stack: Stack,
-        f: Box<dyn FnOnce() + Send>,
+        stack: Option<Stack>,
+        f: Box<dyn FnOnce(Start) + Send>,
     ) -> TaskRef {
         Arc::new(Task {
             id: ThreadId::next(),
