@@ -2,9 +2,8 @@
 
 use super::idle::Idle;
 use super::metrics::WorkerMetrics;
-use super::{Remote, Runtime, Shared};
+use super::{Queue, Remote, Runtime, Shared};
 use crate::coro::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
-use crossbeam_queue::SegQueue;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -113,13 +112,13 @@ impl Builder {
             thread_name: self.thread_name,
             workers: (0..workers)
                 .map(|_| Remote {
-                    inbox: SegQueue::new(),
-                    fresh: SegQueue::new(),
+                    inbox: Queue::new(),
+                    fresh: Queue::new(),
                     thread: OnceLock::new(),
                     metrics: WorkerMetrics::default(),
                 })
                 .collect(),
-            injector: SegQueue::new(),
+            injector: Queue::new(),
             idle: Idle::new(workers),
             shutdown: AtomicBool::new(false),
             stack_exhausted: AtomicBool::new(false),

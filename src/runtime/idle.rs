@@ -2,12 +2,14 @@
 //!
 //! A worker that finds nothing to run registers as a sleeper, then looks at every queue once
 //! more, and only then parks its OS thread. Whoever publishes work pushes it first and then
-//! looks for a sleeper to wake. With both sides ordered (SeqCst), either the sleeper's second
-//! look sees the work, or the publisher sees the sleeper: work is never left with everyone
-//! asleep. Wakes of a green thread owned by a worker go straight to that worker (see
+//! looks for a sleeper to wake. A SeqCst fence on each side, between its write and its read (the
+//! store-buffering pattern), makes sure that either the sleeper's second look sees the work, or
+//! the publisher sees the sleeper: work is never left with everyone asleep. (The queues' own
+//! release/acquire ordering is not enough for that; loom finds the interleaving without the
+//! fences.) Wakes of a green thread owned by a worker go straight to that worker (see
 //! `schedule`), so only work anyone may take goes through here.
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::loom::sync::Mutex;
 
 pub(crate) struct Idle {
@@ -31,6 +33,9 @@ impl Idle {
             sleepers.push(index);
             self.count.store(sleepers.len(), Ordering::SeqCst);
         }
+        drop(sleepers);
+        // Registration before the second look at the queues.
+        fence(Ordering::SeqCst);
     }
 
     /// The worker `index` is awake (it found work, or was woken).
@@ -42,6 +47,8 @@ impl Idle {
 
     /// Takes one sleeper to wake, after new work was published.
     pub(crate) fn pop_sleeper(&self) -> Option<usize> {
+        // The work published before this call, before the look at the sleepers.
+        fence(Ordering::SeqCst);
         if self.count.load(Ordering::SeqCst) == 0 {
             return None;
         }
@@ -69,14 +76,15 @@ mod loom_tests {
             let woken = Arc::new(AtomicBool::new(false));
             let (i2, q2, w2) = (idle.clone(), queue.clone(), woken.clone());
             let producer = thread::spawn(move || {
-                q2.store(true, Ordering::SeqCst);
+                // A queue push is a release store, no stronger.
+                q2.store(true, Ordering::Release);
                 if i2.pop_sleeper() == Some(0) {
                     w2.store(true, Ordering::SeqCst);
                 }
             });
             // The worker: register, look again, then (conceptually) park.
             idle.register(0);
-            let saw_work = queue.load(Ordering::SeqCst);
+            let saw_work = queue.load(Ordering::Acquire);
             if saw_work {
                 idle.unregister(0);
             }

@@ -16,6 +16,7 @@ mod builder;
 mod global;
 mod idle;
 mod metrics;
+mod queue;
 pub(crate) mod worker;
 
 pub use builder::{Builder, Flavor};
@@ -23,9 +24,9 @@ pub use metrics::Metrics;
 
 use crate::thread::task::TaskRef;
 use crate::thread::JoinHandle;
-use crossbeam_queue::SegQueue;
 use idle::Idle;
 use metrics::WorkerMetrics;
+pub(crate) use queue::Queue;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -33,10 +34,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// The part of a worker that other threads reach.
 pub(crate) struct Remote {
     /// Wakes of green threads this worker owns, from other OS threads.
-    pub(crate) inbox: SegQueue<TaskRef>,
+    pub(crate) inbox: Queue<TaskRef>,
     /// Green threads spawned on this worker that have not started: any idle worker may steal
     /// them (started ones never move, see DESIGN.md).
-    pub(crate) fresh: SegQueue<TaskRef>,
+    pub(crate) fresh: Queue<TaskRef>,
     /// The worker's OS thread, to unpark it.
     pub(crate) thread: OnceLock<std::thread::Thread>,
     pub(crate) metrics: WorkerMetrics,
@@ -49,7 +50,7 @@ pub(crate) struct Shared {
     pub(crate) thread_name: String,
     pub(crate) workers: Box<[Remote]>,
     /// Green threads spawned from outside the runtime's workers.
-    pub(crate) injector: SegQueue<TaskRef>,
+    pub(crate) injector: Queue<TaskRef>,
     pub(crate) idle: Idle,
     pub(crate) shutdown: AtomicBool,
     /// Green threads spawned and not finished (OS threads too, for `Flavor::OsThreads`).

@@ -17,7 +17,7 @@
 
 mod cancel;
 pub(crate) mod join;
-mod park_state;
+pub(crate) mod park_state;
 mod scope;
 pub(crate) mod task;
 
