@@ -8,11 +8,19 @@ use std::io;
 /// their deep pages back to the kernel.
 const HOT_STACKS: usize = 64;
 
+/// How many idle stacks keep their keep-resident window; older ones are released entirely
+/// (their mapping stays, their memory goes).
+const WARM_STACKS: usize = 1024;
+
+/// How many stacks one `mmap` makes when the pool is empty.
+const BATCH: usize = 32;
+
 /// Reuses stacks of one size, so that making a context costs nanoseconds instead of an `mmap`.
 ///
 /// Returned stacks go to a small "hot" set first and are reused last-in first-out. When a stack
 /// falls out of the hot set, the pool releases its memory below a keep-resident window
-/// (`MADV_DONTNEED`), so a burst of deeply recursing contexts does not pin memory forever. Each
+/// (`MADV_DONTNEED`), so a burst of deeply recursing contexts does not pin memory forever; past
+/// the thousand most recent, it releases all of it. Stacks stay mapped while the pool lives. Each
 /// fresh stack gets a colour (a small offset of its top) so the tops of many stacks do not
 /// compete for the same cache sets.
 ///
@@ -32,8 +40,12 @@ pub struct StackPool {
     stack_size: usize,
     /// Recently returned stacks, newest at the back; their memory is left as it was.
     hot: VecDeque<Stack>,
-    /// Older stacks whose memory below the window has been released.
+    /// Stacks whose memory below the keep-resident window has been released, newest last.
+    warm: VecDeque<Stack>,
+    /// Stacks whose memory has been released entirely.
     cold: Vec<Stack>,
+    /// Mapped in a batch and never used yet.
+    spare: Vec<Stack>,
     max_cached: usize,
     keep_resident: usize,
     /// xorshift state for stack colours.
@@ -50,14 +62,20 @@ impl StackPool {
         Ok(StackPool {
             stack_size: round_stack_size(stack_size)?,
             hot: VecDeque::new(),
+            warm: VecDeque::new(),
             cold: Vec::new(),
-            max_cached: 1024,
+            spare: Vec::new(),
+            max_cached: usize::MAX,
             keep_resident: 32 * 1024,
             seed: seed(),
         })
     }
 
     /// Sets how many idle stacks the pool keeps; stacks returned beyond that are unmapped.
+    ///
+    /// The default keeps them all: an idle stack beyond the most recent thousand costs address
+    /// space but no memory, while unmapping stacks one by one fragments the address space into
+    /// more kernel mappings than `vm.max_map_count` allows, after enough churn.
     pub fn max_cached(mut self, n: usize) -> StackPool {
         self.max_cached = n;
         self
@@ -76,7 +94,7 @@ impl StackPool {
 
     /// How many idle stacks the pool holds.
     pub fn cached(&self) -> usize {
-        self.hot.len() + self.cold.len()
+        self.hot.len() + self.warm.len() + self.cold.len()
     }
 
     /// A stack from the pool, or a freshly mapped one when the pool is empty.
@@ -85,7 +103,12 @@ impl StackPool {
     /// As [`Stack::new`]: the kernel refused a new mapping.
     #[inline]
     pub fn get(&mut self) -> io::Result<Stack> {
-        if let Some(stack) = self.hot.pop_back().or_else(|| self.cold.pop()) {
+        if let Some(stack) = self
+            .hot
+            .pop_back()
+            .or_else(|| self.warm.pop_back())
+            .or_else(|| self.cold.pop())
+        {
             return Ok(stack);
         }
         self.fresh()
@@ -93,7 +116,10 @@ impl StackPool {
 
     #[cold]
     fn fresh(&mut self) -> io::Result<Stack> {
-        let mut stack = Stack::new(self.stack_size)?;
+        if self.spare.is_empty() {
+            self.spare = Stack::batch(self.stack_size, BATCH)?;
+        }
+        let mut stack = self.spare.pop().expect("a batch holds at least one stack");
         // xorshift32: cheap, and good enough to spread colours.
         self.seed ^= self.seed << 13;
         self.seed ^= self.seed >> 17;
@@ -120,7 +146,12 @@ impl StackPool {
     fn cool_oldest(&mut self) {
         if let Some(stack) = self.hot.pop_front() {
             stack.release_below(self.keep_resident);
-            self.cold.push(stack);
+            self.warm.push_back(stack);
+            if self.warm.len() > WARM_STACKS {
+                let stack = self.warm.pop_front().expect("warm is not empty");
+                stack.release_below(0);
+                self.cold.push(stack);
+            }
         }
     }
 

@@ -10,6 +10,7 @@ use std::io;
 use std::ops::Range;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 /// The smallest stack a context may have.
 pub const MIN_STACK_SIZE: usize = 16 * 1024;
@@ -35,6 +36,49 @@ pub struct Stack {
     /// Bytes left unused below the mapping's top so that the tops of different stacks fall in
     /// different cache sets (a multiple of 64, below one page).
     colour: usize,
+    /// The mapping this stack is a slice of, if it was mapped with others (see [`Stack::batch`]);
+    /// `None` if the stack is a mapping of its own.
+    chunk: Option<Arc<Chunk>>,
+}
+
+/// One mapping holding several stacks, unmapped when the last of them is dropped.
+#[derive(Debug)]
+struct Chunk {
+    base: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: plain memory owned by the chunk; nothing about it is tied to a thread.
+unsafe impl Send for Chunk {}
+unsafe impl Sync for Chunk {}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping; every stack carved from it has been dropped (each holds an Arc).
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+/// Maps `len` bytes of lazily committed stack memory.
+fn map_stack_memory(len: usize, size: usize) -> io::Result<NonNull<u8>> {
+    // SAFETY: a fresh anonymous mapping at an address of the kernel's choosing; it aliases
+    // nothing. MAP_NORESERVE: no swap reservation, memory is committed on touch. MAP_STACK:
+    // keeps transparent huge pages away from it.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(exhausted(io::Error::last_os_error(), size, "map"));
+    }
+    // SAFETY: mmap succeeded, so ptr is not null.
+    Ok(unsafe { NonNull::new_unchecked(ptr.cast()) })
 }
 
 // SAFETY: a Stack is plain memory that it owns exclusively; nothing about it is tied to the
@@ -126,32 +170,61 @@ impl Stack {
         let size = round_stack_size(size)?;
         let page = page_size();
         let len = size + page;
-        // SAFETY: a fresh anonymous mapping at an address of the kernel's choosing; it aliases
-        // nothing. MAP_NORESERVE: no swap reservation, memory is committed on touch. MAP_STACK:
-        // keeps transparent huge pages away from it.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            let err = io::Error::last_os_error();
-            return Err(exhausted(err, size, "map"));
-        }
+        let base = map_stack_memory(len, size)?;
         let stack = Stack {
-            // SAFETY: mmap succeeded, so ptr is not null.
-            base: unsafe { NonNull::new_unchecked(ptr.cast()) },
+            base,
             len,
             guard_len: page,
             colour: 0,
+            chunk: None,
         };
         stack.install_guard(kind)?;
         Ok(stack)
+    }
+
+    /// Maps `count` stacks of `size` usable bytes with one `mmap`, each above its own guard page.
+    /// Mapping stacks one by one takes the kernel's mmap write lock once per stack, which
+    /// serialises workers that spawn at the same time; a batch takes it once. The mapping is
+    /// released when the last of its stacks is dropped; a dropped stack's memory is released at
+    /// once.
+    ///
+    /// # Errors
+    /// As [`Stack::new`]. If a guard cannot be installed, the stacks made so far are returned.
+    pub(crate) fn batch(size: usize, count: usize) -> io::Result<Vec<Stack>> {
+        let size = round_stack_size(size)?;
+        let page = page_size();
+        let len = size + page;
+        let total = len
+            .checked_mul(count)
+            .filter(|t| *t <= isize::MAX as usize / 2)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{count} stacks of {size} bytes are too large"),
+                )
+            })?;
+        let base = map_stack_memory(total, size)?;
+        let chunk = Arc::new(Chunk { base, len: total });
+        let kind = preferred_guard();
+        let mut stacks = Vec::with_capacity(count);
+        for i in 0..count {
+            let stack = Stack {
+                // SAFETY: inside the chunk's mapping, so not null.
+                base: unsafe { NonNull::new_unchecked(base.as_ptr().add(i * len)) },
+                len,
+                guard_len: page,
+                colour: 0,
+                chunk: Some(chunk.clone()),
+            };
+            if let Err(err) = stack.install_guard(kind) {
+                if stacks.is_empty() {
+                    return Err(err);
+                }
+                break;
+            }
+            stacks.push(stack);
+        }
+        Ok(stacks)
     }
 
     fn install_guard(&self, kind: GuardKind) -> io::Result<()> {
@@ -233,6 +306,12 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
+        if self.chunk.is_some() {
+            // A slice of a shared mapping: give its memory back now; the mapping goes with the
+            // last stack of the chunk (the Arc).
+            self.release_below(0);
+            return;
+        }
         // SAFETY: our own mapping, unmapped once; no context runs on it any more (a Context
         // owns its Stack and gives it back only once it has finished).
         unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
