@@ -441,3 +441,44 @@ fn stacks_are_reused_after_threads_finish() {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+#[test]
+fn metrics_count_live_parked_switches_and_steals() {
+    let rt = runtime(Flavor::GreenThreads);
+    let release = Arc::new(AtomicBool::new(false));
+    let parked_now = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..100)
+        .map(|_| {
+            let (release, parked_now) = (release.clone(), parked_now.clone());
+            rt.spawn(move || {
+                parked_now.fetch_add(1, Ordering::SeqCst);
+                while !release.load(Ordering::SeqCst) {
+                    thread::park();
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    while rt.metrics().parked < 100 {
+        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", rt.metrics());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let m = rt.metrics();
+    assert_eq!(m.live, 100, "{m:?}");
+    assert_eq!(m.parked, 100, "{m:?}");
+    assert!(m.spawns >= 100 && m.switches >= 100, "{m:?}");
+    assert_eq!(m.workers.len(), 2);
+    assert_eq!(m.workers.iter().map(|w| w.parked).sum::<u64>(), 100);
+    release.store(true, Ordering::SeqCst);
+    for h in &handles {
+        h.thread().unpark();
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+    while rt.metrics().live != 0 {
+        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", rt.metrics());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(rt.metrics().parked, 0);
+}
