@@ -15,8 +15,15 @@ pub(crate) struct WorkerMetrics {
 }
 
 impl WorkerMetrics {
+    /// Adds to a counter. Only the worker's own thread writes its counters, so a plain load and
+    /// store do (no locked read-modify-write on the switch path); readers may see a slightly old
+    /// value, which is all a metric promises.
+    #[inline]
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+        counter.store(
+            counter.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
     }
 }
 

@@ -224,7 +224,7 @@ impl Worker {
             return;
         };
         if std::mem::take(&mut local.parked) {
-            self.remote().metrics.parked.fetch_sub(1, Ordering::Relaxed);
+            WorkerMetrics::add(&self.remote().metrics.parked, u64::MAX); // minus one
         }
         self.current.set(Arc::as_ptr(&task));
         WorkerMetrics::add(&self.remote().metrics.switches, 1);
