@@ -460,7 +460,11 @@ fn metrics_count_live_parked_switches_and_steals() {
         .collect();
     let start = Instant::now();
     while rt.metrics().parked < 100 {
-        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", rt.metrics());
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            rt.metrics()
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
     let m = rt.metrics();
@@ -477,7 +481,11 @@ fn metrics_count_live_parked_switches_and_steals() {
         h.join().unwrap();
     }
     while rt.metrics().live != 0 {
-        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", rt.metrics());
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            rt.metrics()
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
     assert_eq!(rt.metrics().parked, 0);
