@@ -3,7 +3,7 @@
 //! with `_Unwind_Backtrace`, as a sampling profiler would. Wrong CFI anywhere in asm/ makes the
 //! unwinder read garbage and crash. The work runs in a child process so that a crash is a
 //! failed assertion, not a dead test binary.
-#![cfg(target_arch = "x86_64")]
+#![cfg(all(target_arch = "x86_64", not(zsync_corosensei)))]
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
