@@ -327,7 +327,7 @@ fn pooled_stacks_are_reused_and_coloured() {
     assert!(colours.len() > 4, "colours should vary: {colours:?}");
     assert!(stacks
         .iter()
-        .all(|s| s.colour() % 64 == 0 && s.colour() < 4096));
+        .all(|s| s.colour() % 64 == 0 && s.colour() < 1024));
     let tops: Vec<usize> = stacks.iter().map(|s| s.top() as usize).collect();
     for s in stacks {
         pool.put(s);

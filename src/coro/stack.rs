@@ -281,10 +281,11 @@ impl Stack {
         self.colour
     }
 
-    /// Sets the colour offset (rounded down to a multiple of 64, kept below one page and below
-    /// an eighth of the stack).
+    /// Sets the colour offset: a multiple of 64 below 1 KiB, which spreads stack tops over 16
+    /// cache sets. Kept that small so that a parked green thread's few frames still fit in the
+    /// stack's top page: a larger offset would often push them into a second page.
     pub(crate) fn set_colour(&mut self, colour: usize) {
-        let max = page_size().min(self.size() / 8);
+        let max = 1024.min(self.size() / 8);
         self.colour = (colour % max) & !63;
     }
 

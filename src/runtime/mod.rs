@@ -1,16 +1,16 @@
 //! The runtime: worker OS threads that run green threads, and the handles that reach them.
 //!
 //! Where a green thread is created, parked, woken and destroyed:
-//! - created: [`Handle::spawn`] -> `thread::Builder::spawn_on` makes a [`Task`] with its stack
+//! - created: [`Handle::spawn`] -> `thread::Builder::spawn_on` makes a `Task` (src/thread/task.rs)
 //!   and puts it in a run queue (the spawning worker's `fresh` queue, or the injector);
-//! - run and parked: `worker.rs`, `Worker::run_task` resumes it and, when it suspends to park,
-//!   commits the park through its `ParkState`;
-//! - woken: [`schedule`] puts it back in its owner's queue (locally, or through the owner's
-//!   inbox from another thread);
+//! - started: `Worker::start` (worker.rs) gives it a stack from the worker's pool and makes it a
+//!   `Context`; the worker is its owner from then on;
+//! - run and parked: `Worker::run_task` resumes it and, when it suspends to park, commits the
+//!   park through its `ParkState` (src/thread/park_state.rs);
+//! - woken: `schedule` (below) puts it back in its owner's queue (locally, or through the
+//!   owner's inbox from another thread);
 //! - destroyed: `Worker::run_task` again, when its closure has returned: the stack goes back to
 //!   the worker's `StackPool`.
-//!
-//! [`Task`]: crate::thread::task::Task
 
 mod builder;
 mod global;
