@@ -2,7 +2,7 @@
 //
 // A context is a stack plus a saved stack pointer. A round trip is one call from the parent
 // into the context (`blr`, in zsync_0_1_resume) and one `ret` back (in zsync_0_1_suspend or
-// zsync_0_1_finish), so the return-address predictor always guesses right; the context side is
+// zsync_0_1_trampoline), so the return-address predictor always guesses right; the context side is
 // entered and left with `b`/`br`, which the predictor does not track. `br x30` is used rather
 // than `ret x30` on purpose: `ret` is the return hint that pops the predictor's stack.
 //
@@ -88,7 +88,7 @@ zsync_0_1_resume:
     ldr x3, [x0]                    // x3: the resume address, at [context sp + 0]
     blr x3                          // the only call of a round trip: x30 = the return address
                                     // below, x0-x2 passed through unchanged
-    // Back from suspend's or finish's `ret`: x0 = the context's argument, x1 = its stack
+    // Back from suspend's or the trampoline's final `ret`: x0 = the context's argument, x1 = its stack
     // pointer (or 0), sp = where it was before the call. Every other register is the context's.
     ldp x19, x20, [sp, #16]
     ldp x21, x22, [sp, #32]
@@ -169,7 +169,7 @@ zsync_0_1_suspend:
     .cfi_def_cfa_offset 16
     .cfi_offset x30, -16
     mov x3, sp                      // (str cannot store sp directly)
-    str x3, [x1]                    // link: how suspend and finish get back to the parent
+    str x3, [x1]                    // link: how suspend and the trampoline get back
     ldp x19, x20, [x0, #16]         // the context's registers, from its saved frame
     ldp x21, x22, [x0, #32]
     ldp x23, x24, [x0, #48]
@@ -190,18 +190,36 @@ zsync_0_1_suspend:
     .cfi_endproc
     .size zsync_0_1_suspend, .-zsync_0_1_suspend
 
-    // zsync_0_1_finish(link: x0, arg: x1)
-    // Entered with `b` when the context's entry function is done. Nothing of the context is
-    // saved: it is never resumed again.
-    .globl zsync_0_1_finish
-    .type zsync_0_1_finish,@function
+    // The resume address of a context that has never run. Entered like .Lresume_point, with
+    // x0 = the initial stack pointer. Calls entry(arg, [sp+16], [sp+24]) on the new stack; when
+    // the entry returns (x0 = the context's last argument for the parent), goes back to the
+    // parent for the last time with stack pointer 0, "finished". The context's stack is never
+    // touched again.
+    .globl zsync_0_1_trampoline
+    .type zsync_0_1_trampoline,@function
     .p2align 4
-zsync_0_1_finish:
+zsync_0_1_trampoline:
     .cfi_startproc
-    .cfi_undefined x30              // the context's frames above are abandoned: nothing to unwind
-    ldr x2, [x0]                    // x2: the parent's stack pointer, from the link slot
-    mov x0, x1                      // result 1, for the parent: the argument
-    mov x1, #0                      // result 2, for the parent: stack pointer 0, "finished"
+    // Nothing to unwind into from the context's side: backtraces taken inside it stop here.
+    .cfi_undefined x30
+    str x30, [sp, #-16]!            // push the parent's return address, as .Lresume_point does
+    mov x3, sp
+    str x3, [x1]                    // link
+    mov x19, x1                     // x19: the link slot, kept across the entry call
+                                    // (callee-saved; zsync_0_1_resume saved the parent's x19)
+    ldr x16, [x0, #8]               // x16: the entry function (x16 so that a `bti c` landing
+                                    // pad at the entry would accept the `blr` below)
+    ldp x1, x3, [x0, #16]           // x1: its 2nd argument, x3: its 3rd argument
+    add sp, x0, #32                 // the new stack, 16-byte aligned, above the initial frame
+    mov x0, x2                      // its 1st argument: the value given to the first resume
+    mov x2, x3                      // its 3rd argument
+    mov x29, #0                     // end of the frame-pointer chain
+    // A real call: the entry's `ret` pairs with it, and zsync_0_1_resume's `blr` pairs with the
+    // `ret` below, so the return-address predictor stays balanced over the context's life.
+    blr x16
+    ldr x2, [x19]                   // the parent's stack pointer, from the link slot
+    mov x1, #0                      // result 2, for the parent: stack pointer 0, "finished";
+                                    // result 1 (x0) is the entry's return value, passed on
     mov sp, x2                      // onto the parent stack, as in suspend
     .cfi_def_cfa_offset 16
     .cfi_offset x30, -16
@@ -209,36 +227,6 @@ zsync_0_1_finish:
     .cfi_def_cfa_offset 0
     .cfi_restore x30
     ret                             // pairing with its `blr`
-    .cfi_endproc
-    .size zsync_0_1_finish, .-zsync_0_1_finish
-
-    // The resume address of a context that has never run. Entered like .Lresume_point, with
-    // x0 = the initial stack pointer. Calls entry(arg, [sp+16], [sp+24]) on the new stack.
-    .globl zsync_0_1_trampoline
-    .type zsync_0_1_trampoline,@function
-    .p2align 4
-zsync_0_1_trampoline:
-    .cfi_startproc
-    // Nothing to unwind into: backtraces and unwinders taken inside a context stop here. (The
-    // CFA is not tracked below: with no return address, unwinders never use it.)
-    .cfi_undefined x30
-    str x30, [sp, #-16]!            // push the parent's return address, as .Lresume_point does
-    mov x3, sp
-    str x3, [x1]                    // link
-    ldr x16, [x0, #8]               // x16: the entry function (x16 so that a `bti c` landing
-                                    // pad at the entry would accept the `br` below)
-    ldp x1, x3, [x0, #16]           // x1: its 2nd argument, x3: its 3rd argument
-    add sp, x0, #32                 // the new stack, 16-byte aligned, above the initial frame
-    mov x0, x2                      // its 1st argument: the value given to the first resume
-    mov x2, x3                      // its 3rd argument
-    mov x29, #0                     // end of the frame-pointer chain
-    // A return address that points back in here, so that unwinders find the CFI above. Set by
-    // hand rather than by `blr`: the entry function never returns (it leaves with finish), and a
-    // call would leave an unmatched entry on the return-address predictor.
-    adr x30, .Ltrampoline_return
-    br x16
-.Ltrampoline_return:
-    brk #0                          // never reached: the entry function does not return
     .cfi_endproc
     .size zsync_0_1_trampoline, .-zsync_0_1_trampoline
 

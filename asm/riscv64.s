@@ -2,7 +2,7 @@
 #
 # A context is a stack plus a saved stack pointer. A round trip is one call from the parent
 # into the context (`jalr ra, 0(t1)`, in zsync_0_1_resume) and one `ret` back (in
-# zsync_0_1_suspend or zsync_0_1_finish), so the return-address stack always guesses right; the
+# zsync_0_1_suspend or zsync_0_1_trampoline), so the return-address stack always guesses right; the
 # context side is entered and left with jumps that carry no hint. RISC-V encodes the hint in the
 # registers of jal/jalr: rd = ra or t0 (x1, x5) pushes, rs1 = ra or t0 pops. So the call is
 # `jalr ra, 0(t1)` (push), the return `ret` = `jalr x0, 0(ra)` (pop), and every other indirect
@@ -112,7 +112,7 @@ zsync_0_1_resume:
     ld t1, 0(a0)                    # t1: the resume address, at [context sp + 0]
     jalr ra, 0(t1)                  # the only call of a round trip (rd = ra, rs1 = t1: push);
                                     # a0-a2 passed through unchanged
-    # Back from suspend's or finish's `ret`: a0 = the context's argument, a1 = its stack
+    # Back from suspend's or the trampoline's final `ret`: a0 = the context's argument, a1 = its stack
     # pointer (or 0), sp = where it was before the call. Every other register is the context's.
     ld ra, 0(sp)
     ld s0, 8(sp)
@@ -230,7 +230,7 @@ zsync_0_1_suspend:
     .cfi_def_cfa_offset 16
     sd ra, 0(sp)
     .cfi_offset ra, -16
-    sd sp, 0(a1)                    # link: how suspend and finish get back to the parent
+    sd sp, 0(a1)                    # link: how suspend and the trampoline get back to the parent
     ld s0, 16(a0)                   # the context's registers, from its saved frame
     ld s1, 24(a0)
     ld s2, 32(a0)
@@ -265,18 +265,36 @@ zsync_0_1_suspend:
     .cfi_endproc
     .size zsync_0_1_suspend, .-zsync_0_1_suspend
 
-    # zsync_0_1_finish(link: a0, arg: a1)
-    # Entered with `tail` when the context's entry function is done. Nothing of the context is
-    # saved: it is never resumed again.
-    .globl zsync_0_1_finish
-    .type zsync_0_1_finish,@function
+    # The resume address of a context that has never run. Entered like .Lresume_point, with
+    # a0 = the initial stack pointer. Calls entry(arg, [sp+16], [sp+24]) on the new stack; when
+    # the entry returns (a0 = the context's last argument for the parent), goes back to the
+    # parent for the last time with stack pointer 0, "finished". The context's stack is never
+    # touched again.
+    .globl zsync_0_1_trampoline
+    .type zsync_0_1_trampoline,@function
     .p2align 2
-zsync_0_1_finish:
+zsync_0_1_trampoline:
     .cfi_startproc
-    .cfi_undefined ra               # the context's frames above are abandoned: nothing to unwind
-    ld t0, 0(a0)                    # t0: the parent's stack pointer, from the link slot
-    mv a0, a1                       # result 1, for the parent: the argument
-    li a1, 0                        # result 2, for the parent: stack pointer 0, "finished"
+    # Nothing to unwind into from the context's side: backtraces taken inside it stop here.
+    .cfi_undefined ra
+    addi sp, sp, -16                # push the parent's return address, as .Lresume_point does
+    sd ra, 0(sp)
+    sd sp, 0(a1)                    # link
+    mv s1, a1                       # s1: the link slot, kept across the entry call (callee-saved;
+                                    # zsync_0_1_resume saved the parent's s1)
+    ld t1, 8(a0)                    # t1: the entry function
+    ld a1, 16(a0)                   # its 2nd argument
+    ld a3, 24(a0)                   # a3: its 3rd argument, for a2 below
+    addi sp, a0, 32                 # the new stack, 16-byte aligned, above the initial frame
+    mv a0, a2                       # its 1st argument: the value given to the first resume
+    mv a2, a3                       # its 3rd argument
+    li s0, 0                        # end of the frame-pointer chain
+    # A real call: the entry's `ret` pairs with it, and zsync_0_1_resume's `jalr ra` pairs with
+    # the `ret` below, so the return-address stack stays balanced over the context's life.
+    jalr ra, 0(t1)
+    ld t0, 0(s1)                    # the parent's stack pointer, from the link slot
+    li a1, 0                        # result 2, for the parent: stack pointer 0, "finished";
+                                    # result 1 (a0) is the entry's return value, passed on
     mv sp, t0                       # onto the parent stack, as in suspend
     .cfi_def_cfa_offset 16
     .cfi_offset ra, -16
@@ -285,36 +303,6 @@ zsync_0_1_finish:
     .cfi_def_cfa_offset 0
     .cfi_restore ra
     ret                             # pairing with its `jalr ra`
-    .cfi_endproc
-    .size zsync_0_1_finish, .-zsync_0_1_finish
-
-    # The resume address of a context that has never run. Entered like .Lresume_point, with
-    # a0 = the initial stack pointer. Calls entry(arg, [sp+16], [sp+24]) on the new stack.
-    .globl zsync_0_1_trampoline
-    .type zsync_0_1_trampoline,@function
-    .p2align 2
-zsync_0_1_trampoline:
-    .cfi_startproc
-    # Nothing to unwind into: backtraces and unwinders taken inside a context stop here. (The
-    # CFA is not tracked below: with no return address, unwinders never use it.)
-    .cfi_undefined ra
-    addi sp, sp, -16                # push the parent's return address, as .Lresume_point does
-    sd ra, 0(sp)
-    sd sp, 0(a1)                    # link
-    ld t1, 8(a0)                    # t1: the entry function
-    ld a1, 16(a0)                   # its 2nd argument
-    ld a3, 24(a0)                   # a3: its 3rd argument, for a2 below
-    addi sp, a0, 32                 # the new stack, 16-byte aligned, above the initial frame
-    mv a0, a2                       # its 1st argument: the value given to the first resume
-    mv a2, a3                       # its 3rd argument
-    li s0, 0                        # end of the frame-pointer chain
-    # A return address that points back in here, so that unwinders find the CFI above. Set by
-    # hand rather than by `jalr ra`: the entry function never returns (it leaves with finish),
-    # and a call would leave an unmatched entry on the return-address stack.
-    lla ra, .Ltrampoline_return
-    jr t1                           # rs1 = t1, rd = x0: no hint
-.Ltrampoline_return:
-    unimp                           # never reached: the entry function does not return
     .cfi_endproc
     .size zsync_0_1_trampoline, .-zsync_0_1_trampoline
 

@@ -19,13 +19,13 @@
  *   after (inline-asm probes), for every one of ROUNDS round trips, so a register that the asm
  *   fails to save or restore shows up as a mismatch.
  * - The argument passing both ways, the first resume's argument and the trampoline's arg2/arg3.
- * - finish: resume returns (arg, sp = 0).
+ * - Finishing: when the entry returns, resume returns (its value, sp = 0).
  * - A nested context: context A resumes context B, and A suspends to main while B is suspended
  *   inside it, with the probes on every switch of both levels.
  * - The trampoline: backtraces taken inside a context (_Unwind_Backtrace, i.e. the CFI) end at
  *   zsync_0_1_trampoline, and the frame-pointer chain ends there with a null frame pointer.
  *
- * The suspend and finish sequences below are the ones in src/coro/arch/<arch>.rs (between the
+ * The suspend sequences below are the ones in src/coro/arch/<arch>.rs (between the
  * "stub" comments); keep them in step.
  */
 #include <signal.h>
@@ -49,10 +49,9 @@ struct transfer {
 
 struct transfer zsync_0_1_resume(void *sp, void **link, uintptr_t arg);
 void zsync_0_1_suspend(void);
-void zsync_0_1_finish(void);
 void zsync_0_1_trampoline(void);
 
-typedef void (*entry_fn)(uintptr_t arg, void *arg2, void *arg3);
+typedef uintptr_t (*entry_fn)(uintptr_t arg, void *arg2, void *arg3);
 
 /* ---------------------------------------------------------------------------------------------
  * Per-architecture probes.
@@ -147,14 +146,6 @@ static __attribute__((noinline)) uintptr_t probe_suspend(void **link, uintptr_t 
     return x0;
 }
 
-/* src/coro/arch/aarch64.rs, finish. */
-static inline __attribute__((always_inline, noreturn)) void finish(void **link, uintptr_t arg) {
-    register uintptr_t x0 __asm__("x0") = (uintptr_t)link;
-    register uintptr_t x1 __asm__("x1") = arg;
-    __asm__ volatile("b zsync_0_1_finish" : : "r"(x0), "r"(x1) : "memory");
-    __builtin_unreachable();
-}
-
 /* With -fno-omit-frame-pointer: the frame record at x29 is [caller's x29, return address]. */
 static void *caller_fp(void *fp) { return ((void **)fp)[0]; }
 static void *frame_return(void *fp) { return ((void **)fp)[1]; }
@@ -241,14 +232,6 @@ static __attribute__((noinline)) uintptr_t probe_suspend(void **link, uintptr_t 
                      :
                      : PROBE_CLOBBERS);
     return a0;
-}
-
-/* src/coro/arch/riscv64.rs, finish. */
-static inline __attribute__((always_inline, noreturn)) void finish(void **link, uintptr_t arg) {
-    register uintptr_t a0 __asm__("a0") = (uintptr_t)link;
-    register uintptr_t a1 __asm__("a1") = arg;
-    __asm__ volatile("tail zsync_0_1_finish" : : "r"(a0), "r"(a1) : "memory");
-    __builtin_unreachable();
 }
 
 /* With -fno-omit-frame-pointer: s0 = the frame's CFA, return address at s0-8, caller's s0 at
@@ -426,7 +409,7 @@ static __attribute__((noinline)) void check_stack_end(const struct ctx *c, const
              (unsigned long)ret);
 }
 
-static __attribute__((noreturn)) void entry_b(uintptr_t arg, void *arg2, void *arg3) {
+static uintptr_t entry_b(uintptr_t arg, void *arg2, void *arg3) {
     struct ctx *self = arg2;
     phase = "B started";
     expect(arg, a_to_b(0), "B's first argument", 0);
@@ -442,7 +425,7 @@ static __attribute__((noreturn)) void entry_b(uintptr_t arg, void *arg2, void *a
             fail("B runs off its stack");
     }
     phase = "B finishing";
-    finish(&self->link, B_FINAL);
+    return B_FINAL;
 }
 
 /* A suspends to main, with the probe; main knows the sequence from a_suspends. */
@@ -454,7 +437,7 @@ static void a_suspend_to_main(struct ctx *self) {
     expect(got, main_to_a(r + 1), "argument of main's resume of A", r + 1);
 }
 
-static __attribute__((noreturn)) void entry_a(uintptr_t arg, void *arg2, void *arg3) {
+static uintptr_t entry_a(uintptr_t arg, void *arg2, void *arg3) {
     struct ctx *self = arg2;
     phase = "A started";
     expect(arg, main_to_a(0), "A's first argument", 0);
@@ -491,13 +474,13 @@ static __attribute__((noreturn)) void entry_a(uintptr_t arg, void *arg2, void *a
     }
 
     phase = "A finishing";
-    finish(&self->link, A_FINAL);
+    return A_FINAL;
 }
 
 /* A context that finishes at once, entered by a plain C call of zsync_0_1_resume. */
-static __attribute__((noreturn)) void entry_f(uintptr_t arg, void *arg2, void *arg3) {
+static uintptr_t entry_f(uintptr_t arg, void *arg2, void *arg3) {
     struct ctx *self = arg2;
-    finish(&self->link, arg ^ (uintptr_t)arg3);
+    return arg ^ (uintptr_t)arg3;
 }
 
 int main(void) {

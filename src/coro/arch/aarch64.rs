@@ -1,5 +1,5 @@
 //! aarch64 (AAPCS64) glue for `asm/aarch64.s`: the call into resume and the inline sequences that
-//! enter suspend and finish.
+//! enter suspend.
 //!
 //! The asm saves the whole callee-saved set (x19-x29, d8-d15) on both sides of the switch:
 //! x19 (LLVM's base pointer) and x29 (the frame pointer) cannot be declared clobbered by inline
@@ -24,8 +24,6 @@ extern "C" {
     // asm/aarch64.s.
     #[link_name = "zsync_0_1_suspend"]
     fn zsync_suspend();
-    #[link_name = "zsync_0_1_finish"]
-    fn zsync_finish();
     #[link_name = "zsync_0_1_trampoline"]
     fn zsync_trampoline();
 }
@@ -43,7 +41,7 @@ pub(crate) const TRAMPOLINE: unsafe extern "C" fn() = zsync_trampoline;
 pub(crate) unsafe fn resume(sp: *mut u8, link: *mut *mut u8, arg: usize) -> Transfer {
     // SAFETY: the caller upholds the protocol above. zsync_0_1_resume saves every callee-saved
     // register, `blr`s to the context's resume address, and returns here through an ordinary
-    // `ret` once suspend's or finish's `ret` has come back to it, with all of them restored: to
+    // `ret` once suspend's or the trampoline's final `ret` has come back to it, with all of them restored: to
     // the compiler it is a plain extern "C" call.
     unsafe { zsync_resume(sp, link, arg) }
 }
@@ -74,23 +72,4 @@ pub(crate) unsafe fn suspend(link: *mut *mut u8, arg: usize) -> usize {
         );
     }
     ret
-}
-
-/// Leaves the running context for the last time, handing `arg` to its parent.
-///
-/// # Safety
-/// Must run on the context whose link slot is `link`. Nothing on this stack may still need to
-/// be dropped: the stack is never resumed again.
-#[inline(always)]
-pub(crate) unsafe fn finish(link: *mut *mut u8, arg: usize) -> ! {
-    // SAFETY: see above; a plain branch, so the return-address predictor stays balanced.
-    unsafe {
-        asm!(
-            "b {finish}",
-            finish = sym zsync_finish,
-            in("x0") link,
-            in("x1") arg,
-            options(noreturn),
-        );
-    }
 }
