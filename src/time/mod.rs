@@ -3,7 +3,6 @@
 //! On a green thread the waits are timers in the worker's [`wheel`](self) and park only the green
 //! thread; on a plain OS thread they block it, like std.
 
-#[path = "wheel_stub.rs"]
 pub(crate) mod wheel;
 
 pub use std::time::{Duration, Instant};

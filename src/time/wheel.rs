@@ -1,0 +1,410 @@
+//! A hierarchical timer wheel, one per worker: 6 levels of 64 slots, 1 ms per slot at level 0,
+//! 64 times coarser at each level up (the top level spans about 795 days).
+//!
+//! Entries live in a slab and each slot is an intrusive doubly-linked list of slab indices, so
+//! insert and cancel are O(1). A 64-bit occupancy map per level lets `advance` jump straight to
+//! the next occupied slot, so long empty stretches cost nothing. When time reaches a slot of a
+//! higher level, its entries cascade down to finer levels; an entry fires once the wheel's tick
+//! has reached its own deadline tick, which is rounded up, so nothing fires early. Deadlines
+//! beyond the top level's span are parked in its farthest slot and cascade again until due.
+//!
+//! Single-threaded: a worker owns its wheel; green threads on that worker insert and cancel.
+
+use std::time::{Duration, Instant};
+
+const LEVELS: usize = 6;
+const SLOT_BITS: u32 = 6;
+const SLOTS: usize = 1 << SLOT_BITS;
+/// Ticks (ms) the whole wheel spans.
+const SPAN: u64 = 1 << (SLOT_BITS as u64 * LEVELS as u64);
+const NIL: u32 = u32::MAX;
+
+/// Names an inserted timer. Stale keys (fired or cancelled timers, reused slab entries) are
+/// recognised by their generation and ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct TimerKey {
+    index: u32,
+    generation: u32,
+}
+
+struct Entry<T> {
+    value: Option<T>,
+    /// The deadline in ticks since `start`, rounded up.
+    tick: u64,
+    generation: u32,
+    level: u8,
+    slot: u8,
+    prev: u32,
+    next: u32,
+}
+
+pub(crate) struct TimerWheel<T> {
+    start: Instant,
+    /// Every tick up to this one has been processed.
+    elapsed: u64,
+    entries: Vec<Entry<T>>,
+    free: Vec<u32>,
+    heads: [[u32; SLOTS]; LEVELS],
+    occupied: [u64; LEVELS],
+    len: usize,
+}
+
+impl<T> TimerWheel<T> {
+    pub(crate) fn new(start: Instant) -> Self {
+        TimerWheel {
+            start,
+            elapsed: 0,
+            entries: Vec::new(),
+            free: Vec::new(),
+            heads: [[NIL; SLOTS]; LEVELS],
+            occupied: [0; LEVELS],
+            len: 0,
+        }
+    }
+
+    /// Ticks since `start` at `t`, rounded up (deadlines) or down (the clock).
+    fn ticks(&self, t: Instant, round_up: bool) -> u64 {
+        let d = t.saturating_duration_since(self.start);
+        let ms = d.as_millis().min(u128::from(u64::MAX / 2)) as u64;
+        if round_up && d > Duration::from_millis(ms) {
+            ms + 1
+        } else {
+            ms
+        }
+    }
+
+    /// Arms a timer. A deadline in the past fires at the next `advance`.
+    pub(crate) fn insert(&mut self, deadline: Instant, value: T) -> TimerKey {
+        let tick = self.ticks(deadline, true).max(self.elapsed);
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.entries.push(Entry {
+                    value: None,
+                    tick: 0,
+                    generation: 0,
+                    level: 0,
+                    slot: 0,
+                    prev: NIL,
+                    next: NIL,
+                });
+                u32::try_from(self.entries.len() - 1).expect("fewer than 4 billion timers")
+            }
+        };
+        let entry = &mut self.entries[index as usize];
+        entry.value = Some(value);
+        entry.tick = tick;
+        let generation = entry.generation;
+        self.link(index);
+        self.len += 1;
+        TimerKey { index, generation }
+    }
+
+    /// Disarms a timer and gives its value back; `None` if it already fired or was cancelled.
+    pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<T> {
+        let entry = self.entries.get(key.index as usize)?;
+        if entry.generation != key.generation || entry.value.is_none() {
+            return None;
+        }
+        self.unlink(key.index);
+        Some(self.release(key.index))
+    }
+
+    /// When `advance` would next fire or cascade something: never after the earliest deadline's
+    /// tick, so an idle worker may sleep until then.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let (_, _, when) = self.next_expiration()?;
+        Some(self.start + Duration::from_millis(when))
+    }
+
+    /// Fires, by passing their values to `fire`, every timer whose deadline is at or before
+    /// `now`.
+    pub(crate) fn advance(&mut self, now: Instant, mut fire: impl FnMut(T)) {
+        let now_tick = self.ticks(now, false);
+        if now_tick < self.elapsed {
+            return;
+        }
+        while let Some((level, slot, when)) = self.next_expiration() {
+            if when > now_tick {
+                break;
+            }
+            self.elapsed = when;
+            // Take the whole slot, then fire what is due and cascade the rest down.
+            let mut index = std::mem::replace(&mut self.heads[level][slot], NIL);
+            self.occupied[level] &= !(1 << slot);
+            while index != NIL {
+                let next = self.entries[index as usize].next;
+                if self.entries[index as usize].tick <= self.elapsed {
+                    let value = self.release(index);
+                    fire(value);
+                } else {
+                    self.link(index);
+                }
+                index = next;
+            }
+        }
+        self.elapsed = now_tick;
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The level and slot for a deadline tick, relative to `elapsed`: the level of the highest
+    /// 6-bit digit in which they differ. Ticks beyond the span go to the top level's farthest
+    /// slot and cascade again from there.
+    fn position(&self, tick: u64) -> (usize, usize) {
+        let tick = tick.min(self.elapsed + SPAN - 1);
+        let differing = (self.elapsed ^ tick) | (SLOTS as u64 - 1);
+        let level = ((63 - differing.leading_zeros()) / SLOT_BITS) as usize;
+        let level = level.min(LEVELS - 1);
+        let slot = ((tick >> (level as u32 * SLOT_BITS)) as usize) & (SLOTS - 1);
+        (level, slot)
+    }
+
+    fn link(&mut self, index: u32) {
+        let (level, slot) = self.position(self.entries[index as usize].tick);
+        let head = self.heads[level][slot];
+        {
+            let entry = &mut self.entries[index as usize];
+            entry.level = level as u8;
+            entry.slot = slot as u8;
+            entry.prev = NIL;
+            entry.next = head;
+        }
+        if head != NIL {
+            self.entries[head as usize].prev = index;
+        }
+        self.heads[level][slot] = index;
+        self.occupied[level] |= 1 << slot;
+    }
+
+    fn unlink(&mut self, index: u32) {
+        let (level, slot, prev, next) = {
+            let e = &self.entries[index as usize];
+            (e.level as usize, e.slot as usize, e.prev, e.next)
+        };
+        if prev == NIL {
+            self.heads[level][slot] = next;
+            if next == NIL {
+                self.occupied[level] &= !(1 << slot);
+            }
+        } else {
+            self.entries[prev as usize].next = next;
+        }
+        if next != NIL {
+            self.entries[next as usize].prev = prev;
+        }
+    }
+
+    /// Frees an entry that is in no list and returns its value.
+    fn release(&mut self, index: u32) -> T {
+        let entry = &mut self.entries[index as usize];
+        entry.generation = entry.generation.wrapping_add(1);
+        self.free.push(index);
+        self.len -= 1;
+        entry.value.take().expect("a live timer has a value")
+    }
+
+    /// The earliest occupied slot: (level, slot, the tick at which it starts).
+    fn next_expiration(&self) -> Option<(usize, usize, u64)> {
+        let mut best: Option<(usize, usize, u64)> = None;
+        for level in 0..LEVELS {
+            let occupied = self.occupied[level];
+            if occupied == 0 {
+                continue;
+            }
+            let shift = level as u32 * SLOT_BITS;
+            let slot_ticks = 1u64 << shift;
+            let level_ticks = slot_ticks << SLOT_BITS;
+            let now_slot = ((self.elapsed >> shift) as usize) & (SLOTS - 1);
+            let offset = occupied.rotate_right(now_slot as u32).trailing_zeros() as usize;
+            let slot = (now_slot + offset) & (SLOTS - 1);
+            let level_start = self.elapsed & !(level_ticks - 1);
+            let mut when = level_start + slot as u64 * slot_ticks;
+            if slot < now_slot {
+                when += level_ticks; // the next turn of this level
+            }
+            // A slot that started before `elapsed` (its digit equals elapsed's) is due now.
+            let when = when.max(self.elapsed);
+            if best.is_none_or(|(_, _, w)| when < w) {
+                best = Some((level, slot, when));
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(start: Instant, ms: u64) -> Instant {
+        start + Duration::from_millis(ms)
+    }
+
+    fn fired(wheel: &mut TimerWheel<u64>, now: Instant) -> Vec<u64> {
+        let mut out = Vec::new();
+        wheel.advance(now, |v| out.push(v));
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn fires_due_entries_never_early() {
+        let s = Instant::now();
+        let mut w = TimerWheel::new(s);
+        w.insert(at(s, 5), 5);
+        w.insert(s + Duration::from_micros(5_500), 55); // sub-millisecond: rounds up to 6
+        w.insert(at(s, 0), 0);
+        assert_eq!(fired(&mut w, at(s, 0)), [0]);
+        assert_eq!(fired(&mut w, at(s, 4)), Vec::<u64>::new());
+        assert_eq!(
+            fired(&mut w, s + Duration::from_micros(4_999)),
+            Vec::<u64>::new()
+        );
+        assert_eq!(fired(&mut w, at(s, 5)), [5]);
+        assert_eq!(
+            fired(&mut w, s + Duration::from_micros(5_700)),
+            Vec::<u64>::new()
+        );
+        assert_eq!(fired(&mut w, at(s, 6)), [55]);
+        assert!(w.is_empty());
+        // A deadline in the past fires at the next advance.
+        w.insert(at(s, 1), 1);
+        assert_eq!(fired(&mut w, at(s, 6)), [1]);
+    }
+
+    #[test]
+    fn every_level_fires_on_time() {
+        let s = Instant::now();
+        let ms = [
+            1u64,
+            70,
+            5_000,
+            360_000,
+            7 * 3_600_000,
+            400 * 86_400_000,
+            900 * 86_400_000,
+        ];
+        for &d in &ms {
+            let mut w = TimerWheel::new(s);
+            w.insert(at(s, d), d);
+            // Jump close to the deadline (cheap: empty stretches are skipped), then step.
+            assert_eq!(
+                fired(&mut w, at(s, d - 1)),
+                Vec::<u64>::new(),
+                "{d} fired early"
+            );
+            assert_eq!(fired(&mut w, at(s, d)), [d], "{d} did not fire on time");
+        }
+    }
+
+    #[test]
+    fn cancel_returns_the_value_once() {
+        let s = Instant::now();
+        let mut w = TimerWheel::new(s);
+        let a = w.insert(at(s, 10), 1);
+        let b = w.insert(at(s, 10), 2);
+        let c = w.insert(at(s, 100_000), 3);
+        assert_eq!(w.cancel(b), Some(2));
+        assert_eq!(w.cancel(b), None);
+        assert_eq!(w.cancel(c), Some(3));
+        assert_eq!(w.len(), 1);
+        assert_eq!(fired(&mut w, at(s, 200_000)), [1]);
+        assert_eq!(w.cancel(a), None, "already fired");
+        // The freed slab entries are reused; old keys do not reach the new timers.
+        let d = w.insert(at(s, 300_000), 4);
+        assert_eq!(w.cancel(a), None);
+        assert_eq!(w.cancel(b), None);
+        assert_eq!(w.cancel(d), Some(4));
+    }
+
+    #[test]
+    fn next_deadline_is_never_after_the_earliest() {
+        let s = Instant::now();
+        let mut w = TimerWheel::new(s);
+        assert_eq!(w.next_deadline(), None);
+        let k = w.insert(at(s, 50), 50);
+        w.insert(at(s, 5_000), 5_000);
+        assert_eq!(w.next_deadline(), Some(at(s, 50)));
+        w.cancel(k);
+        let next = w.next_deadline().unwrap();
+        assert!(next <= at(s, 5_000) && next > at(s, 50), "{:?}", next - s);
+        fired(&mut w, at(s, 4_100));
+        let next = w.next_deadline().unwrap();
+        assert!(next <= at(s, 5_000), "{:?}", next - s);
+    }
+
+    #[test]
+    fn long_empty_stretches_are_skipped() {
+        let s = Instant::now();
+        let mut w = TimerWheel::new(s);
+        let ten_hours = 10 * 3_600_000;
+        w.insert(at(s, ten_hours), 1);
+        let mut steps = 0;
+        // Count loop turns through next_deadline: each one is a slot visit, not a tick.
+        while let Some(next) = w.next_deadline() {
+            steps += 1;
+            let mut out = Vec::new();
+            w.advance(next, |v| out.push(v));
+            if !out.is_empty() {
+                assert_eq!(next, at(s, ten_hours));
+                break;
+            }
+            assert!(steps < 20, "too many steps");
+        }
+        assert!(steps <= LEVELS + 1, "{steps} steps");
+    }
+
+    #[test]
+    fn matches_a_sorted_reference_under_random_operations() {
+        let s = Instant::now();
+        let mut w = TimerWheel::new(s);
+        let mut reference: Vec<(u64, u64, TimerKey)> = Vec::new(); // (deadline us, id, key)
+        let mut seed = 0x9e37_79b9u32;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let mut now_us = 0u64;
+        for id in 0..20_000u64 {
+            match rand() % 10 {
+                0..=5 => {
+                    let span = [2_000u64, 200_000, 20_000_000][rand() as usize % 3];
+                    let deadline = now_us + u64::from(rand()) % span;
+                    let key = w.insert(s + Duration::from_micros(deadline), id);
+                    reference.push((deadline, id, key));
+                }
+                6 if !reference.is_empty() => {
+                    let i = rand() as usize % reference.len();
+                    let (_, id, key) = reference.swap_remove(i);
+                    assert_eq!(w.cancel(key), Some(id));
+                }
+                _ => {
+                    now_us += u64::from(rand()) % 3_000_000;
+                    let now = s + Duration::from_micros(now_us);
+                    let got = fired(&mut w, now);
+                    // Due in the reference: deadline rounded up to the ms is <= now's ms.
+                    let now_ms = now_us / 1000;
+                    let mut due: Vec<u64> = reference
+                        .iter()
+                        .filter(|(d, _, _)| d.div_ceil(1000) <= now_ms)
+                        .map(|r| r.1)
+                        .collect();
+                    due.sort_unstable();
+                    reference.retain(|(d, _, _)| d.div_ceil(1000) > now_ms);
+                    assert_eq!(got, due, "at {now_us} us");
+                    assert_eq!(w.len(), reference.len());
+                }
+            }
+        }
+    }
+}
