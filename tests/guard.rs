@@ -170,11 +170,7 @@ fn a_fault_outside_any_context_is_left_to_the_previous_handler() {
 #[test]
 fn running_out_of_mappings_is_an_error_that_names_the_limit() {
     if in_child() {
-        let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let max = max_map_count();
         // Reserve up front: at the limit, growing this Vec would need a mapping of its own.
         let mut stacks = Vec::with_capacity(max);
         let err = loop {
@@ -193,23 +189,33 @@ fn running_out_of_mappings_is_an_error_that_names_the_limit() {
         println!("recovered");
         return;
     }
-    let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+    exhaust_in_child(
+        "running_out_of_mappings_is_an_error_that_names_the_limit",
+        "recovered",
+    );
+}
+
+fn max_map_count() -> usize {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .unwrap()
         .trim()
         .parse()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs the test `name` in a child that uses mprotect guards (one extra mapping per stack), so
+/// that it reaches vm.max_map_count quickly; the child must report OutOfMemory, then `done`.
+fn exhaust_in_child(name: &str, done: &str) {
+    let max = max_map_count();
     if max > 1 << 20 {
         println!("skipped: vm.max_map_count is {max}, too high to exhaust quickly");
         return;
     }
-    let out = run_child(
-        "running_out_of_mappings_is_an_error_that_names_the_limit",
-        &[("ZSYNC_STACK_GUARD", "mprotect")],
-    );
+    let out = run_child(name, &[("ZSYNC_STACK_GUARD", "mprotect")]);
     assert!(out.status.success(), "{}", describe(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("OutOfMemory") && stdout.contains("recovered"),
+        stdout.contains("OutOfMemory") && stdout.contains(done),
         "{}",
         describe(&out)
     );
@@ -245,24 +251,8 @@ fn spawn_reports_stack_exhaustion_as_an_error() {
         println!("runtime dropped cleanly");
         return;
     }
-    let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    if max > 1 << 20 {
-        println!("skipped: vm.max_map_count is {max}, too high to exhaust quickly");
-        return;
-    }
-    let out = run_child(
+    exhaust_in_child(
         "spawn_reports_stack_exhaustion_as_an_error",
-        &[("ZSYNC_STACK_GUARD", "mprotect")],
-    );
-    assert!(out.status.success(), "{}", describe(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("OutOfMemory") && stdout.contains("dropped cleanly"),
-        "{}",
-        describe(&out)
+        "dropped cleanly",
     );
 }
