@@ -29,8 +29,9 @@ pub(crate) struct Worker {
     timers: RefCell<TimerWheel<TaskRef>>,
     /// Started, unfinished green threads owned here: the ones to cancel at shutdown.
     owned: RefCell<HashMap<usize, TaskRef>>,
-    /// The green thread running right now.
-    current: Cell<*const Task>,
+    /// The green thread running right now: a pointer to `run_task`'s own reference, valid while
+    /// that call resumes it.
+    current: Cell<*const TaskRef>,
     tick: Cell<u32>,
 }
 
@@ -58,7 +59,9 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(&Worker) -> R) -> Option<R> {
 /// The green thread running on this OS thread, or null.
 #[inline(never)]
 pub(crate) fn current_task() -> *const Task {
-    with_worker(|w| w.current.get()).unwrap_or(std::ptr::null())
+    // SAFETY: see `current_ref`.
+    with_worker(|w| unsafe { w.current.get().as_ref() }.map_or(std::ptr::null(), Arc::as_ptr))
+        .unwrap_or(std::ptr::null())
 }
 
 /// The runtime of the worker on this OS thread.
@@ -135,12 +138,10 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
 }
 
 impl Worker {
-    /// The owned reference of a green thread this worker runs.
-    pub(crate) fn owned_ref(&self, task: &Task) -> Option<TaskRef> {
-        self.owned
-            .borrow()
-            .get(&(task as *const Task as usize))
-            .cloned()
+    /// A reference to the green thread running on this worker, if any.
+    pub(crate) fn current_ref(&self) -> Option<TaskRef> {
+        // SAFETY: set by run_task to its own TaskRef for exactly the duration of the resume.
+        unsafe { self.current.get().as_ref() }.cloned()
     }
 
     fn remote(&self) -> &super::Remote {
@@ -226,7 +227,7 @@ impl Worker {
         if std::mem::take(&mut local.parked) {
             WorkerMetrics::add(&self.remote().metrics.parked, u64::MAX); // minus one
         }
-        self.current.set(Arc::as_ptr(&task));
+        self.current.set(&task);
         WorkerMetrics::add(&self.remote().metrics.switches, 1);
         let resumed = context.resume();
         self.current.set(std::ptr::null());

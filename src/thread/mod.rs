@@ -171,13 +171,8 @@ fn current_task<'a>() -> Option<&'a Task> {
 
 /// The calling thread: a green thread or an OS thread.
 pub fn current() -> Thread {
-    match current_task() {
-        Some(task) => {
-            let task_ref = crate::runtime::worker::with_worker(|w| w.owned_ref(task)).flatten();
-            Thread(ThreadRef::Green(
-                task_ref.expect("a running green thread is owned by its worker"),
-            ))
-        }
+    match crate::runtime::worker::with_worker(|w| w.current_ref()).flatten() {
+        Some(task) => Thread(ThreadRef::Green(task)),
         None => Thread(ThreadRef::Os(os_self())),
     }
 }
@@ -231,8 +226,7 @@ pub(crate) fn park_until(deadline: Option<Instant>) {
         Some(task) => {
             if !task.park.take_token() {
                 let timer = wake_at.and_then(|at| {
-                    let me =
-                        crate::runtime::worker::with_worker(|w| w.owned_ref(task)).flatten()?;
+                    let me = crate::runtime::worker::with_worker(|w| w.current_ref()).flatten()?;
                     crate::runtime::worker::add_timer(at, me)
                 });
                 suspend(task, Reason::Park);
