@@ -22,11 +22,16 @@
 
 #![warn(missing_docs)]
 
+pub(crate) mod blocking;
 pub mod coro;
 pub(crate) mod loom;
+pub mod net;
+pub mod os;
+pub(crate) mod reactor;
 pub mod runtime;
 pub mod thread;
 pub mod time;
 
+pub use blocking::unblock;
 pub use runtime::{run, Runtime};
 pub use thread::{spawn, Cancelled};

@@ -4,6 +4,7 @@ use super::idle::Idle;
 use super::metrics::WorkerMetrics;
 use super::{Queue, Remote, Runtime, Shared};
 use crate::coro::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+use crate::reactor::Reactor;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -125,6 +126,10 @@ impl Builder {
             live: AtomicUsize::new(0),
             external_spawns: Default::default(),
             os_threads: Mutex::new(Vec::new()),
+            reactor: match self.flavor {
+                Flavor::GreenThreads => Some(Arc::new(Reactor::new()?)),
+                Flavor::OsThreads => None,
+            },
         });
         Runtime::start(shared)
     }

@@ -28,7 +28,7 @@ use idle::Idle;
 use metrics::WorkerMetrics;
 pub(crate) use queue::Queue;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// The part of a worker that other threads reach.
@@ -61,7 +61,9 @@ pub(crate) struct Shared {
     /// Green threads spawned from outside the workers (their spawns are counted here).
     pub(crate) external_spawns: std::sync::atomic::AtomicU64,
     /// OS threads of `Flavor::OsThreads`, joined when the runtime is dropped.
-    pub(crate) os_threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    pub(crate) os_threads: Mutex<Vec<(std::thread::JoinHandle<()>, crate::thread::Thread)>>,
+    /// The I/O reactor (green-thread runtimes only).
+    pub(crate) reactor: Option<Arc<crate::reactor::Reactor>>,
 }
 
 impl Shared {
@@ -72,7 +74,20 @@ impl Shared {
         }
     }
 
+    /// Wakes worker `index`, wherever it sleeps: parked, or blocked in the reactor's driver.
+    ///
+    /// The worker announces itself as the driver's holder and then looks at its queues once
+    /// more before it blocks in `epoll_wait`; the caller has published its work before calling
+    /// this. With a SeqCst fence on each side (the store-buffering pattern, as in `Idle`),
+    /// either the worker's look sees the work or this sees the holder.
     pub(crate) fn unpark_worker(&self, index: usize) {
+        if let Some(reactor) = &self.reactor {
+            fence(Ordering::SeqCst);
+            if reactor.holder.load(Ordering::SeqCst) == index {
+                reactor.wake();
+                return;
+            }
+        }
         if let Some(thread) = self.workers[index].thread.get() {
             thread.unpark();
         }
@@ -245,10 +260,20 @@ impl Drop for Runtime {
         while let Some(task) = shared.injector.pop() {
             worker::abandon(task);
         }
-        let os_threads =
-            std::mem::take(&mut *shared.os_threads.lock().unwrap_or_else(|e| e.into_inner()));
-        for thread in os_threads {
-            let _ = thread.join();
+        // OS threads of `Flavor::OsThreads`: cancelled like green threads (each unwinds at its
+        // next park point), then joined. Unwinding ones may spawn more: repeat until none.
+        loop {
+            let os_threads =
+                std::mem::take(&mut *shared.os_threads.lock().unwrap_or_else(|e| e.into_inner()));
+            if os_threads.is_empty() {
+                break;
+            }
+            for (_, thread) in &os_threads {
+                thread.request_cancel();
+            }
+            for (handle, _) in os_threads {
+                let _ = handle.join();
+            }
         }
     }
 }

@@ -10,13 +10,14 @@
 use super::metrics::WorkerMetrics;
 use super::Shared;
 use crate::coro::{Context, Resumed, StackPool};
+use crate::reactor::NO_HOLDER;
 use crate::thread::task::{Body, Reason, Start, Task, TaskRef};
 use crate::time::wheel::{TimerKey, TimerWheel};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How often the inbox and the injector are looked at before local work.
 const FAIRNESS_TICK: u32 = 61;
@@ -67,6 +68,17 @@ pub(crate) fn current_task() -> *const Task {
 /// The runtime of the worker on this OS thread.
 pub(crate) fn current_shared() -> Option<Arc<Shared>> {
     with_worker(|w| w.shared.clone())
+}
+
+/// The reactor of the runtime whose green thread is running on this OS thread, if one is.
+pub(crate) fn current_reactor() -> Option<Arc<crate::reactor::Reactor>> {
+    with_worker(|w| {
+        if w.current.get().is_null() {
+            return None;
+        }
+        w.shared.reactor.clone()
+    })
+    .flatten()
 }
 
 /// Queues `task` on this thread's worker if it is `owner` (a wake from its own worker: no
@@ -168,6 +180,8 @@ impl Worker {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % FAIRNESS_TICK == 0 {
+            // Pick up I/O readiness even when no worker is idle to block in the driver.
+            self.poll_io(Some(Duration::ZERO));
             if let Some(task) = self
                 .remote()
                 .inbox
@@ -324,16 +338,51 @@ impl Worker {
             return;
         }
         self.pool.borrow_mut().trim();
-        match self.timers.borrow().next_deadline() {
-            Some(deadline) => {
-                let now = Instant::now();
-                if deadline > now {
-                    std::thread::park_timeout(deadline - now);
-                }
+        let timeout = self
+            .timers
+            .borrow()
+            .next_deadline()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        if !self.poll_io(timeout) {
+            match timeout {
+                Some(timeout) if timeout.is_zero() => {}
+                Some(timeout) => std::thread::park_timeout(timeout),
+                None => std::thread::park(),
             }
-            None => std::thread::park(),
         }
         self.shared.idle.unregister(self.index);
+    }
+
+    /// Takes the reactor's driver, if no other worker has it, and waits in it for up to
+    /// `timeout` (`None`: until woken). Returns false if the driver was not available.
+    fn poll_io(&self, timeout: Option<Duration>) -> bool {
+        let Some(reactor) = &self.shared.reactor else {
+            return false;
+        };
+        let Some(mut driver) = reactor.try_drive() else {
+            return false;
+        };
+        let blocking = timeout != Some(Duration::ZERO);
+        let timeout = if blocking {
+            // Announce ourselves before the last look at the queues (see `unpark_worker`).
+            reactor.holder.store(self.index, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if !self.ready.borrow().is_empty()
+                || self.shared.has_shared_work(self.index)
+                || self.shared.shutdown.load(Ordering::SeqCst)
+            {
+                Some(Duration::ZERO)
+            } else {
+                timeout
+            }
+        } else {
+            timeout
+        };
+        reactor.turn(&mut driver, timeout);
+        if blocking {
+            reactor.holder.store(NO_HOLDER, Ordering::SeqCst);
+        }
+        true
     }
 
     /// At shutdown: cancel every green thread this worker owns and run them until they have all

@@ -135,7 +135,7 @@ impl Thread {
         }
     }
 
-    fn request_cancel(&self) {
+    pub(crate) fn request_cancel(&self) {
         match &self.0 {
             ThreadRef::Green(task) => task.request_cancel(),
             ThreadRef::Os(os) => {
@@ -332,6 +332,11 @@ pub(crate) fn install_panic_hook() {
     });
 }
 
+/// The earliest `timeout()` deadline of the calling thread, if any.
+pub(crate) fn wake_deadline() -> Option<Instant> {
+    with_park_point(|pp, _| pp.wake_deadline())
+}
+
 pub(crate) fn enter_timeout(deadline: Instant) -> u64 {
     with_park_point(|pp, _| pp.push_timeout(deadline))
 }
@@ -503,7 +508,7 @@ impl Builder {
                     .os_threads
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .push(os);
+                    .push((os, Thread(ThreadRef::Os(me.clone()))));
                 Ok(JoinHandle {
                     packet,
                     thread: Thread(ThreadRef::Os(me)),

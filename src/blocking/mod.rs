@@ -1,0 +1,138 @@
+//! The blocking pool: OS threads for work that would otherwise block a worker (CPU-heavy code,
+//! unported blocking calls, host-name resolution).
+//!
+//! One process-wide pool. It grows by one thread whenever a job arrives and no thread is idle, up
+//! to a bound (`ZSYNC_BLOCKING_THREADS`, default 512), and a thread that stays idle for 10 s
+//! exits. Beyond the bound, jobs queue. The caller of [`unblock`] parks until its job is done.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+struct Pool {
+    state: Mutex<State>,
+    work: Condvar,
+    max_threads: usize,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Job>,
+    threads: usize,
+    idle: usize,
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| Pool {
+        state: Mutex::new(State::default()),
+        work: Condvar::new(),
+        max_threads: std::env::var("ZSYNC_BLOCKING_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(512),
+    })
+}
+
+impl Pool {
+    fn submit(&'static self, job: Job) {
+        let mut state = self.state.lock().unwrap();
+        state.queue.push_back(job);
+        if state.idle > 0 {
+            drop(state);
+            self.work.notify_one();
+            return;
+        }
+        if state.threads < self.max_threads {
+            state.threads += 1;
+            drop(state);
+            let spawned = std::thread::Builder::new()
+                .name("zsync-blocking".into())
+                .spawn(move || self.run());
+            if spawned.is_err() {
+                // The OS refused a thread: the queued job waits for one that exists; if there
+                // is none, run it right here rather than lose it.
+                let mut state = self.state.lock().unwrap();
+                state.threads -= 1;
+                if state.threads == 0 {
+                    let job = state.queue.pop_back();
+                    drop(state);
+                    if let Some(job) = job {
+                        job();
+                    }
+                }
+            }
+        }
+    }
+
+    fn run(&self) {
+        let mut state = self.state.lock().unwrap();
+        loop {
+            if let Some(job) = state.queue.pop_front() {
+                drop(state);
+                job(); // jobs catch their own panics
+                state = self.state.lock().unwrap();
+                continue;
+            }
+            state.idle += 1;
+            let (next, timeout) = self.work.wait_timeout(state, KEEP_ALIVE).unwrap();
+            state = next;
+            state.idle -= 1;
+            if timeout.timed_out() && state.queue.is_empty() {
+                state.threads -= 1;
+                return;
+            }
+        }
+    }
+}
+
+/// Runs `f` on the blocking pool and parks the calling green thread until it returns; a panic in
+/// `f` is resumed in the caller. On a plain OS thread `f` simply runs on the caller's thread.
+///
+/// Use it for CPU-heavy work and for blocking calls zsync has no green version of, so that the
+/// worker keeps running other green threads meanwhile.
+///
+/// ```
+/// let sum = zsync::run(|| zsync::unblock(|| (1..=1000u64).sum::<u64>()));
+/// assert_eq!(sum, 500500);
+/// ```
+///
+/// If the green thread is cancelled while it waits, it unwinds at once; `f` still runs to its
+/// end on the pool and its result is dropped.
+pub fn unblock<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if crate::runtime::worker::current_task().is_null() {
+        return f();
+    }
+    let done = Arc::new(Done::<T> {
+        result: Mutex::new(None),
+        waiter: crate::thread::current(),
+    });
+    let done2 = done.clone();
+    pool().submit(Box::new(move || {
+        let result = catch_unwind(AssertUnwindSafe(f));
+        *done2.result.lock().unwrap() = Some(result);
+        done2.waiter.unpark();
+    }));
+    loop {
+        let result = done.result.lock().unwrap().take();
+        if let Some(result) = result {
+            return result.unwrap_or_else(|payload| resume_unwind(payload));
+        }
+        crate::thread::park();
+    }
+}
+
+struct Done<T> {
+    result: Mutex<Option<std::thread::Result<T>>>,
+    waiter: crate::thread::Thread,
+}

@@ -1,0 +1,358 @@
+//! TCP: `TcpListener`, `TcpStream`, `Incoming`, shaped like std's.
+
+use super::addr::{each_addr, ToSocketAddrs};
+use crate::reactor::scheduled_io::Direction;
+use crate::reactor::source::IoSource;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// A TCP stream between a local and a remote socket, like `std::net::TcpStream`; blocking calls
+/// park only the calling green thread.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use zsync::net::{TcpListener, TcpStream};
+/// zsync::run(|| -> std::io::Result<()> {
+///     let listener = TcpListener::bind("127.0.0.1:0")?;
+///     let addr = listener.local_addr()?;
+///     let server = zsync::spawn(move || -> std::io::Result<()> {
+///         let (mut stream, _) = listener.accept()?;
+///         let mut buf = [0; 5];
+///         stream.read_exact(&mut buf)?;
+///         stream.write_all(&buf)
+///     });
+///     let mut client = TcpStream::connect(addr)?;
+///     client.write_all(b"hello")?;
+///     let mut echo = [0; 5];
+///     client.read_exact(&mut echo)?;
+///     assert_eq!(&echo, b"hello");
+///     server.join().unwrap()
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpStream(IoSource<std::net::TcpStream>);
+
+/// A TCP socket server, listening for connections, like `std::net::TcpListener`.
+///
+/// ```
+/// use zsync::net::TcpListener;
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// assert!(listener.local_addr()?.port() != 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpListener(IoSource<std::net::TcpListener>);
+
+/// An endless iterator over the connections of a [`TcpListener`], like
+/// `std::net::Incoming`.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+fn connect_error_timeout(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        io::Error::new(io::ErrorKind::TimedOut, "connection timed out")
+    } else {
+        e
+    }
+}
+
+impl TcpStream {
+    /// Opens a TCP connection to `addr`, trying each resolved address in turn, like
+    /// `std::net::TcpStream::connect`.
+    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        each_addr(&addr, |addr| TcpStream::connect_addr(addr, None))
+    }
+
+    /// Opens a TCP connection to `addr`, giving up after `timeout` (TimedOut). A zero timeout
+    /// is an InvalidInput error, as in std.
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        TcpStream::connect_addr(addr, Instant::now().checked_add(timeout))
+            .map_err(connect_error_timeout)
+    }
+
+    fn connect_addr(addr: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
+        // A non-blocking connect (socket with SOCK_NONBLOCK | SOCK_CLOEXEC, then connect, which
+        // returns EINPROGRESS); completion is write readiness, its result SO_ERROR.
+        let pending = mio::net::TcpStream::connect(*addr).map_err(|e| {
+            crate::reactor::with_context_if_exhausted(e, "cannot open a TCP socket")
+        })?;
+        // SAFETY: the fd is a fresh TCP socket we own, handed over whole.
+        let stream = unsafe { std::net::TcpStream::from_raw_fd(pending.into_raw_fd()) };
+        let source = IoSource::new(stream)?;
+        source.do_io_until(Direction::Write, deadline, |s| {
+            if let Some(e) = s.take_error()? {
+                return Err(e);
+            }
+            match s.peer_addr() {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                Err(e) => Err(e),
+            }
+        })?;
+        Ok(TcpStream(source))
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get_ref().local_addr()
+    }
+
+    /// Shuts down the read half, the write half or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.0.get_ref().shutdown(how)
+    }
+
+    /// A new handle to the same socket; it shares this one's timeouts and non-blocking mode,
+    /// as std's clones share the socket's.
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        Ok(TcpStream(self.0.clone_with(self.0.get_ref().try_clone()?)))
+    }
+
+    /// Sets the read timeout: a read that waits longer fails with `WouldBlock`, as std's does
+    /// on Unix. `Some(Duration::ZERO)` is an InvalidInput error.
+    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.0.set_timeout(Direction::Read, dur)
+    }
+
+    /// Sets the write timeout, like [`set_read_timeout`](Self::set_read_timeout).
+    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.0.set_timeout(Direction::Write, dur)
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.0.timeout(Direction::Read))
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.0.timeout(Direction::Write))
+    }
+
+    /// Reads without removing the data from the queue.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.do_io(Direction::Read, |s| s.peek(buf))
+    }
+
+    /// Sets TCP_NODELAY.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.0.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Reads TCP_NODELAY.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.0.get_ref().nodelay()
+    }
+
+    /// Sets IP_TTL.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.0.get_ref().set_ttl(ttl)
+    }
+
+    /// Reads IP_TTL.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.0.get_ref().ttl()
+    }
+
+    /// Takes the pending socket error (SO_ERROR).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.0.get_ref().take_error()
+    }
+
+    /// In non-blocking mode, calls that would wait return `WouldBlock` instead, as in std.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.0.set_nonblocking(nonblocking);
+        Ok(())
+    }
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.do_io(Direction::Read, |mut s| s.read(buf))
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.0.do_io(Direction::Read, |mut s| s.read_vectored(bufs))
+    }
+}
+
+impl Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.do_io(Direction::Write, |mut s| s.write(buf))
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.0
+            .do_io(Direction::Write, |mut s| s.write_vectored(bufs))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        (&*self).read_vectored(bufs)
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl TcpListener {
+    /// Binds a listener to `addr`, trying each resolved address in turn, like
+    /// `std::net::TcpListener::bind`.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        let listener = each_addr(&addr, |a| std::net::TcpListener::bind(*a))?;
+        Ok(TcpListener(IoSource::new(listener)?))
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get_ref().local_addr()
+    }
+
+    /// A new handle to the same socket.
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        Ok(TcpListener(
+            self.0.clone_with(self.0.get_ref().try_clone()?),
+        ))
+    }
+
+    /// Waits for a connection and returns it with the peer's address.
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, addr) = self.0.do_io(Direction::Read, |l| l.accept()).map_err(|e| {
+            crate::reactor::with_context_if_exhausted(e, "cannot accept a connection")
+        })?;
+        Ok((TcpStream(IoSource::new(stream)?), addr))
+    }
+
+    /// An endless iterator of accepted connections.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// Sets IP_TTL.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.0.get_ref().set_ttl(ttl)
+    }
+
+    /// Reads IP_TTL.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.0.get_ref().ttl()
+    }
+
+    /// Takes the pending socket error (SO_ERROR).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.0.get_ref().take_error()
+    }
+
+    /// In non-blocking mode, `accept` returns `WouldBlock` instead of waiting.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.0.set_nonblocking(nonblocking);
+        Ok(())
+    }
+}
+
+impl<'a> Iterator for Incoming<'a> {
+    type Item = io::Result<TcpStream>;
+    fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        Some(self.listener.accept().map(|(stream, _)| stream))
+    }
+}
+
+impl std::iter::FusedIterator for Incoming<'_> {}
+
+macro_rules! fd_traits {
+    ($ty:ident, $std:ty) => {
+        impl AsRawFd for $ty {
+            fn as_raw_fd(&self) -> RawFd {
+                self.0.as_raw_fd()
+            }
+        }
+
+        impl AsFd for $ty {
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                self.0.get_ref().as_fd()
+            }
+        }
+
+        impl FromRawFd for $ty {
+            /// Takes over `fd` (switching it to non-blocking mode internally).
+            unsafe fn from_raw_fd(fd: RawFd) -> $ty {
+                // SAFETY: the caller hands over an open socket fd of the right kind.
+                <$ty>::from(unsafe { <$std>::from_raw_fd(fd) })
+            }
+        }
+
+        impl IntoRawFd for $ty {
+            /// Gives the fd back in blocking mode (unless set non-blocking).
+            fn into_raw_fd(self) -> RawFd {
+                self.0.into_inner().into_raw_fd()
+            }
+        }
+
+        impl From<OwnedFd> for $ty {
+            fn from(fd: OwnedFd) -> $ty {
+                <$ty>::from(<$std>::from(fd))
+            }
+        }
+
+        impl From<$ty> for OwnedFd {
+            fn from(value: $ty) -> OwnedFd {
+                value.0.into_inner().into()
+            }
+        }
+
+        impl From<$std> for $ty {
+            /// Takes over a std socket. Its fd is switched to non-blocking mode (which cannot
+            /// fail on a socket); calls on the result block as std's did.
+            fn from(inner: $std) -> $ty {
+                let source = crate::reactor::source::IoSource::new(inner);
+                $ty(source.expect("FIONBIO on a socket fd"))
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.0, f)
+            }
+        }
+    };
+}
+pub(crate) use fd_traits;
+
+fd_traits!(TcpStream, std::net::TcpStream);
+fd_traits!(TcpListener, std::net::TcpListener);

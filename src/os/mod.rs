@@ -1,0 +1,3 @@
+//! Platform-specific parts, shaped like `std::os`.
+
+pub mod unix;

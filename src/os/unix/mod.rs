@@ -1,0 +1,3 @@
+//! Unix-specific parts, shaped like `std::os::unix`.
+
+pub mod net;

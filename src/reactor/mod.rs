@@ -1,0 +1,272 @@
+//! The I/O reactor: one mio `Poll` per runtime, the table of registered sources, and the
+//! park-on-readiness path ([`source::IoSource`]).
+//!
+//! A worker with nothing to run takes the driver (`Reactor::try_drive`) and blocks in
+//! `epoll_wait` until the next timer deadline; a busy worker polls it without blocking now and
+//! then, so readiness is picked up even when nobody is idle. Whoever wakes a worker that sits in
+//! the driver goes through the mio `Waker` (see `Shared::unpark_worker`).
+//!
+//! Tokens carry a generation: an event still in flight for a closed source whose slot was reused
+//! is recognised as stale and dropped, so it never wakes the wrong green thread.
+
+pub(crate) mod scheduled_io;
+pub(crate) mod source;
+
+use crate::thread::Thread;
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use scheduled_io::{READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::time::Duration;
+
+pub(crate) type ScheduledIo = scheduled_io::ScheduledIo<Thread>;
+
+const WAKE_TOKEN: Token = Token(usize::MAX);
+/// No worker is blocked in the driver.
+pub(crate) const NO_HOLDER: usize = usize::MAX;
+
+struct Slot {
+    generation: u32,
+    io: Option<Arc<ScheduledIo>>,
+}
+
+#[derive(Default)]
+struct Table {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+}
+
+/// The driver: the `Poll` and its event buffer, used by one worker at a time.
+pub(crate) struct Driver {
+    poll: Poll,
+    events: Events,
+    woken: Vec<(Arc<ScheduledIo>, usize)>,
+}
+
+pub(crate) struct Reactor {
+    driver: Mutex<Driver>,
+    registry: Registry,
+    waker: Waker,
+    table: Mutex<Table>,
+    /// The index of the worker blocked in the driver, or `NO_HOLDER`.
+    pub(crate) holder: AtomicUsize,
+}
+
+/// A source's place in the reactor; dropping it deregisters the fd.
+pub(crate) struct Registration {
+    pub(crate) reactor: Arc<Reactor>,
+    pub(crate) io: Arc<ScheduledIo>,
+    token: Token,
+    fd: RawFd,
+}
+
+impl Reactor {
+    pub(crate) fn new() -> io::Result<Reactor> {
+        let poll =
+            Poll::new().map_err(|e| with_context(e, "cannot create the I/O reactor (epoll)"))?;
+        let registry = poll.registry().try_clone()?;
+        let waker = Waker::new(poll.registry(), WAKE_TOKEN)?;
+        Ok(Reactor {
+            driver: Mutex::new(Driver {
+                poll,
+                events: Events::with_capacity(1024),
+                woken: Vec::new(),
+            }),
+            registry,
+            waker,
+            table: Mutex::new(Table::default()),
+            holder: AtomicUsize::new(NO_HOLDER),
+        })
+    }
+
+    /// Interrupts the worker blocked in the driver, if any.
+    pub(crate) fn wake(&self) {
+        let _ = self.waker.wake();
+    }
+
+    /// The driver, if no other worker has it.
+    pub(crate) fn try_drive(&self) -> Option<MutexGuard<'_, Driver>> {
+        match self.driver.try_lock() {
+            Ok(driver) => Some(driver),
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Waits up to `timeout` for events and wakes the green threads they concern. Returns
+    /// true if any source became ready.
+    pub(crate) fn turn(&self, driver: &mut Driver, timeout: Option<Duration>) -> bool {
+        let Driver {
+            poll,
+            events,
+            woken,
+        } = driver;
+        if let Err(e) = poll.poll(events, timeout) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                // epoll_wait fails only on programming errors (EBADF, EINVAL).
+                panic!("zsync reactor: epoll_wait failed: {e}");
+            }
+            return false;
+        }
+        {
+            let table = self.table.lock().unwrap();
+            for event in events.iter() {
+                if event.token() == WAKE_TOKEN {
+                    continue;
+                }
+                let (index, generation) = split(event.token());
+                let Some(io) = table
+                    .slots
+                    .get(index as usize)
+                    .filter(|slot| slot.generation == generation)
+                    .and_then(|slot| slot.io.clone())
+                else {
+                    continue; // stale: the source was closed and its slot reused
+                };
+                let mut ready = 0;
+                if event.is_readable() {
+                    ready |= READABLE;
+                }
+                if event.is_writable() {
+                    ready |= WRITABLE;
+                }
+                if event.is_read_closed() {
+                    ready |= READ_CLOSED;
+                }
+                if event.is_write_closed() {
+                    ready |= WRITE_CLOSED;
+                }
+                if event.is_error() {
+                    // Both directions retry and meet the error.
+                    ready |= READABLE | WRITABLE;
+                }
+                woken.push((io, ready));
+            }
+        }
+        let any = !woken.is_empty();
+        for (io, ready) in woken.drain(..) {
+            io.set_ready(ready);
+        }
+        any
+    }
+
+    /// Registers `fd` for read and write readiness, edge-triggered.
+    pub(crate) fn register(self: &Arc<Self>, fd: RawFd) -> io::Result<Registration> {
+        let io = Arc::new(ScheduledIo::new());
+        let token = {
+            let mut table = self.table.lock().unwrap();
+            let index = match table.free.pop() {
+                Some(index) => index,
+                None => {
+                    let index = u32::try_from(table.slots.len()).map_err(|_| {
+                        io::Error::new(io::ErrorKind::OutOfMemory, "too many I/O sources")
+                    })?;
+                    table.slots.push(Slot {
+                        generation: 0,
+                        io: None,
+                    });
+                    index
+                }
+            };
+            let slot = &mut table.slots[index as usize];
+            slot.io = Some(io.clone());
+            join(index, slot.generation)
+        };
+        let result = self.registry.register(
+            &mut mio::unix::SourceFd(&fd),
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        if let Err(e) = result {
+            self.release(token);
+            return Err(e);
+        }
+        Ok(Registration {
+            reactor: self.clone(),
+            io,
+            token,
+            fd,
+        })
+    }
+
+    fn release(&self, token: Token) {
+        let (index, _) = split(token);
+        let mut table = self.table.lock().unwrap();
+        let slot = &mut table.slots[index as usize];
+        slot.io = None;
+        slot.generation = slot.generation.wrapping_add(1);
+        table.free.push(index);
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // Before the fd is closed (the owner closes it after dropping this), so that no event for
+        // it is reported again; one already in the driver's hands is stale by its generation.
+        let _ = self
+            .reactor
+            .registry
+            .deregister(&mut mio::unix::SourceFd(&self.fd));
+        self.reactor.release(self.token);
+    }
+}
+
+fn join(index: u32, generation: u32) -> Token {
+    Token(((generation as usize) << 32) | index as usize)
+}
+
+fn split(token: Token) -> (u32, u32) {
+    (token.0 as u32, (token.0 >> 32) as u32)
+}
+
+/// An error with `what` in front of the OS's message, keeping its kind; running out of file
+/// descriptors also names the limit and how to raise it.
+pub(crate) fn with_context(e: io::Error, what: &str) -> io::Error {
+    let hint = match e.raw_os_error() {
+        Some(libc::EMFILE) => {
+            " (the per-process limit on open files, RLIMIT_NOFILE, is reached: raise it with \
+             `ulimit -n` or setrlimit)"
+        }
+        Some(libc::ENFILE) => {
+            " (the system-wide limit on open files is reached: raise it with \
+             `sysctl fs.file-max`)"
+        }
+        _ => "",
+    };
+    io::Error::new(e.kind(), format!("{what}: {e}{hint}"))
+}
+
+/// `with_context` for fd exhaustion only; every other error is passed on as the OS gave it,
+/// as std does.
+pub(crate) fn with_context_if_exhausted(e: io::Error, what: &str) -> io::Error {
+    match e.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE) => with_context(e, what),
+        _ => e,
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_index_and_generation() {
+        assert_eq!(split(join(7, 3)), (7, 3));
+        assert_eq!(split(join(u32::MAX, u32::MAX)), (u32::MAX, u32::MAX));
+    }
+
+    #[test]
+    fn a_reused_slot_gets_a_new_generation() {
+        let reactor = Arc::new(Reactor::new().unwrap());
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        use std::os::fd::AsRawFd;
+        let first = reactor.register(a.as_raw_fd()).unwrap();
+        let first_token = first.token;
+        drop(first);
+        let second = reactor.register(a.as_raw_fd()).unwrap();
+        assert_eq!(split(second.token).0, split(first_token).0);
+        assert_ne!(second.token, first_token);
+    }
+}

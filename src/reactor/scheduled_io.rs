@@ -1,0 +1,209 @@
+//! One registered I/O source's readiness, and the green threads waiting on it.
+//!
+//! Readiness is edge-triggered: the driver ORs in what the kernel reported and bumps a tick; an
+//! operation that hits `WouldBlock` clears readiness only if the tick has not moved since it
+//! read it before trying (`clear`), and a waiter enqueues only if the tick still has not moved
+//! (`register`, under the waiter lock). The driver publishes the new tick first and takes the
+//! waiter lock second, so an edge that arrives anywhere between the `WouldBlock` and the park is
+//! seen either by the waiter's check or by the driver's wake: it is never lost.
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::Mutex;
+use crate::thread::join::Unpark;
+
+/// The direction an operation waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+pub(crate) const READABLE: usize = 1;
+pub(crate) const WRITABLE: usize = 2;
+pub(crate) const READ_CLOSED: usize = 4;
+pub(crate) const WRITE_CLOSED: usize = 8;
+const READY_BITS: usize = 0xff;
+const TICK_SHIFT: usize = 8;
+
+impl Direction {
+    /// The readiness bits that let an operation of this direction make progress.
+    fn mask(self) -> usize {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED,
+            Direction::Write => WRITABLE | WRITE_CLOSED,
+        }
+    }
+}
+
+/// A snapshot of the readiness word.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Snapshot(usize);
+
+impl Snapshot {
+    pub(crate) fn is_ready(self, direction: Direction) -> bool {
+        self.0 & direction.mask() != 0
+    }
+
+    fn tick(self) -> usize {
+        self.0 >> TICK_SHIFT
+    }
+}
+
+struct Waiters<W> {
+    next_key: u64,
+    list: Vec<(u64, Direction, W)>,
+}
+
+pub(crate) struct ScheduledIo<W> {
+    /// Ready bits in the low byte, the event tick above.
+    readiness: AtomicUsize,
+    waiters: Mutex<Waiters<W>>,
+}
+
+impl<W: Unpark> ScheduledIo<W> {
+    pub(crate) fn new() -> Self {
+        ScheduledIo {
+            readiness: AtomicUsize::new(0),
+            waiters: Mutex::new(Waiters {
+                next_key: 0,
+                list: Vec::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        Snapshot(self.readiness.load(Ordering::Acquire))
+    }
+
+    /// Driver side: the kernel reported `ready` (a set of the bit constants). Wakes every
+    /// waiter of a direction that can now make progress.
+    pub(crate) fn set_ready(&self, ready: usize) {
+        let mut current = self.readiness.load(Ordering::Relaxed);
+        loop {
+            let tick = (current >> TICK_SHIFT).wrapping_add(1);
+            let new = (tick << TICK_SHIFT) | (current & READY_BITS) | ready;
+            match self.readiness.compare_exchange_weak(
+                current,
+                new,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => current = actual,
+            }
+        }
+        // After the tick is published: a waiter that enqueued under this lock saw the old tick.
+        let woken: Vec<W> = {
+            let mut waiters = self.waiters.lock().unwrap();
+            let mut woken = Vec::new();
+            let mut i = 0;
+            while i < waiters.list.len() {
+                if ready & waiters.list[i].1.mask() != 0 {
+                    woken.push(waiters.list.swap_remove(i).2);
+                } else {
+                    i += 1;
+                }
+            }
+            woken
+        };
+        for waiter in woken {
+            waiter.unpark();
+        }
+    }
+
+    /// Operation side, after `WouldBlock`: forgets `direction`'s readiness unless a new event
+    /// came in since `seen` was taken (then the caller simply tries again).
+    pub(crate) fn clear(&self, seen: Snapshot, direction: Direction) {
+        let new = seen.0 & !direction.mask();
+        let _ = self
+            .readiness
+            .compare_exchange(seen.0, new, Ordering::AcqRel, Ordering::Relaxed);
+    }
+
+    /// Operation side: enqueues `waiter` for `direction` unless readiness arrived or moved since
+    /// `seen` (then `None`: do not park, try again). Returns the key for [`Self::remove`].
+    pub(crate) fn register(&self, seen: Snapshot, direction: Direction, waiter: W) -> Option<u64> {
+        let mut waiters = self.waiters.lock().unwrap();
+        let now = self.snapshot();
+        if now.tick() != seen.tick() || now.is_ready(direction) {
+            return None;
+        }
+        let key = waiters.next_key;
+        waiters.next_key += 1;
+        waiters.list.push((key, direction, waiter));
+        Some(key)
+    }
+
+    /// Takes a waiter out of the list (it gave up: timeout, cancellation, spurious wake). A
+    /// waiter the driver already woke is gone already; nothing was handed to it but a wake.
+    pub(crate) fn remove(&self, key: u64) {
+        let mut waiters = self.waiters.lock().unwrap();
+        if let Some(i) = waiters.list.iter().position(|w| w.0 == key) {
+            waiters.list.swap_remove(i);
+        }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::sync::atomic::AtomicBool;
+    use crate::loom::sync::Arc;
+    use crate::loom::thread;
+
+    /// The edge-triggered race: a green thread tries an operation, gets `WouldBlock`, and parks;
+    /// meanwhile the driver reports the fd ready. The operation must complete: either it sees the
+    /// data on a retry or the driver's wake reaches its park.
+    #[test]
+    fn an_edge_between_would_block_and_park_is_never_lost() {
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::<thread::Thread>::new());
+            // The kernel's socket buffer.
+            let data = Arc::new(AtomicBool::new(false));
+            let (io2, data2) = (io.clone(), data.clone());
+            let driver = thread::spawn(move || {
+                data2.store(true, Ordering::Release);
+                io2.set_ready(READABLE);
+            });
+            loop {
+                let seen = io.snapshot();
+                // The "read": succeeds if data arrived.
+                if data.load(Ordering::Acquire) {
+                    break;
+                }
+                io.clear(seen, Direction::Read);
+                if let Some(key) = io.register(seen, Direction::Read, thread::current()) {
+                    thread::park();
+                    io.remove(key);
+                }
+            }
+            driver.join().unwrap();
+        });
+    }
+
+    /// A reader and a writer wait on the same source; a write-readiness edge wakes the writer
+    /// and leaves the reader parked in the list.
+    #[test]
+    fn each_direction_is_woken_by_its_own_edge() {
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::<thread::Thread>::new());
+            let seen = io.snapshot();
+            let key = io.register(seen, Direction::Read, thread::current());
+            assert!(key.is_some());
+            let io2 = io.clone();
+            let writer = thread::spawn(move || {
+                let seen = io2.snapshot();
+                if let Some(key) = io2.register(seen, Direction::Write, thread::current()) {
+                    while !io2.snapshot().is_ready(Direction::Write) {
+                        thread::park();
+                    }
+                    io2.remove(key);
+                }
+            });
+            io.set_ready(WRITABLE);
+            writer.join().unwrap();
+            assert!(!io.snapshot().is_ready(Direction::Read));
+            assert_eq!(io.waiters.lock().unwrap().list.len(), 1);
+        });
+    }
+}

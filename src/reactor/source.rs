@@ -1,0 +1,282 @@
+//! `IoSource`: a socket under zsync's control, and the one loop every blocking network call runs.
+//!
+//! The fd is always in O_NONBLOCK mode. A call tries the operation; on `WouldBlock` it waits for
+//! readiness and tries again, until the operation completes, the socket's timeout passes (std's
+//! `WouldBlock` error, as a blocking socket with SO_RCVTIMEO gives), or the green thread is
+//! cancelled (it unwinds from the park, leaving the socket registered and usable). How it waits
+//! depends on who calls:
+//! - a green thread parks on the runtime's reactor (the fd is registered there on first use);
+//! - a plain OS thread (or a green thread of another runtime than the one the fd is registered
+//!   with) blocks in poll(2), which is std's blocking behaviour.
+//!
+//! User-level non-blocking mode (`set_nonblocking(true)`) is a flag: calls then return
+//! `WouldBlock` at once, like std's.
+
+use super::scheduled_io::{Direction, Snapshot};
+use super::{Reactor, Registration};
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Options that std keeps in the kernel's socket (shared by `try_clone`d handles) but zsync
+/// keeps here, since the kernel ignores timeouts on non-blocking fds.
+#[derive(Debug, Default)]
+struct Options {
+    nonblocking: AtomicBool,
+    /// Nanoseconds; 0 is "none" (std refuses a zero timeout).
+    read_timeout: AtomicU64,
+    write_timeout: AtomicU64,
+}
+
+pub(crate) struct IoSource<S: AsRawFd> {
+    /// Declared before `inner`: dropped (deregistered) before the fd closes.
+    registration: OnceLock<Registration>,
+    registering: Mutex<()>,
+    options: Arc<Options>,
+    inner: S,
+}
+
+impl<S: AsRawFd> IoSource<S> {
+    /// Takes `inner` over, switching its fd to non-blocking mode.
+    pub(crate) fn new(inner: S) -> io::Result<Self> {
+        set_nonblocking(inner.as_raw_fd(), true)?;
+        Ok(Self::with_options(inner, Arc::default()))
+    }
+
+    fn with_options(inner: S, options: Arc<Options>) -> Self {
+        IoSource {
+            registration: OnceLock::new(),
+            registering: Mutex::new(()),
+            options,
+            inner,
+        }
+    }
+
+    /// A second handle on a duplicate of the fd that shares this one's options, as std's
+    /// `try_clone` shares the socket's.
+    pub(crate) fn clone_with(&self, inner: S) -> Self {
+        Self::with_options(inner, self.options.clone())
+    }
+
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Gives the socket back in blocking mode (unless the user asked for non-blocking).
+    pub(crate) fn into_inner(self) -> S {
+        let IoSource {
+            registration,
+            options,
+            inner,
+            ..
+        } = self;
+        drop(registration);
+        // Cannot fail on a valid socket fd.
+        let _ = set_nonblocking(
+            inner.as_raw_fd(),
+            options.nonblocking.load(Ordering::Relaxed),
+        );
+        inner
+    }
+
+    pub(crate) fn set_nonblocking(&self, nonblocking: bool) {
+        self.options
+            .nonblocking
+            .store(nonblocking, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_timeout(
+        &self,
+        direction: Direction,
+        dur: Option<Duration>,
+    ) -> io::Result<()> {
+        let nanos = match dur {
+            Some(d) if d.is_zero() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "cannot set a 0 duration timeout",
+                ))
+            }
+            Some(d) => u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
+            None => 0,
+        };
+        self.timeout_cell(direction).store(nanos, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub(crate) fn timeout(&self, direction: Direction) -> Option<Duration> {
+        match self.timeout_cell(direction).load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
+    }
+
+    fn timeout_cell(&self, direction: Direction) -> &AtomicU64 {
+        match direction {
+            Direction::Read => &self.options.read_timeout,
+            Direction::Write => &self.options.write_timeout,
+        }
+    }
+
+    /// Runs `op` until it does not return `WouldBlock`, waiting for `direction` readiness in
+    /// between, for at most the socket's timeout in that direction.
+    pub(crate) fn do_io<R>(
+        &self,
+        direction: Direction,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.do_io_until(direction, None, &mut op)
+    }
+
+    /// Like [`Self::do_io`], with an explicit deadline instead of the socket's timeout.
+    pub(crate) fn do_io_until<R>(
+        &self,
+        direction: Direction,
+        deadline: Option<Instant>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let mut deadline = deadline;
+        let mut first_wait = true;
+        loop {
+            let seen = self.registration.get().map(|r| r.io.snapshot());
+            match op(&self.inner) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                result => return result,
+            }
+            if self.options.nonblocking.load(Ordering::Relaxed) {
+                return Err(io::Error::from_raw_os_error(libc::EAGAIN));
+            }
+            if first_wait {
+                first_wait = false;
+                if deadline.is_none() {
+                    deadline = self
+                        .timeout(direction)
+                        .and_then(|t| Instant::now().checked_add(t));
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                // What a blocking socket whose SO_RCVTIMEO / SO_SNDTIMEO expired returns.
+                return Err(io::Error::from_raw_os_error(libc::EAGAIN));
+            }
+            self.wait(direction, seen, deadline)?;
+        }
+    }
+
+    /// Waits until `direction` may be ready, `deadline` passes, or (spuriously) anything else.
+    fn wait(
+        &self,
+        direction: Direction,
+        seen: Option<Snapshot>,
+        deadline: Option<Instant>,
+    ) -> io::Result<()> {
+        if let Some(reactor) = crate::runtime::worker::current_reactor() {
+            let registration = match self.registration.get() {
+                Some(registration) => registration,
+                None => {
+                    self.register(&reactor)?;
+                    // Registering reports the fd's current state: just try again.
+                    return Ok(());
+                }
+            };
+            if Arc::ptr_eq(&registration.reactor, &reactor) {
+                let Some(seen) = seen else {
+                    return Ok(()); // registered by another thread meanwhile: try again
+                };
+                let io = &registration.io;
+                io.clear(seen, direction);
+                if let Some(key) = io.register(seen, direction, crate::thread::current()) {
+                    struct Remove<'a>(&'a super::ScheduledIo, u64);
+                    impl Drop for Remove<'_> {
+                        fn drop(&mut self) {
+                            self.0.remove(self.1);
+                        }
+                    }
+                    // Also when the park unwinds (cancellation, timeout()): the socket stays
+                    // registered and usable, with no waiter left behind.
+                    let _remove = Remove(io, key);
+                    crate::thread::park_until(deadline);
+                }
+                return Ok(());
+            }
+        }
+        poll_fd(self.inner.as_raw_fd(), direction, deadline)
+    }
+
+    fn register(&self, reactor: &Arc<Reactor>) -> io::Result<()> {
+        let _guard = self.registering.lock().unwrap_or_else(|e| e.into_inner());
+        if self.registration.get().is_none() {
+            let registration = reactor
+                .register(self.inner.as_raw_fd())
+                .map_err(|e| super::with_context(e, "cannot register a socket with the reactor"))?;
+            let _ = self.registration.set(registration);
+        }
+        Ok(())
+    }
+}
+
+impl<S: AsRawFd> AsRawFd for IoSource<S> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
+impl<S: AsRawFd + std::fmt::Debug> std::fmt::Debug for IoSource<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+pub(crate) fn set_nonblocking(fd: RawFd, nonblocking: bool) -> io::Result<()> {
+    let mut on = libc::c_int::from(nonblocking);
+    // SAFETY: FIONBIO reads one c_int through the pointer, which is valid for the call.
+    if unsafe { libc::ioctl(fd, libc::FIONBIO, &mut on) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Blocks the OS thread in poll(2) until `fd` is ready for `direction`, `deadline` passes, or
+/// (on an OS thread of a runtime, which can be cancelled) a slice of time ends.
+fn poll_fd(fd: RawFd, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
+    // A cancellation or timeout() of this thread is raised here, and noticed within a slice.
+    crate::thread::check_cancel();
+    let wake = match (deadline, crate::thread::wake_deadline()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let slice = crate::thread::os_thread_runtime()
+        .is_some()
+        .then_some(Duration::from_millis(50));
+    let timeout = match (
+        wake.map(|at| at.saturating_duration_since(Instant::now())),
+        slice,
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let millis = timeout.map_or(-1, |t| {
+        // Round up, so that the deadline has passed when poll returns.
+        libc::c_int::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(libc::c_int::MAX)
+    });
+    let events = match direction {
+        Direction::Read => libc::POLLIN,
+        Direction::Write => libc::POLLOUT,
+    };
+    let mut pollfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, for the duration of the call.
+    if unsafe { libc::poll(&mut pollfd, 1, millis) } == -1 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    crate::thread::check_cancel();
+    Ok(())
+}

@@ -1,0 +1,514 @@
+//! zsync::net and zsync::os::unix::net: echo under load, std clients, errors, timeouts, UDP,
+//! Unix sockets, resets, cancellation, many connections.
+
+use std::io::{ErrorKind, Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zsync::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use zsync::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+use zsync::runtime::{Builder, Flavor};
+use zsync::Runtime;
+
+fn runtime() -> Runtime {
+    Builder::new().worker_threads(2).build().unwrap()
+}
+
+/// An echo server on green threads: one per connection. Returns its address.
+fn spawn_echo_server(listener: TcpListener) {
+    zsync::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            zsync::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// A client that sends `rounds` distinct 64-byte messages and checks every echoed byte.
+fn echo_client(addr: std::net::SocketAddr, id: usize, rounds: usize) -> usize {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut verified = 0;
+    for round in 0..rounds {
+        let message: Vec<u8> = (0..64).map(|i| (id * 31 + round * 7 + i) as u8).collect();
+        stream.write_all(&message).unwrap();
+        let mut echo = [0u8; 64];
+        stream.read_exact(&mut echo).unwrap();
+        assert_eq!(&echo[..], &message[..], "client {id} round {round}");
+        verified += 64;
+    }
+    verified
+}
+
+#[test]
+fn echo_1000_connections_100_round_trips() {
+    runtime().block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        spawn_echo_server(listener);
+        let clients: Vec<_> = (0..1000)
+            .map(|id| zsync::spawn(move || echo_client(addr, id, 100)))
+            .collect();
+        let bytes: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+        assert_eq!(bytes, 1000 * 100 * 64);
+    });
+}
+
+#[test]
+fn green_server_serves_plain_std_clients_on_os_threads() {
+    let rt = runtime();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(move || spawn_echo_server(listener))
+        .join()
+        .unwrap();
+    let clients: Vec<_> = (0..16)
+        .map(|id| {
+            std::thread::spawn(move || {
+                let mut stream = std::net::TcpStream::connect(addr).unwrap();
+                for round in 0..50 {
+                    let message = format!("client {id} round {round} .....");
+                    stream.write_all(message.as_bytes()).unwrap();
+                    let mut echo = vec![0u8; message.len()];
+                    stream.read_exact(&mut echo).unwrap();
+                    assert_eq!(echo, message.as_bytes());
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+}
+
+#[test]
+fn zsync_sockets_block_like_std_on_plain_os_threads() {
+    // No runtime anywhere: every call is the blocking std behaviour.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 5];
+        stream.read_exact(&mut buf).unwrap();
+        stream.write_all(&buf).unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    let mut client = TcpStream::connect(addr).unwrap();
+    client.write_all(b"hello").unwrap();
+    let mut buf = [0u8; 5];
+    client.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"hello");
+    server.join().unwrap();
+}
+
+#[test]
+fn connection_refused_on_a_closed_port() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    runtime().block_on(move || {
+        let err = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    });
+    let err = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn bad_input_gives_std_error_kinds() {
+    runtime().block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let err = TcpStream::connect_timeout(&addr, Duration::ZERO).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let stream = TcpStream::connect(addr).unwrap();
+        let err = stream.set_read_timeout(Some(Duration::ZERO)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("0 duration"), "{err}");
+        let err = TcpListener::bind(addr).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AddrInUse);
+        let empty: &[std::net::SocketAddr] = &[];
+        let err = TcpStream::connect(empty).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    });
+}
+
+#[test]
+fn read_timeout_gives_would_block_like_std_and_the_stream_stays_usable() {
+    runtime().block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = TcpStream::connect(addr).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        assert_eq!(
+            client.read_timeout().unwrap(),
+            Some(Duration::from_millis(50))
+        );
+        let start = Instant::now();
+        let err = client.read(&mut [0u8; 8]).unwrap_err();
+        let waited = start.elapsed();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+        assert!(waited >= Duration::from_millis(50), "{waited:?}");
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
+        server.write_all(b"late").unwrap();
+        let mut buf = [0u8; 4];
+        client.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"late");
+    });
+}
+
+#[test]
+fn nonblocking_mode_returns_would_block_at_once() {
+    runtime().block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        assert_eq!(listener.accept().unwrap_err().kind(), ErrorKind::WouldBlock);
+        let addr = listener.local_addr().unwrap();
+        let mut client = TcpStream::connect(addr).unwrap();
+        client.set_nonblocking(true).unwrap();
+        assert_eq!(
+            client.read(&mut [0u8; 4]).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+    });
+}
+
+#[test]
+fn udp_ping_pong() {
+    runtime().block_on(|| {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server_addr = server.local_addr().unwrap();
+        let pong = zsync::spawn(move || {
+            let mut buf = [0u8; 64];
+            for _ in 0..100 {
+                let (n, from) = server.recv_from(&mut buf).unwrap();
+                server.send_to(&buf[..n], from).unwrap();
+            }
+        });
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.connect(server_addr).unwrap();
+        for i in 0..100u32 {
+            client.send(&i.to_le_bytes()).unwrap();
+            let mut buf = [0u8; 4];
+            assert_eq!(client.recv(&mut buf).unwrap(), 4);
+            assert_eq!(u32::from_le_bytes(buf), i);
+        }
+        pong.join().unwrap();
+    });
+}
+
+#[test]
+fn unix_stream_echo_and_datagrams() {
+    let path = std::env::temp_dir().join(format!("zsync-test-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    runtime().block_on(move || {
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = zsync::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            loop {
+                let n = stream.read(&mut buf).unwrap();
+                if n == 0 {
+                    return;
+                }
+                stream.write_all(&buf[..n]).unwrap();
+            }
+        });
+        let mut client = UnixStream::connect(&path).unwrap();
+        for i in 0..100 {
+            let message = format!("message {i}");
+            client.write_all(message.as_bytes()).unwrap();
+            let mut echo = vec![0u8; message.len()];
+            client.read_exact(&mut echo).unwrap();
+            assert_eq!(echo, message.as_bytes());
+        }
+        client.shutdown(Shutdown::Write).unwrap();
+        server.join().unwrap();
+        std::fs::remove_file(&path).unwrap();
+
+        let (a, b) = UnixDatagram::pair().unwrap();
+        let reader = zsync::spawn(move || {
+            let mut buf = [0u8; 16];
+            let n = b.recv(&mut buf).unwrap();
+            buf[..n].to_vec()
+        });
+        zsync::thread::sleep(Duration::from_millis(10));
+        a.send(b"datagram").unwrap();
+        assert_eq!(reader.join().unwrap(), b"datagram");
+    });
+}
+
+#[test]
+fn peer_reset_mid_stream_is_an_error_not_a_hang() {
+    runtime().block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = TcpStream::connect(addr).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.write_all(b"unread data").unwrap();
+        zsync::thread::sleep(Duration::from_millis(10));
+        // Closing with unread data makes the kernel send RST.
+        drop(server);
+        zsync::thread::sleep(Duration::from_millis(10));
+        let mut buf = [0u8; 16];
+        let result = client.read(&mut buf);
+        let err = result.expect_err("read after a reset");
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+        // Writing keeps failing with an error, never a panic or hang.
+        let mut failed = false;
+        for _ in 0..10 {
+            if client.write_all(&[0u8; 1024]).is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed);
+    });
+}
+
+#[test]
+fn reader_and_writer_of_one_socket_block_independently() {
+    runtime().block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let client = Arc::new(client);
+        // The reader parks first; the writer, on the same socket, must not be held up by it.
+        let c2 = client.clone();
+        let reader = zsync::spawn(move || {
+            let mut buf = [0u8; 3];
+            (&*c2).read_exact(&mut buf).unwrap();
+            buf
+        });
+        let writer_clone = client.try_clone().unwrap();
+        let writer = zsync::spawn(move || {
+            // Enough to fill the socket buffers: the writer parks until the server reads.
+            let data = vec![7u8; 8 << 20];
+            (&writer_clone).write_all(&data).unwrap();
+        });
+        let mut server = server;
+        let mut total = 0;
+        let mut buf = vec![0u8; 1 << 16];
+        while total < 8 << 20 {
+            total += server.read(&mut buf).unwrap();
+        }
+        writer.join().unwrap();
+        server.write_all(b"abc").unwrap();
+        assert_eq!(&reader.join().unwrap(), b"abc");
+    });
+}
+
+#[test]
+fn cancel_a_green_thread_blocked_in_accept_and_in_read() {
+    runtime().block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let listener = Arc::new(listener);
+        let l2 = listener.clone();
+        let acceptor = zsync::spawn(move || l2.accept().map(|_| ()));
+        zsync::thread::sleep(Duration::from_millis(20));
+        let payload = acceptor.cancel().unwrap_err();
+        assert!(payload.is::<zsync::Cancelled>());
+
+        // The listener is still usable after the cancelled accept.
+        let client = TcpStream::connect(addr).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let server = Arc::new(server);
+        let s2 = server.clone();
+        let reader = zsync::spawn(move || (&*s2).read(&mut [0u8; 8]));
+        zsync::thread::sleep(Duration::from_millis(20));
+        assert!(reader.cancel().unwrap_err().is::<zsync::Cancelled>());
+        // ...and so is the stream: a new reader gets the data.
+        (&client).write_all(b"after").unwrap();
+        let mut buf = [0u8; 5];
+        (&*server).read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"after");
+
+        // timeout() unwinds a blocked read too.
+        let result =
+            zsync::time::timeout(Duration::from_millis(30), || (&*server).read(&mut [0u8; 8]));
+        assert!(result.is_err());
+    });
+}
+
+/// Raises RLIMIT_NOFILE's soft limit to at least `want` (up to the hard limit); returns the
+/// new soft limit.
+fn raise_nofile(want: u64) -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a valid rlimit out-pointer.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    if limit.rlim_cur < want {
+        // Root may raise the hard limit too (up to fs.nr_open); others get what it allows.
+        let raised = libc::rlimit {
+            rlim_cur: want,
+            rlim_max: want.max(limit.rlim_max),
+        };
+        // SAFETY: a valid rlimit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return want;
+        }
+        limit.rlim_cur = want.min(limit.rlim_max);
+        // SAFETY: a valid rlimit.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+        // SAFETY: as above.
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    }
+    limit.rlim_cur
+}
+
+/// 10,000 connections open at once. The hard RLIMIT_NOFILE of this kind of machine (20,000) is
+/// below the 20,000+ descriptors both ends would need in one process, so the clients run in a
+/// child process (this test binary re-executed), on zsync too.
+#[test]
+fn ten_thousand_simultaneous_connections() {
+    const CONNECTIONS: usize = 10_000;
+    let limit = raise_nofile(CONNECTIONS as u64 + 1000);
+    assert!(
+        limit >= CONNECTIONS as u64 + 100,
+        "RLIMIT_NOFILE hard limit too low ({limit}): raise it (ulimit -Hn) to run this test"
+    );
+    if let Some(addr) = std::env::var_os("ZSYNC_CLIENTS_CHILD") {
+        let addr: std::net::SocketAddr = addr.to_str().unwrap().parse().unwrap();
+        runtime().block_on(move || {
+            let clients: Vec<_> = (0..CONNECTIONS)
+                .map(|_| {
+                    zsync::spawn(move || {
+                        let mut stream = TcpStream::connect(addr).unwrap();
+                        stream.write_all(b"?").unwrap();
+                        let mut byte = [0u8; 1];
+                        stream.read_exact(&mut byte).unwrap();
+                        byte[0]
+                    })
+                })
+                .collect();
+            for client in clients {
+                assert_eq!(client.join().unwrap(), b'!');
+            }
+        });
+        println!("CLIENTS-OK");
+        return;
+    }
+    runtime().block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let child = zsync::unblock(move || {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "ten_thousand_simultaneous_connections",
+                    "--nocapture",
+                ])
+                .env("ZSYNC_CLIENTS_CHILD", addr.to_string())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        });
+        let mut streams = Vec::new();
+        for _ in 0..CONNECTIONS {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut byte = [0u8; 1];
+            stream.read_exact(&mut byte).unwrap();
+            streams.push(stream);
+        }
+        // Everyone is connected and waiting: answer all 10,000 at once.
+        for stream in &mut streams {
+            stream.write_all(b"!").unwrap();
+        }
+        let out = zsync::unblock(move || child.wait_with_output().unwrap());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("CLIENTS-OK"),
+            "client process failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+#[test]
+fn running_out_of_file_descriptors_is_a_clear_error() {
+    // In a child process, so that lowering the limit does not disturb the other tests.
+    if std::env::var_os("ZSYNC_EMFILE_CHILD").is_some() {
+        let limit = libc::rlimit {
+            rlim_cur: 64,
+            rlim_max: 64,
+        };
+        // SAFETY: a valid rlimit.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+        runtime().block_on(|| {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let mut open = Vec::new();
+            let err = loop {
+                match TcpStream::connect(addr) {
+                    Ok(stream) => open.push(stream),
+                    Err(e) => break e,
+                }
+                assert!(open.len() < 1000, "the limit did not apply");
+            };
+            assert_eq!(err.raw_os_error(), None); // wrapped, with a message
+            let message = err.to_string();
+            assert!(message.contains("RLIMIT_NOFILE"), "{message}");
+            assert!(message.contains("ulimit -n"), "{message}");
+            println!("EMFILE-OK: {message}");
+        });
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "running_out_of_file_descriptors_is_a_clear_error",
+            "--nocapture",
+        ])
+        .env("ZSYNC_EMFILE_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("EMFILE-OK"),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn os_threads_flavor_runs_the_same_network_code() {
+    Builder::new()
+        .worker_threads(2)
+        .flavor(Flavor::OsThreads)
+        .build()
+        .unwrap()
+        .block_on(|| {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            spawn_echo_server(listener);
+            let clients: Vec<_> = (0..8)
+                .map(|id| zsync::spawn(move || echo_client(addr, id, 20)))
+                .collect();
+            for c in clients {
+                assert_eq!(c.join().unwrap(), 20 * 64);
+            }
+        });
+}
