@@ -24,6 +24,7 @@
 
 pub(crate) mod blocking;
 pub mod coro;
+pub(crate) mod future;
 pub(crate) mod loom;
 pub mod net;
 pub mod os;
@@ -33,5 +34,6 @@ pub mod thread;
 pub mod time;
 
 pub use blocking::unblock;
+pub use future::block_on;
 pub use runtime::{run, Runtime};
 pub use thread::{spawn, Cancelled};

@@ -57,20 +57,25 @@ impl<T, W: Unpark> Packet<T, W> {
     /// Called once, by the joiner: registers `waiter`, then calls `park` until the result is
     /// there (`park` may return spuriously), and takes the result.
     pub(crate) fn wait(&self, waiter: W, mut park: impl FnMut()) -> T {
-        if !self.is_done() {
-            // SAFETY: the finisher reads the waker only after seeing WAITING, published below.
-            self.waiter.with_mut(|w| unsafe { *w = Some(waiter) });
-            if self
-                .state
-                .compare_exchange(EMPTY, WAITING, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                while !self.is_done() {
-                    park();
-                }
+        if self.register(waiter) {
+            while !self.is_done() {
+                park();
             }
         }
         self.take()
+    }
+
+    /// Called at most once, by the joiner: registers `waiter` to be woken when the result is
+    /// there. False if it is there already (the waiter will not be woken).
+    pub(crate) fn register(&self, waiter: W) -> bool {
+        if self.is_done() {
+            return false;
+        }
+        // SAFETY: the finisher reads the waker only after seeing WAITING, published below.
+        self.waiter.with_mut(|w| unsafe { *w = Some(waiter) });
+        self.state
+            .compare_exchange(EMPTY, WAITING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     /// Takes the result of a finished thread. Panics if it is not there.

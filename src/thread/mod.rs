@@ -21,10 +21,12 @@ pub(crate) mod park_state;
 mod scope;
 pub(crate) mod task;
 
+pub use crate::future::JoinFuture;
 pub use cancel::Cancelled;
 pub use scope::{scope, Scope, ScopedJoinHandle};
 
 use crate::coro::Stack;
+use crate::future::Joiner;
 use crate::runtime::{Flavor, Handle, Shared};
 use cancel::{ParkPoint, TimedOut};
 use join::{Packet, Unpark};
@@ -420,7 +422,7 @@ impl Builder {
     {
         let shared = &handle.shared;
         let name: Option<Arc<str>> = self.name.map(Arc::from);
-        let packet: Arc<Packet<Result<T>, Thread>> = Arc::new(Packet::new());
+        let packet: Arc<Packet<Result<T>, Joiner>> = Arc::new(Packet::new());
         // Fields drop in order: the packet share first, `last` after it.
         struct Tail<T, L> {
             completer: Completer<T>,
@@ -520,7 +522,7 @@ impl Builder {
 
 /// Completes a join packet exactly once: with the closure's result, or with `Cancelled` if the
 /// closure is dropped without running (its runtime shut down first).
-struct Completer<T>(Option<Arc<Packet<Result<T>, Thread>>>);
+struct Completer<T>(Option<Arc<Packet<Result<T>, Joiner>>>);
 
 impl<T> Completer<T> {
     fn complete(&mut self, result: Result<T>) {
@@ -559,7 +561,7 @@ where
 /// An owned permission to join a green thread, like `std::thread::JoinHandle`. Dropping it
 /// detaches the thread.
 pub struct JoinHandle<T> {
-    packet: Arc<Packet<Result<T>, Thread>>,
+    pub(crate) packet: Arc<Packet<Result<T>, Joiner>>,
     thread: Thread,
 }
 
@@ -575,7 +577,7 @@ impl<T> JoinHandle<T> {
     /// Waits for the thread to finish: `Ok` with its value, or `Err` with its panic payload.
     /// A park point.
     pub fn join(self) -> Result<T> {
-        self.packet.wait(current(), park)
+        self.packet.wait(Joiner::Thread(current()), park)
     }
 
     /// True once the thread has finished.

@@ -50,7 +50,8 @@ pub struct UnixListener(IoSource<std_unix::UnixListener>);
 /// let (a, b) = UnixDatagram::pair()?;
 /// a.send(b"ping")?;
 /// let mut buf = [0; 8];
-/// assert_eq!(&buf[..b.recv(&mut buf)?], b"ping");
+/// let n = b.recv(&mut buf)?;
+/// assert_eq!(&buf[..n], b"ping");
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UnixDatagram(IoSource<std_unix::UnixDatagram>);
