@@ -52,10 +52,7 @@ fn unblock_resumes_panics_in_the_caller() {
 #[test]
 fn unblock_on_a_plain_thread_runs_inline() {
     let me = std::thread::current().id();
-    assert_eq!(
-        zsync::unblock(move || std::thread::current().id() == me),
-        true
-    );
+    assert!(zsync::unblock(move || std::thread::current().id() == me));
 }
 
 /// A future completed by another OS thread after a delay.
