@@ -8,6 +8,9 @@
 //! cargo run --release --example websocket_echo
 //! ```
 
+// tungstenite's own error type is large; its API returns it as is.
+#![allow(clippy::result_large_err)]
+
 use tungstenite::{accept, client, Message};
 use zsync::net::{TcpListener, TcpStream};
 
