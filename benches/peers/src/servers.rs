@@ -1,0 +1,126 @@
+//! The same servers on each implementation: TCP echo (B7) and HTTP/1.1 keep-alive hello (B11).
+//! Each prints its bound address on stdout, then serves until killed.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+
+pub const HTTP_RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nHello, world!";
+
+/// Counts complete requests in `buf[..filled]` (each ends with a blank line), shifts out what
+/// was consumed and returns how many responses to send. Same logic for every implementation.
+fn take_requests(buf: &mut [u8], filled: &mut usize) -> usize {
+    let mut count = 0;
+    let mut start = 0;
+    while let Some(end) = buf[start..*filled].windows(4).position(|w| w == b"\r\n\r\n") {
+        start += end + 4;
+        count += 1;
+    }
+    buf.copy_within(start..*filled, 0);
+    *filled -= start;
+    count
+}
+
+fn announce(addr: SocketAddr) {
+    println!("{addr}");
+    std::io::stdout().flush().unwrap();
+}
+
+/// Blocking echo / http loop over any Read + Write: the code zsync and std threads share.
+fn blocking_conn(mut s: impl Read + Write, http: bool) {
+    let mut buf = vec![0u8; 8192];
+    let mut filled = 0;
+    loop {
+        let n = match s.read(&mut buf[filled..]) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if !http {
+            if s.write_all(&buf[..n]).is_err() {
+                return;
+            }
+            continue;
+        }
+        filled += n;
+        let count = take_requests(&mut buf, &mut filled);
+        if s.write_all(&HTTP_RESPONSE.repeat(count)).is_err() {
+            return;
+        }
+    }
+}
+
+pub fn zsync_server(addr: &str, http: bool) {
+    let addr = addr.to_owned();
+    zsync::run(move || {
+        let listener = zsync::net::TcpListener::bind(&addr).unwrap();
+        announce(listener.local_addr().unwrap());
+        for stream in listener.incoming().flatten() {
+            stream.set_nodelay(true).unwrap();
+            zsync::spawn(move || blocking_conn(stream, http));
+        }
+    })
+}
+
+pub fn std_server(addr: &str, http: bool) {
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    announce(listener.local_addr().unwrap());
+    for stream in listener.incoming().flatten() {
+        stream.set_nodelay(true).unwrap();
+        std::thread::spawn(move || blocking_conn(stream, http));
+    }
+}
+
+pub fn may_server(addr: &str, http: bool) {
+    may::config().set_workers(2);
+    let listener = may::net::TcpListener::bind(addr).unwrap();
+    announce(listener.local_addr().unwrap());
+    for stream in listener.incoming().flatten() {
+        stream.set_nodelay(true).unwrap();
+        // SAFETY: may's spawn is unsafe because a coroutine may migrate between threads; this
+        // one holds no thread-local state across its blocking calls, and the loop's frame fits
+        // may's default coroutine stack.
+        unsafe {
+            may::coroutine::spawn(move || blocking_conn(stream, http));
+        }
+    }
+}
+
+pub fn tokio_server(addr: &str, http: bool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        announce(listener.local_addr().unwrap());
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                continue;
+            };
+            s.set_nodelay(true).unwrap();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut filled = 0;
+                loop {
+                    let n = match s.read(&mut buf[filled..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    if !http {
+                        if s.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    filled += n;
+                    let count = take_requests(&mut buf, &mut filled);
+                    if s.write_all(&HTTP_RESPONSE.repeat(count)).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    })
+}
