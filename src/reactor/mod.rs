@@ -9,6 +9,7 @@
 //! Tokens carry a generation: an event still in flight for a closed source whose slot was reused
 //! is recognised as stale and dropped, so it never wakes the wrong green thread.
 
+mod holder;
 pub(crate) mod scheduled_io;
 pub(crate) mod source;
 
@@ -17,15 +18,14 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use scheduled_io::{READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
+
+pub(crate) use holder::DriverHolder;
 
 pub(crate) type ScheduledIo = scheduled_io::ScheduledIo<Thread>;
 
 const WAKE_TOKEN: Token = Token(usize::MAX);
-/// No worker is blocked in the driver.
-pub(crate) const NO_HOLDER: usize = usize::MAX;
 
 struct Slot {
     generation: u32,
@@ -50,8 +50,8 @@ pub(crate) struct Reactor {
     registry: Registry,
     waker: Waker,
     table: Mutex<Table>,
-    /// The index of the worker blocked in the driver, or `NO_HOLDER`.
-    pub(crate) holder: AtomicUsize,
+    /// The worker blocked in the driver, if any.
+    pub(crate) holder: DriverHolder,
 }
 
 /// A source's place in the reactor; dropping it deregisters the fd.
@@ -77,7 +77,7 @@ impl Reactor {
             registry,
             waker,
             table: Mutex::new(Table::default()),
-            holder: AtomicUsize::new(NO_HOLDER),
+            holder: DriverHolder::new(),
         })
     }
 

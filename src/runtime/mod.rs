@@ -28,7 +28,7 @@ use idle::Idle;
 use metrics::WorkerMetrics;
 pub(crate) use queue::Queue;
 use std::io;
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// The part of a worker that other threads reach.
@@ -82,8 +82,7 @@ impl Shared {
     /// either the worker's look sees the work or this sees the holder.
     pub(crate) fn unpark_worker(&self, index: usize) {
         if let Some(reactor) = &self.reactor {
-            fence(Ordering::SeqCst);
-            if reactor.holder.load(Ordering::SeqCst) == index {
+            if reactor.holder.is(index) {
                 reactor.wake();
                 return;
             }

@@ -10,12 +10,11 @@
 use super::metrics::WorkerMetrics;
 use super::Shared;
 use crate::coro::{Context, Resumed, StackPool};
-use crate::reactor::NO_HOLDER;
 use crate::thread::task::{Body, Reason, Start, Task, TaskRef};
 use crate::time::wheel::{TimerKey, TimerWheel};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -365,8 +364,7 @@ impl Worker {
         let blocking = timeout != Some(Duration::ZERO);
         let timeout = if blocking {
             // Announce ourselves before the last look at the queues (see `unpark_worker`).
-            reactor.holder.store(self.index, Ordering::SeqCst);
-            fence(Ordering::SeqCst);
+            reactor.holder.announce(self.index);
             if !self.ready.borrow().is_empty()
                 || self.shared.has_shared_work(self.index)
                 || self.shared.shutdown.load(Ordering::SeqCst)
@@ -380,7 +378,7 @@ impl Worker {
         };
         reactor.turn(&mut driver, timeout);
         if blocking {
-            reactor.holder.store(NO_HOLDER, Ordering::SeqCst);
+            reactor.holder.release();
         }
         true
     }
