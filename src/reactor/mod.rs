@@ -1,10 +1,13 @@
-//! The I/O reactor: one mio `Poll` per runtime, the table of registered sources, and the
+//! The I/O reactor: one mio `Poll` per worker, the table of registered sources, and the
 //! park-on-readiness path ([`source::IoSource`]).
 //!
-//! A worker with nothing to run takes the driver (`Reactor::try_drive`) and blocks in
-//! `epoll_wait` until the next timer deadline; a busy worker polls it without blocking now and
-//! then, so readiness is picked up even when nobody is idle. Whoever wakes a worker that sits in
-//! the driver goes through the mio `Waker` (see `Shared::unpark_worker`).
+//! A source is registered with the reactor of the worker whose green thread first waits on it,
+//! so its events are collected by the worker that runs its waiter: no cross-thread wake on the
+//! common path. (Waiters on other workers still work: the driver unparks them wherever they
+//! live.) A worker with nothing to run blocks in its reactor's `epoll_wait` until its next timer
+//! deadline; a busy worker polls it without blocking every few dozen scheduling ticks. Whoever
+//! wakes a worker that sits in its driver goes through the mio `Waker` (see
+//! `Shared::unpark_worker`).
 //!
 //! Tokens carry a generation: an event still in flight for a closed source whose slot was reused
 //! is recognised as stale and dropped, so it never wakes the wrong green thread.
@@ -18,6 +21,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use scheduled_io::{READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
@@ -52,6 +56,8 @@ pub(crate) struct Reactor {
     table: Mutex<Table>,
     /// The worker blocked in the driver, if any.
     pub(crate) holder: DriverHolder,
+    /// Set when its worker has stopped: nobody polls it any more.
+    shut_down: AtomicBool,
 }
 
 /// A source's place in the reactor; dropping it deregisters the fd.
@@ -78,7 +84,18 @@ impl Reactor {
             waker,
             table: Mutex::new(Table::default()),
             holder: DriverHolder::new(),
+            shut_down: AtomicBool::new(false),
         })
+    }
+
+    /// Called by its worker when it stops.
+    pub(crate) fn shut_down(&self) {
+        self.shut_down.store(true, Ordering::Release);
+    }
+
+    /// True once its worker has stopped.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Acquire)
     }
 
     /// Interrupts the worker blocked in the driver, if any.

@@ -5,9 +5,10 @@
 //! `WouldBlock` error, as a blocking socket with SO_RCVTIMEO gives), or the green thread is
 //! cancelled (it unwinds from the park, leaving the socket registered and usable). How it waits
 //! depends on who calls:
-//! - a green thread parks on the runtime's reactor (the fd is registered there on first use);
-//! - a plain OS thread (or a green thread of another runtime than the one the fd is registered
-//!   with) blocks in poll(2), which is std's blocking behaviour.
+//! - a green thread parks on the reactor the fd is registered with (on first use, its own
+//!   worker's);
+//! - a plain OS thread (or a green thread waiting on an fd whose reactor's runtime has shut
+//!   down) blocks in poll(2), which is std's blocking behaviour.
 //!
 //! User-level non-blocking mode (`set_nonblocking(true)`) is a flag: calls then return
 //! `WouldBlock` at once, like std's.
@@ -181,7 +182,8 @@ impl<S: AsRawFd> IoSource<S> {
                     return Ok(());
                 }
             };
-            if Arc::ptr_eq(&registration.reactor, &reactor) {
+            // Any live reactor will do: its worker's driver unparks this waiter wherever it runs.
+            if !registration.reactor.is_shut_down() {
                 let Some(seen) = seen else {
                     return Ok(()); // registered by another thread meanwhile: try again
                 };

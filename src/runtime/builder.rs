@@ -107,6 +107,14 @@ impl Builder {
                 ),
             ));
         }
+        let mut reactors = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            reactors.push(match self.flavor {
+                Flavor::GreenThreads => Some(Arc::new(Reactor::new()?)),
+                Flavor::OsThreads => None,
+            });
+        }
+        let mut reactors = reactors.into_iter();
         let shared = Arc::new(Shared {
             flavor: self.flavor,
             stack_size: self.stack_size,
@@ -117,6 +125,7 @@ impl Builder {
                     fresh: Queue::new(),
                     thread: OnceLock::new(),
                     metrics: WorkerMetrics::default(),
+                    reactor: reactors.next().flatten(),
                 })
                 .collect(),
             injector: Queue::new(),
@@ -126,10 +135,6 @@ impl Builder {
             live: AtomicUsize::new(0),
             external_spawns: Default::default(),
             os_threads: Mutex::new(Vec::new()),
-            reactor: match self.flavor {
-                Flavor::GreenThreads => Some(Arc::new(Reactor::new()?)),
-                Flavor::OsThreads => None,
-            },
         });
         Runtime::start(shared)
     }

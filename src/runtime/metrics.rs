@@ -42,7 +42,7 @@ pub struct Metrics {
     pub switches: u64,
     /// Not-yet-started green threads taken from another worker's queue.
     pub steals: u64,
-    /// Reactor polls (0 until the I/O reactor lands).
+    /// Reactor polls (`epoll_wait` calls, blocking or not).
     pub polls: u64,
     /// The same counters for each worker.
     pub workers: Vec<WorkerSnapshot>,

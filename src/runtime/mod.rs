@@ -41,6 +41,10 @@ pub(crate) struct Remote {
     /// The worker's OS thread, to unpark it.
     pub(crate) thread: OnceLock<std::thread::Thread>,
     pub(crate) metrics: WorkerMetrics,
+    /// The worker's I/O reactor (green-thread runtimes only): sources are registered with the
+    /// reactor of the worker whose green thread first waits on them, so their events usually
+    /// arrive on the worker that runs their waiters.
+    pub(crate) reactor: Option<Arc<crate::reactor::Reactor>>,
 }
 
 /// Everything the workers of one runtime share.
@@ -62,8 +66,6 @@ pub(crate) struct Shared {
     pub(crate) external_spawns: std::sync::atomic::AtomicU64,
     /// OS threads of `Flavor::OsThreads`, joined when the runtime is dropped.
     pub(crate) os_threads: Mutex<Vec<(std::thread::JoinHandle<()>, crate::thread::Thread)>>,
-    /// The I/O reactor (green-thread runtimes only).
-    pub(crate) reactor: Option<Arc<crate::reactor::Reactor>>,
 }
 
 impl Shared {
@@ -74,14 +76,14 @@ impl Shared {
         }
     }
 
-    /// Wakes worker `index`, wherever it sleeps: parked, or blocked in the reactor's driver.
+    /// Wakes worker `index`, wherever it sleeps: parked, or blocked in its reactor's driver.
     ///
     /// The worker announces itself as the driver's holder and then looks at its queues once
     /// more before it blocks in `epoll_wait`; the caller has published its work before calling
     /// this. With a SeqCst fence on each side (the store-buffering pattern, as in `Idle`),
     /// either the worker's look sees the work or this sees the holder.
     pub(crate) fn unpark_worker(&self, index: usize) {
-        if let Some(reactor) = &self.reactor {
+        if let Some(reactor) = &self.workers[index].reactor {
             if reactor.holder.is(index) {
                 reactor.wake();
                 return;

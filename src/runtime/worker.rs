@@ -69,13 +69,13 @@ pub(crate) fn current_shared() -> Option<Arc<Shared>> {
     with_worker(|w| w.shared.clone())
 }
 
-/// The reactor of the runtime whose green thread is running on this OS thread, if one is.
+/// The reactor of the worker whose green thread is running on this OS thread, if one is.
 pub(crate) fn current_reactor() -> Option<Arc<crate::reactor::Reactor>> {
     with_worker(|w| {
         if w.current.get().is_null() {
             return None;
         }
-        w.shared.reactor.clone()
+        w.remote().reactor.clone()
     })
     .flatten()
 }
@@ -145,6 +145,10 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     WORKER.with(|w| w.set(&worker));
     worker.run_loop();
     worker.shut_down();
+    if let Some(reactor) = &worker.remote().reactor {
+        // Nobody polls it any more: waits on its sources fall back to poll(2).
+        reactor.shut_down();
+    }
     WORKER.with(|w| w.set(std::ptr::null()));
 }
 
@@ -352,12 +356,13 @@ impl Worker {
         self.shared.idle.unregister(self.index);
     }
 
-    /// Takes the reactor's driver, if no other worker has it, and waits in it for up to
-    /// `timeout` (`None`: until woken). Returns false if the driver was not available.
+    /// Waits in this worker's reactor for up to `timeout` (`None`: until woken) and wakes the
+    /// green threads whose sources became ready. False if there is no reactor.
     fn poll_io(&self, timeout: Option<Duration>) -> bool {
-        let Some(reactor) = &self.shared.reactor else {
+        let Some(reactor) = &self.remote().reactor else {
             return false;
         };
+        WorkerMetrics::add(&self.remote().metrics.polls, 1);
         let Some(mut driver) = reactor.try_drive() else {
             return false;
         };
@@ -409,8 +414,11 @@ impl Worker {
                 && self.ready.borrow().is_empty()
                 && self.remote().inbox.is_empty()
             {
-                // Someone is shielded or waits on another worker's thread: give it a moment.
-                std::thread::park_timeout(std::time::Duration::from_millis(1));
+                // Someone is shielded, waits on another worker's thread, or its destructors
+                // wait on I/O: give it a moment, with the reactor running.
+                if !self.poll_io(Some(Duration::from_millis(1))) {
+                    std::thread::park_timeout(Duration::from_millis(1));
+                }
             }
         }
         while let Some(task) = self.remote().fresh.pop() {
