@@ -19,12 +19,14 @@
 //! - [`runtime`]: the M:N scheduler; [`run`], [`Runtime`].
 //! - [`thread`]: green threads shaped like `std::thread`, plus cancellation.
 //! - [`time`]: sleep, timeout, interval.
+//! - [`sync`]: locks, condition variables, channels and [`select!`], shaped like `std::sync`.
 
 #![warn(missing_docs)]
 
 pub mod coro;
 pub(crate) mod loom;
 pub mod runtime;
+pub mod sync;
 pub mod thread;
 pub mod time;
 
