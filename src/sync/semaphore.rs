@@ -150,7 +150,8 @@ impl Semaphore {
     /// assert!(sem.try_acquire().is_none());
     /// ```
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
-        self.try_take().then_some(SemaphorePermit {
+        // Not `then_some`: a permit built eagerly would give a permit back when dropped.
+        self.try_take().then(|| SemaphorePermit {
             sem: self,
             permits: 1,
         })
