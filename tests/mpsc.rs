@@ -66,7 +66,10 @@ fn auto_traits_match_std() {
     let _: std::sync::mpsc::SendError<u8> = SendError(1);
     let _: std::sync::mpsc::RecvError = RecvError;
     assert_eq!(format!("{:?}", channel::<u8>().0), "Sender { .. }");
-    assert_eq!(format!("{:?}", sync_channel::<u8>(0).0), "SyncSender { .. }");
+    assert_eq!(
+        format!("{:?}", sync_channel::<u8>(0).0),
+        "SyncSender { .. }"
+    );
     assert_eq!(format!("{:?}", channel::<u8>().1), "Receiver { .. }");
 }
 
@@ -176,7 +179,10 @@ fn rendezvous_send_waits_for_the_receiver() {
             tx.send(2).unwrap();
         });
         thread::sleep(Duration::from_millis(20));
-        assert!(!sent.load(Ordering::SeqCst), "send returned with nobody receiving");
+        assert!(
+            !sent.load(Ordering::SeqCst),
+            "send returned with nobody receiving"
+        );
         assert_eq!(rx.recv(), Ok(1));
         assert_eq!(rx.recv(), Ok(2));
         h.join().unwrap();

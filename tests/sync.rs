@@ -5,9 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::TryLockError;
 use std::time::{Duration, Instant};
 use zsync::runtime::{Builder, Flavor};
-use zsync::sync::{
-    Arc, Barrier, Condvar, Mutex, RwLock, RwLockWriteGuard, Semaphore, WaitGroup,
-};
+use zsync::sync::{Arc, Barrier, Condvar, Mutex, RwLock, RwLockWriteGuard, Semaphore, WaitGroup};
 use zsync::thread;
 use zsync::time::timeout;
 use zsync::Cancelled;
@@ -213,7 +211,10 @@ fn a_cancelled_holder_poisons_a_cancelled_waiter_does_not_take_the_lock() {
         assert!(waiter.cancel().unwrap_err().is::<Cancelled>());
         assert!(!m.is_poisoned(), "a cancelled waiter never held the lock");
         assert!(holder.cancel().unwrap_err().is::<Cancelled>());
-        assert!(m.is_poisoned(), "the holder was unwound mid-critical-section");
+        assert!(
+            m.is_poisoned(),
+            "the holder was unwound mid-critical-section"
+        );
         assert_eq!(*m.lock().unwrap_err().into_inner(), 0);
     });
 }
@@ -226,7 +227,10 @@ fn poisoning_asks_the_green_thread_not_the_worker() {
         let m = Arc::new(Mutex::new(()));
         let (go_tx, go_rx) = zsync::sync::mpsc::channel::<()>();
         let (parked_tx, parked_rx) = zsync::sync::mpsc::channel::<()>();
-        struct ParkOnDrop(zsync::sync::mpsc::Receiver<()>, zsync::sync::mpsc::Sender<()>);
+        struct ParkOnDrop(
+            zsync::sync::mpsc::Receiver<()>,
+            zsync::sync::mpsc::Sender<()>,
+        );
         impl Drop for ParkOnDrop {
             fn drop(&mut self) {
                 self.1.send(()).unwrap();
@@ -412,7 +416,10 @@ fn rwlock_surface_like_std() {
         let r = lock.read().unwrap();
         assert!(lock.try_read().is_ok());
         assert!(matches!(lock.try_write(), Err(TryLockError::WouldBlock)));
-        assert_eq!(format!("{lock:?}"), "RwLock { data: 1, poisoned: false, .. }");
+        assert_eq!(
+            format!("{lock:?}"),
+            "RwLock { data: 1, poisoned: false, .. }"
+        );
         drop(r);
         let w = lock.write().unwrap();
         assert!(matches!(lock.try_read(), Err(TryLockError::WouldBlock)));
@@ -535,7 +542,10 @@ fn condvar_notify_one_wakes_one_at_a_time() {
             cv.notify_one();
             let start = Instant::now();
             while woken.load(Ordering::SeqCst) < round {
-                assert!(start.elapsed() < Duration::from_secs(10), "a notify_one got lost");
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "a notify_one got lost"
+                );
                 thread::yield_now();
             }
         }
@@ -550,7 +560,9 @@ fn condvar_timeouts() {
         let m = Mutex::new(0);
         let cv = Condvar::new();
         let start = Instant::now();
-        let (g, r) = cv.wait_timeout(m.lock().unwrap(), Duration::from_millis(10)).unwrap();
+        let (g, r) = cv
+            .wait_timeout(m.lock().unwrap(), Duration::from_millis(10))
+            .unwrap();
         assert!(r.timed_out());
         assert!(start.elapsed() >= Duration::from_millis(10));
         let (g, r) = cv
@@ -634,7 +646,9 @@ fn condvar_waiters_cancelled_pass_their_notification_on() {
         for (i, h) in consumers.into_iter().enumerate() {
             let (m, cv) = &*state;
             for j in 0..25 {
-                m.lock().unwrap_or_else(|e| e.into_inner()).push(i as u32 * 100 + j);
+                m.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(i as u32 * 100 + j);
                 cv.notify_one();
             }
             if i % 2 == 0 && next(2) == 0 {
@@ -650,7 +664,10 @@ fn condvar_waiters_cancelled_pass_their_notification_on() {
             if left == 0 {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "{left} jobs stuck");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{left} jobs stuck"
+            );
             thread::sleep(Duration::from_millis(1));
         }
         let (m, cv) = &*state;
@@ -707,7 +724,10 @@ fn barrier_has_exactly_one_leader_per_round() {
         .chain(green)
         .collect();
     assert_eq!(all.iter().filter(|l| **l).count(), 1);
-    assert_eq!(format!("{:?}", Barrier::new(1).wait()), "BarrierWaitResult { is_leader: true }");
+    assert_eq!(
+        format!("{:?}", Barrier::new(1).wait()),
+        "BarrierWaitResult { is_leader: true }"
+    );
 }
 
 // ---- Semaphore ----

@@ -156,7 +156,10 @@ impl Condvar {
     /// let (_guard, notified) = cv.wait_timeout_ms(m.lock().unwrap(), 1).unwrap();
     /// assert!(!notified);
     /// ```
-    #[deprecated(since = "0.1.0", note = "replaced by `zsync::sync::Condvar::wait_timeout`")]
+    #[deprecated(
+        since = "0.1.0",
+        note = "replaced by `zsync::sync::Condvar::wait_timeout`"
+    )]
     pub fn wait_timeout_ms<'a, T>(
         &self,
         guard: MutexGuard<'a, T>,

@@ -53,6 +53,6 @@ pub use semaphore::{Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;
 
 pub use std::sync::{
-    Arc, LazyLock, LockResult, Once, OnceLock, OnceState, PoisonError, TryLockError,
-    TryLockResult, Weak,
+    Arc, LazyLock, LockResult, Once, OnceLock, OnceState, PoisonError, TryLockError, TryLockResult,
+    Weak,
 };

@@ -10,8 +10,8 @@
 //! on.
 
 use super::poison::{self, Flag};
-use super::waiter::{unpark_all, Entry, Lock, Unparker, UnwindGuard, WaitList, Waiter};
 use super::waiter::HANDOFF;
+use super::waiter::{unpark_all, Entry, Lock, Unparker, UnwindGuard, WaitList, Waiter};
 use crate::loom::sync::atomic::{AtomicU32, Ordering};
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -52,12 +52,7 @@ impl RawRwLock {
         if !(read_lockable(state)
             && self
                 .state
-                .compare_exchange_weak(
-                    state,
-                    state + READER,
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                )
+                .compare_exchange_weak(state, state + READER, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok())
         {
             self.lock_contended(false);

@@ -280,8 +280,7 @@ impl Semaphore {
                 n <= Self::MAX_PERMITS - state / ONE,
                 "a semaphore holds at most Semaphore::MAX_PERMITS permits"
             );
-            self.state
-                .store((state / ONE + n) * ONE, Ordering::Release);
+            self.state.store((state / ONE + n) * ONE, Ordering::Release);
         }
         drop(list);
         super::waiter::unpark_all(wakeups);

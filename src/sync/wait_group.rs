@@ -58,7 +58,13 @@ impl WaitGroup {
     /// h.join().unwrap();
     /// ```
     pub fn wait(self) {
-        if *self.inner.count.lock().unwrap_or_else(PoisonError::into_inner) == 1 {
+        if *self
+            .inner
+            .count
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            == 1
+        {
             return;
         }
         let inner = self.inner.clone();
@@ -85,7 +91,11 @@ impl Default for WaitGroup {
 
 impl Drop for WaitGroup {
     fn drop(&mut self) {
-        let mut count = self.inner.count.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut count = self
+            .inner
+            .count
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         *count -= 1;
         if *count == 0 {
             self.inner.cvar.notify_all();
@@ -96,7 +106,11 @@ impl Drop for WaitGroup {
 impl Clone for WaitGroup {
     /// Adds a member to the group.
     fn clone(&self) -> WaitGroup {
-        *self.inner.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        *self
+            .inner
+            .count
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) += 1;
         WaitGroup {
             inner: self.inner.clone(),
         }
@@ -105,7 +119,11 @@ impl Clone for WaitGroup {
 
 impl fmt::Debug for WaitGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let count = *self.inner.count.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = *self
+            .inner
+            .count
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         f.debug_struct("WaitGroup").field("count", &count).finish()
     }
 }
