@@ -18,7 +18,7 @@
 //!   to the channel is never lost: it is in the queue, or back with its sender.
 
 use super::waiter::{
-    unpark_all, Entry, Lock, MutexGuard, Unparker, UnwindGuard, WaitList, Waiter, HANDOFF, RETRY,
+    unpark_all, Entry, Lock, LockGuard, Unparker, UnwindGuard, WaitList, Waiter, HANDOFF, RETRY,
 };
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::UnsafeCell;
@@ -51,12 +51,6 @@ struct Inner<T> {
     rx_gone: bool,
 }
 
-fn wake(thread: Option<Unparker>) {
-    if let Some(thread) = thread {
-        thread.unpark();
-    }
-}
-
 impl<T> Chan<T> {
     /// A channel with one sending handle and one receiving handle.
     pub(crate) fn new(cap: usize) -> Chan<T> {
@@ -81,9 +75,7 @@ impl<T> Chan<T> {
         if self.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
             let mut inner = self.inner.lock();
             inner.tx_gone = true;
-            let wakeups = inner.receivers.notify_all(RETRY);
-            drop(inner);
-            unpark_all(wakeups);
+            inner.receivers.notify_all_locked(RETRY);
         }
     }
 
@@ -97,21 +89,23 @@ impl<T> Chan<T> {
         drop(queue); // user destructors run outside the lock
     }
 
-    /// Queues `msg` if the channel takes it now.
-    fn push(&self, inner: &mut Inner<T>, msg: T) -> Result<Option<Unparker>, TrySendError<T>> {
+    /// Queues `msg` if the channel takes it now, and wakes a waiting receiver. Receivers are
+    /// woken under the lock (`notify_one_locked`): they always take it again after a wake.
+    fn push(&self, inner: &mut Inner<T>, msg: T) -> Result<(), TrySendError<T>> {
         if inner.rx_gone {
             return Err(TrySendError::Disconnected(msg));
         }
         if inner.queue.len() < self.cap {
             inner.queue.push_back(msg);
-            return Ok(inner.receivers.notify_one(RETRY));
-        }
-        if self.cap == 0 {
-            // Rendezvous: only for a receiver that waits, and is now committed to take it.
-            if let Some(thread) = inner.receivers.notify_one(RETRY) {
-                inner.queue.push_back(msg);
-                return Ok(Some(thread));
+            if !inner.receivers.is_empty() {
+                inner.receivers.notify_one_locked(RETRY);
             }
+            return Ok(());
+        }
+        // Rendezvous: only for a receiver that waits, and is now committed to take it.
+        if self.cap == 0 && inner.receivers.notify_one_locked(RETRY) {
+            inner.queue.push_back(msg);
+            return Ok(());
         }
         Err(TrySendError::Full(msg))
     }
@@ -151,7 +145,7 @@ impl<T> Chan<T> {
                 wakeups.push(thread);
                 if let Some(msg) = msg {
                     inner.queue.push_back(msg);
-                    wakeups.extend(inner.receivers.notify_one(RETRY));
+                    inner.receivers.notify_one_locked(RETRY);
                 }
             }
         }
@@ -159,10 +153,7 @@ impl<T> Chan<T> {
     }
 
     pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
-        let mut inner = self.inner.lock();
-        let pushed = self.push(&mut inner, msg);
-        drop(inner);
-        pushed.map(wake)
+        self.push(&mut self.inner.lock(), msg)
     }
 
     /// Sends, blocking while the channel is full (or, for a rendezvous channel, until a
@@ -170,11 +161,7 @@ impl<T> Chan<T> {
     pub(crate) fn send(&self, msg: T) -> Result<(), SendError<T>> {
         let mut inner = self.inner.lock();
         let msg = match self.push(&mut inner, msg) {
-            Ok(thread) => {
-                drop(inner);
-                wake(thread);
-                return Ok(());
-            }
+            Ok(()) => return Ok(()),
             Err(TrySendError::Disconnected(msg)) => return Err(SendError(msg)),
             Err(TrySendError::Full(msg)) => msg,
         };
@@ -196,11 +183,7 @@ impl<T> Chan<T> {
             // SAFETY: under the lock, with the entry unlinked: the slot is ours.
             let msg = unsafe { slot.with_mut(|s| (*s).take()) }.expect("message in its slot");
             match self.push(&mut inner, msg) {
-                Ok(thread) => {
-                    drop(inner);
-                    wake(thread);
-                    break Ok(());
-                }
+                Ok(()) => break Ok(()),
                 Err(TrySendError::Disconnected(msg)) => break Err(SendError(msg)),
                 Err(TrySendError::Full(msg)) => {
                     // SAFETY: as above.
@@ -322,10 +305,8 @@ impl<T> Chan<T> {
         }
     }
 
-    fn pass_on_recv_locked(&self, mut inner: MutexGuard<'_, Inner<T>>) {
-        let thread = inner.receivers.notify_one(RETRY);
-        drop(inner);
-        wake(thread);
+    fn pass_on_recv_locked(&self, mut inner: LockGuard<'_, Inner<T>>) {
+        inner.receivers.notify_one_locked(RETRY);
     }
 
     // ---- select! support ----

@@ -3,7 +3,7 @@
 //!
 //! A select first tries every arm without blocking, starting at a random arm so that ready
 //! arms are picked fairly. If none is ready, it registers one entry per arm, all pointing to
-//! one [`Waiter`], on the channels' waiter lists; an arm that turns out ready while registering
+//! one waiter, on the channels' waiter lists; an arm that turns out ready while registering
 //! notifies the waiter itself. The first notification wins the waiter; the select unregisters
 //! everything, tries the arm that woke it, and starts over if that arm was taken meanwhile. A
 //! select that unwinds after it was notified passes the notification on.

@@ -26,8 +26,6 @@
 //! normally, loom's under `cfg(loom)`, where a wait with a deadline times out at its first park.
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::loom::sync::Mutex;
-pub(crate) use crate::loom::sync::MutexGuard;
 use std::cell::Cell;
 use std::ptr;
 use std::time::Instant;
@@ -39,11 +37,19 @@ pub(crate) type Unparker = crate::thread::Thread;
 #[cfg(loom)]
 pub(crate) type Unparker = loom::thread::Thread;
 
-/// The calling thread's handle.
+/// The calling thread's handle, as a waiter keeps it: without a reference count of its own
+/// normally (the waiter lives on the thread's own stack, so the thread outlives it).
+#[cfg(not(loom))]
+type Handle = std::mem::ManuallyDrop<Unparker>;
+#[cfg(loom)]
+type Handle = Unparker;
+
 #[inline]
-pub(crate) fn current() -> Unparker {
+fn current() -> Handle {
+    // SAFETY: the handle lives in a `Waiter` on the calling thread's stack; notifiers use it
+    // only while the waiter is alive, and clone it to keep it longer.
     #[cfg(not(loom))]
-    return crate::thread::current();
+    return unsafe { crate::thread::current_unowned() };
     #[cfg(loom)]
     return loom::thread::current();
 }
@@ -84,18 +90,136 @@ pub(crate) fn unpark_all(wakeups: Vec<Unparker>) {
 
 /// A short critical-section lock: never held across a park, never poisoned (nothing panics
 /// under it, and user values are never dropped under it).
-#[derive(Debug)]
-pub(crate) struct Lock<T>(Mutex<T>);
+///
+/// A test-and-test-and-set spin lock: taking it is one compare-exchange and releasing it is a
+/// plain store, which matters on paths like a channel round trip that take it several times.
+/// Critical sections are a few dozen instructions (plus, at most, an unpark), so a waiter spins
+/// briefly and then yields its OS thread. Under loom it is loom's mutex.
+#[cfg(not(loom))]
+pub(crate) struct Lock<T> {
+    locked: std::sync::atomic::AtomicBool,
+    value: std::cell::UnsafeCell<T>,
+}
 
+// SAFETY: the lock hands the value to one thread at a time.
+#[cfg(not(loom))]
+unsafe impl<T: Send> Send for Lock<T> {}
+// SAFETY: as above.
+#[cfg(not(loom))]
+unsafe impl<T: Send> Sync for Lock<T> {}
+// Like std's Mutex: nothing under the lock is left half-updated by a panic.
+#[cfg(not(loom))]
+impl<T> std::panic::RefUnwindSafe for Lock<T> {}
+#[cfg(not(loom))]
+impl<T> std::panic::UnwindSafe for Lock<T> {}
+
+/// The guard of a [`Lock`].
+#[cfg(not(loom))]
+pub(crate) struct LockGuard<'a, T> {
+    lock: &'a Lock<T>,
+}
+
+#[cfg(not(loom))]
 impl<T> Lock<T> {
-    crate::loom::loom_const_fn! {
-        pub(crate) fn new(value: T) -> Lock<T> {
-            Lock(Mutex::new(value))
+    pub(crate) const fn new(value: T) -> Lock<T> {
+        Lock {
+            locked: std::sync::atomic::AtomicBool::new(false),
+            value: std::cell::UnsafeCell::new(value),
         }
     }
 
     #[inline]
-    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+    pub(crate) fn lock(&self) -> LockGuard<'_, T> {
+        use std::sync::atomic::Ordering::{Acquire, Relaxed};
+        if self
+            .locked
+            .compare_exchange_weak(false, true, Acquire, Relaxed)
+            .is_err()
+        {
+            self.lock_contended();
+        }
+        LockGuard { lock: self }
+    }
+
+    #[cold]
+    fn lock_contended(&self) {
+        use std::sync::atomic::Ordering::{Acquire, Relaxed};
+        let mut spins = 0u32;
+        loop {
+            if !self.locked.load(Relaxed)
+                && self
+                    .locked
+                    .compare_exchange_weak(false, true, Acquire, Relaxed)
+                    .is_ok()
+            {
+                return;
+            }
+            if spins < 6 {
+                for _ in 0..1 << spins {
+                    std::hint::spin_loop();
+                }
+                spins += 1;
+            } else {
+                // The holder's OS thread was probably preempted: let it run.
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> std::ops::Deref for LockGuard<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock.
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> std::ops::DerefMut for LockGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock, and `&mut self` makes this the only access.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> Drop for LockGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock
+            .locked
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> std::fmt::Debug for Lock<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lock").finish_non_exhaustive()
+    }
+}
+
+/// A short critical-section lock (loom's mutex in models).
+#[cfg(loom)]
+#[derive(Debug)]
+pub(crate) struct Lock<T>(loom::sync::Mutex<T>);
+
+/// The guard of a [`Lock`].
+#[cfg(loom)]
+pub(crate) type LockGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+#[cfg(loom)]
+impl<T> Lock<T> {
+    pub(crate) fn new(value: T) -> Lock<T> {
+        Lock(loom::sync::Mutex::new(value))
+    }
+
+    pub(crate) fn lock(&self) -> LockGuard<'_, T> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -125,7 +249,7 @@ pub(crate) struct Notified {
 /// The waiting thread and its state word.
 pub(crate) struct Waiter {
     state: AtomicUsize,
-    thread: Unparker,
+    thread: Handle,
 }
 
 impl Waiter {
@@ -175,7 +299,7 @@ impl Waiter {
     fn notify(&self, kind: usize, token: usize) -> Option<Unparker> {
         debug_assert!(kind == RETRY || kind == HANDOFF);
         // Clone first: once the exchange succeeds, the waiter may return and free itself.
-        let thread = self.thread.clone();
+        let thread = Unparker::clone(&self.thread);
         self.state
             .compare_exchange(
                 WAITING,
@@ -364,6 +488,26 @@ impl<D: Copy> WaitList<D> {
         None
     }
 
+    /// Like [`notify_one`](Self::notify_one), but unparks the waiter right here, under the
+    /// lock, without taking a handle to its thread. Only for waiters that take this lock again
+    /// after they are notified, before they return: they cannot go away while it is held.
+    pub(crate) fn notify_one_locked(&mut self, kind: usize) -> bool {
+        while let Some(entry) = self.pop_front() {
+            if entry.notify_locked(kind) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// [`notify_all`](Self::notify_all) for waiters that take this lock again (see
+    /// [`notify_one_locked`](Self::notify_one_locked)).
+    pub(crate) fn notify_all_locked(&mut self, kind: usize) {
+        while let Some(entry) = self.pop_front() {
+            entry.notify_locked(kind);
+        }
+    }
+
     /// Notifies every waiter; returns the threads to unpark once the lock is released.
     pub(crate) fn notify_all(&mut self, kind: usize) -> Vec<Unparker> {
         let mut wakeups = Vec::new();
@@ -391,6 +535,32 @@ impl<D: Copy> Popped<D> {
         // SAFETY: as above.
         let waiter = unsafe { &*entry.waiter.get() };
         waiter.notify(kind, entry.token.get())
+    }
+}
+
+impl<D: Copy> Popped<D> {
+    /// Notifies the entry's waiter and, if that won, unparks it now, under the lock. Only for
+    /// waiters that take this lock again before they return (see
+    /// [`WaitList::notify_one_locked`]).
+    pub(crate) fn notify_locked(self, kind: usize) -> bool {
+        // SAFETY: as in `data`; the waiter outlives its linked entries.
+        let entry = unsafe { &*self.0 };
+        // SAFETY: as above; and once notified, the waiter still waits for this lock before it
+        // can return, so it outlives the unpark below.
+        let waiter = unsafe { &*entry.waiter.get() };
+        let won = waiter
+            .state
+            .compare_exchange(
+                WAITING,
+                (entry.token.get() << KIND_BITS) | kind,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_ok();
+        if won {
+            waiter.thread.unpark();
+        }
+        won
     }
 }
 

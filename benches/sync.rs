@@ -1,0 +1,148 @@
+//! B4 (channel ping-pong between two green threads) and B9 (Mutex contention), with std's
+//! channel and Mutex on OS threads for comparison. `cargo bench --bench sync`.
+//!
+//! B4 times one round trip: a message out on one channel and the reply back on another, both
+//! green threads on one worker (the case the goal is set for) or on a 2-worker runtime. B9
+//! times one lock + increment + unlock while N threads hammer one counter.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::time::{Duration, Instant};
+use zsync::runtime::Builder;
+use zsync::sync::{mpsc, Arc, Mutex};
+
+fn b4_ping_pong(c: &mut Criterion) {
+    let mut g = c.benchmark_group("b4_ping_pong");
+    g.throughput(Throughput::Elements(1));
+    for workers in [1, 2] {
+        let rt = Builder::new().worker_threads(workers).build().unwrap();
+        g.bench_function(format!("channel_{workers}_workers"), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(move || {
+                    let (tx, rx) = mpsc::channel::<u64>();
+                    let (back_tx, back_rx) = mpsc::channel::<u64>();
+                    let echo = zsync::spawn(move || {
+                        for v in rx.iter() {
+                            back_tx.send(v).unwrap();
+                        }
+                    });
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        tx.send(i).unwrap();
+                        back_rx.recv().unwrap();
+                    }
+                    let elapsed = start.elapsed();
+                    drop(tx);
+                    echo.join().unwrap();
+                    elapsed
+                })
+            })
+        });
+    }
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    g.bench_function("sync_channel_0_1_worker", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(move || {
+                let (tx, rx) = mpsc::sync_channel::<u64>(0);
+                let (back_tx, back_rx) = mpsc::sync_channel::<u64>(0);
+                let echo = zsync::spawn(move || {
+                    for v in rx.iter() {
+                        back_tx.send(v).unwrap();
+                    }
+                });
+                let start = Instant::now();
+                for i in 0..iters {
+                    tx.send(i).unwrap();
+                    back_rx.recv().unwrap();
+                }
+                let elapsed = start.elapsed();
+                drop(tx);
+                echo.join().unwrap();
+                elapsed
+            })
+        })
+    });
+    g.bench_function("std_channel_os_threads", |b| {
+        b.iter_custom(|iters| {
+            let (tx, rx) = std::sync::mpsc::channel::<u64>();
+            let (back_tx, back_rx) = std::sync::mpsc::channel::<u64>();
+            let echo = std::thread::spawn(move || {
+                for v in rx.iter() {
+                    back_tx.send(v).unwrap();
+                }
+            });
+            let start = Instant::now();
+            for i in 0..iters {
+                tx.send(i).unwrap();
+                back_rx.recv().unwrap();
+            }
+            let elapsed = start.elapsed();
+            drop(tx);
+            echo.join().unwrap();
+            elapsed
+        })
+    });
+    g.finish();
+}
+
+fn b9_mutex(c: &mut Criterion) {
+    let mut g = c.benchmark_group("b9_mutex_contention");
+    g.throughput(Throughput::Elements(1));
+    let rt = Builder::new().worker_threads(2).build().unwrap();
+    for threads in [4u64, 64] {
+        g.bench_function(format!("zsync_{threads}_green_threads_2_workers"), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(move || {
+                    let counter = Arc::new(Mutex::new(0u64));
+                    let each = iters.div_ceil(threads);
+                    let start = Instant::now();
+                    let handles: Vec<_> = (0..threads)
+                        .map(|_| {
+                            let counter = counter.clone();
+                            zsync::spawn(move || {
+                                for _ in 0..each {
+                                    *counter.lock().unwrap() += 1;
+                                }
+                            })
+                        })
+                        .collect();
+                    handles.into_iter().for_each(|h| h.join().unwrap());
+                    let elapsed = start.elapsed();
+                    assert_eq!(*counter.lock().unwrap(), each * threads);
+                    elapsed
+                })
+            })
+        });
+    }
+    for threads in [2u64, 4] {
+        g.bench_function(format!("std_{threads}_os_threads"), |b| {
+            b.iter_custom(|iters| {
+                let counter = Arc::new(std::sync::Mutex::new(0u64));
+                let each = iters.div_ceil(threads);
+                let start = Instant::now();
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        let counter = counter.clone();
+                        std::thread::spawn(move || {
+                            for _ in 0..each {
+                                *counter.lock().unwrap() += 1;
+                            }
+                        })
+                    })
+                    .collect();
+                handles.into_iter().for_each(|h| h.join().unwrap());
+                start.elapsed()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+    targets = b4_ping_pong, b9_mutex
+}
+criterion_main!(benches);
