@@ -34,6 +34,13 @@ pub(crate) type SlotPtr<T> = *const Slot<T>;
 
 pub(crate) const UNBOUNDED: usize = usize::MAX;
 
+#[inline]
+fn wake_up(thread: Option<Unparker>) {
+    if let Some(thread) = thread {
+        thread.unpark();
+    }
+}
+
 pub(crate) struct Chan<T> {
     inner: Lock<Inner<T>>,
     cap: usize,
@@ -136,20 +143,18 @@ impl<T> Chan<T> {
 
     /// After room appeared (or a waiting sender's notification is passed on): move a blocked
     /// sender's message into the queue, or wake a `select!` sender.
-    fn refill(&self, inner: &mut Inner<T>) -> Vec<Unparker> {
-        let mut wakeups = Vec::new();
+    fn refill(&self, inner: &mut Inner<T>) -> Option<Unparker> {
         let room = inner.queue.len() < self.cap
             || (self.cap == 0 && !inner.receivers.is_empty() && inner.queue.is_empty());
-        if room && !inner.rx_gone {
-            if let Some((msg, thread)) = Self::pop_sender(inner) {
-                wakeups.push(thread);
-                if let Some(msg) = msg {
-                    inner.queue.push_back(msg);
-                    inner.receivers.notify_one_locked(RETRY);
-                }
-            }
+        if !room || inner.rx_gone {
+            return None;
         }
-        wakeups
+        let (msg, thread) = Self::pop_sender(inner)?;
+        if let Some(msg) = msg {
+            inner.queue.push_back(msg);
+            inner.receivers.notify_one_locked(RETRY);
+        }
+        Some(thread)
     }
 
     pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
@@ -204,63 +209,69 @@ impl<T> Chan<T> {
         let mut inner = self.inner.lock();
         // SAFETY: linked in this list, if at all.
         unsafe { inner.senders.remove(entry) };
-        let wakeups = match waiter.abort() {
+        let wake = match waiter.abort() {
             Err(n) if n.kind == RETRY => self.refill(&mut inner), // pass the wake-up on
-            _ => Vec::new(),
+            _ => None,
         };
         drop(inner);
-        unpark_all(wakeups);
+        wake_up(wake);
     }
 
     /// A receive that does not wait, under the lock; also returns a sender to wake.
-    fn try_recv_locked(&self, inner: &mut Inner<T>) -> (Result<T, TryRecvError>, Vec<Unparker>) {
+    #[inline]
+    fn try_recv_locked(&self, inner: &mut Inner<T>) -> (Result<T, TryRecvError>, Option<Unparker>) {
         if let Some(msg) = inner.queue.pop_front() {
-            let wakeups = if inner.senders.is_empty() {
-                Vec::new()
+            let wake = if inner.senders.is_empty() {
+                None
             } else {
                 self.refill(inner)
             };
-            return (Ok(msg), wakeups);
+            return (Ok(msg), wake);
         }
         if let Some((msg, thread)) = Self::pop_sender(inner) {
             // Rendezvous: straight from a blocked sender; or a select! sender told to come.
-            if let Some(msg) = msg {
-                return (Ok(msg), vec![thread]);
-            }
-            return (Err(TryRecvError::Empty), vec![thread]);
+            return (msg.ok_or(TryRecvError::Empty), Some(thread));
         }
         if inner.tx_gone {
-            (Err(TryRecvError::Disconnected), Vec::new())
+            (Err(TryRecvError::Disconnected), None)
         } else {
-            (Err(TryRecvError::Empty), Vec::new())
+            (Err(TryRecvError::Empty), None)
         }
     }
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut inner = self.inner.lock();
-        let (result, wakeups) = self.try_recv_locked(&mut inner);
+        let (result, wake) = self.try_recv_locked(&mut inner);
         drop(inner);
-        unpark_all(wakeups);
+        wake_up(wake);
         result
     }
 
     /// Receives, waiting until `deadline` at most. A park point.
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let mut inner = self.inner.lock();
-        let (result, wakeups) = self.try_recv_locked(&mut inner);
+        let (result, wake) = self.try_recv_locked(&mut inner);
         match result {
             Ok(msg) => {
                 drop(inner);
-                unpark_all(wakeups);
-                return Ok(msg);
+                wake_up(wake);
+                Ok(msg)
             }
-            Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
-            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+            Err(TryRecvError::Empty) => self.recv_wait(inner, wake, deadline),
         }
+    }
+
+    #[inline(never)]
+    fn recv_wait<'a>(
+        &'a self,
+        mut inner: LockGuard<'a, Inner<T>>,
+        mut wake: Option<Unparker>,
+        deadline: Option<Instant>,
+    ) -> Result<T, RecvTimeoutError> {
         let waiter = Waiter::new();
         let entry = Entry::new(&waiter, 0, ());
         let guard = UnwindGuard(|| self.abandon_recv(&waiter, &entry));
-        let mut wakeups = wakeups;
         let result = loop {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 break Err(RecvTimeoutError::Timeout);
@@ -271,15 +282,16 @@ impl<T> Chan<T> {
             // `abandon_recv` does when unwinding.
             unsafe { inner.receivers.push_back(&entry) };
             drop(inner);
-            unpark_all(std::mem::take(&mut wakeups));
+            wake_up(wake.take());
             let notified = waiter.wait(deadline);
+            // Senders notify receivers under this lock: take it before the waiter goes.
             inner = self.inner.lock();
             if notified.is_none() {
                 // SAFETY: linked in this list, if at all.
                 unsafe { inner.receivers.remove(&entry) };
             }
             let (result, more) = self.try_recv_locked(&mut inner);
-            wakeups = more;
+            wake = more;
             match result {
                 Ok(msg) => break Ok(msg),
                 Err(TryRecvError::Disconnected) => break Err(RecvTimeoutError::Disconnected),
@@ -291,7 +303,7 @@ impl<T> Chan<T> {
         };
         guard.disarm();
         drop(inner);
-        unpark_all(wakeups);
+        wake_up(wake);
         result
     }
 
@@ -382,9 +394,9 @@ impl<T> Chan<T> {
     /// A `select!` send arm that was notified unwinds: pass the notification on.
     pub(crate) fn pass_on_send(&self) {
         let mut inner = self.inner.lock();
-        let wakeups = self.refill(&mut inner);
+        let wake = self.refill(&mut inner);
         drop(inner);
-        unpark_all(wakeups);
+        wake_up(wake);
     }
 }
 
