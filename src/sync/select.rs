@@ -175,8 +175,11 @@ thread_local! {
 }
 
 /// A cheap pseudo-random number for the starting arm (xorshift; per OS thread, which is fine:
-/// it only has to spread the choice).
+/// it only has to spread the choice). Loom models need determinism: always 0 there.
 fn random() -> u32 {
+    if cfg!(loom) {
+        return 0;
+    }
     RNG.with(|rng| {
         let mut x = rng.get();
         x ^= x << 13;
@@ -244,6 +247,59 @@ pub fn select(cases: &mut [&mut dyn Case], timeout: Timeout) -> Option<usize> {
             }
         }
         // The arm was taken by somebody else, or the time ran out: look at every arm again.
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::sync::Arc;
+    use crate::loom::thread;
+    use crate::sync::chan::UNBOUNDED;
+
+    /// A select over two channels, each of which gets one message from its own thread: the
+    /// select completes with one of them, and the other message is still there afterwards
+    /// (a losing notification is never a lost message).
+    #[test]
+    fn select_over_two_channels_loses_nothing() {
+        loom::model(|| {
+            let a = Arc::new(Chan::new(UNBOUNDED));
+            let b = Arc::new(Chan::new(0));
+            let a2 = a.clone();
+            let ta = thread::spawn(move || a2.send(1).unwrap());
+            let b2 = b.clone();
+            let tb = thread::spawn(move || b2.send(2).unwrap());
+            let (mut ra, mut rb) = (RecvCase::new(&a), RecvCase::new(&b));
+            let first = select(&mut [&mut ra, &mut rb], Timeout::Never);
+            let (first, other) = match first {
+                Some(0) => (ra.into_output(), b.recv(None)),
+                Some(1) => (rb.into_output(), a.recv(None)),
+                _ => unreachable!(),
+            };
+            let mut got = [first.unwrap(), other.unwrap()];
+            got.sort();
+            assert_eq!(got, [1, 2]);
+            ta.join().unwrap();
+            tb.join().unwrap();
+        });
+    }
+
+    /// A select with a deadline races a send on a rendezvous channel: it either takes the
+    /// message or times out, and then the sender is still waiting for a receiver.
+    #[test]
+    fn select_timeout_races_rendezvous_send() {
+        loom::model(|| {
+            let chan = Arc::new(Chan::new(0));
+            let c2 = chan.clone();
+            let sender = thread::spawn(move || c2.send(7).unwrap());
+            let mut case = RecvCase::new(&chan);
+            match select(&mut [&mut case], Timeout::After(Duration::ZERO)) {
+                Some(0) => assert_eq!(case.into_output(), Ok(7)),
+                None => assert_eq!(chan.recv(None), Ok(7)),
+                _ => unreachable!(),
+            }
+            sender.join().unwrap();
+        });
     }
 }
 
