@@ -598,10 +598,14 @@ fn condvar_timeouts() {
 fn condvar_wait_returns_poison() {
     let state = Arc::new((Mutex::new(false), Condvar::new()));
     let s = state.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let h = std::thread::spawn(move || {
-        let g = s.1.wait_while(s.0.lock().unwrap(), |v| !*v);
+        let g = s.0.lock().unwrap();
+        ready_tx.send(()).unwrap(); // the poisoner can only lock once this waits
+        let g = s.1.wait_while(g, |v| !*v);
         g.is_err()
     });
+    ready_rx.recv().unwrap();
     let s = state.clone();
     let _ = std::thread::spawn(move || {
         let mut g = s.0.lock().unwrap();
@@ -738,10 +742,14 @@ fn semaphore_is_never_exceeded() {
         let sem = Arc::new(Semaphore::new(3));
         let inside = Arc::new(AtomicUsize::new(0));
         let max = Arc::new(AtomicUsize::new(0));
+        // All start together, so that they contend even if spawning is slow.
+        let start = Arc::new(Barrier::new(300));
         let handles: Vec<_> = (0..300)
             .map(|_| {
                 let (sem, inside, max) = (sem.clone(), inside.clone(), max.clone());
+                let start = start.clone();
                 thread::spawn(move || {
+                    start.wait();
                     for _ in 0..10 {
                         let _p = sem.acquire();
                         let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
@@ -753,8 +761,8 @@ fn semaphore_is_never_exceeded() {
             })
             .collect();
         handles.into_iter().for_each(|h| h.join().unwrap());
+        // (Not `== 3`: a permit handed to a waiter is in transit until that waiter runs.)
         assert!(max.load(Ordering::SeqCst) <= 3);
-        assert_eq!(max.load(Ordering::SeqCst), 3);
         assert_eq!(sem.available_permits(), 3);
     });
 }
