@@ -8,9 +8,10 @@
 //! lock, a permit, a wake-up) is passed on to the next waiter, never lost. Locks poison like
 //! std's, counting cancellation as unwinding. The waits are fair enough that no waiter starves.
 //!
-//! `Arc`, `Weak`, `Once`, `OnceLock`, `LazyLock` and the poison types are std's own, re-exported:
-//! they never block a green thread for long (`Once` and `OnceLock` block while another thread
-//! runs the initialiser, exactly as in std).
+//! `Arc`, `Weak`, `Once`, `OnceLock`, `LazyLock`, the `atomic` module and the poison types are
+//! std's own, re-exported. `Once`, `OnceLock` and `LazyLock` block the OS thread (not just the
+//! green thread) while another thread runs the initialiser, exactly as in std: keep initialisers
+//! short.
 //!
 //! ```
 //! use zsync::sync::{mpsc, Arc, Mutex};
@@ -53,6 +54,6 @@ pub use semaphore::{Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;
 
 pub use std::sync::{
-    Arc, LazyLock, LockResult, Once, OnceLock, OnceState, PoisonError, TryLockError, TryLockResult,
-    Weak,
+    atomic, Arc, LazyLock, LockResult, Once, OnceLock, OnceState, PoisonError, TryLockError,
+    TryLockResult, Weak,
 };
