@@ -2,10 +2,12 @@
 //! channel and Mutex on OS threads for comparison. `cargo bench --bench sync`.
 //!
 //! B4 times one round trip: a message out on one channel and the reply back on another, both
-//! green threads on one worker (the case the goal is set for) or on a 2-worker runtime. B9
+//! green threads on one worker (the case the goal is set for) or on a 2-worker runtime; the
+//! same round trip with bare park/unpark is the runtime's floor under any channel. B9
 //! times one lock + increment + unlock while N threads hammer one counter.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use zsync::runtime::Builder;
 use zsync::sync::{mpsc, Arc, Mutex};
@@ -56,6 +58,37 @@ fn b4_ping_pong(c: &mut Criterion) {
                 }
                 let elapsed = start.elapsed();
                 drop(tx);
+                echo.join().unwrap();
+                elapsed
+            })
+        })
+    });
+    // The floor under any channel: the same round trip with bare park/unpark and an atomic.
+    g.bench_function("park_unpark_floor_1_worker", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(move || {
+                let turn = Arc::new(AtomicU64::new(0));
+                let me = zsync::thread::current();
+                let t2 = turn.clone();
+                let echo = zsync::spawn(move || {
+                    for i in 0..iters {
+                        while t2.load(Ordering::Acquire) != 2 * i + 1 {
+                            zsync::thread::park();
+                        }
+                        t2.store(2 * i + 2, Ordering::Release);
+                        me.unpark();
+                    }
+                });
+                let other = echo.thread().clone();
+                let start = Instant::now();
+                for i in 0..iters {
+                    turn.store(2 * i + 1, Ordering::Release);
+                    other.unpark();
+                    while turn.load(Ordering::Acquire) != 2 * i + 2 {
+                        zsync::thread::park();
+                    }
+                }
+                let elapsed = start.elapsed();
                 echo.join().unwrap();
                 elapsed
             })

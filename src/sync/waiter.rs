@@ -35,7 +35,7 @@ use std::time::Instant;
 pub(crate) type Unparker = crate::thread::Thread;
 /// What wakes a parked waiter: a zsync thread, or a loom thread in models.
 #[cfg(loom)]
-pub(crate) type Unparker = loom::thread::Thread;
+pub(crate) type Unparker = crate::loom::thread::Thread;
 
 /// The calling thread's handle, as a waiter keeps it: without a reference count of its own
 /// normally (the waiter lives on the thread's own stack, so the thread outlives it).
@@ -51,7 +51,7 @@ fn current() -> Handle {
     #[cfg(not(loom))]
     return unsafe { crate::thread::current_unowned() };
     #[cfg(loom)]
-    return loom::thread::current();
+    return crate::loom::thread::current();
 }
 
 /// Parks the calling thread until it is unparked or `deadline` passes; returns true if the
@@ -70,11 +70,11 @@ pub(crate) fn park(deadline: Option<Instant>) -> bool {
         // models race every timeout against every notification.
         match deadline {
             None => {
-                loom::thread::park();
+                crate::loom::thread::park();
                 false
             }
             Some(_) => {
-                loom::thread::yield_now();
+                crate::loom::thread::yield_now();
                 true
             }
         }

@@ -188,6 +188,7 @@ pub fn current() -> Thread {
 /// The handle, and references taken from it, are used only while the calling thread is alive
 /// (a green thread's task is kept alive by its worker until it finishes; an OS thread's by its
 /// thread-local).
+#[cfg_attr(loom, allow(dead_code))] // loom models park loom threads instead
 pub(crate) unsafe fn current_unowned() -> std::mem::ManuallyDrop<Thread> {
     let thread = match current_task() {
         // SAFETY: a running task lives in an `Arc` (a `TaskRef`); the handle is never dropped,
