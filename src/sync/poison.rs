@@ -41,17 +41,22 @@ impl Flag {
         self.0.store(false, Ordering::Relaxed);
     }
 
+    /// `t`, as an `Err` if the lock is poisoned.
+    #[inline]
+    pub(crate) fn wrap<T>(&self, t: T) -> LockResult<T> {
+        if self.get() {
+            Err(PoisonError::new(t))
+        } else {
+            Ok(t)
+        }
+    }
+
     /// Called right after locking: `Err` if the lock is poisoned.
     #[inline]
     pub(crate) fn guard(&self) -> LockResult<Guard> {
-        let guard = Guard {
+        self.wrap(Guard {
             panicking: panicking(),
-        };
-        if self.get() {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        })
     }
 
     /// Called right before unlocking: poisons if the thread started unwinding meanwhile.

@@ -18,7 +18,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::sync::{LockResult, TryLockError, TryLockResult};
 
 const READER: u32 = 1;
 const READERS: u32 = (1 << 29) - 1;
@@ -481,13 +481,8 @@ impl<T: ?Sized> RwLock<T> {
     where
         T: Sized,
     {
-        let poisoned = self.poison.get();
-        let data = self.data.into_inner();
-        if poisoned {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
+        let poison = self.poison;
+        poison.wrap(self.data.into_inner())
     }
 
     /// A mutable reference to the data, without locking.
@@ -501,13 +496,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().unwrap(), 3);
     /// ```
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        let poisoned = self.poison.get();
-        let data = self.data.get_mut();
-        if poisoned {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
+        self.poison.wrap(self.data.get_mut())
     }
 }
 
@@ -564,16 +553,11 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     /// # Safety
     /// The caller has just read-locked `lock`.
     unsafe fn new(lock: &'a RwLock<T>) -> LockResult<RwLockReadGuard<'a, T>> {
-        let guard = RwLockReadGuard {
+        lock.poison.wrap(RwLockReadGuard {
             lock,
             _data: PhantomData,
             _not_send: PhantomData,
-        };
-        if lock.poison.get() {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        })
     }
 }
 
