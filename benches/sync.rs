@@ -12,6 +12,47 @@ use std::time::{Duration, Instant};
 use zsync::runtime::Builder;
 use zsync::sync::{mpsc, Arc, Mutex};
 
+/// A sending end for the ping-pong: `Sender` and `SyncSender` alike.
+trait Put: Send + 'static {
+    fn put(&self, v: u64);
+}
+
+impl Put for mpsc::Sender<u64> {
+    fn put(&self, v: u64) {
+        self.send(v).unwrap();
+    }
+}
+
+impl Put for mpsc::SyncSender<u64> {
+    fn put(&self, v: u64) {
+        self.send(v).unwrap();
+    }
+}
+
+/// `iters` round trips between the calling green thread and an echo green thread: out on
+/// `there`, back on `back`.
+fn ping_pong<T: Put>(
+    iters: u64,
+    there: (T, mpsc::Receiver<u64>),
+    back: (T, mpsc::Receiver<u64>),
+) -> Duration {
+    let ((tx, rx), (back_tx, back_rx)) = (there, back);
+    let echo = zsync::spawn(move || {
+        for v in rx.iter() {
+            back_tx.put(v);
+        }
+    });
+    let start = Instant::now();
+    for i in 0..iters {
+        tx.put(i);
+        back_rx.recv().unwrap();
+    }
+    let elapsed = start.elapsed();
+    drop(tx);
+    echo.join().unwrap();
+    elapsed
+}
+
 fn b4_ping_pong(c: &mut Criterion) {
     let mut g = c.benchmark_group("b4_ping_pong");
     g.throughput(Throughput::Elements(1));
@@ -19,48 +60,14 @@ fn b4_ping_pong(c: &mut Criterion) {
         let rt = Builder::new().worker_threads(workers).build().unwrap();
         g.bench_function(format!("channel_{workers}_workers"), |b| {
             b.iter_custom(|iters| {
-                rt.block_on(move || {
-                    let (tx, rx) = mpsc::channel::<u64>();
-                    let (back_tx, back_rx) = mpsc::channel::<u64>();
-                    let echo = zsync::spawn(move || {
-                        for v in rx.iter() {
-                            back_tx.send(v).unwrap();
-                        }
-                    });
-                    let start = Instant::now();
-                    for i in 0..iters {
-                        tx.send(i).unwrap();
-                        back_rx.recv().unwrap();
-                    }
-                    let elapsed = start.elapsed();
-                    drop(tx);
-                    echo.join().unwrap();
-                    elapsed
-                })
+                rt.block_on(move || ping_pong(iters, mpsc::channel(), mpsc::channel()))
             })
         });
     }
     let rt = Builder::new().worker_threads(1).build().unwrap();
     g.bench_function("sync_channel_0_1_worker", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(move || {
-                let (tx, rx) = mpsc::sync_channel::<u64>(0);
-                let (back_tx, back_rx) = mpsc::sync_channel::<u64>(0);
-                let echo = zsync::spawn(move || {
-                    for v in rx.iter() {
-                        back_tx.send(v).unwrap();
-                    }
-                });
-                let start = Instant::now();
-                for i in 0..iters {
-                    tx.send(i).unwrap();
-                    back_rx.recv().unwrap();
-                }
-                let elapsed = start.elapsed();
-                drop(tx);
-                echo.join().unwrap();
-                elapsed
-            })
+            rt.block_on(move || ping_pong(iters, mpsc::sync_channel(0), mpsc::sync_channel(0)))
         })
     });
     // The floor under any channel: the same round trip with bare park/unpark and an atomic.

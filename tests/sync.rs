@@ -4,53 +4,15 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::TryLockError;
 use std::time::{Duration, Instant};
-use zsync::runtime::{Builder, Flavor};
 use zsync::sync::{Arc, Barrier, Condvar, Mutex, RwLock, RwLockWriteGuard, Semaphore, WaitGroup};
 use zsync::thread;
 use zsync::time::timeout;
 use zsync::Cancelled;
 
-fn runtime(workers: usize) -> zsync::Runtime {
-    Builder::new().worker_threads(workers).build().unwrap()
-}
-
-/// Runs `body` on a plain OS thread, on green threads, and on a `Flavor::OsThreads` runtime.
-fn on_each_model(body: fn()) {
-    body();
-    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
-        Builder::new()
-            .worker_threads(2)
-            .flavor(flavor)
-            .build()
-            .unwrap()
-            .block_on(body);
-    }
-}
-
-/// A cheap deterministic pseudo-random sequence for the tests.
-fn rng(seed: u64) -> impl FnMut(u64) -> u64 {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    move |n| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    }
-}
+mod common;
+use common::{assert_not_impl, on_each_model, rng, runtime};
 
 // ---- auto traits, as in std ----
-
-trait AmbiguousIfSend<A> {
-    fn some_item() {}
-}
-impl<T: ?Sized> AmbiguousIfSend<()> for T {}
-impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
-
-trait AmbiguousIfSync<A> {
-    fn some_item() {}
-}
-impl<T: ?Sized> AmbiguousIfSync<()> for T {}
-impl<T: ?Sized + Sync> AmbiguousIfSync<u8> for T {}
 
 #[test]
 fn auto_traits_match_std() {
@@ -70,11 +32,11 @@ fn auto_traits_match_std() {
     unwind_safe::<RwLock<std::cell::Cell<u8>>>();
     unwind_safe::<Condvar>();
     // Guards are not Send (they would not be in std either).
-    <zsync::sync::MutexGuard<'static, u8> as AmbiguousIfSend<_>>::some_item();
-    <zsync::sync::RwLockReadGuard<'static, u8> as AmbiguousIfSend<_>>::some_item();
-    <zsync::sync::RwLockWriteGuard<'static, u8> as AmbiguousIfSend<_>>::some_item();
+    assert_not_impl!(zsync::sync::MutexGuard<'static, u8>: Send);
+    assert_not_impl!(zsync::sync::RwLockReadGuard<'static, u8>: Send);
+    assert_not_impl!(zsync::sync::RwLockWriteGuard<'static, u8>: Send);
     // RwLock<Cell> is not Sync (Cell is not Sync), as in std.
-    <RwLock<std::cell::Cell<u8>> as AmbiguousIfSync<_>>::some_item();
+    assert_not_impl!(RwLock<std::cell::Cell<u8>>: Sync);
 }
 
 // ---- Mutex ----
