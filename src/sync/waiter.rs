@@ -17,7 +17,11 @@
 //!   away, on every path: normal return, deadline, and unwinding (cancellation, `timeout()`), for
 //!   which every wait holds an [`UnwindGuard`];
 //! - a notifier clones the waiter's thread handle before its compare-exchange and touches the
-//!   entry no more after it wins: from then on the waiter may return and free its frame.
+//!   entry no more after it wins: from then on the waiter may return and free its frame. (For
+//!   waiters that always take the list's lock again after a wake, like channel receivers, the
+//!   notifier may instead unpark them under the lock without a clone: `notify_one_locked`.)
+//! - a waiter's thread handle holds no reference count of its own (the waiter lives on that
+//!   thread's stack); a notifier that keeps it past the lock clones it.
 //!
 //! A waiter that unwinds after it was notified passes what it was given on (the lock, the
 //! permit, the wake-up), so a dead waiter never swallows one; each primitive says how.
