@@ -19,6 +19,7 @@
 //! - [`runtime`]: the M:N scheduler; [`run`], [`Runtime`].
 //! - [`thread`]: green threads shaped like `std::thread`, plus cancellation.
 //! - [`time`]: sleep, timeout, interval.
+//! - [`sync`]: locks, condition variables, channels and [`select!`], shaped like `std::sync`.
 
 #![warn(missing_docs)]
 
@@ -30,6 +31,7 @@ pub mod net;
 pub mod os;
 pub(crate) mod reactor;
 pub mod runtime;
+pub mod sync;
 pub mod thread;
 pub mod time;
 

@@ -10,15 +10,29 @@ pub(crate) use loom::{sync, thread};
 #[cfg(not(loom))]
 #[allow(unused_imports)]
 pub(crate) mod sync {
-    pub(crate) use std::sync::{Arc, Mutex};
+    pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
     pub(crate) mod atomic {
-        pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
+        pub(crate) use std::sync::atomic::{
+            fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering,
+        };
     }
 }
 
 #[cfg(not(loom))]
 #[allow(unused_imports)]
 pub(crate) use std::thread;
+
+/// Declares a `const fn` normally and a plain `fn` under loom, whose types have no const
+/// constructors: `loom_const_fn! { pub(crate) fn new() -> Self { .. } }`.
+macro_rules! loom_const_fn {
+    ($(#[$meta:meta])* $vis:vis fn $($rest:tt)*) => {
+        #[cfg(not(loom))]
+        $(#[$meta])* $vis const fn $($rest)*
+        #[cfg(loom)]
+        $(#[$meta])* $vis fn $($rest)*
+    };
+}
+pub(crate) use loom_const_fn;
 
 /// An `UnsafeCell` with loom's closure API, so that loom can check every access.
 #[derive(Debug)]

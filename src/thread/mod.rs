@@ -81,8 +81,12 @@ thread_local! {
 }
 
 fn os_self() -> Arc<OsThread> {
+    with_os_self(Arc::clone)
+}
+
+fn with_os_self<R>(f: impl FnOnce(&Arc<OsThread>) -> R) -> R {
     OS_SELF.with(|cell| {
-        cell.get_or_init(|| {
+        f(cell.get_or_init(|| {
             let thread = std::thread::current();
             Arc::new(OsThread {
                 id: ThreadId::next(),
@@ -91,8 +95,7 @@ fn os_self() -> Arc<OsThread> {
                 cancel: AtomicBool::new(false),
                 runtime: None,
             })
-        })
-        .clone()
+        }))
     })
 }
 
@@ -177,6 +180,26 @@ pub fn current() -> Thread {
         Some(task) => Thread(ThreadRef::Green(task)),
         None => Thread(ThreadRef::Os(os_self())),
     }
+}
+
+/// The calling thread's handle without a reference count of its own: what
+/// [`current`] returns, minus two atomic operations (for waiters on hot paths). It must not be
+/// dropped (it is in a `ManuallyDrop`); clones are ordinary handles.
+///
+/// # Safety
+/// The handle, and references taken from it, are used only while the calling thread is alive
+/// (a green thread's task is kept alive by its worker until it finishes; an OS thread's by its
+/// thread-local).
+#[cfg_attr(loom, allow(dead_code))] // loom models park loom threads instead
+pub(crate) unsafe fn current_unowned() -> std::mem::ManuallyDrop<Thread> {
+    let thread = match current_task() {
+        // SAFETY: a running task lives in an `Arc` (a `TaskRef`); the handle is never dropped,
+        // so no count is released that was not taken.
+        Some(task) => Thread(ThreadRef::Green(unsafe { Arc::from_raw(task) })),
+        // SAFETY: as above, for the thread-local `Arc` of this OS thread.
+        None => with_os_self(|me| Thread(ThreadRef::Os(unsafe { Arc::from_raw(Arc::as_ptr(me)) }))),
+    };
+    std::mem::ManuallyDrop::new(thread)
 }
 
 /// Runs `f` with the calling thread's park-point state and cancellation flag.

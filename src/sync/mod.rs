@@ -1,0 +1,59 @@
+//! Synchronisation, mirroring `std::sync`: locks, condition variables, barriers, channels, and
+//! a few extras (a semaphore, a wait group, one-shot channels, [`select!`](crate::select)).
+//!
+//! Every blocking call here parks the calling green thread and lets its worker run others; on a
+//! plain OS thread it blocks the thread, like std. Green threads and OS threads can share every
+//! primitive. Blocking calls are park points: a cancelled green thread (or one whose
+//! `zsync::time::timeout` expired) unwinds from them, and whatever it was handed meanwhile (a
+//! lock, a permit, a wake-up) is passed on to the next waiter, never lost. Locks poison like
+//! std's, counting cancellation as unwinding. The waits are fair enough that no waiter starves.
+//!
+//! `Arc`, `Weak`, `Once`, `OnceLock`, `LazyLock`, the `atomic` module and the poison types are
+//! std's own, re-exported. `Once`, `OnceLock` and `LazyLock` block the OS thread (not just the
+//! green thread) while another thread runs the initialiser, exactly as in std: keep initialisers
+//! short.
+//!
+//! ```
+//! use zsync::sync::{mpsc, Arc, Mutex};
+//!
+//! zsync::run(|| {
+//!     let total = Arc::new(Mutex::new(0));
+//!     let (done_tx, done_rx) = mpsc::channel();
+//!     for i in 1..=10 {
+//!         let (total, done_tx) = (total.clone(), done_tx.clone());
+//!         zsync::spawn(move || {
+//!             *total.lock().unwrap() += i;
+//!             done_tx.send(()).unwrap();
+//!         });
+//!     }
+//!     drop(done_tx);
+//!     assert_eq!(done_rx.iter().count(), 10);
+//!     assert_eq!(*total.lock().unwrap(), 55);
+//! });
+//! ```
+
+mod barrier;
+mod chan;
+mod condvar;
+pub mod mpsc;
+mod mutex;
+pub mod oneshot;
+mod poison;
+mod rwlock;
+#[doc(hidden)]
+pub mod select;
+mod semaphore;
+mod wait_group;
+pub(crate) mod waiter;
+
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use condvar::{Condvar, WaitTimeoutResult};
+pub use mutex::{Mutex, MutexGuard};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{Semaphore, SemaphorePermit};
+pub use wait_group::WaitGroup;
+
+pub use std::sync::{
+    atomic, Arc, LazyLock, LockResult, Once, OnceLock, OnceState, PoisonError, TryLockError,
+    TryLockResult, Weak,
+};
