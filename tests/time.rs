@@ -152,3 +152,30 @@ fn a_hundred_thousand_sleeping_green_threads() {
     assert_eq!(woke.load(Ordering::Relaxed), 100_000);
     assert!(start.elapsed() < Duration::from_secs(60));
 }
+
+#[test]
+fn sleepers_wake_while_another_green_thread_keeps_yielding() {
+    let rt = zsync::runtime::Builder::new()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    rt.block_on(|| {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = stop.clone();
+        // Never runs dry: the worker always has this one to run.
+        let spinner = zsync::spawn(move || {
+            while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+                zsync::thread::yield_now();
+            }
+        });
+        let start = std::time::Instant::now();
+        zsync::time::sleep(std::time::Duration::from_millis(20));
+        let slept = start.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        spinner.join().unwrap();
+        assert!(
+            slept < std::time::Duration::from_secs(2),
+            "the sleeper waited {slept:?} behind a yielding green thread"
+        );
+    });
+}

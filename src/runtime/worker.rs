@@ -183,8 +183,10 @@ impl Worker {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % FAIRNESS_TICK == 0 {
-            // Pick up I/O readiness even when no worker is idle to block in the driver.
+            // Pick up I/O readiness and due timers even when this worker never runs dry (a
+            // green thread that keeps yielding must not hold back every sleeper behind it).
             self.poll_io(Some(Duration::ZERO));
+            self.fire_timers();
             if let Some(task) = self
                 .remote()
                 .inbox
