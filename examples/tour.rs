@@ -1,9 +1,11 @@
 //! A tour of zsync: `cargo run --release --example tour`. Prints as it goes; under a minute on
 //! two cores.
 
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use zsync::net::{TcpListener, TcpStream};
 use zsync::thread;
 use zsync::time::{sleep, timeout};
 
@@ -79,7 +81,69 @@ fn main() {
         h.join().unwrap();
     }
 
-    // 3. Cancellation and timeouts unwind blocked green threads, running their destructors.
+    // 3. An echo server with thousands of client connections, all green threads on this runtime.
+    const CONNECTIONS: usize = 2_000;
+    const ROUNDS: usize = 50;
+    let start = Instant::now();
+    let echoed = rt.block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let addr = listener.local_addr().unwrap();
+        let server = zsync::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                zsync::spawn(move || {
+                    let mut stream = stream;
+                    let mut buf = [0u8; 1024];
+                    while let Ok(n @ 1..) = stream.read(&mut buf) {
+                        if stream.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let done = Arc::new(AtomicUsize::new(0));
+        let clients: Vec<_> = (0..CONNECTIONS)
+            .map(|id| {
+                let done = done.clone();
+                zsync::spawn(move || {
+                    let mut stream = TcpStream::connect(addr).expect("connect");
+                    let message = [id as u8; 64];
+                    let mut echo = [0u8; 64];
+                    for _ in 0..ROUNDS {
+                        stream.write_all(&message).unwrap();
+                        stream.read_exact(&mut echo).unwrap();
+                        assert_eq!(echo, message);
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                })
+            })
+            .collect();
+        let mut last = Instant::now();
+        while done.load(Ordering::Relaxed) < CONNECTIONS {
+            if last.elapsed() > Duration::from_secs(1) {
+                println!(
+                    "  ... {} of {CONNECTIONS} clients done",
+                    done.load(Ordering::Relaxed)
+                );
+                last = Instant::now();
+            }
+            sleep(Duration::from_millis(20));
+        }
+        for c in clients {
+            c.join().unwrap();
+        }
+        // The acceptor blocks in accept() forever: cancellation unwinds it from there.
+        assert!(server.cancel().unwrap_err().is::<zsync::Cancelled>());
+        CONNECTIONS * ROUNDS
+    });
+    let took = start.elapsed();
+    println!(
+        "echo server: {CONNECTIONS} client connections x {ROUNDS} round trips of 64 bytes in \
+         {took:.2?}: {:.0} round trips/s (server and clients share the 2 workers)",
+        echoed as f64 / took.as_secs_f64()
+    );
+
+    // 4. Cancellation and timeouts unwind blocked green threads, running their destructors.
     rt.block_on(|| {
         struct Goodbye(&'static str);
         impl Drop for Goodbye {
