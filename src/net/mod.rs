@@ -5,11 +5,11 @@
 //! `connect`, `bind` and `send_to` are resolved on the blocking pool, never on a worker.
 
 mod addr;
+pub(crate) mod macros;
 mod tcp;
 mod udp;
 
 pub use addr::ToSocketAddrs;
 pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6};
-pub(crate) use tcp::fd_traits;
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;

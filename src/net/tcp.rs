@@ -3,9 +3,9 @@
 use super::addr::{each_addr, ToSocketAddrs};
 use crate::reactor::scheduled_io::Direction;
 use crate::reactor::source::IoSource;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, IntoRawFd};
 use std::time::{Duration, Instant};
 
 /// A TCP stream between a local and a remote socket, like `std::net::TcpStream`; blocking calls
@@ -124,26 +124,7 @@ impl TcpStream {
         Ok(TcpStream(self.0.clone_with(self.0.get_ref().try_clone()?)))
     }
 
-    /// Sets the read timeout: a read that waits longer fails with `WouldBlock`, as std's does
-    /// on Unix. `Some(Duration::ZERO)` is an InvalidInput error.
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.0.set_timeout(Direction::Read, dur)
-    }
-
-    /// Sets the write timeout, like [`set_read_timeout`](Self::set_read_timeout).
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.0.set_timeout(Direction::Write, dur)
-    }
-
-    /// The read timeout.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.0.timeout(Direction::Read))
-    }
-
-    /// The write timeout.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.0.timeout(Direction::Write))
-    }
+    super::macros::timeouts!();
 
     /// Reads without removing the data from the queue.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
@@ -182,54 +163,7 @@ impl TcpStream {
     }
 }
 
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.do_io(Direction::Read, |mut s| s.read(buf))
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.0.do_io(Direction::Read, |mut s| s.read_vectored(bufs))
-    }
-}
-
-impl Write for &TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.do_io(Direction::Write, |mut s| s.write(buf))
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.0
-            .do_io(Direction::Write, |mut s| s.write_vectored(bufs))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+super::macros::stream_io!(TcpStream);
 
 impl TcpListener {
     /// Binds a listener to `addr`, trying each resolved address in turn, like
@@ -295,64 +229,5 @@ impl<'a> Iterator for Incoming<'a> {
 
 impl std::iter::FusedIterator for Incoming<'_> {}
 
-macro_rules! fd_traits {
-    ($ty:ident, $std:ty) => {
-        impl AsRawFd for $ty {
-            fn as_raw_fd(&self) -> RawFd {
-                self.0.as_raw_fd()
-            }
-        }
-
-        impl AsFd for $ty {
-            fn as_fd(&self) -> BorrowedFd<'_> {
-                self.0.get_ref().as_fd()
-            }
-        }
-
-        impl FromRawFd for $ty {
-            /// Takes over `fd` (switching it to non-blocking mode internally).
-            unsafe fn from_raw_fd(fd: RawFd) -> $ty {
-                // SAFETY: the caller hands over an open socket fd of the right kind.
-                <$ty>::from(unsafe { <$std>::from_raw_fd(fd) })
-            }
-        }
-
-        impl IntoRawFd for $ty {
-            /// Gives the fd back in blocking mode (unless set non-blocking).
-            fn into_raw_fd(self) -> RawFd {
-                self.0.into_inner().into_raw_fd()
-            }
-        }
-
-        impl From<OwnedFd> for $ty {
-            fn from(fd: OwnedFd) -> $ty {
-                <$ty>::from(<$std>::from(fd))
-            }
-        }
-
-        impl From<$ty> for OwnedFd {
-            fn from(value: $ty) -> OwnedFd {
-                value.0.into_inner().into()
-            }
-        }
-
-        impl From<$std> for $ty {
-            /// Takes over a std socket. Its fd is switched to non-blocking mode (which cannot
-            /// fail on a socket); calls on the result block as std's did.
-            fn from(inner: $std) -> $ty {
-                let source = crate::reactor::source::IoSource::new(inner);
-                $ty(source.expect("FIONBIO on a socket fd"))
-            }
-        }
-
-        impl std::fmt::Debug for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                std::fmt::Debug::fmt(&self.0, f)
-            }
-        }
-    };
-}
-pub(crate) use fd_traits;
-
-fd_traits!(TcpStream, std::net::TcpStream);
-fd_traits!(TcpListener, std::net::TcpListener);
+super::macros::fd_traits!(TcpStream, std::net::TcpStream);
+super::macros::fd_traits!(TcpListener, std::net::TcpListener);

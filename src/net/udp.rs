@@ -5,8 +5,6 @@ use crate::reactor::scheduled_io::Direction;
 use crate::reactor::source::IoSource;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
-use std::time::Duration;
 
 /// A UDP socket, like `std::net::UdpSocket`; blocking calls park only the calling green thread.
 ///
@@ -66,25 +64,7 @@ impl UdpSocket {
         Ok(UdpSocket(self.0.clone_with(self.0.get_ref().try_clone()?)))
     }
 
-    /// Sets the read timeout (`WouldBlock` when it passes; zero is InvalidInput).
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.0.set_timeout(Direction::Read, dur)
-    }
-
-    /// Sets the write timeout.
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.0.set_timeout(Direction::Write, dur)
-    }
-
-    /// The read timeout.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.0.timeout(Direction::Read))
-    }
-
-    /// The write timeout.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.0.timeout(Direction::Write))
-    }
+    super::macros::timeouts!();
 
     /// Sets SO_BROADCAST.
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
@@ -188,4 +168,4 @@ impl UdpSocket {
     }
 }
 
-super::tcp::fd_traits!(UdpSocket, std::net::UdpSocket);
+super::macros::fd_traits!(UdpSocket, std::net::UdpSocket);

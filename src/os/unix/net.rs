@@ -6,12 +6,10 @@
 
 use crate::reactor::scheduled_io::Direction;
 use crate::reactor::source::IoSource;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::net as std_unix;
 use std::path::Path;
-use std::time::Duration;
 
 pub use std::os::unix::net::SocketAddr;
 
@@ -60,30 +58,6 @@ pub struct UnixDatagram(IoSource<std_unix::UnixDatagram>);
 #[derive(Debug)]
 pub struct Incoming<'a> {
     listener: &'a UnixListener,
-}
-
-macro_rules! timeouts {
-    () => {
-        /// Sets the read timeout (`WouldBlock` when it passes; zero is InvalidInput).
-        pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-            self.0.set_timeout(Direction::Read, dur)
-        }
-
-        /// Sets the write timeout.
-        pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-            self.0.set_timeout(Direction::Write, dur)
-        }
-
-        /// The read timeout.
-        pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-            Ok(self.0.timeout(Direction::Read))
-        }
-
-        /// The write timeout.
-        pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-            Ok(self.0.timeout(Direction::Write))
-        }
-    };
 }
 
 macro_rules! common {
@@ -143,57 +117,10 @@ impl UnixStream {
     }
 
     common!();
-    timeouts!();
+    crate::net::macros::timeouts!();
 }
 
-impl Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.do_io(Direction::Read, |mut s| s.read(buf))
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.0.do_io(Direction::Read, |mut s| s.read_vectored(bufs))
-    }
-}
-
-impl Write for &UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.do_io(Direction::Write, |mut s| s.write(buf))
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.0
-            .do_io(Direction::Write, |mut s| s.write_vectored(bufs))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+crate::net::macros::stream_io!(UnixStream);
 
 impl UnixListener {
     /// Creates a socket at `path` and listens on it.
@@ -314,9 +241,9 @@ impl UnixDatagram {
     }
 
     common!();
-    timeouts!();
+    crate::net::macros::timeouts!();
 }
 
-crate::net::fd_traits!(UnixStream, std_unix::UnixStream);
-crate::net::fd_traits!(UnixListener, std_unix::UnixListener);
-crate::net::fd_traits!(UnixDatagram, std_unix::UnixDatagram);
+crate::net::macros::fd_traits!(UnixStream, std_unix::UnixStream);
+crate::net::macros::fd_traits!(UnixListener, std_unix::UnixListener);
+crate::net::macros::fd_traits!(UnixDatagram, std_unix::UnixDatagram);

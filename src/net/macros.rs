@@ -1,0 +1,150 @@
+//! What every zsync socket type shares, written once: the fd traits and conversions, `Read` and
+//! `Write` for stream sockets, and the socket timeouts.
+
+/// `AsRawFd`, `AsFd`, `FromRawFd`, `IntoRawFd`, `OwnedFd` conversions, `From<std type>` and
+/// `Debug` for a socket type wrapping an `IoSource` of `$std`.
+macro_rules! fd_traits {
+    ($ty:ident, $std:ty) => {
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.0.as_raw_fd()
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.0.get_ref().as_fd()
+            }
+        }
+
+        impl std::os::fd::FromRawFd for $ty {
+            /// Takes over `fd` (switching it to non-blocking mode internally).
+            unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> $ty {
+                // SAFETY: the caller hands over an open socket fd of the right kind.
+                <$ty>::from(unsafe { <$std as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+            }
+        }
+
+        impl std::os::fd::IntoRawFd for $ty {
+            /// Gives the fd back in blocking mode (unless set non-blocking).
+            fn into_raw_fd(self) -> std::os::fd::RawFd {
+                self.0.into_inner().into_raw_fd()
+            }
+        }
+
+        impl From<std::os::fd::OwnedFd> for $ty {
+            fn from(fd: std::os::fd::OwnedFd) -> $ty {
+                <$ty>::from(<$std>::from(fd))
+            }
+        }
+
+        impl From<$ty> for std::os::fd::OwnedFd {
+            fn from(value: $ty) -> std::os::fd::OwnedFd {
+                value.0.into_inner().into()
+            }
+        }
+
+        impl From<$std> for $ty {
+            /// Takes over a std socket. Its fd is switched to non-blocking mode (which cannot
+            /// fail on a socket); calls on the result block as std's did.
+            fn from(inner: $std) -> $ty {
+                let source = crate::reactor::source::IoSource::new(inner);
+                $ty(source.expect("FIONBIO on a socket fd"))
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.0, f)
+            }
+        }
+    };
+}
+
+/// `Read` and `Write` for a stream socket type and for a shared reference to it, as std has.
+macro_rules! stream_io {
+    ($ty:ident) => {
+        impl std::io::Read for &$ty {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.0.do_io(Direction::Read, |mut s| s.read(buf))
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.0.do_io(Direction::Read, |mut s| s.read_vectored(bufs))
+            }
+        }
+
+        impl std::io::Write for &$ty {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.do_io(Direction::Write, |mut s| s.write(buf))
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.0
+                    .do_io(Direction::Write, |mut s| s.write_vectored(bufs))
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Read for $ty {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                (&*self).read(buf)
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                (&*self).read_vectored(bufs)
+            }
+        }
+
+        impl std::io::Write for $ty {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                (&*self).write(buf)
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                (&*self).write_vectored(bufs)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+
+/// The four timeout methods of std's sockets, inside an `impl` block.
+macro_rules! timeouts {
+    () => {
+        /// Sets the read timeout: a read that waits longer fails with `WouldBlock`, as std's
+        /// does on Unix. `Some(Duration::ZERO)` is an InvalidInput error.
+        pub fn set_read_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
+            self.0.set_timeout(Direction::Read, dur)
+        }
+
+        /// Sets the write timeout, like `set_read_timeout`.
+        pub fn set_write_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
+            self.0.set_timeout(Direction::Write, dur)
+        }
+
+        /// The read timeout.
+        pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+            Ok(self.0.timeout(Direction::Read))
+        }
+
+        /// The write timeout.
+        pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+            Ok(self.0.timeout(Direction::Write))
+        }
+    };
+}
+
+pub(crate) use {fd_traits, stream_io, timeouts};
