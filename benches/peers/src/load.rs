@@ -29,7 +29,11 @@ pub fn echo_load(addr: SocketAddr, connections: usize, warmup: Duration, measure
             std.set_nonblocking(true).unwrap();
             let mut stream = TcpStream::from_std(std);
             poll.registry()
-                .register(&mut stream, Token(i), Interest::READABLE | Interest::WRITABLE)
+                .register(
+                    &mut stream,
+                    Token(i),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
                 .unwrap();
             Conn {
                 stream,

@@ -12,7 +12,10 @@ pub const HTTP_RESPONSE: &[u8] =
 fn take_requests(buf: &mut [u8], filled: &mut usize) -> usize {
     let mut count = 0;
     let mut start = 0;
-    while let Some(end) = buf[start..*filled].windows(4).position(|w| w == b"\r\n\r\n") {
+    while let Some(end) = buf[start..*filled]
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+    {
         start += end + 4;
         count += 1;
     }
