@@ -39,3 +39,9 @@ pub use blocking::unblock;
 pub use future::block_on;
 pub use runtime::{run, Runtime};
 pub use thread::{spawn, Cancelled};
+
+/// The README's code blocks, compiled (and the runnable ones run) as doc tests, so that the
+/// porting guide and the examples there keep working.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -2,7 +2,7 @@
 
 use super::idle::Idle;
 use super::metrics::WorkerMetrics;
-use super::{Queue, Remote, Runtime, Shared};
+use super::{BoundedQueue, Queue, Remote, Runtime, Shared};
 use crate::coro::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 use crate::reactor::Reactor;
 use std::io;
@@ -122,7 +122,7 @@ impl Builder {
             workers: (0..workers)
                 .map(|_| Remote {
                     inbox: Queue::new(),
-                    fresh: Queue::new(),
+                    fresh: BoundedQueue::new(super::FRESH_CAPACITY),
                     thread: OnceLock::new(),
                     metrics: WorkerMetrics::default(),
                     reactor: reactors.next().flatten(),

@@ -8,6 +8,15 @@
 //! release/acquire ordering is not enough for that; loom finds the interleaving without the
 //! fences.) Wakes of a green thread owned by a worker go straight to that worker (see
 //! `schedule`), so only work anyone may take goes through here.
+//!
+//! Before it sleeps, a worker searches for a short while (see `Worker::search`): waking a
+//! sleeping OS thread costs microseconds, more than most green threads run, so while a worker
+//! is searching, publishers wake nobody; the searcher will find the work. The same
+//! store-buffering argument covers the hand-over from searching to sleeping: a searcher that
+//! gives up stops searching *before* it registers as a sleeper and looks again, so a publisher
+//! that saw it searching has published work that the second look sees. A searcher that finds
+//! work and was the last one wakes a sleeper if more work is waiting (as Go's scheduler does),
+//! so that a burst of spawns still spreads over every worker.
 
 use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::loom::sync::Mutex;
@@ -16,6 +25,8 @@ pub(crate) struct Idle {
     sleepers: Mutex<Vec<usize>>,
     /// `sleepers.len()`, readable without the lock on the publisher's fast path.
     count: AtomicUsize,
+    /// Workers looking for work before they sleep.
+    searching: AtomicUsize,
 }
 
 impl Idle {
@@ -23,7 +34,19 @@ impl Idle {
         Idle {
             sleepers: Mutex::new(Vec::with_capacity(workers)),
             count: AtomicUsize::new(0),
+            searching: AtomicUsize::new(0),
         }
+    }
+
+    /// A worker ran out of work and starts searching.
+    pub(crate) fn start_searching(&self) {
+        self.searching.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A worker stops searching (it found work, or gives up and will `register`); true if it
+    /// was the last searcher.
+    pub(crate) fn stop_searching(&self) -> bool {
+        self.searching.fetch_sub(1, Ordering::SeqCst) == 1
     }
 
     /// The worker `index` is about to sleep; it must look at the queues again afterwards.
@@ -49,7 +72,7 @@ impl Idle {
     pub(crate) fn pop_sleeper(&self) -> Option<usize> {
         // The work published before this call, before the look at the sleepers.
         fence(Ordering::SeqCst);
-        if self.count.load(Ordering::SeqCst) == 0 {
+        if self.searching.load(Ordering::SeqCst) > 0 || self.count.load(Ordering::SeqCst) == 0 {
             return None;
         }
         let mut sleepers = self.sleepers.lock().unwrap();
@@ -92,6 +115,41 @@ mod loom_tests {
             assert!(
                 saw_work || woken.load(Ordering::SeqCst),
                 "work published while everyone sleeps"
+            );
+        });
+    }
+
+    /// A searching worker gives up while a producer publishes: the producer skips the wake only
+    /// if the worker was still searching, and then the worker's look after registering sees
+    /// the work.
+    #[test]
+    fn a_searcher_giving_up_never_strands_work() {
+        loom::model(|| {
+            let idle = Arc::new(Idle::new(1));
+            let queue = Arc::new(AtomicBool::new(false));
+            let woken = Arc::new(AtomicBool::new(false));
+            idle.start_searching();
+            let (i2, q2, w2) = (idle.clone(), queue.clone(), woken.clone());
+            let producer = thread::spawn(move || {
+                q2.store(true, Ordering::Release);
+                if i2.pop_sleeper() == Some(0) {
+                    w2.store(true, Ordering::SeqCst);
+                }
+            });
+            // The worker: one fruitless look while searching, then give up and sleep.
+            let mut saw_work = queue.load(Ordering::Acquire);
+            if !saw_work {
+                idle.stop_searching();
+                idle.register(0);
+                saw_work = queue.load(Ordering::Acquire);
+                if saw_work {
+                    idle.unregister(0);
+                }
+            }
+            producer.join().unwrap();
+            assert!(
+                saw_work || woken.load(Ordering::SeqCst),
+                "work published while the searcher went to sleep"
             );
         });
     }

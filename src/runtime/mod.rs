@@ -26,18 +26,23 @@ use crate::thread::task::TaskRef;
 use crate::thread::JoinHandle;
 use idle::Idle;
 use metrics::WorkerMetrics;
-pub(crate) use queue::Queue;
+pub(crate) use queue::{BoundedQueue, Queue};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+
+/// How many new green threads a worker's `fresh` queue holds before spawns overflow into the
+/// injector.
+const FRESH_CAPACITY: usize = 256;
 
 /// The part of a worker that other threads reach.
 pub(crate) struct Remote {
     /// Wakes of green threads this worker owns, from other OS threads.
     pub(crate) inbox: Queue<TaskRef>,
     /// Green threads spawned on this worker that have not started: any idle worker may steal
-    /// them (started ones never move, see DESIGN.md).
-    pub(crate) fresh: Queue<TaskRef>,
+    /// them (started ones never move, see DESIGN.md). Bounded: spawns overflow into the
+    /// injector.
+    pub(crate) fresh: BoundedQueue<TaskRef>,
     /// The worker's OS thread, to unpark it.
     pub(crate) thread: OnceLock<std::thread::Thread>,
     pub(crate) metrics: WorkerMetrics,

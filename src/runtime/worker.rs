@@ -20,6 +20,11 @@ use std::time::{Duration, Instant};
 
 /// How often the inbox and the injector are looked at before local work.
 const FAIRNESS_TICK: u32 = 61;
+/// A worker out of work looks this many times for more before it sleeps ...
+const SEARCH_ROUNDS: u32 = 128;
+/// ... spinning this many times between looks (a few microseconds in all, yielding its core
+/// every eighth round): shorter than a sleep and wake-up through the kernel.
+const SEARCH_SPINS: u32 = 8;
 
 pub(crate) struct Worker {
     pub(crate) index: usize,
@@ -94,15 +99,18 @@ pub(crate) fn push_local(task: &TaskRef, owner: usize) -> bool {
     .unwrap_or(false)
 }
 
-/// Queues a green thread that has not started on the current worker (stealable), or returns
-/// it if this thread is not a worker of `shared`.
+/// Queues a green thread that has not started on the current worker (stealable; into the
+/// injector when the worker's queue is full), or returns it if this thread is not a worker of
+/// `shared`.
 pub(crate) fn push_fresh(shared: &Arc<Shared>, task: TaskRef) -> Option<TaskRef> {
     let mut task = Some(task);
     with_worker(|w| {
         if Arc::ptr_eq(&w.shared, shared) {
             let remote = &shared.workers[w.index];
             WorkerMetrics::add(&remote.metrics.spawns, 1);
-            remote.fresh.push(task.take().expect("task"));
+            if let Err(overflow) = remote.fresh.push(task.take().expect("task")) {
+                shared.injector.push(overflow);
+            }
         }
     });
     task
@@ -175,6 +183,10 @@ impl Worker {
             if self.shared.shutdown.load(Ordering::Acquire) {
                 return;
             }
+            if let Some(task) = self.search() {
+                self.run_task(task);
+                continue;
+            }
             self.sleep();
         }
     }
@@ -214,12 +226,57 @@ impl Worker {
             .or_else(|| self.steal())
     }
 
+    /// Looks for work for a short while before sleeping (see `Idle`): a spawn or a wake that
+    /// arrives meanwhile costs its publisher nothing and this worker no trip through the
+    /// kernel.
+    fn search(&self) -> Option<TaskRef> {
+        self.shared.idle.start_searching();
+        let mut found = None;
+        for round in 0..SEARCH_ROUNDS {
+            found = self
+                .remote()
+                .inbox
+                .pop()
+                .or_else(|| self.remote().fresh.pop())
+                .or_else(|| self.shared.injector.pop())
+                .or_else(|| self.steal());
+            if found.is_some() || self.shared.shutdown.load(Ordering::Relaxed) {
+                break;
+            }
+            if round % 16 == 15 {
+                std::thread::yield_now();
+            } else {
+                for _ in 0..SEARCH_SPINS {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+        let last = self.shared.idle.stop_searching();
+        if found.is_some() && last && self.shared.has_shared_work(self.index) {
+            // More was published while we searched and nobody was woken for it.
+            self.shared.notify_one();
+        }
+        found
+    }
+
     /// Takes a green thread that has not started from another worker.
+    /// Takes half of the victim's queue at once (as Go's scheduler does), so that a worker
+    /// spawning in a loop and the worker running what it spawns do not meet on the same queue
+    /// for every green thread.
     fn steal(&self) -> Option<TaskRef> {
         let n = self.shared.workers.len();
         (1..n).map(|k| (self.index + k) % n).find_map(|victim| {
-            let task = self.shared.workers[victim].fresh.pop()?;
-            WorkerMetrics::add(&self.remote().metrics.steals, 1);
+            let queue = &self.shared.workers[victim].fresh;
+            let task = queue.pop()?;
+            let mut stolen = 1;
+            for _ in 0..queue.len() / 2 {
+                let Some(more) = queue.pop() else { break };
+                if let Err(more) = self.remote().fresh.push(more) {
+                    self.ready.borrow_mut().push_back(more);
+                }
+                stolen += 1;
+            }
+            WorkerMetrics::add(&self.remote().metrics.steals, stolen);
             Some(task)
         })
     }
