@@ -25,6 +25,11 @@ static LOOP_FN: AtomicUsize = AtomicUsize::new(0);
 static TRAMPOLINE_FN: AtomicUsize = AtomicUsize::new(0);
 /// Where the first lost samples were interrupted, for the failure message.
 static LOST_AT: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
+/// Set before the ping-pong's context is dropped: dropping it unwinds it (a forced unwind),
+/// and a sample that lands inside libgcc's `_Unwind_Resume` while it installs a frame cannot
+/// be walked by anyone (libgcc then reads code bytes at a garbage address). Not the switch's
+/// business, so sampling stops there.
+static STOPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[repr(C)]
 struct UnwindContext {
@@ -77,6 +82,9 @@ extern "C" fn visit_frame(context: *mut UnwindContext, walk: *mut libc::c_void) 
 }
 
 extern "C" fn on_sigprof(_: libc::c_int, _: *mut libc::siginfo_t, uctx: *mut libc::c_void) {
+    if STOPPED.load(Ordering::Relaxed) {
+        return;
+    }
     let mut walk = Walk {
         frames: 0,
         reached: false,
@@ -125,6 +133,10 @@ fn ping_pong() -> u64 {
         short.resume();
         new_ones += 1;
     }
+    // The handler runs on this thread: a compiler fence orders the flag before the drop.
+    STOPPED.store(true, Ordering::Relaxed);
+    std::sync::atomic::compiler_fence(Ordering::SeqCst);
+    drop(ctx);
     new_ones
 }
 

@@ -12,6 +12,11 @@ const HOT_STACKS: usize = 64;
 /// (their mapping stays, their memory goes).
 const WARM_STACKS: usize = 1024;
 
+/// How many stacks leaving the warm set wait for their memory to be released together (at the
+/// latest; a pool whose thread goes idle releases them sooner, see `trim`). Released in address
+/// order, neighbours in one `madvise`: after a burst many are neighbours.
+const COOLING_LIMIT: usize = 16 * 1024;
+
 /// How many stacks one `mmap` makes when the pool is empty.
 const BATCH: usize = 32;
 
@@ -44,6 +49,9 @@ pub struct StackPool {
     warm: VecDeque<Stack>,
     /// Stacks whose memory has been released entirely.
     cold: Vec<Stack>,
+    /// Stacks leaving `warm`, released together at the next `trim` or once there are
+    /// `COOLING_LIMIT` of them (see `stack::release_all`), then cold.
+    cooling: Vec<Stack>,
     /// Mapped in a batch and never used yet.
     spare: Vec<Stack>,
     max_cached: usize,
@@ -64,6 +72,7 @@ impl StackPool {
             hot: VecDeque::new(),
             warm: VecDeque::new(),
             cold: Vec::new(),
+            cooling: Vec::new(),
             spare: Vec::new(),
             max_cached: usize::MAX,
             keep_resident: 32 * 1024,
@@ -94,7 +103,7 @@ impl StackPool {
 
     /// How many idle stacks the pool holds.
     pub fn cached(&self) -> usize {
-        self.hot.len() + self.warm.len() + self.cold.len()
+        self.hot.len() + self.warm.len() + self.cold.len() + self.cooling.len()
     }
 
     /// A stack from the pool, or a freshly mapped one when the pool is empty.
@@ -108,6 +117,7 @@ impl StackPool {
             .pop_back()
             .or_else(|| self.warm.pop_back())
             .or_else(|| self.cold.pop())
+            .or_else(|| self.cooling.pop())
         {
             return Ok(stack);
         }
@@ -149,10 +159,17 @@ impl StackPool {
             self.warm.push_back(stack);
             if self.warm.len() > WARM_STACKS {
                 let stack = self.warm.pop_front().expect("warm is not empty");
-                stack.release_below(0);
-                self.cold.push(stack);
+                self.cooling.push(stack);
+                if self.cooling.len() >= COOLING_LIMIT {
+                    self.release_cooling();
+                }
             }
         }
+    }
+
+    fn release_cooling(&mut self) {
+        super::stack::release_all(&mut self.cooling);
+        self.cold.append(&mut self.cooling);
     }
 
     /// Releases the memory of every idle stack below the keep-resident window. A scheduler calls
@@ -161,6 +178,7 @@ impl StackPool {
         while !self.hot.is_empty() {
             self.cool_oldest();
         }
+        self.release_cooling();
     }
 }
 

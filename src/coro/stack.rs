@@ -291,6 +291,12 @@ impl Stack {
 
     /// Gives back to the kernel every page of this stack below the `keep` topmost bytes. Their
     /// contents become zero; the mapping and guard stay.
+    ///
+    /// Skipped when the page just below the window is not resident: a stack is touched from
+    /// its top down without gaps (frames larger than a page are probed page by page), so then
+    /// nothing below it is either. Each `madvise` that drops pages ends in a TLB shootdown, an
+    /// interrupt to every other CPU running this process: a burst of returning green threads
+    /// that never went deep must not pay one each.
     pub(crate) fn release_below(&self, keep: usize) {
         let page = page_size();
         let keep = (keep + page - 1) & !(page - 1);
@@ -298,10 +304,44 @@ impl Stack {
             return;
         }
         let len = self.size() - keep;
+        if keep > 0 {
+            let mut resident = 0u8;
+            // SAFETY: one page of our own mapping (the one just below the window) and a
+            // one-byte vector for its residency bit.
+            let below = unsafe { self.limit().add(len - page) };
+            if unsafe { libc::mincore(below.cast(), page, &mut resident) } == 0 && resident & 1 == 0
+            {
+                return;
+            }
+        }
         // SAFETY: a range of our own mapping above the guard page. The caller guarantees that
         // nothing on the stack is alive (the context that used it has finished), so discarding
         // the contents is not observable. DONTNEED leaves the guard marker in place.
         unsafe { libc::madvise(self.limit().cast(), len, libc::MADV_DONTNEED) };
+    }
+}
+
+/// Gives back the memory of every stack in `stacks` (entirely, guard pages excepted), with one
+/// `madvise` per run of stacks that lie next to each other in one mapping rather than one per
+/// stack: each call costs a TLB shootdown. The guard pages in between are covered too, which
+/// leaves them guards (`MADV_GUARD_INSTALL` markers survive `MADV_DONTNEED`; an `mprotect`
+/// guard has no memory to drop).
+pub(crate) fn release_all(stacks: &mut [Stack]) {
+    stacks.sort_unstable_by_key(|s| s.base.as_ptr() as usize);
+    let mut i = 0;
+    while i < stacks.len() {
+        let start = stacks[i].limit() as usize;
+        let mut end = stacks[i].base.as_ptr() as usize + stacks[i].len;
+        let mut j = i + 1;
+        while j < stacks.len() && stacks[j].base.as_ptr() as usize == end {
+            end += stacks[j].len;
+            j += 1;
+        }
+        // SAFETY: the usable ranges of stacks we own (and the guard pages between them, which
+        // DONTNEED leaves guarded); nothing lives on them (the caller's contract, as for
+        // `release_below`).
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        i = j;
     }
 }
 
