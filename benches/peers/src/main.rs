@@ -1,29 +1,143 @@
-//! zsync-peers: runs the workloads of ../../shared/BENCHMARKS.md on zsync and on its peers side by
-//! side, alternating implementations over several rounds, and prints medians and ratios.
+//! zsync-peers: runs the workloads of ../../shared/BENCHMARKS.md (B1-B11) on zsync and on its
+//! peers side by side, alternating implementations over several rounds, and prints medians and
+//! zsync's advantage over each peer.
 //!
 //! ```text
 //! cd benches/peers
-//! cargo run --release                  # everything: B2, B3, B4, B7, B11 (about 8 minutes)
+//! cargo run --release                  # everything, several rounds (about 15 minutes)
 //! cargo run --release -- --quick       # one short round of each (under 2 minutes)
-//! cargo run --release -- b7            # TCP echo, 100 and 1000 connections
-//! cargo run --release -- b11           # HTTP hello under wrk (Debian package wrk)
+//! cargo run --release -- b4 b7         # only some workloads (b1 ... b11), full or --quick
 //! ```
 //!
-//! Every run prints a Markdown table and writes results/results.md and results/chart.svg.
-//! Go is not in the runner yet.
-//! ```text
-//! ```
+//! Every run prints a Markdown table and writes results/results.md and results/chart.svg. Each
+//! measurement runs in a fresh child process (`micro KEY IMPL WORKERS` or `server IMPL KIND
+//! WORKERS ADDR`), so that implementations never share a heap, threads or a crash. Go runs when
+//! golang-go is installed (its program is go/main.go), and is skipped with a printed line when
+//! it is not; wrk (for B11) likewise.
 
+mod go;
 mod load;
 mod micro;
+mod parked;
+mod report;
 mod servers;
+mod switch;
 
+use report::Row;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-const IMPLS: [&str; 4] = ["zsync", "tokio", "may", "std"];
+/// How long one child measurement may take before it is killed; the slowest honest run (B6,
+/// 1,000,000 parked tasks) stays well under it.
+const DEADLINE: Duration = Duration::from_secs(120);
+/// The same in the quick mode, whose workloads are ten times smaller.
+const QUICK_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Every implementation, in table order; zsync first.
+pub const IMPLS: [&str; 6] = ["zsync", "tokio", "may", "std", "go", "corosensei"];
+/// The runtimes with a scheduler (everything but corosensei, which is only a coroutine).
+const RUNTIMES: &[&str] = &["zsync", "tokio", "may", "std", "go"];
+/// The runtimes with a scheduler and a worker count to set.
+const SCHEDULERS: &[&str] = &["zsync", "tokio", "may", "go"];
+
+/// One row of the table: a workload, the implementations it runs on and how.
+struct Workload {
+    /// Selects the workload on the command line (`b4`) and in the child (`B4`).
+    key: &'static str,
+    name: &'static str,
+    unit: &'static str,
+    higher_is_better: bool,
+    impls: &'static [&'static str],
+    workers: usize,
+    /// Rounds in the full mode (the quick mode runs one).
+    rounds: usize,
+    kind: Kind,
+}
+
+enum Kind {
+    /// Runs in a child process that prints the result on its last line.
+    Child,
+    /// A server (echo or http) in a child process under load from this process.
+    Server { http: bool, connections: usize },
+}
+
+const fn child(
+    key: &'static str,
+    name: &'static str,
+    unit: &'static str,
+    higher_is_better: bool,
+    impls: &'static [&'static str],
+    workers: usize,
+    rounds: usize,
+) -> Workload {
+    Workload {
+        key,
+        name,
+        unit,
+        higher_is_better,
+        impls,
+        workers,
+        rounds,
+        kind: Kind::Child,
+    }
+}
+
+const fn server(
+    key: &'static str,
+    name: &'static str,
+    impls: &'static [&'static str],
+    workers: usize,
+    http: bool,
+    connections: usize,
+) -> Workload {
+    Workload {
+        key,
+        name,
+        unit: "req/s",
+        higher_is_better: true,
+        impls,
+        workers,
+        rounds: 3,
+        kind: Kind::Server { http, connections },
+    }
+}
+
+/// The suite, in table order. B10 (scaling) repeats B2, B4 and B7 at one worker; the B2, B4 and
+/// B7 rows are its "all cores" points on this 2-core machine.
+const SUITE: &[Workload] = &[
+    child(
+        "B1",
+        "B1 switch",
+        "ns",
+        false,
+        &["zsync", "corosensei"],
+        1,
+        5,
+    ),
+    child("B2", "B2 spawn+join", "ns/task", false, RUNTIMES, 2, 5),
+    child("B3", "B3 yield", "ns", false, RUNTIMES, 2, 5),
+    child("B4", "B4 ping-pong", "ns", false, RUNTIMES, 2, 5),
+    child(
+        "B5",
+        "B5 parked memory",
+        "KiB/task",
+        false,
+        SCHEDULERS,
+        2,
+        3,
+    ),
+    child("B6", "B6 most parked", "tasks", true, RUNTIMES, 2, 1),
+    server("B7", "B7 echo 100", RUNTIMES, 2, false, 100),
+    server("B7", "B7 echo 1000", RUNTIMES, 2, false, 1000),
+    child("B8", "B8 timers", "ms", false, SCHEDULERS, 2, 3),
+    child("B9", "B9 mutex", "ns/lock", false, RUNTIMES, 2, 5),
+    child("B2", "B10 B2 1 worker", "ns/task", false, SCHEDULERS, 1, 5),
+    child("B4", "B10 B4 1 worker", "ns", false, SCHEDULERS, 1, 5),
+    server("B7", "B10 B7 100 1 worker", SCHEDULERS, 1, false, 100),
+    server("B11", "B11 http 100", RUNTIMES, 2, true, 100),
+];
 
 /// A server of one implementation, in its own process (so that each gets the machine to
 /// itself and a crash cannot take the runner down).
@@ -33,9 +147,20 @@ struct Server {
 }
 
 impl Server {
-    fn start(implementation: &str, workload: &str) -> Server {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["server", implementation, workload, "127.0.0.1:0"])
+    fn start(implementation: &str, http: bool, workers: usize) -> Option<Server> {
+        let kind = if http { "http" } else { "echo" };
+        let workers = workers.to_string();
+        let mut cmd = if implementation == "go" {
+            let mut cmd = Command::new(go::binary()?);
+            cmd.args(["server", kind, &workers]);
+            cmd
+        } else {
+            let mut cmd = Command::new(std::env::current_exe().unwrap());
+            cmd.args(["server", implementation, kind, &workers]);
+            cmd
+        };
+        let mut child = cmd
+            .arg("127.0.0.1:0")
             .stdout(Stdio::piped())
             .spawn()
             .expect("start a server process");
@@ -44,7 +169,7 @@ impl Server {
             .read_line(&mut line)
             .unwrap();
         let addr = line.trim().parse().expect("the server prints its address");
-        Server { child, addr }
+        Some(Server { child, addr })
     }
 }
 
@@ -55,226 +180,109 @@ impl Drop for Server {
     }
 }
 
-fn median(values: &mut [f64]) -> f64 {
+/// The median of the samples that are numbers; NaN if there are none.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.retain(|v| !v.is_nan());
+    if values.is_empty() {
+        return f64::NAN;
+    }
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
     values[values.len() / 2]
 }
 
-/// One workload's medians, one per implementation (in `IMPLS` order; NaN where not run).
-pub struct Row {
-    pub name: String,
-    pub unit: &'static str,
-    pub higher_is_better: bool,
-    pub values: Vec<f64>,
-}
-
-impl Row {
-    /// zsync's advantage over implementation `i`: above 1, zsync is better.
-    fn advantage(&self, i: usize) -> f64 {
-        if self.higher_is_better {
-            self.values[0] / self.values[i]
-        } else {
-            self.values[i] / self.values[0]
-        }
-    }
-}
-
-/// The results as a Markdown table: medians, then zsync's advantage over each peer.
-fn markdown(rows: &[Row]) -> String {
-    let mut out = String::from("| workload | unit |");
-    for i in IMPLS {
-        out += &format!(" {i} |");
-    }
-    for i in &IMPLS[1..] {
-        out += &format!(" zsync vs {i} |");
-    }
-    out += &format!("\n|---|---|{}\n", "---|".repeat(IMPLS.len() * 2 - 1));
-    for row in rows {
-        out += &format!("| {} | {} |", row.name, row.unit);
-        for v in &row.values {
-            out += &if v.is_nan() {
-                " - |".to_string()
-            } else if *v >= 100.0 {
-                format!(" {v:.0} |")
-            } else {
-                format!(" {v:.1} |")
-            };
-        }
-        for i in 1..IMPLS.len() {
-            let a = row.advantage(i);
-            out += &if a.is_nan() {
-                " - |".to_string()
-            } else {
-                format!(" {a:.2}x |")
-            };
-        }
-        out += "\n";
-    }
-    out +=
-        "\n\"zsync vs peer\" above 1.00x: zsync is better (faster, or more requests per second).\n";
-    out
-}
-
-/// A grouped bar chart: per workload, each implementation's cost relative to zsync's (zsync =
-/// 1; lower is better), on a log scale from 0.1x to 1000x.
-fn svg(rows: &[Row]) -> String {
-    const COLORS: [&str; 4] = ["#d62728", "#1f77b4", "#2ca02c", "#7f7f7f"];
-    let (left, top, plot_h, group_w, bar_w) = (70.0, 40.0, 300.0, 150.0, 28.0);
-    let width = left + group_w * rows.len() as f64 + 20.0;
-    let height = top + plot_h + 90.0;
-    let y = |ratio: f64| top + plot_h * (1.0 - (ratio.log10() + 1.0) / 4.0);
-    let mut out = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">
-<text x="{left}" y="20" font-size="13">Cost relative to zsync (zsync = 1, lower is better, log scale)</text>
-"#
-    );
-    for (k, label) in [
-        (0.1, "0.1x"),
-        (1.0, "1x"),
-        (10.0, "10x"),
-        (100.0, "100x"),
-        (1000.0, "1000x"),
-    ] {
-        out += &format!(
-            r##"<line x1="{left}" x2="{}" y1="{y}" y2="{y}" stroke="{}"/><text x="{}" y="{}" text-anchor="end">{label}</text>
-"##,
-            width - 10.0,
-            if k == 1.0 { "#000" } else { "#ddd" },
-            left - 6.0,
-            y(k) + 4.0,
-            y = y(k)
-        );
-    }
-    for (g, row) in rows.iter().enumerate() {
-        let x0 = left + group_w * g as f64 + 10.0;
-        for i in 0..IMPLS.len() {
-            let cost = 1.0 / row.advantage(i).max(1e-9);
-            if !cost.is_finite() || row.values[i].is_nan() {
-                continue;
-            }
-            let cost = cost.clamp(0.1, 1000.0);
-            let (top_y, base) = (y(cost).min(y(1.0)), y(cost).max(y(1.0)));
-            out += &format!(
-                r#"<rect x="{}" y="{top_y:.1}" width="{bar_w}" height="{:.1}" fill="{}"><title>{}: {:.2}x</title></rect>
-"#,
-                x0 + bar_w * i as f64,
-                (base - top_y).max(1.0),
-                COLORS[i],
-                IMPLS[i],
-                cost
-            );
-        }
-        out += &format!(
-            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>
-"#,
-            x0 + bar_w * 2.0,
-            top + plot_h + 16.0,
-            row.name
-        );
-    }
-    for (i, name) in IMPLS.iter().enumerate() {
-        let x = left + 90.0 * i as f64;
-        out += &format!(
-            r#"<rect x="{x}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{name}</text>
-"#,
-            top + plot_h + 40.0,
-            COLORS[i],
-            x + 16.0,
-            top + plot_h + 50.0
-        );
-    }
-    out + "</svg>\n"
-}
-
-/// Runs `peers micro WORKLOAD IMPL` in a fresh process and returns its ns/op.
-fn micro(workload: &str, implementation: &str, quick: bool) -> f64 {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["micro", workload, implementation]);
+/// Runs one child workload in a fresh process; its result is the last number it printed
+/// (B6 prints a running count, so a process that dies still leaves its result behind).
+fn run_child(key: &str, implementation: &str, workers: usize, quick: bool) -> f64 {
+    let workers = workers.to_string();
+    let mut cmd = if implementation == "go" {
+        let Some(binary) = go::binary() else {
+            return f64::NAN;
+        };
+        let mut cmd = Command::new(binary);
+        cmd.args(["micro", key, &workers]);
+        cmd
+    } else {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args(["micro", key, implementation, &workers]);
+        cmd
+    };
     if quick {
         cmd.arg("--quick");
     }
-    let out = cmd.output().expect("run a micro workload");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run a workload");
+    // Read the output on a thread, so that a child printing a lot never blocks on a full pipe
+    // while this thread waits for it to exit.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        text
+    });
+    let limit = if quick { QUICK_DEADLINE } else { DEADLINE };
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for a workload") {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            // A runtime that failed half-way can hang instead of exiting (may, out of
+            // mappings, deadlocks in its abort path): its last printed number still counts.
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    match status {
+        Some(status) if !status.success() => {
+            eprintln!("  ({implementation} {key} exited with {status})")
+        }
+        None => eprintln!(
+            "  ({implementation} {key} killed after {} s without exiting)",
+            limit.as_secs()
+        ),
+        _ => {}
+    }
+    reader
+        .join()
+        .unwrap()
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().parse().ok())
         .unwrap_or(f64::NAN)
 }
 
-fn micro_rows(quick: bool) -> Vec<Row> {
-    let rounds = if quick { 1 } else { 5 };
-    let workloads = [
-        ("B2 spawn+join", "B2 spawn + join"),
-        ("B3 yield", "B3 yield"),
-        ("B4 ping-pong", "B4 channel ping-pong"),
-    ];
-    let mut rows = Vec::new();
-    for (key, name) in workloads {
-        let mut samples = vec![Vec::new(); IMPLS.len()];
-        for round in 0..rounds {
-            let order: Vec<usize> = if round % 2 == 0 {
-                (0..IMPLS.len()).collect()
-            } else {
-                (0..IMPLS.len()).rev().collect()
-            };
-            for i in order {
-                let ns = micro(key, IMPLS[i], quick);
-                eprintln!("{name}, round {round}: {:>6} {ns:>10.1} ns", IMPLS[i]);
-                samples[i].push(ns);
-            }
-        }
-        rows.push(Row {
-            name: key.to_string(),
-            unit: "ns/op",
-            higher_is_better: false,
-            values: samples.iter_mut().map(|s| median(s)).collect(),
-        });
-    }
-    rows
-}
-
-fn b7(quick: bool) -> Vec<Row> {
-    let (rounds, warmup, measure) = if quick {
-        (1, Duration::from_millis(300), Duration::from_secs(1))
-    } else {
-        (3, Duration::from_secs(1), Duration::from_secs(5))
+/// Runs one server workload: the load client (or wrk) against a fresh server process.
+fn run_server(w: &Workload, implementation: &str, quick: bool) -> f64 {
+    let Kind::Server { http, connections } = w.kind else {
+        unreachable!()
     };
-    let mut rows = Vec::new();
-    for connections in [100, 1000] {
-        let mut samples = vec![Vec::new(); IMPLS.len()];
-        for round in 0..rounds {
-            // Alternate the order between rounds so that no implementation always goes first.
-            let order: Vec<usize> = if round % 2 == 0 {
-                (0..IMPLS.len()).collect()
-            } else {
-                (0..IMPLS.len()).rev().collect()
-            };
-            for i in order {
-                let server = Server::start(IMPLS[i], "echo");
-                let rps = load::echo_load(server.addr, connections, warmup, measure);
-                eprintln!(
-                    "B7 {connections} conns, round {round}: {:>6} {rps:>9.0} req/s",
-                    IMPLS[i]
-                );
-                samples[i].push(rps);
-            }
-        }
-        rows.push(Row {
-            name: format!("B7 echo {connections}"),
-            unit: "req/s",
-            higher_is_better: true,
-            values: samples.iter_mut().map(|s| median(s)).collect(),
-        });
+    let Some(server) = Server::start(implementation, http, w.workers) else {
+        return f64::NAN;
+    };
+    let (warmup, measure) = if quick {
+        (Duration::from_millis(300), Duration::from_secs(1))
+    } else {
+        (Duration::from_secs(1), Duration::from_secs(5))
+    };
+    if http {
+        wrk(server.addr, connections, measure).unwrap_or(f64::NAN)
+    } else {
+        load::echo_load(server.addr, connections, warmup, measure)
     }
-    rows
 }
 
 /// Runs wrk against a server and returns requests per second.
-fn wrk(addr: SocketAddr, connections: usize, secs: u64) -> Option<f64> {
+fn wrk(addr: SocketAddr, connections: usize, time: Duration) -> Option<f64> {
     let out = Command::new("wrk")
         .args([
             "-t1".to_string(),
             format!("-c{connections}"),
-            format!("-d{secs}s"),
+            format!("-d{}s", time.as_secs()),
             format!("http://{addr}/"),
         ])
         .output()
@@ -284,71 +292,116 @@ fn wrk(addr: SocketAddr, connections: usize, secs: u64) -> Option<f64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn b11(quick: bool) -> Vec<Row> {
-    let (rounds, secs) = if quick { (1, 1) } else { (3, 5) };
-    if Command::new("wrk").arg("--version").output().is_err() {
-        println!("B11 skipped: wrk is not installed (apt-get install wrk)");
-        return Vec::new();
-    }
+/// Runs a workload on each of its implementations, alternating their order between rounds so
+/// that none always goes first, and returns the medians.
+fn measure(w: &Workload, quick: bool) -> Row {
+    let rounds = if quick { 1 } else { w.rounds };
     let mut samples = vec![Vec::new(); IMPLS.len()];
+    let mut ran = vec![false; IMPLS.len()];
+    let http = matches!(w.kind, Kind::Server { http: true, .. });
     for round in 0..rounds {
-        for (i, implementation) in IMPLS.iter().enumerate() {
-            let server = Server::start(implementation, "http");
-            let rps = wrk(server.addr, 100, secs).unwrap_or(f64::NAN);
-            eprintln!("B11 round {round}: {implementation:>6} {rps:>9.0} req/s");
-            samples[i].push(rps);
+        let mut order: Vec<&str> = w.impls.to_vec();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for implementation in order {
+            if implementation == "go" && go::binary().is_none() {
+                continue;
+            }
+            if http && !wrk_installed() {
+                continue;
+            }
+            let value = match w.kind {
+                Kind::Child => run_child(w.key, implementation, w.workers, quick),
+                Kind::Server { .. } => run_server(w, implementation, quick),
+            };
+            eprintln!(
+                "{}, round {round}: {implementation:>10} {value:>12.1} {}",
+                w.name, w.unit
+            );
+            let i = IMPLS.iter().position(|&x| x == implementation).unwrap();
+            samples[i].push(value);
+            ran[i] = true;
         }
     }
-    vec![Row {
-        name: "B11 http 100".to_string(),
-        unit: "req/s",
-        higher_is_better: true,
-        values: samples.iter_mut().map(|s| median(s)).collect(),
-    }]
+    let values: Vec<f64> = samples.into_iter().map(median).collect();
+    Row {
+        name: w.name.to_string(),
+        unit: w.unit,
+        higher_is_better: w.higher_is_better,
+        failed: values
+            .iter()
+            .zip(&ran)
+            .map(|(v, ran)| *ran && v.is_nan())
+            .collect(),
+        values,
+    }
+}
+
+fn wrk_installed() -> bool {
+    static INSTALLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *INSTALLED.get_or_init(|| {
+        let ok = Command::new("wrk").arg("--version").output().is_ok();
+        if !ok {
+            println!("B11 skipped: wrk is not installed (apt-get install wrk)");
+        }
+        ok
+    })
 }
 
 /// Prints the table and writes results/results.md and results/chart.svg.
-fn report(rows: &[Row], command: &str) {
-    let table = markdown(rows);
+fn write_report(rows: &[Row], command: &str) {
+    let table = report::markdown(rows);
     println!("\n{table}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
     std::fs::create_dir_all(&dir).unwrap();
+    let go = go::version().unwrap_or_else(|| "not installed".to_string());
     let md = format!(
-        "Produced by `{command}` (in benches/peers) on {} cores; medians of alternating rounds.\n\n{table}",
+        "Produced by `{command}` (in benches/peers) on {} cores; medians of alternating rounds, \
+         each measurement in a fresh process. Go: {go}.\n\n{table}",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     std::fs::write(dir.join("results.md"), md).unwrap();
-    std::fs::write(dir.join("chart.svg"), svg(rows)).unwrap();
+    std::fs::write(dir.join("chart.svg"), report::svg(rows)).unwrap();
     println!("wrote {}", dir.join("results.md").display());
     println!("wrote {}", dir.join("chart.svg").display());
+}
+
+/// The child side: runs one workload and prints its result.
+fn child_main(args: &[String], quick: bool) {
+    let scale = if quick { 10 } else { 1 };
+    let (key, implementation) = (args[1].as_str(), args[2].as_str());
+    let workers: usize = args[3].parse().expect("worker count");
+    let result = match key {
+        "B1" => switch::b1(implementation, switch::B1_ROUND_TRIPS / scale),
+        "B2" => micro::b2(implementation, micro::B2_TASKS / scale, workers),
+        "B3" => micro::b3(implementation, micro::B3_YIELDS / scale, workers),
+        "B4" => micro::b4(implementation, micro::B4_ROUND_TRIPS / scale, workers),
+        "B5" => {
+            parked::b5(implementation, workers);
+            return;
+        }
+        "B6" => {
+            parked::b6(implementation, parked::B6_TASKS / scale, workers);
+            return;
+        }
+        "B8" => parked::b8(implementation, parked::B8_TIMERS / scale, workers),
+        "B9" => micro::b9(implementation, micro::B9_INCREMENTS / scale, workers),
+        other => panic!("unknown workload {other}"),
+    };
+    println!("{result}");
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
-    let command = format!("cargo run --release -- {}", args.join(" "));
     match args.first().map(String::as_str) {
         Some("server") => {
-            let (implementation, workload, addr) = (&args[1], &args[2], &args[3]);
-            let http = workload == "http";
-            match implementation.as_str() {
-                "zsync" => servers::zsync_server(addr, http),
-                "tokio" => servers::tokio_server(addr, http),
-                "may" => servers::may_server(addr, http),
-                "std" => servers::std_server(addr, http),
-                other => panic!("unknown implementation {other}"),
-            }
+            let (implementation, kind, workers, addr) = (&args[1], &args[2], &args[3], &args[4]);
+            let workers = workers.parse().expect("worker count");
+            servers::serve(implementation, kind == "http", workers, addr);
         }
-        Some("micro") => {
-            let scale = if quick { 10 } else { 1 };
-            let ns = match args[1].as_str() {
-                "B2 spawn+join" => micro::b2(&args[2], micro::B2_TASKS / scale),
-                "B3 yield" => micro::b3(&args[2], micro::B3_YIELDS / scale),
-                "B4 ping-pong" => micro::b4(&args[2], micro::B4_ROUND_TRIPS / scale),
-                other => panic!("unknown micro workload {other}"),
-            };
-            println!("{ns}");
-        }
+        Some("micro") => child_main(&args, quick),
         Some("load") => {
             // Load an already running echo server: `load ADDR CONNECTIONS`.
             let addr = args[1].parse().expect("address");
@@ -361,14 +414,25 @@ fn main() {
             );
             println!("{rps:.0} req/s");
         }
-        Some("micro-all") => report(&micro_rows(quick), &command),
-        Some("b7") => report(&b7(quick), &command),
-        Some("b11") => report(&b11(quick), &command),
         _ => {
-            let mut rows = micro_rows(quick);
-            rows.extend(b7(quick));
-            rows.extend(b11(quick));
-            report(&rows, &command);
+            let selected: Vec<String> = args
+                .iter()
+                .filter(|a| !a.starts_with("--"))
+                .map(|a| a.to_uppercase())
+                .collect();
+            let rows: Vec<Row> = SUITE
+                .iter()
+                .filter(|w| {
+                    selected.is_empty()
+                        || selected.iter().any(|s| {
+                            let scaling = w.name.starts_with("B10");
+                            (*s == w.key && !scaling) || (*s == "B10" && scaling)
+                        })
+                })
+                .map(|w| measure(w, quick))
+                .collect();
+            let command = format!("cargo run --release -- {}", args.join(" "));
+            write_report(&rows, command.trim_end());
         }
     }
 }

@@ -1,23 +1,24 @@
-//! In-process workloads: B2 spawn + join, B3 yield, B4 channel ping-pong, on each
-//! implementation. Each returns nanoseconds per operation.
+//! In-process workloads: B2 spawn + join, B3 yield, B4 channel ping-pong, B9 lock contention, on
+//! each implementation with a given number of worker threads. Each returns nanoseconds per
+//! operation.
 
 use std::time::Instant;
 
 pub const B2_TASKS: usize = 200_000;
 pub const B3_YIELDS: usize = 2_000_000;
 pub const B4_ROUND_TRIPS: usize = 200_000;
+/// B9: this many tasks, each incrementing the shared counter `B9_INCREMENTS` times.
+pub const B9_TASKS: usize = 64;
+pub const B9_INCREMENTS: usize = 100_000;
 
 fn per_op(start: Instant, ops: usize) -> f64 {
     start.elapsed().as_nanos() as f64 / ops as f64
 }
 
-pub fn b2(implementation: &str, tasks: usize) -> f64 {
+pub fn b2(implementation: &str, tasks: usize, workers: usize) -> f64 {
     match implementation {
         "zsync" => {
-            let rt = zsync::runtime::Builder::new()
-                .worker_threads(2)
-                .build()
-                .unwrap();
+            let rt = zsync_rt(workers);
             rt.block_on(move || {
                 let start = Instant::now();
                 let handles: Vec<_> = (0..tasks).map(|i| zsync::spawn(move || i)).collect();
@@ -27,7 +28,7 @@ pub fn b2(implementation: &str, tasks: usize) -> f64 {
             })
         }
         "tokio" => {
-            let rt = tokio_rt();
+            let rt = tokio_rt(workers);
             rt.block_on(async move {
                 let start = Instant::now();
                 let handles: Vec<_> = (0..tasks).map(|i| tokio::spawn(async move { i })).collect();
@@ -40,7 +41,7 @@ pub fn b2(implementation: &str, tasks: usize) -> f64 {
             })
         }
         "may" => {
-            may::config().set_workers(2);
+            may::config().set_workers(workers);
             let start = Instant::now();
             // SAFETY: the closures use no thread-local state.
             let handles: Vec<_> = (0..tasks)
@@ -62,13 +63,10 @@ pub fn b2(implementation: &str, tasks: usize) -> f64 {
     }
 }
 
-pub fn b3(implementation: &str, yields: usize) -> f64 {
+pub fn b3(implementation: &str, yields: usize, workers: usize) -> f64 {
     match implementation {
         "zsync" => {
-            let rt = zsync::runtime::Builder::new()
-                .worker_threads(2)
-                .build()
-                .unwrap();
+            let rt = zsync_rt(workers);
             rt.block_on(move || {
                 let start = Instant::now();
                 for _ in 0..yields {
@@ -77,7 +75,7 @@ pub fn b3(implementation: &str, yields: usize) -> f64 {
                 per_op(start, yields)
             })
         }
-        "tokio" => tokio_rt().block_on(async move {
+        "tokio" => tokio_rt(workers).block_on(async move {
             tokio::spawn(async move {
                 let start = Instant::now();
                 for _ in 0..yields {
@@ -89,7 +87,7 @@ pub fn b3(implementation: &str, yields: usize) -> f64 {
             .unwrap()
         }),
         "may" => {
-            may::config().set_workers(2);
+            may::config().set_workers(workers);
             // SAFETY: no thread-local state.
             unsafe {
                 may::coroutine::spawn(move || {
@@ -113,13 +111,10 @@ pub fn b3(implementation: &str, yields: usize) -> f64 {
     }
 }
 
-pub fn b4(implementation: &str, round_trips: usize) -> f64 {
+pub fn b4(implementation: &str, round_trips: usize, workers: usize) -> f64 {
     match implementation {
         "zsync" => {
-            let rt = zsync::runtime::Builder::new()
-                .worker_threads(2)
-                .build()
-                .unwrap();
+            let rt = zsync_rt(workers);
             rt.block_on(move || {
                 let (ping_tx, ping_rx) = zsync::sync::mpsc::channel::<u32>();
                 let (pong_tx, pong_rx) = zsync::sync::mpsc::channel::<u32>();
@@ -139,7 +134,7 @@ pub fn b4(implementation: &str, round_trips: usize) -> f64 {
                 ns
             })
         }
-        "tokio" => tokio_rt().block_on(async move {
+        "tokio" => tokio_rt(workers).block_on(async move {
             tokio::spawn(async move {
                 let (ping_tx, mut ping_rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
                 let (pong_tx, mut pong_rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
@@ -159,7 +154,7 @@ pub fn b4(implementation: &str, round_trips: usize) -> f64 {
             .unwrap()
         }),
         "may" => {
-            may::config().set_workers(2);
+            may::config().set_workers(workers);
             let (ping_tx, ping_rx) = may::sync::mpsc::channel::<u32>();
             let (pong_tx, pong_rx) = may::sync::mpsc::channel::<u32>();
             // SAFETY: no thread-local state.
@@ -208,9 +203,97 @@ pub fn b4(implementation: &str, round_trips: usize) -> f64 {
     }
 }
 
-fn tokio_rt() -> tokio::runtime::Runtime {
+pub fn b9(implementation: &str, increments: usize, workers: usize) -> f64 {
+    let total = B9_TASKS * increments;
+    match implementation {
+        "zsync" => zsync_rt(workers).block_on(move || {
+            let counter = std::sync::Arc::new(zsync::sync::Mutex::new(0usize));
+            let start = Instant::now();
+            let handles: Vec<_> = (0..B9_TASKS)
+                .map(|_| {
+                    let counter = counter.clone();
+                    zsync::spawn(move || {
+                        for _ in 0..increments {
+                            *counter.lock().unwrap() += 1;
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().for_each(|h| h.join().unwrap());
+            assert_eq!(*counter.lock().unwrap(), total);
+            per_op(start, total)
+        }),
+        "tokio" => tokio_rt(workers).block_on(async move {
+            let counter = std::sync::Arc::new(tokio::sync::Mutex::new(0usize));
+            let start = Instant::now();
+            let handles: Vec<_> = (0..B9_TASKS)
+                .map(|_| {
+                    let counter = counter.clone();
+                    tokio::spawn(async move {
+                        for _ in 0..increments {
+                            *counter.lock().await += 1;
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.await.unwrap();
+            }
+            assert_eq!(*counter.lock().await, total);
+            per_op(start, total)
+        }),
+        "may" => {
+            may::config().set_workers(workers);
+            let counter = std::sync::Arc::new(may::sync::Mutex::new(0usize));
+            let start = Instant::now();
+            let handles: Vec<_> = (0..B9_TASKS)
+                .map(|_| {
+                    let counter = counter.clone();
+                    // SAFETY: no thread-local state.
+                    unsafe {
+                        may::coroutine::spawn(move || {
+                            for _ in 0..increments {
+                                *counter.lock().unwrap() += 1;
+                            }
+                        })
+                    }
+                })
+                .collect();
+            handles.into_iter().for_each(|h| h.join().unwrap());
+            assert_eq!(*counter.lock().unwrap(), total);
+            per_op(start, total)
+        }
+        _ => {
+            // One OS thread per task, as a thread-per-task program would have.
+            let counter = std::sync::Arc::new(std::sync::Mutex::new(0usize));
+            let start = Instant::now();
+            let handles: Vec<_> = (0..B9_TASKS)
+                .map(|_| {
+                    let counter = counter.clone();
+                    std::thread::spawn(move || {
+                        for _ in 0..increments {
+                            *counter.lock().unwrap() += 1;
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().for_each(|h| h.join().unwrap());
+            assert_eq!(*counter.lock().unwrap(), total);
+            per_op(start, total)
+        }
+    }
+}
+
+pub fn zsync_rt(workers: usize) -> zsync::Runtime {
+    zsync::runtime::Builder::new()
+        .worker_threads(workers)
+        .build()
+        .unwrap()
+}
+
+pub fn tokio_rt(workers: usize) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .unwrap()

@@ -52,9 +52,21 @@ fn blocking_conn(mut s: impl Read + Write, http: bool) {
     }
 }
 
-pub fn zsync_server(addr: &str, http: bool) {
+/// Serves `addr` with `implementation` on `workers` worker threads (std: a thread per
+/// connection, whatever `workers` says).
+pub fn serve(implementation: &str, http: bool, workers: usize, addr: &str) {
+    match implementation {
+        "zsync" => zsync_server(addr, http, workers),
+        "tokio" => tokio_server(addr, http, workers),
+        "may" => may_server(addr, http, workers),
+        "std" => std_server(addr, http),
+        other => panic!("unknown implementation {other}"),
+    }
+}
+
+fn zsync_server(addr: &str, http: bool, workers: usize) {
     let addr = addr.to_owned();
-    zsync::run(move || {
+    crate::micro::zsync_rt(workers).block_on(move || {
         let listener = zsync::net::TcpListener::bind(&addr).unwrap();
         announce(listener.local_addr().unwrap());
         for stream in listener.incoming().flatten() {
@@ -64,7 +76,7 @@ pub fn zsync_server(addr: &str, http: bool) {
     })
 }
 
-pub fn std_server(addr: &str, http: bool) {
+fn std_server(addr: &str, http: bool) {
     let listener = std::net::TcpListener::bind(addr).unwrap();
     announce(listener.local_addr().unwrap());
     for stream in listener.incoming().flatten() {
@@ -73,8 +85,8 @@ pub fn std_server(addr: &str, http: bool) {
     }
 }
 
-pub fn may_server(addr: &str, http: bool) {
-    may::config().set_workers(2);
+fn may_server(addr: &str, http: bool, workers: usize) {
+    may::config().set_workers(workers);
     let listener = may::net::TcpListener::bind(addr).unwrap();
     announce(listener.local_addr().unwrap());
     for stream in listener.incoming().flatten() {
@@ -88,13 +100,9 @@ pub fn may_server(addr: &str, http: bool) {
     }
 }
 
-pub fn tokio_server(addr: &str, http: bool) {
+fn tokio_server(addr: &str, http: bool, workers: usize) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = crate::micro::tokio_rt(workers);
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         announce(listener.local_addr().unwrap());

@@ -1,0 +1,3 @@
+module zsyncpeers
+
+go 1.19
