@@ -7,6 +7,7 @@
 //! cargo run --release                  # everything, several rounds (about 15 minutes)
 //! cargo run --release -- --quick       # one short round of each (under 2 minutes)
 //! cargo run --release -- b4 b7         # only some workloads (b1 ... b11), full or --quick
+//! cargo run --release -- chart         # redraw results/chart.svg from results/results.md
 //! ```
 //!
 //! Every run prints a Markdown table and writes results/results.md and results/chart.svg. Each
@@ -367,6 +368,27 @@ fn write_report(rows: &[Row], command: &str) {
     println!("wrote {}", dir.join("chart.svg").display());
 }
 
+/// Reads the rows back from a table written by `report::markdown`.
+fn rows_from_markdown(md: &str) -> Vec<Row> {
+    md.lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            let w = SUITE.iter().find(|w| w.name == cells[0])?;
+            let cells = &cells[2..2 + IMPLS.len()];
+            Some(Row {
+                name: w.name.to_string(),
+                unit: w.unit,
+                higher_is_better: w.higher_is_better,
+                values: cells
+                    .iter()
+                    .map(|c| c.parse().unwrap_or(f64::NAN))
+                    .collect(),
+                failed: cells.iter().map(|c| *c == "failed").collect(),
+            })
+        })
+        .collect()
+}
+
 /// The child side: runs one workload and prints its result.
 fn child_main(args: &[String], quick: bool) {
     let scale = if quick { 10 } else { 1 };
@@ -402,6 +424,13 @@ fn main() {
             servers::serve(implementation, kind == "http", workers, addr);
         }
         Some("micro") => child_main(&args, quick),
+        Some("chart") => {
+            // Redraw results/chart.svg from results/results.md, without measuring again.
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+            let md = std::fs::read_to_string(dir.join("results.md")).expect("results/results.md");
+            std::fs::write(dir.join("chart.svg"), report::svg(&rows_from_markdown(&md))).unwrap();
+            println!("wrote {}", dir.join("chart.svg").display());
+        }
         Some("load") => {
             // Load an already running echo server: `load ADDR CONNECTIONS`.
             let addr = args[1].parse().expect("address");
@@ -431,8 +460,12 @@ fn main() {
                 })
                 .map(|w| measure(w, quick))
                 .collect();
-            let command = format!("cargo run --release -- {}", args.join(" "));
-            write_report(&rows, command.trim_end());
+            let command = if args.is_empty() {
+                "cargo run --release".to_string()
+            } else {
+                format!("cargo run --release -- {}", args.join(" "))
+            };
+            write_report(&rows, &command);
         }
     }
 }

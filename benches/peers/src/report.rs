@@ -125,7 +125,8 @@ pub fn svg(rows: &[Row]) -> String {
                 );
                 continue;
             }
-            let cost = 1.0 / row.advantage(i);
+            // The peer's cost relative to zsync's is zsync's advantage over it.
+            let cost = row.advantage(i);
             if !cost.is_finite() || cost <= 0.0 {
                 continue;
             }
