@@ -16,6 +16,7 @@ mod builder;
 mod global;
 mod idle;
 mod metrics;
+mod owned;
 mod queue;
 pub(crate) mod worker;
 

@@ -8,12 +8,13 @@
 //! timer deadline or an unpark.
 
 use super::metrics::WorkerMetrics;
+use super::owned::OwnedTasks;
 use super::Shared;
 use crate::coro::{Context, Resumed, StackPool};
 use crate::thread::task::{Body, Reason, Start, Task, TaskRef};
 use crate::time::wheel::{TimerKey, TimerWheel};
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,7 +34,7 @@ pub(crate) struct Worker {
     pub(crate) pool: RefCell<StackPool>,
     timers: RefCell<TimerWheel<TaskRef>>,
     /// Started, unfinished green threads owned here: the ones to cancel at shutdown.
-    owned: RefCell<HashMap<usize, TaskRef>>,
+    owned: RefCell<OwnedTasks>,
     /// The green thread running right now: a pointer to `run_task`'s own reference, valid while
     /// that call resumes it.
     current: Cell<*const TaskRef>,
@@ -146,7 +147,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         shared,
         ready: RefCell::new(VecDeque::new()),
         timers: RefCell::new(TimerWheel::new(Instant::now())),
-        owned: RefCell::new(HashMap::new()),
+        owned: RefCell::new(OwnedTasks::default()),
         current: Cell::new(std::ptr::null()),
         tick: Cell::new(0),
     };
@@ -327,9 +328,7 @@ impl Worker {
                         self.pool.borrow_mut().put(stack);
                     }
                 }
-                self.owned
-                    .borrow_mut()
-                    .remove(&(Arc::as_ptr(&task) as usize));
+                self.owned.borrow_mut().remove(local.owned_slot);
                 self.shared.live.fetch_sub(1, Ordering::AcqRel);
             }
         }
@@ -367,9 +366,7 @@ impl Worker {
             context.set_name(name.clone());
         }
         local.body = Body::Running(context);
-        self.owned
-            .borrow_mut()
-            .insert(task_ptr as usize, task.clone());
+        local.owned_slot = self.owned.borrow_mut().insert(task.clone());
         true
     }
 
@@ -451,7 +448,7 @@ impl Worker {
     /// unwound; drop the ones that never started.
     fn shut_down(&self) {
         loop {
-            let owned: Vec<TaskRef> = self.owned.borrow().values().cloned().collect();
+            let owned: Vec<TaskRef> = self.owned.borrow().snapshot();
             if owned.is_empty() {
                 break;
             }

@@ -56,6 +56,8 @@ pub(crate) struct Local {
     pub(crate) parked: bool,
     /// Cancellation, timeouts, shielding and the unwinding state.
     pub(crate) park_point: ParkPoint,
+    /// Its slot in its worker's `OwnedTasks`, from its start on.
+    pub(crate) owned_slot: usize,
 }
 
 pub(crate) struct Task {
@@ -97,6 +99,7 @@ impl Task {
                 reason: Reason::Yield,
                 parked: false,
                 park_point: ParkPoint::new(),
+                owned_slot: usize::MAX,
             }),
         })
     }
