@@ -401,3 +401,65 @@ fn trimming_returns_deep_pages_and_keeps_the_top() {
     let kept = resident_pages(top.next_multiple_of(4096) - 8192, 8192);
     assert!(kept >= 1, "the top of the stack stays resident");
 }
+
+/// Recurses `n` frames of about 1 KiB each, then calls `bottom`.
+#[inline(never)]
+fn dig_then(n: usize, bottom: &dyn Fn()) -> u8 {
+    let mut frame = [n as u8; 1024];
+    std::hint::black_box(&mut frame);
+    if n == 0 {
+        bottom();
+        frame[0]
+    } else {
+        dig_then(n - 1, bottom).wrapping_add(frame[1])
+    }
+}
+
+/// Runs a context that recurses about 200 KiB deep (suspending at the bottom if `suspend`)
+/// on a stack from `pool`, returns the stack to the pool, then returns 200 other stacks after
+/// it, so that it leaves the pool's hot set. Returns the stack's usable range.
+fn deep_stack_pushed_out_of_the_hot_set(pool: &mut StackPool, suspend: bool) -> (usize, usize) {
+    let others: Vec<Stack> = (0..200).map(|_| pool.get().unwrap()).collect();
+    let stack = pool.get().unwrap();
+    let (limit, top) = (stack.limit() as usize, stack.top() as usize);
+    let mut ctx = Context::new(stack, move |s| {
+        dig_then(200, &|| {
+            if suspend {
+                s.suspend()
+            }
+        });
+    });
+    if suspend {
+        assert!(matches!(ctx.resume(), Resumed::Suspended));
+    }
+    assert!(matches!(ctx.resume(), Resumed::Finished(Ok(()))));
+    let stack = ctx.into_stack().unwrap();
+    let mapped = top.next_multiple_of(4096) - limit;
+    let touched = resident_pages(limit, mapped);
+    assert!(touched > 40, "the recursion touched {touched} pages");
+    pool.put(stack);
+    for other in others {
+        pool.put(other);
+    }
+    (limit, mapped)
+}
+
+#[test]
+fn a_stack_seen_suspended_deep_gives_back_its_deep_pages_without_a_trim() {
+    let mut pool = StackPool::new(256 * 1024).unwrap().keep_resident(32 * 1024);
+    let (limit, mapped) = deep_stack_pushed_out_of_the_hot_set(&mut pool, true);
+    let after = resident_pages(limit, mapped);
+    assert!(after <= 32 * 1024 / 4096, "{after} pages still resident");
+}
+
+#[test]
+fn a_stack_that_went_deep_between_suspensions_gives_them_back_at_the_trim() {
+    let mut pool = StackPool::new(256 * 1024).unwrap().keep_resident(32 * 1024);
+    let (limit, mapped) = deep_stack_pushed_out_of_the_hot_set(&mut pool, false);
+    pool.trim();
+    let after = resident_pages(limit, mapped);
+    assert!(
+        after <= 32 * 1024 / 4096,
+        "{after} pages still resident after trim"
+    );
+}

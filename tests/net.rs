@@ -392,11 +392,18 @@ fn ten_thousand_simultaneous_connections() {
     if let Some(addr) = std::env::var_os("ZSYNC_CLIENTS_CHILD") {
         let addr: std::net::SocketAddr = addr.to_str().unwrap().parse().unwrap();
         runtime().block_on(move || {
+            // At most 64 connects in flight: the listener's backlog is std's 128, and a client
+            // whose handshake overflowed the accept queue can be dropped by the server while it
+            // believes itself connected. Every connection stays open until the server answers.
+            let connecting = Arc::new(zsync::sync::Semaphore::new(64));
             let clients: Vec<_> = (0..CONNECTIONS)
                 .map(|_| {
+                    let connecting = connecting.clone();
                     zsync::spawn(move || {
+                        let permit = connecting.acquire();
                         let mut stream = TcpStream::connect(addr).unwrap();
                         stream.write_all(b"?").unwrap();
+                        drop(permit);
                         let mut byte = [0u8; 1];
                         stream.read_exact(&mut byte).unwrap();
                         byte[0]
@@ -426,13 +433,30 @@ fn ten_thousand_simultaneous_connections() {
                 .spawn()
                 .unwrap()
         });
-        let mut streams = Vec::new();
-        for _ in 0..CONNECTIONS {
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut byte = [0u8; 1];
-            stream.read_exact(&mut byte).unwrap();
-            streams.push(stream);
-        }
+        // A deadline, so that a client process that dies early fails the test instead of
+        // leaving this loop waiting for connections that never come.
+        let accepted = zsync::time::timeout(Duration::from_secs(120), || {
+            let mut streams = Vec::new();
+            for _ in 0..CONNECTIONS {
+                let (mut stream, _) = listener.accept().unwrap();
+                let mut byte = [0u8; 1];
+                stream.read_exact(&mut byte).unwrap();
+                streams.push(stream);
+            }
+            streams
+        });
+        let Ok(mut streams) = accepted else {
+            let out = zsync::unblock(move || {
+                let mut child = child;
+                let _ = child.kill();
+                child.wait_with_output().unwrap()
+            });
+            panic!(
+                "not all clients connected within 120 s; client process: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
         // Everyone is connected and waiting: answer all 10,000 at once.
         for stream in &mut streams {
             stream.write_all(b"!").unwrap();

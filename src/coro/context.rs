@@ -171,6 +171,7 @@ impl Context {
             Resumed::Finished(unsafe { Finished::from_arg(transfer.arg) }.into_result())
         } else {
             self.sp = transfer.sp;
+            self.stack.note_suspended_at(transfer.sp as usize);
             self.state = State::Suspended;
             Resumed::Suspended
         }

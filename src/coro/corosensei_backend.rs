@@ -28,16 +28,19 @@ unsafe impl corosensei::stack::Stack for Stack {
 ///
 /// See the asm backend's documentation; this one behaves the same.
 pub struct Context {
-    coroutine: ManuallyDrop<Coroutine<usize, (), usize, Stack>>,
+    coroutine: ManuallyDrop<Coroutine<usize, usize, usize, Stack>>,
     /// Boxed so that it stays put while the Context moves (see `overflow::enter`).
     info: Box<StackInfo>,
     /// Suspended but impossible to unwind (`panic = "abort"`): the stack is leaked.
     abandoned: bool,
+    /// The lowest stack address seen at a suspension, handed to the stack with it (see
+    /// `Stack::note_suspended_at`).
+    low_water: usize,
 }
 
 /// The handle a context's function uses to suspend itself. Only reachable inside the context.
 pub struct Suspender {
-    yielder: *const Yielder<usize, ()>,
+    yielder: *const Yielder<usize, usize>,
     unwind_token: *const Cell<Weak<()>>,
     _not_send: PhantomData<*mut ()>,
 }
@@ -64,7 +67,7 @@ impl Context {
             name: None,
         });
         let coroutine =
-            Coroutine::with_stack(stack, move |yielder: &Yielder<usize, ()>, _: usize| {
+            Coroutine::with_stack(stack, move |yielder: &Yielder<usize, usize>, _: usize| {
                 let token = Cell::new(Weak::new());
                 let suspender = Suspender {
                     yielder,
@@ -77,6 +80,7 @@ impl Context {
             coroutine: ManuallyDrop::new(coroutine),
             info,
             abandoned: false,
+            low_water: usize::MAX,
         }
     }
 
@@ -107,7 +111,10 @@ impl Context {
         let result = self.coroutine.resume(arg);
         overflow::leave(info, prev);
         match result {
-            CoroutineResult::Yield(()) => Resumed::Suspended,
+            CoroutineResult::Yield(sp) => {
+                self.low_water = self.low_water.min(sp);
+                Resumed::Suspended
+            }
             // SAFETY: the word comes from Finished::into_arg in the closure above.
             CoroutineResult::Return(arg) => {
                 Resumed::Finished(unsafe { Finished::from_arg(arg) }.into_result())
@@ -157,7 +164,11 @@ impl Context {
         unsafe {
             overflow::forget(&*this.info);
             std::ptr::drop_in_place(&mut this.info);
-            (!this.abandoned).then(|| ManuallyDrop::take(&mut this.coroutine).into_stack())
+            (!this.abandoned).then(|| {
+                let mut stack = ManuallyDrop::take(&mut this.coroutine).into_stack();
+                stack.note_suspended_at(this.low_water);
+                stack
+            })
         }
     }
 }
@@ -187,9 +198,12 @@ impl Suspender {
     /// Suspends the context until it is resumed again; see the asm backend's documentation.
     #[inline]
     pub fn suspend(&self) {
+        // The address of a local stands for the stack pointer at the suspension.
+        let here = 0u8;
+        let sp = std::hint::black_box(&here) as *const u8 as usize;
         // SAFETY: a Suspender only exists inside its own coroutine, whose yielder and token
         // outlive it.
-        let arg = unsafe { (*self.yielder).suspend(()) };
+        let arg = unsafe { (*self.yielder).suspend(sp) };
         if arg == UNWIND {
             unwind::raise(unsafe { &*self.unwind_token });
         }

@@ -39,6 +39,11 @@ pub struct Stack {
     /// The mapping this stack is a slice of, if it was mapped with others (see [`Stack::batch`]);
     /// `None` if the stack is a mapping of its own.
     chunk: Option<Arc<Chunk>>,
+    /// The lowest stack pointer a context on this stack was seen suspended at since its memory
+    /// was last checked (`usize::MAX`: none). Cheap evidence that the stack went deep.
+    low_water: usize,
+    /// Idle in a pool, and its depth not checked when it went there (see `StackPool`).
+    pub(crate) depth_unchecked: bool,
 }
 
 /// One mapping holding several stacks, unmapped when the last of them is dropped.
@@ -177,6 +182,8 @@ impl Stack {
             guard_len: page,
             colour: 0,
             chunk: None,
+            low_water: usize::MAX,
+            depth_unchecked: false,
         };
         stack.install_guard(kind)?;
         Ok(stack)
@@ -215,6 +222,8 @@ impl Stack {
                 guard_len: page,
                 colour: 0,
                 chunk: Some(chunk.clone()),
+                low_water: usize::MAX,
+                depth_unchecked: false,
             };
             if let Err(err) = stack.install_guard(kind) {
                 if stacks.is_empty() {
@@ -297,7 +306,38 @@ impl Stack {
     /// nothing below it is either. Each `madvise` that drops pages ends in a TLB shootdown, an
     /// interrupt to every other CPU running this process: a burst of returning green threads
     /// that never went deep must not pay one each.
-    pub(crate) fn release_below(&self, keep: usize) {
+    /// Records that a context on this stack suspended with its stack pointer at `sp`.
+    #[inline]
+    pub(crate) fn note_suspended_at(&mut self, sp: usize) {
+        self.low_water = self.low_water.min(sp);
+    }
+
+    /// `release_below` without asking the kernel, for the busy path: releases the pages below
+    /// the `keep` topmost bytes if a context was seen suspended down there, and returns true;
+    /// returns false (nothing done) if it never was. Then the stack is most likely shallow, but
+    /// a recursion that went deep and came back up between two suspensions leaves no trace
+    /// here: only `release_below` can tell.
+    pub(crate) fn release_below_if_seen_deep(&mut self, keep: usize) -> bool {
+        let page = page_size();
+        let keep = (keep + page - 1) & !(page - 1);
+        let window = self.base.as_ptr() as usize + self.len - keep.min(self.size());
+        if self.low_water >= window {
+            return false;
+        }
+        self.low_water = usize::MAX;
+        // SAFETY: as in `release_below`: our own usable range, nothing alive on it.
+        unsafe {
+            libc::madvise(
+                self.limit().cast(),
+                window - self.limit() as usize,
+                libc::MADV_DONTNEED,
+            )
+        };
+        true
+    }
+
+    pub(crate) fn release_below(&mut self, keep: usize) {
+        self.low_water = usize::MAX;
         let page = page_size();
         let keep = (keep + page - 1) & !(page - 1);
         if keep >= self.size() {
@@ -342,6 +382,58 @@ pub(crate) fn release_all(stacks: &mut [Stack]) {
         // `release_below`).
         unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
         i = j;
+    }
+}
+
+/// Drops many idle stacks at once (a pool going away). A stack that is a slice of a chunk
+/// releases its memory when dropped alone, which costs a TLB shootdown; when every slice of a
+/// chunk is among `stacks`, the chunk's `munmap` frees that memory anyway, so those slices skip
+/// it. The others' memory is released with one `madvise` per run of neighbours.
+pub(crate) fn drop_all(mut stacks: Vec<Stack>) {
+    stacks.sort_unstable_by_key(|s| s.base.as_ptr() as usize);
+    let mut partial = Vec::new();
+    let mut i = 0;
+    while i < stacks.len() {
+        let Some(chunk) = stacks[i].chunk.clone() else {
+            i += 1;
+            continue; // a mapping of its own: its drop unmaps it
+        };
+        let mut j = i + 1;
+        while j < stacks.len()
+            && stacks[j]
+                .chunk
+                .as_ref()
+                .is_some_and(|c| Arc::ptr_eq(c, &chunk))
+        {
+            j += 1;
+        }
+        // Slices of one chunk lie together in address order. `stacks` holds every reference
+        // but the clone above, so if the counts match nobody else holds a slice (and nobody
+        // can make one: cloning needs a reference).
+        let whole = Arc::strong_count(&chunk) == j - i + 1;
+        drop(chunk);
+        for stack in stacks.drain(i..j).collect::<Vec<_>>() {
+            if whole {
+                stack.forget_memory();
+            } else {
+                partial.push(stack);
+            }
+        }
+    }
+    release_all(&mut partial);
+    partial.into_iter().for_each(Stack::forget_memory);
+    drop(stacks); // the stacks that are mappings of their own
+}
+
+impl Stack {
+    /// Drops a slice of a chunk without releasing its memory (its chunk's `munmap`, or an
+    /// earlier `release_all`, takes care of that).
+    fn forget_memory(mut self) {
+        let chunk = self.chunk.take();
+        debug_assert!(chunk.is_some());
+        // Every other field is plain data; the chunk's reference is dropped right after.
+        std::mem::forget(self);
+        drop(chunk);
     }
 }
 

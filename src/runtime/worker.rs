@@ -24,8 +24,13 @@ const FAIRNESS_TICK: u32 = 61;
 /// A worker out of work looks this many times for more before it sleeps ...
 const SEARCH_ROUNDS: u32 = 128;
 /// ... spinning this many times between looks (a few microseconds in all, yielding its core
-/// every eighth round): shorter than a sleep and wake-up through the kernel.
+/// every sixteenth round): shorter than a sleep and wake-up through the kernel.
 const SEARCH_SPINS: u32 = 8;
+/// A worker going to sleep gives its idle stacks' memory back to the kernel if it expects to
+/// sleep at least this long, or if it has not done so for this long. Trimming costs a TLB
+/// shootdown per run of stacks: a worker that naps between timers a millisecond apart must not
+/// pay it at every nap.
+const TRIM_INTERVAL: Duration = Duration::from_millis(50);
 
 pub(crate) struct Worker {
     pub(crate) index: usize,
@@ -39,6 +44,8 @@ pub(crate) struct Worker {
     /// that call resumes it.
     current: Cell<*const TaskRef>,
     tick: Cell<u32>,
+    /// When the stack pool was last trimmed (see `TRIM_INTERVAL`).
+    last_trim: Cell<Instant>,
 }
 
 thread_local! {
@@ -150,6 +157,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         owned: RefCell::new(OwnedTasks::default()),
         current: Cell::new(std::ptr::null()),
         tick: Cell::new(0),
+        last_trim: Cell::new(Instant::now()),
     };
     WORKER.with(|w| w.set(&worker));
     worker.run_loop();
@@ -396,12 +404,17 @@ impl Worker {
             self.shared.idle.unregister(self.index);
             return;
         }
-        self.pool.borrow_mut().trim();
-        let timeout = self
-            .timers
-            .borrow()
-            .next_deadline()
-            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        let next_deadline = self.timers.borrow().next_deadline();
+        let now = Instant::now();
+        if next_deadline.is_none_or(|d| d.saturating_duration_since(now) >= TRIM_INTERVAL)
+            || now.duration_since(self.last_trim.get()) >= TRIM_INTERVAL
+        {
+            self.pool.borrow_mut().trim();
+            self.last_trim.set(now);
+        }
+        // Measured after the trim, which can take a while.
+        let timeout =
+            next_deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
         if !self.poll_io(timeout) {
             match timeout {
                 Some(timeout) if timeout.is_zero() => {}
