@@ -10,11 +10,12 @@
 //! cargo run --release -- chart         # redraw results/chart.svg from results/results.md
 //! ```
 //!
-//! Every run prints a Markdown table and writes results/results.md and results/chart.svg. Each
-//! measurement runs in a fresh child process (`micro KEY IMPL WORKERS` or `server IMPL KIND
-//! WORKERS ADDR`), so that implementations never share a heap, threads or a crash. Go runs when
-//! golang-go is installed (its program is go/main.go), and is skipped with a printed line when
-//! it is not; wrk (for B11) likewise.
+//! Every run prints a Markdown table and writes results/results.md and results/chart.svg (a run
+//! of some workloads replaces only their rows; a `--quick` run writes results/quick.md and
+//! results/quick.svg instead). Each measurement runs in a fresh child process (`micro KEY IMPL
+//! WORKERS` or `server IMPL KIND WORKERS ADDR`), so that implementations never share a heap,
+//! threads or a crash. Go runs when golang-go is installed (its program is go/main.go), and is
+//! skipped with a printed line when it is not; wrk (for B11) likewise.
 
 mod go;
 mod load;
@@ -351,21 +352,53 @@ fn wrk_installed() -> bool {
 }
 
 /// Prints the table and writes results/results.md and results/chart.svg.
-fn write_report(rows: &[Row], command: &str) {
-    let table = report::markdown(rows);
-    println!("\n{table}");
+/// A full run replaces the files; a run of some workloads (not `--quick`) replaces only their
+/// rows in the existing results.md, and says so in its first line.
+/// A `--quick` run writes results/quick.md and results/quick.svg instead (not kept in git).
+fn write_report(rows: &[Row], command: &str, partial: bool, quick: bool) {
+    let (md_name, svg_name) = if quick {
+        ("quick.md", "quick.svg")
+    } else {
+        ("results.md", "chart.svg")
+    };
+    println!("\n{}", report::markdown(rows));
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
     std::fs::create_dir_all(&dir).unwrap();
-    let go = go::version().unwrap_or_else(|| "not installed".to_string());
-    let md = format!(
-        "Produced by `{command}` (in benches/peers) on {} cores; medians of alternating rounds, \
-         each measurement in a fresh process. Go: {go}.\n\n{table}",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    std::fs::write(dir.join("results.md"), md).unwrap();
-    std::fs::write(dir.join("chart.svg"), report::svg(rows)).unwrap();
-    println!("wrote {}", dir.join("results.md").display());
-    println!("wrote {}", dir.join("chart.svg").display());
+    let previous = std::fs::read_to_string(dir.join(md_name)).ok();
+    let (rows, md) = match previous.filter(|_| partial) {
+        Some(previous) => {
+            let mut merged = rows_from_markdown(&previous);
+            for row in rows {
+                match merged.iter_mut().find(|r| r.name == row.name) {
+                    Some(old) => *old = row.clone(),
+                    None => merged.push(row.clone()),
+                }
+            }
+            let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+            let first = previous.lines().next().unwrap_or_default();
+            let md = format!(
+                "{first} Rows re-measured later with `{command}`: {}.\n\n{}",
+                names.join(", "),
+                report::markdown(&merged)
+            );
+            (merged, md)
+        }
+        None => {
+            let go = go::version().unwrap_or_else(|| "not installed".to_string());
+            let md = format!(
+                "Produced by `{command}` (in benches/peers) on {} cores; medians of alternating \
+                 rounds, each measurement in a fresh process. Go: {go}.\n\n{}",
+                std::thread::available_parallelism().map_or(0, |n| n.get()),
+                report::markdown(rows)
+            );
+            (rows.to_vec(), md)
+        }
+    };
+    let rows = &rows[..];
+    std::fs::write(dir.join(md_name), md).unwrap();
+    std::fs::write(dir.join(svg_name), report::svg(rows)).unwrap();
+    println!("wrote {}", dir.join(md_name).display());
+    println!("wrote {}", dir.join(svg_name).display());
 }
 
 /// Reads the rows back from a table written by `report::markdown`.
@@ -465,7 +498,7 @@ fn main() {
             } else {
                 format!("cargo run --release -- {}", args.join(" "))
             };
-            write_report(&rows, &command);
+            write_report(&rows, &command, !selected.is_empty(), quick);
         }
     }
 }

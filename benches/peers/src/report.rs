@@ -4,6 +4,7 @@
 use crate::IMPLS;
 
 /// One workload's medians, one per implementation (in `IMPLS` order; NaN where not run).
+#[derive(Clone)]
 pub struct Row {
     pub name: String,
     pub unit: &'static str,
