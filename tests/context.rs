@@ -371,20 +371,8 @@ fn trimming_returns_deep_pages_and_keeps_the_top() {
     let stack = pool.get().unwrap();
     let (limit, top) = (stack.limit() as usize, stack.top() as usize);
     let mut ctx = Context::new(stack, |_| {
-        // Touch the whole stack, as a deep recursion would.
-        let mut big = vec![0u8; 0];
-        big.push(1);
-        #[inline(never)]
-        fn dig(n: usize) -> u8 {
-            let mut frame = [n as u8; 1024];
-            std::hint::black_box(&mut frame);
-            if n == 0 {
-                frame[0]
-            } else {
-                dig(n - 1).wrapping_add(frame[1])
-            }
-        }
-        dig(200);
+        // Touch most of the stack, as a deep recursion would.
+        dig_then(200, &|| {});
     });
     assert!(matches!(ctx.resume(), Resumed::Finished(Ok(()))));
     let stack = ctx.into_stack().unwrap();
