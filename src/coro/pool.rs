@@ -27,9 +27,9 @@ const BATCH: usize = 32;
 /// (`MADV_DONTNEED`) if a context was seen suspended down there, so a burst of deeply
 /// recursing contexts does not pin memory forever; a stack that went deep only between two
 /// suspensions is found by [`trim`](StackPool::trim), which asks the kernel. Past the thousand
-/// most recent, the pool releases all of a stack's memory. Stacks stay mapped while the pool lives. Each
-/// fresh stack gets a colour (a small offset of its top) so the tops of many stacks do not
-/// compete for the same cache sets.
+/// most recent, the pool releases all of a stack's memory. Stacks stay mapped while the pool
+/// lives. Each fresh stack gets a colour (a small offset of its top) so the tops of many stacks
+/// do not compete for the same cache sets.
 ///
 /// A pool is meant to be owned by one thread (a worker); it is `Send` but not shared.
 ///
@@ -50,8 +50,6 @@ pub struct StackPool {
     /// Stacks whose memory below the keep-resident window has been released, newest last, or
     /// that looked shallow (`depth_unchecked`, see `cool_oldest`).
     warm: VecDeque<Stack>,
-    /// How many stacks in `warm` are `depth_unchecked`.
-    unchecked: usize,
     /// Stacks whose memory has been released entirely.
     cold: Vec<Stack>,
     /// Stacks leaving `warm`, released together at the next `trim` or once there are
@@ -76,7 +74,6 @@ impl StackPool {
             stack_size: round_stack_size(stack_size)?,
             hot: VecDeque::new(),
             warm: VecDeque::new(),
-            unchecked: 0,
             cold: Vec::new(),
             cooling: Vec::new(),
             spare: Vec::new(),
@@ -118,17 +115,13 @@ impl StackPool {
     /// As [`Stack::new`]: the kernel refused a new mapping.
     #[inline]
     pub fn get(&mut self) -> io::Result<Stack> {
-        if let Some(mut stack) = self
+        if let Some(stack) = self
             .hot
             .pop_back()
             .or_else(|| self.warm.pop_back())
             .or_else(|| self.cold.pop())
             .or_else(|| self.cooling.pop())
         {
-            if stack.depth_unchecked {
-                stack.depth_unchecked = false;
-                self.unchecked -= 1;
-            }
             return Ok(stack);
         }
         self.fresh()
@@ -165,25 +158,21 @@ impl StackPool {
     /// Moves the oldest hot stack to the warm set, releasing its memory below the keep-resident
     /// window. On the busy path (`check` false) it asks the kernel nothing: it releases the
     /// memory only if a context was seen suspended down there, and marks the stack
-    /// `depth_unchecked` otherwise, for `trim` to check. (A `mincore` per finished green thread
-    /// made busy workers queue on the process's mapping lock.)
+    /// `depth_unchecked` otherwise, for `trim` to check (the flag means something only while
+    /// the stack is in `warm`: cooling releases all of a stack's memory). (A `mincore` per
+    /// finished green thread made busy workers queue on the process's mapping lock.)
     #[cold]
     fn cool_oldest(&mut self, check: bool) {
         if let Some(mut stack) = self.hot.pop_front() {
-            if check {
+            stack.depth_unchecked = if check {
                 stack.release_below(self.keep_resident);
-            } else if !stack.release_below_if_seen_deep(self.keep_resident) {
-                stack.depth_unchecked = true;
-                self.unchecked += 1;
-            }
+                false
+            } else {
+                !stack.release_below_if_seen_deep(self.keep_resident)
+            };
             self.warm.push_back(stack);
             if self.warm.len() > WARM_STACKS {
-                let mut stack = self.warm.pop_front().expect("warm is not empty");
-                if stack.depth_unchecked {
-                    // Cooling releases all of its memory.
-                    stack.depth_unchecked = false;
-                    self.unchecked -= 1;
-                }
+                let stack = self.warm.pop_front().expect("warm is not empty");
                 self.cooling.push(stack);
                 if self.cooling.len() >= COOLING_LIMIT {
                     self.release_cooling();
@@ -203,12 +192,9 @@ impl StackPool {
         while !self.hot.is_empty() {
             self.cool_oldest(true);
         }
-        if self.unchecked > 0 {
-            for stack in self.warm.iter_mut().filter(|s| s.depth_unchecked) {
-                stack.release_below(self.keep_resident);
-                stack.depth_unchecked = false;
-            }
-            self.unchecked = 0;
+        for stack in self.warm.iter_mut().filter(|s| s.depth_unchecked) {
+            stack.release_below(self.keep_resident);
+            stack.depth_unchecked = false;
         }
         self.release_cooling();
     }

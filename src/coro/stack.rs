@@ -42,7 +42,7 @@ pub struct Stack {
     /// The lowest stack pointer a context on this stack was seen suspended at since its memory
     /// was last checked (`usize::MAX`: none). Cheap evidence that the stack went deep.
     low_water: usize,
-    /// Idle in a pool, and its depth not checked when it went there (see `StackPool`).
+    /// In a pool's warm set, its depth not checked when it went there (see `StackPool`).
     pub(crate) depth_unchecked: bool,
 }
 
@@ -298,6 +298,20 @@ impl Stack {
         self.colour = (colour % max) & !63;
     }
 
+    /// Records that a context on this stack suspended with its stack pointer at `sp`.
+    #[inline]
+    pub(crate) fn note_suspended_at(&mut self, sp: usize) {
+        self.low_water = self.low_water.min(sp);
+    }
+
+    /// How many bytes lie below the `keep` topmost ones (rounded up to pages): the part
+    /// `release_below` gives back.
+    fn len_below(&self, keep: usize) -> usize {
+        let page = page_size();
+        let keep = (keep + page - 1) & !(page - 1);
+        self.size().saturating_sub(keep)
+    }
+
     /// Gives back to the kernel every page of this stack below the `keep` topmost bytes. Their
     /// contents become zero; the mapping and guard stay.
     ///
@@ -306,45 +320,16 @@ impl Stack {
     /// nothing below it is either. Each `madvise` that drops pages ends in a TLB shootdown, an
     /// interrupt to every other CPU running this process: a burst of returning green threads
     /// that never went deep must not pay one each.
-    /// Records that a context on this stack suspended with its stack pointer at `sp`.
-    #[inline]
-    pub(crate) fn note_suspended_at(&mut self, sp: usize) {
-        self.low_water = self.low_water.min(sp);
-    }
-
-    /// `release_below` without asking the kernel, for the busy path: releases the pages below
-    /// the `keep` topmost bytes if a context was seen suspended down there, and returns true;
-    /// returns false (nothing done) if it never was. Then the stack is most likely shallow, but
-    /// a recursion that went deep and came back up between two suspensions leaves no trace
-    /// here: only `release_below` can tell.
-    pub(crate) fn release_below_if_seen_deep(&mut self, keep: usize) -> bool {
-        let page = page_size();
-        let keep = (keep + page - 1) & !(page - 1);
-        let window = self.base.as_ptr() as usize + self.len - keep.min(self.size());
-        if self.low_water >= window {
-            return false;
-        }
-        self.low_water = usize::MAX;
-        // SAFETY: as in `release_below`: our own usable range, nothing alive on it.
-        unsafe {
-            libc::madvise(
-                self.limit().cast(),
-                window - self.limit() as usize,
-                libc::MADV_DONTNEED,
-            )
-        };
-        true
-    }
-
     pub(crate) fn release_below(&mut self, keep: usize) {
-        self.low_water = usize::MAX;
-        let page = page_size();
-        let keep = (keep + page - 1) & !(page - 1);
-        if keep >= self.size() {
+        if self.release_below_if_seen_deep(keep) {
             return;
         }
-        let len = self.size() - keep;
-        if keep > 0 {
+        let len = self.len_below(keep);
+        if len == 0 {
+            return;
+        }
+        if len < self.size() {
+            let page = page_size();
             let mut resident = 0u8;
             // SAFETY: one page of our own mapping (the one just below the window) and a
             // one-byte vector for its residency bit.
@@ -358,6 +343,22 @@ impl Stack {
         // nothing on the stack is alive (the context that used it has finished), so discarding
         // the contents is not observable. DONTNEED leaves the guard marker in place.
         unsafe { libc::madvise(self.limit().cast(), len, libc::MADV_DONTNEED) };
+    }
+
+    /// The first step of `release_below`, and all of it on the busy path, where it asks the
+    /// kernel nothing: releases the pages below the `keep` topmost bytes if a context was seen
+    /// suspended down there, and returns true; returns false (nothing done) if it never was.
+    /// Then the stack is most likely shallow, but a recursion that went deep and came back up
+    /// between two suspensions leaves no trace here: only `release_below` can tell.
+    pub(crate) fn release_below_if_seen_deep(&mut self, keep: usize) -> bool {
+        let len = self.len_below(keep);
+        let seen_deep = self.low_water < self.limit() as usize + len;
+        self.low_water = usize::MAX;
+        if seen_deep {
+            // SAFETY: as in `release_below`: our own usable range, nothing alive on it.
+            unsafe { libc::madvise(self.limit().cast(), len, libc::MADV_DONTNEED) };
+        }
+        seen_deep
     }
 }
 
@@ -412,7 +413,7 @@ pub(crate) fn drop_all(mut stacks: Vec<Stack>) {
         // can make one: cloning needs a reference).
         let whole = Arc::strong_count(&chunk) == j - i + 1;
         drop(chunk);
-        for stack in stacks.drain(i..j).collect::<Vec<_>>() {
+        for stack in stacks.drain(i..j) {
             if whole {
                 stack.forget_memory();
             } else {
