@@ -154,7 +154,7 @@ fn mutex_surface_like_std() {
 }
 
 #[test]
-fn a_cancelled_holder_poisons_a_cancelled_waiter_does_not_take_the_lock() {
+fn cancelling_a_holder_or_a_waiter_does_not_poison() {
     runtime(2).block_on(|| {
         let m = Arc::new(Mutex::new(0));
         let held = m.clone();
@@ -174,10 +174,10 @@ fn a_cancelled_holder_poisons_a_cancelled_waiter_does_not_take_the_lock() {
         assert!(!m.is_poisoned(), "a cancelled waiter never held the lock");
         assert!(holder.cancel().unwrap_err().is::<Cancelled>());
         assert!(
-            m.is_poisoned(),
-            "the holder was unwound mid-critical-section"
+            !m.is_poisoned(),
+            "a cancellation is a request to stop, not a failure: it does not poison"
         );
-        assert_eq!(*m.lock().unwrap_err().into_inner(), 0);
+        assert_eq!(*m.lock().unwrap(), 0);
     });
 }
 

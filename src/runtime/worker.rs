@@ -44,6 +44,9 @@ pub(crate) struct Worker {
     /// that call resumes it.
     current: Cell<*const TaskRef>,
     tick: Cell<u32>,
+    /// Green threads whose cancellation or timeout is due but could not be raised because this
+    /// OS thread was unwinding (see `thread::cancel`): woken once it no longer is.
+    deferred: RefCell<Vec<TaskRef>>,
     /// When the stack pool was last trimmed (see `TRIM_INTERVAL`).
     last_trim: Cell<Instant>,
 }
@@ -133,6 +136,16 @@ pub(crate) fn cancel_timer(key: TimerKey) {
     with_worker(|w| w.timers.borrow_mut().cancel(key));
 }
 
+/// Registers the running green thread to be woken as soon as this worker's OS thread is no
+/// longer unwinding: its due cancellation or timeout is raised then (see `thread::cancel`).
+pub(crate) fn defer_until_unwound() {
+    with_worker(|w| {
+        if let Some(task) = w.current_ref() {
+            w.deferred.borrow_mut().push(task);
+        }
+    });
+}
+
 /// A green thread that will never run (its runtime is shutting down): drop its closure and
 /// stack. Its joiner sees it cancelled: the closure owns the join packet, and dropping it
 /// unrun completes the packet with `Cancelled` (see `thread::Builder::spawn_on`).
@@ -157,6 +170,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         owned: RefCell::new(OwnedTasks::default()),
         current: Cell::new(std::ptr::null()),
         tick: Cell::new(0),
+        deferred: RefCell::new(Vec::new()),
         last_trim: Cell::new(Instant::now()),
     };
     WORKER.with(|w| w.set(&worker));
@@ -316,6 +330,10 @@ impl Worker {
         WorkerMetrics::add(&self.remote().metrics.switches, 1);
         let resumed = context.resume();
         self.current.set(std::ptr::null());
+        // Only a running green thread can end an unwind, so this is the place to look.
+        if !self.deferred.borrow().is_empty() && !std::thread::panicking() {
+            self.wake_deferred();
+        }
         match resumed {
             Resumed::Suspended => match local.reason {
                 Reason::Yield => self.ready.borrow_mut().push_back(task),
@@ -339,6 +357,19 @@ impl Worker {
                 self.owned.borrow_mut().remove(local.owned_slot);
                 self.shared.live.fetch_sub(1, Ordering::AcqRel);
             }
+        }
+    }
+
+    /// Wakes the green threads whose cancellation or timeout waited for this OS thread to stop
+    /// unwinding; their next park point raises it.
+    #[cold]
+    fn wake_deferred(&self) {
+        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        for task in deferred {
+            // SAFETY: no green thread runs while the worker is here; `task` is suspended or
+            // finished, and its worker (this one) may touch its local state.
+            unsafe { task.local() }.park_point.deferred = false;
+            task.unpark();
         }
     }
 

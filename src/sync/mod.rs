@@ -6,7 +6,8 @@
 //! primitive. Blocking calls are park points: a cancelled green thread (or one whose
 //! `zsync::time::timeout` expired) unwinds from them, and whatever it was handed meanwhile (a
 //! lock, a permit, a wake-up) is passed on to the next waiter, never lost. Locks poison like
-//! std's, counting cancellation as unwinding. The waits are fair enough that no waiter starves.
+//! std's when a panic unwinds through a guard; a cancellation or an expired `timeout()` does not
+//! poison (it is a request to stop, not a failure). The waits are fair enough that no waiter starves.
 //!
 //! `Arc`, `Weak`, `Once`, `OnceLock`, `LazyLock`, the `atomic` module and the poison types are
 //! std's own, re-exported. `Once`, `OnceLock` and `LazyLock` block the OS thread (not just the

@@ -250,8 +250,9 @@ impl RawMutex {
 ///
 /// On a green thread, waiting for the lock parks only the green thread; on an OS thread it
 /// blocks the thread. Green threads and OS threads can share one `Mutex`. The lock is poisoned
-/// when a thread unwinds (a panic, a cancellation, an expired `timeout()`) while holding it,
-/// exactly as in std, and it is fair enough that no waiter starves: a waiter that has waited
+/// when a thread panics while holding it, exactly as in std; a cancellation or an expired
+/// `timeout()` unwinding through the guard does not poison it (a request to stop is not a
+/// failure, and one expired request must not break every later `lock().unwrap()`). It is fair enough that no waiter starves: a waiter that has waited
 /// for a millisecond gets the lock handed over directly.
 ///
 /// ```

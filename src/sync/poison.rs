@@ -1,20 +1,22 @@
-//! Poisoning, as std does it, but asking zsync whether *this green thread* is unwinding.
+//! Poisoning, as std does it, but asking zsync whether *this green thread* is unwinding *from a
+//! panic*.
 //!
 //! std counts panics per OS thread; a worker runs many green threads, and one of them may be
-//! suspended mid-unwind while another takes a lock. So a guard records
-//! [`zsync::thread::panicking()`](crate::thread::panicking) when it is created, and poisons its
-//! lock on drop if the green thread has started unwinding since (a panic, a cancellation or an
-//! expired `timeout()`: each of these may leave the data half-updated).
+//! suspended mid-unwind while another takes a lock. So a guard records whether its green thread
+//! was unwinding from a panic when it locked, and poisons its lock on drop if the thread has
+//! started panicking since. A cancellation or an expired `timeout()` unwinds through guards
+//! without poisoning: it is a request to stop, not a failure, and one expired request must not
+//! turn every later `lock().unwrap()` into a panic.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LockResult, PoisonError};
 
-/// Whether the calling green thread (or OS thread) is unwinding.
+/// Whether the calling green thread (or OS thread) is unwinding from a panic.
 #[inline]
 fn panicking() -> bool {
     // std's count is per OS thread and covers every green thread on it, so it is a cheap
     // filter: if it says no, no green thread here is unwinding.
-    std::thread::panicking() && crate::thread::panicking()
+    std::thread::panicking() && crate::thread::unwinding_from_panic()
 }
 
 /// A lock's poison flag.

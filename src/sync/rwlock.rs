@@ -267,7 +267,8 @@ impl RawRwLock {
 ///
 /// Waiting parks the green thread (or blocks the OS thread). Writers do not starve: once a
 /// writer waits, new readers queue behind it; the queue is served in order, with consecutive
-/// readers let in together. A writer that unwinds while holding the lock poisons it, as in std.
+/// readers let in together. A writer that panics while holding the lock poisons it, as in std
+/// (a cancellation or an expired `timeout()` does not).
 ///
 /// ```
 /// use std::sync::Arc;

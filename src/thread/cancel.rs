@@ -1,15 +1,35 @@
 //! Park points: where cancellation and `timeout()` are delivered.
 //!
 //! Every blocking zsync call (and `yield_now`, `check_cancel`) is a park point. There, a thread
-//! whose cancellation was requested, or one of whose `timeout()`s has expired, is unwound with a private payload. The request stays in force, so the payload is raised again
-//! at every later park point until the thread's entry (or its `timeout()`) catches it: a user
-//! `catch_unwind` cannot swallow it. Two exceptions: inside [`shield`](super::shield), and while
-//! the thread is already unwinding, park points never raise (a panic during unwinding would
-//! abort the process).
+//! whose cancellation was requested, or one of whose `timeout()`s has expired, is unwound with a
+//! private payload. The request stays in force, so the payload is raised again at every later
+//! park point until the thread's entry (or its `timeout()`) catches it: a user `catch_unwind`
+//! cannot swallow it, and holding the caught payload does not hold the request back.
+//!
+//! # When a request cannot be raised: the race with another thread's unwinding
+//!
+//! Raising inside a destructor that runs during unwinding would be a panic while panicking: the
+//! process aborts. So a park point never raises while the OS thread is unwinding, and the only
+//! exact answer to "is anything on this OS thread unwinding?" is std's panic count
+//! (`std::thread::panicking()`). It counts per OS thread, and a worker runs many green threads:
+//! when green thread A parks in a destructor mid-unwind, the count stays up while B, C, ... run.
+//! B cannot tell whether the count is its own or A's, so its due request is *deferred*, never
+//! dropped: [`Check::Deferred`] tells the caller to register B with its worker, which wakes every
+//! deferred green thread as soon as its OS thread's count is back to zero (it looks after each
+//! green thread it runs: only a running green thread can end an unwind). B then reaches a park
+//! point again and raises. A request therefore waits at most as long as another green thread of
+//! the same worker stays suspended mid-unwind.
+//!
+//! # Panicking, per green thread
+//!
+//! `zsync::thread::panicking()` and lock poisoning want the *green thread's* answer. std's
+//! count is exact when it says no; when it says yes, the evidence recorded here decides: this
+//! thread raised a cancellation or timeout (`raised`), or the panic hook saw it start a panic
+//! (`panic_started`). Both are forgotten the first time the thread sees std's count at zero (the
+//! unwind was caught). Only a panic poisons a lock: a cancellation is a request, not a failure.
 
 use std::panic::resume_unwind;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 /// The panic payload of a cancelled green thread, as seen by [`JoinHandle::join`] and
@@ -25,16 +45,14 @@ use std::time::Instant;
 ///
 /// [`JoinHandle::join`]: super::JoinHandle::join
 pub struct Cancelled {
-    /// Alive while the unwind is in flight: the thread counts as unwinding until it is dropped.
-    _token: Arc<()>,
+    _private: (),
 }
 
 impl Cancelled {
-    /// For a green thread whose runtime shut down before it ever ran.
-    pub(crate) fn never_ran() -> Cancelled {
-        Cancelled {
-            _token: Arc::new(()),
-        }
+    /// The payload of a cancellation (also of a green thread whose runtime shut down before it
+    /// ever ran).
+    pub(crate) fn new() -> Cancelled {
+        Cancelled { _private: () }
     }
 }
 
@@ -54,12 +72,20 @@ impl std::fmt::Display for Cancelled {
 /// that raised it catches it.
 pub(crate) struct TimedOut {
     pub(crate) id: u64,
-    _token: Arc<()>,
 }
 
 struct Frame {
     id: u64,
     deadline: Instant,
+}
+
+/// What a park point found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Nothing to raise (no request, or shielded).
+    Clear,
+    /// A request is due but the OS thread is unwinding: raise it at a later park point.
+    Deferred,
 }
 
 /// A thread's cancellation state, apart from the request flag (which others set).
@@ -69,10 +95,12 @@ pub(crate) struct ParkPoint {
     /// Active `timeout()`s, outermost first.
     timeouts: Vec<Frame>,
     next_id: u64,
-    /// Weak twin of the token of a cancellation or timeout payload in flight.
-    unwind_token: Weak<()>,
+    /// This thread raised a cancellation or timeout that may still be unwinding it.
+    raised: bool,
     /// Set by the panic hook when this thread starts panicking.
     pub(crate) panic_started: bool,
+    /// Registered with its worker to be woken when the worker's OS thread stops unwinding.
+    pub(crate) deferred: bool,
 }
 
 impl ParkPoint {
@@ -81,67 +109,83 @@ impl ParkPoint {
             shield: 0,
             timeouts: Vec::new(),
             next_id: 0,
-            unwind_token: Weak::new(),
+            raised: false,
             panic_started: false,
+            deferred: false,
         }
+    }
+
+    /// False for certain if std's per-OS-thread count says nobody here is unwinding; then the
+    /// evidence of an earlier unwind of this thread is stale (it was caught) and goes.
+    fn os_thread_unwinding(&mut self) -> bool {
+        let unwinding = std::thread::panicking();
+        if !unwinding {
+            self.raised = false;
+            self.panic_started = false;
+        }
+        unwinding
     }
 
     /// Whether this thread is unwinding (from a panic, a cancellation or a timeout), as far as
     /// `zsync::thread::panicking()` is concerned.
     pub(crate) fn unwinding(&mut self) -> bool {
-        if self.unwind_token.strong_count() > 0 {
-            return true;
-        }
-        if self.panic_started && !std::thread::panicking() {
-            self.panic_started = false; // the panic was caught
-        }
-        self.panic_started
+        self.os_thread_unwinding() && (self.raised || self.panic_started)
     }
 
-    /// The earliest time a park must wake up at for a `timeout()`, unless shielded.
+    /// Whether this thread is unwinding from a panic: what poisons a lock.
+    pub(crate) fn unwinding_from_panic(&mut self) -> bool {
+        self.os_thread_unwinding() && self.panic_started
+    }
+
+    /// The earliest time a park must wake up at for a `timeout()`, unless shielded. Deadlines
+    /// already passed are left out: their timeout was raised, or it is deferred and the worker
+    /// wakes the thread when it can be raised (waking for them now would spin).
     pub(crate) fn wake_deadline(&self) -> Option<Instant> {
-        if self.shield > 0 {
+        if self.shield > 0 || self.timeouts.is_empty() {
             return None;
         }
-        self.timeouts.iter().map(|f| f.deadline).min()
+        let now = Instant::now();
+        self.timeouts
+            .iter()
+            .map(|f| f.deadline)
+            .filter(|&d| d > now)
+            .min()
     }
 
-    /// Raises `Cancelled` or a `TimedOut` if one is due.
-    pub(crate) fn check(&mut self, cancel: &AtomicBool) {
+    /// Raises `Cancelled` or a `TimedOut` if one is due and may be raised.
+    pub(crate) fn check(&mut self, cancel: &AtomicBool) -> Check {
         if self.shield > 0 {
-            return;
+            return Check::Clear;
         }
         let cancelled = cancel.load(Ordering::Acquire);
         if !cancelled && self.timeouts.is_empty() {
-            return;
+            return Check::Clear;
         }
-        // Never interrupt an unwinding stack. std's panicking() is per OS thread, so it may be
-        // true because of another green thread suspended mid-unwind on this worker: then the
-        // request waits for a later park point, which is safe; raising would not be.
-        if self.unwind_token.strong_count() > 0 || std::thread::panicking() {
-            return;
-        }
-        if cancelled {
-            let token = self.new_token();
-            resume_unwind(Box::new(Cancelled { _token: token }));
-        }
-        let now = Instant::now();
         // The outermost expired timeout wins: everything inside it is unwound anyway.
-        if let Some(id) = self
-            .timeouts
-            .iter()
-            .find(|f| f.deadline <= now)
-            .map(|f| f.id)
-        {
-            let token = self.new_token();
-            resume_unwind(Box::new(TimedOut { id, _token: token }));
+        let expired = if cancelled {
+            None
+        } else {
+            let now = Instant::now();
+            match self.timeouts.iter().find(|f| f.deadline <= now) {
+                Some(frame) => Some(frame.id),
+                None => return Check::Clear,
+            }
+        };
+        // Never interrupt an unwinding stack; see the module docs for whose unwinding this may
+        // be and why the request then waits instead of being dropped.
+        if self.os_thread_unwinding() {
+            return Check::Deferred;
+        }
+        self.raised = true;
+        match expired {
+            Some(id) => resume_unwind(Box::new(TimedOut { id })),
+            None => resume_unwind(Box::new(Cancelled::new())),
         }
     }
 
-    fn new_token(&mut self) -> Arc<()> {
-        let token = Arc::new(());
-        self.unwind_token = Arc::downgrade(&token);
-        token
+    /// The `timeout()` `id` caught its own payload: that unwind is over.
+    pub(crate) fn caught_timeout(&mut self) {
+        self.raised = false;
     }
 
     pub(crate) fn push_timeout(&mut self, deadline: Instant) -> u64 {

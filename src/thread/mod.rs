@@ -17,6 +17,7 @@
 
 mod cancel;
 pub(crate) mod join;
+mod panic_hook;
 pub(crate) mod park_state;
 mod scope;
 pub(crate) mod task;
@@ -25,17 +26,19 @@ pub use crate::future::JoinFuture;
 pub use cancel::Cancelled;
 pub use scope::{scope, Scope, ScopedJoinHandle};
 
+pub(crate) use panic_hook::install as install_panic_hook;
+
 use crate::coro::Stack;
 use crate::future::Joiner;
 use crate::runtime::{Flavor, Handle, Shared};
-use cancel::{ParkPoint, TimedOut};
+use cancel::{Check, ParkPoint, TimedOut};
 use join::{Packet, Unpark};
 use std::cell::{OnceCell, RefCell};
 use std::io;
 use std::num::NonZeroU64;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use task::{Reason, Start, Task, TaskRef};
 
@@ -214,15 +217,31 @@ fn with_park_point<R>(f: impl FnOnce(&mut ParkPoint, &AtomicBool) -> R) -> R {
     }
 }
 
-/// A park point: raises a pending cancellation or timeout.
+/// A park point: raises a pending cancellation or timeout, or, if it cannot be raised yet
+/// (see `cancel`'s module docs), makes sure the green thread is woken when it can.
 fn park_point() {
-    // The raise happens outside the borrow of the OS thread's state.
-    let mut raise = None;
-    with_park_point(|pp, cancel| {
-        raise = catch_unwind(AssertUnwindSafe(|| pp.check(cancel))).err();
-    });
-    if let Some(payload) = raise {
-        std::panic::resume_unwind(payload);
+    match current_task() {
+        Some(task) => {
+            // SAFETY: we are this green thread, running; the reference ends before the raise
+            // leaves this frame (`check` raises last, with nothing borrowed after it).
+            let pp = &mut unsafe { task.local() }.park_point;
+            if pp.check(&task.cancel) == Check::Deferred && !pp.deferred {
+                pp.deferred = true;
+                crate::runtime::worker::defer_until_unwound();
+            }
+        }
+        None => {
+            // The raise happens outside the borrow of the OS thread's state. An OS thread that
+            // defers is itself unwinding: it reaches a park point again after the unwind ends.
+            let me = os_self();
+            let raise = OS_PARK_POINT.with(|pp| {
+                let mut pp = pp.borrow_mut();
+                catch_unwind(AssertUnwindSafe(|| pp.check(&me.cancel))).err()
+            });
+            if let Some(payload) = raise {
+                std::panic::resume_unwind(payload);
+            }
+        }
     }
 }
 
@@ -335,26 +354,29 @@ pub fn check_cancel() {
     park_point();
 }
 
-/// Installs (once) the panic hook that records which green thread started a panic, for
-/// [`panicking`]. The previous hook still runs.
-pub(crate) fn install_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if let Some(task) = current_task() {
-                // SAFETY: the hook runs on the panicking green thread itself.
-                unsafe { task.local() }.park_point.panic_started = true;
-            } else {
-                OS_PARK_POINT.with(|pp| {
-                    if let Ok(mut pp) = pp.try_borrow_mut() {
-                        pp.panic_started = true;
-                    }
-                });
-            }
-            previous(info)
-        }));
+/// Records that this OS thread (not a green thread) started a panic: the panic hook's half for
+/// OS threads.
+fn note_os_thread_panic() {
+    let _ = OS_PARK_POINT.try_with(|pp| {
+        if let Ok(mut pp) = pp.try_borrow_mut() {
+            pp.panic_started = true;
+        }
     });
+}
+
+/// Whether the calling green thread (or OS thread) is unwinding from a panic, as opposed to a
+/// cancellation or an expired `timeout()`: what poisons a lock.
+pub(crate) fn unwinding_from_panic() -> bool {
+    match current_task() {
+        // SAFETY: we are this green thread, running.
+        Some(task) => unsafe { task.local() }.park_point.unwinding_from_panic(),
+        None => OS_PARK_POINT
+            .try_with(|pp| match pp.try_borrow_mut() {
+                Ok(mut pp) => pp.unwinding_from_panic(),
+                Err(_) => std::thread::panicking(),
+            })
+            .unwrap_or_else(|_| std::thread::panicking()),
+    }
 }
 
 /// The earliest `timeout()` deadline of the calling thread, if any.
@@ -370,11 +392,15 @@ pub(crate) fn leave_timeout(id: u64) {
     with_park_point(|pp, _| pp.pop_timeout(id));
 }
 
-/// If `payload` is the timeout `id`'s own unwind, consumes it.
+/// If `payload` is the timeout `id`'s own unwind, consumes it: that unwind is over.
 pub(crate) fn is_own_timeout(payload: &(dyn std::any::Any + Send), id: u64) -> bool {
-    payload
+    let own = payload
         .downcast_ref::<TimedOut>()
-        .is_some_and(|t| t.id == id)
+        .is_some_and(|t| t.id == id);
+    if own {
+        with_park_point(|pp, _| pp.caught_timeout());
+    }
+    own
 }
 
 /// Green-thread factory, like `std::thread::Builder`.
@@ -557,7 +583,7 @@ impl<T> Completer<T> {
 
 impl<T> Drop for Completer<T> {
     fn drop(&mut self) {
-        self.complete(Err(Box::new(Cancelled::never_ran())));
+        self.complete(Err(Box::new(Cancelled::new())));
     }
 }
 

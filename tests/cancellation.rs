@@ -1,0 +1,369 @@
+//! Cancellation and `timeout()` are never lost, and they do not poison locks; panics on green
+//! threads are reported under the green thread's name.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zsync::runtime::{Builder, Flavor};
+use zsync::sync::{mpsc, Mutex, RwLock};
+use zsync::thread;
+use zsync::time::timeout;
+use zsync::Cancelled;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn runtime(workers: usize, flavor: Flavor) -> zsync::Runtime {
+    Builder::new()
+        .worker_threads(workers)
+        .flavor(flavor)
+        .build()
+        .unwrap()
+}
+
+/// Runs `f` on an OS thread of its own and fails the test if it does not finish within
+/// `limit`: the bugs these tests guard against are hangs.
+fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(value)) => value,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("{what}: still not done after {limit:?} (a lost cancellation?)"),
+    }
+}
+
+#[test]
+fn holding_a_caught_cancellation_does_not_hold_the_next_one_back() {
+    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
+        within(
+            Duration::from_secs(20),
+            "cancel of a thread holding its payload",
+            move || {
+                runtime(2, flavor).block_on(|| {
+                    let (caught_tx, caught_rx) = mpsc::channel();
+                    let h = thread::spawn(move || {
+                        let first = catch_unwind(|| thread::sleep(HOUR));
+                        // The caught payload stays alive, as a log line or an error value would.
+                        let held = first.unwrap_err();
+                        caught_tx.send(held.is::<Cancelled>()).unwrap();
+                        thread::sleep(HOUR); // the request is still in force: raised again here
+                        drop(held);
+                        "not reached"
+                    });
+                    thread::sleep(Duration::from_millis(10));
+                    assert!(h.cancel().unwrap_err().is::<Cancelled>());
+                    assert!(caught_rx.recv().unwrap(), "the first raise was a Cancelled");
+                })
+            },
+        );
+    }
+}
+
+#[test]
+fn holding_a_caught_timeout_does_not_hold_back_a_cancellation() {
+    within(
+        Duration::from_secs(20),
+        "cancel after a caught timeout",
+        || {
+            runtime(1, Flavor::GreenThreads).block_on(|| {
+                let h = thread::spawn(|| {
+                    let elapsed = timeout(Duration::from_millis(5), || thread::sleep(HOUR));
+                    let kept = elapsed.unwrap_err();
+                    thread::sleep(HOUR);
+                    kept
+                });
+                thread::sleep(Duration::from_millis(30));
+                assert!(h.cancel().unwrap_err().is::<Cancelled>());
+            })
+        },
+    );
+}
+
+/// A guard whose destructor parks for `pause` (while its green thread unwinds), then reports.
+struct ParksInDrop {
+    pause: Duration,
+    parked: Option<mpsc::Sender<()>>,
+    done: Arc<AtomicBool>,
+}
+
+impl Drop for ParksInDrop {
+    fn drop(&mut self) {
+        assert!(thread::panicking(), "dropped during the unwind");
+        if let Some(parked) = self.parked.take() {
+            parked.send(()).unwrap();
+        }
+        thread::sleep(self.pause); // parks mid-unwind: the worker's OS thread counts as panicking
+        self.done.store(true, Ordering::SeqCst);
+    }
+}
+
+/// On one worker, green thread A unwinds (from a cancellation, or from a panic) and parks in a
+/// destructor for 300 ms. Meanwhile B, on the same worker, is cancelled (or its `timeout()`
+/// expires). B's request cannot be raised while A is mid-unwind, but must land right after.
+fn other_thread_parked_mid_unwind(a_panics: bool, b_uses_timeout: bool) {
+    within(
+        Duration::from_secs(20),
+        "a request that waited for another unwind",
+        move || {
+            runtime(1, Flavor::GreenThreads).block_on(move || {
+                let a_done = Arc::new(AtomicBool::new(false));
+                let (parked_tx, parked_rx) = mpsc::channel();
+                let guard = ParksInDrop {
+                    pause: Duration::from_millis(300),
+                    parked: Some(parked_tx),
+                    done: a_done.clone(),
+                };
+                let a = thread::spawn(move || {
+                    let _guard = guard;
+                    if a_panics {
+                        panic!("A unwinds from a panic");
+                    }
+                    thread::sleep(HOUR);
+                });
+                let b = thread::spawn(move || {
+                    if b_uses_timeout {
+                        let started = Instant::now();
+                        let r = timeout(Duration::from_millis(50), || thread::sleep(HOUR));
+                        assert!(r.is_err(), "the timeout expired");
+                        started.elapsed()
+                    } else {
+                        thread::sleep(HOUR);
+                        unreachable!()
+                    }
+                });
+                if !a_panics {
+                    thread::sleep(Duration::from_millis(5));
+                    a.thread().unpark();
+                    // Cancel A from another green thread so that this one stays free.
+                    let canceller = thread::spawn(move || a.cancel().is_err());
+                    parked_rx.recv().unwrap();
+                    let started = Instant::now();
+                    let b_result = if b_uses_timeout {
+                        b.join().map(|_| ())
+                    } else {
+                        b.cancel().map(|_| ())
+                    };
+                    assert!(b_result.is_ok() == b_uses_timeout);
+                    assert!(
+                        a_done.load(Ordering::SeqCst),
+                        "B's request landed after A's unwind"
+                    );
+                    assert!(started.elapsed() < Duration::from_secs(10));
+                    assert!(canceller.join().unwrap());
+                } else {
+                    parked_rx.recv().unwrap();
+                    let switches = zsync::runtime::Handle::current().metrics().switches;
+                    let b_result = if b_uses_timeout {
+                        b.join().map(|_| ())
+                    } else {
+                        b.cancel().map(|_| ())
+                    };
+                    assert!(b_result.is_ok() == b_uses_timeout);
+                    assert!(
+                        a_done.load(Ordering::SeqCst),
+                        "B's request landed after A's unwind"
+                    );
+                    assert!(a.join().is_err());
+                    // B waited without spinning through the scheduler meanwhile.
+                    let switches = zsync::runtime::Handle::current().metrics().switches - switches;
+                    assert!(
+                        switches < 1000,
+                        "{switches} switches while B's request waited"
+                    );
+                }
+            })
+        },
+    );
+}
+
+#[test]
+fn a_cancel_waits_for_another_green_threads_cancellation_unwind_then_lands() {
+    other_thread_parked_mid_unwind(false, false);
+}
+
+#[test]
+fn a_cancel_waits_for_another_green_threads_panic_unwind_then_lands() {
+    other_thread_parked_mid_unwind(true, false);
+}
+
+#[test]
+fn a_timeout_waits_for_another_green_threads_unwind_then_lands() {
+    other_thread_parked_mid_unwind(false, true);
+    other_thread_parked_mid_unwind(true, true);
+}
+
+#[test]
+fn cancelling_a_lock_holder_does_not_poison() {
+    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
+        runtime(2, flavor).block_on(|| {
+            let m = Arc::new(Mutex::new(0));
+            let rw = Arc::new(RwLock::new(0));
+            let (locked_tx, locked_rx) = mpsc::channel();
+            let (m2, rw2) = (m.clone(), rw.clone());
+            let holder = thread::spawn(move || {
+                let mut g = m2.lock().unwrap();
+                let mut w = rw2.write().unwrap();
+                *g += 1;
+                *w += 1;
+                locked_tx.send(()).unwrap();
+                thread::sleep(HOUR);
+            });
+            locked_rx.recv().unwrap();
+            assert!(holder.cancel().unwrap_err().is::<Cancelled>());
+            assert!(
+                !m.is_poisoned(),
+                "a cancellation is a request, not a failure"
+            );
+            assert!(!rw.is_poisoned());
+            assert_eq!(*m.lock().unwrap(), 1);
+            assert_eq!(*rw.read().unwrap(), 1);
+        });
+    }
+}
+
+#[test]
+fn an_expired_timeout_around_a_held_lock_does_not_poison() {
+    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
+        runtime(2, flavor).block_on(|| {
+            let m = Mutex::new(Vec::new());
+            let rw = RwLock::new(0);
+            for i in 0..3 {
+                let r = timeout(Duration::from_millis(5), || {
+                    let mut g = m.lock().unwrap();
+                    let _r = rw.read().unwrap();
+                    g.push(i);
+                    thread::sleep(HOUR);
+                });
+                assert!(r.is_err());
+            }
+            // Every later lock().unwrap() still works.
+            assert_eq!(*m.lock().unwrap(), [0, 1, 2]);
+            assert!(!rw.is_poisoned());
+            let r = timeout(Duration::from_millis(5), || {
+                let _w = rw.write().unwrap();
+                thread::sleep(HOUR);
+            });
+            assert!(r.is_err());
+            assert!(!rw.is_poisoned());
+        });
+    }
+}
+
+#[test]
+fn a_panic_still_poisons_after_a_cancellation_was_caught() {
+    runtime(1, Flavor::GreenThreads).block_on(|| {
+        let m = Arc::new(Mutex::new(()));
+        let m2 = m.clone();
+        let h = thread::spawn(move || {
+            let _ = timeout(Duration::from_millis(1), || thread::sleep(HOUR));
+            let _g = m2.lock().unwrap();
+            panic!("a real failure");
+        });
+        assert!(h.join().is_err());
+        assert!(m.is_poisoned(), "panics poison, as in std");
+    });
+}
+
+// Panic reports name the green thread. Each case runs in a child process (this test binary
+// again, with CHILD set), because the report goes to the process's stderr.
+
+const CHILD: &str = "ZSYNC_CANCELLATION_TEST_CHILD";
+
+fn run_child(name: &str) -> Output {
+    Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("re-execute the test binary")
+}
+
+#[test]
+fn a_green_threads_panic_report_names_the_green_thread() {
+    if std::env::var_os(CHILD).is_some() {
+        runtime(1, Flavor::GreenThreads).block_on(|| {
+            let named = thread::Builder::new()
+                .name("report-me".into())
+                .spawn(|| panic!("boom from a named green thread"))
+                .unwrap();
+            println!("\nnamed id {}", named.thread().id().as_u64());
+            assert!(named.join().is_err());
+            let unnamed = thread::spawn(|| panic!("boom from an unnamed green thread"));
+            let id = unnamed.thread().id().as_u64();
+            assert!(unnamed.join().is_err());
+            println!("\nunnamed id {id}");
+        });
+        return;
+    }
+    let out = run_child("a_green_threads_panic_report_names_the_green_thread");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let id = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|l| Some(&l[l.find(prefix)? + prefix.len()..]))
+            .unwrap_or_else(|| panic!("the child printed no line '{prefix}': {stdout}"))
+            .to_owned()
+    };
+    let named = format!(
+        "thread 'report-me' (green thread {}) panicked at",
+        id("named id ")
+    );
+    let unnamed = format!(
+        "thread '<unnamed>' (green thread {}) panicked at",
+        id("unnamed id ")
+    );
+    assert!(
+        stderr.contains(&named) && stderr.contains("boom from a named green thread"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&unnamed) && stderr.contains("boom from an unnamed green thread"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("zsync-worker"), "{stderr}");
+}
+
+#[test]
+fn a_panic_hook_set_before_the_runtime_still_runs_for_green_threads() {
+    if std::env::var_os(CHILD).is_some() {
+        std::panic::set_hook(Box::new(|_| {
+            let me = thread::current();
+            eprintln!("custom hook: {:?}", me.name());
+        }));
+        runtime(1, Flavor::GreenThreads).block_on(|| {
+            let h = thread::Builder::new()
+                .name("hooked".into())
+                .spawn(|| panic!("boom"))
+                .unwrap();
+            assert!(h.join().is_err());
+            // The hook still tracks the panic for zsync::thread::panicking().
+            let m = Arc::new(Mutex::new(()));
+            let m2 = m.clone();
+            let _ = thread::spawn(move || {
+                let _g = m2.lock().unwrap();
+                panic!("poisons");
+            })
+            .join();
+            assert!(m.is_poisoned());
+        });
+        return;
+    }
+    let out = run_child("a_panic_hook_set_before_the_runtime_still_runs_for_green_threads");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("custom hook: Some(\"hooked\")"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked at"),
+        "std's report is the custom hook's to make: {stderr}"
+    );
+}
