@@ -59,13 +59,16 @@ fn current() -> Handle {
 }
 
 /// Parks the calling thread until it is unparked or `deadline` passes; returns true if the
-/// deadline has passed. May return early (spuriously). A park point: a cancellation or an
-/// expired `timeout()` unwinds from here.
+/// deadline has passed. May return early (spuriously). A park point on the way in: a
+/// cancellation or an expired `timeout()` unwinds from here. One that arrives while the thread
+/// is parked only wakes it: [`Waiter::wait`] then returns a notification that came meanwhile
+/// (what it was handed is kept, and the request is raised at the next park point), or parks
+/// again, which raises.
 #[inline]
 pub(crate) fn park(deadline: Option<Instant>) -> bool {
     #[cfg(not(loom))]
     {
-        crate::thread::park_until(deadline);
+        crate::thread::park_until_woken(deadline);
         deadline.is_some_and(|d| Instant::now() >= d)
     }
     #[cfg(loom)]

@@ -260,6 +260,16 @@ fn suspend(task: &Task, reason: Reason) {
 /// Parks the calling thread until it is unparked, `deadline` passes, a `timeout()` expires or
 /// it is cancelled (the last two raise). May return spuriously, like std's park.
 pub(crate) fn park_until(deadline: Option<Instant>) {
+    park_until_woken(deadline);
+    park_point();
+}
+
+/// Like [`park_until`], but a park point only on the way in: a request that arrives while the
+/// thread is parked wakes it without raising, so that the caller can first look at what else
+/// woke it. A waiter that was handed a message, a lock or a permit returns with it (the send or
+/// the lock took effect), and the request is raised at its next park point; a waiter that was
+/// not parks again, which raises.
+pub(crate) fn park_until_woken(deadline: Option<Instant>) {
     park_point();
     let wake_at = with_park_point(|pp, _| pp.wake_deadline());
     let wake_at = match (deadline, wake_at) {
@@ -284,7 +294,6 @@ pub(crate) fn park_until(deadline: Option<Instant>) {
             None => std::thread::park(),
         },
     }
-    park_point();
 }
 
 /// Blocks the calling thread until its token is available, like `std::thread::park`; on a green
