@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -28,7 +28,8 @@ struct State {
 }
 
 fn pool() -> &'static Pool {
-    static POOL: OnceLock<Pool> = OnceLock::new();
+    // A forked child gets a pool of its own: the parent's threads do not exist there.
+    static POOL: crate::runtime::PerProcess<Pool> = crate::runtime::PerProcess::new();
     POOL.get_or_init(|| Pool {
         state: Mutex::new(State::default()),
         work: Condvar::new(),

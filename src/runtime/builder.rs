@@ -3,11 +3,17 @@
 use super::idle::Idle;
 use super::metrics::WorkerMetrics;
 use super::{BoundedQueue, Queue, Remote, Runtime, Shared};
-use crate::coro::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+use crate::coro::{Stack, DEFAULT_STACK_SIZE};
 use crate::reactor::Reactor;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex, OnceLock};
+
+/// The limits that decide how many OS threads a process may start, for error messages.
+pub(crate) const THREAD_LIMITS: &str = "the OS refused a new thread: the limits are the \
+    per-user process limit (RLIMIT_NPROC, raise it with `ulimit -u`), kernel.threads-max \
+    (`sysctl -w kernel.threads-max=N`) and the memory and address space for thread stacks \
+    (RLIMIT_AS, `ulimit -v`)";
 
 /// How a runtime runs the closures it is given.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -29,6 +35,8 @@ pub enum Flavor {
 ///
 /// let err = Builder::new().worker_threads(0).build().unwrap_err();
 /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+/// let err = Builder::new().stack_size(usize::MAX).build().unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -46,6 +54,16 @@ impl Default for Builder {
 }
 
 impl Builder {
+    /// The most worker threads a runtime may have; [`build`](Builder::build) refuses more with
+    /// `InvalidInput`.
+    ///
+    /// ```
+    /// use zsync::runtime::Builder;
+    /// let err = Builder::new().worker_threads(Builder::MAX_WORKER_THREADS + 1).build();
+    /// assert_eq!(err.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
+    pub const MAX_WORKER_THREADS: usize = 1 << 14;
+
     /// The default settings: one worker per available CPU, 256 KiB stacks, green threads.
     pub fn new() -> Builder {
         Builder {
@@ -57,19 +75,40 @@ impl Builder {
     }
 
     /// How many worker OS threads run green threads (default: `available_parallelism`).
+    /// Checked by [`build`](Builder::build): 0 and more than
+    /// [`MAX_WORKER_THREADS`](Builder::MAX_WORKER_THREADS) are `InvalidInput`.
     pub fn worker_threads(mut self, n: usize) -> Builder {
         self.workers = Some(n);
         self
     }
 
     /// The stack size of green threads spawned without an explicit one (default 256 KiB,
-    /// reserved and committed lazily; minimum 16 KiB).
+    /// reserved and committed lazily; minimum 16 KiB, rounded up to whole pages).
+    ///
+    /// Checked by [`build`](Builder::build), which maps one stack of this size to be sure:
+    /// `InvalidInput` for a size below the minimum or beyond any address space,
+    /// `OutOfMemory` if the stack cannot be mapped.
+    ///
+    /// ```
+    /// use zsync::runtime::Builder;
+    /// let err = Builder::new().stack_size(1 << 50).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::OutOfMemory);
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = bytes;
         self
     }
 
     /// The name prefix of the worker OS threads (`<prefix>-<index>`).
+    ///
+    /// A name with a NUL byte is refused by [`build`](Builder::build) with `InvalidInput`
+    /// (`std::thread::Builder` panics on one instead).
+    ///
+    /// ```
+    /// use zsync::runtime::Builder;
+    /// let err = Builder::new().thread_name("a\0b").build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
     pub fn thread_name(mut self, prefix: impl Into<String>) -> Builder {
         self.thread_name = prefix.into();
         self
@@ -83,34 +122,25 @@ impl Builder {
 
     /// Starts the runtime.
     ///
+    /// Every setting is checked first, so that a runtime that starts can run green threads.
+    ///
     /// # Errors
-    /// `InvalidInput` for 0 workers or a stack below the minimum; the OS error if a worker
-    /// thread cannot start.
+    /// - `InvalidInput`: 0 workers or more than [`MAX_WORKER_THREADS`](Self::MAX_WORKER_THREADS),
+    ///   a stack size below the minimum or beyond any address space, a thread name with a NUL
+    ///   byte;
+    /// - `OutOfMemory`: no stack of the configured size can be mapped;
+    /// - the OS error, naming the limit that was hit, if a worker's I/O reactor or OS thread
+    ///   cannot be created (the workers already started are stopped and joined first).
     pub fn build(self) -> io::Result<Runtime> {
-        let workers = match self.workers {
-            Some(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "a runtime needs at least 1 worker thread, got 0",
-                ))
-            }
-            Some(n) => n,
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        };
-        if self.stack_size < MIN_STACK_SIZE {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "stack size {} bytes is below the minimum of {MIN_STACK_SIZE} bytes ({} KiB)",
-                    self.stack_size,
-                    MIN_STACK_SIZE / 1024
-                ),
-            ));
-        }
+        let workers = self.checked_workers()?;
+        crate::thread::check_thread_name(&self.thread_name, "runtime::Builder::thread_name")?;
+        check_stack_size(self.stack_size)?;
         let mut reactors = Vec::with_capacity(workers);
-        for _ in 0..workers {
+        for index in 0..workers {
             reactors.push(match self.flavor {
-                Flavor::GreenThreads => Some(Arc::new(Reactor::new()?)),
+                Flavor::GreenThreads => Some(Arc::new(
+                    Reactor::new().map_err(|err| reactor_error(err, index, workers))?,
+                )),
                 Flavor::OsThreads => None,
             });
         }
@@ -135,7 +165,67 @@ impl Builder {
             live: AtomicUsize::new(0),
             external_spawns: Default::default(),
             os_threads: Mutex::new(Vec::new()),
+            fork_generation: super::fork::generation(),
         });
         Runtime::start(shared)
     }
+
+    /// The number of workers, checked.
+    fn checked_workers(&self) -> io::Result<usize> {
+        match self.workers {
+            Some(0) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a runtime needs at least 1 worker thread, got 0",
+            )),
+            Some(n) if n > Self::MAX_WORKER_THREADS => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a runtime has at most Builder::MAX_WORKER_THREADS = {} worker threads, got {n}",
+                    Self::MAX_WORKER_THREADS
+                ),
+            )),
+            Some(n) => Ok(n),
+            None => Ok(std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(Self::MAX_WORKER_THREADS)),
+        }
+    }
+}
+
+/// Checks a runtime's stack size by mapping one stack of that size: `InvalidInput` if the size
+/// makes no sense, `OutOfMemory` if it cannot be mapped.
+fn check_stack_size(size: usize) -> io::Result<()> {
+    match Stack::new(size) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::InvalidInput => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("runtime::Builder::stack_size: {err}"),
+        )),
+        Err(err) => Err(io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "runtime::Builder::stack_size: cannot map even one green-thread stack of \
+                 {size} bytes ({err}); choose a smaller stack size"
+            ),
+        )),
+    }
+}
+
+/// The error of a worker's reactor that cannot be created, naming the limit if one was hit.
+fn reactor_error(err: io::Error, index: usize, workers: usize) -> io::Error {
+    let hint = match err.raw_os_error() {
+        Some(libc::EMFILE) => {
+            "; the process's open-file limit is reached (RLIMIT_NOFILE: raise it with \
+             `ulimit -n`), or use fewer worker threads"
+        }
+        Some(libc::ENFILE) => {
+            "; the system's open-file limit is reached (raise it with `sysctl -w fs.file-max=N`)"
+        }
+        Some(libc::ENOMEM) => "; out of kernel memory",
+        _ => "",
+    };
+    io::Error::new(
+        err.kind(),
+        format!("cannot create the I/O reactor of zsync worker {index} of {workers}: {err}{hint}"),
+    )
 }

@@ -1,8 +1,9 @@
 //! The global default runtime, started on first use by `zsync::spawn` outside any runtime, so
-//! that `spawn` works anywhere, like `std::thread::spawn`.
+//! that `spawn` works anywhere, like `std::thread::spawn`. A forked child starts one of its own
+//! on first use (see `fork.rs`).
 
+use super::fork::PerProcess;
 use super::{Builder, Handle, Runtime};
-use std::sync::OnceLock;
 
 /// The global runtime's handle. Workers: `ZSYNC_WORKERS`, or `available_parallelism`.
 ///
@@ -10,7 +11,7 @@ use std::sync::OnceLock;
 /// If the runtime cannot start (its worker threads cannot be created), or if `ZSYNC_WORKERS` is
 /// not a positive number.
 pub(crate) fn global_handle() -> Handle {
-    static GLOBAL: OnceLock<Runtime> = OnceLock::new();
+    static GLOBAL: PerProcess<Runtime> = PerProcess::new();
     GLOBAL
         .get_or_init(|| {
             let mut builder = Builder::new().thread_name("zsync-global");

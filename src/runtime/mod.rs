@@ -13,6 +13,7 @@
 //!   the worker's `StackPool`.
 
 mod builder;
+mod fork;
 mod global;
 mod idle;
 mod metrics;
@@ -22,6 +23,9 @@ pub(crate) mod worker;
 
 pub use builder::{Builder, Flavor};
 pub use metrics::Metrics;
+
+pub(crate) use builder::THREAD_LIMITS;
+pub(crate) use fork::{PerProcess, FORKED_RUNTIME};
 
 use crate::thread::task::TaskRef;
 use crate::thread::JoinHandle;
@@ -72,6 +76,9 @@ pub(crate) struct Shared {
     pub(crate) external_spawns: std::sync::atomic::AtomicU64,
     /// OS threads of `Flavor::OsThreads`, joined when the runtime is dropped.
     pub(crate) os_threads: Mutex<Vec<(std::thread::JoinHandle<()>, crate::thread::Thread)>>,
+    /// The fork generation the runtime was built in (see `fork.rs`): in a forked child its
+    /// threads do not exist, and it refuses to work.
+    pub(crate) fork_generation: u64,
 }
 
 impl Shared {
@@ -97,6 +104,21 @@ impl Shared {
         }
         if let Some(thread) = self.workers[index].thread.get() {
             thread.unpark();
+        }
+    }
+
+    /// True if this runtime was built in the parent of this (forked) process, where its
+    /// threads live: here they do not exist. One relaxed load.
+    #[inline]
+    pub(crate) fn forked_away(&self) -> bool {
+        self.fork_generation != fork::generation()
+    }
+
+    /// Panics with a message that names the mistake if this runtime was built before `fork()`.
+    #[track_caller]
+    pub(crate) fn assert_not_forked(&self) {
+        if self.forked_away() {
+            panic!("zsync: {}", fork::FORKED_RUNTIME);
         }
     }
 
@@ -131,7 +153,18 @@ pub(crate) fn schedule(task: TaskRef) {
 /// A zsync runtime: worker OS threads running green threads.
 ///
 /// Dropping a `Runtime` cancels every green thread still alive (each unwinds at its next park
-/// point, running its destructors), waits for them, and joins the workers.
+/// point, running its destructors), waits for them, and joins the workers. A runtime may be
+/// dropped on one of its own threads (a green thread that owns it): the drop then hands the
+/// shutdown to a new OS thread and returns at once, and the dropping thread is cancelled at its
+/// next park point like the others.
+///
+/// # `fork()`
+/// A forked child has only the thread that called `fork()`: the runtime's workers do not exist
+/// there. Using a `Runtime` (or a [`Handle`] to it) built before `fork()` in the child panics
+/// ([`spawn`](Runtime::spawn), [`block_on`](Runtime::block_on), [`handle`](Runtime::handle))
+/// or returns an error ([`crate::thread::Builder::spawn`]), with the message "this Runtime was
+/// created before fork(); build a new one in the child"; dropping it there leaks it. The global
+/// runtime behind [`crate::spawn`] is started afresh in the child on first use.
 ///
 /// ```
 /// let rt = zsync::Runtime::new()?;
@@ -185,6 +218,7 @@ impl Runtime {
 
     pub(crate) fn start(shared: Arc<Shared>) -> io::Result<Runtime> {
         crate::thread::install_panic_hook();
+        fork::register_handler();
         let mut workers = Vec::new();
         if shared.flavor == Flavor::GreenThreads {
             for index in 0..shared.workers.len() {
@@ -207,7 +241,11 @@ impl Runtime {
                         });
                         return Err(io::Error::new(
                             err.kind(),
-                            format!("cannot start zsync worker thread {index}: {err}"),
+                            format!(
+                                "cannot start zsync worker thread {index} of {}: {err} ({})",
+                                shared.workers.len(),
+                                builder::THREAD_LIMITS
+                            ),
                         ));
                     }
                 }
@@ -221,6 +259,9 @@ impl Runtime {
 
     /// Runs `f` as a green thread and blocks the calling thread until it returns its value. A
     /// panic in `f` is resumed here.
+    ///
+    /// # Panics
+    /// If `f` panics; as [`Runtime::spawn`] otherwise.
     pub fn block_on<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
@@ -232,7 +273,8 @@ impl Runtime {
     /// Spawns a green thread on this runtime.
     ///
     /// # Panics
-    /// If no stack can be mapped for it (see [`crate::thread::Builder::spawn`] for the error).
+    /// If no stack can be mapped for it (see [`crate::thread::Builder::spawn`] for the error),
+    /// or in a forked child if the runtime was built before `fork()` (see the type's docs).
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -242,7 +284,12 @@ impl Runtime {
     }
 
     /// A handle to this runtime.
+    ///
+    /// # Panics
+    /// In a forked child if the runtime was built before `fork()` (see the type's docs).
+    #[track_caller]
     pub fn handle(&self) -> Handle {
+        self.handle.shared.assert_not_forked();
         self.handle.clone()
     }
 
@@ -254,33 +301,76 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        let shared = &self.handle.shared;
-        shared.shutdown.store(true, Ordering::SeqCst);
-        for index in 0..shared.workers.len() {
-            shared.unpark_worker(index);
+        let shared = self.handle.shared.clone();
+        let workers = std::mem::take(&mut self.workers);
+        if shared.forked_away() {
+            // A forked child: the threads these handles name do not exist here (joining them
+            // would wait forever), and the green threads' state is a copy nobody runs. Leak it
+            // all.
+            std::mem::forget(workers);
+            std::mem::forget(std::mem::take(
+                &mut *shared.os_threads.lock().unwrap_or_else(|e| e.into_inner()),
+            ));
+            std::mem::forget(shared);
+            return;
         }
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
+        let own_thread = Handle::try_current().is_some_and(|h| Arc::ptr_eq(&h.shared, &shared));
+        if own_thread {
+            // Dropped on one of its own threads, which cannot join itself: shut down from a new
+            // OS thread. This thread is cancelled at its next park point, like the others.
+            let s = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name("zsync-shutdown".into())
+                .spawn(move || shut_down(&s, workers));
+            if spawned.is_err() {
+                // No thread for it: tell every thread to stop, and let them go unjoined.
+                signal_shutdown(&shared);
+                let os_threads = std::mem::take(
+                    &mut *shared.os_threads.lock().unwrap_or_else(|e| e.into_inner()),
+                );
+                for (_, thread) in &os_threads {
+                    thread.request_cancel();
+                }
+            }
+            return;
         }
-        // Green threads spawned from outside after the workers stopped never ran: dropping them
-        // drops their closures, and their joiners see them cancelled.
-        while let Some(task) = shared.injector.pop() {
-            worker::abandon(task);
+        shut_down(&shared, workers);
+    }
+}
+
+/// Tells the workers to stop: each cancels its green threads and exits once they have unwound.
+fn signal_shutdown(shared: &Shared) {
+    shared.shutdown.store(true, Ordering::SeqCst);
+    for index in 0..shared.workers.len() {
+        shared.unpark_worker(index);
+    }
+}
+
+/// Stops a runtime: every green thread (or OS thread) is cancelled and unwinds, the workers
+/// are joined. Never runs on one of the runtime's own threads.
+fn shut_down(shared: &Shared, workers: Vec<std::thread::JoinHandle<()>>) {
+    signal_shutdown(shared);
+    for worker in workers {
+        let _ = worker.join();
+    }
+    // Green threads spawned from outside after the workers stopped never ran: dropping them
+    // drops their closures, and their joiners see them cancelled.
+    while let Some(task) = shared.injector.pop() {
+        worker::abandon(task);
+    }
+    // OS threads of `Flavor::OsThreads`: cancelled like green threads (each unwinds at its
+    // next park point), then joined. Unwinding ones may spawn more: repeat until none.
+    loop {
+        let os_threads =
+            std::mem::take(&mut *shared.os_threads.lock().unwrap_or_else(|e| e.into_inner()));
+        if os_threads.is_empty() {
+            break;
         }
-        // OS threads of `Flavor::OsThreads`: cancelled like green threads (each unwinds at its
-        // next park point), then joined. Unwinding ones may spawn more: repeat until none.
-        loop {
-            let os_threads =
-                std::mem::take(&mut *shared.os_threads.lock().unwrap_or_else(|e| e.into_inner()));
-            if os_threads.is_empty() {
-                break;
-            }
-            for (_, thread) in &os_threads {
-                thread.request_cancel();
-            }
-            for (handle, _) in os_threads {
-                let _ = handle.join();
-            }
+        for (_, thread) in &os_threads {
+            thread.request_cancel();
+        }
+        for (handle, _) in os_threads {
+            let _ = handle.join();
         }
     }
 }
@@ -307,7 +397,8 @@ impl Handle {
     /// Spawns a green thread on this runtime.
     ///
     /// # Panics
-    /// If no stack can be mapped for it.
+    /// If no stack can be mapped for it, or in a forked child if the runtime was built before
+    /// `fork()` (see [`Runtime`]); [`crate::thread::Builder::spawn`] returns these as errors.
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,

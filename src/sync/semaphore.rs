@@ -70,20 +70,21 @@ impl Semaphore {
     pub const MAX_PERMITS: usize = usize::MAX >> 3;
 
     crate::loom::loom_const_fn! {
-        /// A semaphore with `permits` permits. A `const fn`.
-        ///
-        /// # Panics
-        /// If `permits` exceeds [`Semaphore::MAX_PERMITS`].
+        /// A semaphore with `permits` permits, at most [`Semaphore::MAX_PERMITS`] (a larger
+        /// count saturates, as in [`add_permits`](Semaphore::add_permits)). A `const fn`.
         ///
         /// ```
-        /// static POOL: zsync::sync::Semaphore = zsync::sync::Semaphore::new(4);
+        /// use zsync::sync::Semaphore;
+        /// static POOL: Semaphore = Semaphore::new(4);
         /// assert_eq!(POOL.available_permits(), 4);
+        /// assert_eq!(Semaphore::new(usize::MAX).available_permits(), Semaphore::MAX_PERMITS);
         /// ```
         pub fn new(permits: usize) -> Semaphore {
-            assert!(
-                permits <= Self::MAX_PERMITS,
-                "a semaphore holds at most Semaphore::MAX_PERMITS permits"
-            );
+            let permits = if permits > Self::MAX_PERMITS {
+                Self::MAX_PERMITS
+            } else {
+                permits
+            };
             Semaphore {
                 state: AtomicUsize::new(permits * ONE),
                 waiters: Lock::new(WaitList::new()),
@@ -159,13 +160,17 @@ impl Semaphore {
 
     /// Adds `n` permits, handing them to waiters first.
     ///
-    /// # Panics
-    /// If the total would exceed [`Semaphore::MAX_PERMITS`].
+    /// The count saturates: permits beyond [`Semaphore::MAX_PERMITS`] (after every waiter has
+    /// been served) are dropped, so `add_permits(usize::MAX)` is a way to open the semaphore
+    /// for good. Never panics.
     ///
     /// ```
-    /// let sem = zsync::sync::Semaphore::new(0);
+    /// use zsync::sync::Semaphore;
+    /// let sem = Semaphore::new(0);
     /// sem.add_permits(2);
     /// assert_eq!(sem.available_permits(), 2);
+    /// sem.add_permits(usize::MAX);
+    /// assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
     /// ```
     pub fn add_permits(&self, n: usize) {
         if n == 0 {
@@ -176,13 +181,9 @@ impl Semaphore {
             if state & WAITERS != 0 {
                 return self.release_contended(n);
             }
-            assert!(
-                n <= Self::MAX_PERMITS - state / ONE,
-                "a semaphore holds at most Semaphore::MAX_PERMITS permits"
-            );
             match self.state.compare_exchange_weak(
                 state,
-                state + n * ONE,
+                Self::saturating_total(state / ONE, n) * ONE,
                 Ordering::Release,
                 Ordering::Relaxed,
             ) {
@@ -190,6 +191,11 @@ impl Semaphore {
                 Err(actual) => state = actual,
             }
         }
+    }
+
+    /// `have + n` permits, capped at [`Semaphore::MAX_PERMITS`].
+    fn saturating_total(have: usize, n: usize) -> usize {
+        have.saturating_add(n).min(Self::MAX_PERMITS)
     }
 
     fn try_take(&self) -> bool {
@@ -274,13 +280,14 @@ impl Semaphore {
             }
         }
         if list.is_empty() {
-            // Nobody else can change the word while WAITERS is set: it holds no permits.
+            // Nobody else can change the word while WAITERS is set: it holds no permits. Nothing
+            // between the hand-overs above and the unparks below may panic, or a waiter that
+            // was handed a permit would never be woken: the count saturates instead.
             let state = self.state.load(Ordering::Relaxed);
-            assert!(
-                n <= Self::MAX_PERMITS - state / ONE,
-                "a semaphore holds at most Semaphore::MAX_PERMITS permits"
+            self.state.store(
+                Self::saturating_total(state / ONE, n) * ONE,
+                Ordering::Release,
             );
-            self.state.store((state / ONE + n) * ONE, Ordering::Release);
         }
         drop(list);
         super::waiter::unpark_all(wakeups);

@@ -426,12 +426,26 @@ impl Builder {
     }
 
     /// Names the green thread (shown by `Thread::name` and in stack-overflow reports).
+    ///
+    /// A name with a NUL byte makes [`spawn`](Builder::spawn) return `InvalidInput` (where
+    /// `std::thread::Builder::spawn` panics), on either runtime flavor.
+    ///
+    /// ```
+    /// let err = zsync::thread::Builder::new().name("a\0b".into()).spawn(|| ()).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
     pub fn name(mut self, name: String) -> Builder {
         self.name = Some(name);
         self
     }
 
-    /// The green thread's stack size in bytes (minimum 16 KiB, rounded up to pages).
+    /// The green thread's stack size in bytes (minimum 16 KiB, rounded up to pages). A size
+    /// that cannot be honoured makes [`spawn`](Builder::spawn) return an error, never panic.
+    ///
+    /// ```
+    /// let err = zsync::thread::Builder::new().stack_size(usize::MAX).spawn(|| ()).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
     pub fn stack_size(mut self, size: usize) -> Builder {
         self.stack_size = Some(size);
         self
@@ -440,8 +454,11 @@ impl Builder {
     /// Spawns the green thread on the current runtime, or on the global one outside any.
     ///
     /// # Errors
-    /// `InvalidInput` for a bad stack size; `OutOfMemory` when no stack can be mapped, with a
-    /// message that names the limit (for example `vm.max_map_count`) and how to raise it.
+    /// `InvalidInput` for a bad stack size or a name with a NUL byte; `OutOfMemory` when no
+    /// stack can be mapped, with a message that names the limit (for example
+    /// `vm.max_map_count`) and how to raise it; the OS error if a `Flavor::OsThreads` runtime
+    /// cannot start an OS thread; an error naming the mistake if the runtime was built before
+    /// `fork()` in the parent of this process.
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -479,6 +496,7 @@ impl Builder {
         L: Send + 'a,
     {
         let shared = &handle.shared;
+        check_spawn(shared, self.name.as_deref())?;
         let name: Option<Arc<str>> = self.name.map(Arc::from);
         let packet: Arc<Packet<Result<T>, Joiner>> = Arc::new(Packet::new());
         // Fields drop in order: the packet share first, `last` after it.
@@ -537,7 +555,7 @@ impl Builder {
                 let body = move || body(Start::Run);
                 let (tx, rx) = std::sync::mpsc::channel::<Arc<OsThread>>();
                 let thread_name = name.clone();
-                shared.live.fetch_add(1, Ordering::AcqRel);
+                let counted = LiveCount::enter(shared);
                 let live = shared.clone();
                 let os = builder.spawn(move || {
                     let me = Arc::new(OsThread {
@@ -554,13 +572,8 @@ impl Builder {
                     body();
                     live.live.fetch_sub(1, Ordering::AcqRel);
                 });
-                let os = match os {
-                    Ok(os) => os,
-                    Err(err) => {
-                        shared.live.fetch_sub(1, Ordering::AcqRel);
-                        return Err(err);
-                    }
-                };
+                let os = os.map_err(os_thread_error)?;
+                counted.keep();
                 let me = rx
                     .recv()
                     .map_err(|_| io::Error::other("the new OS thread died at once"))?;
@@ -576,6 +589,65 @@ impl Builder {
             }
         }
     }
+}
+
+/// Checks a spawn before anything is allocated for it: the runtime must be usable in this
+/// process, and the name must be one an OS thread can have.
+fn check_spawn(shared: &Shared, name: Option<&str>) -> io::Result<()> {
+    if shared.forked_away() {
+        return Err(io::Error::other(crate::runtime::FORKED_RUNTIME));
+    }
+    match name {
+        Some(name) => check_thread_name(name, "thread::Builder::name"),
+        None => Ok(()),
+    }
+}
+
+/// `InvalidInput` if `name` cannot be a thread name: it holds a NUL byte. (`std` panics on one;
+/// zsync reports it.) `what` names the setting, for the message.
+pub(crate) fn check_thread_name(name: &str, what: &str) -> io::Result<()> {
+    match name.find('\0') {
+        Some(at) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{what}: the thread name {name:?} holds a NUL byte (at byte {at})"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// An OS thread counted in its runtime's `live` until it is known to have started: dropped
+/// before [`keep`](LiveCount::keep) (the spawn failed or panicked), it uncounts it.
+struct LiveCount<'a>(Option<&'a Shared>);
+
+impl<'a> LiveCount<'a> {
+    fn enter(shared: &'a Shared) -> LiveCount<'a> {
+        shared.live.fetch_add(1, Ordering::AcqRel);
+        LiveCount(Some(shared))
+    }
+
+    /// The thread started: from now on it uncounts itself when it ends.
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for LiveCount<'_> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0 {
+            shared.live.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// The error of an OS thread of a `Flavor::OsThreads` runtime that cannot start.
+fn os_thread_error(err: io::Error) -> io::Error {
+    io::Error::new(
+        err.kind(),
+        format!(
+            "cannot start an OS thread for a Flavor::OsThreads runtime: {err} ({})",
+            crate::runtime::THREAD_LIMITS
+        ),
+    )
 }
 
 /// Completes a join packet exactly once: with the closure's result, or with `Cancelled` if the

@@ -1,0 +1,523 @@
+//! Bad input and hostile conditions: every case returns an error (or saturates), none panics,
+//! none hangs. Cases that could hang, abort or need a process of their own (rlimits, fork) run
+//! in a child: this test binary re-executed with `ZSYNC_TEST_CHILD` set, under a deadline.
+
+mod common;
+
+use std::io::ErrorKind;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+use zsync::runtime::{Builder, Flavor};
+use zsync::sync::Semaphore;
+use zsync::thread;
+
+const CHILD: &str = "ZSYNC_TEST_CHILD";
+/// How long any single wait in these tests may take before it counts as a hang.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn in_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+/// What a child run produced.
+struct ChildRun {
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for ChildRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "status {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs the test `name` of this binary alone in a child process; panics if it is not done
+/// within [`DEADLINE`] (the child is killed: a hang fails the test instead of hanging it).
+fn run_child(name: &str, env: &[(&str, &str)]) -> ChildRun {
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("re-execute the test binary");
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok(out) => {
+            let out = out.expect("wait for the child");
+            ChildRun {
+                status: out.status,
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            }
+        }
+        Err(_) => {
+            // SAFETY (test): our own child, still running (its output has not been collected).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let out = rx.recv().unwrap().unwrap();
+            panic!(
+                "{name}: the child hung and was killed after {DEADLINE:?}\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// Runs the test `name` in a child and asserts that it passed.
+fn assert_child_passes(name: &str, env: &[(&str, &str)]) {
+    let run = run_child(name, env);
+    assert!(run.status.success(), "{name}: {run}");
+    assert!(
+        run.stdout.contains("1 passed"),
+        "{name}: the test did not run in the child: {run}"
+    );
+}
+
+/// Polls `cond` until it holds; panics with `what` after [`DEADLINE`].
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The message of a panic payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "<not a string>".into())
+}
+
+/// Counts its drops: shows that a cancelled green thread unwound.
+struct DropCounter(Arc<AtomicUsize>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+// ---- 6. Semaphore::add_permits(usize::MAX) --------------------------------------------------
+
+#[test]
+fn add_permits_beyond_the_maximum_saturates() {
+    let sem = Semaphore::new(5);
+    let added = catch_unwind(|| sem.add_permits(usize::MAX));
+    assert!(added.is_ok(), "add_permits(usize::MAX) panicked");
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+    sem.add_permits(Semaphore::MAX_PERMITS);
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+    // Still a working semaphore.
+    let permit = sem.acquire();
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS - 1);
+    drop(permit);
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+}
+
+/// A waiter queued on an empty semaphore gets its permit and is woken when `usize::MAX`
+/// permits are added; the rest saturate at `MAX_PERMITS`.
+fn add_permits_max_wakes(spawn_waiter: impl FnOnce(Box<dyn FnOnce() + Send>)) {
+    let sem = Arc::new(Semaphore::new(0));
+    let (tx, rx) = mpsc::channel();
+    let (s, t) = (sem.clone(), tx.clone());
+    spawn_waiter(Box::new(move || {
+        t.send("waiting").unwrap();
+        let permit = s.acquire();
+        t.send("acquired").unwrap();
+        permit.forget();
+    }));
+    assert_eq!(rx.recv_timeout(DEADLINE), Ok("waiting"));
+    // Give the waiter time to queue (if it has not, it takes a permit from the pool: the test
+    // still passes, but checks less).
+    std::thread::sleep(Duration::from_millis(50));
+    let added = catch_unwind(AssertUnwindSafe(|| sem.add_permits(usize::MAX)));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)),
+        Ok("acquired"),
+        "the waiter that was handed a permit was never woken"
+    );
+    assert!(added.is_ok(), "add_permits(usize::MAX) panicked");
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+}
+
+#[test]
+fn add_permits_max_wakes_a_waiting_green_thread() {
+    let rt = common::runtime(2);
+    add_permits_max_wakes(|f| drop(rt.spawn(f)));
+}
+
+#[test]
+fn add_permits_max_wakes_a_waiting_os_thread() {
+    add_permits_max_wakes(|f| drop(std::thread::spawn(f)));
+}
+
+// ---- 7. NUL bytes in names ------------------------------------------------------------------
+
+fn assert_nul_name_error(result: std::io::Result<impl Sized>) {
+    let err = result.err().expect("a name with a NUL byte was accepted");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("NUL"), "{err}");
+}
+
+#[test]
+fn nul_in_a_green_thread_name_is_invalid_input() {
+    let rt = common::runtime(2);
+    rt.block_on(|| assert_nul_name_error(thread::Builder::new().name("a\0b".into()).spawn(|| 1)));
+    wait_until("live to drop to 0", || rt.metrics().live == 0);
+}
+
+#[test]
+fn nul_in_an_os_thread_name_is_invalid_input_and_live_returns_to_zero() {
+    let rt = Builder::new()
+        .worker_threads(1)
+        .flavor(Flavor::OsThreads)
+        .build()
+        .unwrap();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        rt.block_on(|| {
+            assert_nul_name_error(thread::Builder::new().name("a\0b".into()).spawn(|| 1))
+        })
+    }));
+    // The block_on thread itself leaves `live` when its body has returned: wait for it.
+    let start = Instant::now();
+    while rt.metrics().live != 0 && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(rt.metrics().live, 0, "a failed spawn left `live` too high");
+    if let Err(payload) = result {
+        std::panic::resume_unwind(payload);
+    }
+}
+
+#[test]
+fn nul_in_a_runtime_thread_name_is_invalid_input() {
+    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
+        let built = catch_unwind(|| {
+            Builder::new()
+                .worker_threads(1)
+                .flavor(flavor)
+                .thread_name("bad\0name")
+                .build()
+        });
+        let built = built.unwrap_or_else(|p| panic!("build() panicked: {}", panic_message(&*p)));
+        assert_nul_name_error(built);
+    }
+}
+
+// ---- 8. Settings validated by build() -------------------------------------------------------
+
+fn build_error(builder: Builder) -> std::io::Error {
+    let built = catch_unwind(AssertUnwindSafe(|| builder.build()));
+    let built = built.unwrap_or_else(|p| panic!("build() panicked: {}", panic_message(&*p)));
+    match built {
+        Ok(rt) => {
+            // Leak it: its workers may be broken.
+            std::mem::forget(rt);
+            panic!("build() accepted a setting it cannot honour");
+        }
+        Err(err) => err,
+    }
+}
+
+#[test]
+fn runtime_stack_sizes_are_validated_by_build() {
+    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
+        let base = Builder::new().worker_threads(1).flavor(flavor);
+        for size in [usize::MAX, usize::MAX / 2, 0, 100] {
+            let err = build_error(base.clone().stack_size(size));
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{size}: {err}");
+            assert!(err.to_string().contains("stack size"), "{err}");
+        }
+        let err = build_error(base.clone().stack_size(1 << 50));
+        assert_eq!(err.kind(), ErrorKind::OutOfMemory, "{err}");
+        assert!(err.to_string().contains("stack"), "{err}");
+    }
+}
+
+#[test]
+fn runtime_with_a_huge_stack_size_fails_in_build_not_later() {
+    // Before the fix: build() said Ok, the workers panicked, and block_on hung or the process
+    // exited with status 101 printing nothing. In a child, under a deadline.
+    if in_child() {
+        match Builder::new().worker_threads(1).stack_size(1 << 50).build() {
+            Ok(rt) => println!("block_on: {}", rt.block_on(|| 7)),
+            Err(err) => println!("build error: {err}"),
+        }
+        return;
+    }
+    let run = run_child(
+        "runtime_with_a_huge_stack_size_fails_in_build_not_later",
+        &[],
+    );
+    assert!(run.status.success(), "{run}");
+    assert!(run.stdout.contains("build error:"), "{run}");
+}
+
+#[test]
+fn runtime_worker_counts_are_validated_by_build() {
+    let err = build_error(Builder::new().worker_threads(0));
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    for n in [usize::MAX, usize::MAX / 8, 1 << 40] {
+        let err = build_error(Builder::new().worker_threads(n));
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidInput | ErrorKind::OutOfMemory),
+            "{n}: {err}"
+        );
+        assert!(err.to_string().contains("worker"), "{n}: {err}");
+    }
+}
+
+/// Threads of this process, from /proc.
+fn os_thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+#[test]
+fn a_worker_that_cannot_start_is_an_error_and_the_others_stop() {
+    if in_child() {
+        // Little address space left: a few workers start (8 MiB stacks, see RUST_MIN_STACK in
+        // the parent), then the OS refuses one.
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: u64 = statm.split_whitespace().next().unwrap().parse().unwrap();
+        // SAFETY (test): sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+        let limit = pages * page + 48 * 1024 * 1024;
+        let rlim = libc::rlimit {
+            rlim_cur: limit,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY (test): a plain setrlimit call on this (child) process.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &rlim) }, 0);
+        let before = os_thread_count();
+        let err = Builder::new()
+            .worker_threads(64)
+            .stack_size(16 * 1024)
+            .build()
+            .expect_err("64 workers started in 48 MiB of address space");
+        println!("build error: {err}");
+        // The message names the worker and the limits that apply, with how to raise them.
+        assert!(err.to_string().contains("worker thread"), "{err}");
+        assert!(err.to_string().contains("ulimit"), "{err}");
+        // The workers that had started were stopped and joined.
+        assert_eq!(os_thread_count(), before);
+        return;
+    }
+    assert_child_passes(
+        "a_worker_that_cannot_start_is_an_error_and_the_others_stop",
+        &[("RUST_MIN_STACK", "8388608")],
+    );
+}
+
+#[test]
+fn thread_stack_size_max_is_an_error_on_both_flavors() {
+    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
+        let rt = Builder::new()
+            .worker_threads(1)
+            .flavor(flavor)
+            .build()
+            .unwrap();
+        rt.block_on(move || {
+            for size in [usize::MAX, usize::MAX / 2, 1 << 50] {
+                let spawned = catch_unwind(|| thread::Builder::new().stack_size(size).spawn(|| 1));
+                let spawned =
+                    spawned.unwrap_or_else(|p| panic!("{flavor:?} {size}: {}", panic_message(&*p)));
+                let err = spawned.expect_err("an impossible stack size was accepted");
+                assert!(
+                    matches!(err.kind(), ErrorKind::InvalidInput | ErrorKind::OutOfMemory),
+                    "{flavor:?} {size}: {err}"
+                );
+                assert!(err.to_string().contains("stack"), "{err}");
+            }
+        });
+        wait_until("live to drop to 0", || rt.metrics().live == 0);
+    }
+}
+
+// ---- 9. Dropping a Runtime on one of its own threads -----------------------------------------
+
+fn drop_runtime_from_its_own_thread(flavor: Flavor) {
+    let rt = Builder::new()
+        .worker_threads(2)
+        .flavor(flavor)
+        .build()
+        .unwrap();
+    let handle = rt.handle();
+    let unwound = Arc::new(AtomicUsize::new(0));
+    let (ready_tx, ready_rx) = mpsc::channel();
+    const OTHERS: usize = 4;
+    for _ in 0..OTHERS {
+        let (unwound, ready) = (unwound.clone(), ready_tx.clone());
+        drop(handle.spawn(move || {
+            let _counter = DropCounter(unwound);
+            ready.send(()).unwrap();
+            loop {
+                thread::park();
+            }
+        }));
+    }
+    for _ in 0..OTHERS {
+        ready_rx.recv_timeout(DEADLINE).unwrap();
+    }
+    let slot = Arc::new(Mutex::new(Some(rt)));
+    let (done_tx, done_rx) = mpsc::channel();
+    let owner_unwound = unwound.clone();
+    drop(handle.spawn(move || {
+        let _counter = DropCounter(owner_unwound);
+        let rt = slot.lock().unwrap().take();
+        drop(rt);
+        done_tx.send(()).unwrap();
+        // Cancelled here like the others.
+        loop {
+            thread::park();
+        }
+    }));
+    drop(handle);
+    assert_eq!(
+        done_rx.recv_timeout(DEADLINE),
+        Ok(()),
+        "dropping the runtime on its own thread failed"
+    );
+    wait_until("every green thread to unwind", || {
+        unwound.load(Ordering::SeqCst) == OTHERS + 1
+    });
+}
+
+#[test]
+fn a_runtime_dropped_on_its_own_green_thread_shuts_down() {
+    drop_runtime_from_its_own_thread(Flavor::GreenThreads);
+}
+
+#[test]
+fn a_runtime_dropped_on_its_own_os_thread_shuts_down() {
+    drop_runtime_from_its_own_thread(Flavor::OsThreads);
+}
+
+// ---- 10. fork() -----------------------------------------------------------------------------
+
+/// Forks; the child runs `child` and exits with its status (2 if it panics). The parent waits
+/// for it with a deadline (a hang kills it and fails) and returns its exit status.
+fn fork_and_wait(child: impl FnOnce() -> i32) -> i32 {
+    // SAFETY (test): the child only runs `child` and then `_exit`s; this process runs a single
+    // test (it is itself a child of the test run, see `run_child`).
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        let code = catch_unwind(AssertUnwindSafe(child)).unwrap_or(2);
+        // SAFETY (test): leaves the forked child without running the parent's exit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    let start = Instant::now();
+    loop {
+        let mut status = 0;
+        // SAFETY (test): waits for our own child without blocking.
+        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        assert!(done >= 0, "waitpid: {}", std::io::Error::last_os_error());
+        if done == pid {
+            assert!(
+                libc::WIFEXITED(status),
+                "the forked child died: {status:#x}"
+            );
+            return libc::WEXITSTATUS(status);
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            // SAFETY (test): our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY (test): reaps it.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            panic!("the forked child hung");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn the_global_runtime_works_in_a_forked_child() {
+    if in_child() {
+        assert_eq!(zsync::spawn(|| 1).join().unwrap(), 1); // starts the global runtime
+        let code = fork_and_wait(|| {
+            let value = zsync::spawn(|| 40 + 2).join().unwrap();
+            let nested = zsync::spawn(|| zsync::spawn(|| 3).join().unwrap());
+            if value == 42 && nested.join().unwrap() == 3 {
+                0
+            } else {
+                1
+            }
+        });
+        assert_eq!(code, 0, "the forked child failed");
+        // The parent's global runtime still works.
+        assert_eq!(zsync::spawn(|| 5).join().unwrap(), 5);
+        return;
+    }
+    assert_child_passes("the_global_runtime_works_in_a_forked_child", &[]);
+}
+
+#[test]
+fn a_runtime_built_before_fork_fails_clearly_in_the_child() {
+    if in_child() {
+        let rt = common::runtime(2);
+        assert_eq!(rt.block_on(|| 1), 1);
+        let code = fork_and_wait(move || {
+            std::panic::set_hook(Box::new(|_| {}));
+            let msg = |r: std::thread::Result<()>| r.err().map(|p| panic_message(&*p));
+            let wanted = "created before fork()";
+            let block_on = msg(catch_unwind(AssertUnwindSafe(|| {
+                rt.block_on(|| 1);
+            })));
+            let spawn = msg(catch_unwind(AssertUnwindSafe(|| drop(rt.spawn(|| 1)))));
+            let handle = msg(catch_unwind(AssertUnwindSafe(|| drop(rt.handle()))));
+            let ok = [block_on, spawn, handle]
+                .iter()
+                .all(|m| m.as_deref().is_some_and(|m| m.contains(wanted)));
+            drop(rt); // must not hang either
+            if ok {
+                0
+            } else {
+                1
+            }
+        });
+        assert_eq!(code, 0, "the forked child did not fail clearly");
+        return;
+    }
+    assert_child_passes(
+        "a_runtime_built_before_fork_fails_clearly_in_the_child",
+        &[],
+    );
+}
+
+#[test]
+fn a_handle_from_before_fork_fails_clearly_in_the_child() {
+    if in_child() {
+        let rt = common::runtime(1);
+        let handle = rt.handle();
+        let code = fork_and_wait(move || {
+            // A Handle from before fork reaches the old runtime too: its spawn fails clearly.
+            std::panic::set_hook(Box::new(|_| {}));
+            let r = catch_unwind(AssertUnwindSafe(|| drop(handle.spawn(|| 1))));
+            match r {
+                Err(p) if panic_message(&*p).contains("created before fork()") => 0,
+                _ => 1,
+            }
+        });
+        assert_eq!(code, 0);
+        drop(rt);
+        return;
+    }
+    assert_child_passes("a_handle_from_before_fork_fails_clearly_in_the_child", &[]);
+}
