@@ -231,29 +231,37 @@ fn cancelling_a_lock_holder_does_not_poison() {
 
 #[test]
 fn an_expired_timeout_around_a_held_lock_does_not_poison() {
-    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
-        runtime(2, flavor).block_on(|| {
-            let m = Mutex::new(Vec::new());
-            let rw = RwLock::new(0);
-            for i in 0..3 {
-                let r = timeout(Duration::from_millis(5), || {
-                    let mut g = m.lock().unwrap();
-                    let _r = rw.read().unwrap();
-                    g.push(i);
-                    thread::sleep(HOUR);
-                });
-                assert!(r.is_err());
-            }
-            // Every later lock().unwrap() still works.
-            assert_eq!(*m.lock().unwrap(), [0, 1, 2]);
-            assert!(!rw.is_poisoned());
+    fn body() {
+        let m = Mutex::new(Vec::new());
+        let rw = RwLock::new(0);
+        for i in 0..3 {
             let r = timeout(Duration::from_millis(5), || {
-                let _w = rw.write().unwrap();
+                let mut g = m.lock().unwrap();
+                let _r = rw.read().unwrap();
+                g.push(i);
                 thread::sleep(HOUR);
             });
             assert!(r.is_err());
-            assert!(!rw.is_poisoned());
+        }
+        // Every later lock().unwrap() still works.
+        assert_eq!(*m.lock().unwrap(), [0, 1, 2]);
+        assert!(!rw.is_poisoned());
+        let r = timeout(Duration::from_millis(5), || {
+            let _w = rw.write().unwrap();
+            thread::sleep(HOUR);
         });
+        assert!(r.is_err());
+        assert!(!rw.is_poisoned());
+        // A panic after the caught timeouts still poisons, as in std.
+        let p = catch_unwind(AssertUnwindSafe(|| {
+            let _g = m.lock().unwrap();
+            panic!("a real failure");
+        }));
+        assert!(p.is_err() && m.is_poisoned());
+    }
+    body(); // on a plain OS thread
+    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
+        runtime(2, flavor).block_on(body);
     }
 }
 

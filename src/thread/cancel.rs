@@ -98,7 +98,7 @@ pub(crate) struct ParkPoint {
     /// This thread raised a cancellation or timeout that may still be unwinding it.
     raised: bool,
     /// Set by the panic hook when this thread starts panicking.
-    pub(crate) panic_started: bool,
+    panic_started: bool,
     /// Registered with its worker to be woken when the worker's OS thread stops unwinding.
     pub(crate) deferred: bool,
 }
@@ -132,9 +132,24 @@ impl ParkPoint {
         self.os_thread_unwinding() && (self.raised || self.panic_started)
     }
 
-    /// Whether this thread is unwinding from a panic: what poisons a lock.
-    pub(crate) fn unwinding_from_panic(&mut self) -> bool {
-        self.os_thread_unwinding() && self.panic_started
+    /// Whether this thread is unwinding from a panic: what poisons a lock. `own_os_thread`:
+    /// the caller is an OS thread, for which std's count is exact, so any unwind that is not a
+    /// raise of ours is a panic (even one the panic hook did not see: it is installed only once
+    /// a runtime starts or a request is first raised). A green thread needs the hook's word.
+    pub(crate) fn unwinding_from_panic(&mut self, own_os_thread: bool) -> bool {
+        self.os_thread_unwinding()
+            && if own_os_thread {
+                !self.raised
+            } else {
+                self.panic_started
+            }
+    }
+
+    /// The panic hook saw this thread start a panic: any raise of ours was caught before (a
+    /// panic during an unwind aborts), so only the panic is in flight.
+    pub(crate) fn panic_starts(&mut self) {
+        self.panic_started = true;
+        self.raised = false;
     }
 
     /// The earliest time a park must wake up at for a `timeout()`, unless shielded. Deadlines
@@ -177,6 +192,8 @@ impl ParkPoint {
             return Check::Deferred;
         }
         self.raised = true;
+        // The hook keeps `raised` exact across a later panic (see `panic_starts`).
+        super::install_panic_hook();
         match expired {
             Some(id) => resume_unwind(Box::new(TimedOut { id })),
             None => resume_unwind(Box::new(Cancelled::new())),

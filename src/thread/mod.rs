@@ -368,7 +368,7 @@ pub fn check_cancel() {
 fn note_os_thread_panic() {
     let _ = OS_PARK_POINT.try_with(|pp| {
         if let Ok(mut pp) = pp.try_borrow_mut() {
-            pp.panic_started = true;
+            pp.panic_starts();
         }
     });
 }
@@ -378,10 +378,12 @@ fn note_os_thread_panic() {
 pub(crate) fn unwinding_from_panic() -> bool {
     match current_task() {
         // SAFETY: we are this green thread, running.
-        Some(task) => unsafe { task.local() }.park_point.unwinding_from_panic(),
+        Some(task) => unsafe { task.local() }
+            .park_point
+            .unwinding_from_panic(false),
         None => OS_PARK_POINT
             .try_with(|pp| match pp.try_borrow_mut() {
-                Ok(mut pp) => pp.unwinding_from_panic(),
+                Ok(mut pp) => pp.unwinding_from_panic(true),
                 Err(_) => std::thread::panicking(),
             })
             .unwrap_or_else(|_| std::thread::panicking()),

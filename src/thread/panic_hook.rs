@@ -36,7 +36,7 @@ fn hook(previous: &Hook, previous_is_default: bool, info: &PanicHookInfo<'_>) {
     let green = super::current_task();
     match green {
         // SAFETY: the hook runs on the panicking green thread itself, which is running.
-        Some(task) => unsafe { task.local() }.park_point.panic_started = true,
+        Some(task) => unsafe { task.local() }.park_point.panic_starts(),
         None => super::note_os_thread_panic(),
     }
     match green {
