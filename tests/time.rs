@@ -266,7 +266,10 @@ fn far_waiter_leaves_the_worker_usable(what: &'static str, far_wait: fn(ready: &
             short_sleep_returns();
             short_sleep_returns();
             assert!(!far.is_finished(), "{what}: the far wait ended early");
-            assert!(far.cancel().is_err(), "{what}: the far waiter was cancelled");
+            assert!(
+                far.cancel().is_err(),
+                "{what}: the far waiter was cancelled"
+            );
             short_sleep_returns();
         });
     });
@@ -389,7 +392,10 @@ fn interval_with_an_unreachable_period_ticks_once_then_waits() {
             let mut ticks = interval(period);
             let first = ticks.tick();
             assert!(first <= Instant::now());
-            assert!(start.elapsed() < Duration::from_secs(2), "first tick waited");
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "first tick waited"
+            );
             assert_eq!(ticks.period(), period);
             let second = timeout(Duration::from_millis(10), || ticks.tick());
             assert!(second.is_err(), "{period:?}: the second tick came");
@@ -499,6 +505,34 @@ fn socket_timeouts_of_duration_max_wait_for_data() {
             assert_eq!(&buf, b"late");
             stream.write_all(b"back").unwrap();
             peer.join().unwrap();
+        }
+        short_sleep_returns();
+    });
+}
+
+#[test]
+fn select_semaphore_and_oneshot_with_duration_max_wait_for_the_event() {
+    on_os_thread_and_runtimes("select!/Semaphore/oneshot with MAX", || {
+        for dur in [Duration::MAX, FAR] {
+            let (tx, rx) = zsync::sync::mpsc::channel::<u32>();
+            let sender = after_10ms(move || tx.send(3).unwrap());
+            let got = zsync::select! {
+                recv(rx) -> msg => msg.unwrap(),
+                default(dur) => 0,
+            };
+            assert_eq!(got, 3, "select! default({dur:?}) gave up");
+            sender.join().unwrap();
+
+            let sem = Arc::new(zsync::sync::Semaphore::new(0));
+            let s = sem.clone();
+            let adder = after_10ms(move || s.add_permits(1));
+            assert!(sem.acquire_timeout(dur).is_some());
+            adder.join().unwrap();
+
+            let (tx, rx) = zsync::sync::oneshot::channel::<u32>();
+            let sender = after_10ms(move || tx.send(4).unwrap());
+            assert_eq!(rx.recv_timeout(dur), Ok(4));
+            sender.join().unwrap();
         }
         short_sleep_returns();
     });
