@@ -18,6 +18,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 /// assert!(start.elapsed() >= zsync::time::Duration::from_millis(5));
 /// ```
 pub fn sleep(dur: Duration) {
+    // A deadline too far away to be an `Instant` is never reached: sleep until cancelled.
     match Instant::now().checked_add(dur) {
         Some(deadline) => sleep_until(deadline),
         None => loop {
@@ -65,6 +66,7 @@ impl From<Elapsed> for std::io::Error {
 /// assert_eq!(timeout(Duration::from_secs(10), || 7), Ok(7));
 /// ```
 pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
+    // A deadline too far away to be an `Instant` never passes: no timeout at all.
     let Some(deadline) = Instant::now().checked_add(dur) else {
         return Ok(f());
     };
@@ -89,7 +91,9 @@ pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
 /// not from when the previous `tick` returned (like tokio's `Interval`).
 #[derive(Debug)]
 pub struct Interval {
-    next: Instant,
+    /// The next tick; `None` once it would be too far away to be an `Instant` (a period such
+    /// as `Duration::MAX`): that tick never comes.
+    next: Option<Instant>,
     period: Duration,
 }
 
@@ -110,18 +114,24 @@ pub fn interval(period: Duration) -> Interval {
         "zsync::time::interval: the period must be non-zero"
     );
     Interval {
-        next: Instant::now(),
+        next: Some(Instant::now()),
         period,
     }
 }
 
 impl Interval {
     /// Waits for the next tick and returns its scheduled instant. Ticks missed while the caller
-    /// was busy complete at once (burst), as tokio's default does.
+    /// was busy complete at once (burst), as tokio's default does. A tick too far away to be an
+    /// `Instant` (after the first, with a period like `Duration::MAX`) never comes: the call
+    /// waits until it is cancelled or its `timeout()` expires.
     pub fn tick(&mut self) -> Instant {
-        let deadline = self.next;
+        let Some(deadline) = self.next else {
+            loop {
+                crate::thread::park_until(None);
+            }
+        };
         sleep_until(deadline);
-        self.next = deadline + self.period;
+        self.next = deadline.checked_add(self.period);
         deadline
     }
 

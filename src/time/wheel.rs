@@ -5,8 +5,17 @@
 //! insert and cancel are O(1). A 64-bit occupancy map per level lets `advance` jump straight to
 //! the next occupied slot, so long empty stretches cost nothing. When time reaches a slot of a
 //! higher level, its entries cascade down to finer levels; an entry fires once the wheel's tick
-//! has reached its own deadline tick, which is rounded up, so nothing fires early. Deadlines
-//! beyond the top level's span are parked in its farthest slot and cascade again until due.
+//! has reached its own deadline tick, which is rounded up, so nothing fires early.
+//!
+//! The wheel proper holds only deadlines in the current *turn* of the top level: ticks that agree
+//! with `elapsed` on every bit above the wheel's 36 (`tick ^ elapsed < SPAN`). Anything later (a
+//! deadline beyond the span, e.g. 800 days, `Duration::MAX` clamped to an `Instant`, or just one
+//! that falls past the end of the current turn) waits in an overflow list. The wheel visits that
+//! list when the clock reaches the start of the turn of its earliest entry, and links into the
+//! wheel whatever now belongs to the current turn. Every slot and the overflow visit lie strictly
+//! ahead of `elapsed` when they are armed, so `advance` always makes progress: a far deadline can
+//! never be reported due and put back where it was (the endless loop the old clamp to the top
+//! level's farthest slot caused once the clock had moved).
 //!
 //! Single-threaded: a worker owns its wheel; green threads on that worker insert and cancel.
 
@@ -18,6 +27,8 @@ const SLOTS: usize = 1 << SLOT_BITS;
 /// Ticks (ms) the whole wheel spans.
 const SPAN: u64 = 1 << (SLOT_BITS as u64 * LEVELS as u64);
 const NIL: u32 = u32::MAX;
+/// The `level` of an entry in the overflow list.
+const OVERFLOW: usize = LEVELS;
 
 /// Names an inserted timer. Stale keys (fired or cancelled timers, reused slab entries) are
 /// recognised by their generation and ignored.
@@ -46,6 +57,12 @@ pub(crate) struct TimerWheel<T> {
     free: Vec<u32>,
     heads: [[u32; SLOTS]; LEVELS],
     occupied: [u64; LEVELS],
+    /// Entries whose tick lies beyond the current turn of the top level.
+    overflow: u32,
+    /// The start of the turn of the earliest overflow entry, when the list is looked at next;
+    /// `u64::MAX` when the list is empty. May be early (after a cancel), never late: an early
+    /// visit just links nothing and re-arms.
+    overflow_at: u64,
     len: usize,
 }
 
@@ -58,6 +75,8 @@ impl<T> TimerWheel<T> {
             free: Vec::new(),
             heads: [[NIL; SLOTS]; LEVELS],
             occupied: [0; LEVELS],
+            overflow: NIL,
+            overflow_at: u64::MAX,
             len: 0,
         }
     }
@@ -111,10 +130,11 @@ impl<T> TimerWheel<T> {
     }
 
     /// When `advance` would next fire or cascade something: never after the earliest deadline's
-    /// tick, so an idle worker may sleep until then.
+    /// tick, so an idle worker may sleep until then. `None` if nothing is armed, or if that time
+    /// is too far away to be an `Instant` (a wait for it is a wait forever).
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let (_, _, when) = self.next_expiration()?;
-        Some(self.start + Duration::from_millis(when))
+        self.start.checked_add(Duration::from_millis(when))
     }
 
     /// Fires, by passing their values to `fire`, every timer whose deadline is at or before
@@ -129,9 +149,16 @@ impl<T> TimerWheel<T> {
                 break;
             }
             self.elapsed = when;
-            // Take the whole slot, then fire what is due and cascade the rest down.
-            let mut index = std::mem::replace(&mut self.heads[level][slot], NIL);
-            self.occupied[level] &= !(1 << slot);
+            // Take the whole slot (or the overflow list), then fire what is due and cascade the
+            // rest down. Each entry is linked relative to the new `elapsed`: into a slot that
+            // starts later, or back into the overflow list to be looked at in a later turn.
+            let mut index = if level == OVERFLOW {
+                self.overflow_at = u64::MAX; // re-armed by what goes back in
+                std::mem::replace(&mut self.overflow, NIL)
+            } else {
+                self.occupied[level] &= !(1 << slot);
+                std::mem::replace(&mut self.heads[level][slot], NIL)
+            };
             while index != NIL {
                 let next = self.entries[index as usize].next;
                 if self.entries[index as usize].tick <= self.elapsed {
@@ -155,20 +182,38 @@ impl<T> TimerWheel<T> {
         self.len == 0
     }
 
-    /// The level and slot for a deadline tick, relative to `elapsed`: the level of the highest
-    /// 6-bit digit in which they differ. Ticks beyond the span go to the top level's farthest
-    /// slot and cascade again from there.
-    fn position(&self, tick: u64) -> (usize, usize) {
-        let tick = tick.min(self.elapsed + SPAN - 1);
+    /// The level and slot for a deadline tick (at or after `elapsed`), relative to `elapsed`:
+    /// the level of the highest 6-bit digit in which they differ. `None` if they differ above
+    /// the top level: the tick is in a later turn of the wheel and goes to the overflow list.
+    fn position(&self, tick: u64) -> Option<(usize, usize)> {
         let differing = (self.elapsed ^ tick) | (SLOTS as u64 - 1);
+        if differing >= SPAN {
+            return None;
+        }
         let level = ((63 - differing.leading_zeros()) / SLOT_BITS) as usize;
-        let level = level.min(LEVELS - 1);
         let slot = ((tick >> (level as u32 * SLOT_BITS)) as usize) & (SLOTS - 1);
-        (level, slot)
+        Some((level, slot))
     }
 
     fn link(&mut self, index: u32) {
-        let (level, slot) = self.position(self.entries[index as usize].tick);
+        let tick = self.entries[index as usize].tick;
+        let Some((level, slot)) = self.position(tick) else {
+            // Looked at again when the clock reaches the start of the tick's turn, which is
+            // after `elapsed` (the tick differs from it above the wheel's bits and is not
+            // earlier).
+            self.overflow_at = self.overflow_at.min(tick & !(SPAN - 1));
+            let head = self.overflow;
+            let entry = &mut self.entries[index as usize];
+            entry.level = OVERFLOW as u8;
+            entry.slot = 0;
+            entry.prev = NIL;
+            entry.next = head;
+            if head != NIL {
+                self.entries[head as usize].prev = index;
+            }
+            self.overflow = index;
+            return;
+        };
         let head = self.heads[level][slot];
         {
             let entry = &mut self.entries[index as usize];
@@ -189,7 +234,12 @@ impl<T> TimerWheel<T> {
             let e = &self.entries[index as usize];
             (e.level as usize, e.slot as usize, e.prev, e.next)
         };
-        if prev == NIL {
+        if prev == NIL && level == OVERFLOW {
+            self.overflow = next;
+            if next == NIL {
+                self.overflow_at = u64::MAX;
+            }
+        } else if prev == NIL {
             self.heads[level][slot] = next;
             if next == NIL {
                 self.occupied[level] &= !(1 << slot);
@@ -211,9 +261,11 @@ impl<T> TimerWheel<T> {
         entry.value.take().expect("a live timer has a value")
     }
 
-    /// The earliest occupied slot: (level, slot, the tick at which it starts).
+    /// The earliest occupied slot: (level, slot, the tick at which it starts); level `OVERFLOW`
+    /// for the visit of the overflow list.
     fn next_expiration(&self) -> Option<(usize, usize, u64)> {
-        let mut best: Option<(usize, usize, u64)> = None;
+        let mut best: Option<(usize, usize, u64)> =
+            (self.overflow != NIL).then(|| (OVERFLOW, 0, self.overflow_at.max(self.elapsed)));
         for level in 0..LEVELS {
             let occupied = self.occupied[level];
             if occupied == 0 {
@@ -360,6 +412,188 @@ mod tests {
             assert!(steps < 20, "too many steps");
         }
         assert!(steps <= LEVELS + 1, "{steps} steps");
+    }
+
+    /// Runs `f` on another thread and fails if it does not end within a generous bound: the
+    /// far-deadline bugs these tests look for made `advance` loop forever.
+    fn terminates(name: &str, f: impl FnOnce() + Send + 'static) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            f();
+            let _ = tx.send(());
+        });
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(()) => worker.join().unwrap(),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                // It panicked: report its panic.
+                if let Err(payload) = worker.join() {
+                    std::panic::resume_unwind(payload);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("{name}: the wheel did not finish (an endless loop in advance?)")
+            }
+        }
+    }
+
+    const DAY: u64 = 86_400_000;
+
+    #[test]
+    fn far_deadlines_fire_on_time_wherever_the_clock_is() {
+        terminates("far deadlines", || {
+            let s = Instant::now();
+            // Where the clock is when the far timers go in: at the start, a little later,
+            // just before the end of the span's first turn, and several turns later.
+            for origin in [0, 5, 12_345, SPAN - 5, 3 * SPAN + 7] {
+                let mut w = TimerWheel::new(s);
+                w.insert(at(s, origin), u64::MAX);
+                assert_eq!(fired(&mut w, at(s, origin)), [u64::MAX], "origin {origin}");
+                let mut deadlines = vec![
+                    origin + SPAN - 1,
+                    origin + SPAN,
+                    origin + SPAN + 1,
+                    origin + 800 * DAY,
+                    origin + 2 * SPAN + 3,
+                    origin + 5 * SPAN,
+                    origin + 100 * 365 * DAY,
+                ];
+                for &d in &deadlines {
+                    w.insert(at(s, d), d);
+                }
+                // The worker sleeps until next_deadline: it must be in the future, not now.
+                let next = w.next_deadline().expect("timers are pending");
+                assert!(next > at(s, origin), "origin {origin}: {:?}", next - s);
+                assert!(next <= at(s, origin + SPAN - 1), "origin {origin}");
+                deadlines.sort_unstable();
+                for &d in &deadlines {
+                    assert_eq!(
+                        fired(&mut w, at(s, d - 1)),
+                        Vec::<u64>::new(),
+                        "origin {origin}: {d} fired early"
+                    );
+                    assert_eq!(
+                        fired(&mut w, at(s, d)),
+                        [d],
+                        "origin {origin}: {d} did not fire on time"
+                    );
+                }
+                assert!(w.is_empty());
+                assert_eq!(w.next_deadline(), None);
+            }
+        });
+    }
+
+    #[test]
+    fn a_near_timer_after_a_far_one_fires_on_time() {
+        terminates("near after far", || {
+            let s = Instant::now();
+            let mut w = TimerWheel::new(s);
+            assert_eq!(fired(&mut w, at(s, 5)), Vec::<u64>::new());
+            w.insert(at(s, 5 + 800 * DAY), 800);
+            w.insert(at(s, 15), 15);
+            let next = w.next_deadline().unwrap();
+            assert!(next > at(s, 5) && next <= at(s, 15), "{:?}", next - s);
+            assert_eq!(fired(&mut w, at(s, 14)), Vec::<u64>::new());
+            assert_eq!(fired(&mut w, at(s, 15)), [15]);
+            assert_eq!(w.len(), 1, "the far timer is kept");
+            // Follow next_deadline as the worker does: a handful of visits, never a spin.
+            let mut visits = 0;
+            let mut out = Vec::new();
+            while out.is_empty() {
+                let next = w.next_deadline().expect("the far timer is pending");
+                assert!(next > at(s, 15), "{:?}", next - s);
+                w.advance(next, |v| out.push(v));
+                visits += 1;
+                assert!(visits < 4 * LEVELS, "{visits} visits");
+            }
+            assert_eq!(out, [800]);
+            assert_eq!(w.next_deadline(), None);
+        });
+    }
+
+    #[test]
+    fn a_near_deadline_in_the_next_turn_fires_on_time() {
+        terminates("next turn", || {
+            let s = Instant::now();
+            let mut w = TimerWheel::new(s);
+            fired(&mut w, at(s, SPAN - 5));
+            w.insert(at(s, SPAN + 5), 1);
+            let next = w.next_deadline().unwrap();
+            assert!(next > at(s, SPAN - 5) && next <= at(s, SPAN + 5));
+            assert_eq!(fired(&mut w, at(s, SPAN + 4)), Vec::<u64>::new());
+            assert_eq!(fired(&mut w, at(s, SPAN + 5)), [1]);
+        });
+    }
+
+    #[test]
+    fn far_timers_cancel() {
+        terminates("cancel far", || {
+            let s = Instant::now();
+            let mut w = TimerWheel::new(s);
+            fired(&mut w, at(s, 7));
+            let a = w.insert(at(s, 800 * DAY), 1);
+            let b = w.insert(at(s, 3 * SPAN), 2);
+            let c = w.insert(at(s, 900 * DAY), 3);
+            assert_eq!(w.cancel(b), Some(2));
+            assert_eq!(w.cancel(b), None);
+            assert_eq!(w.len(), 2);
+            assert_eq!(fired(&mut w, at(s, 850 * DAY)), [1]);
+            assert_eq!(w.cancel(a), None, "already fired");
+            assert_eq!(w.cancel(c), Some(3));
+            assert!(w.is_empty());
+            assert_eq!(fired(&mut w, at(s, 4 * SPAN)), Vec::<u64>::new());
+            assert_eq!(w.next_deadline(), None);
+        });
+    }
+
+    #[test]
+    fn far_deadlines_match_a_sorted_reference() {
+        terminates("far random", || {
+            let s = Instant::now();
+            let mut w = TimerWheel::new(s);
+            let mut reference: Vec<(u64, u64, TimerKey)> = Vec::new(); // (deadline ms, id, key)
+            let mut seed = 0x2545_f491u32;
+            let mut rand = move || {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                u64::from(seed)
+            };
+            let mut now = 0u64;
+            for id in 0..5_000u64 {
+                match rand() % 10 {
+                    0..=5 => {
+                        let span = [100, SPAN / 64, SPAN, 4 * SPAN][rand() as usize % 4];
+                        let deadline = now + (rand() << 32 | rand()) % span;
+                        let key = w.insert(at(s, deadline), id);
+                        reference.push((deadline, id, key));
+                    }
+                    6 if !reference.is_empty() => {
+                        let i = rand() as usize % reference.len();
+                        let (_, id, key) = reference.swap_remove(i);
+                        assert_eq!(w.cancel(key), Some(id));
+                    }
+                    _ => {
+                        let jump = [50, SPAN / 256, SPAN / 4, SPAN][rand() as usize % 4];
+                        now += (rand() << 32 | rand()) % jump;
+                        let got = fired(&mut w, at(s, now));
+                        let mut due: Vec<u64> = reference
+                            .iter()
+                            .filter(|r| r.0 <= now)
+                            .map(|r| r.1)
+                            .collect();
+                        due.sort_unstable();
+                        reference.retain(|r| r.0 > now);
+                        assert_eq!(got, due, "at {now} ms");
+                        assert_eq!(w.len(), reference.len());
+                        if let Some(next) = w.next_deadline() {
+                            let earliest = reference.iter().map(|r| r.0).min().unwrap();
+                            assert!(next > at(s, now) && next <= at(s, earliest));
+                        }
+                    }
+                }
+            }
+        });
     }
 
     #[test]
