@@ -25,15 +25,22 @@ fn unblock_runs_off_the_worker_and_returns_the_value() {
                 zsync::thread::sleep(Duration::from_millis(1));
             }
         });
-        let pool_thread = zsync::unblock(|| {
-            std::thread::sleep(Duration::from_millis(100));
-            std::thread::current().name().map(str::to_owned)
+        // The pool thread waits for the ticker, which shares the only worker with the caller
+        // of unblock: it can tick only if that worker is free while the caller waits.
+        let t3 = ticks.clone();
+        let (pool_thread, worker_was_free) = zsync::unblock(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while t3.load(Ordering::Relaxed) < 10 && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let name = std::thread::current().name().map(str::to_owned);
+            (name, t3.load(Ordering::Relaxed) >= 10)
         });
         stop.store(true, Ordering::Relaxed);
         ticker.join().unwrap();
         assert_eq!(pool_thread.as_deref(), Some("zsync-blocking"));
         assert!(
-            ticks.load(Ordering::Relaxed) >= 10,
+            worker_was_free,
             "the worker was blocked: {} ticks",
             ticks.load(Ordering::Relaxed)
         );
