@@ -171,8 +171,8 @@ fn a_context_that_never_ran_drops_its_closure() {
 
 #[test]
 fn a_destructor_may_suspend_while_unwinding() {
-    // Trap 1 of DESIGN.md: a park point inside a destructor that runs during a forced unwind
-    // must not raise again (that would be a panic during unwinding: an abort).
+    // A trap of docs/ARCHITECTURE.md: a park point inside a destructor that runs during a forced
+    // unwind must not raise again (that would be a panic during unwinding: an abort).
     struct SuspendsInDrop(*const zsync::coro::Suspender, Rc<Cell<u32>>);
     impl Drop for SuspendsInDrop {
         fn drop(&mut self) {

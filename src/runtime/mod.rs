@@ -45,8 +45,8 @@ pub(crate) struct Remote {
     /// Wakes of green threads this worker owns, from other OS threads.
     pub(crate) inbox: Queue<TaskRef>,
     /// Green threads spawned on this worker that have not started: any idle worker may steal
-    /// them (started ones never move, see DESIGN.md). Bounded: spawns overflow into the
-    /// injector.
+    /// them (started ones never move, see docs/ARCHITECTURE.md). Bounded: spawns overflow into
+    /// the injector.
     pub(crate) fresh: BoundedQueue<TaskRef>,
     /// The worker's OS thread, to unpark it.
     pub(crate) thread: OnceLock<std::thread::Thread>,

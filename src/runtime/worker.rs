@@ -58,8 +58,8 @@ thread_local! {
 /// The worker running on this OS thread, if any.
 ///
 /// `#[inline(never)]`: the TLS address is computed afresh each time, never cached by a caller
-/// across a stack switch (DESIGN.md). Green threads never change OS thread, so this is belt and
-/// braces, but it keeps the rule simple: every read of "current" goes through here.
+/// across a stack switch (docs/ARCHITECTURE.md). Green threads never change OS thread, so this
+/// is belt and braces, but it keeps the rule simple: every read of "current" goes through here.
 #[inline(never)]
 pub(crate) fn current_worker() -> *const Worker {
     WORKER.with(Cell::get)

@@ -1,6 +1,6 @@
 // Command zsync-peers-go is the Go peer of zsync's benchmark runner (benches/peers): the
-// workloads of BENCHMARKS.md written with goroutines, channels and sync, run as a child process
-// of the runner.
+// workloads of docs/BENCHMARKS.md written with goroutines, channels and sync, run as a child
+// process of the runner.
 //
 //	zsync-peers-go micro KEY WORKERS [--quick]   # prints the result on its last line
 //	zsync-peers-go server echo|http WORKERS ADDR # prints its address, then serves
