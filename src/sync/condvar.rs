@@ -1,8 +1,9 @@
 //! [`Condvar`]: std's condition variable over zsync's [`Mutex`].
 //!
 //! A waiter queues on the condvar's list *before* it unlocks the mutex, so a notification sent
-//! after the unlock always finds it. A waiter that unwinds (cancellation, `timeout()`) after it
-//! was notified passes the notification on to the next waiter.
+//! after the unlock always finds it. A waiter notified before a cancellation or an expired
+//! `timeout()` reached it returns normally (the request is raised at its next park point); one
+//! that unwinds while a notification races in passes the notification on to the next waiter.
 
 use super::mutex::MutexGuard;
 use super::waiter::{unpark_all, Entry, Lock, UnwindGuard, WaitList, Waiter, RETRY};

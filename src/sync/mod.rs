@@ -4,8 +4,10 @@
 //! Every blocking call here parks the calling green thread and lets its worker run others; on a
 //! plain OS thread it blocks the thread, like std. Green threads and OS threads can share every
 //! primitive. Blocking calls are park points: a cancelled green thread (or one whose
-//! `zsync::time::timeout` expired) unwinds from them, and whatever it was handed meanwhile (a
-//! lock, a permit, a wake-up) is passed on to the next waiter, never lost. Locks poison like
+//! `zsync::time::timeout` expired) unwinds from them. A waiter that was handed a lock, a permit
+//! or a message before the request reached it returns with it (the call took effect; the request
+//! is raised at its next park point); one that unwinds while a hand-over races in passes it on
+//! to the next waiter. Nothing is lost, and a cancelled send never delivers. Locks poison like
 //! std's when a panic unwinds through a guard; a cancellation or an expired `timeout()` does not
 //! poison (it is a request to stop, not a failure). The waits are fair enough that no waiter starves.
 //!
