@@ -151,6 +151,11 @@ impl Thread {
     }
 }
 
+// A `Thread` only reads its id and name and unparks (all safe to use after a panic), like std's,
+// which is unwind safe too.
+impl std::panic::UnwindSafe for Thread {}
+impl std::panic::RefUnwindSafe for Thread {}
+
 impl Unpark for Thread {
     fn unpark(&self) {
         Thread::unpark(self)
@@ -587,6 +592,13 @@ pub struct JoinHandle<T> {
     pub(crate) packet: Arc<Packet<Result<T>, Joiner>>,
     thread: Thread,
 }
+
+// SAFETY: every way to create a `JoinHandle<T>` (the `spawn` functions) requires `T: Send`, so
+// the result may be handed to whichever thread joins; and `&JoinHandle` gives no access to a
+// `T` at all (only `thread()` and `is_finished()`). std makes the same promise, for every `T`.
+unsafe impl<T> Send for JoinHandle<T> {}
+// SAFETY: see above.
+unsafe impl<T> Sync for JoinHandle<T> {}
 
 impl<T> std::fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
