@@ -395,7 +395,8 @@ impl Builder {
         Builder::default()
     }
 
-    /// Names the green thread (shown by `Thread::name` and in stack-overflow reports).
+    /// Names the green thread (shown by `Thread::name` and in stack-overflow reports). As in
+    /// std, spawning panics if the name contains a NUL byte.
     pub fn name(mut self, name: String) -> Builder {
         self.name = Some(name);
         self
@@ -448,6 +449,11 @@ impl Builder {
         T: Send + 'a,
         L: Send + 'a,
     {
+        // As std does (its names reach the OS as C strings); `f` and `last` are dropped on the
+        // way out, as for any failed spawn.
+        if self.name.as_deref().is_some_and(|name| name.contains('\0')) {
+            panic!("thread name may not contain interior null bytes");
+        }
         let shared = &handle.shared;
         let name: Option<Arc<str>> = self.name.map(Arc::from);
         let packet: Arc<Packet<Result<T>, Joiner>> = Arc::new(Packet::new());
