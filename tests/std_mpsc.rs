@@ -10,8 +10,8 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 use zsync::sync::mpsc::{
-    channel, sync_channel, Receiver, RecvTimeoutError, SendError, Sender, SyncSender,
-    TryRecvError, TrySendError,
+    channel, sync_channel, Receiver, RecvTimeoutError, SendError, Sender, SyncSender, TryRecvError,
+    TrySendError,
 };
 use zsync::thread;
 
@@ -99,7 +99,10 @@ fn channel_recv_timeout_on_one_thread() {
         let (tx, rx) = channel();
         tx.send(()).unwrap();
         assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Ok(()));
-        assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Err(RecvTimeoutError::Timeout));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(1)),
+            Err(RecvTimeoutError::Timeout)
+        );
         tx.send(()).unwrap();
         assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Ok(()));
         // With a second sender alive, the timeout still takes at least as long as asked.
@@ -328,13 +331,13 @@ fn channel_ends_dropped_in_other_threads() {
 /// is received by a fresh thread likewise: order is still kept.
 #[test]
 fn channel_ends_passed_along_chains_of_threads() {
-    fn send_chain(tx: Sender<Box<i32>>, i: i32, done: Sender<()>) {
+    fn send_chain(tx: Sender<Box<i32>>, i: i32) {
         if i == 10 {
             return;
         }
         thread::spawn(move || {
             tx.send(Box::new(i)).unwrap();
-            send_chain(tx, i + 1, done);
+            send_chain(tx, i + 1);
         });
     }
     fn recv_chain(rx: Receiver<Box<i32>>, i: i32, done: Sender<()>) {
@@ -350,7 +353,7 @@ fn channel_ends_passed_along_chains_of_threads() {
     on_each_model(|| {
         let (tx, rx) = channel();
         let (done_tx, done_rx) = channel();
-        send_chain(tx, 0, done_tx.clone());
+        send_chain(tx, 0);
         recv_chain(rx, 0, done_tx);
         done_rx.recv().unwrap();
     });
@@ -431,7 +434,10 @@ fn channel_many_senders_then_recv_timeout() {
         for _ in 0..5 {
             rx.recv().unwrap();
         }
-        assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Err(RecvTimeoutError::Timeout));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(1)),
+            Err(RecvTimeoutError::Timeout)
+        );
         tx.send(()).unwrap();
         assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Ok(()));
 
@@ -609,7 +615,10 @@ fn sync_channel_basics_on_one_thread() {
         drop(tx);
         // recv_timeout
         let (tx, rx) = sync_channel::<i32>(1);
-        assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Err(RecvTimeoutError::Timeout));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(1)),
+            Err(RecvTimeoutError::Timeout)
+        );
         tx.send(1).unwrap();
         assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Ok(1));
     });

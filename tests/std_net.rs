@@ -107,7 +107,9 @@ fn tcp_write_to_a_closed_peer_succeeds_or_fails_cleanly() {
             assert!(
                 matches!(
                     e.kind(),
-                    ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted
+                    ErrorKind::ConnectionReset
+                        | ErrorKind::BrokenPipe
+                        | ErrorKind::ConnectionAborted
                 ),
                 "unexpected error: {e}"
             );
@@ -231,14 +233,17 @@ fn tcp_vectored_io() {
         assert!(n == 1 || c == [11, 12, 0]);
 
         let (a, b, c) = ([0_u8; 0], [10_u8], [11_u8, 12]);
-        s1.write_vectored(&[IoSlice::new(&a), IoSlice::new(&b), IoSlice::new(&c)])
+        let n = s1
+            .write_vectored(&[IoSlice::new(&a), IoSlice::new(&b), IoSlice::new(&c)])
             .unwrap();
+        // Some systems write only the first non-empty buffer.
+        assert!(n == 1 || n == 3, "{n}");
         let mut buf = [0; 4];
         let mut got = 0;
-        while got < 3 {
+        while got < n {
             got += s2.read(&mut buf[got..]).unwrap();
         }
-        assert_eq!(buf, [10, 11, 12, 0]);
+        assert_eq!(buf[..n], [10, 11, 12][..n]);
     });
 }
 
@@ -300,12 +305,12 @@ fn tcp_two_clones_reading_or_writing_at_once() {
         let (done, done_rx) = channel();
         let _t = thread::spawn(move || {
             let mut buf = [0, 0];
-            s2.read(&mut buf).unwrap();
+            assert_eq!(s2.read(&mut buf).unwrap(), 1);
             tx2.send(()).unwrap();
             done.send(()).unwrap();
         });
         let mut buf = [0, 0];
-        s1.read(&mut buf).unwrap();
+        assert_eq!(s1.read(&mut buf).unwrap(), 1);
         tx1.send(()).unwrap();
         done_rx.recv().unwrap();
 
@@ -313,8 +318,9 @@ fn tcp_two_clones_reading_or_writing_at_once() {
         let _t = thread::spawn(move || {
             let mut s = TcpStream::connect(addr).unwrap();
             let mut buf = [0, 1];
-            s.read(&mut buf).unwrap();
-            s.read(&mut buf).unwrap();
+            // Both bytes may come in the first read; then the second sees the end.
+            assert!(s.read(&mut buf).unwrap() > 0);
+            assert!(s.read(&mut buf).unwrap() <= 1);
         });
         let mut s1 = l.accept().unwrap().0;
         let mut s2 = s1.try_clone().unwrap();

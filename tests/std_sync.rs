@@ -55,7 +55,11 @@ fn mutex_into_inner_and_get_mut_move_the_value_out_once() {
         let drops = Arc::new(AtomicUsize::new(0));
         let m = Mutex::new(CountsDrops(drops.clone()));
         let inner = m.into_inner().unwrap();
-        assert_eq!(drops.load(Ordering::SeqCst), 0, "into_inner must not drop the value");
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            0,
+            "into_inner must not drop the value"
+        );
         drop(inner);
         assert_eq!(drops.load(Ordering::SeqCst), 1);
 
@@ -294,7 +298,9 @@ fn rwlock_of_unsized_slice_into_inner_and_get_mut() {
 
         assert_eq!(RwLock::new(Token(3)).into_inner().unwrap(), Token(3));
         let drops = Arc::new(AtomicUsize::new(0));
-        let inner = RwLock::new(CountsDrops(drops.clone())).into_inner().unwrap();
+        let inner = RwLock::new(CountsDrops(drops.clone()))
+            .into_inner()
+            .unwrap();
         assert_eq!(drops.load(Ordering::SeqCst), 0);
         drop(inner);
         assert_eq!(drops.load(Ordering::SeqCst), 1);
@@ -358,7 +364,10 @@ fn rwlock_downgrade_is_atomic() {
         thread::sleep(Duration::from_millis(40)); // let them queue
         *w = -1;
         let r = RwLockWriteGuard::downgrade(w);
-        assert_eq!(*r, -1, "a writer got in between the write and the read lock");
+        assert_eq!(
+            *r, -1,
+            "a writer got in between the write and the read lock"
+        );
         drop(r);
         for h in handles {
             h.join().unwrap();

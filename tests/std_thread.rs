@@ -48,7 +48,9 @@ fn names_of_spawned_threads() {
 #[test]
 #[should_panic(expected = "interior null")]
 fn a_name_with_a_nul_byte_is_refused() {
-    let _ = Builder::new().name("ada l\0velace".to_string()).spawn(|| {});
+    let _ = Builder::new()
+        .name("ada l\0velace".to_string())
+        .spawn(|| {});
 }
 
 #[test]
@@ -134,7 +136,9 @@ fn the_closure_is_not_copied() {
             thread::spawn(f);
         });
         check(|f| {
-            thread::spawn(move || f());
+            thread::spawn(move || {
+                f();
+            });
         });
         check(|f| {
             let _ = thread::spawn(f).join();
@@ -163,7 +167,9 @@ fn generations_of_detached_threads() {
 #[test]
 fn panic_payloads_reach_join() {
     on_each_model(|| {
-        let e = thread::spawn(|| panic!("static string")).join().unwrap_err();
+        let e = thread::spawn(|| panic!("static string"))
+            .join()
+            .unwrap_err();
         assert_eq!(*e.downcast::<&'static str>().unwrap(), "static string");
 
         let e = thread::spawn(|| panic_any("owned string".to_string()))
@@ -272,6 +278,7 @@ fn scope_waits_for_threads_spawned_by_a_dropped_result() {
 #[test]
 fn scoped_threads_borrow_and_join() {
     // std's compile test: a scoped closure that matches on a borrowed argument.
+    #[allow(clippy::match_single_binding)]
     fn borrows(x: &u8) {
         thread::scope(|s| {
             s.spawn(|| match x {

@@ -119,7 +119,11 @@ fn sync_types_have_std_auto_traits() {
     compare!(diff, z::WaitTimeoutResult, s::WaitTimeoutResult);
     compare!(diff, z::Barrier, s::Barrier);
     compare!(diff, z::BarrierWaitResult, s::BarrierWaitResult);
-    assert!(diff.is_empty(), "auto traits differ from std:\n{}", diff.join("\n"));
+    assert!(
+        diff.is_empty(),
+        "auto traits differ from std:\n{}",
+        diff.join("\n")
+    );
 }
 
 #[test]
@@ -133,7 +137,11 @@ fn mpsc_types_have_std_auto_traits() {
     compare_generic!(diff, |T| z::Iter<'static, T>, s::Iter<'static, T>);
     compare_generic!(diff, |T| z::TryIter<'static, T>, s::TryIter<'static, T>);
     compare_generic!(diff, |T| z::IntoIter<T>, s::IntoIter<T>);
-    assert!(diff.is_empty(), "auto traits differ from std:\n{}", diff.join("\n"));
+    assert!(
+        diff.is_empty(),
+        "auto traits differ from std:\n{}",
+        diff.join("\n")
+    );
 }
 
 #[test]
@@ -147,7 +155,11 @@ fn thread_types_have_std_auto_traits() {
     compare!(diff, z::Thread, s::Thread);
     compare!(diff, z::ThreadId, s::ThreadId);
     compare!(diff, z::Builder, s::Builder);
-    assert!(diff.is_empty(), "auto traits differ from std:\n{}", diff.join("\n"));
+    assert!(
+        diff.is_empty(),
+        "auto traits differ from std:\n{}",
+        diff.join("\n")
+    );
 }
 
 #[test]
@@ -165,7 +177,11 @@ fn net_types_have_std_auto_traits() {
     compare!(diff, zu::UnixListener, su::UnixListener);
     compare!(diff, zu::UnixDatagram, su::UnixDatagram);
     compare!(diff, zu::Incoming<'static>, su::Incoming<'static>);
-    assert!(diff.is_empty(), "auto traits differ from std:\n{}", diff.join("\n"));
+    assert!(
+        diff.is_empty(),
+        "auto traits differ from std:\n{}",
+        diff.join("\n")
+    );
 }
 
 // ---- variance: coercions std allows must compile here too ----
@@ -330,7 +346,7 @@ fn channel_ends_follow_std() {
 
 #[test]
 fn thread_handles_follow_std() {
-    use zsync::thread::{JoinHandle, ScopedJoinHandle, Scope, Thread};
+    use zsync::thread::{JoinHandle, Scope, ScopedJoinHandle, Thread};
     // std's JoinHandle is Send and Sync whatever T is (spawn already demanded T: Send).
     send::<JoinHandle<Rc<u8>>>();
     sync::<JoinHandle<Rc<u8>>>();

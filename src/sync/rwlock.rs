@@ -16,9 +16,9 @@ use crate::loom::sync::atomic::{AtomicU32, Ordering};
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
-use std::ptr::NonNull;
 use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::ptr::NonNull;
 use std::sync::{LockResult, TryLockError, TryLockResult};
 
 const READER: u32 = 1;
@@ -564,7 +564,8 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     /// The caller has just read-locked `lock`.
     unsafe fn new(lock: &'a RwLock<T>) -> LockResult<RwLockReadGuard<'a, T>> {
         // SAFETY: the caller has just read-locked `lock`.
-        lock.poison.wrap(unsafe { RwLockReadGuard::from_read_locked(lock) })
+        lock.poison
+            .wrap(unsafe { RwLockReadGuard::from_read_locked(lock) })
     }
 
     /// # Safety
