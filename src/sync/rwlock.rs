@@ -18,6 +18,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::ptr::NonNull;
 use std::sync::{LockResult, TryLockError, TryLockResult};
 
 const READER: u32 = 1;
@@ -310,9 +311,18 @@ impl<T: ?Sized> RefUnwindSafe for RwLock<T> {}
 /// ```
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
-    lock: &'a RwLock<T>,
-    _data: PhantomData<&'a T>,
-    _not_send: PhantomData<*const ()>,
+    // A pointer to the data rather than `&'a RwLock<T>`: `RwLock<T>` holds an `UnsafeCell<T>`,
+    // which would make the guard invariant in `T`, where std's is covariant (a guard of
+    // `RwLock<&'static str>` may be used as a guard of `&'a str`). `NonNull<T>` is covariant,
+    // like the `&'a T` this guard stands for, and is neither `Send` nor `Sync`, so those are
+    // decided below.
+    //
+    // SAFETY: points into the `RwLock<T>` borrowed for 'a (the same borrow as `inner_lock`),
+    // and the guard holds a read lock on it as long as it exists, so no `&mut T` is made
+    // meanwhile; through it the guard only ever gives out `&T`, so seeing `T` as a shorter-lived
+    // type is as sound as it is for `&'a T`.
+    data: NonNull<T>,
+    inner_lock: &'a RawRwLock,
 }
 
 // SAFETY: a shared read guard only gives out `&T`.
@@ -554,11 +564,19 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     /// # Safety
     /// The caller has just read-locked `lock`.
     unsafe fn new(lock: &'a RwLock<T>) -> LockResult<RwLockReadGuard<'a, T>> {
-        lock.poison.wrap(RwLockReadGuard {
-            lock,
-            _data: PhantomData,
-            _not_send: PhantomData,
-        })
+        // SAFETY: the caller has just read-locked `lock`.
+        lock.poison
+            .wrap(unsafe { RwLockReadGuard::from_read_locked(lock) })
+    }
+
+    /// # Safety
+    /// The caller holds a read lock on `lock` and hands it over to the guard.
+    unsafe fn from_read_locked(lock: &'a RwLock<T>) -> RwLockReadGuard<'a, T> {
+        RwLockReadGuard {
+            // SAFETY: `UnsafeCell::get` never returns null.
+            data: unsafe { NonNull::new_unchecked(lock.data.get()) },
+            inner_lock: &lock.raw,
+        }
     }
 }
 
@@ -591,12 +609,11 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         let lock = this.lock;
         lock.poison.done(&this.poison);
         // SAFETY: the guard holds the write lock; it is not dropped (ManuallyDrop), so the
-        // lock is not released twice.
-        unsafe { lock.raw.downgrade() };
-        RwLockReadGuard {
-            lock,
-            _data: PhantomData,
-            _not_send: PhantomData,
+        // lock is not released twice. After `downgrade` we hold a read lock, which the new
+        // guard takes over.
+        unsafe {
+            lock.raw.downgrade();
+            RwLockReadGuard::from_read_locked(lock)
         }
     }
 }
@@ -605,8 +622,8 @@ impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // SAFETY: the guard holds a read lock: no writer exists.
-        unsafe { &*self.lock.data.get() }
+        // SAFETY: the guard holds a read lock: no writer exists (see `data`).
+        unsafe { self.data.as_ref() }
     }
 }
 
@@ -630,7 +647,7 @@ impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the guard holds a read lock.
-        unsafe { self.lock.raw.read_unlock() };
+        unsafe { self.inner_lock.read_unlock() };
     }
 }
 

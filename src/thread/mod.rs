@@ -154,6 +154,11 @@ impl Thread {
     }
 }
 
+// A `Thread` only reads its id and name and unparks (all safe to use after a panic), like std's,
+// which is unwind safe too.
+impl std::panic::UnwindSafe for Thread {}
+impl std::panic::RefUnwindSafe for Thread {}
+
 impl Unpark for Thread {
     fn unpark(&self) {
         Thread::unpark(self)
@@ -441,15 +446,18 @@ impl Builder {
         self
     }
 
-    /// The green thread's stack size in bytes (minimum 16 KiB, rounded up to pages). A size
-    /// that cannot be honoured makes [`spawn`](Builder::spawn) return an error, never panic.
+    /// The green thread's stack size in bytes: a smaller size is raised to the minimum (16
+    /// KiB), as std raises one below its own, and sizes are rounded up to pages. A size that
+    /// cannot be honoured (too large to map) makes [`spawn`](Builder::spawn) return an error,
+    /// never panic.
     ///
     /// ```
     /// let err = zsync::thread::Builder::new().stack_size(usize::MAX).spawn(|| ()).unwrap_err();
     /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     /// ```
     pub fn stack_size(mut self, size: usize) -> Builder {
-        self.stack_size = Some(size);
+        // Like std, which rounds a size below its minimum up instead of refusing it.
+        self.stack_size = Some(size.max(crate::coro::MIN_STACK_SIZE));
         self
     }
 
@@ -696,6 +704,13 @@ pub struct JoinHandle<T> {
     pub(crate) packet: Arc<Packet<Result<T>, Joiner>>,
     thread: Thread,
 }
+
+// SAFETY: every way to create a `JoinHandle<T>` (the `spawn` functions) requires `T: Send`, so
+// the result may be handed to whichever thread joins; and `&JoinHandle` gives no access to a
+// `T` at all (only `thread()` and `is_finished()`). std makes the same promise, for every `T`.
+unsafe impl<T> Send for JoinHandle<T> {}
+// SAFETY: see above.
+unsafe impl<T> Sync for JoinHandle<T> {}
 
 impl<T> std::fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

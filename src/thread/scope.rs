@@ -28,6 +28,9 @@ pub struct ScopedJoinHandle<'scope, T> {
     inner: super::JoinHandle<T>,
     data: Arc<ScopeData>,
     scope: PhantomData<&'scope ()>,
+    /// `Send` and `Sync` exactly when `T: Send`, as std's (`inner` alone would be both for
+    /// every `T`); `Unpin` and unwind safe for every `T`, also as std's.
+    result: PhantomData<std::sync::Mutex<Box<T>>>,
 }
 
 /// Creates a scope for spawning green threads that borrow local data; every thread spawned in
@@ -125,6 +128,7 @@ impl Builder {
             inner,
             data,
             scope: PhantomData,
+            result: PhantomData,
         })
     }
 }
