@@ -136,7 +136,10 @@ fn opening_or_removing_a_missing_file_is_not_found() {
     each_way(|| {
         let dir = tmpdir();
         let missing = dir.join("missing.txt");
-        assert_eq!(File::open(&missing).unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(
+            File::open(&missing).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
         assert_eq!(
             fs::remove_file(&missing).unwrap_err().kind(),
             ErrorKind::NotFound
@@ -146,7 +149,9 @@ fn opening_or_removing_a_missing_file_is_not_found() {
             ErrorKind::NotFound
         );
         assert_eq!(
-            fs::read_dir("/path/that/does/not/exist").unwrap_err().kind(),
+            fs::read_dir("/path/that/does/not/exist")
+                .unwrap_err()
+                .kind(),
             ErrorKind::NotFound
         );
     });
@@ -365,7 +370,11 @@ fn more_than_one_pool_trip_of_data() {
         File::open(&path).unwrap().read_exact(&mut exact).unwrap();
         assert!(exact == data);
 
-        let file = OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
         let mut at = vec![0u8; len - 100];
         file.read_exact_at(&mut at, 100).unwrap();
         assert!(at == data[100..]);
@@ -386,7 +395,11 @@ fn vectored_reads_and_writes() {
         let path = dir.join("vectored");
         let mut file = File::create(&path).unwrap();
         let n = file
-            .write_vectored(&[IoSlice::new(b"abc"), IoSlice::new(b""), IoSlice::new(b"defg")])
+            .write_vectored(&[
+                IoSlice::new(b"abc"),
+                IoSlice::new(b""),
+                IoSlice::new(b"defg"),
+            ])
             .unwrap();
         assert_eq!(n, 7);
         drop(file);
@@ -863,7 +876,10 @@ fn conversions_raw_fds_and_debug() {
         let fd = ours.as_raw_fd();
         assert_eq!(ours.as_fd().as_raw_fd(), fd);
         let debug = format!("{ours:?}");
-        assert!(debug.contains("File") && debug.contains(&fd.to_string()), "{debug}");
+        assert!(
+            debug.contains("File") && debug.contains(&fd.to_string()),
+            "{debug}"
+        );
         let std_file: std::fs::File = ours.into();
         assert_eq!(std_file.as_raw_fd(), fd);
 
@@ -1037,7 +1053,10 @@ fn dir_builder_recursive_and_mode() {
             fs::metadata(&nested).unwrap().permissions().mode() & 0o777,
             0o750
         );
-        fs::DirBuilder::new().recursive(true).create(&nested).unwrap();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .create(&nested)
+            .unwrap();
         assert_eq!(
             fs::DirBuilder::new().create(&nested).unwrap_err().kind(),
             ErrorKind::AlreadyExists
@@ -1295,7 +1314,10 @@ fn canonicalize_resolves_links_dots_and_relative_targets() {
         fs::create_dir(&dir).unwrap();
         symlink(&file, &link).unwrap();
         symlink(&dir, &linkdir).unwrap();
-        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert_eq!(fs::canonicalize(&file).unwrap(), file);
         assert_eq!(fs::canonicalize(&link).unwrap(), file);
         assert_eq!(fs::canonicalize(&linkdir).unwrap(), dir);
@@ -1399,55 +1421,51 @@ fn ten_thousand_files_by_a_thousand_green_threads() {
             .unwrap()
             .as_nanos()
     ));
-    let verified = Builder::new()
-        .worker_threads(2)
-        .build()
-        .unwrap()
-        .block_on({
-            let dir = dir.clone();
-            move || {
-                fs::create_dir(&dir).unwrap();
-                let workers: Vec<_> = (0..1000usize)
-                    .map(|t| {
-                        let dir = dir.clone();
-                        zsync::spawn(move || {
-                            let contents = |j: usize| -> Vec<u8> {
-                                let len = 1 + (t * 7919 + j * 104_729) % 5000;
-                                (0..len).map(|k| (t ^ (j * 31) ^ k) as u8).collect()
-                            };
-                            let paths: Vec<_> =
-                                (0..10).map(|j| dir.join(format!("t{t}-f{j}"))).collect();
-                            for (j, path) in paths.iter().enumerate() {
-                                let mut file = File::create_new(path).unwrap();
-                                file.write_all(&contents(j)).unwrap();
-                            }
-                            let mut bytes = 0;
-                            for (j, path) in paths.iter().enumerate() {
-                                let expected = contents(j);
-                                let mut back = Vec::new();
-                                File::open(path).unwrap().read_to_end(&mut back).unwrap();
-                                assert!(back == expected, "{path:?}");
-                                assert_eq!(fs::read(path).unwrap(), expected);
-                                bytes += back.len();
-                            }
-                            for path in &paths {
-                                fs::remove_file(path).unwrap();
-                            }
-                            (paths.len(), bytes)
-                        })
+    let verified = Builder::new().worker_threads(2).build().unwrap().block_on({
+        let dir = dir.clone();
+        move || {
+            fs::create_dir(&dir).unwrap();
+            let workers: Vec<_> = (0..1000usize)
+                .map(|t| {
+                    let dir = dir.clone();
+                    zsync::spawn(move || {
+                        let contents = |j: usize| -> Vec<u8> {
+                            let len = 1 + (t * 7919 + j * 104_729) % 5000;
+                            (0..len).map(|k| (t ^ (j * 31) ^ k) as u8).collect()
+                        };
+                        let paths: Vec<_> =
+                            (0..10).map(|j| dir.join(format!("t{t}-f{j}"))).collect();
+                        for (j, path) in paths.iter().enumerate() {
+                            let mut file = File::create_new(path).unwrap();
+                            file.write_all(&contents(j)).unwrap();
+                        }
+                        let mut bytes = 0;
+                        for (j, path) in paths.iter().enumerate() {
+                            let expected = contents(j);
+                            let mut back = Vec::new();
+                            File::open(path).unwrap().read_to_end(&mut back).unwrap();
+                            assert!(back == expected, "{path:?}");
+                            assert_eq!(fs::read(path).unwrap(), expected);
+                            bytes += back.len();
+                        }
+                        for path in &paths {
+                            fs::remove_file(path).unwrap();
+                        }
+                        (paths.len(), bytes)
                     })
-                    .collect();
-                let (mut files, mut bytes) = (0, 0);
-                for w in workers {
-                    let (f, b) = w.join().unwrap();
-                    files += f;
-                    bytes += b;
-                }
-                assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
-                fs::remove_dir(&dir).unwrap();
-                (files, bytes)
+                })
+                .collect();
+            let (mut files, mut bytes) = (0, 0);
+            for w in workers {
+                let (f, b) = w.join().unwrap();
+                files += f;
+                bytes += b;
             }
-        });
+            assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+            fs::remove_dir(&dir).unwrap();
+            (files, bytes)
+        }
+    });
     assert_eq!(verified.0, 10_000);
     assert!(verified.1 > 10_000);
     assert!(!dir.exists());
@@ -1562,7 +1580,10 @@ fn one_worker_keeps_running_while_a_file_read_blocks() {
             });
             let reader = zsync::spawn(move || {
                 let mut text = String::new();
-                File::open(&fifo).unwrap().read_to_string(&mut text).unwrap();
+                File::open(&fifo)
+                    .unwrap()
+                    .read_to_string(&mut text)
+                    .unwrap();
                 text
             });
             let got = reader.join().unwrap();

@@ -30,7 +30,16 @@ struct StdinShared {
     buffered: Mutex<Buffered>,
     /// Where a pool read deposits what it took from std's stdin, while it still holds std's
     /// lock: in order, and kept even when the green thread that asked was cancelled.
-    carry: Arc<std::sync::Mutex<Vec<u8>>>,
+    carry: Arc<std::sync::Mutex<Carry>>,
+}
+
+#[derive(Default)]
+struct Carry {
+    bytes: Vec<u8>,
+    /// A read of std's stdin is running (perhaps abandoned by a cancelled reader).
+    in_flight: bool,
+    /// A reader waiting for that read to finish.
+    waiter: Option<crate::thread::Thread>,
 }
 
 fn stdin_shared() -> &'static StdinShared {
@@ -39,6 +48,10 @@ fn stdin_shared() -> &'static StdinShared {
         buffered: Mutex::new(Buffered::default()),
         carry: Arc::default(),
     })
+}
+
+fn lock_carry(carry: &std::sync::Mutex<Carry>) -> std::sync::MutexGuard<'_, Carry> {
+    carry.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What one trip to std's stdin reads.
@@ -50,31 +63,51 @@ enum Pull {
     ToEnd,
 }
 
-/// Reads from std's stdin into the carry (on the pool from a green thread).
-fn pull(carry: &Arc<std::sync::Mutex<Vec<u8>>>, how: Pull) -> io::Result<()> {
-    fn from_std(carry: &std::sync::Mutex<Vec<u8>>, how: Pull) -> io::Result<()> {
+/// Reads from std's stdin into the carry (on the pool from a green thread). Only the holder of
+/// the `StdinLock` calls it, so at most one read runs, plus perhaps one abandoned by a
+/// cancelled holder: that one is waited for first, and if it brought bytes no new read starts
+/// (it could wait for input the caller does not need).
+fn pull(carry: &Arc<std::sync::Mutex<Carry>>, how: Pull) -> io::Result<()> {
+    fn from_std(carry: &std::sync::Mutex<Carry>, how: Pull) -> io::Result<()> {
         let mut input = std::io::stdin().lock();
-        let deposit = |bytes: &[u8]| {
-            carry
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend_from_slice(bytes)
-        };
-        match how {
-            Pull::Some => {
-                let available = input.fill_buf()?;
-                let n = available.len();
-                deposit(available);
-                input.consume(n);
-                Ok(())
-            }
+        let result = match how {
+            Pull::Some => input.fill_buf().map(|available| {
+                lock_carry(carry).bytes.extend_from_slice(available);
+                available.len()
+            }),
             Pull::ToEnd => {
                 let mut all = Vec::new();
                 let result = input.read_to_end(&mut all);
-                deposit(&all);
-                result.map(drop)
+                lock_carry(carry).bytes.extend_from_slice(&all);
+                result
             }
+        };
+        if let (Pull::Some, Ok(n)) = (how, &result) {
+            input.consume(*n);
         }
+        drop(input);
+        let waiter = {
+            let mut c = lock_carry(carry);
+            c.in_flight = false;
+            c.waiter.take()
+        };
+        if let Some(waiter) = waiter {
+            waiter.unpark();
+        }
+        result.map(drop)
+    }
+    {
+        let mut c = lock_carry(carry);
+        while c.in_flight {
+            c.waiter = Some(crate::thread::current());
+            drop(c);
+            crate::thread::park();
+            c = lock_carry(carry);
+        }
+        if !c.bytes.is_empty() {
+            return Ok(());
+        }
+        c.in_flight = true;
     }
     if !crate::fs::offload() {
         return from_std(carry, how);
@@ -163,7 +196,8 @@ impl Stdin {
 impl StdinLock<'_> {
     /// Moves what pool reads deposited into this side's buffer.
     fn absorb(&mut self) {
-        let mut carry = self.shared.carry.lock().unwrap_or_else(|e| e.into_inner());
+        let mut c = lock_carry(&self.shared.carry);
+        let carry = &mut c.bytes;
         if carry.is_empty() {
             return;
         }
@@ -171,9 +205,9 @@ impl StdinLock<'_> {
         if b.pos == b.data.len() {
             b.data.clear();
             b.pos = 0;
-            std::mem::swap(&mut b.data, &mut *carry);
+            std::mem::swap(&mut b.data, carry);
         } else {
-            b.data.append(&mut carry);
+            b.data.append(carry);
         }
     }
 
