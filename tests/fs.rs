@@ -528,7 +528,7 @@ fn unix_mode_bits_round_trip() {
         let dir = tmpdir();
         let sub = dir.join("modes");
         fs::create_dir(&sub).unwrap();
-        fs::set_permissions(&sub, fs::Permissions::from_mode(0)).unwrap();
+        fs::set_permissions(&sub, fs::Permissions::from_mode(0o000)).unwrap();
         assert_eq!(fs::metadata(&sub).unwrap().permissions().mode() & 0o7777, 0);
         fs::set_permissions(&sub, fs::Permissions::from_mode(0o1777)).unwrap();
         assert_eq!(
@@ -550,8 +550,8 @@ fn chmod_and_fchmod() {
         fs::set_permissions(&path, perm.clone()).unwrap();
         assert!(fs::metadata(&path).unwrap().permissions().readonly());
         assert!(fs::set_permissions(dir.join("missing"), perm.clone()).is_err());
-        perm.set_readonly(false);
-        file.set_permissions(perm.clone()).unwrap();
+        file.set_permissions(fs::Permissions::from_mode(0o644))
+            .unwrap();
         assert!(!fs::metadata(&path).unwrap().permissions().readonly());
         perm.set_readonly(true);
         file.set_permissions(perm).unwrap();

@@ -92,7 +92,12 @@ pub(crate) use op::{chown_path, fchown, invalid_utf8, offload, symlink};
 /// zsync::run({
 ///     let path = path.clone();
 ///     move || -> std::io::Result<()> {
-///         let mut file = File::create(&path)?;
+///         let mut file = File::options()
+///             .read(true)
+///             .write(true)
+///             .create(true)
+///             .truncate(true)
+///             .open(&path)?;
 ///         file.write_all(b"0123456789")?;
 ///         let mut four = [0; 4];
 ///         file.read_exact_at(&mut four, 3)?;
