@@ -62,6 +62,8 @@
 //! - `impl Read/Write/Seek for Arc<File>` (std has them for `Arc<std::fs::File>`) cannot be
 //!   written outside std; `&File` implements all three, so `&*arc` works.
 //! - `File::lock` and friends (Rust 1.89) are not offered yet: this crate supports Rust 1.85.
+//! - Dropping a `File` closes it on the calling thread, as std does (`close` does not wait on
+//!   local file systems); `try_clone` (`dup`) also runs there.
 //! - Converting a `File` into a `std::fs::File` (or a raw fd) while an abandoned operation on it
 //!   is still running on the pool duplicates the descriptor instead (same open file, same
 //!   position, another fd number).

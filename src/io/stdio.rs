@@ -361,14 +361,16 @@ impl OutShared {
     /// Writes through std's handle (on the pool from a green thread): `all` for `write_all`.
     fn write(&self, buf: &[u8], all: bool) -> io::Result<usize> {
         fn to_std(stream: Stream, buf: &[u8], all: bool) -> io::Result<usize> {
-            let mut out: Box<dyn Write> = match stream {
-                Stream::Out => Box::new(std::io::stdout().lock()),
-                Stream::Err => Box::new(std::io::stderr().lock()),
-            };
-            if all {
-                out.write_all(buf).map(|()| buf.len())
-            } else {
-                out.write(buf)
+            fn put(mut out: impl Write, buf: &[u8], all: bool) -> io::Result<usize> {
+                if all {
+                    out.write_all(buf).map(|()| buf.len())
+                } else {
+                    out.write(buf)
+                }
+            }
+            match stream {
+                Stream::Out => put(std::io::stdout().lock(), buf, all),
+                Stream::Err => put(std::io::stderr().lock(), buf, all),
             }
         }
         if !crate::fs::offload() || buf.is_empty() {
