@@ -20,12 +20,16 @@
 //! - [`thread`]: green threads shaped like `std::thread`, plus cancellation.
 //! - [`time`]: sleep, timeout, interval.
 //! - [`sync`]: locks, condition variables, channels and [`select!`], shaped like `std::sync`.
+//! - [`fs`] and [`io`]: files, directories and the standard streams, shaped like `std::fs` and
+//!   `std::io`.
 
 #![warn(missing_docs)]
 
 pub(crate) mod blocking;
 pub mod coro;
+pub mod fs;
 pub(crate) mod future;
+pub mod io;
 pub(crate) mod loom;
 pub mod net;
 pub mod os;

@@ -1,3 +1,4 @@
 //! Unix-specific parts, shaped like `std::os::unix`.
 
+pub mod fs;
 pub mod net;

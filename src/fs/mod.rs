@@ -1,0 +1,1065 @@
+//! File-system access shaped like `std::fs`: port by changing `std::fs` to `zsync::fs`.
+//!
+//! The names, signatures, error kinds and the value types are std's ([`Metadata`],
+//! [`Permissions`], [`FileType`] and [`FileTimes`] are std's own, re-exported); `File`,
+//! `OpenOptions`, `ReadDir`, `DirEntry` and `DirBuilder` are zsync types with std's methods and
+//! std's traits (`Read`, `Write`, `Seek` for `File` and `&File`,
+//! `std::os::unix::fs::{FileExt, OpenOptionsExt, DirEntryExt, DirBuilderExt}`, the raw-fd
+//! traits, conversions from and into `std::fs::File`).
+//!
+//! ```
+//! use std::io::{Read, Seek, SeekFrom, Write};
+//! let dir = std::env::temp_dir().join(format!("zsync-fs-doc-{}", std::process::id()));
+//! let text = zsync::run(move || -> std::io::Result<String> {
+//!     zsync::fs::create_dir_all(&dir)?;
+//!     let path = dir.join("hello.txt");
+//!     let mut file = zsync::fs::File::create(&path)?;
+//!     file.write_all(b"hello, green world")?;
+//!     drop(file);
+//!     let mut file = zsync::fs::File::open(&path)?;
+//!     file.seek(SeekFrom::Start(7))?;
+//!     let mut text = String::new();
+//!     file.read_to_string(&mut text)?;
+//!     zsync::fs::remove_dir_all(&dir)?;
+//!     Ok(text)
+//! })?;
+//! assert_eq!(text, "green world");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # What runs where
+//!
+//! - **On a green thread** every call that can block (opening, reading, writing, seeking,
+//!   syncing, `stat`, directory listing, every path operation) runs on zsync's blocking pool
+//!   (see [`crate::unblock`]) and parks only the calling green thread: the worker keeps running
+//!   the others. On a `Flavor::OsThreads` runtime the same code runs on the calling thread.
+//! - **On a plain OS thread** outside any runtime each call is std's own call, made directly:
+//!   exactly std's behaviour and cost.
+//! - **Planned**: an io_uring backend. Each kind of operation goes through one internal
+//!   function, so the backend can change per operation without changing this API.
+//!
+//! # Cancellation
+//!
+//! A green thread blocked in a file operation is cancellable like anywhere else in zsync
+//! ([`JoinHandle::cancel`](crate::thread::JoinHandle::cancel),
+//! [`zsync::time::timeout`](crate::time::timeout), dropping the runtime): it unwinds at once.
+//! The operation itself cannot be stopped half-way; it finishes on its pool thread and its
+//! result is dropped. So nothing borrowed goes to the pool: paths are copied, data moves
+//! through a buffer the operation owns (kept per `File` and reused, at most 1 MiB per trip), and
+//! the open file is shared with the pool thread by reference count. After a cancelled `read` or
+//! `write` the file position may still move when the abandoned operation completes, and the data
+//! it read is lost, as after an interrupted read on any stream; a directory listing loses no
+//! entry (a batch read for a cancelled caller is handed to the next `next()`).
+//!
+//! # Differences from std
+//!
+//! - A single `read`/`write`/`read_at`/`write_at` on a green thread moves at most 1 MiB (std's
+//!   calls may return short counts too); `read_exact`, `write_all`, `read_to_end` and the
+//!   `_at` variants move everything, in 1 MiB trips or one trip.
+//! - `std::path::Path`'s own file-system methods (`exists`, `is_file`, `is_dir`, `metadata`,
+//!   `read_dir`, `canonicalize`, ...) are std's and block the worker: use the functions here
+//!   (`zsync::fs::metadata(path)?.is_dir()`).
+//! - `impl Read/Write/Seek for Arc<File>` (std has them for `Arc<std::fs::File>`) cannot be
+//!   written outside std; `&File` implements all three, so `&*arc` works.
+//! - `File::lock` and friends (Rust 1.89) are not offered yet: this crate supports Rust 1.85.
+//! - Dropping a `File` closes it on the calling thread, as std does (`close` does not wait on
+//!   local file systems); `try_clone` (`dup`) also runs there.
+//! - Converting a `File` into a `std::fs::File` (or a raw fd) while an abandoned operation on it
+//!   is still running on the pool duplicates the descriptor instead (same open file, same
+//!   position, another fd number).
+
+mod op;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+pub use std::fs::{FileTimes, FileType, Metadata, Permissions};
+
+pub(crate) use op::{chown_path, fchown, invalid_utf8, offload, symlink};
+
+/// An open file, like `std::fs::File`: `Read`, `Write` and `Seek` (for `File` and `&File`),
+/// positional I/O through `std::os::unix::fs::FileExt`; each blocking call parks only the
+/// calling green thread.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::os::unix::fs::FileExt;
+/// use zsync::fs::File;
+/// let path = std::env::temp_dir().join(format!("zsync-file-doc-{}", std::process::id()));
+/// zsync::run({
+///     let path = path.clone();
+///     move || -> std::io::Result<()> {
+///         let mut file = File::options()
+///             .read(true)
+///             .write(true)
+///             .create(true)
+///             .truncate(true)
+///             .open(&path)?;
+///         file.write_all(b"0123456789")?;
+///         let mut four = [0; 4];
+///         file.read_exact_at(&mut four, 3)?;
+///         assert_eq!(&four, b"3456");
+///         assert_eq!(file.metadata()?.len(), 10);
+///         Ok(())
+///     }
+/// })?;
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct File {
+    inner: Arc<std::fs::File>,
+    scratch: op::Scratch,
+}
+
+impl File {
+    fn from_std(file: std::fs::File) -> File {
+        File {
+            inner: Arc::new(file),
+            scratch: op::Scratch::default(),
+        }
+    }
+
+    /// Opens a file for reading, like `std::fs::File::open`.
+    ///
+    /// # Errors
+    /// As std: `NotFound` if the path does not exist, `PermissionDenied`, ...
+    ///
+    /// ```
+    /// let err = zsync::fs::File::open("/no/such/file").unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    pub fn open<P: AsRef<Path>>(path: P) -> io::Result<File> {
+        OpenOptions::new().read(true).open(path)
+    }
+
+    /// Opens a file for writing, creating it or truncating it, like `std::fs::File::create`.
+    ///
+    /// # Errors
+    /// As std.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("zsync-create-doc-{}", std::process::id()));
+    /// let file = zsync::fs::File::create(&path)?;
+    /// assert_eq!(file.metadata()?.len(), 0);
+    /// zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn create<P: AsRef<Path>>(path: P) -> io::Result<File> {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+    }
+
+    /// Creates a new file for reading and writing; fails with `AlreadyExists` if the path
+    /// exists, like `std::fs::File::create_new`.
+    ///
+    /// # Errors
+    /// As std.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("zsync-new-doc-{}", std::process::id()));
+    /// let _file = zsync::fs::File::create_new(&path)?;
+    /// let err = zsync::fs::File::create_new(&path).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+    /// zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn create_new<P: AsRef<Path>>(path: P) -> io::Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+    }
+
+    /// A blank [`OpenOptions`], like `std::fs::File::options`.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("zsync-options-doc-{}", std::process::id()));
+    /// let file = zsync::fs::File::options().append(true).create(true).open(&path)?;
+    /// drop(file);
+    /// zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn options() -> OpenOptions {
+        OpenOptions::new()
+    }
+
+    /// Flushes data and metadata to the device (`fsync`).
+    ///
+    /// # Errors
+    /// As std.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("zsync-sync-doc-{}", std::process::id()));
+    /// use std::io::Write;
+    /// let mut file = zsync::fs::File::create(&path)?;
+    /// file.write_all(b"durable")?;
+    /// file.sync_all()?;
+    /// # zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn sync_all(&self) -> io::Result<()> {
+        op::sync_all(&self.inner)
+    }
+
+    /// Flushes data (and the metadata needed to read it) to the device (`fdatasync`).
+    ///
+    /// # Errors
+    /// As std.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("zsync-syncd-doc-{}", std::process::id()));
+    /// let file = zsync::fs::File::create(&path)?;
+    /// file.sync_data()?;
+    /// # zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn sync_data(&self) -> io::Result<()> {
+        op::sync_data(&self.inner)
+    }
+
+    /// Truncates or extends the file to `size` bytes (extending with zeros); the position does
+    /// not move.
+    ///
+    /// # Errors
+    /// As std (`InvalidInput` if the file is not open for writing).
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("zsync-len-doc-{}", std::process::id()));
+    /// let file = zsync::fs::File::create(&path)?;
+    /// file.set_len(100)?;
+    /// assert_eq!(file.metadata()?.len(), 100);
+    /// # zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_len(&self, size: u64) -> io::Result<()> {
+        op::set_len(&self.inner, size)
+    }
+
+    /// The file's metadata (`fstat`).
+    ///
+    /// # Errors
+    /// As std.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("zsync-meta-doc-{}", std::process::id()));
+    /// let file = zsync::fs::File::create(&path)?;
+    /// assert!(file.metadata()?.is_file());
+    /// # zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn metadata(&self) -> io::Result<Metadata> {
+        op::fstat(&self.inner)
+    }
+
+    /// A new handle to the same open file (`dup`): it shares the position and the flags.
+    ///
+    /// # Errors
+    /// As std (`EMFILE` when out of descriptors).
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("zsync-clone-doc-{}", std::process::id()));
+    /// use std::io::{Seek, Write};
+    /// let mut file = zsync::fs::File::create(&path)?;
+    /// let mut other = file.try_clone()?;
+    /// file.write_all(b"abc")?;
+    /// assert_eq!(other.stream_position()?, 3);
+    /// # zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_clone(&self) -> io::Result<File> {
+        // dup(2) never waits.
+        Ok(File::from_std(self.inner.try_clone()?))
+    }
+
+    /// Changes the permissions of the file (`fchmod`).
+    ///
+    /// # Errors
+    /// As std.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("zsync-perm-doc-{}", std::process::id()));
+    /// let file = zsync::fs::File::create(&path)?;
+    /// let mut perm = file.metadata()?.permissions();
+    /// perm.set_readonly(true);
+    /// file.set_permissions(perm)?;
+    /// assert!(file.metadata()?.permissions().readonly());
+    /// # zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_permissions(&self, perm: Permissions) -> io::Result<()> {
+        op::fchmod(&self.inner, perm)
+    }
+
+    /// Sets the access and modification times given in `times` (`futimens`).
+    ///
+    /// # Errors
+    /// As std.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("zsync-times-doc-{}", std::process::id()));
+    /// use std::time::{Duration, SystemTime};
+    /// let file = zsync::fs::File::create(&path)?;
+    /// let then = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    /// file.set_times(zsync::fs::FileTimes::new().set_accessed(then).set_modified(then))?;
+    /// assert_eq!(file.metadata()?.modified()?, then);
+    /// # zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_times(&self, times: FileTimes) -> io::Result<()> {
+        op::set_times(&self.inner, times)
+    }
+
+    /// Sets the modification time, like `std::fs::File::set_modified`.
+    ///
+    /// # Errors
+    /// As std.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("zsync-mtime-doc-{}", std::process::id()));
+    /// use std::time::{Duration, SystemTime};
+    /// let file = zsync::fs::File::create(&path)?;
+    /// let then = SystemTime::UNIX_EPOCH + Duration::from_secs(86_400);
+    /// file.set_modified(then)?;
+    /// assert_eq!(file.metadata()?.modified()?, then);
+    /// # zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_modified(&self, time: SystemTime) -> io::Result<()> {
+        self.set_times(FileTimes::new().set_modified(time))
+    }
+
+    /// Gives up the `Arc` and the buffer: the std file, or a duplicate of its descriptor if an
+    /// abandoned operation still holds it.
+    fn into_std(self) -> io::Result<std::fs::File> {
+        match Arc::try_unwrap(self.inner) {
+            Ok(file) => Ok(file),
+            Err(shared) => shared.try_clone(),
+        }
+    }
+}
+
+impl Read for &File {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        op::read(&self.inner, &self.scratch, buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        op::read_vectored(&self.inner, &self.scratch, bufs)
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        op::read_exact(&self.inner, &self.scratch, buf)
+    }
+
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        op::read_to_end(&self.inner, buf)
+    }
+
+    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
+        op::read_to_string(&self.inner, buf)
+    }
+}
+
+impl Read for File {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        (&*self).read_vectored(bufs)
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        (&*self).read_exact(buf)
+    }
+
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        (&*self).read_to_end(buf)
+    }
+
+    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
+        (&*self).read_to_string(buf)
+    }
+}
+
+impl Write for &File {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        op::write(&self.inner, &self.scratch, buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        op::write_vectored(&self.inner, &self.scratch, bufs)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        op::write_all(&self.inner, &self.scratch, buf)
+    }
+
+    /// A file has no buffer of its own (like std's `File`): nothing to do.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for File {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(bufs)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        (&*self).write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self).flush()
+    }
+}
+
+impl Seek for &File {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        op::seek(&self.inner, pos)
+    }
+}
+
+impl Seek for File {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        (&*self).seek(pos)
+    }
+}
+
+impl std::os::unix::fs::FileExt for File {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        op::read_at(&self.inner, &self.scratch, buf, offset)
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        op::read_exact_at(&self.inner, &self.scratch, buf, offset)
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
+        op::write_at(&self.inner, &self.scratch, buf, offset)
+    }
+
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        op::write_all_at(&self.inner, &self.scratch, buf, offset)
+    }
+}
+
+impl fmt::Debug for File {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.inner, f)
+    }
+}
+
+impl From<std::fs::File> for File {
+    fn from(file: std::fs::File) -> File {
+        File::from_std(file)
+    }
+}
+
+impl From<File> for std::fs::File {
+    /// The std file. If an abandoned operation (of a cancelled green thread) still runs on
+    /// the file, the descriptor is duplicated instead.
+    ///
+    /// # Panics
+    /// If that duplicate cannot be made (out of file descriptors).
+    fn from(file: File) -> std::fs::File {
+        file.into_std()
+            .unwrap_or_else(|err| panic!("zsync::fs::File into std::fs::File: dup failed: {err}"))
+    }
+}
+
+impl From<OwnedFd> for File {
+    fn from(fd: OwnedFd) -> File {
+        File::from_std(std::fs::File::from(fd))
+    }
+}
+
+impl From<File> for OwnedFd {
+    fn from(file: File) -> OwnedFd {
+        std::fs::File::from(file).into()
+    }
+}
+
+impl AsFd for File {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl AsRawFd for File {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
+impl FromRawFd for File {
+    unsafe fn from_raw_fd(fd: RawFd) -> File {
+        // SAFETY: the caller hands over an open descriptor it owns, which is exactly what
+        // `std::fs::File::from_raw_fd` requires.
+        File::from_std(unsafe { std::fs::File::from_raw_fd(fd) })
+    }
+}
+
+impl IntoRawFd for File {
+    fn into_raw_fd(self) -> RawFd {
+        std::fs::File::from(self).into_raw_fd()
+    }
+}
+
+/// Options for opening a file, like `std::fs::OpenOptions` (std's own rules for invalid
+/// combinations and their `InvalidInput` errors); also `std::os::unix::fs::OpenOptionsExt`.
+///
+/// ```
+/// use std::io::Write;
+/// use std::os::unix::fs::OpenOptionsExt;
+/// use zsync::fs::OpenOptions;
+/// let path = std::env::temp_dir().join(format!("zsync-oo-doc-{}", std::process::id()));
+/// let mut log = OpenOptions::new().append(true).create(true).mode(0o600).open(&path)?;
+/// log.write_all(b"one\n")?;
+/// let mut log = OpenOptions::new().append(true).open(&path)?;
+/// log.write_all(b"two\n")?;
+/// assert_eq!(zsync::fs::read_to_string(&path)?, "one\ntwo\n");
+/// zsync::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct OpenOptions(std::fs::OpenOptions);
+
+impl OpenOptions {
+    /// All options off.
+    #[must_use]
+    #[allow(clippy::new_without_default)] // std's OpenOptions has no Default either
+    pub fn new() -> OpenOptions {
+        OpenOptions(std::fs::OpenOptions::new())
+    }
+
+    /// Read access.
+    pub fn read(&mut self, read: bool) -> &mut OpenOptions {
+        self.0.read(read);
+        self
+    }
+
+    /// Write access.
+    pub fn write(&mut self, write: bool) -> &mut OpenOptions {
+        self.0.write(write);
+        self
+    }
+
+    /// Append mode: every write goes to the end (implies write access).
+    pub fn append(&mut self, append: bool) -> &mut OpenOptions {
+        self.0.append(append);
+        self
+    }
+
+    /// Truncate an existing file to length 0 (needs write access).
+    pub fn truncate(&mut self, truncate: bool) -> &mut OpenOptions {
+        self.0.truncate(truncate);
+        self
+    }
+
+    /// Create the file if it does not exist (needs write or append access).
+    pub fn create(&mut self, create: bool) -> &mut OpenOptions {
+        self.0.create(create);
+        self
+    }
+
+    /// Create the file, failing with `AlreadyExists` if it exists (atomically; symlinks are
+    /// not followed). Overrides `create` and `truncate`.
+    pub fn create_new(&mut self, create_new: bool) -> &mut OpenOptions {
+        self.0.create_new(create_new);
+        self
+    }
+
+    /// Opens `path` with these options.
+    ///
+    /// # Errors
+    /// As std: `InvalidInput` for a combination std rejects, the OS's error otherwise.
+    pub fn open<P: AsRef<Path>>(&self, path: P) -> io::Result<File> {
+        op::open(path.as_ref(), &self.0).map(File::from_std)
+    }
+}
+
+impl std::os::unix::fs::OpenOptionsExt for OpenOptions {
+    fn mode(&mut self, mode: u32) -> &mut OpenOptions {
+        self.0.mode(mode);
+        self
+    }
+
+    fn custom_flags(&mut self, flags: i32) -> &mut OpenOptions {
+        self.0.custom_flags(flags);
+        self
+    }
+}
+
+/// Reads a whole file, like `std::fs::read`.
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("zsync-read-doc-{}", std::process::id()));
+/// zsync::fs::write(&path, [1, 2, 3])?;
+/// assert_eq!(zsync::fs::read(&path)?, [1, 2, 3]);
+/// zsync::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn read<P: AsRef<Path>>(path: P) -> io::Result<Vec<u8>> {
+    op::read_whole(path.as_ref())
+}
+
+/// Reads a whole file into a `String`, like `std::fs::read_to_string` (`InvalidData` if it is
+/// not UTF-8).
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("zsync-rts-doc-{}", std::process::id()));
+/// zsync::fs::write(&path, "text")?;
+/// assert_eq!(zsync::fs::read_to_string(&path)?, "text");
+/// zsync::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn read_to_string<P: AsRef<Path>>(path: P) -> io::Result<String> {
+    op::read_whole_string(path.as_ref())
+}
+
+/// Writes `contents` as the whole file, creating or truncating it, like `std::fs::write`.
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("zsync-write-doc-{}", std::process::id()));
+/// zsync::fs::write(&path, b"bytes")?;
+/// assert_eq!(zsync::fs::metadata(&path)?.len(), 5);
+/// zsync::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write<P: AsRef<Path>, C: AsRef<[u8]>>(path: P, contents: C) -> io::Result<()> {
+    op::write_whole(path.as_ref(), contents.as_ref())
+}
+
+/// Copies a file's contents and permission bits, like `std::fs::copy`; returns the bytes copied.
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// let dir = std::env::temp_dir();
+/// let (a, b) = (dir.join(format!("zsync-cp-a-{}", std::process::id())), dir.join(format!("zsync-cp-b-{}", std::process::id())));
+/// zsync::fs::write(&a, "copy me")?;
+/// assert_eq!(zsync::fs::copy(&a, &b)?, 7);
+/// assert_eq!(zsync::fs::read_to_string(&b)?, "copy me");
+/// zsync::fs::remove_file(&a)?;
+/// zsync::fs::remove_file(&b)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn copy<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<u64> {
+    op::copy(from.as_ref(), to.as_ref())
+}
+
+/// Renames a file or directory, replacing `to` if it exists (and may be replaced), like
+/// `std::fs::rename`.
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// let dir = std::env::temp_dir();
+/// let (a, b) = (dir.join(format!("zsync-mv-a-{}", std::process::id())), dir.join(format!("zsync-mv-b-{}", std::process::id())));
+/// zsync::fs::write(&a, "x")?;
+/// zsync::fs::rename(&a, &b)?;
+/// assert!(!zsync::fs::exists(&a)? && zsync::fs::exists(&b)?);
+/// zsync::fs::remove_file(&b)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn rename<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<()> {
+    op::rename(from.as_ref(), to.as_ref())
+}
+
+/// Removes a file (or symlink), like `std::fs::remove_file`.
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// let err = zsync::fs::remove_file("/no/such/file").unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+/// ```
+pub fn remove_file<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    op::remove_file(path.as_ref())
+}
+
+/// Creates a directory, like `std::fs::create_dir` (`AlreadyExists` if it exists).
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("zsync-mkdir-doc-{}", std::process::id()));
+/// zsync::fs::create_dir(&dir)?;
+/// assert!(zsync::fs::metadata(&dir)?.is_dir());
+/// zsync::fs::remove_dir(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn create_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    op::create_dir(path.as_ref(), false, 0o777)
+}
+
+/// Creates a directory and every missing parent, like `std::fs::create_dir_all` (no error if
+/// it exists already).
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("zsync-mkdirp-doc-{}", std::process::id()));
+/// zsync::fs::create_dir_all(dir.join("a/b/c"))?;
+/// zsync::fs::create_dir_all(dir.join("a/b/c"))?;
+/// zsync::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn create_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    op::create_dir(path.as_ref(), true, 0o777)
+}
+
+/// Removes an empty directory, like `std::fs::remove_dir`.
+///
+/// # Errors
+/// As std (`DirectoryNotEmpty`, `NotADirectory`, ...).
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("zsync-rmdir-doc-{}", std::process::id()));
+/// zsync::fs::create_dir(&dir)?;
+/// zsync::fs::remove_dir(&dir)?;
+/// assert!(!zsync::fs::exists(&dir)?);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn remove_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    op::remove_dir(path.as_ref())
+}
+
+/// Removes a directory and everything under it without following symlinks, like
+/// `std::fs::remove_dir_all`. The whole walk is one operation on the pool.
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("zsync-rmrf-doc-{}", std::process::id()));
+/// zsync::fs::create_dir_all(dir.join("inner"))?;
+/// zsync::fs::write(dir.join("inner/file"), "x")?;
+/// zsync::fs::remove_dir_all(&dir)?;
+/// assert!(!zsync::fs::exists(&dir)?);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn remove_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    op::remove_dir_all(path.as_ref())
+}
+
+/// The metadata of a path, following symlinks, like `std::fs::metadata`.
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// assert!(zsync::fs::metadata("/")?.is_dir());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {
+    op::stat(path.as_ref())
+}
+
+/// The metadata of a path without following a final symlink, like `std::fs::symlink_metadata`.
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// let dir = std::env::temp_dir();
+/// let link = dir.join(format!("zsync-lstat-doc-{}", std::process::id()));
+/// zsync::os::unix::fs::symlink("/", &link)?;
+/// assert!(zsync::fs::symlink_metadata(&link)?.file_type().is_symlink());
+/// assert!(zsync::fs::metadata(&link)?.is_dir());
+/// zsync::fs::remove_file(&link)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn symlink_metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {
+    op::lstat(path.as_ref())
+}
+
+/// The absolute path with every symlink, `.` and `..` resolved, like `std::fs::canonicalize`.
+///
+/// # Errors
+/// As std (`NotFound` if the path does not exist).
+///
+/// ```
+/// assert_eq!(zsync::fs::canonicalize("/usr/../")?, std::path::Path::new("/"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn canonicalize<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
+    op::canonicalize(path.as_ref())
+}
+
+/// Creates a hard link `link` to `original`, like `std::fs::hard_link`.
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// let dir = std::env::temp_dir();
+/// let (a, b) = (dir.join(format!("zsync-ln-a-{}", std::process::id())), dir.join(format!("zsync-ln-b-{}", std::process::id())));
+/// zsync::fs::write(&a, "shared")?;
+/// zsync::fs::hard_link(&a, &b)?;
+/// assert_eq!(zsync::fs::read_to_string(&b)?, "shared");
+/// zsync::fs::remove_file(&a)?;
+/// zsync::fs::remove_file(&b)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn hard_link<P: AsRef<Path>, Q: AsRef<Path>>(original: P, link: Q) -> io::Result<()> {
+    op::hard_link(original.as_ref(), link.as_ref())
+}
+
+/// The target of a symlink, like `std::fs::read_link`.
+///
+/// # Errors
+/// As std (`InvalidInput` if the path is not a symlink).
+///
+/// ```
+/// let link = std::env::temp_dir().join(format!("zsync-readlink-doc-{}", std::process::id()));
+/// zsync::os::unix::fs::symlink("some/target", &link)?;
+/// assert_eq!(zsync::fs::read_link(&link)?, std::path::Path::new("some/target"));
+/// zsync::fs::remove_file(&link)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn read_link<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
+    op::read_link(path.as_ref())
+}
+
+/// Whether the path exists (following symlinks): `Ok(false)` if it does not, an error if that
+/// cannot be told (permission denied on a parent, ...), like `std::fs::exists`.
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// assert!(zsync::fs::exists("/")?);
+/// assert!(!zsync::fs::exists("/no/such/path")?);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn exists<P: AsRef<Path>>(path: P) -> io::Result<bool> {
+    op::exists(path.as_ref())
+}
+
+/// Changes the permissions of a path, like `std::fs::set_permissions`.
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// use std::os::unix::fs::PermissionsExt;
+/// let path = std::env::temp_dir().join(format!("zsync-chmod-doc-{}", std::process::id()));
+/// zsync::fs::write(&path, "")?;
+/// zsync::fs::set_permissions(&path, zsync::fs::Permissions::from_mode(0o640))?;
+/// assert_eq!(zsync::fs::metadata(&path)?.permissions().mode() & 0o777, 0o640);
+/// zsync::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn set_permissions<P: AsRef<Path>>(path: P, perm: Permissions) -> io::Result<()> {
+    op::set_permissions(path.as_ref(), perm)
+}
+
+/// Opens a directory listing, like `std::fs::read_dir`.
+///
+/// # Errors
+/// As std (`NotFound`, `NotADirectory`, ...).
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("zsync-ls-doc-{}", std::process::id()));
+/// zsync::fs::create_dir(&dir)?;
+/// zsync::fs::write(dir.join("a"), "")?;
+/// zsync::fs::write(dir.join("b"), "")?;
+/// let mut names: Vec<_> = zsync::fs::read_dir(&dir)?
+///     .map(|entry| entry.map(|e| e.file_name()))
+///     .collect::<Result<_, _>>()?;
+/// names.sort();
+/// assert_eq!(names, ["a", "b"]);
+/// zsync::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn read_dir<P: AsRef<Path>>(path: P) -> io::Result<ReadDir> {
+    Ok(ReadDir {
+        listing: op::read_dir(path.as_ref())?,
+        ready: Default::default(),
+    })
+}
+
+/// An iterator over a directory's entries (without `.` and `..`), like `std::fs::ReadDir`. On a
+/// green thread the entries are read in batches, one trip to the pool per batch.
+///
+/// ```
+/// let n = zsync::fs::read_dir("/")?.count();
+/// assert!(n > 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct ReadDir {
+    listing: Arc<Mutex<op::Listing>>,
+    ready: std::collections::VecDeque<io::Result<op::Entry>>,
+}
+
+impl Iterator for ReadDir {
+    type Item = io::Result<DirEntry>;
+
+    fn next(&mut self) -> Option<io::Result<DirEntry>> {
+        if self.ready.is_empty() && !op::read_dir_next(&self.listing, &mut self.ready) {
+            return None;
+        }
+        self.ready.pop_front().map(|entry| {
+            entry.map(|e| DirEntry {
+                entry: e.entry,
+                file_type: e.file_type,
+            })
+        })
+    }
+}
+
+impl fmt::Debug for ReadDir {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadDir").finish_non_exhaustive()
+    }
+}
+
+/// An entry of a [`ReadDir`], like `std::fs::DirEntry`; also
+/// `std::os::unix::fs::DirEntryExt`.
+///
+/// ```
+/// use std::os::unix::fs::DirEntryExt;
+/// for entry in zsync::fs::read_dir("/")? {
+///     let entry = entry?;
+///     assert!(entry.path().starts_with("/"));
+///     assert!(entry.ino() != 0);
+///     let _ = entry.file_type()?;
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct DirEntry {
+    entry: Arc<std::fs::DirEntry>,
+    file_type: Option<FileType>,
+}
+
+impl DirEntry {
+    /// The full path: the directory's path joined with the file name.
+    #[must_use]
+    pub fn path(&self) -> PathBuf {
+        self.entry.path()
+    }
+
+    /// The entry's name within its directory.
+    #[must_use]
+    pub fn file_name(&self) -> OsString {
+        self.entry.file_name()
+    }
+
+    /// The entry's metadata, not following a symlink (`fstatat` relative to the directory).
+    ///
+    /// # Errors
+    /// As std (`NotFound` if the entry was removed since it was listed).
+    pub fn metadata(&self) -> io::Result<Metadata> {
+        op::entry_metadata(&self.entry)
+    }
+
+    /// The entry's file type, not following a symlink. Usually known from the listing itself
+    /// (no further call); otherwise an `lstat`.
+    ///
+    /// # Errors
+    /// As std.
+    pub fn file_type(&self) -> io::Result<FileType> {
+        match self.file_type {
+            Some(file_type) => Ok(file_type),
+            None => op::entry_file_type(&self.entry),
+        }
+    }
+}
+
+impl std::os::unix::fs::DirEntryExt for DirEntry {
+    fn ino(&self) -> u64 {
+        std::os::unix::fs::DirEntryExt::ino(&*self.entry)
+    }
+}
+
+impl fmt::Debug for DirEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.entry, f)
+    }
+}
+
+/// A builder for creating directories, like `std::fs::DirBuilder`; also
+/// `std::os::unix::fs::DirBuilderExt` (the mode, 0o777 before the umask by default).
+///
+/// ```
+/// use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+/// let dir = std::env::temp_dir().join(format!("zsync-db-doc-{}", std::process::id()));
+/// zsync::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir.join("x/y"))?;
+/// assert_eq!(zsync::fs::metadata(dir.join("x/y"))?.permissions().mode() & 0o777, 0o700);
+/// zsync::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct DirBuilder {
+    recursive: bool,
+    mode: u32,
+}
+
+impl DirBuilder {
+    /// A builder that creates one directory with mode 0o777 (before the umask).
+    #[must_use]
+    pub fn new() -> DirBuilder {
+        DirBuilder {
+            recursive: false,
+            mode: 0o777,
+        }
+    }
+
+    /// Whether missing parents are created too (and an existing directory is no error).
+    pub fn recursive(&mut self, recursive: bool) -> &mut DirBuilder {
+        self.recursive = recursive;
+        self
+    }
+
+    /// Creates the directory.
+    ///
+    /// # Errors
+    /// As std.
+    pub fn create<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
+        op::create_dir(path.as_ref(), self.recursive, self.mode)
+    }
+}
+
+impl Default for DirBuilder {
+    fn default() -> DirBuilder {
+        DirBuilder::new()
+    }
+}
+
+impl std::os::unix::fs::DirBuilderExt for DirBuilder {
+    fn mode(&mut self, mode: u32) -> &mut DirBuilder {
+        self.mode = mode;
+        self
+    }
+}

@@ -1,0 +1,642 @@
+//! The file-system operations, one small function per kind of operation.
+//!
+//! Every blocking call of [`zsync::fs`](crate::fs) ends up here, and only here is it decided
+//! where the call runs. Today: on a green thread (or a thread of a `Flavor::OsThreads` runtime)
+//! the call runs on the blocking pool through [`crate::unblock`] with owned arguments; on a plain
+//! OS thread outside any runtime it calls std directly, borrowed buffers and all. A later
+//! io_uring backend replaces the bodies of these functions, not their callers.
+//!
+//! The rule every function here keeps: nothing borrowed from the caller goes to the pool. A
+//! green thread that is cancelled while it waits unwinds at once, while the pool thread still
+//! runs the operation; so paths are copied, buffers are owned (and copied in or out), and the
+//! file itself is an `Arc` the pool thread holds a count of.
+
+use std::fs::{self as std_fs, FileTimes, Metadata, Permissions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The most a single read or write hands to the pool at once. std's `read` and `write` may
+/// return short counts anyway; `read_exact`, `write_all` and friends loop over chunks.
+pub(crate) const MAX_CHUNK: usize = 1 << 20;
+
+/// Whether a blocking call should leave the calling thread. Outside any runtime the caller is a
+/// plain OS thread that may block (std's behaviour); inside one it may be a green thread whose
+/// worker must keep running others. (On a `Flavor::OsThreads` thread `unblock` runs the closure
+/// inline, so the owned-buffer path there costs a copy and nothing else.)
+pub(crate) fn offload() -> bool {
+    crate::runtime::Handle::try_current().is_some()
+}
+
+/// A reusable owned buffer for moving bytes to and from the pool. It is taken out for the
+/// duration of an operation and put back afterwards; an operation abandoned by a cancelled
+/// caller keeps its buffer, and the next one allocates a new one.
+#[derive(Default)]
+pub(crate) struct Scratch(Mutex<Vec<u8>>);
+
+impl Scratch {
+    /// An owned buffer of at least `len` initialised bytes (contents unspecified).
+    pub(crate) fn take(&self, len: usize) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        buf
+    }
+
+    /// Hands a buffer back for the next operation (the larger of the two is kept, up to a
+    /// bound).
+    pub(crate) fn put(&self, buf: Vec<u8>) {
+        if buf.capacity() <= 2 * MAX_CHUNK {
+            let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.capacity() < buf.capacity() {
+                *slot = buf;
+            }
+        }
+    }
+}
+
+/// Runs `f` on the pool (or inline on a plain OS thread). The one place operations leave the
+/// caller's thread.
+fn run<T, F>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    crate::unblock(f)
+}
+
+/// An operation on one path.
+fn on_path<T: Send + 'static>(path: &Path, f: fn(&Path) -> io::Result<T>) -> io::Result<T> {
+    if !offload() {
+        return f(path);
+    }
+    let path = path.to_path_buf();
+    run(move || f(&path))
+}
+
+/// An operation on two paths.
+fn on_paths<T: Send + 'static>(
+    from: &Path,
+    to: &Path,
+    f: fn(&Path, &Path) -> io::Result<T>,
+) -> io::Result<T> {
+    if !offload() {
+        return f(from, to);
+    }
+    let (from, to) = (from.to_path_buf(), to.to_path_buf());
+    run(move || f(&from, &to))
+}
+
+/// An operation on an open file that moves no bytes.
+fn on_file<T, A>(
+    file: &Arc<std_fs::File>,
+    arg: A,
+    f: fn(&std_fs::File, A) -> io::Result<T>,
+) -> io::Result<T>
+where
+    T: Send + 'static,
+    A: Send + 'static,
+{
+    if !offload() {
+        return f(file, arg);
+    }
+    let file = Arc::clone(file);
+    run(move || f(&file, arg))
+}
+
+// ---- opening and path operations ----
+
+pub(crate) fn open(path: &Path, options: &std_fs::OpenOptions) -> io::Result<std_fs::File> {
+    if !offload() {
+        return options.open(path);
+    }
+    let (path, options) = (path.to_path_buf(), options.clone());
+    run(move || options.open(&path))
+}
+
+pub(crate) fn stat(path: &Path) -> io::Result<Metadata> {
+    on_path(path, |p| std_fs::metadata(p))
+}
+
+pub(crate) fn lstat(path: &Path) -> io::Result<Metadata> {
+    on_path(path, |p| std_fs::symlink_metadata(p))
+}
+
+pub(crate) fn exists(path: &Path) -> io::Result<bool> {
+    on_path(path, |p| std_fs::exists(p))
+}
+
+pub(crate) fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
+    on_path(path, |p| std_fs::read(p))
+}
+
+pub(crate) fn read_whole_string(path: &Path) -> io::Result<String> {
+    on_path(path, |p| std_fs::read_to_string(p))
+}
+
+pub(crate) fn write_whole(path: &Path, contents: &[u8]) -> io::Result<()> {
+    if !offload() {
+        return std_fs::write(path, contents);
+    }
+    let (path, contents) = (path.to_path_buf(), contents.to_vec());
+    run(move || std_fs::write(&path, &contents))
+}
+
+pub(crate) fn copy(from: &Path, to: &Path) -> io::Result<u64> {
+    on_paths(from, to, |f, t| std_fs::copy(f, t))
+}
+
+pub(crate) fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    on_paths(from, to, |f, t| std_fs::rename(f, t))
+}
+
+pub(crate) fn hard_link(original: &Path, link: &Path) -> io::Result<()> {
+    on_paths(original, link, |o, l| std_fs::hard_link(o, l))
+}
+
+pub(crate) fn symlink(original: &Path, link: &Path) -> io::Result<()> {
+    on_paths(original, link, |o, l| std::os::unix::fs::symlink(o, l))
+}
+
+pub(crate) fn remove_file(path: &Path) -> io::Result<()> {
+    on_path(path, |p| std_fs::remove_file(p))
+}
+
+pub(crate) fn remove_dir(path: &Path) -> io::Result<()> {
+    on_path(path, |p| std_fs::remove_dir(p))
+}
+
+pub(crate) fn remove_dir_all(path: &Path) -> io::Result<()> {
+    on_path(path, |p| std_fs::remove_dir_all(p))
+}
+
+pub(crate) fn create_dir(path: &Path, recursive: bool, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fn create(path: &Path, recursive: bool, mode: u32) -> io::Result<()> {
+        std_fs::DirBuilder::new()
+            .recursive(recursive)
+            .mode(mode)
+            .create(path)
+    }
+    if !offload() {
+        return create(path, recursive, mode);
+    }
+    let path = path.to_path_buf();
+    run(move || create(&path, recursive, mode))
+}
+
+pub(crate) fn canonicalize(path: &Path) -> io::Result<PathBuf> {
+    on_path(path, |p| std_fs::canonicalize(p))
+}
+
+pub(crate) fn read_link(path: &Path) -> io::Result<PathBuf> {
+    on_path(path, |p| std_fs::read_link(p))
+}
+
+pub(crate) fn set_permissions(path: &Path, perm: Permissions) -> io::Result<()> {
+    if !offload() {
+        return std_fs::set_permissions(path, perm);
+    }
+    let path = path.to_path_buf();
+    run(move || std_fs::set_permissions(&path, perm))
+}
+
+pub(crate) fn chown_path(
+    path: &Path,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    follow: bool,
+) -> io::Result<()> {
+    fn change(path: &Path, uid: Option<u32>, gid: Option<u32>, follow: bool) -> io::Result<()> {
+        if follow {
+            std::os::unix::fs::chown(path, uid, gid)
+        } else {
+            std::os::unix::fs::lchown(path, uid, gid)
+        }
+    }
+    if !offload() {
+        return change(path, uid, gid, follow);
+    }
+    let path = path.to_path_buf();
+    run(move || change(&path, uid, gid, follow))
+}
+
+// ---- directories ----
+
+/// The state of one directory listing, shared with the pool thread that reads the next batch.
+/// Entries a batch reads go to `pending` under the lock, so a batch whose caller was cancelled
+/// still delivers its entries to the next call: none is lost or read twice.
+pub(crate) struct Listing {
+    dir: std_fs::ReadDir,
+    pending: std::collections::VecDeque<io::Result<Entry>>,
+    finished: bool,
+}
+
+/// A directory entry and, when the batch could learn it cheaply, its file type.
+pub(crate) struct Entry {
+    pub(crate) entry: Arc<std_fs::DirEntry>,
+    pub(crate) file_type: Option<std_fs::FileType>,
+}
+
+/// How many entries one trip to the pool reads.
+const DIR_BATCH: usize = 128;
+
+pub(crate) fn read_dir(path: &Path) -> io::Result<Arc<Mutex<Listing>>> {
+    let dir = on_path(path, |p| std_fs::read_dir(p))?;
+    Ok(Arc::new(Mutex::new(Listing {
+        dir,
+        pending: Default::default(),
+        finished: false,
+    })))
+}
+
+/// Moves the entries read so far into `out`; reads a batch first if there are none. Returns
+/// false once the listing is exhausted and `out` got nothing.
+pub(crate) fn read_dir_next(
+    listing: &Arc<Mutex<Listing>>,
+    out: &mut std::collections::VecDeque<io::Result<Entry>>,
+) -> bool {
+    fn take(
+        listing: &Mutex<Listing>,
+        out: &mut std::collections::VecDeque<io::Result<Entry>>,
+    ) -> bool {
+        let mut l = listing.lock().unwrap_or_else(|e| e.into_inner());
+        out.append(&mut l.pending);
+        !out.is_empty() || l.finished
+    }
+    fn batch(listing: &Mutex<Listing>, limit: usize) {
+        let mut l = listing.lock().unwrap_or_else(|e| e.into_inner());
+        let l = &mut *l;
+        while !l.finished && l.pending.len() < limit {
+            match l.dir.next() {
+                None => l.finished = true,
+                Some(Ok(entry)) => {
+                    // Free when the directory gave the type (d_type); one lstat otherwise.
+                    let file_type = entry.file_type().ok();
+                    l.pending.push_back(Ok(Entry {
+                        entry: Arc::new(entry),
+                        file_type,
+                    }));
+                }
+                Some(Err(err)) => {
+                    // Hand an error over at once; std decides whether the listing goes on.
+                    l.pending.push_back(Err(err));
+                    break;
+                }
+            }
+        }
+    }
+    if take(listing, out) {
+        return !out.is_empty();
+    }
+    if offload() {
+        let shared = Arc::clone(listing);
+        run(move || batch(&shared, DIR_BATCH));
+    } else {
+        batch(listing, 1);
+    }
+    take(listing, out);
+    !out.is_empty()
+}
+
+pub(crate) fn entry_metadata(entry: &Arc<std_fs::DirEntry>) -> io::Result<Metadata> {
+    if !offload() {
+        return entry.metadata();
+    }
+    let entry = Arc::clone(entry);
+    run(move || entry.metadata())
+}
+
+pub(crate) fn entry_file_type(entry: &Arc<std_fs::DirEntry>) -> io::Result<std_fs::FileType> {
+    if !offload() {
+        return entry.file_type();
+    }
+    let entry = Arc::clone(entry);
+    run(move || entry.file_type())
+}
+
+// ---- open files ----
+
+pub(crate) fn read(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    if !offload() || buf.is_empty() {
+        // A zero-length read never waits; std still makes the call (and reports a bad fd).
+        return (&**file).read(buf);
+    }
+    let len = buf.len().min(MAX_CHUNK);
+    let owned = scratch.take(len);
+    let file = Arc::clone(file);
+    let (owned, result) = run(move || {
+        let mut owned = owned;
+        let result = (&*file).read(&mut owned[..len]);
+        (owned, result)
+    });
+    if let Ok(n) = result {
+        buf[..n].copy_from_slice(&owned[..n]);
+    }
+    scratch.put(owned);
+    result
+}
+
+pub(crate) fn read_vectored(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    bufs: &mut [io::IoSliceMut<'_>],
+) -> io::Result<usize> {
+    if !offload() {
+        return (&**file).read_vectored(bufs);
+    }
+    let total = bufs.iter().map(|b| b.len()).sum::<usize>().min(MAX_CHUNK);
+    if total == 0 {
+        return (&**file).read_vectored(bufs);
+    }
+    let owned = scratch.take(total);
+    let file = Arc::clone(file);
+    let (owned, result) = run(move || {
+        let mut owned = owned;
+        let result = (&*file).read(&mut owned[..total]);
+        (owned, result)
+    });
+    if let Ok(n) = result {
+        let mut rest = &owned[..n];
+        for buf in bufs.iter_mut() {
+            if rest.is_empty() {
+                break;
+            }
+            let k = buf.len().min(rest.len());
+            buf[..k].copy_from_slice(&rest[..k]);
+            rest = &rest[k..];
+        }
+    }
+    scratch.put(owned);
+    result
+}
+
+pub(crate) fn read_exact(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    buf: &mut [u8],
+) -> io::Result<()> {
+    if !offload() {
+        return (&**file).read_exact(buf);
+    }
+    // Chunk by chunk, each read in full on the pool: the error kinds are std's (UnexpectedEof
+    // when the file ends first, after consuming what was there).
+    for chunk in buf.chunks_mut(MAX_CHUNK) {
+        let len = chunk.len();
+        let owned = scratch.take(len);
+        let file = Arc::clone(file);
+        let (owned, result) = run(move || {
+            let mut owned = owned;
+            let result = (&*file).read_exact(&mut owned[..len]);
+            (owned, result)
+        });
+        if result.is_ok() {
+            chunk.copy_from_slice(&owned[..len]);
+        }
+        scratch.put(owned);
+        result?;
+    }
+    Ok(())
+}
+
+/// Reads to the end in one trip to the pool. Like std, the bytes read before an error are kept.
+pub(crate) fn read_to_end(file: &Arc<std_fs::File>, buf: &mut Vec<u8>) -> io::Result<usize> {
+    if !offload() {
+        return (&**file).read_to_end(buf);
+    }
+    let file = Arc::clone(file);
+    let (data, result) = run(move || {
+        let mut data = Vec::new();
+        let result = (&*file).read_to_end(&mut data);
+        (data, result)
+    });
+    let n = data.len();
+    if buf.is_empty() {
+        *buf = data;
+    } else {
+        buf.extend_from_slice(&data);
+    }
+    result.map(|_| n)
+}
+
+/// Like std's: on invalid UTF-8 nothing is appended and the error is `InvalidData`.
+pub(crate) fn read_to_string(file: &Arc<std_fs::File>, buf: &mut String) -> io::Result<usize> {
+    if !offload() {
+        return (&**file).read_to_string(buf);
+    }
+    let mut bytes = Vec::new();
+    let result = read_to_end(file, &mut bytes);
+    match String::from_utf8(bytes) {
+        Ok(text) => {
+            buf.push_str(&text);
+            result
+        }
+        Err(_) => result.and_then(|_| Err(invalid_utf8())),
+    }
+}
+
+pub(crate) fn invalid_utf8() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "stream did not contain valid UTF-8",
+    )
+}
+
+pub(crate) fn read_at(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    buf: &mut [u8],
+    offset: u64,
+) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    if !offload() || buf.is_empty() {
+        return file.read_at(buf, offset);
+    }
+    let len = buf.len().min(MAX_CHUNK);
+    let owned = scratch.take(len);
+    let file = Arc::clone(file);
+    let (owned, result) = run(move || {
+        let mut owned = owned;
+        let result = file.read_at(&mut owned[..len], offset);
+        (owned, result)
+    });
+    if let Ok(n) = result {
+        buf[..n].copy_from_slice(&owned[..n]);
+    }
+    scratch.put(owned);
+    result
+}
+
+pub(crate) fn read_exact_at(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    buf: &mut [u8],
+    offset: u64,
+) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    if !offload() {
+        return file.read_exact_at(buf, offset);
+    }
+    let mut offset = offset;
+    for chunk in buf.chunks_mut(MAX_CHUNK) {
+        let len = chunk.len();
+        let owned = scratch.take(len);
+        let file = Arc::clone(file);
+        let (owned, result) = run(move || {
+            let mut owned = owned;
+            let result = file.read_exact_at(&mut owned[..len], offset);
+            (owned, result)
+        });
+        if result.is_ok() {
+            chunk.copy_from_slice(&owned[..len]);
+        }
+        scratch.put(owned);
+        result?;
+        offset += len as u64;
+    }
+    Ok(())
+}
+
+/// Copies `data` into an owned buffer and runs `f` on it on the pool.
+fn with_owned<T: Send + 'static>(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    data: &[u8],
+    f: impl FnOnce(&std_fs::File, &[u8]) -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    let len = data.len();
+    let mut owned = scratch.take(len);
+    owned[..len].copy_from_slice(data);
+    let file = Arc::clone(file);
+    let (owned, result) = run(move || {
+        let result = f(&file, &owned[..len]);
+        (owned, result)
+    });
+    scratch.put(owned);
+    result
+}
+
+pub(crate) fn write(file: &Arc<std_fs::File>, scratch: &Scratch, buf: &[u8]) -> io::Result<usize> {
+    if !offload() || buf.is_empty() {
+        return (&**file).write(buf);
+    }
+    let chunk = &buf[..buf.len().min(MAX_CHUNK)];
+    with_owned(file, scratch, chunk, |mut f, data| f.write(data))
+}
+
+pub(crate) fn write_vectored(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    bufs: &[io::IoSlice<'_>],
+) -> io::Result<usize> {
+    if !offload() {
+        return (&**file).write_vectored(bufs);
+    }
+    let total = bufs.iter().map(|b| b.len()).sum::<usize>().min(MAX_CHUNK);
+    if total == 0 {
+        return (&**file).write_vectored(bufs);
+    }
+    let mut owned = scratch.take(total);
+    let mut filled = 0;
+    for buf in bufs {
+        let k = buf.len().min(total - filled);
+        owned[filled..filled + k].copy_from_slice(&buf[..k]);
+        filled += k;
+    }
+    let file = Arc::clone(file);
+    let (owned, result) = run(move || {
+        let result = (&*file).write(&owned[..total]);
+        (owned, result)
+    });
+    scratch.put(owned);
+    result
+}
+
+pub(crate) fn write_all(file: &Arc<std_fs::File>, scratch: &Scratch, buf: &[u8]) -> io::Result<()> {
+    if !offload() {
+        return (&**file).write_all(buf);
+    }
+    for chunk in buf.chunks(MAX_CHUNK) {
+        with_owned(file, scratch, chunk, |mut f, data| f.write_all(data))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn write_at(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    buf: &[u8],
+    offset: u64,
+) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    if !offload() || buf.is_empty() {
+        return file.write_at(buf, offset);
+    }
+    let chunk = &buf[..buf.len().min(MAX_CHUNK)];
+    with_owned(file, scratch, chunk, move |f, data| {
+        f.write_at(data, offset)
+    })
+}
+
+pub(crate) fn write_all_at(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    buf: &[u8],
+    offset: u64,
+) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    if !offload() {
+        return file.write_all_at(buf, offset);
+    }
+    let mut offset = offset;
+    for chunk in buf.chunks(MAX_CHUNK) {
+        with_owned(file, scratch, chunk, move |f, data| {
+            f.write_all_at(data, offset)
+        })?;
+        offset += chunk.len() as u64;
+    }
+    Ok(())
+}
+
+pub(crate) fn seek(file: &Arc<std_fs::File>, pos: SeekFrom) -> io::Result<u64> {
+    on_file(file, pos, |mut f, pos| f.seek(pos))
+}
+
+pub(crate) fn sync_all(file: &Arc<std_fs::File>) -> io::Result<()> {
+    on_file(file, (), |f, ()| f.sync_all())
+}
+
+pub(crate) fn sync_data(file: &Arc<std_fs::File>) -> io::Result<()> {
+    on_file(file, (), |f, ()| f.sync_data())
+}
+
+pub(crate) fn set_len(file: &Arc<std_fs::File>, size: u64) -> io::Result<()> {
+    on_file(file, size, |f, size| f.set_len(size))
+}
+
+pub(crate) fn fstat(file: &Arc<std_fs::File>) -> io::Result<Metadata> {
+    on_file(file, (), |f, ()| f.metadata())
+}
+
+pub(crate) fn fchmod(file: &Arc<std_fs::File>, perm: Permissions) -> io::Result<()> {
+    on_file(file, perm, |f, perm| f.set_permissions(perm))
+}
+
+pub(crate) fn set_times(file: &Arc<std_fs::File>, times: FileTimes) -> io::Result<()> {
+    on_file(file, times, |f, times| f.set_times(times))
+}
+
+pub(crate) fn fchown(fd: BorrowedFd<'_>, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+    if !offload() {
+        return std::os::unix::fs::fchown(fd, uid, gid);
+    }
+    // The descriptor is borrowed: the pool gets a duplicate of its own (same open file).
+    let fd = fd.try_clone_to_owned()?;
+    run(move || std::os::unix::fs::fchown(&fd, uid, gid))
+}

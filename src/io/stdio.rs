@@ -1,0 +1,660 @@
+//! Standard input, output and error for green threads.
+//!
+//! Each stream has one operation per kind (fill, read to end, write, write all, flush) that
+//! moves owned bytes to or from std's own handle, on the blocking pool from a green thread
+//! (see [`crate::fs`]'s `offload` rule), on the calling thread otherwise.
+
+use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::thread::ThreadId;
+use std::fmt;
+use std::io::{self, BufRead, Lines, Read, Write};
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::{Arc, OnceLock};
+
+/// The most one write hands to the pool at once.
+const WRITE_CHUNK: usize = 1 << 20;
+
+// ---- standard input ----
+
+/// Bytes zsync has taken from std's stdin and not yet handed out.
+#[derive(Default)]
+struct Buffered {
+    data: Vec<u8>,
+    pos: usize,
+}
+
+struct StdinShared {
+    /// zsync's side, held by a `StdinLock` (a zsync lock: waiting for it parks only the green
+    /// thread).
+    buffered: Mutex<Buffered>,
+    /// Where a pool read deposits what it took from std's stdin, while it still holds std's
+    /// lock: in order, and kept even when the green thread that asked was cancelled.
+    carry: Arc<std::sync::Mutex<Carry>>,
+}
+
+#[derive(Default)]
+struct Carry {
+    bytes: Vec<u8>,
+    /// A read of std's stdin is running (perhaps abandoned by a cancelled reader).
+    in_flight: bool,
+    /// A reader waiting for that read to finish.
+    waiter: Option<crate::thread::Thread>,
+}
+
+fn stdin_shared() -> &'static StdinShared {
+    static SHARED: OnceLock<StdinShared> = OnceLock::new();
+    SHARED.get_or_init(|| StdinShared {
+        buffered: Mutex::new(Buffered::default()),
+        carry: Arc::default(),
+    })
+}
+
+fn lock_carry(carry: &std::sync::Mutex<Carry>) -> std::sync::MutexGuard<'_, Carry> {
+    carry.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What one trip to std's stdin reads.
+#[derive(Clone, Copy)]
+enum Pull {
+    /// What std has buffered, or one read's worth when it has nothing.
+    Some,
+    /// Everything up to the end of the input.
+    ToEnd,
+}
+
+/// Reads from std's stdin into the carry (on the pool from a green thread). Only the holder of
+/// the `StdinLock` calls it, so at most one read runs, plus perhaps one abandoned by a
+/// cancelled holder: that one is waited for first, and if it brought bytes no new read starts
+/// (it could wait for input the caller does not need).
+fn pull(carry: &Arc<std::sync::Mutex<Carry>>, how: Pull) -> io::Result<()> {
+    fn from_std(carry: &std::sync::Mutex<Carry>, how: Pull) -> io::Result<()> {
+        let mut input = std::io::stdin().lock();
+        let result = match how {
+            Pull::Some => input.fill_buf().map(|available| {
+                lock_carry(carry).bytes.extend_from_slice(available);
+                available.len()
+            }),
+            Pull::ToEnd => {
+                let mut all = Vec::new();
+                let result = input.read_to_end(&mut all);
+                lock_carry(carry).bytes.extend_from_slice(&all);
+                result
+            }
+        };
+        if let (Pull::Some, Ok(n)) = (how, &result) {
+            input.consume(*n);
+        }
+        drop(input);
+        let waiter = {
+            let mut c = lock_carry(carry);
+            c.in_flight = false;
+            c.waiter.take()
+        };
+        if let Some(waiter) = waiter {
+            waiter.unpark();
+        }
+        result.map(drop)
+    }
+    {
+        let mut c = lock_carry(carry);
+        while c.in_flight {
+            c.waiter = Some(crate::thread::current());
+            drop(c);
+            crate::thread::park();
+            c = lock_carry(carry);
+        }
+        if !c.bytes.is_empty() {
+            return Ok(());
+        }
+        c.in_flight = true;
+    }
+    if !crate::fs::offload() {
+        return from_std(carry, how);
+    }
+    let carry = Arc::clone(carry);
+    crate::unblock(move || from_std(&carry, how))
+}
+
+/// A handle to the standard input, like `std::io::Stdin`: reads park only the calling green
+/// thread.
+///
+/// ```no_run
+/// use zsync::io::{self, BufRead};
+/// zsync::run(|| -> io::Result<()> {
+///     let mut name = String::new();
+///     io::stdin().read_line(&mut name)?;
+///     for line in io::stdin().lines() {
+///         println!("{}", line?.to_uppercase());
+///     }
+///     Ok(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Stdin {
+    std: std::io::Stdin,
+}
+
+/// A locked handle to the standard input, like `std::io::StdinLock`: `BufRead` and `Read`,
+/// and exclusive among users of `zsync::io::stdin()` while it lives.
+///
+/// ```no_run
+/// use zsync::io::{self, BufRead};
+/// let mut input = io::stdin().lock();
+/// let mut first = String::new();
+/// input.read_line(&mut first)?;
+/// let rest: Vec<String> = input.lines().collect::<io::Result<_>>()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct StdinLock<'a> {
+    buffered: MutexGuard<'a, Buffered>,
+    shared: &'a StdinShared,
+    std: std::io::Stdin,
+}
+
+/// The standard input of the process, like `std::io::stdin`.
+///
+/// ```no_run
+/// let mut line = String::new();
+/// zsync::io::stdin().read_line(&mut line)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[must_use]
+pub fn stdin() -> Stdin {
+    Stdin {
+        std: std::io::stdin(),
+    }
+}
+
+impl Stdin {
+    /// Locks the handle: exclusive access among zsync's readers. Parks a green thread while
+    /// another holds it.
+    pub fn lock(&self) -> StdinLock<'static> {
+        let shared = stdin_shared();
+        StdinLock {
+            buffered: shared.buffered.lock().unwrap_or_else(|e| e.into_inner()),
+            shared,
+            std: std::io::stdin(),
+        }
+    }
+
+    /// Reads a line (up to and including `\n`) and appends it to `buf`, like
+    /// `std::io::Stdin::read_line`; 0 at the end of the input.
+    ///
+    /// # Errors
+    /// As std: `InvalidData` (and nothing appended) if the line is not UTF-8.
+    pub fn read_line(&self, buf: &mut String) -> io::Result<usize> {
+        self.lock().read_line(buf)
+    }
+
+    /// The lines of the input, like `std::io::Stdin::lines`.
+    pub fn lines(self) -> Lines<StdinLock<'static>> {
+        self.lock().lines()
+    }
+}
+
+impl StdinLock<'_> {
+    /// Moves what pool reads deposited into this side's buffer.
+    fn absorb(&mut self) {
+        let mut c = lock_carry(&self.shared.carry);
+        let carry = &mut c.bytes;
+        if carry.is_empty() {
+            return;
+        }
+        let b = &mut *self.buffered;
+        if b.pos == b.data.len() {
+            b.data.clear();
+            b.pos = 0;
+            std::mem::swap(&mut b.data, carry);
+        } else {
+            b.data.append(carry);
+        }
+    }
+
+    /// Hands out everything buffered into `out`.
+    fn drain_into(&mut self, out: &mut Vec<u8>) -> usize {
+        let b = &mut *self.buffered;
+        let n = b.data.len() - b.pos;
+        out.extend_from_slice(&b.data[b.pos..]);
+        b.data.clear();
+        b.pos = 0;
+        n
+    }
+}
+
+impl BufRead for StdinLock<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.absorb();
+        if self.buffered.pos == self.buffered.data.len() {
+            pull(&self.shared.carry, Pull::Some)?;
+            self.absorb();
+        }
+        Ok(&self.buffered.data[self.buffered.pos..])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        let b = &mut *self.buffered;
+        b.pos = (b.pos + amt).min(b.data.len());
+    }
+}
+
+impl Read for StdinLock<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        self.absorb();
+        let mut n = self.drain_into(buf);
+        let result = pull(&self.shared.carry, Pull::ToEnd);
+        self.absorb();
+        n += self.drain_into(buf);
+        result.map(|()| n)
+    }
+
+    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
+        let mut bytes = Vec::new();
+        let result = self.read_to_end(&mut bytes);
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                buf.push_str(&text);
+                result
+            }
+            Err(_) => result.and_then(|_| Err(crate::fs::invalid_utf8())),
+        }
+    }
+}
+
+impl Read for Stdin {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.lock().read(buf)
+    }
+
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        self.lock().read_to_end(buf)
+    }
+
+    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
+        self.lock().read_to_string(buf)
+    }
+}
+
+impl Read for &Stdin {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.lock().read(buf)
+    }
+
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        self.lock().read_to_end(buf)
+    }
+
+    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
+        self.lock().read_to_string(buf)
+    }
+}
+
+// ---- standard output and error ----
+
+#[derive(Clone, Copy, Debug)]
+enum Stream {
+    Out,
+    Err,
+}
+
+/// A reentrant lock on zsync's handles to one output stream: the holder may write through
+/// another handle (or lock again) without deadlocking, like std's.
+struct OutShared {
+    stream: Stream,
+    owner: Mutex<Owner>,
+    freed: Condvar,
+}
+
+#[derive(Default)]
+struct Owner {
+    thread: Option<ThreadId>,
+    depth: usize,
+}
+
+fn out_shared(stream: Stream) -> &'static OutShared {
+    static OUT: OnceLock<OutShared> = OnceLock::new();
+    static ERR: OnceLock<OutShared> = OnceLock::new();
+    let cell = match stream {
+        Stream::Out => &OUT,
+        Stream::Err => &ERR,
+    };
+    cell.get_or_init(|| OutShared {
+        stream,
+        owner: Mutex::new(Owner::default()),
+        freed: Condvar::new(),
+    })
+}
+
+impl OutShared {
+    fn acquire(&self) {
+        let me = crate::thread::current().id();
+        let mut owner = self.owner.lock().unwrap_or_else(|e| e.into_inner());
+        if owner.thread == Some(me) {
+            owner.depth += 1;
+            return;
+        }
+        while owner.thread.is_some() {
+            owner = self.freed.wait(owner).unwrap_or_else(|e| e.into_inner());
+        }
+        owner.thread = Some(me);
+        owner.depth = 1;
+    }
+
+    fn release(&self) {
+        let mut owner = self.owner.lock().unwrap_or_else(|e| e.into_inner());
+        owner.depth -= 1;
+        if owner.depth == 0 {
+            owner.thread = None;
+            drop(owner);
+            self.freed.notify_one();
+        }
+    }
+
+    /// Writes through std's handle (on the pool from a green thread): `all` for `write_all`.
+    fn write(&self, buf: &[u8], all: bool) -> io::Result<usize> {
+        fn to_std(stream: Stream, buf: &[u8], all: bool) -> io::Result<usize> {
+            fn put(mut out: impl Write, buf: &[u8], all: bool) -> io::Result<usize> {
+                if all {
+                    out.write_all(buf).map(|()| buf.len())
+                } else {
+                    out.write(buf)
+                }
+            }
+            match stream {
+                Stream::Out => put(std::io::stdout().lock(), buf, all),
+                Stream::Err => put(std::io::stderr().lock(), buf, all),
+            }
+        }
+        if !crate::fs::offload() || buf.is_empty() {
+            return to_std(self.stream, buf, all);
+        }
+        let stream = self.stream;
+        let owned = buf[..buf.len().min(WRITE_CHUNK)].to_vec();
+        crate::unblock(move || to_std(stream, &owned, all))
+    }
+
+    fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        for chunk in buf.chunks(WRITE_CHUNK) {
+            self.write(chunk, true)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        fn to_std(stream: Stream) -> io::Result<()> {
+            match stream {
+                Stream::Out => std::io::stdout().flush(),
+                Stream::Err => std::io::stderr().flush(),
+            }
+        }
+        if !crate::fs::offload() {
+            return to_std(self.stream);
+        }
+        let stream = self.stream;
+        crate::unblock(move || to_std(stream))
+    }
+
+    /// Formats first, so that one `write!` is one trip to the pool (and one atomic write).
+    fn write_fmt(&self, args: fmt::Arguments<'_>) -> io::Result<()> {
+        match args.as_str() {
+            Some(text) => self.write_all(text.as_bytes()),
+            None => self.write_all(fmt::format(args).as_bytes()),
+        }
+    }
+
+    /// Runs `f` holding the lock.
+    fn locked<T>(&self, f: impl FnOnce(&OutShared) -> T) -> T {
+        struct Release<'a>(&'a OutShared);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                self.0.release();
+            }
+        }
+        self.acquire();
+        let _release = Release(self);
+        f(self)
+    }
+}
+
+macro_rules! output {
+    ($(#[$doc:meta])* $name:ident, $(#[$lock_doc:meta])* $lock:ident, $(#[$fn_doc:meta])* $func:ident, $stream:ident, $std:ident) => {
+        $(#[$doc])*
+        pub struct $name {
+            std: std::io::$name,
+        }
+
+        $(#[$lock_doc])*
+        pub struct $lock<'a> {
+            shared: &'a OutShared,
+            std: std::io::$name,
+            _not_send: PhantomData<*const ()>,
+        }
+
+        $(#[$fn_doc])*
+        #[must_use]
+        pub fn $func() -> $name {
+            $name { std: std::io::$std() }
+        }
+
+        impl $name {
+            /// Locks the handle (reentrantly): other zsync writers wait (park) until the lock
+            /// is dropped.
+            pub fn lock(&self) -> $lock<'static> {
+                let shared = out_shared(Stream::$stream);
+                shared.acquire();
+                $lock {
+                    shared,
+                    std: std::io::$std(),
+                    _not_send: PhantomData,
+                }
+            }
+        }
+
+        impl Drop for $lock<'_> {
+            fn drop(&mut self) {
+                self.shared.release();
+            }
+        }
+
+        impl Write for &$name {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                out_shared(Stream::$stream).locked(|s| s.write(buf, false))
+            }
+
+            fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+                out_shared(Stream::$stream).locked(|s| s.write_all(buf))
+            }
+
+            fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> io::Result<()> {
+                out_shared(Stream::$stream).locked(|s| s.write_fmt(args))
+            }
+
+            fn flush(&mut self) -> io::Result<()> {
+                out_shared(Stream::$stream).locked(|s| s.flush())
+            }
+        }
+
+        impl Write for $name {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                (&*self).write(buf)
+            }
+
+            fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+                (&*self).write_all(buf)
+            }
+
+            fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> io::Result<()> {
+                (&*self).write_fmt(args)
+            }
+
+            fn flush(&mut self) -> io::Result<()> {
+                (&*self).flush()
+            }
+        }
+
+        impl Write for $lock<'_> {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.shared.write(buf, false)
+            }
+
+            fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+                self.shared.write_all(buf)
+            }
+
+            fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> io::Result<()> {
+                self.shared.write_fmt(args)
+            }
+
+            fn flush(&mut self) -> io::Result<()> {
+                self.shared.flush()
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+
+        impl fmt::Debug for $lock<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($lock)).finish_non_exhaustive()
+            }
+        }
+
+        impl AsFd for $name {
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                self.std.as_fd()
+            }
+        }
+
+        impl AsRawFd for $name {
+            fn as_raw_fd(&self) -> RawFd {
+                self.std.as_raw_fd()
+            }
+        }
+
+        impl AsFd for $lock<'_> {
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                self.std.as_fd()
+            }
+        }
+
+        impl AsRawFd for $lock<'_> {
+            fn as_raw_fd(&self) -> RawFd {
+                self.std.as_raw_fd()
+            }
+        }
+    };
+}
+
+output!(
+    /// A handle to the standard output, like `std::io::Stdout`: writes go to std's own stdout
+    /// (its line buffer, in order with `println!`) and park only the calling green thread.
+    ///
+    /// ```
+    /// use zsync::io::Write;
+    /// zsync::run(|| writeln!(zsync::io::stdout(), "one line, one write"))?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    Stdout,
+    /// A locked handle to the standard output, like `std::io::StdoutLock`: while it lives,
+    /// other writers through `zsync::io::stdout()` wait.
+    ///
+    /// ```
+    /// use zsync::io::Write;
+    /// let mut out = zsync::io::stdout().lock();
+    /// write!(out, "these ")?;
+    /// writeln!(out, "stay together")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    StdoutLock,
+    /// The standard output of the process, like `std::io::stdout`.
+    ///
+    /// ```
+    /// use zsync::io::Write;
+    /// zsync::io::stdout().write_all(b"hello\n")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    stdout,
+    Out,
+    stdout
+);
+
+output!(
+    /// A handle to the standard error, like `std::io::Stderr` (unbuffered, like std's):
+    /// writes park only the calling green thread.
+    ///
+    /// ```
+    /// use zsync::io::Write;
+    /// zsync::run(|| writeln!(zsync::io::stderr(), "a warning"))?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    Stderr,
+    /// A locked handle to the standard error, like `std::io::StderrLock`.
+    ///
+    /// ```
+    /// use zsync::io::Write;
+    /// let mut err = zsync::io::stderr().lock();
+    /// writeln!(err, "error: something")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    StderrLock,
+    /// The standard error of the process, like `std::io::stderr`.
+    ///
+    /// ```
+    /// use zsync::io::Write;
+    /// zsync::io::stderr().write_all(b"warning\n")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    stderr,
+    Err,
+    stderr
+);
+
+impl fmt::Debug for Stdin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stdin").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for StdinLock<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StdinLock").finish_non_exhaustive()
+    }
+}
+
+impl AsFd for Stdin {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.std.as_fd()
+    }
+}
+
+impl AsRawFd for Stdin {
+    fn as_raw_fd(&self) -> RawFd {
+        self.std.as_raw_fd()
+    }
+}
+
+impl AsFd for StdinLock<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.std.as_fd()
+    }
+}
+
+impl AsRawFd for StdinLock<'_> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.std.as_raw_fd()
+    }
+}

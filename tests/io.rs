@@ -1,0 +1,245 @@
+//! zsync::io: standard output and error written from green threads, standard input read by
+//! green threads. Each case runs this test binary again as a child process (selected by the
+//! `ZSYNC_IO_CHILD` variable) with its standard streams piped, and checks what came out.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const CHILD_VAR: &str = "ZSYNC_IO_CHILD";
+
+/// Starts this binary again running only `child_entry`, in case `case`.
+fn child(case: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "child_entry",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+        "-q",
+    ])
+    .env(CHILD_VAR, case)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    cmd
+}
+
+/// The lines of `text` that start with `prefix` (the harness adds lines of its own).
+fn marked<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.starts_with(prefix)).collect()
+}
+
+/// The body of every child: does nothing unless this process is one.
+#[test]
+fn child_entry() {
+    match std::env::var(CHILD_VAR).as_deref() {
+        Ok("output") => child_output(),
+        Ok("stdin_lines") => child_stdin_lines(),
+        Ok("stdin_all") => child_stdin_all(),
+        _ => {}
+    }
+}
+
+fn payload(i: usize, j: usize) -> String {
+    (0..120)
+        .map(|k| (b'a' + ((i + j + k) % 26) as u8) as char)
+        .collect()
+}
+
+fn child_output() {
+    println!("@std before");
+    zsync::run(|| {
+        let writers: Vec<_> = (0..50)
+            .map(|i| {
+                zsync::spawn(move || {
+                    for j in 0..20 {
+                        writeln!(zsync::io::stdout(), "@g{i:02} l{j:02} {}", payload(i, j))
+                            .unwrap();
+                        if j % 5 == 0 {
+                            zsync::thread::yield_now();
+                        }
+                    }
+                    writeln!(zsync::io::stderr(), "!e{i:02}").unwrap();
+                })
+            })
+            .collect();
+        // A lock keeps other zsync writers out between its writes, and is reentrant.
+        let locked = zsync::spawn(|| {
+            let mut out = zsync::io::stdout().lock();
+            write!(out, "@L begin").unwrap();
+            zsync::thread::sleep(Duration::from_millis(20));
+            write!(zsync::io::stdout(), " middle").unwrap();
+            writeln!(out, " end").unwrap();
+            out.flush().unwrap();
+        });
+        for w in writers {
+            w.join().unwrap();
+        }
+        locked.join().unwrap();
+        zsync::io::stdout().flush().unwrap();
+    });
+    println!("@std after");
+}
+
+fn child_stdin_lines() {
+    let ticks = zsync::runtime::Builder::new()
+        .worker_threads(1)
+        .build()
+        .unwrap()
+        .block_on(|| {
+            use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+            use std::sync::Arc;
+            // A read_line that times out: what its abandoned read takes is kept.
+            let mut line = String::new();
+            let outcome = zsync::time::timeout(Duration::from_millis(100), || {
+                zsync::io::stdin().read_line(&mut line)
+            });
+            assert!(outcome.is_err());
+            writeln!(zsync::io::stdout(), "@timed out").unwrap();
+            zsync::io::stdout().flush().unwrap();
+            let mut kept = String::new();
+            zsync::io::stdin().read_line(&mut kept).unwrap();
+            writeln!(zsync::io::stdout(), "@kept {}", kept.trim_end()).unwrap();
+            zsync::io::stdout().flush().unwrap();
+
+            // The only worker keeps running a ticker while a green thread waits for input.
+            let ticks = Arc::new(AtomicUsize::new(0));
+            let stop = Arc::new(AtomicBool::new(false));
+            let ticker = zsync::spawn({
+                let (ticks, stop) = (ticks.clone(), stop.clone());
+                move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        ticks.fetch_add(1, Ordering::Relaxed);
+                        zsync::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            });
+            let reader = zsync::spawn(|| {
+                use zsync::io::BufRead;
+                let mut first = String::new();
+                zsync::io::stdin().read_line(&mut first).unwrap();
+                let rest: Vec<String> = zsync::io::stdin()
+                    .lock()
+                    .lines()
+                    .collect::<zsync::io::Result<_>>()
+                    .unwrap();
+                (first, rest)
+            });
+            let (first, rest) = reader.join().unwrap();
+            stop.store(true, Ordering::Relaxed);
+            ticker.join().unwrap();
+            writeln!(zsync::io::stdout(), "@first {}", first.trim_end()).unwrap();
+            writeln!(zsync::io::stdout(), "@rest {}", rest.join(",")).unwrap();
+            ticks.load(Ordering::Relaxed)
+        });
+    println!("@ticks {ticks}");
+}
+
+fn child_stdin_all() {
+    let (len, sum) = zsync::run(|| {
+        let mut all = Vec::new();
+        zsync::io::stdin().read_to_end(&mut all).unwrap();
+        (all.len(), all.iter().map(|&b| b as u64).sum::<u64>())
+    });
+    println!("@all {len} {sum}");
+}
+
+#[test]
+fn stdout_and_stderr_from_green_threads() {
+    let out = child("output").output().unwrap();
+    assert!(out.status.success(), "child failed: {out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines = marked(&stdout, "@");
+    assert_eq!(lines.first(), Some(&"@std before"), "{stdout}");
+    assert_eq!(lines.last(), Some(&"@std after"), "{stdout}");
+    // Every green thread's line, whole and once.
+    let mut green: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("@g"))
+        .collect();
+    assert_eq!(green.len(), 1000, "{stdout}");
+    green.sort_unstable();
+    green.dedup();
+    assert_eq!(green.len(), 1000);
+    for line in &green {
+        let i: usize = line[2..4].parse().unwrap();
+        let j: usize = line[6..8].parse().unwrap();
+        assert_eq!(*line, format!("@g{i:02} l{j:02} {}", payload(i, j)));
+    }
+    // The locked sequence stayed together, reentrant write included.
+    assert!(lines.contains(&"@L begin middle end"), "{stdout}");
+    assert_eq!(lines.len(), 1000 + 3);
+    let mut errs = marked(&stderr, "!e");
+    errs.sort_unstable();
+    assert_eq!(errs.len(), 50, "{stderr}");
+    errs.dedup();
+    assert_eq!(errs.len(), 50);
+}
+
+#[test]
+fn stdin_read_line_and_lines_from_a_pipe() {
+    let mut proc = child("stdin_lines").stdin(Stdio::piped()).spawn().unwrap();
+    let mut input = proc.stdin.take().unwrap();
+    let mut output = BufReader::new(proc.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    let mut next_marked = |seen: &mut Vec<String>| loop {
+        let mut line = String::new();
+        assert!(
+            output.read_line(&mut line).unwrap() > 0,
+            "child ended early: {seen:?}"
+        );
+        if line.starts_with('@') {
+            let line = line.trim_end().to_owned();
+            seen.push(line.clone());
+            return line;
+        }
+    };
+    assert_eq!(next_marked(&mut seen), "@timed out");
+    input.write_all(b"kept line\n").unwrap();
+    input.flush().unwrap();
+    assert_eq!(next_marked(&mut seen), "@kept kept line");
+    input.write_all(b"hello\n").unwrap();
+    input.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    input.write_all(b"a\nb\nc").unwrap();
+    drop(input);
+    assert_eq!(next_marked(&mut seen), "@first hello");
+    assert_eq!(next_marked(&mut seen), "@rest a,b,c");
+    let ticks: usize = next_marked(&mut seen)
+        .strip_prefix("@ticks ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        ticks >= 20,
+        "the worker was blocked while reading stdin: {ticks} ticks"
+    );
+    let status = proc.wait().unwrap();
+    let mut err = String::new();
+    proc.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{err}");
+}
+
+#[test]
+fn stdin_read_to_end_of_a_large_input() {
+    let mut proc = child("stdin_all").stdin(Stdio::piped()).spawn().unwrap();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+    let expected_sum: u64 = data.iter().map(|&b| b as u64).sum();
+    let mut input = proc.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || input.write_all(&data).unwrap());
+    let out = proc.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        marked(&stdout, "@all"),
+        [format!("@all 300000 {expected_sum}").as_str()]
+    );
+}
