@@ -1,4 +1,4 @@
-//! zsync-peers: runs the workloads of ../../shared/BENCHMARKS.md (B1-B11) on zsync and on its
+//! zsync-peers: runs the benchmark workloads B1-B11 (listed below) on zsync and on its
 //! peers side by side, alternating implementations over several rounds, and prints medians and
 //! zsync's advantage over each peer.
 //!
