@@ -138,6 +138,7 @@ pub(crate) fn park_until(deadline: Option<Instant>) {
 /// woke it. A waiter that was handed a message, a lock or a permit returns with it (the send or
 /// the lock took effect), and the request is raised at its next park point; a waiter that was
 /// not parks again, which raises.
+#[cfg_attr(loom, allow(dead_code))] // loom models park loom threads instead
 pub(crate) fn park_until_woken(deadline: Option<Instant>) {
     match context::current() {
         Current::Green { worker, task } => park_green(worker, task, deadline),

@@ -4,8 +4,13 @@
 //! this thread) taking turns with its own `fresh` queue (not-yet-started ones), then the inbox
 //! (owned ones woken from elsewhere), the injector, and other workers' `fresh` queues
 //! (stealing). Every 61st pick looks at the inbox and the injector first, so that a busy local
-//! queue cannot starve them. With nothing to run, the worker fires due timers, and otherwise sleeps until the next
-//! timer deadline or an unpark.
+//! queue cannot starve them. With nothing to run, the worker fires due timers, and otherwise
+//! sleeps (in its reactor's driver, if it has one) until the next timer deadline or an unpark.
+//!
+//! A green thread's life on its worker: `start` gives it a stack and a `Context` (its boxed
+//! closure moves onto that stack, behind [`entry`]); `run_task` resumes it, commits its parks
+//! (`Reason::Park`) or requeues it (`Reason::Yield`), and destroys it at `Resumed::Finished`
+//! (stack back to the pool, `Body::Done`); `abandon` drops one that never started.
 
 use super::context;
 use super::metrics::WorkerMetrics;
