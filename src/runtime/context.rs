@@ -7,7 +7,7 @@
 //!
 //! # The TLS trap
 //!
-//! `current` is `#[inline(never)]`: the thread-local's address is computed afresh at each call,
+//! The read (`probe`, under `current`) is `#[inline(never)]`: the thread-local's address is computed afresh at each call,
 //! never cached by a caller across a stack switch (a compiler may hoist a TLS address out of a
 //! loop that suspends; were a stack ever resumed on another OS thread, the cached address would
 //! name the old thread's variable). What `current` *returns* may be kept across a suspension of
@@ -42,20 +42,30 @@ pub(crate) enum Current<'a> {
 /// Where the calling code runs; see the module docs. The references are valid as long as the
 /// calling code runs: the worker for the whole worker loop, the task until it finishes (its
 /// worker holds it while it runs, and a green thread's code runs only then).
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn current<'a>() -> Current<'a> {
-    let worker = WORKER.with(Cell::get);
-    // SAFETY: set by `worker::run` for the duration of the worker loop, on this thread; the
-    // Worker lives on that loop's stack frame.
-    match unsafe { worker.as_ref() } {
-        None => Current::Os,
-        // SAFETY: `Worker::current` points at `run_task`'s own `TaskRef` for exactly the
-        // duration of the resume; only the green thread runs meanwhile.
-        Some(worker) => match unsafe { worker.current.get().as_ref() } {
-            Some(task) => Current::Green { worker, task },
-            None => Current::Worker(worker),
-        },
+    let (worker, task) = probe();
+    // SAFETY: `probe` returns this thread's worker, set by `worker::run` for the duration of
+    // the worker loop (the Worker lives on that loop's stack frame), and `Worker::current`,
+    // which points at `run_task`'s own `TaskRef` for exactly the duration of the resume (only
+    // the green thread runs meanwhile).
+    match unsafe { (worker.as_ref(), task.as_ref()) } {
+        (None, _) => Current::Os,
+        (Some(worker), Some(task)) => Current::Green { worker, task },
+        (Some(worker), None) => Current::Worker(worker),
     }
+}
+
+/// The one thread-local read: this thread's worker and its running task (null if none).
+/// `#[inline(never)]` (see "The TLS trap" above); two words, returned in registers.
+#[inline(never)]
+fn probe() -> (*const Worker, *const TaskRef) {
+    let worker = WORKER.with(Cell::get);
+    if worker.is_null() {
+        return (worker, std::ptr::null());
+    }
+    // SAFETY: a non-null worker pointer is live (see `current`).
+    (worker, unsafe { (*worker).current.get() })
 }
 
 impl<'a> Current<'a> {

@@ -450,7 +450,7 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        spawn::spawn(self, spawn::Options::default(), f)
+        spawn::spawn(Some(self), spawn::Options::default(), f)
             .unwrap_or_else(|err| panic!("zsync: failed to spawn a green thread: {err}"))
     }
 

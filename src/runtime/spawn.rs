@@ -4,10 +4,11 @@
 //! `Flavor::OsThreads` runtime the same boxed closure runs on an OS thread instead
 //! (`os_threads.rs`).
 
+use super::context::{self, Current};
 use super::task::handle::Thread;
 use super::task::join::{JoinHandle, JoinPacket, Packet};
 use super::task::{cancel::Cancelled, Start, Task};
-use super::{os_threads, worker, Flavor, Handle, Shared};
+use super::{os_threads, Flavor, Handle, Shared};
 use crate::coro::Stack;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -24,8 +25,13 @@ pub(crate) struct Options {
     pub(crate) stack_size: Option<usize>,
 }
 
-/// Spawns `f` on the runtime of `handle`.
-pub(crate) fn spawn<F, T>(handle: &Handle, options: Options, f: F) -> io::Result<JoinHandle<T>>
+/// Spawns `f` on the runtime of `handle`; `None`: on the current runtime, or on the global one
+/// outside any.
+pub(crate) fn spawn<F, T>(
+    handle: Option<&Handle>,
+    options: Options,
+    f: F,
+) -> io::Result<JoinHandle<T>>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -42,7 +48,7 @@ where
 /// The caller makes sure that nothing `f` or its result borrow goes away before `last` has
 /// been dropped.
 pub(crate) unsafe fn spawn_unchecked<'a, F, T, L>(
-    handle: &Handle,
+    handle: Option<&Handle>,
     options: Options,
     f: F,
     last: L,
@@ -52,7 +58,21 @@ where
     T: Send + 'a,
     L: Send + 'a,
 {
-    let shared = &handle.shared;
+    // One look at where we are: it finds the runtime (no `Arc` clone on a worker) and, below,
+    // the worker whose queue takes the new thread.
+    let here = context::current();
+    let global;
+    let shared = match (handle, here.worker()) {
+        (Some(handle), _) => &handle.shared,
+        (None, Some(worker)) => &worker.shared,
+        (None, None) => {
+            global = here
+                .os_threads_runtime()
+                .map(|shared| Handle { shared })
+                .unwrap_or_else(super::global_handle);
+            &global.shared
+        }
+    };
     check_spawn(shared, options.name.as_deref())?;
     let name: Option<Arc<str>> = options.name.map(Arc::from);
     let packet: Arc<JoinPacket<T>> = Arc::new(Packet::new());
@@ -77,15 +97,18 @@ where
     // SAFETY: lifetime erasure; the caller guarantees the borrows outlive the thread.
     let body: Body = unsafe { std::mem::transmute(body) };
     let thread = match shared.flavor {
-        Flavor::GreenThreads => spawn_green(shared, name, options.stack_size, body)?,
+        Flavor::GreenThreads => spawn_green(shared, here, name, options.stack_size, body)?,
         Flavor::OsThreads => os_threads::spawn(shared, name, options.stack_size, body)?,
     };
     Ok(JoinHandle { packet, thread })
 }
 
-/// Makes the green thread and queues it.
+/// Makes the green thread and queues it: on the spawning worker if `here` is one of
+/// `shared`'s, otherwise in the injector.
+#[inline(always)] // one caller; a call here costs B2 ~50 instructions per spawn
 fn spawn_green(
     shared: &Arc<Shared>,
+    here: Current<'_>,
     name: Option<Arc<str>>,
     stack_size: Option<usize>,
     body: Body,
@@ -102,9 +125,12 @@ fn spawn_green(
     };
     let task = Task::new(shared.clone(), name, stack, body);
     let thread = Thread::green(task.clone());
-    if let Some(task) = worker::push_fresh(shared, task) {
-        shared.external_spawns.fetch_add(1, Ordering::Relaxed);
-        shared.injector.push(task);
+    match here.worker() {
+        Some(worker) if Arc::ptr_eq(&worker.shared, shared) => worker.push_fresh(task),
+        _ => {
+            shared.external_spawns.fetch_add(1, Ordering::Relaxed);
+            shared.injector.push(task);
+        }
     }
     shared.notify_one();
     Ok(thread)

@@ -69,23 +69,6 @@ pub(crate) fn push_local(task: &TaskRef, owner: usize) -> bool {
     }
 }
 
-/// Queues a green thread that has not started on the current worker (stealable; into the
-/// injector when the worker's queue is full), or returns it if this thread is not a worker of
-/// `shared`.
-pub(crate) fn push_fresh(shared: &Arc<Shared>, task: TaskRef) -> Option<TaskRef> {
-    match context::current().worker() {
-        Some(w) if Arc::ptr_eq(&w.shared, shared) => {
-            let remote = &shared.workers[w.index];
-            WorkerMetrics::add(&remote.metrics.spawns, 1);
-            if let Err(overflow) = remote.fresh.push(task) {
-                shared.injector.push(overflow);
-            }
-            None
-        }
-        _ => Some(task),
-    }
-}
-
 /// A green thread that will never run (its runtime is shutting down): drop its closure and
 /// stack. Its joiner sees it cancelled: the closure owns the join packet, and dropping it
 /// unrun completes the packet with `Cancelled` (see `runtime::spawn`).
@@ -152,6 +135,16 @@ impl Worker {
     /// This worker's I/O reactor (green-thread runtimes have one).
     pub(crate) fn reactor(&self) -> Option<&Arc<super::Reactor>> {
         self.remote().reactor.as_ref()
+    }
+
+    /// Queues a green thread that has not started, spawned on this worker: stealable, and into
+    /// the injector when this worker's queue is full.
+    pub(crate) fn push_fresh(&self, task: TaskRef) {
+        let remote = self.remote();
+        WorkerMetrics::add(&remote.metrics.spawns, 1);
+        if let Err(overflow) = remote.fresh.push(task) {
+            self.shared.injector.push(overflow);
+        }
     }
 
     fn remote(&self) -> &super::Remote {

@@ -29,7 +29,7 @@ pub use crate::runtime::task::id::ThreadId;
 pub use crate::runtime::task::join::JoinHandle;
 pub use scope::{scope, Scope, ScopedJoinHandle};
 
-use crate::runtime::{self, park, spawn, Handle};
+use crate::runtime::{park, spawn, Handle};
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -144,16 +144,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let handle = Handle::try_current().unwrap_or_else(runtime::global_handle);
-        self.spawn_on(&handle, f)
-    }
-
-    pub(crate) fn spawn_on<F, T>(self, handle: &Handle, f: F) -> io::Result<JoinHandle<T>>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        spawn::spawn(handle, self.options(), f)
+        spawn::spawn(None, self.options(), f)
     }
 
     fn options(self) -> spawn::Options {
@@ -182,7 +173,7 @@ impl Builder {
         L: Send + 'a,
     {
         // SAFETY: the caller's promise is the one `spawn_unchecked` asks for.
-        unsafe { spawn::spawn_unchecked(handle, self.options(), f, last) }
+        unsafe { spawn::spawn_unchecked(Some(handle), self.options(), f, last) }
     }
 }
 
