@@ -11,7 +11,7 @@
 //! - woken: `Task::unpark` (`task/mod.rs`), then `schedule` (below) puts it back in its owner's
 //!   queue (locally, or through the owner's inbox from another thread);
 //! - destroyed: `Worker::run_task` again, at `Resumed::Finished`: the stack goes back to the
-//!   worker's `StackPool`, and the thread's [`Live`] count goes with its body.
+//!   worker's `StackPool`, and the thread's `Live` count goes with its body.
 //!
 //! Also here: `context.rs` (the one "where am I?" probe), `os_threads.rs` (the OS threads of
 //! `Flavor::OsThreads`), `timer/` (each worker's timer wheel), the run queues (`queue.rs`,
