@@ -1,8 +1,8 @@
 //! Futures interop: [`block_on`] drives a std `Future` from blocking code, and a green thread's
 //! `JoinHandle` is a `Future` that async code can await.
 
-use crate::thread::join::Unpark;
-use crate::thread::{JoinHandle, Thread};
+use crate::runtime::task::join::{JoinHandle, Joiner};
+use crate::runtime::{self, park, Thread};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -18,14 +18,14 @@ use std::task::{Context, Poll, Wake, Waker};
 /// ```
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);
-    let waker = Waker::from(Arc::new(ThreadWaker(crate::thread::current())));
+    let waker = Waker::from(Arc::new(ThreadWaker(runtime::current())));
     let mut cx = Context::from_waker(&waker);
     loop {
-        crate::thread::check_cancel();
+        park::park_point();
         if let Poll::Ready(value) = fut.as_mut().poll(&mut cx) {
             return value;
         }
-        crate::thread::park();
+        park::park();
     }
 }
 
@@ -38,25 +38,6 @@ impl Wake for ThreadWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.unpark();
-    }
-}
-
-/// Who waits for a green thread to finish: a thread in `join`, or a task awaiting its handle.
-pub(crate) enum Joiner {
-    Thread(Thread),
-    Waker(Arc<Mutex<Option<Waker>>>),
-}
-
-impl Unpark for Joiner {
-    fn unpark(&self) {
-        match self {
-            Joiner::Thread(thread) => thread.unpark(),
-            Joiner::Waker(slot) => {
-                if let Some(waker) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                    waker.wake();
-                }
-            }
-        }
     }
 }
 
@@ -82,7 +63,7 @@ impl<T> std::fmt::Debug for JoinFuture<T> {
 }
 
 impl<T> IntoFuture for JoinHandle<T> {
-    type Output = crate::thread::Result<T>;
+    type Output = std::thread::Result<T>;
     type IntoFuture = JoinFuture<T>;
 
     fn into_future(self) -> JoinFuture<T> {
@@ -94,7 +75,7 @@ impl<T> IntoFuture for JoinHandle<T> {
 }
 
 impl<T> Future for JoinFuture<T> {
-    type Output = crate::thread::Result<T>;
+    type Output = std::thread::Result<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // No field is structurally pinned.

@@ -16,12 +16,24 @@
 //! ```
 //!
 //! - [`coro`]: the stackful core (contexts on pooled, guard-paged stacks, switched in asm).
-//! - [`runtime`]: the M:N scheduler; [`run`], [`Runtime`].
-//! - [`thread`]: green threads shaped like `std::thread`, plus cancellation.
+//! - [`runtime`]: the M:N scheduler, and the owner of a green thread's whole life; [`run`],
+//!   [`Runtime`]. A green thread is created in `runtime/spawn.rs`, parked in `runtime/park.rs`,
+//!   woken by `Task::unpark` (`runtime/task/mod.rs`) and `runtime::schedule`, and destroyed by
+//!   its worker (`Worker::run_task`, `runtime/worker.rs`).
+//! - [`thread`]: green threads shaped like `std::thread` (the front of the runtime), plus
+//!   cancellation.
 //! - [`time`]: sleep, timeout, interval.
 //! - [`sync`]: locks, condition variables, channels and [`select!`], shaped like `std::sync`.
 //! - [`fs`] and [`io`]: files, directories and the standard streams, shaped like `std::fs` and
 //!   `std::io`.
+//! - [`net`], [`os`]: sockets whose blocking calls park the green thread
+//!   (`net/io_source.rs` holds the try, wait, retry loop).
+//! - [`unblock`] (the blocking pool) and [`block_on`] (futures interop).
+//! - The I/O reactor (`reactor/`, private) is a driver below the runtime: it wakes waiters
+//!   through its own `Unpark` trait and knows nothing of threads.
+//!
+//! Dependencies point one way (checked by `tests/architecture.rs`): `thread`, `net`, `os`,
+//! `time`, `sync`, `blocking`, `future` -> `runtime` -> `reactor`, `coro`.
 
 #![warn(missing_docs)]
 

@@ -5,6 +5,8 @@
 //! to a bound (`ZSYNC_BLOCKING_THREADS`, default 512), and a thread that stays idle for 10 s
 //! exits. Beyond the bound, jobs queue. The caller of [`unblock`] parks until its job is done.
 
+use crate::runtime::task::join::{JoinPacket, Joiner, Packet};
+use crate::runtime::{self, park, PerProcess};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
@@ -29,7 +31,7 @@ struct State {
 
 fn pool() -> &'static Pool {
     // A forked child gets a pool of its own: the parent's threads do not exist there.
-    static POOL: crate::runtime::PerProcess<Pool> = crate::runtime::PerProcess::new();
+    static POOL: PerProcess<Pool> = PerProcess::new();
     POOL.get_or_init(|| Pool {
         state: Mutex::new(State::default()),
         work: Condvar::new(),
@@ -111,29 +113,16 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    if crate::runtime::worker::current_task().is_null() {
+    if runtime::context::current().task().is_none() {
         return f();
     }
-    let done = Arc::new(Done::<T> {
-        result: Mutex::new(None),
-        waiter: crate::thread::current(),
-    });
-    let done2 = done.clone();
+    // The job's result goes through a join packet, as a green thread's does.
+    let packet: Arc<JoinPacket<T>> = Arc::new(Packet::new());
+    let done = packet.clone();
     pool().submit(Box::new(move || {
-        let result = catch_unwind(AssertUnwindSafe(f));
-        *done2.result.lock().unwrap() = Some(result);
-        done2.waiter.unpark();
+        done.complete(catch_unwind(AssertUnwindSafe(f)));
     }));
-    loop {
-        let result = done.result.lock().unwrap().take();
-        if let Some(result) = result {
-            return result.unwrap_or_else(|payload| resume_unwind(payload));
-        }
-        crate::thread::park();
-    }
-}
-
-struct Done<T> {
-    result: Mutex<Option<std::thread::Result<T>>>,
-    waiter: crate::thread::Thread,
+    packet
+        .wait(Joiner::Thread(runtime::current()), park::park)
+        .unwrap_or_else(|payload| resume_unwind(payload))
 }

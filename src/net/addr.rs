@@ -46,7 +46,7 @@ literal! {
 
 /// Resolves `host` on the blocking pool.
 fn resolve(host: String, port: Option<u16>) -> io::Result<std::vec::IntoIter<SocketAddr>> {
-    crate::unblock(move || {
+    crate::blocking::unblock(move || {
         let addrs: Vec<SocketAddr> = match port {
             Some(port) => {
                 std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))?.collect()

@@ -48,7 +48,7 @@ macro_rules! fd_traits {
             /// Takes over a std socket. Its fd is switched to non-blocking mode (which cannot
             /// fail on a socket); calls on the result block as std's did.
             fn from(inner: $std) -> $ty {
-                let source = crate::reactor::source::IoSource::new(inner);
+                let source = crate::net::io_source::IoSource::new(inner);
                 $ty(source.expect("FIONBIO on a socket fd"))
             }
         }

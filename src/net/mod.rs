@@ -5,6 +5,7 @@
 //! `connect`, `bind` and `send_to` are resolved on the blocking pool, never on a worker.
 
 mod addr;
+pub(crate) mod io_source;
 pub(crate) mod macros;
 mod tcp;
 mod udp;

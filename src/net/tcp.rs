@@ -1,8 +1,8 @@
 //! TCP: `TcpListener`, `TcpStream`, `Incoming`, shaped like std's.
 
 use super::addr::{each_addr, ToSocketAddrs};
+use crate::net::io_source::IoSource;
 use crate::reactor::scheduled_io::Direction;
-use crate::reactor::source::IoSource;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{FromRawFd, IntoRawFd};

@@ -1,5 +1,10 @@
-//! The I/O reactor: one mio `Poll` per worker, the table of registered sources, and the
-//! park-on-readiness path ([`source::IoSource`]).
+//! The I/O reactor: a driver below the runtime. One mio `Poll` per worker, the table of
+//! registered sources, and each source's readiness and waiters ([`scheduled_io`]).
+//!
+//! It knows nothing of green threads: a waiter is anything that implements [`Unpark`] (the
+//! runtime instantiates `Reactor<Thread>`), and the runtime's workers call [`Reactor::turn`].
+//! The loop that tries an operation, waits for readiness and retries lives above it, in
+//! `net::io_source`.
 //!
 //! A source is registered with the reactor of the worker whose green thread first waits on it,
 //! so its events are collected by the worker that runs its waiter: no cross-thread wake on the
@@ -14,9 +19,7 @@
 
 mod holder;
 pub(crate) mod scheduled_io;
-pub(crate) mod source;
 
-use crate::thread::Thread;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use scheduled_io::{READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
 use std::io;
@@ -26,34 +29,46 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 pub(crate) use holder::DriverHolder;
+pub(crate) use scheduled_io::ScheduledIo;
 
-pub(crate) type ScheduledIo = scheduled_io::ScheduledIo<Thread>;
+/// What the reactor wakes: something a waiting thread can be woken through. The runtime
+/// implements it for its thread handle; its join packet uses it too.
+pub(crate) trait Unpark {
+    fn unpark(&self);
+}
+
+#[cfg(all(test, loom))]
+impl Unpark for crate::loom::thread::Thread {
+    fn unpark(&self) {
+        crate::loom::thread::Thread::unpark(self)
+    }
+}
 
 const WAKE_TOKEN: Token = Token(usize::MAX);
 
-struct Slot {
+struct Slot<W> {
     generation: u32,
-    io: Option<Arc<ScheduledIo>>,
+    io: Option<Arc<ScheduledIo<W>>>,
 }
 
-#[derive(Default)]
-struct Table {
-    slots: Vec<Slot>,
+struct Table<W> {
+    slots: Vec<Slot<W>>,
     free: Vec<u32>,
 }
 
 /// The driver: the `Poll` and its event buffer, used by one worker at a time.
-pub(crate) struct Driver {
+pub(crate) struct Driver<W> {
     poll: Poll,
     events: Events,
-    woken: Vec<(Arc<ScheduledIo>, usize)>,
+    woken: Vec<(Arc<ScheduledIo<W>>, usize)>,
 }
 
-pub(crate) struct Reactor {
-    driver: Mutex<Driver>,
+/// A reactor whose sources wake waiters of type `W`.
+pub(crate) struct Reactor<W> {
+    driver: Mutex<Driver<W>>,
     registry: Registry,
     waker: Waker,
-    table: Mutex<Table>,
+    table: Mutex<Table<W>>,
     /// The worker blocked in the driver, if any.
     pub(crate) holder: DriverHolder,
     /// Set when its worker has stopped: nobody polls it any more.
@@ -61,15 +76,15 @@ pub(crate) struct Reactor {
 }
 
 /// A source's place in the reactor; dropping it deregisters the fd.
-pub(crate) struct Registration {
-    pub(crate) reactor: Arc<Reactor>,
-    pub(crate) io: Arc<ScheduledIo>,
+pub(crate) struct Registration<W: Unpark> {
+    pub(crate) reactor: Arc<Reactor<W>>,
+    pub(crate) io: Arc<ScheduledIo<W>>,
     token: Token,
     fd: RawFd,
 }
 
-impl Reactor {
-    pub(crate) fn new() -> io::Result<Reactor> {
+impl<W: Unpark> Reactor<W> {
+    pub(crate) fn new() -> io::Result<Reactor<W>> {
         let poll =
             Poll::new().map_err(|e| with_context(e, "cannot create the I/O reactor (epoll)"))?;
         let registry = poll.registry().try_clone()?;
@@ -82,7 +97,10 @@ impl Reactor {
             }),
             registry,
             waker,
-            table: Mutex::new(Table::default()),
+            table: Mutex::new(Table {
+                slots: Vec::new(),
+                free: Vec::new(),
+            }),
             holder: DriverHolder::new(),
             shut_down: AtomicBool::new(false),
         })
@@ -104,7 +122,7 @@ impl Reactor {
     }
 
     /// The driver, if no other worker has it.
-    pub(crate) fn try_drive(&self) -> Option<MutexGuard<'_, Driver>> {
+    pub(crate) fn try_drive(&self) -> Option<MutexGuard<'_, Driver<W>>> {
         match self.driver.try_lock() {
             Ok(driver) => Some(driver),
             Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
@@ -112,9 +130,9 @@ impl Reactor {
         }
     }
 
-    /// Waits up to `timeout` for events and wakes the green threads they concern. Returns
+    /// Waits up to `timeout` for events and wakes the waiters they concern. Returns
     /// true if any source became ready.
-    pub(crate) fn turn(&self, driver: &mut Driver, timeout: Option<Duration>) -> bool {
+    pub(crate) fn turn(&self, driver: &mut Driver<W>, timeout: Option<Duration>) -> bool {
         let Driver {
             poll,
             events,
@@ -170,7 +188,7 @@ impl Reactor {
     }
 
     /// Registers `fd` for read and write readiness, edge-triggered.
-    pub(crate) fn register(self: &Arc<Self>, fd: RawFd) -> io::Result<Registration> {
+    pub(crate) fn register(self: &Arc<Self>, fd: RawFd) -> io::Result<Registration<W>> {
         let io = Arc::new(ScheduledIo::new());
         let token = {
             let mut table = self.table.lock().unwrap();
@@ -218,7 +236,7 @@ impl Reactor {
     }
 }
 
-impl Drop for Registration {
+impl<W: Unpark> Drop for Registration<W> {
     fn drop(&mut self) {
         // Before the fd is closed (the owner closes it after dropping this), so that no event for
         // it is reported again; one already in the driver's hands is stale by its generation.
@@ -274,9 +292,14 @@ mod tests {
         assert_eq!(split(join(u32::MAX, u32::MAX)), (u32::MAX, u32::MAX));
     }
 
+    struct NoWaiter;
+    impl Unpark for NoWaiter {
+        fn unpark(&self) {}
+    }
+
     #[test]
     fn a_reused_slot_gets_a_new_generation() {
-        let reactor = Arc::new(Reactor::new().unwrap());
+        let reactor = Arc::new(Reactor::<NoWaiter>::new().unwrap());
         let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
         use std::os::fd::AsRawFd;
         let first = reactor.register(a.as_raw_fd()).unwrap();

@@ -7,9 +7,9 @@
 //! waiter lock second, so an edge that arrives anywhere between the `WouldBlock` and the park is
 //! seen either by the waiter's check or by the driver's wake: it is never lost.
 
+use super::Unpark;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::Mutex;
-use crate::thread::join::Unpark;
 
 /// The direction an operation waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,9 +2,9 @@
 
 use super::idle::Idle;
 use super::metrics::WorkerMetrics;
+use super::Reactor;
 use super::{BoundedQueue, Queue, Remote, Runtime, Shared};
 use crate::coro::{Stack, DEFAULT_STACK_SIZE};
-use crate::reactor::Reactor;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -133,7 +133,7 @@ impl Builder {
     ///   cannot be created (the workers already started are stopped and joined first).
     pub fn build(self) -> io::Result<Runtime> {
         let workers = self.checked_workers()?;
-        crate::thread::check_thread_name(&self.thread_name, "runtime::Builder::thread_name")?;
+        super::spawn::check_thread_name(&self.thread_name, "runtime::Builder::thread_name")?;
         check_stack_size(self.stack_size)?;
         let mut reactors = Vec::with_capacity(workers);
         for index in 0..workers {

@@ -1,24 +1,36 @@
-//! The runtime: worker OS threads that run green threads, and the handles that reach them.
+//! The runtime: it owns a green thread's whole life, and runs it on worker OS threads.
 //!
 //! Where a green thread is created, parked, woken and destroyed:
-//! - created: [`Handle::spawn`] -> `thread::Builder::spawn_on` makes a `Task` (src/thread/task.rs)
-//!   and puts it in a run queue (the spawning worker's `fresh` queue, or the injector);
-//! - started: `Worker::start` (worker.rs) gives it a stack from the worker's pool and makes it a
-//!   `Context`; the worker is its owner from then on;
-//! - run and parked: `Worker::run_task` resumes it and, when it suspends to park, commits the
-//!   park through its `ParkState` (src/thread/park_state.rs);
-//! - woken: `schedule` (below) puts it back in its owner's queue (locally, or through the
-//!   owner's inbox from another thread);
-//! - destroyed: `Worker::run_task` again, when its closure has returned: the stack goes back to
-//!   the worker's `StackPool`.
+//! - created: `spawn.rs` (from [`Handle::spawn`], `thread::spawn`, `thread::Builder`) boxes the
+//!   closure once with its join packet, makes a `Task` (`task/mod.rs`) and puts it in a run
+//!   queue (the spawning worker's `fresh` queue, or the injector);
+//! - started: `Worker::start` (`worker.rs`) gives it a stack from the worker's pool and makes it
+//!   a `Context`; the worker is its owner from then on;
+//! - parked: `park.rs` (`park_until`, `yield_now`) suspends it to its worker, whose `run_task`
+//!   commits the park through its `ParkState` (`task/park_state.rs`);
+//! - woken: `Task::unpark` (`task/mod.rs`), then `schedule` (below) puts it back in its owner's
+//!   queue (locally, or through the owner's inbox from another thread);
+//! - destroyed: `Worker::run_task` again, at `Resumed::Finished`: the stack goes back to the
+//!   worker's `StackPool`, and the thread's `Live` count goes with its body.
+//!
+//! Also here: `context.rs` (the one "where am I?" probe), `os_threads.rs` (the OS threads of
+//! `Flavor::OsThreads`), `timer/` (each worker's timer wheel), the run queues (`queue.rs`,
+//! `idle.rs`, `owned.rs`), the global runtime and `fork()` handling. Below the runtime: `coro`
+//! (stacks and switches) and `reactor` (I/O readiness), which know nothing of it.
 
 mod builder;
+pub(crate) mod context;
 mod fork;
 mod global;
 mod idle;
 mod metrics;
+mod os_threads;
 mod owned;
+pub(crate) mod park;
 mod queue;
+pub(crate) mod spawn;
+pub(crate) mod task;
+pub(crate) mod timer;
 pub(crate) mod worker;
 
 pub use builder::{Builder, Flavor};
@@ -27,14 +39,19 @@ pub use metrics::Metrics;
 pub(crate) use builder::THREAD_LIMITS;
 pub(crate) use fork::{PerProcess, FORKED_RUNTIME};
 
-use crate::thread::task::TaskRef;
-use crate::thread::JoinHandle;
 use idle::Idle;
 use metrics::WorkerMetrics;
 pub(crate) use queue::{BoundedQueue, Queue};
 use std::io;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+pub(crate) use task::handle::{current, Thread};
+pub(crate) use task::join::JoinHandle;
+use task::TaskRef;
+
+/// The reactor type of a worker: one that wakes zsync threads.
+pub(crate) type Reactor = crate::reactor::Reactor<Thread>;
 
 /// How many new green threads a worker's `fresh` queue holds before spawns overflow into the
 /// injector.
@@ -54,7 +71,7 @@ pub(crate) struct Remote {
     /// The worker's I/O reactor (green-thread runtimes only): sources are registered with the
     /// reactor of the worker whose green thread first waits on them, so their events usually
     /// arrive on the worker that runs their waiters.
-    pub(crate) reactor: Option<Arc<crate::reactor::Reactor>>,
+    pub(crate) reactor: Option<Arc<Reactor>>,
 }
 
 /// Everything the workers of one runtime share.
@@ -75,7 +92,7 @@ pub(crate) struct Shared {
     /// Green threads spawned from outside the workers (their spawns are counted here).
     pub(crate) external_spawns: std::sync::atomic::AtomicU64,
     /// OS threads of `Flavor::OsThreads`, joined when the runtime is dropped.
-    pub(crate) os_threads: Mutex<Vec<(std::thread::JoinHandle<()>, crate::thread::Thread)>>,
+    pub(crate) os_threads: Mutex<Vec<(std::thread::JoinHandle<()>, Thread)>>,
     /// The fork generation the runtime was built in (see `fork.rs`): in a forked child its
     /// threads do not exist, and it refuses to work.
     pub(crate) fork_generation: u64,
@@ -130,6 +147,37 @@ impl Shared {
     }
 }
 
+/// One count in [`Shared::live`]: taken when a green thread or OS thread is spawned, given
+/// back when the guard drops, whatever ends the thread: a green thread's body going `Done`
+/// (finished, failed to start, or abandoned unstarted), an OS thread's closure returning, or an
+/// OS thread that never started. The only place `live` changes.
+pub(crate) struct Live(NonNull<Shared>);
+
+// SAFETY: the guard only decrements an atomic in a `Shared`, which is `Sync`.
+unsafe impl Send for Live {}
+
+impl Live {
+    /// Counts a thread in `shared.live`.
+    ///
+    /// # Safety
+    /// `shared` outlives the guard. (A task keeps its guard in its body, dropped before its own
+    /// `Arc<Shared>`; an OS thread drops it before its `OsThread`'s.) No `Arc` clone of its own:
+    /// a spawn pays only the increment.
+    pub(crate) unsafe fn enter(shared: &Shared) -> Live {
+        shared.live.fetch_add(1, Ordering::AcqRel);
+        Live(NonNull::from(shared))
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        // SAFETY: `enter`'s caller keeps the `Shared` alive for the guard's life.
+        unsafe { self.0.as_ref() }
+            .live
+            .fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Puts a woken green thread back in its owner's run queue. A green thread that has started
 /// runs only on its owner worker; from any other OS thread the wake goes through the owner's
 /// inbox.
@@ -139,7 +187,7 @@ pub(crate) fn schedule(task: TaskRef) {
         return;
     }
     let shared = task.shared.clone();
-    if owner == crate::thread::task::NO_OWNER {
+    if owner == task::NO_OWNER {
         // Not started yet: parked before its first run cannot happen, so this is unreachable in
         // practice; queue it where anyone can start it.
         shared.injector.push(task);
@@ -217,7 +265,7 @@ impl Runtime {
     }
 
     pub(crate) fn start(shared: Arc<Shared>) -> io::Result<Runtime> {
-        crate::thread::install_panic_hook();
+        task::panic_hook::install();
         fork::register_handler();
         let mut workers = Vec::new();
         if shared.flavor == Flavor::GreenThreads {
@@ -389,9 +437,7 @@ impl Handle {
 
     /// The runtime the calling code runs on, or `None` outside any zsync runtime.
     pub fn try_current() -> Option<Handle> {
-        worker::current_shared()
-            .or_else(crate::thread::os_thread_runtime)
-            .map(|shared| Handle { shared })
+        context::current().runtime().map(|shared| Handle { shared })
     }
 
     /// Spawns a green thread on this runtime.
@@ -404,8 +450,7 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        crate::thread::Builder::new()
-            .spawn_on(self, f)
+        spawn::spawn(Some(self), spawn::Options::default(), f)
             .unwrap_or_else(|err| panic!("zsync: failed to spawn a green thread: {err}"))
     }
 

@@ -1,6 +1,6 @@
 //! The green threads a worker owns: started and not finished, the ones its shutdown cancels.
 
-use crate::thread::task::TaskRef;
+use super::task::TaskRef;
 
 /// A slab of the worker's live green threads. Each green thread keeps its slot index (in its
 /// `Local`), so starting and finishing one costs a store into a dense vector; freed slots are

@@ -116,7 +116,7 @@ mod loom_tests {
     use crate::loom::sync::atomic::{AtomicUsize, Ordering};
     use crate::loom::sync::Arc;
     use crate::loom::thread;
-    use crate::thread::park_state::{ParkState, Wake};
+    use crate::runtime::task::park_state::{ParkState, Wake};
 
     /// A green thread parks on its worker; another OS thread wakes it. The wake goes through the
     /// worker's inbox and an unpark of the worker's OS thread: the worker always gets the green

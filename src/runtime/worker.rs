@@ -4,15 +4,21 @@
 //! this thread) taking turns with its own `fresh` queue (not-yet-started ones), then the inbox
 //! (owned ones woken from elsewhere), the injector, and other workers' `fresh` queues
 //! (stealing). Every 61st pick looks at the inbox and the injector first, so that a busy local
-//! queue cannot starve them. With nothing to run, the worker fires due timers, and otherwise sleeps until the next
-//! timer deadline or an unpark.
+//! queue cannot starve them. With nothing to run, the worker fires due timers, and otherwise
+//! sleeps (in its reactor's driver, if it has one) until the next timer deadline or an unpark.
+//!
+//! A green thread's life on its worker: `start` gives it a stack and a `Context` (its boxed
+//! closure moves onto that stack, behind [`entry`]); `run_task` resumes it, commits its parks
+//! (`Reason::Park`) or requeues it (`Reason::Yield`), and destroys it at `Resumed::Finished`
+//! (stack back to the pool, `Body::Done`); `abandon` drops one that never started.
 
+use super::context;
 use super::metrics::WorkerMetrics;
 use super::owned::OwnedTasks;
+use super::task::{Body, Local, Reason, Start, Task, TaskRef};
+use super::timer::wheel::{TimerKey, TimerWheel};
 use super::Shared;
-use crate::coro::{Context, Resumed, StackPool};
-use crate::thread::task::{Body, Reason, Start, Task, TaskRef};
-use crate::time::wheel::{TimerKey, TimerWheel};
+use crate::coro::{Context, Resumed, StackPool, Suspender};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -41,120 +47,47 @@ pub(crate) struct Worker {
     /// Started, unfinished green threads owned here: the ones to cancel at shutdown.
     owned: RefCell<OwnedTasks>,
     /// The green thread running right now: a pointer to `run_task`'s own reference, valid while
-    /// that call resumes it.
-    current: Cell<*const TaskRef>,
+    /// that call resumes it (read through `context::current`).
+    pub(super) current: Cell<*const TaskRef>,
     tick: Cell<u32>,
     /// Green threads whose cancellation or timeout is due but could not be raised because this
-    /// OS thread was unwinding (see `thread::cancel`): woken once it no longer is.
+    /// OS thread was unwinding (see `task::cancel`): woken once it no longer is.
     deferred: RefCell<Vec<TaskRef>>,
     /// When the stack pool was last trimmed (see `TRIM_INTERVAL`).
     last_trim: Cell<Instant>,
 }
 
-thread_local! {
-    static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
-}
-
-/// The worker running on this OS thread, if any.
-///
-/// `#[inline(never)]`: the TLS address is computed afresh each time, never cached by a caller
-/// across a stack switch (docs/ARCHITECTURE.md). Green threads never change OS thread, so this
-/// is belt and braces, but it keeps the rule simple: every read of "current" goes through here.
-#[inline(never)]
-pub(crate) fn current_worker() -> *const Worker {
-    WORKER.with(Cell::get)
-}
-
-/// Runs `f` with this thread's worker, if this is a worker thread.
-pub(crate) fn with_worker<R>(f: impl FnOnce(&Worker) -> R) -> Option<R> {
-    // SAFETY: the pointer is set by `run` for the duration of the worker loop, on this thread,
-    // and the Worker lives on that loop's stack frame.
-    unsafe { current_worker().as_ref() }.map(f)
-}
-
-/// The green thread running on this OS thread, or null.
-#[inline(never)]
-pub(crate) fn current_task() -> *const Task {
-    // SAFETY: see `current_ref`.
-    with_worker(|w| unsafe { w.current.get().as_ref() }.map_or(std::ptr::null(), Arc::as_ptr))
-        .unwrap_or(std::ptr::null())
-}
-
-/// The runtime of the worker on this OS thread.
-pub(crate) fn current_shared() -> Option<Arc<Shared>> {
-    with_worker(|w| w.shared.clone())
-}
-
-/// The reactor of the worker whose green thread is running on this OS thread, if one is.
-pub(crate) fn current_reactor() -> Option<Arc<crate::reactor::Reactor>> {
-    with_worker(|w| {
-        if w.current.get().is_null() {
-            return None;
-        }
-        w.remote().reactor.clone()
-    })
-    .flatten()
-}
-
 /// Queues `task` on this thread's worker if it is `owner` (a wake from its own worker: no
 /// atomics, no inbox). Returns false if this thread is not that worker.
 pub(crate) fn push_local(task: &TaskRef, owner: usize) -> bool {
-    with_worker(|w| {
-        if w.index == owner && Arc::ptr_eq(&w.shared, &task.shared) {
+    match context::current().worker() {
+        Some(w) if w.index == owner && Arc::ptr_eq(&w.shared, &task.shared) => {
             w.ready.borrow_mut().push_back(task.clone());
             true
-        } else {
-            false
         }
-    })
-    .unwrap_or(false)
-}
-
-/// Queues a green thread that has not started on the current worker (stealable; into the
-/// injector when the worker's queue is full), or returns it if this thread is not a worker of
-/// `shared`.
-pub(crate) fn push_fresh(shared: &Arc<Shared>, task: TaskRef) -> Option<TaskRef> {
-    let mut task = Some(task);
-    with_worker(|w| {
-        if Arc::ptr_eq(&w.shared, shared) {
-            let remote = &shared.workers[w.index];
-            WorkerMetrics::add(&remote.metrics.spawns, 1);
-            if let Err(overflow) = remote.fresh.push(task.take().expect("task")) {
-                shared.injector.push(overflow);
-            }
-        }
-    });
-    task
-}
-
-/// Registers a timer on the current worker that unparks `task` at `deadline`.
-pub(crate) fn add_timer(deadline: Instant, task: TaskRef) -> Option<TimerKey> {
-    with_worker(|w| w.timers.borrow_mut().insert(deadline, task))
-}
-
-pub(crate) fn cancel_timer(key: TimerKey) {
-    with_worker(|w| w.timers.borrow_mut().cancel(key));
-}
-
-/// Registers the running green thread to be woken as soon as this worker's OS thread is no
-/// longer unwinding: its due cancellation or timeout is raised then (see `thread::cancel`).
-pub(crate) fn defer_until_unwound() {
-    with_worker(|w| {
-        if let Some(task) = w.current_ref() {
-            w.deferred.borrow_mut().push(task);
-        }
-    });
+        _ => false,
+    }
 }
 
 /// A green thread that will never run (its runtime is shutting down): drop its closure and
 /// stack. Its joiner sees it cancelled: the closure owns the join packet, and dropping it
-/// unrun completes the packet with `Cancelled` (see `thread::Builder::spawn_on`).
+/// unrun completes the packet with `Cancelled` (see `runtime::spawn`).
 pub(crate) fn abandon(task: TaskRef) {
     // SAFETY: we hold the only queue entry of a green thread that never started; nobody else
     // touches its local state.
     let local = unsafe { task.local() };
-    local.body = Body::Done; // drops the closure: its joiner sees `Cancelled`
-    task.shared.live.fetch_sub(1, Ordering::AcqRel);
+    // Drops the closure (its joiner sees `Cancelled`) and the thread's `Live` count.
+    local.body = Body::Done;
+}
+
+/// The first frame of every green thread, on its own stack: records where its `Suspender`
+/// lives, then runs the spawned closure (which completes the join packet and catches every
+/// panic).
+fn entry(task: *const Task, suspender: &Suspender, f: Box<dyn FnOnce(Start) + Send>) {
+    // SAFETY: we are the green thread, running (its worker holds the task); the Suspender
+    // lives on this stack for the rest of its life.
+    unsafe { (*task).local().suspender = suspender };
+    f(Start::Run);
 }
 
 /// The worker thread's main function.
@@ -173,21 +106,45 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         deferred: RefCell::new(Vec::new()),
         last_trim: Cell::new(Instant::now()),
     };
-    WORKER.with(|w| w.set(&worker));
+    context::set_worker(&worker);
     worker.run_loop();
     worker.shut_down();
     if let Some(reactor) = &worker.remote().reactor {
         // Nobody polls it any more: waits on its sources fall back to poll(2).
         reactor.shut_down();
     }
-    WORKER.with(|w| w.set(std::ptr::null()));
+    context::set_worker(std::ptr::null());
 }
 
 impl Worker {
-    /// A reference to the green thread running on this worker, if any.
-    pub(crate) fn current_ref(&self) -> Option<TaskRef> {
-        // SAFETY: set by run_task to its own TaskRef for exactly the duration of the resume.
-        unsafe { self.current.get().as_ref() }.cloned()
+    /// Registers a timer that unparks `task` at `deadline`.
+    pub(crate) fn add_timer(&self, deadline: Instant, task: TaskRef) -> TimerKey {
+        self.timers.borrow_mut().insert(deadline, task)
+    }
+
+    pub(crate) fn cancel_timer(&self, key: TimerKey) {
+        self.timers.borrow_mut().cancel(key);
+    }
+
+    /// Registers `task` (running here) to be woken as soon as this worker's OS thread is no
+    /// longer unwinding: its due cancellation or timeout is raised then (see `task::cancel`).
+    pub(crate) fn defer_until_unwound(&self, task: TaskRef) {
+        self.deferred.borrow_mut().push(task);
+    }
+
+    /// This worker's I/O reactor (green-thread runtimes have one).
+    pub(crate) fn reactor(&self) -> Option<&Arc<super::Reactor>> {
+        self.remote().reactor.as_ref()
+    }
+
+    /// Queues a green thread that has not started, spawned on this worker: stealable, and into
+    /// the injector when this worker's queue is full.
+    pub(crate) fn push_fresh(&self, task: TaskRef) {
+        let remote = self.remote();
+        WorkerMetrics::add(&remote.metrics.spawns, 1);
+        if let Err(overflow) = remote.fresh.push(task) {
+            self.shared.injector.push(overflow);
+        }
     }
 
     fn remote(&self) -> &super::Remote {
@@ -319,7 +276,7 @@ impl Worker {
                 return;
             }
         }
-        let Body::Running(context) = &mut local.body else {
+        let Body::Running { context, .. } = &mut local.body else {
             // A stale wake of a finished green thread (its timer or a late unpark).
             return;
         };
@@ -348,14 +305,17 @@ impl Worker {
                 }
             },
             Resumed::Finished(_) => {
-                // The closure completed its join packet itself (and caught every panic).
-                if let Body::Running(context) = std::mem::replace(&mut local.body, Body::Done) {
+                // Destroyed: the closure completed its join packet itself (and caught every
+                // panic); the stack goes back to the pool, and `live` (dropped with the body)
+                // uncounts the thread.
+                if let Body::Running { context, .. } =
+                    std::mem::replace(&mut local.body, Body::Done)
+                {
                     if let Some(stack) = context.into_stack() {
                         self.pool.borrow_mut().put(stack);
                     }
                 }
                 self.owned.borrow_mut().remove(local.owned_slot);
-                self.shared.live.fetch_sub(1, Ordering::AcqRel);
             }
         }
     }
@@ -373,11 +333,12 @@ impl Worker {
         }
     }
 
-    /// Turns a new green thread into a context owned by this worker, for good.
+    /// Turns a new green thread into a context owned by this worker, for good: its boxed
+    /// closure moves, with no new allocation, onto its stack (see [`entry`]).
     /// Returns false if no stack could be mapped: the thread then failed without running (its
     /// joiner gets the error) and is gone.
-    fn start(&self, task: &TaskRef, local: &mut crate::thread::task::Local) -> bool {
-        let Body::New { stack, f } = std::mem::replace(&mut local.body, Body::Done) else {
+    fn start(&self, task: &TaskRef, local: &mut Local) -> bool {
+        let Body::New { stack, f, live } = std::mem::replace(&mut local.body, Body::Done) else {
             unreachable!("start is called on new green threads only")
         };
         let stack = match stack.map_or_else(|| self.pool.borrow_mut().get(), Ok) {
@@ -389,22 +350,19 @@ impl Worker {
                 // Spawns check this and map eagerly, so that they report the error themselves.
                 self.shared.stack_exhausted.store(true, Ordering::Relaxed);
                 f(Start::Fail(err));
-                self.shared.live.fetch_sub(1, Ordering::AcqRel);
-                return false;
+                return false; // `live` goes here
             }
         };
         task.owner.store(self.index, Ordering::Release);
         let task_ptr = Arc::as_ptr(task);
-        let mut context = Context::new(stack, move |s| {
-            // SAFETY: we are the green thread, running; the Suspender lives on this stack for
-            // the rest of its life.
-            unsafe { (*task_ptr).local().suspender = s };
-            f(Start::Run);
-        });
+        let mut context = Context::new(stack, move |s| entry(task_ptr, s, f));
         if let Some(name) = &task.name {
             context.set_name(name.clone());
         }
-        local.body = Body::Running(context);
+        local.body = Body::Running {
+            context,
+            _live: live,
+        };
         local.owned_slot = self.owned.borrow_mut().insert(task.clone());
         true
     }

@@ -16,7 +16,7 @@ use std::sync::{LockResult, PoisonError};
 fn panicking() -> bool {
     // std's count is per OS thread and covers every green thread on it, so it is a cheap
     // filter: if it says no, no green thread here is unwinding.
-    std::thread::panicking() && crate::thread::unwinding_from_panic()
+    std::thread::panicking() && crate::runtime::park::unwinding_from_panic()
 }
 
 /// A lock's poison flag.

@@ -36,7 +36,7 @@ use std::time::Instant;
 
 /// What wakes a parked waiter: a zsync thread, or a loom thread in models.
 #[cfg(not(loom))]
-pub(crate) type Unparker = crate::thread::Thread;
+pub(crate) type Unparker = crate::runtime::Thread;
 /// What wakes a parked waiter: a zsync thread, or a loom thread in models.
 #[cfg(loom)]
 pub(crate) type Unparker = crate::loom::thread::Thread;
@@ -53,7 +53,7 @@ fn current() -> Handle {
     // SAFETY: the handle lives in a `Waiter` on the calling thread's stack; notifiers use it
     // only while the waiter is alive, and clone it to keep it longer.
     #[cfg(not(loom))]
-    return unsafe { crate::thread::current_unowned() };
+    return unsafe { crate::runtime::task::handle::current_unowned() };
     #[cfg(loom)]
     return crate::loom::thread::current();
 }
@@ -68,7 +68,7 @@ fn current() -> Handle {
 pub(crate) fn park(deadline: Option<Instant>) -> bool {
     #[cfg(not(loom))]
     {
-        crate::thread::park_until_woken(deadline);
+        crate::runtime::park::park_until_woken(deadline);
         deadline.is_some_and(|d| Instant::now() >= d)
     }
     #[cfg(loom)]

@@ -2,7 +2,7 @@
 //! because `scope` does not return before every one of them has finished.
 
 use super::{current, park, shield, Builder, Result, Thread};
-use crate::runtime::Handle;
+use crate::runtime::{self, Handle};
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,7 +51,7 @@ pub fn scope<'env, F, T>(f: F) -> T
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
 {
-    let handle = Handle::try_current().unwrap_or_else(crate::runtime::global_handle);
+    let handle = Handle::try_current().unwrap_or_else(runtime::global_handle);
     let scope = Scope {
         data: Arc::new(ScopeData {
             running: AtomicUsize::new(0),

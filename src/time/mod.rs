@@ -1,9 +1,10 @@
 //! Time: sleeping, deadlines for blocking code, and periodic ticks.
 //!
-//! On a green thread the waits are timers in the worker's [`wheel`](self) and park only the green
-//! thread; on a plain OS thread they block it, like std.
+//! On a green thread the waits are timers in the worker's wheel (`runtime::timer`) and park only
+//! the green thread; on a plain OS thread they block it, like std. Every wait here is one call
+//! into the runtime: `runtime::park::sleep_until`.
 
-pub(crate) mod wheel;
+use crate::runtime::park;
 
 pub use std::time::{Duration, Instant};
 
@@ -19,22 +20,12 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 /// ```
 pub fn sleep(dur: Duration) {
     // A deadline too far away to be an `Instant` is never reached: sleep until cancelled.
-    match Instant::now().checked_add(dur) {
-        Some(deadline) => sleep_until(deadline),
-        None => loop {
-            crate::thread::park_until(None);
-        },
-    }
+    park::sleep_until(Instant::now().checked_add(dur));
 }
 
 /// Puts the calling thread to sleep until `deadline`. A park point.
 pub fn sleep_until(deadline: Instant) {
-    loop {
-        crate::thread::park_until(Some(deadline));
-        if Instant::now() >= deadline {
-            return;
-        }
-    }
+    park::sleep_until(Some(deadline));
 }
 
 /// The error of a [`timeout`] whose deadline passed.
@@ -70,11 +61,11 @@ pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
     let Some(deadline) = Instant::now().checked_add(dur) else {
         return Ok(f());
     };
-    let id = crate::thread::enter_timeout(deadline);
+    let id = park::enter_timeout(deadline);
     struct Leave(u64);
     impl Drop for Leave {
         fn drop(&mut self) {
-            crate::thread::leave_timeout(self.0);
+            park::leave_timeout(self.0);
         }
     }
     let leave = Leave(id);
@@ -82,7 +73,7 @@ pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
     drop(leave);
     match result {
         Ok(value) => Ok(value),
-        Err(payload) if crate::thread::is_own_timeout(&*payload, id) => Err(Elapsed(())),
+        Err(payload) if park::is_own_timeout(&*payload, id) => Err(Elapsed(())),
         Err(payload) => resume_unwind(payload),
     }
 }
@@ -126,9 +117,8 @@ impl Interval {
     /// waits until it is cancelled or its `timeout()` expires.
     pub fn tick(&mut self) -> Instant {
         let Some(deadline) = self.next else {
-            loop {
-                crate::thread::park_until(None);
-            }
+            park::sleep_until(None);
+            unreachable!("a sleep without a deadline returns only by unwinding");
         };
         sleep_until(deadline);
         self.next = deadline.checked_add(self.period);

@@ -4,8 +4,8 @@
 //! `UnixStream::connect` is std's own connect: on a Unix socket it does not wait (unless the
 //! listener's backlog is full).
 
+use crate::net::io_source::IoSource;
 use crate::reactor::scheduled_io::Direction;
-use crate::reactor::source::IoSource;
 use std::io;
 use std::net::Shutdown;
 use std::os::unix::net as std_unix;

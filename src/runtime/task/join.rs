@@ -1,21 +1,22 @@
-//! The join state: where a green thread leaves its result and how its joiner waits for it.
+//! The join state: where a green thread (or an OS thread of a `Flavor::OsThreads` runtime, or
+//! a job of the blocking pool) leaves its result and how its joiner waits for it; and
+//! [`JoinHandle`], the public owner of a green thread's packet.
 //!
 //! One word: `EMPTY` (running, nobody waiting), `WAITING` (running, a joiner registered its
 //! waker), `DONE` (result written). The joiner writes its waker before announcing `WAITING`; the
 //! finishing thread writes the result before announcing `DONE`, and wakes the joiner only if it
 //! saw `WAITING`. Each side touches the other's cell only after seeing the other's announcement.
 
+use super::handle::Thread;
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
 use crate::loom::UnsafeCell;
+pub(crate) use crate::reactor::Unpark;
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
 
 const EMPTY: u8 = 0;
 const WAITING: u8 = 1;
 const DONE: u8 = 2;
-
-/// Something that can wake a waiting joiner.
-pub(crate) trait Unpark {
-    fn unpark(&self);
-}
 
 pub(crate) struct Packet<T, W> {
     state: AtomicU8,
@@ -89,17 +90,90 @@ impl<T, W: Unpark> Packet<T, W> {
     }
 }
 
+/// Who waits for a green thread to finish: a thread in `join`, or a task awaiting its handle
+/// (`JoinFuture`).
+pub(crate) enum Joiner {
+    Thread(Thread),
+    Waker(Arc<Mutex<Option<Waker>>>),
+}
+
+impl Unpark for Joiner {
+    fn unpark(&self) {
+        match self {
+            Joiner::Thread(thread) => thread.unpark(),
+            Joiner::Waker(slot) => {
+                if let Some(waker) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    waker.wake();
+                }
+            }
+        }
+    }
+}
+
+/// A join packet with its result type: what a green thread completes and its joiner waits on.
+pub(crate) type JoinPacket<T> = Packet<std::thread::Result<T>, Joiner>;
+
+/// An owned permission to join a green thread, like `std::thread::JoinHandle`. Dropping it
+/// detaches the thread.
+pub struct JoinHandle<T> {
+    pub(crate) packet: Arc<JoinPacket<T>>,
+    pub(crate) thread: Thread,
+}
+
+// SAFETY: every way to create a `JoinHandle<T>` (the `spawn` functions) requires `T: Send`, so
+// the result may be handed to whichever thread joins; and `&JoinHandle` gives no access to a
+// `T` at all (only `thread()` and `is_finished()`). std makes the same promise, for every `T`.
+unsafe impl<T> Send for JoinHandle<T> {}
+// SAFETY: see above.
+unsafe impl<T> Sync for JoinHandle<T> {}
+
+impl<T> std::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("thread", &self.thread)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the thread to finish: `Ok` with its value, or `Err` with its panic payload.
+    /// A park point.
+    pub fn join(self) -> std::thread::Result<T> {
+        self.packet.wait(
+            Joiner::Thread(super::handle::current()),
+            crate::runtime::park::park,
+        )
+    }
+
+    /// True once the thread has finished.
+    pub fn is_finished(&self) -> bool {
+        self.packet.is_done()
+    }
+
+    /// The thread's handle.
+    pub fn thread(&self) -> &Thread {
+        &self.thread
+    }
+
+    /// Asks the thread to stop and waits until it has unwound: `Ok(value)` if it had already
+    /// finished, or `Err(payload)` with `payload.is::<Cancelled>()` if it was cancelled. The
+    /// cancellation is delivered at the thread's next park point; a thread that never parks
+    /// cannot be cancelled until it does.
+    ///
+    /// [`Cancelled`]: crate::Cancelled
+    pub fn cancel(self) -> std::thread::Result<T> {
+        if !self.packet.is_done() {
+            self.thread.request_cancel();
+        }
+        self.join()
+    }
+}
+
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
     use crate::loom::sync::Arc;
     use crate::loom::thread;
-
-    impl Unpark for thread::Thread {
-        fn unpark(&self) {
-            thread::Thread::unpark(self)
-        }
-    }
 
     #[test]
     fn the_joiner_always_gets_the_result() {

@@ -1,15 +1,29 @@
 //! A green thread: its identity, its park state, and the state only it and its worker touch.
 //!
-//! Life cycle: created by `spawn` with its closure (`Body::New`), put in a run queue; the first
-//! worker to run it becomes its owner for good, gives it a stack from its pool and turns it into
-//! a `Context` (`Body::Running`); it parks and is woken through [`ParkState`]; when its closure returns the
-//! worker gives its stack back to the pool (`Body::Done`).
+//! Life cycle: created by `runtime::spawn` (spawn.rs) with its closure (`Body::New`), put in a
+//! run queue; the first worker to run it becomes its owner for good, gives it a stack from its
+//! pool and turns it into a `Context` (`Body::Running`, worker.rs `start`); it parks in
+//! `runtime::park` and is woken by [`Task::unpark`] through [`ParkState`] and
+//! `runtime::schedule`; when its closure returns the worker gives its stack back to the pool
+//! (`Body::Done`, worker.rs `run_task`).
+//!
+//! The files here: the task itself (this file), its [`ThreadId`](id) and public
+//! [`Thread`](handle) handle (also for OS threads), its park word (`park_state`), its join
+//! packet and [`JoinHandle`](join) (`join`), its cancellation state (`cancel`), and the panic
+//! hook that names green threads (`panic_hook`).
 
-use super::cancel::ParkPoint;
-use super::park_state::{ParkState, Wake};
-use super::ThreadId;
+pub(crate) mod cancel;
+pub(crate) mod handle;
+pub(crate) mod id;
+pub(crate) mod join;
+pub(crate) mod panic_hook;
+pub(crate) mod park_state;
+
+use super::{Live, Shared};
 use crate::coro::{Context, Stack, Suspender};
-use crate::runtime::Shared;
+use cancel::ParkPoint;
+use id::ThreadId;
+use park_state::{ParkState, Wake};
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -30,11 +44,19 @@ pub(crate) enum Body {
     /// Not started. The stack is mapped lazily, by the worker that starts the thread, unless the
     /// thread asked for a size of its own (or mapping is failing, see `Shared::stack_exhausted`):
     /// short-lived threads then reuse one pooled stack instead of each mapping one at spawn.
+    /// `f` is the spawned closure, boxed once (by `runtime::spawn`), with its join packet.
     New {
         stack: Option<Stack>,
         f: Box<dyn FnOnce(Start) + Send>,
+        live: Live,
     },
-    Running(Context),
+    /// Started: `f` has moved onto the context's own stack.
+    Running {
+        context: Context,
+        /// Held (for its drop) until the thread is `Done`.
+        _live: Live,
+    },
+    /// Finished, failed to start, or abandoned: its count in `Shared::live` went with `live`.
     Done,
 }
 
@@ -61,6 +83,8 @@ pub(crate) struct Local {
 }
 
 pub(crate) struct Task {
+    /// Declared (so dropped) before `shared`: the body's `Live` guard points into it.
+    local: UnsafeCell<Local>,
     pub(crate) id: ThreadId,
     pub(crate) name: Option<Arc<str>>,
     pub(crate) shared: Arc<Shared>,
@@ -68,7 +92,6 @@ pub(crate) struct Task {
     pub(crate) cancel: AtomicBool,
     /// The index of the worker that runs it, fixed at its first run.
     pub(crate) owner: AtomicUsize,
-    local: UnsafeCell<Local>,
 }
 
 // SAFETY: everything but `local` is Sync by itself. `local` is touched only on the owner
@@ -86,6 +109,9 @@ impl Task {
         stack: Option<Stack>,
         f: Box<dyn FnOnce(Start) + Send>,
     ) -> TaskRef {
+        // SAFETY: the guard lives in the task's body, which is dropped before the task's own
+        // `Arc<Shared>` (field order).
+        let live = unsafe { Live::enter(&shared) };
         Arc::new(Task {
             id: ThreadId::next(),
             name,
@@ -94,7 +120,7 @@ impl Task {
             cancel: AtomicBool::new(false),
             owner: AtomicUsize::new(NO_OWNER),
             local: UnsafeCell::new(Local {
-                body: Body::New { stack, f },
+                body: Body::New { stack, f, live },
                 suspender: std::ptr::null(),
                 reason: Reason::Yield,
                 parked: false,
@@ -119,7 +145,7 @@ impl Task {
     /// Wakes the green thread, or leaves it a token if it is not parked.
     pub(crate) fn unpark(self: &Arc<Self>) {
         if self.park.unpark() == Wake::Schedule {
-            crate::runtime::schedule(self.clone());
+            super::schedule(self.clone());
         }
     }
 

@@ -17,7 +17,8 @@
 //! never be reported due and put back where it was (the endless loop the old clamp to the top
 //! level's farthest slot caused once the clock had moved).
 //!
-//! Single-threaded: a worker owns its wheel; green threads on that worker insert and cancel.
+//! Single-threaded: a worker owns its wheel (`runtime::worker`); green threads on that worker
+//! insert and cancel (`runtime::park`).
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! The panic hook zsync installs when its first runtime starts. It does two things:
 //!
 //! - records that the running green thread (or OS thread) started a panic, for
-//!   [`zsync::thread::panicking`](super::panicking) and lock poisoning (see `cancel`);
+//!   `zsync::thread::panicking` and lock poisoning (see `cancel`);
 //! - names the *green thread* in the report. std's default hook names
 //!   `std::thread::current()`, which on a green thread is its worker (`zsync-worker-0`), so
 //!   while std's default hook is in place, a panic on a green thread is reported here in std's
@@ -33,11 +33,11 @@ pub(crate) fn install() {
 }
 
 fn hook(previous: &Hook, previous_is_default: bool, info: &PanicHookInfo<'_>) {
-    let green = super::current_task();
+    let green = crate::runtime::context::current().task();
     match green {
         // SAFETY: the hook runs on the panicking green thread itself, which is running.
         Some(task) => unsafe { task.local() }.park_point.panic_starts(),
-        None => super::note_os_thread_panic(),
+        None => crate::runtime::park::note_os_thread_panic(),
     }
     match green {
         Some(task) if previous_is_default => report(task.name.as_deref(), task.id, info),
@@ -47,7 +47,7 @@ fn hook(previous: &Hook, previous_is_default: bool, info: &PanicHookInfo<'_>) {
 
 /// std's default report (`thread '..' panicked at ..`, the message, the backtrace or the note
 /// on how to get one), naming the green thread.
-fn report(name: Option<&str>, id: super::ThreadId, info: &PanicHookInfo<'_>) {
+fn report(name: Option<&str>, id: super::id::ThreadId, info: &PanicHookInfo<'_>) {
     static NOTE_GIVEN: AtomicBool = AtomicBool::new(false);
     let payload = info.payload();
     let message = payload

@@ -1,4 +1,5 @@
-//! Park points: where cancellation and `timeout()` are delivered.
+//! Park points: where cancellation and `timeout()` are delivered (the state kept per thread;
+//! `runtime::park` holds the park points themselves).
 //!
 //! Every blocking zsync call (and `yield_now`, `check_cancel`) is a park point. There, a thread
 //! whose cancellation was requested, or one of whose `timeout()`s has expired, is unwound with a
@@ -33,7 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// The panic payload of a cancelled green thread, as seen by [`JoinHandle::join`] and
-/// [`JoinHandle::cancel`](super::JoinHandle::cancel).
+/// [`JoinHandle::cancel`](super::join::JoinHandle::cancel).
 ///
 /// ```
 /// let handle = zsync::spawn(|| loop {
@@ -43,7 +44,7 @@ use std::time::Instant;
 /// assert!(payload.is::<zsync::Cancelled>());
 /// ```
 ///
-/// [`JoinHandle::join`]: super::JoinHandle::join
+/// [`JoinHandle::join`]: super::join::JoinHandle::join
 pub struct Cancelled {
     _private: (),
 }
@@ -193,7 +194,7 @@ impl ParkPoint {
         }
         self.raised = true;
         // The hook keeps `raised` exact across a later panic (see `panic_starts`).
-        super::install_panic_hook();
+        super::panic_hook::install();
         match expired {
             Some(id) => resume_unwind(Box::new(TimedOut { id })),
             None => resume_unwind(Box::new(Cancelled::new())),

@@ -1,4 +1,6 @@
-//! `IoSource`: a socket under zsync's control, and the one loop every blocking network call runs.
+//! `IoSource`: a socket under zsync's control, and the one loop every blocking network call runs
+//! (try, `WouldBlock`, wait, retry). It sits above both the runtime (to park) and the reactor
+//! (to wait for readiness), which know nothing of each other's users.
 //!
 //! The fd is always in O_NONBLOCK mode. A call tries the operation; on `WouldBlock` it waits for
 //! readiness and tries again, until the operation completes, the socket's timeout passes (std's
@@ -13,8 +15,9 @@
 //! User-level non-blocking mode (`set_nonblocking(true)`) is a flag: calls then return
 //! `WouldBlock` at once, like std's.
 
-use super::scheduled_io::{Direction, Snapshot};
-use super::{Reactor, Registration};
+use crate::reactor::scheduled_io::{Direction, Snapshot};
+use crate::reactor::{self, ScheduledIo};
+use crate::runtime::{self, context::Current, Reactor, Thread};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,7 +36,7 @@ struct Options {
 
 pub(crate) struct IoSource<S: AsRawFd> {
     /// Declared before `inner`: dropped (deregistered) before the fd closes.
-    registration: OnceLock<Registration>,
+    registration: OnceLock<reactor::Registration<Thread>>,
     registering: Mutex<()>,
     options: Arc<Options>,
     inner: S,
@@ -173,11 +176,16 @@ impl<S: AsRawFd> IoSource<S> {
         seen: Option<Snapshot>,
         deadline: Option<Instant>,
     ) -> io::Result<()> {
-        if let Some(reactor) = crate::runtime::worker::current_reactor() {
+        // A green thread waits in a reactor; an OS thread (or a worker outside any green
+        // thread) in poll(2).
+        if let Current::Green { worker, task } = runtime::context::current() {
+            let Some(reactor) = worker.reactor() else {
+                return poll_fd(self.inner.as_raw_fd(), direction, deadline);
+            };
             let registration = match self.registration.get() {
                 Some(registration) => registration,
                 None => {
-                    self.register(&reactor)?;
+                    self.register(reactor)?;
                     // Registering reports the fd's current state: just try again.
                     return Ok(());
                 }
@@ -189,8 +197,8 @@ impl<S: AsRawFd> IoSource<S> {
                 };
                 let io = &registration.io;
                 io.clear(seen, direction);
-                if let Some(key) = io.register(seen, direction, crate::thread::current()) {
-                    struct Remove<'a>(&'a super::ScheduledIo, u64);
+                if let Some(key) = io.register(seen, direction, Thread::green(task.clone())) {
+                    struct Remove<'a>(&'a ScheduledIo<Thread>, u64);
                     impl Drop for Remove<'_> {
                         fn drop(&mut self) {
                             self.0.remove(self.1);
@@ -199,7 +207,7 @@ impl<S: AsRawFd> IoSource<S> {
                     // Also when the park unwinds (cancellation, timeout()): the socket stays
                     // registered and usable, with no waiter left behind.
                     let _remove = Remove(io, key);
-                    crate::thread::park_until(deadline);
+                    runtime::park::park_until(deadline);
                 }
                 return Ok(());
             }
@@ -210,9 +218,9 @@ impl<S: AsRawFd> IoSource<S> {
     fn register(&self, reactor: &Arc<Reactor>) -> io::Result<()> {
         let _guard = self.registering.lock().unwrap_or_else(|e| e.into_inner());
         if self.registration.get().is_none() {
-            let registration = reactor
-                .register(self.inner.as_raw_fd())
-                .map_err(|e| super::with_context(e, "cannot register a socket with the reactor"))?;
+            let registration = reactor.register(self.inner.as_raw_fd()).map_err(|e| {
+                reactor::with_context(e, "cannot register a socket with the reactor")
+            })?;
             let _ = self.registration.set(registration);
         }
         Ok(())
@@ -244,12 +252,13 @@ pub(crate) fn set_nonblocking(fd: RawFd, nonblocking: bool) -> io::Result<()> {
 /// (on an OS thread of a runtime, which can be cancelled) a slice of time ends.
 fn poll_fd(fd: RawFd, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
     // A cancellation or timeout() of this thread is raised here, and noticed within a slice.
-    crate::thread::check_cancel();
-    let wake = match (deadline, crate::thread::wake_deadline()) {
+    runtime::park::park_point();
+    let wake = match (deadline, runtime::park::wake_deadline()) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let slice = crate::thread::os_thread_runtime()
+    let slice = runtime::context::current()
+        .os_threads_runtime()
         .is_some()
         .then_some(Duration::from_millis(50));
     let timeout = match (
@@ -279,6 +288,6 @@ fn poll_fd(fd: RawFd, direction: Direction, deadline: Option<Instant>) -> io::Re
             return Err(e);
         }
     }
-    crate::thread::check_cancel();
+    runtime::park::park_point();
     Ok(())
 }

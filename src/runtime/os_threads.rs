@@ -1,0 +1,71 @@
+//! `Flavor::OsThreads`: every spawned closure runs on an OS thread of its own (same API, same
+//! cancellation at park points, blocking like std). The OS thread registers itself as an
+//! [`OsThread`] with its runtime, so that `Handle::current` and cancellation find it, and the
+//! runtime joins it when it is dropped.
+
+use super::spawn::Body;
+use super::task::handle::{set_os_self, OsThread, Thread};
+use super::task::id::ThreadId;
+use super::task::Start;
+use super::{Live, Shared};
+use crate::coro::Stack;
+use std::io;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// Runs `body` on a new OS thread, counted in `live` until it ends.
+pub(super) fn spawn(
+    shared: &Arc<Shared>,
+    name: Option<Arc<str>>,
+    stack_size: Option<usize>,
+    body: Body,
+) -> io::Result<Thread> {
+    let mut builder = std::thread::Builder::new();
+    if let Some(name) = &name {
+        builder = builder.name(name.to_string());
+    }
+    if let Some(size) = stack_size {
+        Stack::new(size)?; // same validation as for green threads
+        builder = builder.stack_size(size);
+    }
+    // SAFETY: if the thread starts, the guard drops at the end of its closure, while its
+    // `OsThread` (in its thread-local, dropped after the closure) holds an `Arc<Shared>`; if it
+    // does not, the closure drops here, where the caller's handle holds one.
+    let live = unsafe { Live::enter(shared) };
+    let runtime = shared.clone();
+    let (tx, rx) = std::sync::mpsc::channel::<Arc<OsThread>>();
+    let os = builder.spawn(move || {
+        let _live = live;
+        let me = Arc::new(OsThread {
+            id: ThreadId::next(),
+            name,
+            thread: std::thread::current(),
+            cancel: AtomicBool::new(false),
+            runtime: Some(runtime),
+        });
+        set_os_self(me.clone());
+        let _ = tx.send(me);
+        body(Start::Run);
+    });
+    let os = os.map_err(os_thread_error)?;
+    let me = rx
+        .recv()
+        .map_err(|_| io::Error::other("the new OS thread died at once"))?;
+    shared
+        .os_threads
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((os, Thread::os(me.clone())));
+    Ok(Thread::os(me))
+}
+
+/// The error of an OS thread of a `Flavor::OsThreads` runtime that cannot start.
+fn os_thread_error(err: io::Error) -> io::Error {
+    io::Error::new(
+        err.kind(),
+        format!(
+            "cannot start an OS thread for a Flavor::OsThreads runtime: {err} ({})",
+            super::THREAD_LIMITS
+        ),
+    )
+}

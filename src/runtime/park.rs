@@ -1,0 +1,254 @@
+//! Parking: where a green thread (or an OS thread) waits, and where cancellation and
+//! `timeout()` are delivered (its park points; the per-thread state they read is in
+//! `task::cancel`).
+//!
+//! A green thread parks in two steps (see `task::park_state`): [`park_until`] consumes a waiting
+//! token or suspends to its worker with `Reason::Park`, arming a timer in its worker's wheel if
+//! it has a deadline; the worker commits the park once the stack is suspended. It is woken by
+//! `Task::unpark` (any thread), which puts it back in its worker's run queue through
+//! `runtime::schedule`. An OS thread parks with `std::thread::park`.
+//!
+//! Each entry point here reads "where am I?" once ([`context::current`]) and keeps the answer
+//! across its suspension: a green thread resumes on the same worker.
+
+use super::context::{self, Current};
+use super::task::cancel::{Check, ParkPoint, TimedOut};
+use super::task::handle::with_os_self;
+use super::task::{Reason, TaskRef};
+use super::worker::Worker;
+use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+thread_local! {
+    /// An OS thread's park-point state (a green thread's is in its task).
+    static OS_PARK_POINT: RefCell<ParkPoint> = RefCell::new(ParkPoint::new());
+}
+
+/// Runs `f` with the calling thread's park-point state and cancellation flag.
+fn with_park_point<R>(f: impl FnOnce(&mut ParkPoint, &AtomicBool) -> R) -> R {
+    match context::current().task() {
+        // SAFETY: we are this green thread, running.
+        Some(task) => f(&mut unsafe { task.local() }.park_point, &task.cancel),
+        None => with_os_self(|me| OS_PARK_POINT.with(|pp| f(&mut pp.borrow_mut(), &me.cancel))),
+    }
+}
+
+/// A park point of a running green thread: raises a pending cancellation or timeout, or, if it
+/// cannot be raised yet (see `task::cancel`), makes sure the green thread is woken when it can.
+#[inline]
+fn green_park_point(worker: &Worker, task: &TaskRef) {
+    // SAFETY: we are this green thread, running; the reference ends before the raise leaves
+    // this frame (`check` raises last, with nothing borrowed after it).
+    let pp = &mut unsafe { task.local() }.park_point;
+    if pp.check(&task.cancel) == Check::Deferred && !pp.deferred {
+        pp.deferred = true;
+        worker.defer_until_unwound(task.clone());
+    }
+}
+
+/// A park point of an OS thread. The raise happens outside the borrow of the thread's state.
+/// An OS thread that defers is itself unwinding: it reaches a park point again after the
+/// unwind ends.
+fn os_park_point() {
+    let raise = with_os_self(|me| {
+        OS_PARK_POINT.with(|pp| {
+            let mut pp = pp.borrow_mut();
+            catch_unwind(AssertUnwindSafe(|| pp.check(&me.cancel))).err()
+        })
+    });
+    if let Some(payload) = raise {
+        std::panic::resume_unwind(payload);
+    }
+}
+
+/// A park point that does not park: raises a pending cancellation or expired `timeout()`.
+pub(crate) fn park_point() {
+    match context::current() {
+        Current::Green { worker, task } => green_park_point(worker, task),
+        _ => os_park_point(),
+    }
+}
+
+/// Suspends the running green thread to its worker.
+#[inline]
+fn suspend(task: &TaskRef, reason: Reason) {
+    // SAFETY: we are this green thread, running; the reference ends before the switch.
+    let suspender = {
+        let local = unsafe { task.local() };
+        local.reason = reason;
+        local.suspender
+    };
+    // SAFETY: set at the first resume; it lives on this green thread's stack.
+    unsafe { (*suspender).suspend() };
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The green half of [`park_until_woken`]: park point, then token or suspension (with a timer
+/// in the worker's wheel for a deadline).
+#[inline]
+fn park_green(worker: &Worker, task: &TaskRef, deadline: Option<Instant>) {
+    green_park_point(worker, task);
+    // SAFETY: we are this green thread, running.
+    let wake_at = earliest(deadline, unsafe { task.local() }.park_point.wake_deadline());
+    if !task.park.take_token() {
+        let timer = wake_at.map(|at| worker.add_timer(at, task.clone()));
+        suspend(task, Reason::Park);
+        // Resumed on the same worker (a started green thread never moves).
+        if let Some(key) = timer {
+            worker.cancel_timer(key);
+        }
+    }
+}
+
+/// The OS-thread half of [`park_until_woken`].
+fn park_os(deadline: Option<Instant>) {
+    os_park_point();
+    let wake_at = earliest(deadline, wake_deadline());
+    match wake_at {
+        Some(at) => std::thread::park_timeout(at.saturating_duration_since(Instant::now())),
+        None => std::thread::park(),
+    }
+}
+
+/// Parks the calling thread until it is unparked, `deadline` passes, a `timeout()` expires or
+/// it is cancelled (the last two raise). May return spuriously, like std's park.
+pub(crate) fn park_until(deadline: Option<Instant>) {
+    match context::current() {
+        Current::Green { worker, task } => {
+            park_green(worker, task, deadline);
+            green_park_point(worker, task);
+        }
+        _ => {
+            park_os(deadline);
+            os_park_point();
+        }
+    }
+}
+
+/// Like [`park_until`], but a park point only on the way in: a request that arrives while the
+/// thread is parked wakes it without raising, so that the caller can first look at what else
+/// woke it. A waiter that was handed a message, a lock or a permit returns with it (the send or
+/// the lock took effect), and the request is raised at its next park point; a waiter that was
+/// not parks again, which raises.
+#[cfg_attr(loom, allow(dead_code))] // loom models park loom threads instead
+pub(crate) fn park_until_woken(deadline: Option<Instant>) {
+    match context::current() {
+        Current::Green { worker, task } => park_green(worker, task, deadline),
+        _ => park_os(deadline),
+    }
+}
+
+/// `thread::park`: parks until unparked (or cancelled).
+pub(crate) fn park() {
+    park_until(None);
+}
+
+/// Sleeps until `deadline` (`None`: a deadline too far away to be an `Instant`, never reached:
+/// until cancelled or a `timeout()` expires). What `thread::sleep`, `time::sleep`,
+/// `time::sleep_until` and `Interval::tick` all call.
+pub(crate) fn sleep_until(deadline: Option<Instant>) {
+    loop {
+        park_until(deadline);
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return;
+        }
+    }
+}
+
+/// `thread::yield_now`: lets other green threads on this worker run (on an OS thread:
+/// `std::thread::yield_now`). A park point.
+pub(crate) fn yield_now() {
+    match context::current() {
+        Current::Green { worker, task } => {
+            green_park_point(worker, task);
+            suspend(task, Reason::Yield);
+            green_park_point(worker, task);
+        }
+        _ => {
+            os_park_point();
+            std::thread::yield_now();
+            os_park_point();
+        }
+    }
+}
+
+/// True while the calling green thread (or OS thread) is unwinding, like
+/// `std::thread::panicking`, but answered for the green thread, not the OS thread under it.
+pub(crate) fn panicking() -> bool {
+    match context::current().task() {
+        // SAFETY: we are this green thread, running.
+        // std's own answer is per OS thread: another green thread may be suspended mid-unwind
+        // on this worker. The park point knows whether this one started a panic or an unwind.
+        Some(task) => unsafe { task.local() }.park_point.unwinding(),
+        None => std::thread::panicking(),
+    }
+}
+
+/// Holds cancellation and `timeout()` back until the matching [`leave_shield`].
+pub(crate) fn enter_shield() {
+    with_park_point(|pp, _| pp.enter_shield());
+}
+
+pub(crate) fn leave_shield() {
+    with_park_point(|pp, _| pp.leave_shield());
+}
+
+/// Records that this OS thread (not a green thread) started a panic: the panic hook's half for
+/// OS threads.
+pub(crate) fn note_os_thread_panic() {
+    let _ = OS_PARK_POINT.try_with(|pp| {
+        if let Ok(mut pp) = pp.try_borrow_mut() {
+            pp.panic_starts();
+        }
+    });
+}
+
+/// Whether the calling green thread (or OS thread) is unwinding from a panic, as opposed to a
+/// cancellation or an expired `timeout()`: what poisons a lock.
+pub(crate) fn unwinding_from_panic() -> bool {
+    match context::current().task() {
+        // SAFETY: we are this green thread, running.
+        Some(task) => unsafe { task.local() }
+            .park_point
+            .unwinding_from_panic(false),
+        None => OS_PARK_POINT
+            .try_with(|pp| match pp.try_borrow_mut() {
+                Ok(mut pp) => pp.unwinding_from_panic(true),
+                Err(_) => std::thread::panicking(),
+            })
+            .unwrap_or_else(|_| std::thread::panicking()),
+    }
+}
+
+/// The earliest `timeout()` deadline of the calling thread, if any.
+pub(crate) fn wake_deadline() -> Option<Instant> {
+    with_park_point(|pp, _| pp.wake_deadline())
+}
+
+/// Enters a `timeout()` with `deadline`; returns its id.
+pub(crate) fn enter_timeout(deadline: Instant) -> u64 {
+    with_park_point(|pp, _| pp.push_timeout(deadline))
+}
+
+pub(crate) fn leave_timeout(id: u64) {
+    with_park_point(|pp, _| pp.pop_timeout(id));
+}
+
+/// If `payload` is the timeout `id`'s own unwind, consumes it: that unwind is over.
+pub(crate) fn is_own_timeout(payload: &(dyn std::any::Any + Send), id: u64) -> bool {
+    let own = payload
+        .downcast_ref::<TimedOut>()
+        .is_some_and(|t| t.id == id);
+    if own {
+        with_park_point(|pp, _| pp.caught_timeout());
+    }
+    own
+}

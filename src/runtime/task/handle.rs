@@ -1,0 +1,166 @@
+//! [`Thread`]: the handle of a green thread or an OS thread, and [`current`], the calling
+//! thread's.
+//!
+//! A green thread's handle is its `TaskRef`. An OS thread's is an [`OsThread`], made on first
+//! use for a plain thread (kept in the thread-local `OS_SELF`), or by `runtime::os_threads` for
+//! the OS threads of a `Flavor::OsThreads` runtime (which also records its runtime there).
+
+use super::id::ThreadId;
+use super::TaskRef;
+use crate::runtime::context::{self, Current};
+use crate::runtime::Shared;
+use std::cell::OnceCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// An OS thread as zsync sees it: a plain thread, or one spawned by a `Flavor::OsThreads`
+/// runtime.
+pub(crate) struct OsThread {
+    pub(crate) id: ThreadId,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) thread: std::thread::Thread,
+    /// Its cancellation request (a green thread's is `Task::cancel`).
+    pub(crate) cancel: AtomicBool,
+    pub(crate) runtime: Option<Arc<Shared>>,
+}
+
+thread_local! {
+    static OS_SELF: OnceCell<Arc<OsThread>> = const { OnceCell::new() };
+}
+
+/// The calling OS thread's `OsThread`.
+pub(crate) fn os_self() -> Arc<OsThread> {
+    with_os_self(Arc::clone)
+}
+
+/// Runs `f` with the calling OS thread's `OsThread`, made on first use.
+pub(crate) fn with_os_self<R>(f: impl FnOnce(&Arc<OsThread>) -> R) -> R {
+    OS_SELF.with(|cell| {
+        f(cell.get_or_init(|| {
+            let thread = std::thread::current();
+            Arc::new(OsThread {
+                id: ThreadId::next(),
+                name: thread.name().map(Arc::from),
+                thread,
+                cancel: AtomicBool::new(false),
+                runtime: None,
+            })
+        }))
+    })
+}
+
+/// Makes the calling OS thread, just started by a `Flavor::OsThreads` runtime, known as `me`.
+pub(crate) fn set_os_self(me: Arc<OsThread>) {
+    OS_SELF.with(|cell| {
+        let _ = cell.set(me);
+    });
+}
+
+/// The runtime of a `Flavor::OsThreads` thread.
+pub(crate) fn os_thread_runtime() -> Option<Arc<Shared>> {
+    OS_SELF.with(|cell| cell.get().and_then(|t| t.runtime.clone()))
+}
+
+/// A handle to a green thread or an OS thread, like `std::thread::Thread`.
+#[derive(Clone)]
+pub struct Thread(ThreadRef);
+
+#[derive(Clone)]
+enum ThreadRef {
+    Green(TaskRef),
+    Os(Arc<OsThread>),
+}
+
+impl Thread {
+    pub(crate) fn green(task: TaskRef) -> Thread {
+        Thread(ThreadRef::Green(task))
+    }
+
+    pub(crate) fn os(os: Arc<OsThread>) -> Thread {
+        Thread(ThreadRef::Os(os))
+    }
+
+    /// The thread's unique identifier.
+    pub fn id(&self) -> ThreadId {
+        match &self.0 {
+            ThreadRef::Green(task) => task.id,
+            ThreadRef::Os(os) => os.id,
+        }
+    }
+
+    /// The thread's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        match &self.0 {
+            ThreadRef::Green(task) => task.name.as_deref(),
+            ThreadRef::Os(os) => os.name.as_deref(),
+        }
+    }
+
+    /// Makes the thread's token available, waking it if it is parked, as
+    /// `std::thread::Thread::unpark` does.
+    pub fn unpark(&self) {
+        match &self.0 {
+            ThreadRef::Green(task) => task.unpark(),
+            ThreadRef::Os(os) => os.thread.unpark(),
+        }
+    }
+
+    pub(crate) fn request_cancel(&self) {
+        match &self.0 {
+            ThreadRef::Green(task) => task.request_cancel(),
+            ThreadRef::Os(os) => {
+                os.cancel.store(true, Ordering::Release);
+                os.thread.unpark();
+            }
+        }
+    }
+}
+
+// A `Thread` only reads its id and name and unparks (all safe to use after a panic), like std's,
+// which is unwind safe too.
+impl std::panic::UnwindSafe for Thread {}
+impl std::panic::RefUnwindSafe for Thread {}
+
+impl crate::reactor::Unpark for Thread {
+    fn unpark(&self) {
+        Thread::unpark(self)
+    }
+}
+
+impl std::fmt::Debug for Thread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Thread")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("green", &matches!(self.0, ThreadRef::Green(_)))
+            .finish()
+    }
+}
+
+/// The calling thread: a green thread or an OS thread.
+pub fn current() -> Thread {
+    match context::current() {
+        Current::Green { task, .. } => Thread::green(task.clone()),
+        _ => Thread::os(os_self()),
+    }
+}
+
+/// The calling thread's handle without a reference count of its own: what [`current`]
+/// returns, minus two atomic operations (for waiters on hot paths). It must not be dropped (it
+/// is in a `ManuallyDrop`); clones are ordinary handles.
+///
+/// # Safety
+/// The handle, and references taken from it, are used only while the calling thread is alive
+/// (a green thread's task is kept alive by its worker until it finishes; an OS thread's by its
+/// thread-local).
+#[cfg_attr(loom, allow(dead_code))] // loom models park loom threads instead
+pub(crate) unsafe fn current_unowned() -> std::mem::ManuallyDrop<Thread> {
+    let thread = match context::current() {
+        // SAFETY: a running task lives in an `Arc` (a `TaskRef`); the handle is never dropped,
+        // so no count is released that was not taken.
+        Current::Green { task, .. } => Thread::green(unsafe { Arc::from_raw(Arc::as_ptr(task)) }),
+        // SAFETY: as above, for the thread-local `Arc` of this OS thread.
+        _ => with_os_self(|me| Thread::os(unsafe { Arc::from_raw(Arc::as_ptr(me)) })),
+    };
+    std::mem::ManuallyDrop::new(thread)
+}
