@@ -136,7 +136,8 @@ impl Write for &ChildStdin {
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.0.do_io(Direction::Write, |mut f| f.write_vectored(bufs))
+        self.0
+            .do_io(Direction::Write, |mut f| f.write_vectored(bufs))
     }
 
     fn flush(&mut self) -> io::Result<()> {
