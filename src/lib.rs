@@ -35,7 +35,7 @@
 //!   through its own `Unpark` trait and knows nothing of threads.
 //!
 //! Dependencies point one way (checked by `tests/architecture.rs`): `thread`, `net`, `os`,
-//! `time`, `sync`, `blocking`, `future` -> `runtime` -> `reactor`, `coro`.
+//! `process`, `time`, `sync`, `blocking`, `future` -> `runtime` -> `reactor`, `coro`.
 
 #![warn(missing_docs)]
 
