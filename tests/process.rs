@@ -564,6 +564,24 @@ fn cancel_of_a_green_thread_reading_a_childs_stdout() {
 }
 
 #[test]
+fn timeout_of_a_pipe_read_then_read_again() {
+    zsync::run(|| {
+        let mut child = sh("sleep 0.3; echo late")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut buf = [0u8; 16];
+        let outcome = zsync::time::timeout(Duration::from_millis(50), || stdout.read(&mut buf));
+        assert!(outcome.is_err());
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "late\n");
+        assert!(child.wait().unwrap().success());
+    });
+}
+
+#[test]
 fn cancel_of_a_green_thread_in_wait_and_in_output() {
     zsync::run(|| {
         let child = sh("sleep 30").spawn().unwrap();
