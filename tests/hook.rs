@@ -192,3 +192,269 @@ fn os_threads_sleep_for_real() {
     // timers keep working, which they would not if a worker parked itself.
     two_workers().block_on(|| zsync::thread::sleep(Duration::from_millis(10)));
 }
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+/// A std echo server on green threads: one green thread per connection.
+fn echo_server() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    zsync::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            zsync::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn std_net_echo_on_green_threads_while_a_ticker_ticks() {
+    two_workers().block_on(|| {
+        let addr = echo_server();
+        let ticker = Ticker::start();
+        let start = Instant::now();
+        let clients: Vec<_> = (0..200)
+            .map(|i| {
+                zsync::spawn(move || {
+                    let mut s = TcpStream::connect(addr).unwrap();
+                    let mut buf = [0u8; 64];
+                    for round in 0..20 {
+                        let msg = format!("client {i} round {round}");
+                        s.write_all(msg.as_bytes()).unwrap();
+                        s.read_exact(&mut buf[..msg.len()]).unwrap();
+                        assert_eq!(&buf[..msg.len()], msg.as_bytes());
+                    }
+                })
+            })
+            .collect();
+        // A client that waits on a read with nothing coming while the others run: it parks.
+        let idle = {
+            let mut s = TcpStream::connect(addr).unwrap();
+            zsync::spawn(move || {
+                s.set_read_timeout(Some(Duration::from_millis(300)))
+                    .unwrap();
+                let mut buf = [0u8; 1];
+                let e = s.read(&mut buf).unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::WouldBlock);
+            })
+        };
+        for c in clients {
+            c.join().unwrap();
+        }
+        idle.join().unwrap();
+        let elapsed = start.elapsed();
+        let ticks = ticker.stop();
+        // At least a tick per 10 ms on average: a blocked worker would stall it completely.
+        assert!(
+            ticks as u128 >= elapsed.as_millis() / 10,
+            "{ticks} ticks in {elapsed:?}"
+        );
+    });
+}
+
+#[test]
+fn std_net_semantics_are_kept() {
+    two_workers().block_on(|| {
+        let addr = echo_server();
+        // Read timeout: WouldBlock after it, not before.
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let start = Instant::now();
+        let mut buf = [0u8; 8];
+        let e = s.read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WouldBlock);
+        assert!(
+            start.elapsed() >= Duration::from_millis(95),
+            "{:?}",
+            start.elapsed()
+        );
+        // Non-blocking: WouldBlock at once.
+        s.set_nonblocking(true).unwrap();
+        let start = Instant::now();
+        assert_eq!(s.read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+        assert!(start.elapsed() < Duration::from_millis(50));
+        s.set_nonblocking(false).unwrap();
+        s.write_all(b"ping").unwrap();
+        s.read_exact(&mut buf[..4]).unwrap();
+        assert_eq!(&buf[..4], b"ping");
+        // A refused connection.
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed_addr = closed.local_addr().unwrap();
+        drop(closed);
+        let e = TcpStream::connect(closed_addr).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+        // A connect timeout to an address that does not answer is not tested (needs a
+        // black-hole route); a connect that succeeds goes through the EINPROGRESS path.
+        let peer = TcpStream::connect(addr).unwrap();
+        assert_eq!(peer.peer_addr().unwrap(), addr);
+    });
+}
+
+#[test]
+fn cancel_of_a_green_thread_blocked_in_a_std_read_is_prompt() {
+    two_workers().block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let error = Arc::new(std::sync::Mutex::new(None));
+        let e2 = error.clone();
+        let reader = zsync::spawn(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            let mut buf = [0u8; 8];
+            let r = s.read(&mut buf);
+            *e2.lock().unwrap() = Some(r.map_err(|e| e.raw_os_error()));
+            zsync::thread::yield_now(); // the request is raised here
+        });
+        let (_peer, _) = listener.accept().unwrap(); // parks too: std's accept
+        zsync::thread::sleep(Duration::from_millis(50));
+        let start = Instant::now();
+        let payload = reader.cancel().unwrap_err();
+        assert!(payload.is::<zsync::Cancelled>());
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert_eq!(
+            *error.lock().unwrap(),
+            Some(Err(Some(libc::ECANCELED))),
+            "the read failed with ECANCELED"
+        );
+    });
+}
+
+#[test]
+fn os_threads_keep_blocking_semantics() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        s.write_all(b"late").unwrap();
+        std::thread::sleep(Duration::from_millis(300)); // open while the client times out
+    });
+    let mut s = TcpStream::connect(addr).unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).unwrap(); // blocks the OS thread, as std does
+    assert_eq!(&buf, b"late");
+    assert!(start.elapsed() >= Duration::from_millis(90));
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    assert_eq!(s.read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    server.join().unwrap();
+}
+
+#[test]
+fn poll_parks_on_a_pipe() {
+    two_workers().block_on(|| {
+        let mut fds = [0; 2];
+        // SAFETY: a writable array of two fds.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let (r, w) = (fds[0], fds[1]);
+        let ticker = Ticker::start();
+        let waiter = zsync::spawn(move || {
+            let mut p = libc::pollfd {
+                fd: r,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let n = unsafe { libc::poll(&mut p, 1, 5000) };
+            (n, p.revents)
+        });
+        zsync::thread::sleep(Duration::from_millis(100));
+        // SAFETY: a valid buffer.
+        assert_eq!(unsafe { libc::write(w, b"x".as_ptr().cast(), 1) }, 1);
+        let (n, revents) = waiter.join().unwrap();
+        assert_eq!(n, 1);
+        assert!(revents & libc::POLLIN != 0);
+        assert!(ticker.stop() >= 10);
+        // A poll timeout is kept.
+        let start = Instant::now();
+        let mut p = libc::pollfd {
+            fd: w,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        assert_eq!(unsafe { libc::poll(&mut p, 1, 100) }, 0);
+        assert!(start.elapsed() >= Duration::from_millis(95));
+        // SAFETY: our fds.
+        unsafe {
+            libc::close(r);
+            libc::close(w);
+        }
+    });
+}
+
+/// Compiles tests/hook/client.c into a shared object and loads it: its plain libc calls bind
+/// to the hooks (the test binary exports them, see build.rs).
+fn c_library() -> unsafe extern "C" fn(i32, *const libc::c_char, *mut libc::c_char, i32) -> i32 {
+    let dir = std::env::temp_dir().join(format!("zsync-hook-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let so = dir.join("libclient.so");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/hook/client.c");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = std::process::Command::new(cc)
+        .args(["-shared", "-fPIC", "-O2", "-D_FORTIFY_SOURCE=2", "-o"])
+        .arg(&so)
+        .arg(src)
+        .status()
+        .expect("a C compiler (cc)");
+    assert!(status.success());
+    let path = std::ffi::CString::new(so.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string; the library has no constructors.
+    let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW) };
+    assert!(!handle.is_null());
+    // SAFETY: a valid handle and C string.
+    let f = unsafe { libc::dlsym(handle, c"zsync_c_echo".as_ptr()) };
+    assert!(!f.is_null());
+    // SAFETY: the symbol is the function defined in client.c, with this signature.
+    unsafe { std::mem::transmute(f) }
+}
+
+#[test]
+fn a_c_library_s_own_calls_park() {
+    let echo = c_library();
+    two_workers().block_on(move || {
+        let addr = echo_server();
+        let ticker = Ticker::start();
+        let start = Instant::now();
+        // Were the C calls not hooked, the first two clients would block both workers in
+        // read() while the echo server's green threads wait behind them: a deadlock.
+        let clients: Vec<_> = (0..100)
+            .map(|i| {
+                zsync::spawn(move || {
+                    let msg = std::ffi::CString::new(format!("hello from C {i}")).unwrap();
+                    let mut out = vec![0 as libc::c_char; 64];
+                    // SAFETY: a C string and a buffer of the size given.
+                    let n = unsafe {
+                        echo(
+                            i32::from(addr.port()),
+                            msg.as_ptr(),
+                            out.as_mut_ptr(),
+                            out.len() as i32,
+                        )
+                    };
+                    assert_eq!(n as usize, msg.as_bytes().len());
+                })
+            })
+            .collect();
+        for c in clients {
+            c.join().unwrap();
+        }
+        let elapsed = start.elapsed();
+        let ticks = ticker.stop();
+        assert!(ticks >= 1, "{ticks} ticks in {elapsed:?}");
+    });
+}

@@ -33,6 +33,8 @@
 use crate::runtime::context::{self, Current};
 use std::time::Duration;
 
+mod fd;
+mod io;
 mod sleep;
 
 /// True if the caller is a green thread, running.
@@ -60,4 +62,23 @@ fn timespec_duration(ts: &libc::timespec) -> Option<Duration> {
         return None;
     }
     Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+/// The socket type of `fd` (`SO_TYPE`), or `None` if it is not a socket. `errno` preserved.
+fn socket_type(fd: std::os::fd::RawFd) -> Option<libc::c_int> {
+    let mut ty: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    let saved = errno();
+    // SAFETY: a writable int and its length.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut ty as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    set_errno(saved);
+    (r == 0).then_some(ty)
 }
