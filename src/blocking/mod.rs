@@ -132,14 +132,14 @@ where
 /// plain OS thread `f` simply runs on the caller's thread.
 ///
 /// ```
-/// let mut lines = vec![String::from("a")];
-/// let n = zsync::run(|| {
-///     zsync::unblock_scoped(|| {
+/// zsync::run(|| {
+///     let mut lines = vec![String::from("a")];
+///     let n = zsync::unblock_scoped(|| {
 ///         lines.push(String::from("b")); // borrows `lines` mutably: no move, no 'static
 ///         lines.len()
-///     })
+///     });
+///     assert_eq!((n, lines.len()), (2, 2));
 /// });
-/// assert_eq!((n, lines.len()), (2, 2));
 /// ```
 ///
 /// The borrows must outlive the job, so the caller cannot leave early: it is shielded from
