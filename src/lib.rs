@@ -43,6 +43,8 @@ pub(crate) mod blocking;
 pub mod coro;
 pub mod fs;
 pub(crate) mod future;
+#[cfg(all(feature = "hook", target_os = "linux"))]
+mod hook;
 pub mod io;
 pub(crate) mod loom;
 pub mod net;
@@ -54,7 +56,7 @@ pub mod sync;
 pub mod thread;
 pub mod time;
 
-pub use blocking::unblock;
+pub use blocking::{unblock, unblock_scoped};
 pub use future::block_on;
 pub use runtime::{run, Runtime};
 pub use thread::{spawn, Cancelled};
