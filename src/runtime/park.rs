@@ -96,6 +96,13 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 #[inline]
 fn park_green(worker: &Worker, task: &TaskRef, deadline: Option<Instant>) {
     green_park_point(worker, task);
+    suspend_green(worker, task, deadline);
+}
+
+/// Takes the token, or suspends the green thread until it is unparked, `deadline` passes or
+/// one of its `timeout()`s expires (a timer in the worker's wheel for the earliest of them).
+#[inline]
+fn suspend_green(worker: &Worker, task: &TaskRef, deadline: Option<Instant>) {
     // SAFETY: we are this green thread, running.
     let wake_at = earliest(deadline, unsafe { task.local() }.park_point.wake_deadline());
     if !task.park.take_token() {
@@ -111,8 +118,13 @@ fn park_green(worker: &Worker, task: &TaskRef, deadline: Option<Instant>) {
 /// The OS-thread half of [`park_until_woken`].
 fn park_os(deadline: Option<Instant>) {
     os_park_point();
-    let wake_at = earliest(deadline, wake_deadline());
-    match wake_at {
+    block_os(deadline);
+}
+
+/// Blocks the OS thread until it is unparked, `deadline` passes or one of its `timeout()`s
+/// expires.
+fn block_os(deadline: Option<Instant>) {
+    match earliest(deadline, wake_deadline()) {
         Some(at) => std::thread::park_timeout(at.saturating_duration_since(Instant::now())),
         None => std::thread::park(),
     }
@@ -162,16 +174,7 @@ pub(crate) fn park_quiet(deadline: Option<Instant>) -> Option<Pending> {
             if let Some(pending) = pending(task) {
                 return Some(pending);
             }
-            // SAFETY: as above.
-            let wake_at = earliest(deadline, unsafe { task.local() }.park_point.wake_deadline());
-            if !task.park.take_token() {
-                let timer = wake_at.map(|at| worker.add_timer(at, task.clone()));
-                suspend(task, Reason::Park);
-                // Resumed on the same worker (a started green thread never moves).
-                if let Some(key) = timer {
-                    worker.cancel_timer(key);
-                }
-            }
+            suspend_green(worker, task, deadline);
             pending(task)
         }
         _ => {
@@ -179,10 +182,7 @@ pub(crate) fn park_quiet(deadline: Option<Instant>) -> Option<Pending> {
             if let Some(pending) = pending() {
                 return Some(pending);
             }
-            match earliest(deadline, wake_deadline()) {
-                Some(at) => std::thread::park_timeout(at.saturating_duration_since(Instant::now())),
-                None => std::thread::park(),
-            }
+            block_os(deadline);
             pending()
         }
     }
