@@ -69,6 +69,7 @@
 //!   position, another fd number).
 
 mod op;
+pub(crate) mod uring;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -79,6 +80,14 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 pub use std::fs::{FileTimes, FileType, Metadata, Permissions};
+
+/// How many file operations this process has submitted to io_uring so far (all runtimes
+/// together). For tests and diagnostics: it stays at 0 while every operation goes to the
+/// blocking pool (`ZSYNC_IO_URING=0`, or a kernel that refuses io_uring).
+#[doc(hidden)]
+pub fn io_uring_submissions() -> u64 {
+    uring::SUBMITTED.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 pub(crate) use op::{chown_path, fchown, invalid_utf8, offload, symlink};
 

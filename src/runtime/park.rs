@@ -146,6 +146,14 @@ pub(crate) fn park_until_woken(deadline: Option<Instant>) {
     }
 }
 
+/// Whether the calling thread's next park point would raise (a cancellation or an expired
+/// `timeout()`, not shielded, not during an unwind), without raising: for a wait that must
+/// first undo something (an io_uring operation that owns a buffer) before it unwinds.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn request_due() -> bool {
+    with_park_point(|pp, cancel| pp.due(cancel))
+}
+
 /// `thread::park`: parks until unparked (or cancelled).
 pub(crate) fn park() {
     park_until(None);
