@@ -1,10 +1,11 @@
 //! The file-system operations, one small function per kind of operation.
 //!
 //! Every blocking call of [`zsync::fs`](crate::fs) ends up here, and only here is it decided
-//! where the call runs. Today: on a green thread (or a thread of a `Flavor::OsThreads` runtime)
-//! the call runs on the blocking pool through [`crate::unblock`] with owned arguments; on a plain
-//! OS thread outside any runtime it calls std directly, borrowed buffers and all. A later
-//! io_uring backend replaces the bodies of these functions, not their callers.
+//! where the call runs: on a green thread, reads, writes and fsync go to the worker's io_uring
+//! ring when it has one (`super::uring`); otherwise (and for every other operation) a green
+//! thread, or a thread of a `Flavor::OsThreads` runtime, runs the call on the blocking pool
+//! through [`crate::unblock`] with owned arguments; on a plain OS thread outside any runtime it
+//! calls std directly, borrowed buffers and all.
 //!
 //! The rule every function here keeps: nothing borrowed from the caller goes to the pool. A
 //! green thread that is cancelled while it waits unwinds at once, while the pool thread still
