@@ -21,6 +21,11 @@ fn main() {
             "riscv64" => has("d"),
             _ => false,
         };
+    // The `hook` feature's test loads a C library with dlopen: its libc calls bind to the hooks
+    // only if the test binary exports them.
+    if elf_sysv && std::env::var_os("CARGO_FEATURE_HOOK").is_some() {
+        println!("cargo::rustc-link-arg-tests=-Wl,--export-dynamic");
+    }
     if !has_asm || std::env::var_os("CARGO_FEATURE_COROSENSEI_BACKEND").is_some() {
         println!("cargo::rustc-cfg=zsync_corosensei");
     }

@@ -26,6 +26,8 @@
 //! - [`sync`]: locks, condition variables, channels and [`select!`], shaped like `std::sync`.
 //! - [`fs`] and [`io`]: files, directories and the standard streams, shaped like `std::fs` and
 //!   `std::io`.
+//! - [`process`]: child processes shaped like `std::process`; `wait` and the pipes park the
+//!   green thread (a pidfd and the pipes' fds in the reactor).
 //! - [`net`], [`os`]: sockets whose blocking calls park the green thread
 //!   (`net/io_source.rs` holds the try, wait, retry loop).
 //! - [`unblock`] (the blocking pool) and [`block_on`] (futures interop).
@@ -33,7 +35,7 @@
 //!   through its own `Unpark` trait and knows nothing of threads.
 //!
 //! Dependencies point one way (checked by `tests/architecture.rs`): `thread`, `net`, `os`,
-//! `time`, `sync`, `blocking`, `future` -> `runtime` -> `reactor`, `coro`.
+//! `process`, `time`, `sync`, `blocking`, `future` -> `runtime` -> `reactor`, `coro`.
 
 #![warn(missing_docs)]
 
@@ -41,17 +43,20 @@ pub(crate) mod blocking;
 pub mod coro;
 pub mod fs;
 pub(crate) mod future;
+#[cfg(all(feature = "hook", target_os = "linux"))]
+mod hook;
 pub mod io;
 pub(crate) mod loom;
 pub mod net;
 pub mod os;
+pub mod process;
 pub(crate) mod reactor;
 pub mod runtime;
 pub mod sync;
 pub mod thread;
 pub mod time;
 
-pub use blocking::unblock;
+pub use blocking::{unblock, unblock_scoped};
 pub use future::block_on;
 pub use runtime::{run, Runtime};
 pub use thread::{spawn, Cancelled};

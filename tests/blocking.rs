@@ -152,3 +152,42 @@ fn host_names_resolve_on_the_blocking_pool() {
         assert_eq!(stream.peer_addr().unwrap().port(), port);
     });
 }
+
+#[test]
+fn unblock_scoped_borrows_and_shields_the_caller_until_the_job_is_done() {
+    one_worker().block_on(|| {
+        // Borrows, mutably, from the calling green thread's stack.
+        let mut words = vec![String::from("a")];
+        let n = zsync::unblock_scoped(|| {
+            words.push(String::from("b"));
+            words.len()
+        });
+        assert_eq!((n, words.len()), (2, 2));
+
+        // A cancellation waits for the job: the job's borrow stays valid to its end.
+        let finished = Arc::new(AtomicBool::new(false));
+        let f2 = finished.clone();
+        let handle = zsync::spawn(move || {
+            let mut local = 0u64;
+            zsync::unblock_scoped(|| {
+                std::thread::sleep(Duration::from_millis(200));
+                local += 1;
+            });
+            f2.store(local == 1, Ordering::SeqCst);
+            zsync::thread::yield_now(); // the request is raised here
+            unreachable!();
+        });
+        zsync::thread::sleep(Duration::from_millis(20));
+        let payload = handle.cancel().unwrap_err();
+        assert!(payload.is::<zsync::Cancelled>());
+        assert!(finished.load(Ordering::SeqCst));
+
+        // A panic in the job is resumed in the caller.
+        let r = std::panic::catch_unwind(|| zsync::unblock_scoped(|| panic!("boom")));
+        assert!(r.is_err());
+    });
+    // On an OS thread it runs in place.
+    let mut x = 1;
+    zsync::unblock_scoped(|| x += 1);
+    assert_eq!(x, 2);
+}

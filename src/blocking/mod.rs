@@ -126,3 +126,63 @@ where
         .wait(Joiner::Thread(runtime::current()), park::park)
         .unwrap_or_else(|payload| resume_unwind(payload))
 }
+
+/// Like [`unblock`], but `f` may borrow from the caller: runs `f` on the blocking pool and parks
+/// the calling green thread until it returns; a panic in `f` is resumed in the caller. On a
+/// plain OS thread `f` simply runs on the caller's thread.
+///
+/// ```
+/// zsync::run(|| {
+///     let mut lines = vec![String::from("a")];
+///     let n = zsync::unblock_scoped(|| {
+///         lines.push(String::from("b")); // borrows `lines` mutably: no move, no 'static
+///         lines.len()
+///     });
+///     assert_eq!((n, lines.len()), (2, 2));
+/// });
+/// ```
+///
+/// The borrows must outlive the job, so the caller cannot leave early: it is shielded from
+/// cancellation and `timeout()` (see [`thread::shield`](crate::thread::shield)) until `f` has
+/// returned, and a request that arrives meanwhile is raised at its first park point after that.
+/// Use [`unblock`] where the caller must be able to give up on a job that hangs.
+pub fn unblock_scoped<'a, F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'a,
+    T: Send + 'a,
+{
+    if runtime::context::current().task().is_none() {
+        return f();
+    }
+    /// Aborts if the wait unwinds before the job has finished: the job may still be using the
+    /// caller's borrows. (Nothing in the wait raises: the caller is shielded.)
+    struct MustFinish;
+    impl Drop for MustFinish {
+        fn drop(&mut self) {
+            std::process::abort();
+        }
+    }
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            park::leave_shield();
+        }
+    }
+    park::enter_shield();
+    let _leave = Leave;
+    let packet: Arc<JoinPacket<T>> = Arc::new(Packet::new());
+    let done = packet.clone();
+    let job: Box<dyn FnOnce() + Send + 'a> = Box::new(move || {
+        done.complete(catch_unwind(AssertUnwindSafe(f)));
+    });
+    // SAFETY: only the lifetime changes. The job may use data borrowed for 'a until it has
+    // completed the packet; the caller does not return (nor unwind: `MustFinish`) before it
+    // sees the packet complete, and after `complete` the job touches nothing of 'a (the Arc it
+    // drops last, if it does, holds no result: the caller took it).
+    let job: Job = unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + 'a>, Job>(job) };
+    let must_finish = MustFinish;
+    pool().submit(job);
+    let result = packet.wait(Joiner::Thread(runtime::current()), park::park);
+    std::mem::forget(must_finish);
+    result.unwrap_or_else(|payload| resume_unwind(payload))
+}

@@ -103,7 +103,7 @@ pub use std::fs::{FileTimes, FileType, Metadata, Permissions};
 /// blocking pool (`ZSYNC_IO_URING=0`, or a kernel that refuses io_uring).
 #[doc(hidden)]
 pub fn io_uring_submissions() -> u64 {
-    uring::SUBMITTED.load(std::sync::atomic::Ordering::Relaxed)
+    crate::reactor::uring::SUBMITTED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 pub(crate) use op::{chown_path, fchown, invalid_utf8, offload, symlink};

@@ -67,7 +67,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    crate::unblock(f)
+    crate::blocking::unblock(f)
 }
 
 /// An operation on one path.

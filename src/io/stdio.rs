@@ -113,7 +113,7 @@ fn pull(carry: &Arc<std::sync::Mutex<Carry>>, how: Pull) -> io::Result<()> {
         return from_std(carry, how);
     }
     let carry = Arc::clone(carry);
-    crate::unblock(move || from_std(&carry, how))
+    crate::blocking::unblock(move || from_std(&carry, how))
 }
 
 /// A handle to the standard input, like `std::io::Stdin`: reads park only the calling green
@@ -378,7 +378,7 @@ impl OutShared {
         }
         let stream = self.stream;
         let owned = buf[..buf.len().min(WRITE_CHUNK)].to_vec();
-        crate::unblock(move || to_std(stream, &owned, all))
+        crate::blocking::unblock(move || to_std(stream, &owned, all))
     }
 
     fn write_all(&self, buf: &[u8]) -> io::Result<()> {
@@ -402,7 +402,7 @@ impl OutShared {
             return to_std(self.stream);
         }
         let stream = self.stream;
-        crate::unblock(move || to_std(stream))
+        crate::blocking::unblock(move || to_std(stream))
     }
 
     /// Formats first, so that one `write!` is one trip to the pool (and one atomic write).

@@ -12,7 +12,7 @@
 //! across its suspension: a green thread resumes on the same worker.
 
 use super::context::{self, Current};
-use super::task::cancel::{Check, ParkPoint, TimedOut};
+use super::task::cancel::{Check, ParkPoint, Pending, TimedOut};
 use super::task::handle::with_os_self;
 use super::task::{Reason, TaskRef};
 use super::worker::Worker;
@@ -152,6 +152,48 @@ pub(crate) fn park_until_woken(deadline: Option<Instant>) {
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn request_due() -> bool {
     with_park_point(|pp, cancel| pp.due(cancel))
+}
+
+/// A park that never raises: parks the calling thread like [`park_until_woken`] (until
+/// unparked, `deadline` passes, a `timeout()` expires, it is cancelled, or spuriously), but a
+/// pending cancellation or expired `timeout()` is reported instead of raised, before parking
+/// (then it does not park) or after. The request stays in force: the next park point raises it.
+///
+/// For waits that must not unwind: the `hook` feature's libc functions, whose callers may be C
+/// or sit behind an `extern "C"` frame. Not a park point.
+#[cfg_attr(not(feature = "hook"), allow(dead_code))]
+pub(crate) fn park_quiet(deadline: Option<Instant>) -> Option<Pending> {
+    match context::current() {
+        Current::Green { task, worker } => {
+            // SAFETY: we are this green thread, running; the reference ends before the switch.
+            let pending = |task: &TaskRef| unsafe { task.local() }.park_point.pending(&task.cancel);
+            if let Some(pending) = pending(task) {
+                return Some(pending);
+            }
+            // SAFETY: as above.
+            let wake_at = earliest(deadline, unsafe { task.local() }.park_point.wake_deadline());
+            if !task.park.take_token() {
+                let timer = wake_at.map(|at| worker.add_timer(at, task.clone()));
+                suspend(task, Reason::Park);
+                // Resumed on the same worker (a started green thread never moves).
+                if let Some(key) = timer {
+                    worker.cancel_timer(key);
+                }
+            }
+            pending(task)
+        }
+        _ => {
+            let pending = || with_park_point(|pp, cancel| pp.pending(cancel));
+            if let Some(pending) = pending() {
+                return Some(pending);
+            }
+            match earliest(deadline, wake_deadline()) {
+                Some(at) => std::thread::park_timeout(at.saturating_duration_since(Instant::now())),
+                None => std::thread::park(),
+            }
+            pending()
+        }
+    }
 }
 
 /// `thread::park`: parks until unparked (or cancelled).

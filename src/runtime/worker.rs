@@ -55,8 +55,8 @@ pub(crate) struct Worker {
     deferred: RefCell<Vec<TaskRef>>,
     /// When the stack pool was last trimmed (see `TRIM_INTERVAL`).
     last_trim: Cell<Instant>,
-    /// The io_uring ring of this worker's file operations (`fs::uring`), made on first use.
-    pub(crate) uring: crate::fs::uring::WorkerRing,
+    /// The io_uring ring of this worker's file operations (`crate::reactor::uring`), made on first use.
+    pub(crate) uring: crate::reactor::uring::WorkerRing<super::Thread>,
 }
 
 /// Queues `task` on this thread's worker if it is `owner` (a wake from its own worker: no

@@ -89,6 +89,16 @@ pub(crate) enum Check {
     Deferred,
 }
 
+/// A request a park point would raise; see [`ParkPoint::pending`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "hook"), allow(dead_code))]
+pub(crate) enum Pending {
+    /// The thread's cancellation was requested.
+    Cancelled,
+    /// One of its `timeout()`s has expired.
+    TimedOut,
+}
+
 /// A thread's cancellation state, apart from the request flag (which others set).
 pub(crate) struct ParkPoint {
     /// Nesting depth of `shield`.
@@ -213,6 +223,22 @@ impl ParkPoint {
             Some(id) => resume_unwind(Box::new(TimedOut { id })),
             None => resume_unwind(Box::new(Cancelled::new())),
         }
+    }
+
+    /// What [`Self::check`] would raise now (ignoring whether the OS thread is unwinding),
+    /// without raising it: for waits that must not unwind (the `hook` feature's libc calls).
+    pub(crate) fn pending(&self, cancel: &AtomicBool) -> Option<Pending> {
+        if self.shield > 0 {
+            return None;
+        }
+        if cancel.load(Ordering::Acquire) {
+            return Some(Pending::Cancelled);
+        }
+        let now = Instant::now();
+        self.timeouts
+            .iter()
+            .any(|f| f.deadline <= now)
+            .then_some(Pending::TimedOut)
     }
 
     /// The `timeout()` `id` caught its own payload: that unwind is over.

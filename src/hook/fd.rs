@@ -1,0 +1,134 @@
+//! What the hooks remember per fd: whether it is a socket (asked once, with `SO_TYPE`) and its
+//! registration with a reactor (made when a green thread first waits on it, dropped, which
+//! deregisters it, by the `close`/`dup2`/`dup3` hooks before the kernel can reuse the number).
+//!
+//! A table indexed by fd, in chunks of 1024 slots allocated on first use and never freed (fds
+//! from 0 to 2^20; larger ones are not remembered and make the real call). Nothing else about an
+//! fd is cached: the user's `O_NONBLOCK` and socket timeouts stay in the kernel, read there when
+//! a call would block (so `fcntl`, `ioctl(FIONBIO)` and `setsockopt` need no hooks).
+
+use crate::reactor::{Registration, ScheduledIo};
+use crate::runtime::{Reactor, Thread};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+const CHUNK: usize = 1024;
+const CHUNKS: usize = 1024;
+
+/// `Slot::kind`: not asked yet, a socket, something else.
+pub(super) const UNKNOWN: u8 = 0;
+pub(super) const SOCKET: u8 = 1;
+pub(super) const OTHER: u8 = 2;
+
+pub(super) struct Slot {
+    kind: AtomicU8,
+    registration: Mutex<Option<Registration<Thread>>>,
+}
+
+type Chunk = [Slot; CHUNK];
+
+static TABLE: [AtomicPtr<Chunk>; CHUNKS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; CHUNKS];
+
+fn index(fd: RawFd) -> Option<(usize, usize)> {
+    let fd = usize::try_from(fd).ok()?;
+    (fd < CHUNK * CHUNKS).then_some((fd / CHUNK, fd % CHUNK))
+}
+
+/// The slot of `fd`, if its chunk exists.
+fn existing(fd: RawFd) -> Option<&'static Slot> {
+    let (chunk, i) = index(fd)?;
+    let ptr = TABLE[chunk].load(Ordering::Acquire);
+    // SAFETY: a published chunk is never freed.
+    (!ptr.is_null()).then(|| unsafe { &(*ptr)[i] })
+}
+
+/// The slot of `fd`, allocating its chunk if needed.
+pub(super) fn slot(fd: RawFd) -> Option<&'static Slot> {
+    if let Some(slot) = existing(fd) {
+        return Some(slot);
+    }
+    let (chunk, i) = index(fd)?;
+    // Built on the heap: a chunk is too big for a small green-thread stack.
+    let slots: Vec<Slot> = (0..CHUNK)
+        .map(|_| Slot {
+            kind: AtomicU8::new(UNKNOWN),
+            registration: Mutex::new(None),
+        })
+        .collect();
+    let Ok(fresh) = Box::<Chunk>::try_from(slots.into_boxed_slice()) else {
+        return None; // cannot happen: exactly CHUNK slots
+    };
+    let fresh = Box::into_raw(fresh);
+    let ptr = match TABLE[chunk].compare_exchange(
+        std::ptr::null_mut(),
+        fresh,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => fresh,
+        Err(theirs) => {
+            // SAFETY: ours, never published.
+            drop(unsafe { Box::from_raw(fresh) });
+            theirs
+        }
+    };
+    // SAFETY: published, never freed.
+    Some(unsafe { &(*ptr)[i] })
+}
+
+impl Slot {
+    /// Whether the fd is a socket, asking the kernel the first time.
+    pub(super) fn is_socket(&self, fd: RawFd) -> bool {
+        match self.kind.load(Ordering::Relaxed) {
+            SOCKET => true,
+            OTHER => false,
+            _ => {
+                let kind = if super::socket_type(fd).is_some() {
+                    SOCKET
+                } else {
+                    OTHER
+                };
+                self.kind.store(kind, Ordering::Relaxed);
+                kind == SOCKET
+            }
+        }
+    }
+
+    /// The fd turned out not to be what the slot said (it was closed and reused behind the
+    /// hooks' back): forget everything.
+    pub(super) fn reset(&self) {
+        self.kind.store(UNKNOWN, Ordering::Relaxed);
+        let old = self
+            .registration
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(old);
+    }
+
+    /// The readiness of `fd` in a reactor: its registration's, registering it with `reactor`
+    /// first if it has none. `None` if the fd cannot be registered (epoll refuses regular
+    /// files) or its reactor has shut down.
+    pub(super) fn io(&self, fd: RawFd, reactor: &Arc<Reactor>) -> Option<Arc<ScheduledIo<Thread>>> {
+        let mut registration = self.registration.lock().unwrap_or_else(|e| e.into_inner());
+        if registration
+            .as_ref()
+            .is_some_and(|r| r.reactor.is_shut_down())
+        {
+            *registration = None;
+        }
+        if registration.is_none() {
+            *registration = Some(reactor.register(fd).ok()?);
+        }
+        registration.as_ref().map(|r| r.io.clone())
+    }
+}
+
+/// The fd is about to be closed (or replaced by `dup2`/`dup3`): forget it, deregistering it
+/// from its reactor while the number is still this file's.
+pub(super) fn forget(fd: RawFd) {
+    if let Some(slot) = existing(fd) {
+        slot.reset();
+    }
+}

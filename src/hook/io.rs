@@ -1,0 +1,790 @@
+//! Sockets: `read`, `write`, `readv`, `writev` (on a socket), `recv`, `recvfrom`, `recvmsg`,
+//! `send`, `sendto`, `sendmsg`, `accept`, `accept4`, `connect`, `poll` (any pollable fd:
+//! sockets, pipes, FIFOs, ttys, eventfds), the fortified `__read_chk`, `__recv_chk`,
+//! `__recvfrom_chk`, `__poll_chk`, and the bookkeeping `close`, `dup2`, `dup3`, `socket`.
+//!
+//! On a green thread, a call on a socket the user left blocking is made with `MSG_DONTWAIT`
+//! (`read`/`write` become `recv`/`send`, `readv`/`writev` `recvmsg`/`sendmsg`, which the kernel
+//! treats alike on a socket): nothing about the fd changes, so OS threads sharing it see plain
+//! blocking behaviour. On `EAGAIN` the hook reads the fd's flags: if the user made it
+//! non-blocking, `EAGAIN` is the answer, at once; otherwise the green thread parks on its
+//! worker's reactor until the socket is ready, then retries. The socket's `SO_RCVTIMEO` /
+//! `SO_SNDTIMEO`, read from the kernel at the first wait, is the deadline: `EAGAIN` after it, as
+//! the kernel gives. A cancellation makes the call fail with `ECANCELED`, an expired `timeout()`
+//! with `ETIMEDOUT`; the request is raised at the next zsync park point.
+//!
+//! `accept` waits until the listener is readable, then makes the real (blocking) call: if
+//! another thread takes the connection in between, the worker blocks until the next one.
+//! `connect` sets `O_NONBLOCK` for the call only (the connection proceeds without it), waits
+//! until the socket is writable and reports `SO_ERROR`.
+//!
+//! Not hooked: regular files (not pollable; use `zsync::fs`), `read`/`write` on pipes and ttys
+//! (they block the worker, as before; `poll` on them parks).
+
+use super::fd::{self, Slot};
+use super::{errno, set_errno};
+use crate::reactor::scheduled_io::Direction;
+use crate::reactor::ScheduledIo;
+use crate::runtime::context::{self, Current};
+use crate::runtime::park::park_quiet;
+use crate::runtime::task::cancel::Pending;
+use crate::runtime::Thread;
+use libc::{c_int, c_void, iovec, msghdr, nfds_t, pollfd, size_t, sockaddr, socklen_t, ssize_t};
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Runs `op` (a non-blocking try) on socket `fd` for a green thread until it does not fail
+/// with `EAGAIN`, parking for `direction` readiness in between. `blocking` makes the real call
+/// instead where the green path cannot be taken.
+fn green_io(
+    fd: RawFd,
+    direction: Direction,
+    mut op: impl FnMut() -> ssize_t,
+    blocking: impl FnOnce() -> ssize_t,
+) -> ssize_t {
+    let Current::Green { worker, task } = context::current() else {
+        return blocking();
+    };
+    let Some(slot) = fd::slot(fd) else {
+        return blocking();
+    };
+    if !slot.is_socket(fd) {
+        return blocking();
+    }
+    let Some(reactor) = worker.reactor() else {
+        return blocking();
+    };
+    let mut deadline = None;
+    let mut first_wait = true;
+    // Registered with a reactor only once a call would block (zsync's own non-blocking
+    // sockets, which register themselves, never get that far).
+    let mut io = None;
+    loop {
+        let seen = io
+            .as_ref()
+            .map(|io: &Arc<ScheduledIo<Thread>>| io.snapshot());
+        let r = op();
+        if r >= 0 {
+            return r;
+        }
+        match errno() {
+            libc::EAGAIN => {}
+            libc::ENOTSOCK => {
+                // Closed and reused behind the hooks' back.
+                slot.reset();
+                return blocking();
+            }
+            _ => return r,
+        }
+        if user_nonblocking(fd) {
+            set_errno(libc::EAGAIN);
+            return -1;
+        }
+        if first_wait {
+            first_wait = false;
+            deadline = socket_timeout(fd, direction).and_then(|t| Instant::now().checked_add(t));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            set_errno(libc::EAGAIN);
+            return -1;
+        }
+        let (Some(ready), Some(seen)) = (io.as_ref(), seen) else {
+            match slot.io(fd, reactor) {
+                // Registering reports the fd's current state: try again.
+                Some(registered) => io = Some(registered),
+                None => return blocking(),
+            }
+            continue;
+        };
+        ready.clear(seen, direction);
+        if let Some(key) = ready.register(seen, direction, Thread::green(task.clone())) {
+            let pending = park_quiet(deadline);
+            ready.remove(key);
+            if let Some(pending) = pending {
+                return fail(pending);
+            }
+        }
+    }
+}
+
+/// A cancelled or timed-out hooked call: -1 with `ECANCELED` or `ETIMEDOUT`.
+fn fail(pending: Pending) -> ssize_t {
+    set_errno(match pending {
+        Pending::Cancelled => libc::ECANCELED,
+        Pending::TimedOut => libc::ETIMEDOUT,
+    });
+    -1
+}
+
+/// Whether the user made `fd` non-blocking (`errno` preserved).
+fn user_nonblocking(fd: RawFd) -> bool {
+    let saved = errno();
+    // SAFETY: F_GETFL takes no argument.
+    let flags = unsafe { libc::syscall(libc::SYS_fcntl, fd as libc::c_long, libc::F_GETFL) };
+    set_errno(saved);
+    flags != -1 && (flags as c_int) & libc::O_NONBLOCK != 0
+}
+
+/// The socket's SO_RCVTIMEO or SO_SNDTIMEO, if set.
+fn socket_timeout(fd: RawFd, direction: Direction) -> Option<Duration> {
+    let name = match direction {
+        Direction::Read => libc::SO_RCVTIMEO,
+        Direction::Write => libc::SO_SNDTIMEO,
+    };
+    let mut tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let mut len = std::mem::size_of::<libc::timeval>() as socklen_t;
+    let saved = errno();
+    // SAFETY: a writable timeval and its length.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            name,
+            (&mut tv as *mut libc::timeval).cast(),
+            &mut len,
+        )
+    };
+    set_errno(saved);
+    if r == -1 || (tv.tv_sec == 0 && tv.tv_usec == 0) {
+        return None;
+    }
+    Some(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
+}
+
+// The real calls, straight to the kernel.
+
+fn sys_recvfrom(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    addrlen: *mut socklen_t,
+) -> ssize_t {
+    // SAFETY: the caller's pointers, checked by the kernel (EFAULT).
+    unsafe { libc::syscall(libc::SYS_recvfrom, fd, buf, len, flags, addr, addrlen) as ssize_t }
+}
+
+fn sys_sendto(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *const sockaddr,
+    addrlen: socklen_t,
+) -> ssize_t {
+    // SAFETY: as in `sys_recvfrom`.
+    unsafe { libc::syscall(libc::SYS_sendto, fd, buf, len, flags, addr, addrlen) as ssize_t }
+}
+
+fn sys_recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
+    // SAFETY: as in `sys_recvfrom`.
+    unsafe { libc::syscall(libc::SYS_recvmsg, fd, msg, flags) as ssize_t }
+}
+
+fn sys_sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
+    // SAFETY: as in `sys_recvfrom`.
+    unsafe { libc::syscall(libc::SYS_sendmsg, fd, msg, flags) as ssize_t }
+}
+
+fn sys_read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t {
+    // SAFETY: as in `sys_recvfrom`.
+    unsafe { libc::syscall(libc::SYS_read, fd, buf, len) as ssize_t }
+}
+
+fn sys_write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_t {
+    // SAFETY: as in `sys_recvfrom`.
+    unsafe { libc::syscall(libc::SYS_write, fd, buf, len) as ssize_t }
+}
+
+fn sys_accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> c_int {
+    // SAFETY: as in `sys_recvfrom`.
+    unsafe { libc::syscall(libc::SYS_accept4, fd, addr, len, flags) as c_int }
+}
+
+fn sys_ppoll(fds: *mut pollfd, nfds: nfds_t, timeout_ms: c_int) -> c_int {
+    let ts = (timeout_ms >= 0).then(|| libc::timespec {
+        tv_sec: (timeout_ms / 1000) as libc::time_t,
+        tv_nsec: (timeout_ms % 1000) as libc::c_long * 1_000_000,
+    });
+    let tsp = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: as in `sys_recvfrom`; no signal mask.
+    unsafe {
+        libc::syscall(
+            libc::SYS_ppoll,
+            fds,
+            nfds,
+            tsp,
+            std::ptr::null::<libc::sigset_t>(),
+            std::mem::size_of::<libc::c_ulong>(),
+        ) as c_int
+    }
+}
+
+/// A green path applies only to blocking calls (no `MSG_DONTWAIT` from the user).
+fn wants_block(flags: c_int) -> bool {
+    flags & libc::MSG_DONTWAIT == 0
+}
+
+/// `read(2)`.
+///
+/// # Safety
+///
+/// libc's contract for every hook here: the pointers are valid for the lengths given.
+#[no_mangle]
+pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
+    green_io(
+        fd,
+        Direction::Read,
+        || {
+            sys_recvfrom(
+                fd,
+                buf,
+                count,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        },
+        || sys_read(fd, buf, count),
+    )
+}
+
+/// `write(2)`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
+    green_io(
+        fd,
+        Direction::Write,
+        || sys_sendto(fd, buf, count, libc::MSG_DONTWAIT, std::ptr::null(), 0),
+        || sys_write(fd, buf, count),
+    )
+}
+
+fn iov_msg(iov: *const iovec, iovcnt: c_int) -> msghdr {
+    // SAFETY: all-zero is a valid msghdr (null pointers, zero lengths).
+    let mut msg: msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.cast_mut();
+    msg.msg_iovlen = iovcnt.max(0) as _;
+    msg
+}
+
+/// `readv(2)`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
+    if iovcnt < 0 || !matches!(context::current(), Current::Green { .. }) {
+        // SAFETY: as in `sys_recvfrom`.
+        return unsafe { libc::syscall(libc::SYS_readv, fd, iov, iovcnt) as ssize_t };
+    }
+    let mut msg = iov_msg(iov, iovcnt);
+    green_io(
+        fd,
+        Direction::Read,
+        || sys_recvmsg(fd, &mut msg, libc::MSG_DONTWAIT),
+        // SAFETY: as in `sys_recvfrom`.
+        || unsafe { libc::syscall(libc::SYS_readv, fd, iov, iovcnt) as ssize_t },
+    )
+}
+
+/// `writev(2)`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
+    if iovcnt < 0 || !matches!(context::current(), Current::Green { .. }) {
+        // SAFETY: as in `sys_recvfrom`.
+        return unsafe { libc::syscall(libc::SYS_writev, fd, iov, iovcnt) as ssize_t };
+    }
+    let msg = iov_msg(iov, iovcnt);
+    green_io(
+        fd,
+        Direction::Write,
+        || sys_sendmsg(fd, &msg, libc::MSG_DONTWAIT),
+        // SAFETY: as in `sys_recvfrom`.
+        || unsafe { libc::syscall(libc::SYS_writev, fd, iov, iovcnt) as ssize_t },
+    )
+}
+
+/// `recvfrom(2)`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn recvfrom(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    addrlen: *mut socklen_t,
+) -> ssize_t {
+    if !wants_block(flags) {
+        return sys_recvfrom(fd, buf, len, flags, addr, addrlen);
+    }
+    green_io(
+        fd,
+        Direction::Read,
+        || sys_recvfrom(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
+        || sys_recvfrom(fd, buf, len, flags, addr, addrlen),
+    )
+}
+
+/// `recv(2)`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
+    // SAFETY: forwarded.
+    unsafe {
+        recvfrom(
+            fd,
+            buf,
+            len,
+            flags,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    }
+}
+
+/// `sendto(2)`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn sendto(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *const sockaddr,
+    addrlen: socklen_t,
+) -> ssize_t {
+    if !wants_block(flags) {
+        return sys_sendto(fd, buf, len, flags, addr, addrlen);
+    }
+    green_io(
+        fd,
+        Direction::Write,
+        || sys_sendto(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
+        || sys_sendto(fd, buf, len, flags, addr, addrlen),
+    )
+}
+
+/// `send(2)`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
+    // SAFETY: forwarded.
+    unsafe { sendto(fd, buf, len, flags, std::ptr::null(), 0) }
+}
+
+/// `recvmsg(2)`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
+    if !wants_block(flags) {
+        return sys_recvmsg(fd, msg, flags);
+    }
+    green_io(
+        fd,
+        Direction::Read,
+        || sys_recvmsg(fd, msg, flags | libc::MSG_DONTWAIT),
+        || sys_recvmsg(fd, msg, flags),
+    )
+}
+
+/// `sendmsg(2)`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
+    if !wants_block(flags) {
+        return sys_sendmsg(fd, msg, flags);
+    }
+    green_io(
+        fd,
+        Direction::Write,
+        || sys_sendmsg(fd, msg, flags | libc::MSG_DONTWAIT),
+        || sys_sendmsg(fd, msg, flags),
+    )
+}
+
+/// `accept4(2)`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn accept4(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    let accept = || sys_accept4(fd, addr, len, flags) as ssize_t;
+    // Tries: a poll for readiness first (the listener's own mode decides what an empty queue
+    // gives); `EAGAIN` if nothing waits and the user's listener is blocking.
+    let r = green_io(
+        fd,
+        Direction::Read,
+        || {
+            let mut p = pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            if sys_ppoll(&mut p, 1, 0) == 1 || user_nonblocking(fd) {
+                accept()
+            } else {
+                set_errno(libc::EAGAIN);
+                -1
+            }
+        },
+        accept,
+    ) as c_int;
+    if r >= 0 {
+        fd::forget(r); // a fresh fd: nothing remembered for its number applies to it
+    }
+    r
+}
+
+/// `accept(2)`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    // SAFETY: forwarded.
+    unsafe { accept4(fd, addr, len, 0) }
+}
+
+/// `connect(2)`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    // SAFETY: as in `sys_recvfrom`.
+    let real = || unsafe { libc::syscall(libc::SYS_connect, fd, addr, len) as c_int };
+    let Current::Green { worker, task } = context::current() else {
+        return real();
+    };
+    let (Some(slot), Some(reactor)) = (fd::slot(fd), worker.reactor()) else {
+        return real();
+    };
+    if !slot.is_socket(fd) || user_nonblocking(fd) {
+        return real();
+    }
+    // SAFETY: F_GETFL / F_SETFL with an int flag word.
+    let flags = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFL) };
+    if flags == -1 {
+        return real();
+    }
+    let set = |flags: libc::c_long| {
+        let saved = errno();
+        // SAFETY: as above.
+        unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_SETFL, flags) };
+        set_errno(saved);
+    };
+    set(flags | libc::O_NONBLOCK as libc::c_long);
+    let r = real();
+    set(flags);
+    if r == 0 || errno() != libc::EINPROGRESS {
+        return r;
+    }
+    let deadline = socket_timeout(fd, Direction::Write).and_then(|t| Instant::now().checked_add(t));
+    loop {
+        let Some(io) = slot.io(fd, reactor) else {
+            // Cannot wait in a reactor: wait in poll(2), as the kernel would.
+            let mut p = pollfd {
+                fd,
+                events: libc::POLLOUT,
+                revents: 0,
+            };
+            sys_ppoll(&mut p, 1, -1);
+            break;
+        };
+        let seen = io.snapshot();
+        let mut p = pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        if sys_ppoll(&mut p, 1, 0) == 1 {
+            break;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            set_errno(libc::EINPROGRESS); // what a blocking connect that timed out says
+            return -1;
+        }
+        io.clear(seen, Direction::Write);
+        if let Some(key) = io.register(seen, Direction::Write, Thread::green(task.clone())) {
+            let pending = park_quiet(deadline);
+            io.remove(key);
+            if let Some(pending) = pending {
+                return fail(pending) as c_int;
+            }
+        }
+    }
+    let mut err: c_int = 0;
+    let mut len = std::mem::size_of::<c_int>() as socklen_t;
+    // SAFETY: a writable int and its length.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut err as *mut c_int).cast(),
+            &mut len,
+        )
+    };
+    if r == -1 {
+        return -1;
+    }
+    if err != 0 {
+        set_errno(err);
+        return -1;
+    }
+    0
+}
+
+/// `poll(2)`.
+///
+/// # Safety
+///
+/// As [`read`]: `fds` points to `nfds` pollfds.
+#[no_mangle]
+pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
+    let Current::Green { worker, task } = context::current() else {
+        return sys_ppoll(fds, nfds, timeout);
+    };
+    let Some(reactor) = worker.reactor() else {
+        return sys_ppoll(fds, nfds, timeout);
+    };
+    if timeout == 0 || nfds == 0 || fds.is_null() || nfds > 1024 {
+        return sys_ppoll(fds, nfds, timeout);
+    }
+    let deadline = u64::try_from(timeout)
+        .ok()
+        .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
+    // SAFETY: the caller's contract.
+    let list = unsafe { std::slice::from_raw_parts(fds, nfds as usize) };
+    let mut ios = Vec::with_capacity(list.len());
+    loop {
+        ios.clear();
+        for p in list {
+            if p.fd < 0 {
+                continue;
+            }
+            let io = fd::slot(p.fd).and_then(|s: &Slot| s.io(p.fd, reactor));
+            let Some(io) = io else {
+                // Not pollable through a reactor (a regular file is always ready anyway).
+                let left = deadline.map_or(-1, |d| {
+                    d.saturating_duration_since(Instant::now())
+                        .as_millis()
+                        .min(i32::MAX as u128) as c_int
+                });
+                return sys_ppoll(fds, nfds, left);
+            };
+            let seen = io.snapshot();
+            ios.push((io, seen, p.events));
+        }
+        let r = sys_ppoll(fds, nfds, 0);
+        if r != 0 {
+            return r;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return 0;
+        }
+        let mut keys = Vec::with_capacity(ios.len() * 2);
+        let mut attempted = 0;
+        for (io, seen, events) in &ios {
+            for (direction, mask) in [
+                (
+                    Direction::Read,
+                    libc::POLLIN | libc::POLLPRI | libc::POLLRDHUP,
+                ),
+                (Direction::Write, libc::POLLOUT),
+            ] {
+                if events & mask != 0 || direction == Direction::Read {
+                    attempted += 1;
+                    io.clear(*seen, direction);
+                    // None: ready since the snapshot, poll again.
+                    if let Some(key) = io.register(*seen, direction, Thread::green(task.clone())) {
+                        keys.push((io, key));
+                    }
+                }
+            }
+        }
+        let woke_early = keys.len() < attempted;
+        let pending = if woke_early {
+            None
+        } else {
+            park_quiet(deadline)
+        };
+        for (io, key) in keys {
+            io.remove(key);
+        }
+        if let Some(pending) = pending {
+            return fail(pending) as c_int;
+        }
+    }
+}
+
+/// Reports a failed buffer check of a fortified call, as glibc's `__chk_fail`, and aborts.
+fn chk_fail() -> ! {
+    let msg = b"*** buffer overflow detected ***: terminated\n";
+    sys_write(2, msg.as_ptr().cast(), msg.len());
+    std::process::abort();
+}
+
+/// `__read_chk`: `read` as built with `_FORTIFY_SOURCE`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn __read_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    count: size_t,
+    buflen: size_t,
+) -> ssize_t {
+    if count > buflen {
+        chk_fail();
+    }
+    // SAFETY: forwarded.
+    unsafe { read(fd, buf, count) }
+}
+
+/// `__recv_chk`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn __recv_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    buflen: size_t,
+    flags: c_int,
+) -> ssize_t {
+    if len > buflen {
+        chk_fail();
+    }
+    // SAFETY: forwarded.
+    unsafe { recv(fd, buf, len, flags) }
+}
+
+/// `__recvfrom_chk`.
+///
+/// # Safety
+///
+/// As [`read`].
+#[no_mangle]
+pub unsafe extern "C" fn __recvfrom_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    buflen: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    addrlen: *mut socklen_t,
+) -> ssize_t {
+    if len > buflen {
+        chk_fail();
+    }
+    // SAFETY: forwarded.
+    unsafe { recvfrom(fd, buf, len, flags, addr, addrlen) }
+}
+
+/// `__poll_chk`.
+///
+/// # Safety
+///
+/// As [`poll`].
+#[no_mangle]
+pub unsafe extern "C" fn __poll_chk(
+    fds: *mut pollfd,
+    nfds: nfds_t,
+    timeout: c_int,
+    fdslen: size_t,
+) -> c_int {
+    if fdslen / std::mem::size_of::<pollfd>() < nfds as usize {
+        chk_fail();
+    }
+    // SAFETY: forwarded.
+    unsafe { poll(fds, nfds, timeout) }
+}
+
+/// `close(2)`: the reactor forgets the fd first.
+#[no_mangle]
+pub extern "C" fn close(fd: c_int) -> c_int {
+    fd::forget(fd);
+    // SAFETY: closing a number is safe for memory; the caller owns the fd.
+    unsafe { libc::syscall(libc::SYS_close, fd) as c_int }
+}
+
+/// `dup2(2)`: `newfd` is closed first, so the reactor forgets it.
+#[no_mangle]
+pub extern "C" fn dup2(oldfd: c_int, newfd: c_int) -> c_int {
+    if oldfd == newfd {
+        // SAFETY: F_GETFL takes no argument; it only checks that the fd is open.
+        let r = unsafe { libc::syscall(libc::SYS_fcntl, oldfd, libc::F_GETFL) };
+        return if r == -1 { -1 } else { newfd };
+    }
+    dup3(oldfd, newfd, 0)
+}
+
+/// `dup3(2)`.
+#[no_mangle]
+pub extern "C" fn dup3(oldfd: c_int, newfd: c_int, flags: c_int) -> c_int {
+    if oldfd != newfd {
+        fd::forget(newfd);
+    }
+    // SAFETY: plain integers.
+    unsafe { libc::syscall(libc::SYS_dup3, oldfd, newfd, flags) as c_int }
+}
+
+/// `socket(2)`: a fresh fd, nothing remembered for its number applies.
+#[no_mangle]
+pub extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    // SAFETY: plain integers.
+    let fd = unsafe { libc::syscall(libc::SYS_socket, domain, ty, protocol) as c_int };
+    if fd >= 0 {
+        fd::forget(fd);
+    }
+    fd
+}

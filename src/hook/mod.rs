@@ -1,0 +1,84 @@
+//! The `hook` feature: libc's blocking calls, made by code zsync does not own (std's own
+//! `std::thread::sleep` and `std::net`, crates that open their own sockets, C libraries), park
+//! the calling green thread instead of blocking its worker.
+//!
+//! # How
+//!
+//! zsync defines `#[no_mangle] extern "C"` functions named like libc's (`nanosleep`, `read`,
+//! ...). The linker binds every reference in the program's own objects (std, every crate, C
+//! code linked in statically) to these definitions instead of libc's, and the dynamic linker
+//! does the same for shared libraries the program links against (an executable's definition
+//! comes first in symbol lookup, and the linker exports it because the library references it).
+//! A library loaded later with `dlopen` sees them only if the executable exports them
+//! (`-C link-args=-Wl,--export-dynamic`). Calls that glibc makes inside itself (`fread` ->
+//! `read`, `system` -> `waitpid`) use its private aliases and are not seen.
+//!
+//! Each hook asks one question first: is the caller a green thread of a zsync runtime
+//! ([`crate::runtime::context::current`], one thread-local read)? If not (an OS thread, the
+//! blocking pool, a worker's own code, the reactor, code before `main`), it makes the real call
+//! at once: the system call itself through `libc::syscall` (never the libc symbol, which is
+//! this very function), with libc's exact semantics (errno, `EINTR`, partial reads and writes).
+//! Only a green thread sees a change, and only where it would otherwise block.
+//!
+//! # Soundness
+//!
+//! A started green thread never changes OS thread (see the `runtime` module): `errno`, which the
+//! hook sets and its caller reads after the call, and every thread-local of the caller stay those
+//! of the same OS thread across the park. Nothing unwinds out of a hook: the functions are
+//! `extern "C"`, so a panic inside one aborts the process instead of unwinding into a C frame,
+//! and the hooks park with [`crate::runtime::park::park_quiet`], which reports a cancellation
+//! or an expired `timeout()` instead of raising it. The hooked call then fails (see each
+//! function), and the request is raised at the green thread's next zsync park point.
+
+use crate::runtime::context::{self, Current};
+use std::time::Duration;
+
+mod fd;
+mod io;
+mod sleep;
+
+/// True if the caller is a green thread, running.
+#[inline]
+fn on_green_thread() -> bool {
+    matches!(context::current(), Current::Green { .. })
+}
+
+/// Sets the calling OS thread's `errno`.
+fn set_errno(value: libc::c_int) {
+    // SAFETY: `__errno_location` returns this OS thread's errno, valid while the thread lives.
+    unsafe { *libc::__errno_location() = value };
+}
+
+/// The calling OS thread's `errno`.
+fn errno() -> libc::c_int {
+    // SAFETY: as in `set_errno`.
+    unsafe { *libc::__errno_location() }
+}
+
+/// A valid `timespec` as a duration (`None`: negative or out of range, for the kernel to
+/// refuse).
+fn timespec_duration(ts: &libc::timespec) -> Option<Duration> {
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return None;
+    }
+    Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+/// The socket type of `fd` (`SO_TYPE`), or `None` if it is not a socket. `errno` preserved.
+fn socket_type(fd: std::os::fd::RawFd) -> Option<libc::c_int> {
+    let mut ty: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    let saved = errno();
+    // SAFETY: a writable int and its length.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut ty as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    set_errno(saved);
+    (r == 0).then_some(ty)
+}

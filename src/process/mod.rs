@@ -1,0 +1,430 @@
+//! Processes shaped like `std::process`: port by changing `std::process` to `zsync::process`.
+//!
+//! [`Command`] builds and spawns a child (std's own `Command` does the spawning, which does not
+//! wait for long); [`Child`] waits for it, and its [`ChildStdin`], [`ChildStdout`] and
+//! [`ChildStderr`] pipes read and write. The plain data types are std's own, re-exported:
+//! [`ExitStatus`], [`Output`], [`ExitCode`], [`Stdio`], [`CommandArgs`], [`CommandEnvs`], and
+//! so are [`exit`], [`abort`] and [`id`]. `std::os::unix::process::ExitStatusExt` works on the
+//! statuses as usual (re-exported in [`crate::os::unix::process`], with a [`CommandExt`] for
+//! zsync's `Command`).
+//!
+//! ```
+//! use zsync::io::{Read, Write};
+//! use zsync::process::{Command, Stdio};
+//! zsync::run(|| -> std::io::Result<()> {
+//!     let out = Command::new("echo").arg("hello").output()?;
+//!     assert_eq!(out.stdout, b"hello\n");
+//!
+//!     let mut cat = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+//!     cat.stdin.take().unwrap().write_all(b"through a pipe")?; // dropped: cat sees the end
+//!     let mut echoed = String::new();
+//!     cat.stdout.take().unwrap().read_to_string(&mut echoed)?;
+//!     assert!(cat.wait()?.success());
+//!     assert_eq!(echoed, "through a pipe");
+//!     Ok(())
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! [`CommandExt`]: crate::os::unix::process::CommandExt
+//!
+//! # What parks where
+//!
+//! - **Pipes.** A child's pipe ends are non-blocking fds under zsync's I/O loop (the one
+//!   sockets use): a read or write on a green thread parks it on its worker's reactor until the
+//!   pipe is ready; on an OS thread it blocks in poll(2), as std's would.
+//! - **`Child::wait`** on a green thread parks it on a pidfd (pidfd_open(2), **Linux 5.3+**)
+//!   registered with its worker's reactor, which becomes readable when the child exits; the
+//!   child is then reaped with std's `try_wait`. No thread per child, no SIGCHLD handler. Where
+//!   pidfd_open fails with `ENOSYS` (older kernels) or `EPERM` (seccomp), or `ZSYNC_PIDFD=0` is
+//!   set, the green thread waits on the blocking pool instead (a pool thread per waiting child,
+//!   waiting with waitid(WNOWAIT) so that std's `Child` still does the reaping).
+//! - **`output()`** reads standard output and standard error at the same time (standard error
+//!   on a second green thread), so a child that fills one pipe while the parent reads the
+//!   other cannot deadlock. `status()` is `spawn` and `wait`.
+//! - **`spawn`** runs on the calling thread (std's fork/exec, which waits only for the exec).
+//! - **On a plain OS thread** (not a green thread, not a thread of a `Flavor::OsThreads`
+//!   runtime) everything behaves as std: `wait`, `output` and `status` are std's own calls.
+//!
+//! # Cancellation and timeouts
+//!
+//! A green thread cancelled or timed out (`zsync::time::timeout`) in `Child::wait` or in a pipe
+//! read or write unwinds at once; the `Child` and its pipes stay usable: a later `wait` gets the
+//! status. As in std, nothing kills the child: not the unwinding, not dropping the `Child`
+//! (which leaves the process running, and a zombie until the parent exits, if it is not waited
+//! for). A cancelled `output()` or `wait_with_output` cancels its standard-error reader too and
+//! drops the pipes (the child sees a broken pipe if it writes more).
+//!
+//! # Differences from std
+//!
+//! - The pipe fields are zsync's pipe types. They convert to and from std's (`From`), to
+//!   [`Stdio`] (to feed another command) and to `OwnedFd`; the fd goes back to blocking mode
+//!   when it leaves zsync.
+//! - `Child::wait` needs `&mut` as in std; a pidfd is opened at the first wait that parks and
+//!   lives as long as the `Child`.
+
+mod pipe;
+mod wait;
+
+pub use pipe::{ChildStderr, ChildStdin, ChildStdout};
+pub use std::process::{
+    abort, exit, id, CommandArgs, CommandEnvs, ExitCode, ExitStatus, Output, Stdio, Termination,
+};
+
+use crate::runtime::context;
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// Whether the caller is one zsync should not block: a green thread, or an OS thread of a
+/// `Flavor::OsThreads` runtime (which can be cancelled).
+fn in_runtime() -> bool {
+    let current = context::current();
+    current.task().is_some() || current.os_threads_runtime().is_some()
+}
+
+/// A process builder, like `std::process::Command` (which it wraps): the builder methods and
+/// getters are std's; [`spawn`](Command::spawn) gives a zsync [`Child`], and
+/// [`output`](Command::output) and [`status`](Command::status) park only the calling green
+/// thread.
+///
+/// ```
+/// let status = zsync::run(|| zsync::process::Command::new("sh").args(["-c", "exit 3"]).status())?;
+/// assert_eq!(status.code(), Some(3));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Command {
+    inner: std::process::Command,
+    /// Which standard streams the user configured: `output` defaults the others differently.
+    stdio_set: [bool; 3],
+}
+
+impl Command {
+    /// A command for `program`, like `std::process::Command::new`: no arguments, the parent's
+    /// environment and working directory, and standard streams inherited for `spawn` and
+    /// `status` (`output` pipes standard output and error, and gives a null standard input).
+    pub fn new<S: AsRef<OsStr>>(program: S) -> Command {
+        Command::from(std::process::Command::new(program))
+    }
+
+    /// Adds an argument.
+    pub fn arg<S: AsRef<OsStr>>(&mut self, arg: S) -> &mut Command {
+        self.inner.arg(arg);
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.inner.args(args);
+        self
+    }
+
+    /// Sets an environment variable for the child.
+    pub fn env<K: AsRef<OsStr>, V: AsRef<OsStr>>(&mut self, key: K, val: V) -> &mut Command {
+        self.inner.env(key, val);
+        self
+    }
+
+    /// Sets environment variables for the child.
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.inner.envs(vars);
+        self
+    }
+
+    /// Removes an environment variable from the child's environment.
+    pub fn env_remove<K: AsRef<OsStr>>(&mut self, key: K) -> &mut Command {
+        self.inner.env_remove(key);
+        self
+    }
+
+    /// Starts the child with an empty environment (plus what `env` adds afterwards).
+    pub fn env_clear(&mut self) -> &mut Command {
+        self.inner.env_clear();
+        self
+    }
+
+    /// Sets the child's working directory.
+    pub fn current_dir<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
+        self.inner.current_dir(dir);
+        self
+    }
+
+    /// Sets the child's standard input.
+    pub fn stdin<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
+        self.inner.stdin(cfg);
+        self.stdio_set[0] = true;
+        self
+    }
+
+    /// Sets the child's standard output.
+    pub fn stdout<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
+        self.inner.stdout(cfg);
+        self.stdio_set[1] = true;
+        self
+    }
+
+    /// Sets the child's standard error.
+    pub fn stderr<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
+        self.inner.stderr(cfg);
+        self.stdio_set[2] = true;
+        self
+    }
+
+    /// Starts the child, like `std::process::Command::spawn`; its piped streams become zsync
+    /// pipes.
+    ///
+    /// # Errors
+    /// As std: `NotFound` for a missing program, `PermissionDenied` for one that is not
+    /// executable, the error of a failed `pre_exec` hook or `current_dir`, ...
+    pub fn spawn(&mut self) -> io::Result<Child> {
+        self.inner.spawn().map(Child::from)
+    }
+
+    /// Runs the child to its end and collects its output, like
+    /// `std::process::Command::output`: standard output and error are piped and standard input
+    /// is null unless set otherwise. Parks a green thread (see the module docs).
+    ///
+    /// # Errors
+    /// As `spawn`, and any error reading the pipes or waiting.
+    pub fn output(&mut self) -> io::Result<Output> {
+        if !in_runtime() {
+            return self.inner.output();
+        }
+        let [stdin_set, stdout_set, stderr_set] = self.stdio_set;
+        if !stdin_set {
+            self.inner.stdin(Stdio::null());
+        }
+        if !stdout_set {
+            self.inner.stdout(Stdio::piped());
+        }
+        if !stderr_set {
+            self.inner.stderr(Stdio::piped());
+        }
+        let spawned = self.inner.spawn();
+        // Back to what `spawn` and `status` use by default.
+        for (set, which) in self.stdio_set.into_iter().zip(0..) {
+            if !set {
+                match which {
+                    0 => self.inner.stdin(Stdio::inherit()),
+                    1 => self.inner.stdout(Stdio::inherit()),
+                    _ => self.inner.stderr(Stdio::inherit()),
+                };
+            }
+        }
+        Child::from(spawned?).wait_with_output()
+    }
+
+    /// Runs the child to its end with inherited standard streams (unless set otherwise) and
+    /// returns its status, like `std::process::Command::status`. Parks a green thread.
+    ///
+    /// # Errors
+    /// As `spawn`, and any error waiting.
+    pub fn status(&mut self) -> io::Result<ExitStatus> {
+        if !in_runtime() {
+            return self.inner.status();
+        }
+        self.spawn()?.wait()
+    }
+
+    /// The program, as given to `new`.
+    pub fn get_program(&self) -> &OsStr {
+        self.inner.get_program()
+    }
+
+    /// The arguments (not the program).
+    pub fn get_args(&self) -> CommandArgs<'_> {
+        self.inner.get_args()
+    }
+
+    /// The environment changes: `(key, Some(value))` set, `(key, None)` removed.
+    pub fn get_envs(&self) -> CommandEnvs<'_> {
+        self.inner.get_envs()
+    }
+
+    /// The working directory, if set.
+    pub fn get_current_dir(&self) -> Option<&Path> {
+        self.inner.get_current_dir()
+    }
+
+    /// std's command inside, for the Unix extensions.
+    pub(crate) fn as_std_mut(&mut self) -> &mut std::process::Command {
+        &mut self.inner
+    }
+}
+
+impl From<std::process::Command> for Command {
+    /// Wraps a std command. std does not say which standard streams it has set: `output` gives
+    /// the ones not set through this wrapper its own defaults (piped, piped, null).
+    fn from(inner: std::process::Command) -> Command {
+        Command {
+            inner,
+            stdio_set: [false; 3],
+        }
+    }
+}
+
+impl From<Command> for std::process::Command {
+    fn from(command: Command) -> std::process::Command {
+        command.inner
+    }
+}
+
+impl fmt::Debug for Command {
+    /// As std's: the program and arguments, quoted (more with `{:#?}`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+/// A running or exited child process, like `std::process::Child`. Dropping it neither kills
+/// nor waits for the process.
+pub struct Child {
+    /// The child's standard input, if piped. `wait` closes it first.
+    pub stdin: Option<ChildStdin>,
+    /// The child's standard output, if piped.
+    pub stdout: Option<ChildStdout>,
+    /// The child's standard error, if piped.
+    pub stderr: Option<ChildStderr>,
+    inner: std::process::Child,
+    pidfd: wait::PidFd,
+}
+
+impl From<std::process::Child> for Child {
+    /// Takes over a std child and its pipes.
+    fn from(mut inner: std::process::Child) -> Child {
+        Child {
+            stdin: inner.stdin.take().map(ChildStdin::from),
+            stdout: inner.stdout.take().map(ChildStdout::from),
+            stderr: inner.stderr.take().map(ChildStderr::from),
+            inner,
+            pidfd: wait::PidFd::default(),
+        }
+    }
+}
+
+impl Child {
+    /// Sends SIGKILL, like `std::process::Child::kill`; `Ok` if the child has already exited
+    /// and been reaped, as std answers.
+    ///
+    /// # Errors
+    /// As std.
+    pub fn kill(&mut self) -> io::Result<()> {
+        self.inner.kill()
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.inner.id()
+    }
+
+    /// Closes standard input, then waits for the child to exit and reaps it, like
+    /// `std::process::Child::wait`; a green thread parks meanwhile (see the module docs).
+    /// Waiting again returns the same status.
+    ///
+    /// # Errors
+    /// As std; and a green thread that is cancelled or timed out unwinds from here (the child
+    /// is not killed, and a later `wait` still works).
+    pub fn wait(&mut self) -> io::Result<ExitStatus> {
+        drop(self.stdin.take());
+        if !in_runtime() {
+            return self.inner.wait();
+        }
+        let blocking_pool = context::current().task().is_some();
+        wait::wait(&mut self.inner, &mut self.pidfd, blocking_pool)
+    }
+
+    /// The status if the child has exited (reaping it), `None` if it still runs, like
+    /// `std::process::Child::try_wait`. Never blocks.
+    ///
+    /// # Errors
+    /// As std.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.inner.try_wait()
+    }
+
+    /// Closes standard input, reads standard output and error to their ends (at the same
+    /// time) and waits, like `std::process::Child::wait_with_output`.
+    ///
+    /// # Errors
+    /// Any error reading or waiting.
+    pub fn wait_with_output(mut self) -> io::Result<Output> {
+        drop(self.stdin.take());
+        if !in_runtime() {
+            // std's own, which polls both pipes: give them back (in blocking mode).
+            self.inner.stdout = self.stdout.take().map(Into::into);
+            self.inner.stderr = self.stderr.take().map(Into::into);
+            return self.inner.wait_with_output();
+        }
+        let (stdout, stderr) = match (self.stdout.take(), self.stderr.take()) {
+            (None, None) => (Vec::new(), Vec::new()),
+            (Some(out), None) => (read_all(out)?, Vec::new()),
+            (None, Some(err)) => (Vec::new(), read_all(err)?),
+            (Some(out), Some(err)) => read_both(out, err)?,
+        };
+        let status = self.wait()?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+}
+
+fn read_all(mut pipe: impl Read) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    pipe.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Reads both pipes to their ends at once: standard error on a second green thread (an OS
+/// thread on a `Flavor::OsThreads` runtime), cancelled if this one unwinds.
+fn read_both(out: ChildStdout, err: ChildStderr) -> io::Result<(Vec<u8>, Vec<u8>)> {
+    struct CancelOnDrop(Option<crate::thread::JoinHandle<io::Result<Vec<u8>>>>);
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            if let Some(handle) = self.0.take() {
+                // Only asks: joining here could park inside an unwind.
+                handle.thread().request_cancel();
+            }
+        }
+    }
+    let reader = crate::thread::Builder::new()
+        .name("zsync-process-stderr".into())
+        .spawn(move || read_all(err))?;
+    let mut reader = CancelOnDrop(Some(reader));
+    let stdout = read_all(out)?;
+    let handle = reader.0.take().expect("joined once");
+    let stderr = match handle.join() {
+        Ok(result) => result?,
+        Err(payload) => std::panic::resume_unwind(payload),
+    };
+    Ok((stdout, stderr))
+}
+
+impl fmt::Debug for Child {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Child")
+            .field("pid", &self.inner.id())
+            .field("stdin", &self.stdin)
+            .field("stdout", &self.stdout)
+            .field("stderr", &self.stderr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `Stdio` from a zsync file, as std has `From<std::fs::File> for Stdio`.
+impl From<crate::fs::File> for Stdio {
+    fn from(file: crate::fs::File) -> Stdio {
+        Stdio::from(std::fs::File::from(file))
+    }
+}

@@ -1,0 +1,460 @@
+//! The `hook` feature: libc's blocking calls made by code zsync does not own (std's own types,
+//! C code) park the calling green thread. Run with `cargo test --release --features hook --test
+//! hook`.
+#![cfg(all(feature = "hook", target_os = "linux"))]
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zsync::runtime::Builder;
+
+fn two_workers() -> zsync::Runtime {
+    Builder::new().worker_threads(2).build().unwrap()
+}
+
+/// A green thread that counts 1 ms ticks until stopped.
+struct Ticker {
+    ticks: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    handle: zsync::thread::JoinHandle<()>,
+}
+
+impl Ticker {
+    fn start() -> Ticker {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (t, s) = (ticks.clone(), stop.clone());
+        let handle = zsync::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                t.fetch_add(1, Ordering::Relaxed);
+                zsync::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        Ticker {
+            ticks,
+            stop,
+            handle,
+        }
+    }
+
+    fn ticks(&self) -> usize {
+        self.ticks.load(Ordering::Relaxed)
+    }
+
+    fn stop(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        let ticks = self.ticks();
+        self.handle.join().unwrap();
+        ticks
+    }
+}
+
+#[test]
+fn std_sleep_parks_green_threads() {
+    let elapsed = two_workers().block_on(|| {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..1000)
+            .map(|_| zsync::spawn(|| std::thread::sleep(Duration::from_millis(100))))
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        start.elapsed()
+    });
+    // Blocking the workers, 1000 sleeps of 100 ms on 2 workers take about 50 s.
+    assert!(elapsed >= Duration::from_millis(100), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+#[test]
+fn libc_sleeps_park_and_keep_their_semantics() {
+    two_workers().block_on(|| {
+        let ticker = Ticker::start();
+        let start = Instant::now();
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                zsync::spawn(move || {
+                    let ts = libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: 200_000_000,
+                    };
+                    let mut rem = libc::timespec {
+                        tv_sec: 9,
+                        tv_nsec: 9,
+                    };
+                    // SAFETY: valid timespecs.
+                    match i {
+                        0 => assert_eq!(unsafe { libc::nanosleep(&ts, &mut rem) }, 0),
+                        1 => assert_eq!(unsafe { libc::usleep(200_000) }, 0),
+                        2 => {
+                            let mut now = libc::timespec {
+                                tv_sec: 0,
+                                tv_nsec: 0,
+                            };
+                            // SAFETY: valid clock, writable timespec.
+                            unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+                            now.tv_nsec += 200_000_000;
+                            if now.tv_nsec >= 1_000_000_000 {
+                                now.tv_nsec -= 1_000_000_000;
+                                now.tv_sec += 1;
+                            }
+                            let r = unsafe {
+                                libc::clock_nanosleep(
+                                    libc::CLOCK_MONOTONIC,
+                                    libc::TIMER_ABSTIME,
+                                    &now,
+                                    std::ptr::null_mut(),
+                                )
+                            };
+                            assert_eq!(r, 0);
+                        }
+                        _ => {
+                            // An invalid request goes to the kernel: EINVAL, as libc's.
+                            let bad = libc::timespec {
+                                tv_sec: 0,
+                                tv_nsec: 2_000_000_000,
+                            };
+                            assert_eq!(unsafe { libc::nanosleep(&bad, &mut rem) }, -1);
+                            assert_eq!(
+                                std::io::Error::last_os_error().raw_os_error(),
+                                Some(libc::EINVAL)
+                            );
+                            assert_eq!(unsafe { libc::sleep(0) }, 0);
+                            std::thread::sleep(Duration::from_millis(200));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
+        // The ticker kept ticking meanwhile (it would stall behind blocked workers).
+        let ticks = ticker.stop();
+        assert!(ticks >= 20, "only {ticks} ticks in {elapsed:?}");
+    });
+}
+
+#[test]
+fn cancelled_sleep_returns_early_and_the_request_is_raised_at_the_next_park_point() {
+    two_workers().block_on(|| {
+        let returned = Arc::new(AtomicBool::new(false));
+        let r = returned.clone();
+        let handle = zsync::spawn(move || {
+            std::thread::sleep(Duration::from_secs(30));
+            r.store(true, Ordering::Relaxed);
+            zsync::thread::yield_now(); // raises
+            unreachable!();
+        });
+        zsync::thread::sleep(Duration::from_millis(50));
+        let start = Instant::now();
+        let payload = handle.cancel().unwrap_err();
+        assert!(payload.is::<zsync::Cancelled>());
+        assert!(returned.load(Ordering::Relaxed));
+        assert!(start.elapsed() < Duration::from_secs(5));
+
+        // An expired timeout() ends a libc sleep too, and raises at the next park point.
+        let start = Instant::now();
+        let r = zsync::time::timeout(Duration::from_millis(50), || {
+            // SAFETY: valid timespec.
+            let ts = libc::timespec {
+                tv_sec: 30,
+                tv_nsec: 0,
+            };
+            let mut rem = libc::timespec {
+                tv_sec: 9,
+                tv_nsec: 9,
+            };
+            let r = unsafe { libc::nanosleep(&ts, &mut rem) };
+            assert_eq!(r, -1);
+            assert_eq!(
+                std::io::Error::last_os_error().raw_os_error(),
+                Some(libc::EINTR)
+            );
+            assert_eq!((rem.tv_sec, rem.tv_nsec), (0, 0));
+            zsync::thread::yield_now();
+        });
+        assert!(r.is_err());
+        assert!(start.elapsed() < Duration::from_secs(5));
+    });
+}
+
+#[test]
+fn os_threads_sleep_for_real() {
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_millis(50));
+    // SAFETY: plain call.
+    assert_eq!(unsafe { libc::usleep(20_000) }, 0);
+    assert!(start.elapsed() >= Duration::from_millis(70));
+    // A worker thread (outside any green thread) is an OS thread too: the runtime's own
+    // timers keep working, which they would not if a worker parked itself.
+    two_workers().block_on(|| zsync::thread::sleep(Duration::from_millis(10)));
+}
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+/// A std echo server on green threads: one green thread per connection.
+fn echo_server() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    zsync::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            zsync::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn std_net_echo_on_green_threads_while_a_ticker_ticks() {
+    two_workers().block_on(|| {
+        let addr = echo_server();
+        let ticker = Ticker::start();
+        let start = Instant::now();
+        let clients: Vec<_> = (0..200)
+            .map(|i| {
+                zsync::spawn(move || {
+                    let mut s = TcpStream::connect(addr).unwrap();
+                    let mut buf = [0u8; 64];
+                    for round in 0..20 {
+                        let msg = format!("client {i} round {round}");
+                        s.write_all(msg.as_bytes()).unwrap();
+                        s.read_exact(&mut buf[..msg.len()]).unwrap();
+                        assert_eq!(&buf[..msg.len()], msg.as_bytes());
+                    }
+                })
+            })
+            .collect();
+        // A client that waits on a read with nothing coming while the others run: it parks.
+        let idle = {
+            let mut s = TcpStream::connect(addr).unwrap();
+            zsync::spawn(move || {
+                s.set_read_timeout(Some(Duration::from_millis(300)))
+                    .unwrap();
+                let mut buf = [0u8; 1];
+                let e = s.read(&mut buf).unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::WouldBlock);
+            })
+        };
+        for c in clients {
+            c.join().unwrap();
+        }
+        idle.join().unwrap();
+        let elapsed = start.elapsed();
+        let ticks = ticker.stop();
+        // At least a tick per 10 ms on average: a blocked worker would stall it completely.
+        assert!(
+            ticks as u128 >= elapsed.as_millis() / 10,
+            "{ticks} ticks in {elapsed:?}"
+        );
+    });
+}
+
+#[test]
+fn std_net_semantics_are_kept() {
+    two_workers().block_on(|| {
+        let addr = echo_server();
+        // Read timeout: WouldBlock after it, not before.
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let start = Instant::now();
+        let mut buf = [0u8; 8];
+        let e = s.read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WouldBlock);
+        assert!(
+            start.elapsed() >= Duration::from_millis(95),
+            "{:?}",
+            start.elapsed()
+        );
+        // Non-blocking: WouldBlock at once.
+        s.set_nonblocking(true).unwrap();
+        let start = Instant::now();
+        assert_eq!(s.read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+        assert!(start.elapsed() < Duration::from_millis(50));
+        s.set_nonblocking(false).unwrap();
+        s.write_all(b"ping").unwrap();
+        s.read_exact(&mut buf[..4]).unwrap();
+        assert_eq!(&buf[..4], b"ping");
+        // A refused connection.
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed_addr = closed.local_addr().unwrap();
+        drop(closed);
+        let e = TcpStream::connect(closed_addr).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+        // A connect timeout to an address that does not answer is not tested (needs a
+        // black-hole route); a connect that succeeds goes through the EINPROGRESS path.
+        let peer = TcpStream::connect(addr).unwrap();
+        assert_eq!(peer.peer_addr().unwrap(), addr);
+    });
+}
+
+#[test]
+fn cancel_of_a_green_thread_blocked_in_a_std_read_is_prompt() {
+    two_workers().block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let error = Arc::new(std::sync::Mutex::new(None));
+        let e2 = error.clone();
+        let reader = zsync::spawn(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            let mut buf = [0u8; 8];
+            let r = s.read(&mut buf);
+            *e2.lock().unwrap() = Some(r.map_err(|e| e.raw_os_error()));
+            zsync::thread::yield_now(); // the request is raised here
+        });
+        let (_peer, _) = listener.accept().unwrap(); // parks too: std's accept
+        zsync::thread::sleep(Duration::from_millis(50));
+        let start = Instant::now();
+        let payload = reader.cancel().unwrap_err();
+        assert!(payload.is::<zsync::Cancelled>());
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert_eq!(
+            *error.lock().unwrap(),
+            Some(Err(Some(libc::ECANCELED))),
+            "the read failed with ECANCELED"
+        );
+    });
+}
+
+#[test]
+fn os_threads_keep_blocking_semantics() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        s.write_all(b"late").unwrap();
+        std::thread::sleep(Duration::from_millis(300)); // open while the client times out
+    });
+    let mut s = TcpStream::connect(addr).unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).unwrap(); // blocks the OS thread, as std does
+    assert_eq!(&buf, b"late");
+    assert!(start.elapsed() >= Duration::from_millis(90));
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    assert_eq!(s.read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    server.join().unwrap();
+}
+
+#[test]
+fn poll_parks_on_a_pipe() {
+    two_workers().block_on(|| {
+        let mut fds = [0; 2];
+        // SAFETY: a writable array of two fds.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let (r, w) = (fds[0], fds[1]);
+        let ticker = Ticker::start();
+        let waiter = zsync::spawn(move || {
+            let mut p = libc::pollfd {
+                fd: r,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let n = unsafe { libc::poll(&mut p, 1, 5000) };
+            (n, p.revents)
+        });
+        zsync::thread::sleep(Duration::from_millis(100));
+        // SAFETY: a valid buffer.
+        assert_eq!(unsafe { libc::write(w, b"x".as_ptr().cast(), 1) }, 1);
+        let (n, revents) = waiter.join().unwrap();
+        assert_eq!(n, 1);
+        assert!(revents & libc::POLLIN != 0);
+        assert!(ticker.stop() >= 10);
+        // A poll timeout is kept.
+        let start = Instant::now();
+        let mut p = libc::pollfd {
+            fd: w,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        assert_eq!(unsafe { libc::poll(&mut p, 1, 100) }, 0);
+        assert!(start.elapsed() >= Duration::from_millis(95));
+        // SAFETY: our fds.
+        unsafe {
+            libc::close(r);
+            libc::close(w);
+        }
+    });
+}
+
+/// Compiles tests/hook/client.c into a shared object and loads it: its plain libc calls bind
+/// to the hooks (the test binary exports them, see build.rs).
+fn c_library() -> unsafe extern "C" fn(i32, *const libc::c_char, *mut libc::c_char, i32) -> i32 {
+    let dir = std::env::temp_dir().join(format!("zsync-hook-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let so = dir.join("libclient.so");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/hook/client.c");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = std::process::Command::new(cc)
+        .args(["-shared", "-fPIC", "-O2", "-D_FORTIFY_SOURCE=2", "-o"])
+        .arg(&so)
+        .arg(src)
+        .status()
+        .expect("a C compiler (cc)");
+    assert!(status.success());
+    let path = std::ffi::CString::new(so.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string; the library has no constructors.
+    let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW) };
+    assert!(!handle.is_null());
+    // SAFETY: a valid handle and C string.
+    let f = unsafe { libc::dlsym(handle, c"zsync_c_echo".as_ptr()) };
+    assert!(!f.is_null());
+    // SAFETY: the symbol is the function defined in client.c, with this signature.
+    unsafe { std::mem::transmute(f) }
+}
+
+#[test]
+fn a_c_library_s_own_calls_park() {
+    let echo = c_library();
+    two_workers().block_on(move || {
+        let addr = echo_server();
+        let ticker = Ticker::start();
+        let start = Instant::now();
+        // Were the C calls not hooked, the first two clients would block both workers in
+        // read() while the echo server's green threads wait behind them: a deadlock.
+        let clients: Vec<_> = (0..100)
+            .map(|i| {
+                zsync::spawn(move || {
+                    let msg = std::ffi::CString::new(format!("hello from C {i}")).unwrap();
+                    let mut out = vec![0 as libc::c_char; 64];
+                    // SAFETY: a C string and a buffer of the size given.
+                    let n = unsafe {
+                        echo(
+                            i32::from(addr.port()),
+                            msg.as_ptr(),
+                            out.as_mut_ptr(),
+                            out.len() as i32,
+                        )
+                    };
+                    assert_eq!(n as usize, msg.as_bytes().len());
+                })
+            })
+            .collect();
+        for c in clients {
+            c.join().unwrap();
+        }
+        let elapsed = start.elapsed();
+        let ticks = ticker.stop();
+        assert!(ticks >= 1, "{ticks} ticks in {elapsed:?}");
+    });
+}
