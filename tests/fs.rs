@@ -1504,8 +1504,9 @@ fn timeout_around_a_blocked_read_returns_and_the_runtime_drops_cleanly() {
     drop(rt);
     assert!(dropped.elapsed() < Duration::from_secs(5));
 
-    // Release the abandoned read (it takes exactly the one byte it asked for), then check the
-    // file reads on from there, on a new runtime.
+    // On the pool, the abandoned read is still waiting and takes exactly the one byte it asked
+    // for; on io_uring it was cancelled (IORING_OP_ASYNC_CANCEL) before the timeout was raised
+    // and takes nothing. Either way the file reads on from there, on a new runtime.
     let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     writer.write_all(b"axyz").unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -1514,7 +1515,7 @@ fn timeout_around_a_blocked_read_returns_and_the_runtime_drops_cleanly() {
         (&file).read_exact(&mut three).unwrap();
         three
     });
-    assert_eq!(&rest, b"xyz");
+    assert!(&rest == b"xyz" || &rest == b"axy", "{rest:?}");
 }
 
 #[test]

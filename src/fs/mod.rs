@@ -29,27 +29,44 @@
 //!
 //! # What runs where
 //!
-//! - **On a green thread** every call that can block (opening, reading, writing, seeking,
-//!   syncing, `stat`, directory listing, every path operation) runs on zsync's blocking pool
-//!   (see [`crate::unblock`]) and parks only the calling green thread: the worker keeps running
-//!   the others. On a `Flavor::OsThreads` runtime the same code runs on the calling thread.
+//! - **On a green thread, through io_uring** (Linux, when the kernel allows it): `read`,
+//!   `read_exact`, `write`, `write_all` (at the file position), `read_at`, `read_exact_at`,
+//!   `write_at`, `write_all_at`, `sync_all` and `sync_data`. Each worker has one ring, made on
+//!   its first file operation; a call queues its request and parks the green thread, the worker
+//!   submits everything queued when it runs out of green threads to run (or every 32 requests),
+//!   and a completion wakes the green thread. Reads and writes at the file position use offset
+//!   -1 (`IORING_FEAT_RW_CUR_POS`): the kernel uses and advances the file position as `read(2)`
+//!   and `write(2)` do, so `Seek` and std's position semantics hold.
+//! - **On a green thread, on the blocking pool**: every other call that can block (opening,
+//!   seeking, `stat`, `set_len`, vectored and to-the-end reads, directory listing, every path
+//!   operation), and everything when io_uring is off: `ZSYNC_IO_URING=0`, or a kernel that
+//!   refuses io_uring (`ENOSYS`, `EPERM` from `kernel.io_uring_disabled` or a seccomp filter, an
+//!   old kernel without the opcodes or `IORING_FEAT_RW_CUR_POS`), decided at run time. They run
+//!   on zsync's blocking pool (see [`crate::unblock`]) and park only the calling green thread.
+//!   On a `Flavor::OsThreads` runtime the same code runs on the calling thread.
 //! - **On a plain OS thread** outside any runtime each call is std's own call, made directly:
 //!   exactly std's behaviour and cost.
-//! - **Planned**: an io_uring backend. Each kind of operation goes through one internal
-//!   function, so the backend can change per operation without changing this API.
 //!
 //! # Cancellation
 //!
 //! A green thread blocked in a file operation is cancellable like anywhere else in zsync
 //! ([`JoinHandle::cancel`](crate::thread::JoinHandle::cancel),
-//! [`zsync::time::timeout`](crate::time::timeout), dropping the runtime): it unwinds at once.
-//! The operation itself cannot be stopped half-way; it finishes on its pool thread and its
-//! result is dropped. So nothing borrowed goes to the pool: paths are copied, data moves
-//! through a buffer the operation owns (kept per `File` and reused, at most 1 MiB per trip), and
-//! the open file is shared with the pool thread by reference count. After a cancelled `read` or
-//! `write` the file position may still move when the abandoned operation completes, and the data
-//! it read is lost, as after an interrupted read on any stream; a directory listing loses no
-//! entry (a batch read for a cancelled caller is handed to the next `next()`).
+//! [`zsync::time::timeout`](crate::time::timeout), dropping the runtime).
+//!
+//! - **On io_uring** the operation owns a heap buffer (the caller's bytes are copied in or out)
+//!   and a reference to the file until its completion has been reaped. A cancellation or an
+//!   expired `timeout()` wakes the waiting green thread without raising; it asks the kernel to
+//!   cancel its request (`IORING_OP_ASYNC_CANCEL`), waits for the completion, and only then
+//!   unwinds. A read of a pipe or FIFO cancelled this way consumes nothing; a read of a regular
+//!   file usually completes before the cancellation reaches it, and its data is then dropped.
+//! - **On the pool** the operation cannot be stopped half-way; the green thread unwinds at once,
+//!   and the operation finishes on its pool thread, its result dropped. So nothing borrowed goes
+//!   to the pool: paths are copied, data moves through a buffer the operation owns (kept per
+//!   `File` and reused, at most 1 MiB per trip), and the open file is shared with the pool
+//!   thread by reference count. After a cancelled `read` or `write` the file position may still
+//!   move when the abandoned operation completes, and the data it read is lost, as after an
+//!   interrupted read on any stream; a directory listing loses no entry (a batch read for a
+//!   cancelled caller is handed to the next `next()`).
 //!
 //! # Differences from std
 //!
@@ -69,6 +86,7 @@
 //!   position, another fd number).
 
 mod op;
+pub(crate) mod uring;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -79,6 +97,14 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 pub use std::fs::{FileTimes, FileType, Metadata, Permissions};
+
+/// How many file operations this process has submitted to io_uring so far (all runtimes
+/// together). For tests and diagnostics: it stays at 0 while every operation goes to the
+/// blocking pool (`ZSYNC_IO_URING=0`, or a kernel that refuses io_uring).
+#[doc(hidden)]
+pub fn io_uring_submissions() -> u64 {
+    crate::reactor::uring::SUBMITTED.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 pub(crate) use op::{chown_path, fchown, invalid_utf8, offload, symlink};
 

@@ -1,10 +1,11 @@
 //! The file-system operations, one small function per kind of operation.
 //!
 //! Every blocking call of [`zsync::fs`](crate::fs) ends up here, and only here is it decided
-//! where the call runs. Today: on a green thread (or a thread of a `Flavor::OsThreads` runtime)
-//! the call runs on the blocking pool through [`crate::unblock`] with owned arguments; on a plain
-//! OS thread outside any runtime it calls std directly, borrowed buffers and all. A later
-//! io_uring backend replaces the bodies of these functions, not their callers.
+//! where the call runs: on a green thread, reads, writes and fsync go to the worker's io_uring
+//! ring when it has one (`super::uring`); otherwise (and for every other operation) a green
+//! thread, or a thread of a `Flavor::OsThreads` runtime, runs the call on the blocking pool
+//! through [`crate::unblock`] with owned arguments; on a plain OS thread outside any runtime it
+//! calls std directly, borrowed buffers and all.
 //!
 //! The rule every function here keeps: nothing borrowed from the caller goes to the pool. A
 //! green thread that is cancelled while it waits unwinds at once, while the pool thread still
@@ -16,6 +17,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+use super::uring;
 
 /// The most a single read or write hands to the pool at once. std's `read` and `write` may
 /// return short counts anyway; `read_exact`, `write_all` and friends loop over chunks.
@@ -329,6 +332,9 @@ pub(crate) fn read(
         return (&**file).read(buf);
     }
     let len = buf.len().min(MAX_CHUNK);
+    if let Some(result) = uring::read(file, scratch, &mut buf[..len], None) {
+        return result;
+    }
     let owned = scratch.take(len);
     let file = Arc::clone(file);
     let (owned, result) = run(move || {
@@ -384,6 +390,9 @@ pub(crate) fn read_exact(
 ) -> io::Result<()> {
     if !offload() {
         return (&**file).read_exact(buf);
+    }
+    if uring::usable(true) {
+        return read_exact_ring(file, scratch, buf, None);
     }
     // Chunk by chunk, each read in full on the pool: the error kinds are std's (UnexpectedEof
     // when the file ends first, after consuming what was there).
@@ -459,6 +468,9 @@ pub(crate) fn read_at(
         return file.read_at(buf, offset);
     }
     let len = buf.len().min(MAX_CHUNK);
+    if let Some(result) = uring::read(file, scratch, &mut buf[..len], Some(offset)) {
+        return result;
+    }
     let owned = scratch.take(len);
     let file = Arc::clone(file);
     let (owned, result) = run(move || {
@@ -483,6 +495,9 @@ pub(crate) fn read_exact_at(
     if !offload() {
         return file.read_exact_at(buf, offset);
     }
+    if uring::usable(false) {
+        return read_exact_ring(file, scratch, buf, Some(offset));
+    }
     let mut offset = offset;
     for chunk in buf.chunks_mut(MAX_CHUNK) {
         let len = chunk.len();
@@ -499,6 +514,66 @@ pub(crate) fn read_exact_at(
         scratch.put(owned);
         result?;
         offset += len as u64;
+    }
+    Ok(())
+}
+
+/// `read_exact` (at `offset`, or at the file position) as a loop of ring reads, with std's
+/// semantics: `Interrupted` is retried, an early end is `UnexpectedEof` (after consuming what
+/// was there).
+fn read_exact_ring(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    mut buf: &mut [u8],
+    mut offset: Option<u64>,
+) -> io::Result<()> {
+    while !buf.is_empty() {
+        let len = buf.len().min(MAX_CHUNK);
+        match uring::read(file, scratch, &mut buf[..len], offset) {
+            // `usable` said yes, and nothing changes that on this thread.
+            None => unreachable!("the worker's ring went away"),
+            Some(Ok(0)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "failed to fill whole buffer",
+                ))
+            }
+            Some(Ok(n)) => {
+                buf = &mut buf[n..];
+                offset = offset.map(|o| o + n as u64);
+            }
+            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Some(Err(e)) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// `write_all` (at `offset`, or at the file position) as a loop of ring writes, with std's
+/// semantics: `Interrupted` is retried, a write of nothing is `WriteZero`.
+fn write_all_ring(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    mut buf: &[u8],
+    mut offset: Option<u64>,
+) -> io::Result<()> {
+    while !buf.is_empty() {
+        let len = buf.len().min(MAX_CHUNK);
+        match uring::write(file, scratch, &buf[..len], offset) {
+            None => unreachable!("the worker's ring went away"),
+            Some(Ok(0)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "failed to write whole buffer",
+                ))
+            }
+            Some(Ok(n)) => {
+                buf = &buf[n..];
+                offset = offset.map(|o| o + n as u64);
+            }
+            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Some(Err(e)) => return Err(e),
+        }
     }
     Ok(())
 }
@@ -527,6 +602,9 @@ pub(crate) fn write(file: &Arc<std_fs::File>, scratch: &Scratch, buf: &[u8]) -> 
         return (&**file).write(buf);
     }
     let chunk = &buf[..buf.len().min(MAX_CHUNK)];
+    if let Some(result) = uring::write(file, scratch, chunk, None) {
+        return result;
+    }
     with_owned(file, scratch, chunk, |mut f, data| f.write(data))
 }
 
@@ -562,6 +640,9 @@ pub(crate) fn write_all(file: &Arc<std_fs::File>, scratch: &Scratch, buf: &[u8])
     if !offload() {
         return (&**file).write_all(buf);
     }
+    if uring::usable(true) {
+        return write_all_ring(file, scratch, buf, None);
+    }
     for chunk in buf.chunks(MAX_CHUNK) {
         with_owned(file, scratch, chunk, |mut f, data| f.write_all(data))?;
     }
@@ -579,6 +660,9 @@ pub(crate) fn write_at(
         return file.write_at(buf, offset);
     }
     let chunk = &buf[..buf.len().min(MAX_CHUNK)];
+    if let Some(result) = uring::write(file, scratch, chunk, Some(offset)) {
+        return result;
+    }
     with_owned(file, scratch, chunk, move |f, data| {
         f.write_at(data, offset)
     })
@@ -593,6 +677,9 @@ pub(crate) fn write_all_at(
     use std::os::unix::fs::FileExt;
     if !offload() {
         return file.write_all_at(buf, offset);
+    }
+    if uring::usable(false) {
+        return write_all_ring(file, scratch, buf, Some(offset));
     }
     let mut offset = offset;
     for chunk in buf.chunks(MAX_CHUNK) {
@@ -609,10 +696,20 @@ pub(crate) fn seek(file: &Arc<std_fs::File>, pos: SeekFrom) -> io::Result<u64> {
 }
 
 pub(crate) fn sync_all(file: &Arc<std_fs::File>) -> io::Result<()> {
+    if offload() {
+        if let Some(result) = uring::fsync(file, false) {
+            return result;
+        }
+    }
     on_file(file, (), |f, ()| f.sync_all())
 }
 
 pub(crate) fn sync_data(file: &Arc<std_fs::File>) -> io::Result<()> {
+    if offload() {
+        if let Some(result) = uring::fsync(file, true) {
+            return result;
+        }
+    }
     on_file(file, (), |f, ()| f.sync_data())
 }
 

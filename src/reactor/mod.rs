@@ -1,5 +1,7 @@
 //! The I/O reactor: a driver below the runtime. One mio `Poll` per worker, the table of
-//! registered sources, and each source's readiness and waiters ([`scheduled_io`]).
+//! registered sources, and each source's readiness and waiters ([`scheduled_io`]); beside it,
+//! each worker's io_uring ring for file operations ([`uring`]), whose completion eventfd is
+//! one of the worker's sources.
 //!
 //! It knows nothing of green threads: a waiter is anything that implements [`Unpark`] (the
 //! runtime instantiates `Reactor<Thread>`), and the runtime's workers call [`Reactor::turn`].
@@ -19,6 +21,7 @@
 
 mod holder;
 pub(crate) mod scheduled_io;
+pub(crate) mod uring;
 
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use scheduled_io::{READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};

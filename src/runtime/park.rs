@@ -158,6 +158,14 @@ pub(crate) fn park_until_woken(deadline: Option<Instant>) {
     }
 }
 
+/// Whether the calling thread's next park point would raise (a cancellation or an expired
+/// `timeout()`, not shielded, not during an unwind), without raising: for a wait that must
+/// first undo something (an io_uring operation that owns a buffer) before it unwinds.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn request_due() -> bool {
+    with_park_point(|pp, cancel| pp.due(cancel))
+}
+
 /// A park that never raises: parks the calling thread like [`park_until_woken`] (until
 /// unparked, `deadline` passes, a `timeout()` expires, it is cancelled, or spuriously), but a
 /// pending cancellation or expired `timeout()` is reported instead of raised, before parking

@@ -55,6 +55,8 @@ pub(crate) struct Worker {
     deferred: RefCell<Vec<TaskRef>>,
     /// When the stack pool was last trimmed (see `TRIM_INTERVAL`).
     last_trim: Cell<Instant>,
+    /// The io_uring ring of this worker's file operations (`crate::reactor::uring`), made on first use.
+    pub(crate) uring: crate::reactor::uring::WorkerRing<super::Thread>,
 }
 
 /// Queues `task` on this thread's worker if it is `owner` (a wake from its own worker: no
@@ -105,6 +107,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         tick: Cell::new(0),
         deferred: RefCell::new(Vec::new()),
         last_trim: Cell::new(Instant::now()),
+        uring: Default::default(),
     };
     context::set_worker(&worker);
     worker.run_loop();
@@ -155,6 +158,10 @@ impl Worker {
         loop {
             if let Some(task) = self.next_task() {
                 self.run_task(task);
+                continue;
+            }
+            // End of a scheduling round: submit the file operations queued in it.
+            if self.uring.turn() {
                 continue;
             }
             if self.fire_timers() {
@@ -421,6 +428,9 @@ impl Worker {
             return false;
         };
         WorkerMetrics::add(&self.remote().metrics.polls, 1);
+        // Submit the queued file operations before blocking (what completes at once is woken
+        // now, and the check below then sees it).
+        self.uring.turn();
         let Some(mut driver) = reactor.try_drive() else {
             return false;
         };
@@ -431,6 +441,7 @@ impl Worker {
             if !self.ready.borrow().is_empty()
                 || self.shared.has_shared_work(self.index)
                 || self.shared.shutdown.load(Ordering::SeqCst)
+                || self.uring.has_completions()
             {
                 Some(Duration::ZERO)
             } else {
@@ -443,6 +454,7 @@ impl Worker {
         if blocking {
             reactor.holder.release();
         }
+        self.uring.turn(); // wake the green threads whose file operations completed
         true
     }
 

@@ -178,6 +178,20 @@ impl ParkPoint {
             .min()
     }
 
+    /// Whether `check` would raise now (a cancellation or an expired `timeout()`, not shielded,
+    /// and the OS thread not unwinding), without raising.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn due(&mut self, cancel: &AtomicBool) -> bool {
+        if self.shield > 0 {
+            return false;
+        }
+        let due = cancel.load(Ordering::Acquire) || {
+            let now = Instant::now();
+            self.timeouts.iter().any(|f| f.deadline <= now)
+        };
+        due && !self.os_thread_unwinding()
+    }
+
     /// Raises `Cancelled` or a `TimedOut` if one is due and may be raised.
     pub(crate) fn check(&mut self, cancel: &AtomicBool) -> Check {
         if self.shield > 0 {

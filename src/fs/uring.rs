@@ -1,0 +1,136 @@
+//! `zsync::fs` on the worker's io_uring ring (`crate::reactor::uring`): submit, then wait on a green
+//! thread. The wait is where the soundness rule of `crate::reactor::uring` is kept on this side: the
+//! green thread does not return or unwind before its operation's completion has been reaped; a
+//! cancellation or expired `timeout()` that arrives meanwhile wakes it without raising, cancels
+//! the SQE (`IORING_OP_ASYNC_CANCEL`) and keeps waiting (shielded); it is raised afterwards.
+
+use crate::reactor::uring::{Kind, Op, Submitted};
+use crate::runtime::context::{self, Current};
+use crate::runtime::park;
+use crate::runtime::worker::Worker;
+use std::fs::File;
+use std::io;
+use std::sync::Arc;
+
+type Thread = crate::runtime::Thread;
+
+/// Runs one operation on the calling green thread's ring and waits for its completion. Gives
+/// the buffer back (`Err`) if there is no ring here: the caller uses the pool.
+fn run(file: &Arc<File>, buf: Vec<u8>, kind: Kind) -> Result<(Vec<u8>, i32), Vec<u8>> {
+    let Current::Green { worker, .. } = context::current() else {
+        return Err(buf);
+    };
+    let Submitted { op, user_data } =
+        worker
+            .uring
+            .submit(worker.reactor(), crate::runtime::current(), file, buf, kind)?;
+    let result = wait(worker, &op, user_data);
+    let buf = op.take_buf().expect("the completion was reaped");
+    Ok((buf, result))
+}
+
+/// Parks until `op` completes. A cancellation or expired `timeout()` that arrives meanwhile
+/// cancels the SQE and still waits for the completion; it is raised afterwards.
+fn wait(worker: &Worker, op: &Op<Thread>, user_data: u64) -> i32 {
+    let mut cancelled = false;
+    let result = loop {
+        if let Some(result) = op.result() {
+            break result;
+        }
+        if !cancelled && park::request_due() {
+            cancelled = true;
+            // The cancellation (or the operation) may complete at once.
+            worker.uring.cancel(user_data);
+            continue;
+        }
+        let deadline = if cancelled {
+            None
+        } else {
+            park::wake_deadline()
+        };
+        // Shielded: this park must not raise while the kernel owns the buffer. A cancellation
+        // request still wakes it; the deadline covers `timeout()`.
+        crate::thread::shield(|| park::park_until_woken(deadline));
+    };
+    if cancelled {
+        // The completion is in: raise what cancelled us.
+        park::park_point();
+    }
+    result
+}
+
+fn to_io(result: i32) -> io::Result<usize> {
+    if result < 0 {
+        Err(io::Error::from_raw_os_error(-result))
+    } else {
+        Ok(result as usize)
+    }
+}
+
+/// Reads into `dst` (at `offset`, or at the file position) through the ring. `None`: no
+/// ring here, use the pool.
+pub(crate) fn read(
+    file: &Arc<File>,
+    scratch: &super::op::Scratch,
+    dst: &mut [u8],
+    offset: Option<u64>,
+) -> Option<io::Result<usize>> {
+    let len = dst.len();
+    let mut owned = scratch.take(len);
+    owned.truncate(len);
+    match run(file, owned, Kind::Read { offset }) {
+        Ok((owned, result)) => {
+            let result = to_io(result);
+            if let Ok(n) = result {
+                dst[..n].copy_from_slice(&owned[..n]);
+            }
+            scratch.put(owned);
+            Some(result)
+        }
+        Err(owned) => {
+            scratch.put(owned);
+            None
+        }
+    }
+}
+
+/// Writes `src` (at `offset`, or at the file position) through the ring. `None`: no ring
+/// here, use the pool.
+pub(crate) fn write(
+    file: &Arc<File>,
+    scratch: &super::op::Scratch,
+    src: &[u8],
+    offset: Option<u64>,
+) -> Option<io::Result<usize>> {
+    let len = src.len();
+    let mut owned = scratch.take(len);
+    owned.truncate(len);
+    owned.copy_from_slice(src);
+    match run(file, owned, Kind::Write { offset }) {
+        Ok((owned, result)) => {
+            scratch.put(owned);
+            Some(to_io(result))
+        }
+        Err(owned) => {
+            scratch.put(owned);
+            None
+        }
+    }
+}
+
+/// `fsync` (or `fdatasync`) through the ring. `None`: no ring here, use the pool.
+pub(crate) fn fsync(file: &Arc<File>, data_only: bool) -> Option<io::Result<()>> {
+    match run(file, Vec::new(), Kind::Fsync { data_only }) {
+        Ok((_, result)) => Some(to_io(result).map(drop)),
+        Err(_) => None,
+    }
+}
+
+/// Whether the calling thread would use a ring for an operation at the file position
+/// (`at_position`) or at an offset (creating the worker's ring if needed).
+pub(crate) fn usable(at_position: bool) -> bool {
+    let Current::Green { worker, .. } = context::current() else {
+        return false;
+    };
+    worker.uring.usable(worker.reactor(), at_position)
+}

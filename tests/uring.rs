@@ -1,0 +1,385 @@
+//! zsync::fs on io_uring: the ring is really used when the kernel allows it (and not at all with
+//! `ZSYNC_IO_URING=0`), many green threads reading at random offsets get the right bytes, and a
+//! read that never completes (a FIFO nobody writes) is cancelled through the ring, by
+//! `JoinHandle::cancel`, by `timeout()` and by dropping the runtime, with the green thread
+//! unwinding only after the kernel gave its buffer back.
+//!
+//! The whole of tests/fs.rs runs both ways too (CI runs it a second time with
+//! `ZSYNC_IO_URING=0`).
+
+use std::ffi::CString;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zsync::fs::{File, OpenOptions};
+use zsync::os::unix::fs::FileExt;
+use zsync::runtime::Builder;
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmpdir() -> TempDir {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "zsync-uring-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&path).unwrap();
+    TempDir(path)
+}
+
+fn make_fifo(path: &Path) {
+    let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    let rc = unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) };
+    assert_eq!(rc, 0, "mkfifo: {}", std::io::Error::last_os_error());
+}
+
+/// Whether this process may use io_uring: not forced off, and the kernel sets up a ring.
+fn uring_expected() -> bool {
+    if std::env::var_os("ZSYNC_IO_URING").is_some_and(|v| v == "0") {
+        return false;
+    }
+    // struct io_uring_params is 120 bytes; zeroed asks for nothing special.
+    let mut params = [0u8; 120];
+    // SAFETY: io_uring_setup writes into the 120-byte params block we pass.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr()) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: a descriptor we just got and nobody else owns.
+    unsafe { libc::close(fd as i32) };
+    true
+}
+
+/// The byte at `offset` of the test file: varied enough that a read from the wrong place shows.
+fn byte_at(offset: u64) -> u8 {
+    (offset.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8 ^ (offset as u8)
+}
+
+fn make_file(path: &Path, len: u64) {
+    let data: Vec<u8> = (0..len).map(byte_at).collect();
+    std::fs::write(path, data).unwrap();
+}
+
+/// A small xorshift: random offsets without a dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn file_operations_go_through_the_ring_when_the_kernel_allows_it() {
+    let dir = tmpdir();
+    let path = dir.0.join("f");
+    let expected = uring_expected();
+    let before = zsync::fs::io_uring_submissions();
+    zsync::run(move || {
+        let mut file = File::create(&path).unwrap();
+        file.write_all(b"hello ring").unwrap();
+        file.sync_all().unwrap();
+        file.sync_data().unwrap();
+        file.write_at(b"R", 6).unwrap();
+        let mut file = File::open(&path).unwrap();
+        let mut text = [0u8; 10];
+        file.read_exact(&mut text).unwrap();
+        assert_eq!(&text, b"hello Ring");
+        let mut two = [0u8; 2];
+        assert_eq!(file.read_at(&mut two, 1).unwrap(), 2);
+        assert_eq!(&two, b"el");
+    });
+    let submitted = zsync::fs::io_uring_submissions() - before;
+    if expected {
+        // write_all, sync_all, sync_data, write_at, read_exact, read_at: at least one each.
+        assert!(
+            submitted >= 6,
+            "io_uring is available but only {submitted} operations went through it"
+        );
+    } else {
+        assert_eq!(
+            submitted, 0,
+            "io_uring is off, yet operations went through it"
+        );
+    }
+}
+
+fn random_reads(workers: usize) {
+    const FILE_LEN: u64 = 8 << 20;
+    const BLOCK: usize = 4096;
+    const THREADS: u64 = 64;
+    const READS: usize = 200;
+    let dir = tmpdir();
+    let path = dir.0.join("data");
+    make_file(&path, FILE_LEN);
+    let rt = Builder::new().worker_threads(workers).build().unwrap();
+    rt.block_on(move || {
+        let file = Arc::new(File::open(&path).unwrap());
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (file, path) = (file.clone(), path.clone());
+                zsync::spawn(move || {
+                    let mut rng = Rng(0x1234_5678 + t * 7919);
+                    let mut buf = vec![0u8; BLOCK];
+                    // Half the threads read at offsets on the shared file; the other half seek
+                    // their own file and read at its position.
+                    let mut own = File::open(&path).unwrap();
+                    for _ in 0..READS {
+                        let offset = rng.next() % (FILE_LEN - BLOCK as u64);
+                        if t % 2 == 0 {
+                            file.read_exact_at(&mut buf, offset).unwrap();
+                        } else {
+                            own.seek(SeekFrom::Start(offset)).unwrap();
+                            own.read_exact(&mut buf).unwrap();
+                        }
+                        for (i, &b) in buf.iter().enumerate() {
+                            assert_eq!(b, byte_at(offset + i as u64), "offset {offset} + {i}");
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn sixty_four_green_threads_read_random_blocks_on_one_worker() {
+    random_reads(1);
+}
+
+#[test]
+fn sixty_four_green_threads_read_random_blocks_on_two_workers() {
+    random_reads(2);
+}
+
+/// Writes at the file position from several green threads to their own files, then a check
+/// with std: positions advance as with write(2).
+#[test]
+fn writes_at_the_file_position_advance_it() {
+    let dir = tmpdir();
+    let base = dir.0.clone();
+    zsync::run(move || {
+        let handles: Vec<_> = (0..16)
+            .map(|t| {
+                let path = base.join(format!("w{t}"));
+                zsync::spawn(move || {
+                    let mut file = File::create(&path).unwrap();
+                    for i in 0..100u32 {
+                        file.write_all(&i.to_le_bytes()).unwrap();
+                    }
+                    assert_eq!(file.stream_position().unwrap(), 400);
+                    file.sync_data().unwrap();
+                    drop(file);
+                    let data = std::fs::read(&path).unwrap();
+                    let expected: Vec<u8> = (0..100u32).flat_map(|i| i.to_le_bytes()).collect();
+                    assert_eq!(data, expected);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+}
+
+/// Sets a flag when dropped: the green thread's frame went away.
+struct Flag(Arc<AtomicBool>);
+impl Drop for Flag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Opens a FIFO for reading and writing: the open does not wait for a writer, and a read waits
+/// for data nobody writes (in io_uring too: it goes to the kernel's worker pool).
+fn open_fifo(path: &Path) -> File {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap()
+}
+
+#[test]
+fn a_read_cancelled_mid_flight_is_cancelled_in_the_kernel() {
+    let dir = tmpdir();
+    let fifo = dir.0.join("fifo");
+    make_fifo(&fifo);
+    let unwound = Arc::new(AtomicBool::new(false));
+    let before = zsync::fs::io_uring_submissions();
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let file = rt.block_on({
+        let (fifo, unwound) = (fifo.clone(), unwound.clone());
+        move || {
+            let file = Arc::new(open_fifo(&fifo));
+            let reader = {
+                let file = file.clone();
+                zsync::spawn(move || {
+                    let _flag = Flag(unwound);
+                    let mut buf = [0u8; 8];
+                    (&*file).read(&mut buf)
+                })
+            };
+            zsync::thread::sleep(Duration::from_millis(50));
+            let started = Instant::now();
+            let payload = reader.cancel().unwrap_err();
+            assert!(payload.is::<zsync::Cancelled>());
+            assert!(started.elapsed() < Duration::from_secs(5));
+            match Arc::try_unwrap(file) {
+                Ok(file) => file,
+                Err(_) => panic!("the operation did not give the file back"),
+            }
+        }
+    });
+    assert!(
+        unwound.load(Ordering::SeqCst),
+        "the reader's destructors ran"
+    );
+    drop(rt);
+    if uring_expected() {
+        assert!(zsync::fs::io_uring_submissions() > before);
+        // The read was cancelled in the kernel: it took nothing. What is written now is read
+        // in full by the next reader.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&fifo)
+            .unwrap()
+            .write_all(b"ab")
+            .unwrap();
+        let got = zsync::run(move || {
+            let mut two = [0u8; 2];
+            (&file).read_exact(&mut two).unwrap();
+            two
+        });
+        assert_eq!(&got, b"ab");
+    } else {
+        // On the pool the abandoned read still waits: release it.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&fifo)
+            .unwrap()
+            .write_all(b"x")
+            .unwrap();
+        drop(file);
+    }
+}
+
+#[test]
+fn a_timeout_around_a_ring_read_cancels_it_and_raises_afterwards() {
+    let dir = tmpdir();
+    let fifo = dir.0.join("fifo");
+    make_fifo(&fifo);
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let expected = uring_expected();
+    rt.block_on(move || {
+        let file = open_fifo(&fifo);
+        for _ in 0..3 {
+            let started = Instant::now();
+            let mut one = [0u8; 1];
+            let outcome =
+                zsync::time::timeout(Duration::from_millis(30), || (&file).read(&mut one));
+            assert!(outcome.is_err(), "the read returned: {outcome:?}");
+            assert!(started.elapsed() >= Duration::from_millis(30));
+            assert!(started.elapsed() < Duration::from_secs(5));
+            if !expected {
+                // On the pool each abandoned read waits for a byte: give it one.
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&fifo)
+                    .unwrap()
+                    .write_all(b"x")
+                    .unwrap();
+                zsync::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        if expected {
+            // Nothing was consumed by the three cancelled reads.
+            (&file).write_all(b"z").unwrap();
+            let mut one = [0u8; 1];
+            (&file).read_exact(&mut one).unwrap();
+            assert_eq!(&one, b"z");
+        }
+    });
+}
+
+/// A runtime dropped while green threads wait on reads that never complete: shutdown cancels
+/// them, each cancels its SQE and waits for the completion, and the drop finishes.
+#[test]
+fn dropping_the_runtime_with_reads_in_flight() {
+    let dir = tmpdir();
+    let fifo = dir.0.join("fifo");
+    make_fifo(&fifo);
+    let unwound = Arc::new(AtomicUsize::new(0));
+    let rt = Builder::new().worker_threads(2).build().unwrap();
+    let file = Arc::new(open_fifo(&fifo));
+    for _ in 0..8 {
+        let (file, unwound) = (file.clone(), unwound.clone());
+        rt.spawn(move || {
+            struct Count(Arc<AtomicUsize>);
+            impl Drop for Count {
+                fn drop(&mut self) {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            let _count = Count(unwound);
+            let mut buf = vec![0u8; 4096];
+            let _ = (&*file).read(&mut buf);
+        });
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    drop(rt);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(unwound.load(Ordering::SeqCst), 8);
+    if !uring_expected() {
+        // On the pool the abandoned reads still wait: release them.
+        let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        writer.write_all(&[0u8; 8 * 4096]).unwrap();
+    }
+}
+
+/// More operations at once than the ring's completion queue holds (512): the completions that
+/// overflow wait in the kernel and are still delivered.
+#[test]
+fn more_reads_at_once_than_the_completion_queue_holds() {
+    let dir = tmpdir();
+    let path = dir.0.join("data");
+    make_file(&path, 1 << 20);
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    rt.block_on(move || {
+        let file = Arc::new(File::open(&path).unwrap());
+        let handles: Vec<_> = (0..3000u64)
+            .map(|t| {
+                let file = file.clone();
+                zsync::spawn(move || {
+                    let offset = (t * 4099) % ((1 << 20) - 512);
+                    let mut buf = [0u8; 512];
+                    file.read_exact_at(&mut buf, offset).unwrap();
+                    assert!(buf
+                        .iter()
+                        .enumerate()
+                        .all(|(i, &b)| b == byte_at(offset + i as u64)));
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+}
