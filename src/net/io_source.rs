@@ -142,6 +142,7 @@ impl<S: AsRawFd> IoSource<S> {
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
         let mut deadline = deadline;
+        crate::runtime::monitor::coop::poll();
         let mut first_wait = true;
         loop {
             let seen = self.registration.get().map(|r| r.io.snapshot());

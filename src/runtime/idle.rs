@@ -69,6 +69,12 @@ impl Idle {
     }
 
     /// Takes one sleeper to wake, after new work was published.
+    /// How many workers are registered as sleepers (SeqCst: the monitor's sleep hand-shake,
+    /// see `monitor`).
+    pub(crate) fn sleeping(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn pop_sleeper(&self) -> Option<usize> {
         // The work published before this call, before the look at the sleepers.
         fence(Ordering::SeqCst);

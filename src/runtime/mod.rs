@@ -24,6 +24,7 @@ mod fork;
 mod global;
 mod idle;
 mod metrics;
+pub(crate) mod monitor;
 mod os_threads;
 mod owned;
 pub(crate) mod park;
@@ -72,6 +73,8 @@ pub(crate) struct Remote {
     /// reactor of the worker whose green thread first waits on them, so their events usually
     /// arrive on the worker that runs their waiters.
     pub(crate) reactor: Option<Arc<Reactor>>,
+    /// What the monitor sees of the worker (see `monitor`).
+    pub(crate) watch: monitor::Watch,
 }
 
 /// Everything the workers of one runtime share.
@@ -96,6 +99,12 @@ pub(crate) struct Shared {
     /// The fork generation the runtime was built in (see `fork.rs`): in a forked child its
     /// threads do not exist, and it refuses to work.
     pub(crate) fork_generation: u64,
+    /// The monitor thread (green-thread runtimes), to unpark it.
+    pub(crate) monitor: OnceLock<std::thread::Thread>,
+    /// True while the monitor sleeps because every worker does (see `monitor`).
+    pub(crate) monitor_asleep: AtomicBool,
+    /// How long a green thread may hold its worker before a warning; `None`: no warnings.
+    pub(crate) stall_threshold: Option<std::time::Duration>,
 }
 
 impl Shared {
@@ -121,6 +130,16 @@ impl Shared {
         }
         if let Some(thread) = self.workers[index].thread.get() {
             thread.unpark();
+        }
+    }
+
+    /// A worker has left its sleep: wakes the monitor if it sleeps (see `monitor`). The
+    /// worker's unregistration stored the sleepers' count (SeqCst) before this load.
+    pub(crate) fn worker_awake(&self) {
+        if self.monitor_asleep.load(Ordering::SeqCst) {
+            if let Some(monitor) = self.monitor.get() {
+                monitor.unpark();
+            }
         }
     }
 
@@ -299,6 +318,18 @@ impl Runtime {
                 }
             }
         }
+        if shared.flavor == Flavor::GreenThreads {
+            // The monitor is a helper: a runtime without one (no thread for it) still works,
+            // only without yield requests and stall warnings. Joined with the workers.
+            let s = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}-monitor", shared.thread_name))
+                .spawn(move || monitor::run(s));
+            if let Ok(handle) = spawned {
+                let _ = shared.monitor.set(handle.thread().clone());
+                workers.push(handle);
+            }
+        }
         Ok(Runtime {
             handle: Handle { shared },
             workers,
@@ -391,6 +422,9 @@ fn signal_shutdown(shared: &Shared) {
     shared.shutdown.store(true, Ordering::SeqCst);
     for index in 0..shared.workers.len() {
         shared.unpark_worker(index);
+    }
+    if let Some(monitor) = shared.monitor.get() {
+        monitor.unpark();
     }
 }
 

@@ -1,0 +1,303 @@
+//! The monitor: one OS thread per green-thread runtime that watches its workers from outside.
+//!
+//! Scheduling stays cooperative: a green thread gives its worker back only at a park point.
+//! The monitor makes a worker that does not come back visible, and asks it to come back:
+//!
+//! - **Looking.** Each worker publishes, in its [`Watch`], the green thread it is running (a
+//!   pointer stored before each resume, cleared after it) and counts its resumes
+//!   (`WorkerMetrics::switches`, the worker's scheduling tick). Every [`LOOK_INTERVAL`] the
+//!   monitor reads both with relaxed loads: a worker that runs a green thread and whose tick has
+//!   not moved since the last look has been running that green thread all along. The worker's
+//!   hot path gains no lock and no read-modify-write, only the two pointer stores.
+//! - **Sleeping.** While every worker is asleep (registered in `Idle`), the monitor parks. A
+//!   worker that leaves its sleep unparks it if it is asleep: the monitor stores
+//!   `monitor_asleep` and then reads the sleepers' count, the worker stores the count and then
+//!   reads `monitor_asleep`, all SeqCst (the store-buffering pattern): one of them sees the
+//!   other.
+//! - **Yield requests.** A green thread that has run longer than [`TIME_SLICE`] gets a request:
+//!   the monitor sets its worker's `yield_request` flag and counts it in the process-wide
+//!   [`REQUESTS`]. Every zsync call that can return without parking calls [`coop::poll`]
+//!   first: one relaxed load of `REQUESTS` (and the per-OS-thread budget below); when it is
+//!   non-zero, the slow path looks at its own worker's flag, takes it, and yields. The worker
+//!   also takes its flag whenever the green thread comes back to it by itself. Independently, a
+//!   budget of [`BUDGET`] consecutive non-parking calls per OS thread makes the thread yield
+//!   when it runs out, so that a producer and a consumer on one worker cannot starve it for a
+//!   whole time slice (tokio's coop budget, counted per call).
+//! - **Stall warnings.** A green thread that has held its worker longer than the runtime's
+//!   `stall_threshold` is reported once per episode on stderr, with its name, id, worker, and
+//!   the usual causes; counted in `Metrics::stalls` and `Metrics::longest_stall`. To read the
+//!   name the monitor dereferences the published pointer under the worker's `inspect` flag, a
+//!   tiny lock that the worker takes (once, uncontended) only before it drops a finished green
+//!   thread: the published task is alive while the monitor holds it.
+//! - **Reactor hand-over.** A worker stuck in a green thread does not poll its reactor, and a
+//!   socket registered there may have waiters on other workers. From the second look at a stuck
+//!   worker on, the monitor turns that reactor without blocking (if nobody drives it), which
+//!   wakes those waiters through their own workers. The stuck worker's timers are left alone:
+//!   they only ever wake its own green threads, which cannot run until it comes back.
+
+use super::task::Task;
+use super::Shared;
+use std::cell::Cell;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the monitor looks at its workers while any of them is awake.
+pub(crate) const LOOK_INTERVAL: Duration = Duration::from_millis(2);
+/// How long a green thread may run before it is asked to yield.
+pub(crate) const TIME_SLICE: Duration = Duration::from_millis(10);
+/// The default stall threshold (`ZSYNC_STALL_MS` or `Builder::stall_threshold` change it).
+pub(crate) const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(100);
+/// Consecutive non-parking zsync calls an OS thread makes before it yields.
+pub(crate) const BUDGET: u32 = 128;
+
+/// Outstanding yield requests, all runtimes together: the one word the fast paths read.
+static REQUESTS: AtomicUsize = AtomicUsize::new(0);
+
+/// What the monitor sees of one worker (in its `Remote`).
+#[derive(Default)]
+pub(crate) struct Watch {
+    /// The green thread the worker is running, null between resumes. Stored with Release
+    /// before a resume (so that the monitor, which loads it with Acquire, sees the task's
+    /// fields), cleared with a relaxed store after it.
+    running: AtomicPtr<Task>,
+    /// Held by the monitor while it reads the running task; taken and released at once by the
+    /// worker before it drops a finished green thread.
+    inspect: AtomicBool,
+    /// Set by the monitor: the running green thread should yield at its next zsync call.
+    yield_request: AtomicBool,
+    /// Stall episodes seen on this worker, and the longest, in microseconds (monitor-written).
+    pub(crate) stalls: AtomicU64,
+    pub(crate) longest_stall_us: AtomicU64,
+    /// Yields made for a request or a spent budget (worker-written).
+    pub(crate) coop_yields: AtomicU64,
+}
+
+impl Watch {
+    /// The worker is about to resume `task`.
+    #[inline]
+    pub(crate) fn enter(&self, task: &Task) {
+        self.running
+            .store(ptr::from_ref(task).cast_mut(), Ordering::Release);
+    }
+
+    /// The worker is back from a resume: the green thread no longer runs, and any request made
+    /// to it is void.
+    #[inline]
+    pub(crate) fn leave(&self) {
+        self.running.store(ptr::null_mut(), Ordering::Relaxed);
+        if self.yield_request.load(Ordering::Relaxed) {
+            self.take_request();
+        }
+    }
+
+    /// Before the worker drops a finished green thread: waits for a monitor that may be
+    /// reading it (the task was cleared from `running` before, so a monitor that comes later
+    /// sees null). One uncontended compare-and-swap per finished green thread.
+    #[inline]
+    pub(crate) fn quiesce(&self) {
+        while self
+            .inspect
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+        self.inspect.store(false, Ordering::Release);
+    }
+
+    /// Takes this worker's request, if any: true if there was one.
+    #[cold]
+    pub(crate) fn take_request(&self) -> bool {
+        if self.yield_request.swap(false, Ordering::Relaxed) {
+            REQUESTS.fetch_sub(1, Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn request(&self) {
+        if !self.yield_request.swap(true, Ordering::Relaxed) {
+            REQUESTS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The id and name of the running green thread, if any (see `quiesce`).
+    fn running_identity(&self) -> Option<(u64, Option<Arc<str>>)> {
+        while self
+            .inspect
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+        let task = self.running.load(Ordering::Acquire);
+        // SAFETY: a non-null `running` is a task its worker is running or ran last; the worker
+        // drops a finished task only after taking `inspect`, which we hold, and it cleared
+        // `running` before (so a task dropped before we took `inspect` reads as null here).
+        let identity = unsafe { task.as_ref() }.map(|t| (t.id.as_u64().get(), t.name.clone()));
+        self.inspect.store(false, Ordering::Release);
+        identity
+    }
+}
+
+/// The cooperative-yield check of the non-parking fast paths.
+pub(crate) mod coop {
+    use super::*;
+
+    #[cfg(not(loom))]
+    thread_local! {
+        /// Non-parking zsync calls left before this OS thread yields. Per OS thread, not per
+        /// green thread: a green thread never changes OS thread, so an address of this cell
+        /// cached across a switch would still be this thread's; and a count shared by the green
+        /// threads of a worker only makes one of them yield a little early.
+        static LEFT: Cell<u32> = const { Cell::new(BUDGET) };
+    }
+
+    /// Called first by every zsync call that can return without parking. Cost while no
+    /// request is pending: one relaxed load and the budget's decrement.
+    #[inline]
+    pub(crate) fn poll() {
+        #[cfg(not(loom))]
+        {
+            let spent = LEFT.with(|left| {
+                let n = left.get().wrapping_sub(1);
+                left.set(n);
+                n == 0
+            });
+            if spent || REQUESTS.load(Ordering::Relaxed) != 0 {
+                cold(spent);
+            }
+        }
+    }
+
+    #[cfg(not(loom))]
+    #[cold]
+    #[inline(never)]
+    fn cold(spent: bool) {
+        if spent {
+            LEFT.with(|left| left.set(BUDGET));
+        }
+        super::super::park::coop_yield(spent);
+    }
+}
+
+/// The stall threshold from `ZSYNC_STALL_MS` (milliseconds; 0 turns warnings off), or the
+/// default.
+pub(crate) fn stall_threshold_from_env() -> Option<Duration> {
+    match std::env::var("ZSYNC_STALL_MS") {
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(0) => None,
+            Ok(ms) => Some(Duration::from_millis(ms)),
+            Err(_) => Some(DEFAULT_STALL_THRESHOLD),
+        },
+        Err(_) => Some(DEFAULT_STALL_THRESHOLD),
+    }
+}
+
+/// What the monitor remembers of a worker between looks.
+#[derive(Clone, Copy)]
+struct Seen {
+    tick: u64,
+    task: *const Task,
+    since: Instant,
+    requested: bool,
+    warned: bool,
+}
+
+/// The monitor thread's main function.
+pub(crate) fn run(shared: Arc<Shared>) {
+    let n = shared.workers.len();
+    let now = Instant::now();
+    let mut seen = vec![
+        Seen {
+            tick: u64::MAX,
+            task: ptr::null(),
+            since: now,
+            requested: false,
+            warned: false,
+        };
+        n
+    ];
+    loop {
+        if shared.shutdown.load(Ordering::Acquire) {
+            return;
+        }
+        if shared.idle.sleeping() == n {
+            shared.monitor_asleep.store(true, Ordering::SeqCst);
+            if shared.idle.sleeping() == n && !shared.shutdown.load(Ordering::SeqCst) {
+                std::thread::park();
+            }
+            shared.monitor_asleep.store(false, Ordering::SeqCst);
+            continue;
+        }
+        std::thread::sleep(LOOK_INTERVAL);
+        let now = Instant::now();
+        for (index, seen) in seen.iter_mut().enumerate() {
+            look(&shared, index, seen, now);
+        }
+    }
+}
+
+/// One look at worker `index`.
+fn look(shared: &Shared, index: usize, seen: &mut Seen, now: Instant) {
+    let remote = &shared.workers[index];
+    let tick = remote.metrics.switches.load(Ordering::Relaxed);
+    let task = remote.watch.running.load(Ordering::Relaxed).cast_const();
+    if task.is_null() || tick != seen.tick || task != seen.task {
+        *seen = Seen {
+            tick,
+            task,
+            since: now,
+            requested: false,
+            warned: false,
+        };
+        return;
+    }
+    // The same green thread has run since the previous look at least.
+    let ran = now.duration_since(seen.since) + LOOK_INTERVAL;
+    if let Some(reactor) = &remote.reactor {
+        if let Some(mut driver) = reactor.try_drive() {
+            reactor.turn(&mut driver, Some(Duration::ZERO));
+        }
+    }
+    if ran >= TIME_SLICE && !seen.requested {
+        seen.requested = true;
+        remote.watch.request();
+    }
+    let Some(threshold) = shared.stall_threshold else {
+        return;
+    };
+    if ran < threshold {
+        return;
+    }
+    let us = u64::try_from(ran.as_micros()).unwrap_or(u64::MAX);
+    if us > remote.watch.longest_stall_us.load(Ordering::Relaxed) {
+        remote.watch.longest_stall_us.store(us, Ordering::Relaxed);
+    }
+    if seen.warned {
+        return;
+    }
+    seen.warned = true;
+    let stalls = &remote.watch.stalls;
+    stalls.store(stalls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    let Some((id, name)) = remote.watch.running_identity() else {
+        return;
+    };
+    let name = name
+        .as_deref()
+        .map_or_else(|| "<unnamed>".to_owned(), |name| format!("'{name}'"));
+    eprintln!(
+        "zsync: green thread {name} (id {id}) has held worker {index} ({}-{index}) for \
+         {} ms without reaching a park point: every other green thread on that worker waits.\n\
+         \x20 Usual causes:\n\
+         \x20 - a blocking std call (std::thread::sleep, std::sync::Mutex, std::net, std::fs, a C \
+         library call): use zsync's own types, move the call to the blocking pool with \
+         zsync::unblock, or enable the `hook` feature;\n\
+         \x20 - a long computation: call zsync::thread::yield_now() (or check_cancel()) in its loop.",
+        shared.thread_name,
+        ran.as_millis(),
+    );
+}

@@ -1,0 +1,210 @@
+//! The monitor: yield requests, the coop budget, stall warnings, and a stalled worker's reactor
+//! polled by someone else.
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zsync::runtime::Builder;
+use zsync::sync::mpsc::channel;
+use zsync::thread;
+
+fn runtime(workers: usize) -> zsync::Runtime {
+    Builder::new()
+        .worker_threads(workers)
+        .stall_threshold(None)
+        .build()
+        .unwrap()
+}
+
+/// std's `recv_try_iter`: the asker loops on `try_iter()` and an unbounded `send()`, never
+/// parking; the answering thread is on the same (only) worker.
+fn try_iter_against_a_busy_asker() {
+    let (request_tx, request_rx) = channel();
+    let (response_tx, response_rx) = channel();
+    let asker = thread::spawn(move || {
+        let mut count = 0;
+        loop {
+            for x in response_rx.try_iter() {
+                count += x;
+                if count == 6 {
+                    return count;
+                }
+            }
+            request_tx.send(()).unwrap();
+        }
+    });
+    for _ in request_rx.iter() {
+        if response_tx.send(2).is_err() {
+            break;
+        }
+    }
+    assert_eq!(asker.join().unwrap(), 6);
+}
+
+#[test]
+fn try_iter_and_send_loop_on_one_worker_over_many_runs() {
+    let rt = runtime(1);
+    for _ in 0..50 {
+        rt.block_on(try_iter_against_a_busy_asker);
+    }
+}
+
+#[test]
+fn a_try_recv_spinner_lets_the_sender_on_its_worker_run() {
+    let rt = runtime(1);
+    rt.block_on(|| {
+        let (tx, rx) = channel();
+        let spinner = thread::spawn(move || loop {
+            if let Ok(v) = rx.try_recv() {
+                return v;
+            }
+        });
+        let sender = thread::spawn(move || tx.send(7).unwrap());
+        sender.join().unwrap();
+        assert_eq!(spinner.join().unwrap(), 7);
+    });
+}
+
+#[test]
+fn cancel_of_a_check_cancel_spin_on_one_worker_returns() {
+    let rt = runtime(1);
+    rt.block_on(|| {
+        let spinning = Arc::new(AtomicBool::new(false));
+        let s = spinning.clone();
+        let spinner = thread::spawn(move || loop {
+            s.store(true, Ordering::Relaxed);
+            thread::check_cancel();
+            std::hint::spin_loop();
+        });
+        while !spinning.load(Ordering::Relaxed) {
+            thread::yield_now();
+        }
+        let start = Instant::now();
+        assert!(spinner.cancel().is_err());
+        assert!(start.elapsed() < Duration::from_secs(5));
+    });
+}
+
+/// A spin that never calls zsync cannot be asked to yield; a timer on its worker waits for it.
+/// One that calls `check_cancel` gets a request within a time slice or so: the sleeper beside
+/// it wakes in time.
+#[test]
+fn a_timer_beside_a_check_cancel_spin_fires_about_on_time() {
+    let rt = runtime(1);
+    let late = rt.block_on(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let spinner = thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                thread::check_cancel();
+            }
+        });
+        let start = Instant::now();
+        thread::sleep(Duration::from_millis(20));
+        let late = start.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        spinner.join().unwrap();
+        late
+    });
+    assert!(late < Duration::from_millis(500), "slept {late:?}");
+    assert!(rt.metrics().coop_yields > 0);
+}
+
+/// A green thread in a std sleep holds its worker; the sockets registered with that worker's
+/// reactor keep working for green threads on the other worker.
+#[test]
+fn a_stalled_workers_reactor_is_polled_for_the_others() {
+    let rt = runtime(2);
+    let elapsed = rt.block_on(|| {
+        let listener = zsync::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut a = zsync::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut b, _) = listener.accept().unwrap();
+        // Register both ends with this worker's reactor: wait on each once.
+        for s in [&mut a, &mut b] {
+            s.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+            let _ = s.read(&mut [0; 1]);
+            s.set_read_timeout(None).unwrap();
+        }
+        const ROUNDS: usize = 10;
+        let ponger = thread::spawn(move || {
+            let mut byte = [0; 1];
+            for _ in 0..ROUNDS {
+                b.read_exact(&mut byte).unwrap();
+                b.write_all(&byte).unwrap();
+            }
+        });
+        let pinger = thread::spawn(move || {
+            let start = Instant::now();
+            let mut byte = [1; 1];
+            for _ in 0..ROUNDS {
+                a.write_all(&byte).unwrap();
+                a.read_exact(&mut byte).unwrap();
+            }
+            start.elapsed()
+        });
+        // Hold this worker: the two green threads above run on the other one, but their
+        // sockets' events arrive in this worker's reactor.
+        std::thread::sleep(Duration::from_millis(400));
+        ponger.join().unwrap();
+        pinger.join().unwrap()
+    });
+    assert!(
+        elapsed < Duration::from_millis(250),
+        "{} round trips took {elapsed:?}",
+        10
+    );
+}
+
+const CHILD: &str = "ZSYNC_MONITOR_TEST_CHILD";
+
+/// Runs this test binary's test `name` in a child process with `CHILD` set; returns stderr.
+fn run_child(name: &str) -> String {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .env_remove("ZSYNC_STALL_MS")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "child failed:\n{stderr}");
+    stderr
+}
+
+#[test]
+fn a_stall_is_warned_about_once_with_the_green_threads_name() {
+    if std::env::var_os(CHILD).is_none() {
+        let stderr = run_child("a_stall_is_warned_about_once_with_the_green_threads_name");
+        assert_eq!(stderr.matches("zsync: green thread").count(), 1, "{stderr}");
+        assert!(stderr.contains("'std-sleeper'"), "{stderr}");
+        assert!(stderr.contains("has held worker 0"), "{stderr}");
+        assert!(stderr.contains("zsync::unblock"), "{stderr}");
+        assert!(stderr.contains("yield_now"), "{stderr}");
+        return;
+    }
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    rt.block_on(|| {
+        thread::Builder::new()
+            .name("std-sleeper".into())
+            .spawn(|| std::thread::sleep(Duration::from_millis(400)))
+            .unwrap()
+            .join()
+            .unwrap();
+    });
+    let m = rt.metrics();
+    assert_eq!(m.stalls, 1);
+    assert!(m.longest_stall >= Duration::from_millis(300), "{m:?}");
+}
+
+#[test]
+fn no_warning_when_stall_warnings_are_off() {
+    if std::env::var_os(CHILD).is_none() {
+        let stderr = run_child("no_warning_when_stall_warnings_are_off");
+        assert!(!stderr.contains("zsync: green thread"), "{stderr}");
+        return;
+    }
+    let rt = runtime(1);
+    rt.block_on(|| std::thread::sleep(Duration::from_millis(250)));
+    assert_eq!(rt.metrics().stalls, 0);
+}
