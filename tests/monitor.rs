@@ -208,3 +208,52 @@ fn no_warning_when_stall_warnings_are_off() {
     rt.block_on(|| std::thread::sleep(Duration::from_millis(250)));
     assert_eq!(rt.metrics().stalls, 0);
 }
+
+/// An accept loop that retries at once on EMFILE (std's accept loop pattern, no sleep) on a
+/// 1-worker runtime: its failing accepts yield, so the green thread that frees descriptors
+/// (after a zsync sleep) runs, and every client is served. In a child process: it uses up the
+/// process's descriptors.
+#[test]
+fn an_accept_loop_spinning_on_emfile_recovers() {
+    if std::env::var_os(CHILD).is_none() {
+        run_child("an_accept_loop_spinning_on_emfile_recovers");
+        return;
+    }
+    const CLIENTS: usize = 20;
+    let rt = runtime(1);
+    let served = rt.block_on(|| {
+        let listener = zsync::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Connect the clients first (the kernel queues them), then use up the descriptors.
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        let mut hog = Vec::new();
+        loop {
+            match std::fs::File::open("/dev/null") {
+                Ok(f) => hog.push(f),
+                Err(e) if e.raw_os_error() == Some(libc::EMFILE) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let freer = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(30));
+            drop(hog);
+        });
+        let mut served = 0;
+        let mut emfile = 0u64;
+        while served < CLIENTS {
+            match listener.accept() {
+                Ok(_) => served += 1,
+                // zsync adds the limit's name to the message (the raw code stays in it).
+                Err(e) if e.to_string().contains("os error 24") => emfile += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(emfile > 0, "the accept loop never hit EMFILE");
+        freer.join().unwrap();
+        drop(clients);
+        served
+    });
+    assert_eq!(served, CLIENTS);
+}

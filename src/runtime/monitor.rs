@@ -5,15 +5,16 @@
 //!
 //! - **Looking.** Each worker publishes, in its [`Watch`], the green thread it is running (a
 //!   pointer stored before each resume, cleared after it) and counts its resumes
-//!   (`WorkerMetrics::switches`, the worker's scheduling tick). Every [`LOOK_INTERVAL`] the
-//!   monitor reads both with relaxed loads: a worker that runs a green thread and whose tick has
-//!   not moved since the last look has been running that green thread all along. The worker's
+//!   (`WorkerMetrics::switches`, the worker's scheduling tick). Every [`LOOK_INTERVAL`] (backing
+//!   off to [`MAX_LOOK_INTERVAL`] while nothing is held) the monitor reads both with relaxed
+//!   loads: a worker that runs a green thread and whose tick has not moved since the last look
+//!   has been running that green thread all along. The worker's
 //!   hot path gains no lock and no read-modify-write, only the two pointer stores.
-//! - **Sleeping.** While every worker is asleep (registered in `Idle`), the monitor parks. A
-//!   worker that leaves its sleep unparks it if it is asleep: the monitor stores
-//!   `monitor_asleep` and then reads the sleepers' count, the worker stores the count and then
-//!   reads `monitor_asleep`, all SeqCst (the store-buffering pattern): one of them sees the
-//!   other.
+//! - **Sleeping.** Once every worker has been asleep (registered in `Idle`) for a few looks in a
+//!   row, the monitor parks. A worker that leaves its sleep unparks it if it is asleep: the
+//!   monitor stores `monitor_asleep` and then reads the sleepers' count, the worker stores the
+//!   count and then reads `monitor_asleep`, all SeqCst (the store-buffering pattern): one of
+//!   them sees the other.
 //! - **Yield requests.** A green thread that has run longer than [`TIME_SLICE`] gets a request:
 //!   the monitor sets its worker's `yield_request` flag and counts it in the process-wide
 //!   [`REQUESTS`]. Every zsync call that can return without parking calls [`coop::poll`]
@@ -43,8 +44,14 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering}
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often the monitor looks at its workers while any of them is awake.
+/// How often the monitor looks at its workers while one of them holds a green thread across
+/// looks ...
 pub(crate) const LOOK_INTERVAL: Duration = Duration::from_millis(2);
+/// ... and at most this long between looks while none does (the interval doubles at each
+/// uneventful look, as Go's sysmon backs off).
+pub(crate) const MAX_LOOK_INTERVAL: Duration = Duration::from_millis(10);
+/// The monitor parks after this many looks in a row found every worker asleep.
+const IDLE_LOOKS_BEFORE_PARKING: u32 = 10;
 /// How long a green thread may run before it is asked to yield.
 pub(crate) const TIME_SLICE: Duration = Duration::from_millis(10);
 /// The default stall threshold (`ZSYNC_STALL_MS` or `Builder::stall_threshold` change it).
@@ -221,28 +228,45 @@ pub(crate) fn run(shared: Arc<Shared>) {
         };
         n
     ];
+    let mut interval = LOOK_INTERVAL;
+    let mut idle_looks = 0;
     loop {
         if shared.shutdown.load(Ordering::Acquire) {
             return;
         }
-        if shared.idle.sleeping() == n {
+        // Park only after a few looks found every worker asleep: a runtime whose workers nap
+        // between frequent timers would otherwise unpark the monitor at every nap.
+        idle_looks = if shared.idle.sleeping() == n {
+            idle_looks + 1
+        } else {
+            0
+        };
+        if idle_looks > IDLE_LOOKS_BEFORE_PARKING {
+            idle_looks = 0;
             shared.monitor_asleep.store(true, Ordering::SeqCst);
             if shared.idle.sleeping() == n && !shared.shutdown.load(Ordering::SeqCst) {
                 std::thread::park();
             }
             shared.monitor_asleep.store(false, Ordering::SeqCst);
+            interval = LOOK_INTERVAL;
             continue;
         }
-        std::thread::sleep(LOOK_INTERVAL);
+        std::thread::sleep(interval);
         let now = Instant::now();
+        let mut held = false;
         for (index, seen) in seen.iter_mut().enumerate() {
-            look(&shared, index, seen, now);
+            held |= look(&shared, index, seen, now);
         }
+        interval = if held {
+            LOOK_INTERVAL
+        } else {
+            (interval * 2).min(MAX_LOOK_INTERVAL)
+        };
     }
 }
 
-/// One look at worker `index`.
-fn look(shared: &Shared, index: usize, seen: &mut Seen, now: Instant) {
+/// One look at worker `index`; true if it has run the same green thread since the last look.
+fn look(shared: &Shared, index: usize, seen: &mut Seen, now: Instant) -> bool {
     let remote = &shared.workers[index];
     let tick = remote.metrics.switches.load(Ordering::Relaxed);
     let task = remote.watch.running.load(Ordering::Relaxed).cast_const();
@@ -254,10 +278,10 @@ fn look(shared: &Shared, index: usize, seen: &mut Seen, now: Instant) {
             requested: false,
             warned: false,
         };
-        return;
+        return false;
     }
     // The same green thread has run since the previous look at least.
-    let ran = now.duration_since(seen.since) + LOOK_INTERVAL;
+    let ran = now.duration_since(seen.since);
     if let Some(reactor) = &remote.reactor {
         if let Some(mut driver) = reactor.try_drive() {
             reactor.turn(&mut driver, Some(Duration::ZERO));
@@ -268,23 +292,23 @@ fn look(shared: &Shared, index: usize, seen: &mut Seen, now: Instant) {
         remote.watch.request();
     }
     let Some(threshold) = shared.stall_threshold else {
-        return;
+        return true;
     };
     if ran < threshold {
-        return;
+        return true;
     }
     let us = u64::try_from(ran.as_micros()).unwrap_or(u64::MAX);
     if us > remote.watch.longest_stall_us.load(Ordering::Relaxed) {
         remote.watch.longest_stall_us.store(us, Ordering::Relaxed);
     }
     if seen.warned {
-        return;
+        return true;
     }
     seen.warned = true;
     let stalls = &remote.watch.stalls;
     stalls.store(stalls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     let Some((id, name)) = remote.watch.running_identity() else {
-        return;
+        return true;
     };
     let name = name
         .as_deref()
@@ -300,4 +324,5 @@ fn look(shared: &Shared, index: usize, seen: &mut Seen, now: Instant) {
         shared.thread_name,
         ran.as_millis(),
     );
+    true
 }
