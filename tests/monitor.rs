@@ -257,3 +257,63 @@ fn an_accept_loop_spinning_on_emfile_recovers() {
     });
     assert_eq!(served, CLIENTS);
 }
+
+#[test]
+fn a_dump_lists_parked_runnable_and_running_green_threads() {
+    use zsync::runtime::ThreadState;
+    let rt = runtime(2);
+    let sleeper = rt.block_on(|| {
+        thread::Builder::new()
+            .name("dump-sleeper".into())
+            .spawn(|| thread::sleep(Duration::from_secs(60)))
+            .unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let dump = rt.dump();
+    let text = dump.to_string();
+    let t = dump
+        .threads()
+        .iter()
+        .find(|t| t.name.as_deref() == Some("dump-sleeper"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(t.state, ThreadState::Parked, "{text}");
+    assert_eq!(t.id, sleeper.thread().id());
+    assert!(dump.silent_workers().is_empty(), "{text}");
+    assert!(
+        text.contains("'dump-sleeper'") && text.contains("parked"),
+        "{text}"
+    );
+
+    // From a green thread of the runtime: the caller is listed as running.
+    let inner = rt.block_on(|| {
+        let me = thread::current().id();
+        let dump = zsync::runtime::Handle::current().dump();
+        dump.threads().iter().find(|t| t.id == me).map(|t| t.state)
+    });
+    assert_eq!(inner, Some(ThreadState::Running));
+    assert!(sleeper.cancel().is_err());
+}
+
+#[test]
+fn a_dump_names_the_green_thread_holding_a_worker() {
+    use zsync::runtime::ThreadState;
+    let rt = runtime(1);
+    let holder = rt.block_on(|| {
+        thread::Builder::new()
+            .name("worker-holder".into())
+            .spawn(|| std::thread::sleep(Duration::from_millis(600)))
+            .unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let dump = rt.dump();
+    let text = dump.to_string();
+    assert_eq!(dump.silent_workers(), &[0], "{text}");
+    let t = dump
+        .threads()
+        .iter()
+        .find(|t| t.name.as_deref() == Some("worker-holder"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(t.state, ThreadState::Running, "{text}");
+    assert!(text.contains("did not answer"), "{text}");
+    holder.join().unwrap();
+}

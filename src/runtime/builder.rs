@@ -179,6 +179,8 @@ impl Builder {
                     metrics: WorkerMetrics::default(),
                     reactor: reactors.next().flatten(),
                     watch: Default::default(),
+                    dump: Mutex::new(None),
+                    dump_pending: AtomicBool::new(false),
                 })
                 .collect(),
             injector: Queue::new(),

@@ -20,6 +20,7 @@
 
 mod builder;
 pub(crate) mod context;
+mod dump;
 mod fork;
 mod global;
 mod idle;
@@ -35,6 +36,7 @@ pub(crate) mod timer;
 pub(crate) mod worker;
 
 pub use builder::{Builder, Flavor};
+pub use dump::{Dump, DumpedThread, ThreadState};
 pub use metrics::Metrics;
 
 pub(crate) use builder::THREAD_LIMITS;
@@ -75,6 +77,9 @@ pub(crate) struct Remote {
     pub(crate) reactor: Option<Arc<Reactor>>,
     /// What the monitor sees of the worker (see `monitor`).
     pub(crate) watch: monitor::Watch,
+    /// A dump waiting for this worker's answer, and its flag (see `dump`).
+    pub(crate) dump: Mutex<Option<Arc<dump::Job>>>,
+    pub(crate) dump_pending: AtomicBool,
 }
 
 /// Everything the workers of one runtime share.
@@ -376,6 +381,23 @@ impl Runtime {
     pub fn metrics(&self) -> Metrics {
         self.handle.metrics()
     }
+
+    /// Lists the runtime's live green threads: id, name, and whether each is running,
+    /// runnable or parked (see [`Dump`]). Waits for each worker to answer from its scheduler,
+    /// at most a few hundred milliseconds for a worker held by a green thread. May be called
+    /// from anywhere, a green thread of this runtime included (it is listed as running).
+    ///
+    /// ```
+    /// let rt = zsync::Runtime::new()?;
+    /// let h = rt.spawn(|| zsync::thread::sleep(std::time::Duration::from_millis(200)));
+    /// # std::thread::sleep(std::time::Duration::from_millis(20));
+    /// println!("{}", rt.dump());
+    /// # h.join().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn dump(&self) -> Dump {
+        self.handle.dump()
+    }
 }
 
 impl Drop for Runtime {
@@ -504,6 +526,11 @@ impl Handle {
     /// Counters and gauges of this runtime.
     pub fn metrics(&self) -> Metrics {
         Metrics::collect(&self.shared)
+    }
+
+    /// Lists the runtime's live green threads; see [`Runtime::dump`].
+    pub fn dump(&self) -> Dump {
+        dump::collect(&self.shared)
     }
 
     /// The number of worker OS threads.

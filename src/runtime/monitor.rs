@@ -36,6 +36,7 @@
 //!   wakes those waiters through their own workers. The stuck worker's timers are left alone:
 //!   they only ever wake its own green threads, which cannot run until it comes back.
 
+use super::task::id::ThreadId;
 use super::task::Task;
 use super::Shared;
 use std::cell::Cell;
@@ -132,7 +133,7 @@ impl Watch {
     }
 
     /// The id and name of the running green thread, if any (see `quiesce`).
-    fn running_identity(&self) -> Option<(u64, Option<Arc<str>>)> {
+    pub(crate) fn running_identity(&self) -> Option<(ThreadId, Option<Arc<str>>)> {
         while self
             .inspect
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -144,7 +145,7 @@ impl Watch {
         // SAFETY: a non-null `running` is a task its worker is running or ran last; the worker
         // drops a finished task only after taking `inspect`, which we hold, and it cleared
         // `running` before (so a task dropped before we took `inspect` reads as null here).
-        let identity = unsafe { task.as_ref() }.map(|t| (t.id.as_u64().get(), t.name.clone()));
+        let identity = unsafe { task.as_ref() }.map(|t| (t.id, t.name.clone()));
         self.inspect.store(false, Ordering::Release);
         identity
     }
@@ -314,13 +315,14 @@ fn look(shared: &Shared, index: usize, seen: &mut Seen, now: Instant) -> bool {
         .as_deref()
         .map_or_else(|| "<unnamed>".to_owned(), |name| format!("'{name}'"));
     eprintln!(
-        "zsync: green thread {name} (id {id}) has held worker {index} ({}-{index}) for \
+        "zsync: green thread {name} (id {}) has held worker {index} ({}-{index}) for \
          {} ms without reaching a park point: every other green thread on that worker waits.\n\
          \x20 Usual causes:\n\
          \x20 - a blocking std call (std::thread::sleep, std::sync::Mutex, std::net, std::fs, a C \
          library call): use zsync's own types, move the call to the blocking pool with \
          zsync::unblock, or enable the `hook` feature;\n\
          \x20 - a long computation: call zsync::thread::yield_now() (or check_cancel()) in its loop.",
+        id.as_u64(),
         shared.thread_name,
         ran.as_millis(),
     );

@@ -178,6 +178,9 @@ impl Worker {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % FAIRNESS_TICK == 0 {
+            if self.remote().dump_pending.load(Ordering::Relaxed) {
+                self.answer_dump();
+            }
             // Pick up I/O readiness and due timers even when this worker never runs dry (a
             // green thread that keeps yielding must not hold back every sleeper behind it).
             self.poll_io(Some(Duration::ZERO));
@@ -405,8 +408,22 @@ impl Worker {
         fired
     }
 
+    /// Answers a `Runtime::dump` (see `dump`).
+    #[cold]
+    fn answer_dump(&self) {
+        let remote = self.remote();
+        let mut slot = remote.dump.lock().unwrap_or_else(|e| e.into_inner());
+        remote.dump_pending.store(false, Ordering::Relaxed);
+        if let Some(job) = slot.take() {
+            super::dump::answer(&job, self.index, self.owned.borrow().snapshot());
+        }
+    }
+
     /// Sleeps until there is work or the next timer is due.
     fn sleep(&self) {
+        if self.remote().dump_pending.load(Ordering::Relaxed) {
+            self.answer_dump();
+        }
         self.shared.idle.register(self.index);
         if !self.ready.borrow().is_empty()
             || self.shared.has_shared_work(self.index)
