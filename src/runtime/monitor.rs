@@ -13,8 +13,8 @@
 //! - **Sleeping.** Once every worker has been asleep (registered in `Idle`) for a few looks in a
 //!   row, the monitor parks. A worker that leaves its sleep unparks it if it is asleep: the
 //!   monitor stores `monitor_asleep` and then reads the sleepers' count, the worker stores the
-//!   count and then reads `monitor_asleep`, all SeqCst (the store-buffering pattern): one of
-//!   them sees the other.
+//!   count and then reads `monitor_asleep`, with a SeqCst fence between each store and load
+//!   (the store-buffering pattern, model-checked in `idle.rs`): one of them sees the other.
 //! - **Yield requests.** A green thread that has run longer than [`TIME_SLICE`] gets a request:
 //!   the monitor sets its worker's `yield_request` flag and counts it in the process-wide
 //!   [`REQUESTS`]. Every zsync call that can return without parking calls [`coop::poll`]
@@ -39,7 +39,6 @@
 use super::task::id::ThreadId;
 use super::task::Task;
 use super::Shared;
-use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -58,6 +57,7 @@ pub(crate) const TIME_SLICE: Duration = Duration::from_millis(10);
 /// The default stall threshold (`ZSYNC_STALL_MS` or `Builder::stall_threshold` change it).
 pub(crate) const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(100);
 /// Consecutive non-parking zsync calls an OS thread makes before it yields.
+#[cfg_attr(loom, allow(dead_code))] // loom models run no green threads
 pub(crate) const BUDGET: u32 = 128;
 
 /// Outstanding yield requests, all runtimes together: the one word the fast paths read.
@@ -153,7 +153,10 @@ impl Watch {
 
 /// The cooperative-yield check of the non-parking fast paths.
 pub(crate) mod coop {
-    use super::*;
+    #[cfg(not(loom))]
+    use super::{BUDGET, REQUESTS};
+    #[cfg(not(loom))]
+    use std::{cell::Cell, sync::atomic::Ordering};
 
     #[cfg(not(loom))]
     thread_local! {
@@ -320,7 +323,7 @@ fn look(shared: &Shared, index: usize, seen: &mut Seen, now: Instant) -> bool {
          \x20 Usual causes:\n\
          \x20 - a blocking std call (std::thread::sleep, std::sync::Mutex, std::net, std::fs, a C \
          library call): use zsync's own types, move the call to the blocking pool with \
-         zsync::unblock, or enable the `hook` feature;\n\
+         zsync::unblock (or, where it is built in, the `hook` feature);\n\
          \x20 - a long computation: call zsync::thread::yield_now() (or check_cancel()) in its loop.",
         id.as_u64(),
         shared.thread_name,

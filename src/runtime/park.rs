@@ -184,6 +184,7 @@ pub(crate) fn yield_now() {
 /// `spent` or its worker has a yield request for it. Not a park point: the calls that honour
 /// requests (sends, locks, socket calls) never raised cancellation before, and do not now.
 #[cold]
+#[cfg_attr(loom, allow(dead_code))] // loom models run no green threads
 pub(crate) fn coop_yield(spent: bool) {
     if let Current::Green { worker, task } = context::current() {
         let watch = &worker.remote().watch;
