@@ -317,3 +317,97 @@ fn a_dump_names_the_green_thread_holding_a_worker() {
     assert!(text.contains("did not answer"), "{text}");
     holder.join().unwrap();
 }
+
+/// Two green threads that take two mutexes in opposite orders, and a root that joins them.
+fn two_mutex_deadlock() {
+    use zsync::sync::{Barrier, Mutex};
+    let m1 = Arc::new(Mutex::new(()));
+    let m2 = Arc::new(Mutex::new(()));
+    let barrier = Arc::new(Barrier::new(2));
+    let (a1, a2, ab) = (m1.clone(), m2.clone(), barrier.clone());
+    let a = thread::Builder::new()
+        .name("lock-1-then-2".into())
+        .spawn(move || {
+            let _one = a1.lock().unwrap();
+            ab.wait();
+            let _two = a2.lock().unwrap();
+        })
+        .unwrap();
+    let b = thread::Builder::new()
+        .name("lock-2-then-1".into())
+        .spawn(move || {
+            let _two = m2.lock().unwrap();
+            barrier.wait();
+            let _one = m1.lock().unwrap();
+        })
+        .unwrap();
+    a.join().unwrap();
+    b.join().unwrap();
+}
+
+#[test]
+fn a_two_mutex_deadlock_is_reported_with_a_dump() {
+    if std::env::var_os(CHILD).is_none() {
+        let stderr = run_child("a_two_mutex_deadlock_is_reported_with_a_dump");
+        assert_eq!(
+            stderr
+                .matches("zsync: all green threads are asleep: possible deadlock")
+                .count(),
+            1,
+            "{stderr}"
+        );
+        assert!(stderr.contains("'lock-1-then-2' on worker"), "{stderr}");
+        assert!(stderr.contains("'lock-2-then-1' on worker"), "{stderr}");
+        assert!(stderr.contains("parked"), "{stderr}");
+        return;
+    }
+    // The child: the report is printed, then the test ends (the runtime is leaked, with its
+    // deadlocked green threads and the OS thread blocked on them; the process exits).
+    let rt = runtime(2);
+    let h = rt.handle();
+    std::thread::spawn(move || h.block_on(two_mutex_deadlock));
+    std::thread::sleep(Duration::from_millis(1500));
+    std::mem::forget(rt);
+}
+
+#[test]
+fn deadlock_panic_panics_in_block_on() {
+    let rt = Builder::new()
+        .worker_threads(2)
+        .stall_threshold(None)
+        .deadlock_panic(true)
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(two_mutex_deadlock)
+    }))
+    .unwrap_err();
+    let msg = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(
+        msg.contains("all green threads are asleep: possible deadlock"),
+        "{msg}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn a_root_waiting_on_a_sleeper_is_no_deadlock() {
+    let rt = Builder::new()
+        .worker_threads(1)
+        .stall_threshold(None)
+        .deadlock_panic(true)
+        .build()
+        .unwrap();
+    rt.block_on(|| {
+        thread::spawn(|| thread::sleep(Duration::from_millis(900)))
+            .join()
+            .unwrap();
+        // And on an unblock job.
+        zsync::unblock(|| std::thread::sleep(Duration::from_millis(900)));
+    });
+}

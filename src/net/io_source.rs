@@ -208,6 +208,7 @@ impl<S: AsRawFd> IoSource<S> {
                     // Also when the park unwinds (cancellation, timeout()): the socket stays
                     // registered and usable, with no waiter left behind.
                     let _remove = Remove(io, key);
+                    let _external = worker.remote().watch.external_wait();
                     runtime::park::park_until(deadline);
                 }
                 return Ok(());

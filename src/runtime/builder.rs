@@ -48,6 +48,7 @@ pub struct Builder {
     flavor: Flavor,
     /// `None` inside: explicitly off; outer `None`: not set (the environment decides).
     stall_threshold: Option<Option<Duration>>,
+    deadlock_panic: bool,
 }
 
 impl Default for Builder {
@@ -75,6 +76,7 @@ impl Builder {
             thread_name: "zsync-worker".into(),
             flavor: Flavor::GreenThreads,
             stall_threshold: None,
+            deadlock_panic: false,
         }
     }
 
@@ -142,6 +144,19 @@ impl Builder {
         self
     }
 
+    /// What the deadlock report does. When a root green thread (one given to
+    /// [`Runtime::block_on`] or [`crate::run`]) is parked, every live green thread is parked, no
+    /// timer is armed and no green thread waits on a socket or an [`unblock`](crate::unblock)
+    /// job, for half a second without a switch, the runtime prints "zsync: all green threads are
+    /// asleep: possible deadlock" and a [dump](Runtime::dump) to stderr (default). With
+    /// `deadlock_panic(true)` it also cancels the roots, and their `block_on` panics with that
+    /// message (for tests). "Possible": an OS thread outside the runtime could still send to or
+    /// unpark one of them.
+    pub fn deadlock_panic(mut self, panic: bool) -> Builder {
+        self.deadlock_panic = panic;
+        self
+    }
+
     /// Starts the runtime.
     ///
     /// Every setting is checked first, so that a runtime that starts can run green threads.
@@ -196,6 +211,9 @@ impl Builder {
             stall_threshold: self
                 .stall_threshold
                 .unwrap_or_else(super::monitor::stall_threshold_from_env),
+            roots: Mutex::new(Vec::new()),
+            deadlock_panic: self.deadlock_panic,
+            deadlocked: AtomicBool::new(false),
         });
         Runtime::start(shared)
     }

@@ -164,7 +164,7 @@ pub(crate) fn answer(job: &Job, worker: usize, owned: Vec<TaskRef>) {
 }
 
 /// Collects a dump of `shared`'s green threads (see the module docs).
-pub(crate) fn collect(shared: &Arc<Shared>) -> Dump {
+pub(crate) fn collect(shared: &Shared) -> Dump {
     let n = shared.workers.len();
     let caller = super::current();
     let job = Arc::new(Job {

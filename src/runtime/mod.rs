@@ -110,7 +110,18 @@ pub(crate) struct Shared {
     pub(crate) monitor_asleep: AtomicBool,
     /// How long a green thread may hold its worker before a warning; `None`: no warnings.
     pub(crate) stall_threshold: Option<std::time::Duration>,
+    /// Root green threads: the ones `block_on` callers wait for (see the deadlock report in
+    /// `monitor`).
+    pub(crate) roots: Mutex<Vec<Thread>>,
+    /// `Builder::deadlock_panic`: a deadlock report cancels the roots, and their `block_on`
+    /// panics.
+    pub(crate) deadlock_panic: bool,
+    /// Set by a deadlock report that cancelled the roots.
+    pub(crate) deadlocked: AtomicBool,
 }
+
+/// The deadlock report's message.
+pub(crate) const DEADLOCK: &str = "all green threads are asleep: possible deadlock";
 
 impl Shared {
     /// Wakes one idle worker, if any, for new work that any worker may take.
@@ -517,8 +528,27 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match self.spawn(f).join() {
+        let root = self.spawn(f);
+        let id = root.thread().id();
+        self.shared
+            .roots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(root.thread().clone());
+        let result = root.join();
+        self.shared
+            .roots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|t| t.id() != id);
+        match result {
             Ok(value) => value,
+            Err(payload)
+                if payload.is::<crate::thread::Cancelled>()
+                    && self.shared.deadlocked.swap(false, Ordering::SeqCst) =>
+            {
+                panic!("zsync: {DEADLOCK}")
+            }
             Err(payload) => std::panic::resume_unwind(payload),
         }
     }

@@ -35,6 +35,12 @@
 //!   worker on, the monitor turns that reactor without blocking (if nobody drives it), which
 //!   wakes those waiters through their own workers. The stuck worker's timers are left alone:
 //!   they only ever wake its own green threads, which cannot run until it comes back.
+//! - **Deadlock report** ([`Deadlock`]). Before parking, the monitor asks whether the runtime
+//!   looks deadlocked: a root green thread (`block_on`), every live green thread parked, no
+//!   timer armed (`Watch::timers`, published by each worker as it goes to sleep), no green
+//!   thread waiting on a socket or an `unblock` job (`Watch::external_waits`, counted by the
+//!   waiters themselves on their worker's thread). It keeps looking while that holds and, after
+//!   [`DEADLOCK_GRACE`] without a switch, prints the report and a dump.
 
 use super::task::id::ThreadId;
 use super::task::Task;
@@ -80,6 +86,11 @@ pub(crate) struct Watch {
     pub(crate) longest_stall_us: AtomicU64,
     /// Yields made for a request or a spent budget (worker-written).
     pub(crate) coop_yields: AtomicU64,
+    /// The worker has timers armed (published when it goes to sleep).
+    pub(crate) timers: AtomicBool,
+    /// Green threads of this worker parked on something outside the runtime's green threads:
+    /// a socket, an `unblock` job (written by the worker's own thread only).
+    pub(crate) external_waits: AtomicU64,
 }
 
 impl Watch {
@@ -115,6 +126,13 @@ impl Watch {
         self.inspect.store(false, Ordering::Release);
     }
 
+    /// Counts a green thread of this worker (the caller, running on it) as waiting on
+    /// something outside the runtime until the guard drops (see the deadlock report).
+    pub(crate) fn external_wait(&self) -> ExternalWait<'_> {
+        super::metrics::WorkerMetrics::add(&self.external_waits, 1);
+        ExternalWait(self)
+    }
+
     /// Takes this worker's request, if any: true if there was one.
     #[cold]
     pub(crate) fn take_request(&self) -> bool {
@@ -148,6 +166,15 @@ impl Watch {
         let identity = unsafe { task.as_ref() }.map(|t| (t.id, t.name.clone()));
         self.inspect.store(false, Ordering::Release);
         identity
+    }
+}
+
+/// See [`Watch::external_wait`]. Dropped on the same worker (a green thread never moves).
+pub(crate) struct ExternalWait<'a>(&'a Watch);
+
+impl Drop for ExternalWait<'_> {
+    fn drop(&mut self) {
+        super::metrics::WorkerMetrics::add(&self.0.external_waits, u64::MAX); // minus one
     }
 }
 
@@ -234,6 +261,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
     ];
     let mut interval = LOOK_INTERVAL;
     let mut idle_looks = 0;
+    let mut deadlock = Deadlock::default();
     loop {
         if shared.shutdown.load(Ordering::Acquire) {
             return;
@@ -245,7 +273,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
         } else {
             0
         };
-        if idle_looks > IDLE_LOOKS_BEFORE_PARKING {
+        if idle_looks > IDLE_LOOKS_BEFORE_PARKING && !deadlock.watch(&shared) {
             idle_looks = 0;
             shared.monitor_asleep.store(true, Ordering::SeqCst);
             if shared.idle.sleeping() == n && !shared.shutdown.load(Ordering::SeqCst) {
@@ -330,4 +358,94 @@ fn look(shared: &Shared, index: usize, seen: &mut Seen, now: Instant) -> bool {
         ran.as_millis(),
     );
     true
+}
+
+/// How long the runtime must look deadlocked before the report.
+const DEADLOCK_GRACE: Duration = Duration::from_millis(500);
+
+/// The deadlock report: a runtime whose root green thread (one a `block_on` caller waits for)
+/// is parked, with every worker asleep, every live green thread parked, no timer armed, and no
+/// green thread waiting on a socket or an `unblock` job, for [`DEADLOCK_GRACE`] without a single
+/// switch, is reported once ("possible": an OS thread outside the runtime could still unpark
+/// or send to one of them).
+#[derive(Default)]
+struct Deadlock {
+    /// When the current suspicion started, and the switch count then.
+    since: Option<(Instant, u64)>,
+    /// The switch count of the last report: no second report without progress.
+    reported: Option<u64>,
+}
+
+impl Deadlock {
+    /// Called while every worker sleeps; true while the monitor should keep looking (not park).
+    fn watch(&mut self, shared: &Shared) -> bool {
+        let switches: u64 = shared
+            .workers
+            .iter()
+            .map(|w| w.metrics.switches.load(Ordering::Relaxed))
+            .sum();
+        if self.reported == Some(switches) || !suspected(shared) {
+            self.since = None;
+            return false;
+        }
+        let now = Instant::now();
+        match self.since {
+            Some((since, at)) if at == switches => {
+                if now.duration_since(since) < DEADLOCK_GRACE {
+                    return true;
+                }
+                self.reported = Some(switches);
+                self.since = None;
+                report_deadlock(shared);
+                false
+            }
+            _ => {
+                self.since = Some((now, switches));
+                true
+            }
+        }
+    }
+}
+
+fn suspected(shared: &Shared) -> bool {
+    if shared
+        .roots
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_empty()
+        || !shared.injector.is_empty()
+    {
+        return false;
+    }
+    let live = shared.live.load(Ordering::Acquire) as u64;
+    let mut parked = 0;
+    for w in shared.workers.iter() {
+        if !w.inbox.is_empty()
+            || !w.fresh.is_empty()
+            || w.watch.timers.load(Ordering::Relaxed)
+            || w.watch.external_waits.load(Ordering::Relaxed) != 0
+        {
+            return false;
+        }
+        parked += w.metrics.parked.load(Ordering::Relaxed);
+    }
+    live > 0 && parked == live && shared.idle.sleeping() == shared.workers.len()
+}
+
+#[cold]
+fn report_deadlock(shared: &Shared) {
+    // The dump is collected from the sleeping workers (it wakes them; they answer).
+    let dump = super::dump::collect(shared);
+    eprintln!("zsync: {}\n{dump}", super::DEADLOCK);
+    if shared.deadlock_panic {
+        shared.deadlocked.store(true, Ordering::SeqCst);
+        for root in shared
+            .roots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            root.request_cancel();
+        }
+    }
 }

@@ -434,6 +434,11 @@ impl Worker {
             return;
         }
         let next_deadline = self.timers.borrow().next_deadline();
+        // For the monitor's deadlock report.
+        self.remote()
+            .watch
+            .timers
+            .store(next_deadline.is_some(), Ordering::Relaxed);
         let now = Instant::now();
         if next_deadline.is_none_or(|d| d.saturating_duration_since(now) >= TRIM_INTERVAL)
             || now.duration_since(self.last_trim.get()) >= TRIM_INTERVAL
