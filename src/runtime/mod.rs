@@ -544,7 +544,7 @@ impl Handle {
         match result {
             Ok(value) => value,
             Err(payload)
-                if payload.is::<crate::thread::Cancelled>()
+                if payload.is::<task::cancel::Cancelled>()
                     && self.shared.deadlocked.swap(false, Ordering::SeqCst) =>
             {
                 panic!("zsync: {DEADLOCK}")
