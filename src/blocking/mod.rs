@@ -113,15 +113,17 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    if runtime::context::current().task().is_none() {
+    let runtime::context::Current::Green { worker, .. } = runtime::context::current() else {
         return f();
-    }
+    };
     // The job's result goes through a join packet, as a green thread's does.
     let packet: Arc<JoinPacket<T>> = Arc::new(Packet::new());
     let done = packet.clone();
     pool().submit(Box::new(move || {
         done.complete(catch_unwind(AssertUnwindSafe(f)));
     }));
+    // Counted as a wait outside the runtime (see the monitor's deadlock report).
+    let _external = worker.remote().watch.external_wait();
     packet
         .wait(Joiner::Thread(runtime::current()), park::park)
         .unwrap_or_else(|payload| resume_unwind(payload))

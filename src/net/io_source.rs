@@ -142,6 +142,7 @@ impl<S: AsRawFd> IoSource<S> {
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
         let mut deadline = deadline;
+        crate::runtime::monitor::coop::poll();
         let mut first_wait = true;
         loop {
             let seen = self.registration.get().map(|r| r.io.snapshot());
@@ -207,6 +208,7 @@ impl<S: AsRawFd> IoSource<S> {
                     // Also when the park unwinds (cancellation, timeout()): the socket stays
                     // registered and usable, with no waiter left behind.
                     let _remove = Remove(io, key);
+                    let _external = worker.remote().watch.external_wait();
                     runtime::park::park_until(deadline);
                 }
                 return Ok(());

@@ -8,6 +8,7 @@ use crate::coro::{Stack, DEFAULT_STACK_SIZE};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 /// The limits that decide how many OS threads a process may start, for error messages.
 pub(crate) const THREAD_LIMITS: &str = "the OS refused a new thread: the limits are the \
@@ -45,6 +46,9 @@ pub struct Builder {
     stack_size: usize,
     thread_name: String,
     flavor: Flavor,
+    /// `None` inside: explicitly off; outer `None`: not set (the environment decides).
+    stall_threshold: Option<Option<Duration>>,
+    deadlock_panic: bool,
 }
 
 impl Default for Builder {
@@ -71,6 +75,8 @@ impl Builder {
             stack_size: DEFAULT_STACK_SIZE,
             thread_name: "zsync-worker".into(),
             flavor: Flavor::GreenThreads,
+            stall_threshold: None,
+            deadlock_panic: false,
         }
     }
 
@@ -120,6 +126,37 @@ impl Builder {
         self
     }
 
+    /// How long a green thread may hold its worker without reaching a park point before the
+    /// runtime warns about it on stderr (once per episode: the green thread's name and id, the
+    /// worker, how long, and the usual causes). Default 100 ms, or `ZSYNC_STALL_MS`
+    /// milliseconds from the environment (`0` turns warnings off); `None` turns them off.
+    /// Warned stalls are counted in [`Metrics::stalls`](super::Metrics::stalls).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = zsync::runtime::Builder::new()
+    ///     .stall_threshold(Some(Duration::from_millis(500)))
+    ///     .build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stall_threshold(mut self, threshold: Option<Duration>) -> Builder {
+        self.stall_threshold = Some(threshold);
+        self
+    }
+
+    /// What the deadlock report does. When a root green thread (one given to
+    /// [`Runtime::block_on`] or [`crate::run`]) is parked, every live green thread is parked, no
+    /// timer is armed and no green thread waits on a socket or an [`unblock`](crate::unblock)
+    /// job, for half a second without a switch, the runtime prints "zsync: all green threads are
+    /// asleep: possible deadlock" and a [dump](Runtime::dump) to stderr (default). With
+    /// `deadlock_panic(true)` it also cancels the roots, and their `block_on` panics with that
+    /// message (for tests). "Possible": an OS thread outside the runtime could still send to or
+    /// unpark one of them.
+    pub fn deadlock_panic(mut self, panic: bool) -> Builder {
+        self.deadlock_panic = panic;
+        self
+    }
+
     /// Starts the runtime.
     ///
     /// Every setting is checked first, so that a runtime that starts can run green threads.
@@ -156,6 +193,9 @@ impl Builder {
                     thread: OnceLock::new(),
                     metrics: WorkerMetrics::default(),
                     reactor: reactors.next().flatten(),
+                    watch: Default::default(),
+                    dump: Mutex::new(None),
+                    dump_pending: AtomicBool::new(false),
                 })
                 .collect(),
             injector: Queue::new(),
@@ -166,6 +206,14 @@ impl Builder {
             external_spawns: Default::default(),
             os_threads: Mutex::new(Vec::new()),
             fork_generation: super::fork::generation(),
+            monitor: OnceLock::new(),
+            monitor_asleep: AtomicBool::new(false),
+            stall_threshold: self
+                .stall_threshold
+                .unwrap_or_else(super::monitor::stall_threshold_from_env),
+            roots: Mutex::new(Vec::new()),
+            deadlock_panic: self.deadlock_panic,
+            deadlocked: AtomicBool::new(false),
         });
         Runtime::start(shared)
     }

@@ -47,8 +47,10 @@ pub(crate) fn current<'a>() -> Current<'a> {
     let (worker, task) = probe();
     // SAFETY: `probe` returns this thread's worker, set by `worker::run` for the duration of
     // the worker loop (the Worker lives on that loop's stack frame), and `Worker::current`,
-    // which points at `run_task`'s own `TaskRef` for exactly the duration of the resume (only
-    // the green thread runs meanwhile).
+    // which points at the `TaskRef` in the worker's `resumed` slot for exactly the duration of
+    // a resume (only the green thread runs meanwhile). The slot has one address for the
+    // worker's life and holds the same task whenever this green thread runs, so the green
+    // thread may keep the reference across its suspensions.
     match unsafe { (worker.as_ref(), task.as_ref()) } {
         (None, _) => Current::Os,
         (Some(worker), Some(task)) => Current::Green { worker, task },

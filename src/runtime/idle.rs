@@ -66,9 +66,20 @@ impl Idle {
         let mut sleepers = self.sleepers.lock().unwrap();
         sleepers.retain(|&i| i != index);
         self.count.store(sleepers.len(), Ordering::SeqCst);
+        drop(sleepers);
+        // The worker's half of the monitor's sleep hand-shake: its load of `monitor_asleep`
+        // (`Shared::worker_awake`) comes after this.
+        fence(Ordering::SeqCst);
     }
 
     /// Takes one sleeper to wake, after new work was published.
+    /// How many workers are registered as sleepers. The fence is the monitor's half of its
+    /// sleep hand-shake (see `monitor`): its store of `monitor_asleep` comes before this load.
+    pub(crate) fn sleeping(&self) -> usize {
+        fence(Ordering::SeqCst);
+        self.count.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn pop_sleeper(&self) -> Option<usize> {
         // The work published before this call, before the look at the sleepers.
         fence(Ordering::SeqCst);
@@ -122,6 +133,33 @@ mod loom_tests {
     /// A searching worker gives up while a producer publishes: the producer skips the wake only
     /// if the worker was still searching, and then the worker's look after registering sees
     /// the work.
+    /// The monitor's sleep hand-shake (`monitor::run` against `Worker::sleep` and
+    /// `Shared::worker_awake`): the monitor never parks for good while a worker is awake.
+    #[test]
+    fn a_waking_worker_never_leaves_the_monitor_asleep() {
+        loom::model(|| {
+            let idle = Arc::new(Idle::new(1));
+            idle.register(0);
+            let asleep = Arc::new(AtomicBool::new(false));
+            let unparked = Arc::new(AtomicBool::new(false));
+            let (i2, a2, u2) = (idle.clone(), asleep.clone(), unparked.clone());
+            let worker = thread::spawn(move || {
+                i2.unregister(0);
+                if a2.load(Ordering::SeqCst) {
+                    u2.store(true, Ordering::SeqCst);
+                }
+            });
+            // The monitor, having seen every worker asleep.
+            asleep.store(true, Ordering::SeqCst);
+            let parks = idle.sleeping() == 1;
+            worker.join().unwrap();
+            assert!(
+                !parks || unparked.load(Ordering::SeqCst),
+                "the monitor parked and the waking worker did not unpark it"
+            );
+        });
+    }
+
     #[test]
     fn a_searcher_giving_up_never_strands_work() {
         loom::model(|| {

@@ -44,6 +44,14 @@ pub struct Metrics {
     pub steals: u64,
     /// Reactor polls (`epoll_wait` calls, blocking or not).
     pub polls: u64,
+    /// Stalls: episodes in which a green thread held its worker longer than the runtime's
+    /// stall threshold (each one warned about on stderr; none while warnings are off).
+    pub stalls: u64,
+    /// The longest stall seen, measured to the monitor's few milliseconds.
+    pub longest_stall: std::time::Duration,
+    /// Yields forced by a yield request of the monitor (a green thread ran past its time slice)
+    /// or by a spent budget of non-parking calls.
+    pub coop_yields: u64,
     /// The same counters for each worker.
     pub workers: Vec<WorkerSnapshot>,
 }
@@ -83,6 +91,11 @@ impl Metrics {
             m.steals += snapshot.steals;
             m.parked += snapshot.parked;
             m.polls += get(&w.metrics.polls);
+            m.stalls += get(&w.watch.stalls);
+            m.coop_yields += get(&w.watch.coop_yields);
+            m.longest_stall = m.longest_stall.max(std::time::Duration::from_micros(get(&w
+                .watch
+                .longest_stall_us)));
             m.workers.push(snapshot);
         }
         m.spawns += shared.external_spawns.load(Ordering::Relaxed);

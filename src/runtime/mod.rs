@@ -20,10 +20,12 @@
 
 mod builder;
 pub(crate) mod context;
+mod dump;
 mod fork;
 mod global;
 mod idle;
 mod metrics;
+pub(crate) mod monitor;
 mod os_threads;
 mod owned;
 pub(crate) mod park;
@@ -34,6 +36,7 @@ pub(crate) mod timer;
 pub(crate) mod worker;
 
 pub use builder::{Builder, Flavor};
+pub use dump::{Dump, DumpedThread, ThreadState};
 pub use metrics::Metrics;
 
 pub(crate) use builder::THREAD_LIMITS;
@@ -72,6 +75,11 @@ pub(crate) struct Remote {
     /// reactor of the worker whose green thread first waits on them, so their events usually
     /// arrive on the worker that runs their waiters.
     pub(crate) reactor: Option<Arc<Reactor>>,
+    /// What the monitor sees of the worker (see `monitor`).
+    pub(crate) watch: monitor::Watch,
+    /// A dump waiting for this worker's answer, and its flag (see `dump`).
+    pub(crate) dump: Mutex<Option<Arc<dump::Job>>>,
+    pub(crate) dump_pending: AtomicBool,
 }
 
 /// Everything the workers of one runtime share.
@@ -96,7 +104,24 @@ pub(crate) struct Shared {
     /// The fork generation the runtime was built in (see `fork.rs`): in a forked child its
     /// threads do not exist, and it refuses to work.
     pub(crate) fork_generation: u64,
+    /// The monitor thread (green-thread runtimes), to unpark it.
+    pub(crate) monitor: OnceLock<std::thread::Thread>,
+    /// True while the monitor sleeps because every worker does (see `monitor`).
+    pub(crate) monitor_asleep: AtomicBool,
+    /// How long a green thread may hold its worker before a warning; `None`: no warnings.
+    pub(crate) stall_threshold: Option<std::time::Duration>,
+    /// Root green threads: the ones `block_on` callers wait for (see the deadlock report in
+    /// `monitor`).
+    pub(crate) roots: Mutex<Vec<Thread>>,
+    /// `Builder::deadlock_panic`: a deadlock report cancels the roots, and their `block_on`
+    /// panics.
+    pub(crate) deadlock_panic: bool,
+    /// Set by a deadlock report that cancelled the roots.
+    pub(crate) deadlocked: AtomicBool,
 }
+
+/// The deadlock report's message.
+pub(crate) const DEADLOCK: &str = "all green threads are asleep: possible deadlock";
 
 impl Shared {
     /// Wakes one idle worker, if any, for new work that any worker may take.
@@ -121,6 +146,16 @@ impl Shared {
         }
         if let Some(thread) = self.workers[index].thread.get() {
             thread.unpark();
+        }
+    }
+
+    /// A worker has left its sleep: wakes the monitor if it sleeps (see `monitor`). The
+    /// worker's unregistration stored the sleepers' count (SeqCst) before this load.
+    pub(crate) fn worker_awake(&self) {
+        if self.monitor_asleep.load(Ordering::SeqCst) {
+            if let Some(monitor) = self.monitor.get() {
+                monitor.unpark();
+            }
         }
     }
 
@@ -299,6 +334,18 @@ impl Runtime {
                 }
             }
         }
+        if shared.flavor == Flavor::GreenThreads {
+            // The monitor is a helper: a runtime without one (no thread for it) still works,
+            // only without yield requests and stall warnings. Joined with the workers.
+            let s = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}-monitor", shared.thread_name))
+                .spawn(move || monitor::run(s));
+            if let Ok(handle) = spawned {
+                let _ = shared.monitor.set(handle.thread().clone());
+                workers.push(handle);
+            }
+        }
         Ok(Runtime {
             handle: Handle { shared },
             workers,
@@ -344,6 +391,23 @@ impl Runtime {
     /// Counters and gauges of this runtime.
     pub fn metrics(&self) -> Metrics {
         self.handle.metrics()
+    }
+
+    /// Lists the runtime's live green threads: id, name, and whether each is running,
+    /// runnable or parked (see [`Dump`]). Waits for each worker to answer from its scheduler,
+    /// at most a few hundred milliseconds for a worker held by a green thread. May be called
+    /// from anywhere, a green thread of this runtime included (it is listed as running).
+    ///
+    /// ```
+    /// let rt = zsync::Runtime::new()?;
+    /// let h = rt.spawn(|| zsync::thread::sleep(std::time::Duration::from_millis(200)));
+    /// # std::thread::sleep(std::time::Duration::from_millis(20));
+    /// println!("{}", rt.dump());
+    /// # h.join().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn dump(&self) -> Dump {
+        self.handle.dump()
     }
 }
 
@@ -391,6 +455,9 @@ fn signal_shutdown(shared: &Shared) {
     shared.shutdown.store(true, Ordering::SeqCst);
     for index in 0..shared.workers.len() {
         shared.unpark_worker(index);
+    }
+    if let Some(monitor) = shared.monitor.get() {
+        monitor.unpark();
     }
 }
 
@@ -461,8 +528,27 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match self.spawn(f).join() {
+        let root = self.spawn(f);
+        let id = root.thread().id();
+        self.shared
+            .roots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(root.thread().clone());
+        let result = root.join();
+        self.shared
+            .roots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|t| t.id() != id);
+        match result {
             Ok(value) => value,
+            Err(payload)
+                if payload.is::<task::cancel::Cancelled>()
+                    && self.shared.deadlocked.swap(false, Ordering::SeqCst) =>
+            {
+                panic!("zsync: {DEADLOCK}")
+            }
             Err(payload) => std::panic::resume_unwind(payload),
         }
     }
@@ -470,6 +556,11 @@ impl Handle {
     /// Counters and gauges of this runtime.
     pub fn metrics(&self) -> Metrics {
         Metrics::collect(&self.shared)
+    }
+
+    /// Lists the runtime's live green threads; see [`Runtime::dump`].
+    pub fn dump(&self) -> Dump {
+        dump::collect(&self.shared)
     }
 
     /// The number of worker OS threads.

@@ -230,6 +230,21 @@ pub(crate) fn yield_now() {
     }
 }
 
+/// The slow half of `monitor::coop::poll`: yields the calling green thread if its budget is
+/// `spent` or its worker has a yield request for it. Not a park point: the calls that honour
+/// requests (sends, locks, socket calls) never raised cancellation before, and do not now.
+#[cold]
+#[cfg_attr(loom, allow(dead_code))] // loom models run no green threads
+pub(crate) fn coop_yield(spent: bool) {
+    if let Current::Green { worker, task } = context::current() {
+        let watch = &worker.remote().watch;
+        if watch.take_request() || spent {
+            super::metrics::WorkerMetrics::add(&watch.coop_yields, 1);
+            suspend(task, Reason::Yield);
+        }
+    }
+}
+
 /// True while the calling green thread (or OS thread) is unwinding, like
 /// `std::thread::panicking`, but answered for the green thread, not the OS thread under it.
 pub(crate) fn panicking() -> bool {

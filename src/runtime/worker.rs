@@ -19,7 +19,7 @@ use super::task::{Body, Local, Reason, Start, Task, TaskRef};
 use super::timer::wheel::{TimerKey, TimerWheel};
 use super::Shared;
 use crate::coro::{Context, Resumed, StackPool, Suspender};
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -46,9 +46,11 @@ pub(crate) struct Worker {
     timers: RefCell<TimerWheel<TaskRef>>,
     /// Started, unfinished green threads owned here: the ones to cancel at shutdown.
     owned: RefCell<OwnedTasks>,
-    /// The green thread running right now: a pointer to `run_task`'s own reference, valid while
+    /// The green thread running right now: a pointer to the `TaskRef` in `resumed`, valid while
     /// that call resumes it (read through `context::current`).
     pub(super) current: Cell<*const TaskRef>,
+    /// The `TaskRef` of the green thread being resumed, for the resume (see `run_task`).
+    resumed: UnsafeCell<Option<TaskRef>>,
     tick: Cell<u32>,
     /// Green threads whose cancellation or timeout is due but could not be raised because this
     /// OS thread was unwinding (see `task::cancel`): woken once it no longer is.
@@ -104,6 +106,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         timers: RefCell::new(TimerWheel::new(Instant::now())),
         owned: RefCell::new(OwnedTasks::default()),
         current: Cell::new(std::ptr::null()),
+        resumed: UnsafeCell::new(None),
         tick: Cell::new(0),
         deferred: RefCell::new(Vec::new()),
         last_trim: Cell::new(Instant::now()),
@@ -150,7 +153,7 @@ impl Worker {
         }
     }
 
-    fn remote(&self) -> &super::Remote {
+    pub(crate) fn remote(&self) -> &super::Remote {
         &self.shared.workers[self.index]
     }
 
@@ -182,6 +185,9 @@ impl Worker {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % FAIRNESS_TICK == 0 {
+            if self.remote().dump_pending.load(Ordering::Relaxed) {
+                self.answer_dump();
+            }
             // Pick up I/O readiness and due timers even when this worker never runs dry (a
             // green thread that keeps yielding must not hold back every sleeper behind it).
             self.poll_io(Some(Duration::ZERO));
@@ -272,7 +278,9 @@ impl Worker {
     fn run_task(&self, task: TaskRef) {
         // SAFETY: the task is not running (it came out of a queue, where only suspended or
         // unstarted tasks go), and this worker is its owner or about to become it.
-        let local = unsafe { task.local() };
+        // (Through a raw pointer: the reference must not borrow `task`, which moves into
+        // `resumed` below; the task lives as long as either holds it.)
+        let local = unsafe { (*Arc::as_ptr(&task)).local() };
         if matches!(local.body, Body::New { .. }) {
             if self.shared.shutdown.load(Ordering::Acquire) {
                 // Never started, and never will: shutdown cancels it.
@@ -290,10 +298,25 @@ impl Worker {
         if std::mem::take(&mut local.parked) {
             WorkerMetrics::add(&self.remote().metrics.parked, u64::MAX); // minus one
         }
-        self.current.set(&task);
-        WorkerMetrics::add(&self.remote().metrics.switches, 1);
+        let remote = self.remote();
+        WorkerMetrics::add(&remote.metrics.switches, 1);
+        remote.watch.enter(&task);
+        // The green thread keeps the `&TaskRef` that `context::current` gives it across its
+        // suspensions, and a later `run_task` (maybe from another caller, at another stack
+        // depth) resumes it: the `TaskRef` must sit at the same address every time, so it moves
+        // into the worker for the resume, not a slot of this frame.
+        let slot = self.resumed.get();
+        // SAFETY: only `run_task` touches `resumed`, never re-entered (the worker does not run
+        // while a green thread does), and leaves it `None`: nothing to drop.
+        unsafe { slot.write(Some(task)) };
+        // SAFETY: just written; it stays there until the `take` below.
+        self.current
+            .set(unsafe { (*slot).as_ref().unwrap_unchecked() });
         let resumed = context.resume();
         self.current.set(std::ptr::null());
+        // SAFETY: as above; the green thread is suspended or finished, nobody reads the slot.
+        let task = unsafe { (*slot).take().unwrap_unchecked() };
+        remote.watch.leave();
         // Only a running green thread can end an unwind, so this is the place to look.
         if !self.deferred.borrow().is_empty() && !std::thread::panicking() {
             self.wake_deferred();
@@ -315,6 +338,8 @@ impl Worker {
                 // Destroyed: the closure completed its join packet itself (and caught every
                 // panic); the stack goes back to the pool, and `live` (dropped with the body)
                 // uncounts the thread.
+                // A monitor reading this green thread's name finishes first (see `monitor`).
+                self.remote().watch.quiesce();
                 if let Body::Running { context, .. } =
                     std::mem::replace(&mut local.body, Body::Done)
                 {
@@ -390,17 +415,37 @@ impl Worker {
         fired
     }
 
+    /// Answers a `Runtime::dump` (see `dump`).
+    #[cold]
+    fn answer_dump(&self) {
+        let remote = self.remote();
+        let mut slot = remote.dump.lock().unwrap_or_else(|e| e.into_inner());
+        remote.dump_pending.store(false, Ordering::Relaxed);
+        if let Some(job) = slot.take() {
+            super::dump::answer(&job, self.index, self.owned.borrow().snapshot());
+        }
+    }
+
     /// Sleeps until there is work or the next timer is due.
     fn sleep(&self) {
+        if self.remote().dump_pending.load(Ordering::Relaxed) {
+            self.answer_dump();
+        }
         self.shared.idle.register(self.index);
         if !self.ready.borrow().is_empty()
             || self.shared.has_shared_work(self.index)
             || self.shared.shutdown.load(Ordering::Acquire)
         {
             self.shared.idle.unregister(self.index);
+            self.shared.worker_awake();
             return;
         }
         let next_deadline = self.timers.borrow().next_deadline();
+        // For the monitor's deadlock report.
+        self.remote()
+            .watch
+            .timers
+            .store(next_deadline.is_some(), Ordering::Relaxed);
         let now = Instant::now();
         if next_deadline.is_none_or(|d| d.saturating_duration_since(now) >= TRIM_INTERVAL)
             || now.duration_since(self.last_trim.get()) >= TRIM_INTERVAL
@@ -419,6 +464,7 @@ impl Worker {
             }
         }
         self.shared.idle.unregister(self.index);
+        self.shared.worker_awake();
     }
 
     /// Waits in this worker's reactor for up to `timeout` (`None`: until woken) and wakes the

@@ -158,12 +158,14 @@ impl<T> Chan<T> {
     }
 
     pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        crate::runtime::monitor::coop::poll();
         self.push(&mut self.inner.lock(), msg)
     }
 
     /// Sends, blocking while the channel is full (or, for a rendezvous channel, until a
     /// receiver takes the message). A park point.
     pub(crate) fn send(&self, msg: T) -> Result<(), SendError<T>> {
+        crate::runtime::monitor::coop::poll();
         let mut inner = self.inner.lock();
         let msg = match self.push(&mut inner, msg) {
             Ok(()) => return Ok(()),
@@ -240,6 +242,7 @@ impl<T> Chan<T> {
     }
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        crate::runtime::monitor::coop::poll();
         let mut inner = self.inner.lock();
         let (result, wake) = self.try_recv_locked(&mut inner);
         drop(inner);
@@ -249,6 +252,7 @@ impl<T> Chan<T> {
 
     /// Receives, waiting until `deadline` at most. A park point.
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        crate::runtime::monitor::coop::poll();
         let mut inner = self.inner.lock();
         let (result, wake) = self.try_recv_locked(&mut inner);
         match result {

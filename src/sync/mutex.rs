@@ -336,6 +336,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock().unwrap(), 2);
     /// ```
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        crate::runtime::monitor::coop::poll();
         self.raw.lock();
         // SAFETY: just locked.
         unsafe { MutexGuard::new(self) }
@@ -355,6 +356,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock().is_ok());
     /// ```
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        crate::runtime::monitor::coop::poll();
         if self.raw.try_lock() {
             // SAFETY: just locked.
             Ok(unsafe { MutexGuard::new(self) }?)

@@ -376,6 +376,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().unwrap(), 1);
     /// ```
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        crate::runtime::monitor::coop::poll();
         self.raw.read();
         // SAFETY: just read-locked.
         unsafe { RwLockReadGuard::new(self) }
@@ -395,6 +396,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.try_read().unwrap(), 1);
     /// ```
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        crate::runtime::monitor::coop::poll();
         if self.raw.try_read() {
             // SAFETY: just read-locked.
             Ok(unsafe { RwLockReadGuard::new(self) }?)
@@ -415,6 +417,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().unwrap(), 2);
     /// ```
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
+        crate::runtime::monitor::coop::poll();
         self.raw.write();
         // SAFETY: just write-locked.
         unsafe { RwLockWriteGuard::new(self) }
@@ -434,6 +437,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.try_write().is_ok());
     /// ```
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        crate::runtime::monitor::coop::poll();
         if self.raw.try_write() {
             // SAFETY: just write-locked.
             Ok(unsafe { RwLockWriteGuard::new(self) }?)

@@ -113,6 +113,7 @@ impl Semaphore {
     /// drop(permit);
     /// ```
     pub fn acquire(&self) -> SemaphorePermit<'_> {
+        crate::runtime::monitor::coop::poll();
         if !self.try_take() {
             self.acquire_contended(None);
         }
@@ -132,6 +133,7 @@ impl Semaphore {
     /// assert!(sem.acquire_timeout(Duration::from_millis(2)).is_some());
     /// ```
     pub fn acquire_timeout(&self, dur: Duration) -> Option<SemaphorePermit<'_>> {
+        crate::runtime::monitor::coop::poll();
         if self.try_take() || self.acquire_contended(Instant::now().checked_add(dur)) {
             Some(SemaphorePermit {
                 sem: self,
@@ -151,6 +153,7 @@ impl Semaphore {
     /// assert!(sem.try_acquire().is_none());
     /// ```
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+        crate::runtime::monitor::coop::poll();
         // Not `then_some`: a permit built eagerly would give a permit back when dropped.
         self.try_take().then(|| SemaphorePermit {
             sem: self,

@@ -89,6 +89,7 @@ pub fn shield<T>(f: impl FnOnce() -> T) -> T {
 
 /// A park point that does not park: CPU-bound loops call it to stay cancellable.
 pub fn check_cancel() {
+    crate::runtime::monitor::coop::poll();
     park::park_point();
 }
 

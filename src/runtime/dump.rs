@@ -1,0 +1,219 @@
+//! `Runtime::dump`: a list of a runtime's live green threads, for diagnostics.
+//!
+//! The green threads of a worker are known only to that worker (its `OwnedTasks`, touched on
+//! its own OS thread), so the dump is collected cooperatively: the caller leaves a [`Job`] in
+//! every worker's `Remote::dump`, raises its `dump_pending` flag and wakes it; each worker
+//! answers the next time it is in its scheduler (every `FAIRNESS_TICK` picks, and before it
+//! sleeps), listing its green threads, and the last one to answer unparks the caller. The
+//! caller waits in short slices, waking the late workers again at each (a wake can race with a
+//! worker going to sleep), and gives up after [`PATIENCE`]: a worker that has not answered by
+//! then is stuck in a green thread, which the monitor names (see `monitor::Watch`).
+//!
+//! Not (yet) in a dump: what a parked green thread waits on and since when, and backtraces.
+
+use super::task::handle::Thread;
+use super::task::id::ThreadId;
+use super::task::TaskRef;
+use super::Shared;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a dump waits for the workers' answers.
+const PATIENCE: Duration = Duration::from_millis(200);
+/// How often it wakes the workers that have not answered.
+const SLICE: Duration = Duration::from_millis(5);
+
+/// What a green thread is doing, in a [`Dump`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ThreadState {
+    /// Running on its worker right now (the caller of `dump`, or a green thread holding a
+    /// worker that did not answer).
+    Running,
+    /// Ready to run, waiting for its worker (or not started yet).
+    Runnable,
+    /// Parked: waiting for an unpark, a timer, I/O, a lock, a message...
+    Parked,
+}
+
+/// One green thread in a [`Dump`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DumpedThread {
+    /// Its id.
+    pub id: ThreadId,
+    /// Its name, if it was given one.
+    pub name: Option<String>,
+    /// Running, runnable or parked.
+    pub state: ThreadState,
+    /// The worker that owns it.
+    pub worker: usize,
+}
+
+/// A snapshot of a runtime's live green threads: [`Runtime::dump`](super::Runtime::dump),
+/// [`Handle::dump`](super::Handle::dump). `Display` prints one line per green thread.
+///
+/// A worker that did not answer within a short while (it is held by a green thread that does
+/// not come back to it) is listed with the green thread that holds it, as far as the monitor
+/// knows it; its other green threads are left out.
+#[derive(Clone, Debug, Default)]
+pub struct Dump {
+    threads: Vec<DumpedThread>,
+    /// Workers that did not answer.
+    silent: Vec<usize>,
+    /// Green threads spawned and not started yet (in run queues).
+    unstarted: usize,
+    workers: usize,
+}
+
+impl Dump {
+    /// The green threads listed, worker by worker.
+    pub fn threads(&self) -> &[DumpedThread] {
+        &self.threads
+    }
+
+    /// The workers that did not answer in time (held by a green thread), by index.
+    pub fn silent_workers(&self) -> &[usize] {
+        &self.silent
+    }
+
+    /// Green threads spawned that have not started yet.
+    pub fn unstarted(&self) -> usize {
+        self.unstarted
+    }
+}
+
+impl fmt::Display for Dump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "zsync runtime: {} started green threads on {} workers, {} not started",
+            self.threads.len(),
+            self.workers,
+            self.unstarted
+        )?;
+        for t in &self.threads {
+            let state = match t.state {
+                ThreadState::Running => "running",
+                ThreadState::Runnable => "runnable",
+                ThreadState::Parked => "parked",
+            };
+            let name = t
+                .name
+                .as_deref()
+                .map_or_else(|| "<unnamed>".to_owned(), |n| format!("'{n}'"));
+            writeln!(
+                f,
+                "  green thread {} {name} on worker {}: {state}",
+                t.id.as_u64(),
+                t.worker
+            )?;
+        }
+        for w in &self.silent {
+            writeln!(
+                f,
+                "  worker {w} did not answer: held by a green thread that does not come back \
+                 to its scheduler (its other green threads are not listed)"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A dump being collected.
+pub(crate) struct Job {
+    parts: Mutex<Vec<DumpedThread>>,
+    left: AtomicUsize,
+    caller: Thread,
+    /// The caller's id: listed as running, not as the parked thread its worker sees.
+    caller_id: ThreadId,
+}
+
+/// A worker's answer: its started green threads. Called on the worker's own thread, outside
+/// any green thread, holding its `Remote::dump` slot (so that a caller that gives up and
+/// withdraws the job waits for an answer under way).
+pub(crate) fn answer(job: &Job, worker: usize, owned: Vec<TaskRef>) {
+    let mut mine = Vec::with_capacity(owned.len());
+    for task in owned {
+        // SAFETY: called by the task's owner worker, outside any green thread: the task is
+        // suspended, and only this thread touches its local state now.
+        let parked = unsafe { task.local() }.parked;
+        let state = if task.id == job.caller_id {
+            ThreadState::Running
+        } else if parked {
+            ThreadState::Parked
+        } else {
+            ThreadState::Runnable
+        };
+        mine.push(DumpedThread {
+            id: task.id,
+            name: task.name.as_deref().map(str::to_owned),
+            state,
+            worker,
+        });
+    }
+    job.parts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .append(&mut mine);
+    if job.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+        job.caller.unpark();
+    }
+}
+
+/// Collects a dump of `shared`'s green threads (see the module docs).
+pub(crate) fn collect(shared: &Shared) -> Dump {
+    let n = shared.workers.len();
+    let caller = super::current();
+    let job = Arc::new(Job {
+        parts: Mutex::new(Vec::new()),
+        left: AtomicUsize::new(n),
+        caller_id: caller.id(),
+        caller,
+    });
+    let mut dump = Dump {
+        workers: n,
+        unstarted: shared.injector.len()
+            + shared.workers.iter().map(|w| w.fresh.len()).sum::<usize>(),
+        ..Dump::default()
+    };
+    if n == 0 || shared.flavor != super::Flavor::GreenThreads {
+        return dump;
+    }
+    for remote in shared.workers.iter() {
+        *remote.dump.lock().unwrap_or_else(|e| e.into_inner()) = Some(job.clone());
+        remote.dump_pending.store(true, Ordering::Release);
+    }
+    let deadline = Instant::now() + PATIENCE;
+    while job.left.load(Ordering::Acquire) != 0 && Instant::now() < deadline {
+        for (index, remote) in shared.workers.iter().enumerate() {
+            if remote.dump_pending.load(Ordering::Acquire) {
+                shared.unpark_worker(index);
+            }
+        }
+        super::park::park_until(Some(Instant::now() + SLICE));
+    }
+    for (index, remote) in shared.workers.iter().enumerate() {
+        // Withdraw the job from workers that did not take it.
+        let mut slot = remote.dump.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.take().is_some() {
+            remote.dump_pending.store(false, Ordering::Relaxed);
+            dump.silent.push(index);
+            if let Some((id, name)) = remote.watch.running_identity() {
+                dump.threads.push(DumpedThread {
+                    id,
+                    name: name.as_deref().map(str::to_owned),
+                    state: ThreadState::Running,
+                    worker: index,
+                });
+            }
+        }
+    }
+    let mut parts = std::mem::take(&mut *job.parts.lock().unwrap_or_else(|e| e.into_inner()));
+    parts.append(&mut dump.threads);
+    parts.sort_by_key(|t| (t.worker, t.id));
+    dump.threads = parts;
+    dump
+}
