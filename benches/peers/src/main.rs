@@ -1,4 +1,4 @@
-//! zsync-peers: runs the workloads of docs/BENCHMARKS.md (B1-B11) on zsync and on its
+//! zsync-peers: runs the workloads of docs/BENCHMARKS.md (B1-B12) on zsync and on its
 //! peers side by side, alternating implementations over several rounds, and prints medians and
 //! zsync's advantage over each peer.
 //!
@@ -6,7 +6,7 @@
 //! cd benches/peers
 //! cargo run --release                  # everything, several rounds (about 15 minutes)
 //! cargo run --release -- --quick       # one short round of each (under 2 minutes)
-//! cargo run --release -- b4 b7         # only some workloads (b1 ... b11), full or --quick
+//! cargo run --release -- b4 b7         # only some workloads (b1 ... b12), full or --quick
 //! cargo run --release -- chart         # redraw results/chart.svg from results/results.md
 //! ```
 //!
@@ -17,6 +17,7 @@
 //! threads or a crash. Go runs when golang-go is installed (its program is go/main.go), and is
 //! skipped with a printed line when it is not; wrk (for B11) likewise.
 
+mod files;
 mod go;
 mod load;
 mod micro;
@@ -56,6 +57,11 @@ struct Workload {
     /// Rounds in the full mode (the quick mode runs one).
     rounds: usize,
     kind: Kind,
+    /// Environment variables set on the zsync child only (B12's pool rows: `ZSYNC_IO_URING=0`).
+    zsync_env: &'static [(&'static str, &'static str)],
+    /// A row whose peer medians this row shows instead of measuring the peers again (B12's
+    /// pool rows measure only zsync; tokio and std are the same as in the io_uring rows).
+    peers_from: Option<&'static str>,
 }
 
 enum Kind {
@@ -83,7 +89,26 @@ const fn child(
         workers,
         rounds,
         kind: Kind::Child,
+        zsync_env: &[],
+        peers_from: None,
     }
+}
+
+/// A B12 row: zsync on io_uring with tokio and std, or (`pool`) zsync alone on the blocking
+/// pool, showing the peers of the io_uring row `peers_from`.
+const fn files(
+    key: &'static str,
+    name: &'static str,
+    unit: &'static str,
+    pool: Option<&'static str>,
+) -> Workload {
+    let mut w = child(key, name, unit, true, &["zsync", "tokio", "std"], 2, 3);
+    if let Some(peers_from) = pool {
+        w.impls = &["zsync"];
+        w.zsync_env = &[("ZSYNC_IO_URING", "0")];
+        w.peers_from = Some(peers_from);
+    }
+    w
 }
 
 const fn server(
@@ -103,6 +128,8 @@ const fn server(
         workers,
         rounds: 3,
         kind: Kind::Server { http, connections },
+        zsync_env: &[],
+        peers_from: None,
     }
 }
 
@@ -139,6 +166,20 @@ const SUITE: &[Workload] = &[
     child("B4", "B10 B4 1 worker", "ns", false, SCHEDULERS, 1, 5),
     server("B7", "B10 B7 100 1 worker", SCHEDULERS, 1, false, 100),
     server("B11", "B11 http 100", RUNTIMES, 2, true, 100),
+    files("B12-READ", "B12 read io_uring", "reads/s", None),
+    files(
+        "B12-READ",
+        "B12 read pool",
+        "reads/s",
+        Some("B12 read io_uring"),
+    ),
+    files("B12-COPY", "B12 copy io_uring", "MiB/s", None),
+    files(
+        "B12-COPY",
+        "B12 copy pool",
+        "MiB/s",
+        Some("B12 copy io_uring"),
+    ),
 ];
 
 /// A server of one implementation, in its own process (so that each gets the machine to
@@ -194,7 +235,13 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 /// Runs one child workload in a fresh process; its result is the last number it printed
 /// (B6 prints a running count, so a process that dies still leaves its result behind).
-fn run_child(key: &str, implementation: &str, workers: usize, quick: bool) -> f64 {
+fn run_child(
+    key: &str,
+    implementation: &str,
+    workers: usize,
+    quick: bool,
+    env: &[(&str, &str)],
+) -> f64 {
     let workers = workers.to_string();
     let mut cmd = if implementation == "go" {
         let Some(binary) = go::binary() else {
@@ -211,6 +258,7 @@ fn run_child(key: &str, implementation: &str, workers: usize, quick: bool) -> f6
     if quick {
         cmd.arg("--quick");
     }
+    cmd.envs(env.iter().copied());
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -296,7 +344,8 @@ fn wrk(addr: SocketAddr, connections: usize, time: Duration) -> Option<f64> {
 
 /// Runs a workload on each of its implementations, alternating their order between rounds so
 /// that none always goes first, and returns the medians.
-fn measure(w: &Workload, quick: bool) -> Row {
+/// `env` goes to every child of the workload (B12's directory), `w.zsync_env` to zsync's.
+fn measure(w: &Workload, quick: bool, env: &[(&str, &str)]) -> Row {
     let rounds = if quick { 1 } else { w.rounds };
     let mut samples = vec![Vec::new(); IMPLS.len()];
     let mut ran = vec![false; IMPLS.len()];
@@ -314,7 +363,13 @@ fn measure(w: &Workload, quick: bool) -> Row {
                 continue;
             }
             let value = match w.kind {
-                Kind::Child => run_child(w.key, implementation, w.workers, quick),
+                Kind::Child => {
+                    let mut env = env.to_vec();
+                    if implementation == "zsync" {
+                        env.extend_from_slice(w.zsync_env);
+                    }
+                    run_child(w.key, implementation, w.workers, quick, &env)
+                }
                 Kind::Server { .. } => run_server(w, implementation, quick),
             };
             eprintln!(
@@ -442,6 +497,8 @@ fn child_main(args: &[String], quick: bool) {
         }
         "B8" => parked::b8(implementation, parked::B8_TIMERS / scale, workers),
         "B9" => micro::b9(implementation, micro::B9_INCREMENTS / scale, workers),
+        "B12-READ" => files::b12_read(implementation, files::B12_READS / scale, workers),
+        "B12-COPY" => files::b12_copy(implementation, workers),
         other => panic!("unknown workload {other}"),
     };
     println!("{result}");
@@ -482,17 +539,38 @@ fn main() {
                 .filter(|a| !a.starts_with("--"))
                 .map(|a| a.to_uppercase())
                 .collect();
-            let rows: Vec<Row> = SUITE
+            let workloads: Vec<&Workload> = SUITE
                 .iter()
                 .filter(|w| {
                     selected.is_empty()
                         || selected.iter().any(|s| {
                             let scaling = w.name.starts_with("B10");
-                            (*s == w.key && !scaling) || (*s == "B10" && scaling)
+                            // B12-READ and B12-COPY are selected by `b12` or by their own key.
+                            let group = w.key.split('-').next().unwrap();
+                            ((*s == w.key || *s == group) && !scaling) || (*s == "B10" && scaling)
                         })
                 })
-                .map(|w| measure(w, quick))
                 .collect();
+            // B12's file, made once for the run and removed (with its directory) at the end.
+            let b12 = workloads
+                .iter()
+                .any(|w| w.key.starts_with("B12"))
+                .then(files::prepare);
+            let dir = b12.as_ref().map(|f| f.dir.to_string_lossy().into_owned());
+            let env: Vec<(&str, &str)> = dir.iter().map(|d| (files::DIR_VAR, d.as_str())).collect();
+            let mut rows: Vec<Row> = workloads.iter().map(|w| measure(w, quick, &env)).collect();
+            drop(b12);
+            // Rows that measure only zsync show the peers of the row they name.
+            for (i, w) in workloads.iter().enumerate() {
+                let Some(from) = w.peers_from else { continue };
+                let Some(source) = rows.iter().find(|r| r.name == from).cloned() else {
+                    continue;
+                };
+                for j in 1..IMPLS.len() {
+                    rows[i].values[j] = source.values[j];
+                    rows[i].failed[j] = source.failed[j];
+                }
+            }
             let command = if args.is_empty() {
                 "cargo run --release".to_string()
             } else {
