@@ -458,3 +458,107 @@ fn a_c_library_s_own_calls_park() {
         assert!(ticks >= 1, "{ticks} ticks in {elapsed:?}");
     });
 }
+
+fn one_worker() -> zsync::Runtime {
+    Builder::new().worker_threads(1).build().unwrap()
+}
+
+/// A pipe as two std files (std's read and write call libc's).
+fn pipe() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: a writable array of two fds.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: two fresh fds, owned from here on.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    }
+}
+
+#[test]
+fn pipe_read_and_write_park_on_one_worker() {
+    one_worker().block_on(|| {
+        let (mut r, mut w) = pipe();
+        let ticker = Ticker::start();
+        let reader = zsync::spawn(move || {
+            let start = Instant::now();
+            let mut buf = [0u8; 5];
+            r.read_exact(&mut buf).unwrap();
+            let mut a = [0u8; 2];
+            let mut b = [0u8; 3];
+            let n = r
+                .read_vectored(&mut [
+                    std::io::IoSliceMut::new(&mut a),
+                    std::io::IoSliceMut::new(&mut b),
+                ])
+                .unwrap();
+            (buf, n, a, b, start.elapsed())
+        });
+        let writer = zsync::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100)); // parks too
+            w.write_all(b"hello").unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            w.write_vectored(&[std::io::IoSlice::new(b"ab"), std::io::IoSlice::new(b"cde")])
+                .unwrap();
+            w
+        });
+        let (buf, n, a, b, waited) = reader.join().unwrap();
+        assert_eq!(&buf, b"hello");
+        assert_eq!((n, &a, &b), (5, b"ab", b"cde"));
+        assert!(waited >= Duration::from_millis(140), "{waited:?}");
+        let ticks = ticker.stop();
+        assert!(ticks >= 50, "the ticker ticked {ticks} times in {waited:?}");
+        drop(writer.join().unwrap());
+        // More than a pipe holds (64 KiB): the writer parks until the reader drains it, and
+        // the reader sees EOF once the write end is closed.
+        let (mut r, mut w) = pipe();
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| i as u8).collect();
+        let expect = data.clone();
+        let ticker = Ticker::start();
+        let writer = zsync::spawn(move || w.write_all(&data).unwrap());
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).unwrap();
+        writer.join().unwrap();
+        assert!(got == expect, "{} bytes read", got.len());
+        ticker.stop();
+    });
+}
+
+#[test]
+fn cancel_of_a_green_thread_blocked_in_a_pipe_read_is_prompt() {
+    one_worker().block_on(|| {
+        let (mut r, w) = pipe();
+        let error = Arc::new(std::sync::Mutex::new(None));
+        let e2 = error.clone();
+        let reader = zsync::spawn(move || {
+            let mut buf = [0u8; 8];
+            let res = r.read(&mut buf);
+            *e2.lock().unwrap() = Some(res.map_err(|e| e.raw_os_error()));
+            zsync::thread::yield_now(); // the request is raised here
+        });
+        zsync::thread::sleep(Duration::from_millis(50));
+        let start = Instant::now();
+        let payload = reader.cancel().unwrap_err();
+        assert!(payload.is::<zsync::Cancelled>());
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert_eq!(*error.lock().unwrap(), Some(Err(Some(libc::ECANCELED))));
+        drop(w);
+    });
+}
+
+#[test]
+fn a_non_blocking_pipe_gives_eagain_at_once() {
+    one_worker().block_on(|| {
+        let (mut r, _w) = pipe();
+        use std::os::fd::AsRawFd;
+        // SAFETY: our fd; F_SETFL with an int flag word.
+        unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        let start = Instant::now();
+        let e = r.read(&mut [0u8; 4]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WouldBlock);
+        assert!(start.elapsed() < Duration::from_millis(50));
+    });
+}

@@ -1,4 +1,4 @@
-//! Sockets: `read`, `write`, `readv`, `writev` (on a socket), `recv`, `recvfrom`, `recvmsg`,
+//! Sockets, pipes, FIFOs and ttys: `read`, `write`, `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`,
 //! `send`, `sendto`, `sendmsg`, `accept`, `accept4`, `connect`, `poll` (any pollable fd:
 //! sockets, pipes, FIFOs, ttys, eventfds), the fortified `__read_chk`, `__recv_chk`,
 //! `__recvfrom_chk`, `__poll_chk`, and the bookkeeping `close`, `dup2`, `dup3`, `socket`.
@@ -18,8 +18,16 @@
 //! `connect` sets `O_NONBLOCK` for the call only (the connection proceeds without it), waits
 //! until the socket is writable and reports `SO_ERROR`.
 //!
-//! Not hooked: regular files (not pollable; use `zsync::fs`), `read`/`write` on pipes and ttys
-//! (they block the worker, as before; `poll` on them parks).
+//! `read`, `write`, `readv`, `writev` on a pipe, a FIFO or a character device (a tty) have no
+//! `MSG_DONTWAIT`: they are tried with `preadv2`/`pwritev2` and `RWF_NOWAIT` (pipes and FIFOs
+//! take it), or, where the kernel refuses that flag (ttys), a zero-timeout `poll` then the real
+//! call, which blocks the worker if another reader drained the fd in between (see
+//! [`pipe_try`]). The green thread parks as for a socket; a character device epoll refuses
+//! (`/dev/null`, `/dev/zero`, which never block) makes the real call. A write that the pipe
+//! cannot take whole returns the part written, as on a non-blocking pipe (callers that loop, as
+//! `write_all` and the usual C loop do, see no difference).
+//!
+//! Not hooked: regular files (not pollable; use `zsync::fs`).
 
 use super::fd::{self, Slot};
 use super::{errno, set_errno};
@@ -35,13 +43,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Runs `op` (a non-blocking try) on socket `fd` for a green thread until it does not fail
-/// with `EAGAIN`, parking for `direction` readiness in between. `blocking` makes the real call
-/// instead where the green path cannot be taken.
+/// with `EAGAIN`, parking for `direction` readiness in between. `pipe`, for `read`/`write`/
+/// `readv`/`writev`, is the buffer list to try on a pollable fd that is not a socket (a pipe, a
+/// FIFO, a tty: see [`pipe_try`]); without it such an fd makes the real call. `blocking` makes
+/// the real call where the green path cannot be taken.
 fn green_io(
     fd: RawFd,
     direction: Direction,
     mut op: impl FnMut() -> ssize_t,
-    blocking: impl FnOnce() -> ssize_t,
+    pipe: Option<(*const iovec, c_int)>,
+    blocking: impl Fn() -> ssize_t,
 ) -> ssize_t {
     let Current::Green { worker, task } = context::current() else {
         return blocking();
@@ -49,9 +60,11 @@ fn green_io(
     let Some(slot) = fd::slot(fd) else {
         return blocking();
     };
-    if !slot.is_socket(fd) {
-        return blocking();
-    }
+    let pipe = match slot.kind(fd) {
+        fd::SOCKET => None,
+        fd::NOWAIT | fd::POLL_FIRST if pipe.is_some() => pipe,
+        _ => return blocking(),
+    };
     let Some(reactor) = worker.reactor() else {
         return blocking();
     };
@@ -64,7 +77,10 @@ fn green_io(
         let seen = io
             .as_ref()
             .map(|io: &Arc<ScheduledIo<Thread>>| io.snapshot());
-        let r = op();
+        let r = match pipe {
+            None => op(),
+            Some((iov, iovcnt)) => pipe_try(fd, slot, direction, iov, iovcnt, &blocking),
+        };
         if r >= 0 {
             return r;
         }
@@ -81,7 +97,7 @@ fn green_io(
             set_errno(libc::EAGAIN);
             return -1;
         }
-        if first_wait {
+        if first_wait && pipe.is_none() {
             first_wait = false;
             deadline = socket_timeout(fd, direction).and_then(|t| Instant::now().checked_add(t));
         }
@@ -105,6 +121,66 @@ fn green_io(
                 return fail(pending);
             }
         }
+    }
+}
+
+/// One non-blocking try of a read or write on a pollable fd that is not a socket, which has
+/// no `MSG_DONTWAIT`: `preadv2`/`pwritev2` with `RWF_NOWAIT` at the current position (pipes
+/// and FIFOs take it on current kernels; nothing about the fd changes, so OS threads sharing it
+/// still block). Where the kernel refuses the flag (ttys, older kernels), the slot remembers it
+/// and the try is a zero-timeout `poll` and, if the fd is ready (or the user made it
+/// non-blocking), the real call: another reader may drain it in between, and then the real
+/// call blocks the worker until more comes, as for `accept`.
+fn pipe_try(
+    fd: RawFd,
+    slot: &Slot,
+    direction: Direction,
+    iov: *const iovec,
+    iovcnt: c_int,
+    real: &impl Fn() -> ssize_t,
+) -> ssize_t {
+    if slot.kind(fd) == fd::NOWAIT {
+        let nr = match direction {
+            Direction::Read => libc::SYS_preadv2,
+            Direction::Write => libc::SYS_pwritev2,
+        };
+        // SAFETY: the caller's buffers, checked by the kernel (EFAULT); position -1 (the
+        // current one, as `readv`/`writev`), high half 0.
+        let r = unsafe {
+            libc::syscall(
+                nr,
+                fd,
+                iov,
+                iovcnt,
+                -1 as libc::c_long,
+                0 as libc::c_long,
+                libc::RWF_NOWAIT,
+            ) as ssize_t
+        };
+        if r >= 0 {
+            return r;
+        }
+        match errno() {
+            libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL => slot.refuses_nowait(),
+            _ => return r,
+        }
+    }
+    let mut p = pollfd {
+        fd,
+        events: match direction {
+            Direction::Read => libc::POLLIN,
+            Direction::Write => libc::POLLOUT,
+        },
+        revents: 0,
+    };
+    let saved = errno();
+    let ready = sys_ppoll(&mut p, 1, 0) == 1;
+    set_errno(saved);
+    if ready || user_nonblocking(fd) {
+        real()
+    } else {
+        set_errno(libc::EAGAIN);
+        -1
     }
 }
 
@@ -239,6 +315,10 @@ fn wants_block(flags: c_int) -> bool {
 /// libc's contract for every hook here: the pointers are valid for the lengths given.
 #[no_mangle]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
+    let iov = iovec {
+        iov_base: buf,
+        iov_len: count,
+    };
     green_io(
         fd,
         Direction::Read,
@@ -252,6 +332,7 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
                 std::ptr::null_mut(),
             )
         },
+        Some((&iov, 1)),
         || sys_read(fd, buf, count),
     )
 }
@@ -263,10 +344,15 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
 /// As [`read`].
 #[no_mangle]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
+    let iov = iovec {
+        iov_base: buf.cast_mut(),
+        iov_len: count,
+    };
     green_io(
         fd,
         Direction::Write,
         || sys_sendto(fd, buf, count, libc::MSG_DONTWAIT, std::ptr::null(), 0),
+        Some((&iov, 1)),
         || sys_write(fd, buf, count),
     )
 }
@@ -295,6 +381,7 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> s
         fd,
         Direction::Read,
         || sys_recvmsg(fd, &mut msg, libc::MSG_DONTWAIT),
+        Some((iov, iovcnt)),
         // SAFETY: as in `sys_recvfrom`.
         || unsafe { libc::syscall(libc::SYS_readv, fd, iov, iovcnt) as ssize_t },
     )
@@ -316,6 +403,7 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> 
         fd,
         Direction::Write,
         || sys_sendmsg(fd, &msg, libc::MSG_DONTWAIT),
+        Some((iov, iovcnt)),
         // SAFETY: as in `sys_recvfrom`.
         || unsafe { libc::syscall(libc::SYS_writev, fd, iov, iovcnt) as ssize_t },
     )
@@ -342,6 +430,7 @@ pub unsafe extern "C" fn recvfrom(
         fd,
         Direction::Read,
         || sys_recvfrom(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
+        None,
         || sys_recvfrom(fd, buf, len, flags, addr, addrlen),
     )
 }
@@ -387,6 +476,7 @@ pub unsafe extern "C" fn sendto(
         fd,
         Direction::Write,
         || sys_sendto(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
+        None,
         || sys_sendto(fd, buf, len, flags, addr, addrlen),
     )
 }
@@ -416,6 +506,7 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
         fd,
         Direction::Read,
         || sys_recvmsg(fd, msg, flags | libc::MSG_DONTWAIT),
+        None,
         || sys_recvmsg(fd, msg, flags),
     )
 }
@@ -434,6 +525,7 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
         fd,
         Direction::Write,
         || sys_sendmsg(fd, msg, flags | libc::MSG_DONTWAIT),
+        None,
         || sys_sendmsg(fd, msg, flags),
     )
 }
@@ -469,6 +561,7 @@ pub unsafe extern "C" fn accept4(
                 -1
             }
         },
+        None,
         accept,
     ) as c_int;
     if r >= 0 {
