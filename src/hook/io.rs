@@ -881,3 +881,95 @@ pub extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     }
     fd
 }
+
+fn sys_epoll_pwait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: c_int,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    // SAFETY: as in `sys_recvfrom`; the kernel's signal set size, as glibc passes it.
+    unsafe {
+        libc::syscall(
+            libc::SYS_epoll_pwait,
+            epfd,
+            events,
+            maxevents,
+            timeout,
+            sigmask,
+            std::mem::size_of::<libc::c_ulong>(), // _NSIG / 8
+        ) as c_int
+    }
+}
+
+/// `epoll_pwait(2)`: on an epoll fd that is not zsync's own (a runtime inside a crate), a green
+/// thread parks until the epoll fd itself is readable (it is pollable: an instance with a ready
+/// event is) or the timeout passes, then the real call is made with timeout 0. While parked,
+/// `sigmask` is not applied (it is for the real call). A cancellation makes it fail with
+/// `ECANCELED`, an expired `timeout()` with `ETIMEDOUT` (a runtime inside a crate may treat
+/// that as fatal: tokio panics in its own frames, which ends a green thread being cancelled
+/// anyway).
+///
+/// # Safety
+///
+/// As [`read`]: `events` has room for `maxevents` events.
+#[no_mangle]
+pub unsafe extern "C" fn epoll_pwait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: c_int,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    let real = |timeout| sys_epoll_pwait(epfd, events, maxevents, timeout, sigmask);
+    let Current::Green { worker, task } = context::current() else {
+        return real(timeout);
+    };
+    if timeout == 0 || maxevents <= 0 {
+        return real(timeout);
+    }
+    let (Some(slot), Some(reactor)) = (fd::slot(epfd), worker.reactor()) else {
+        return real(timeout);
+    };
+    let Some(io) = slot.io(epfd, reactor) else {
+        return real(timeout);
+    };
+    let deadline = u64::try_from(timeout)
+        .ok()
+        .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
+    loop {
+        let seen = io.snapshot();
+        let r = real(0);
+        if r != 0 {
+            return r;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return 0;
+        }
+        io.clear(seen, Direction::Read);
+        if let Some(key) = io.register(seen, Direction::Read, Thread::green(task.clone())) {
+            let pending = park_quiet(deadline);
+            io.remove(key);
+            if let Some(pending) = pending {
+                return fail(pending) as c_int;
+            }
+        }
+    }
+}
+
+/// `epoll_wait(2)`: [`epoll_pwait`] without a signal mask.
+///
+/// # Safety
+///
+/// As [`epoll_pwait`].
+#[no_mangle]
+pub unsafe extern "C" fn epoll_wait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: c_int,
+) -> c_int {
+    // SAFETY: forwarded.
+    unsafe { epoll_pwait(epfd, events, maxevents, timeout, std::ptr::null()) }
+}
