@@ -610,3 +610,52 @@ fn epoll_wait_on_a_foreign_epoll_parks() {
         drop(r.read(&mut [0u8; 0]));
     });
 }
+
+#[test]
+fn name_resolution_runs_on_the_blocking_pool() {
+    use std::net::ToSocketAddrs;
+    one_worker().block_on(|| {
+        let ticker = Ticker::start();
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                zsync::spawn(|| {
+                    let addrs: Vec<_> = ("localhost", 80).to_socket_addrs().unwrap().collect();
+                    assert!(!addrs.is_empty());
+                    assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 80));
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert!(("no-such-host.invalid", 80).to_socket_addrs().is_err());
+        // getnameinfo: 127.0.0.1 back to a name.
+        let sin = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 80u16.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+            },
+            sin_zero: [0; 8],
+        };
+        let mut host = [0 as libc::c_char; 256];
+        // SAFETY: a valid sockaddr_in and a writable host buffer.
+        let r = unsafe {
+            libc::getnameinfo(
+                (&sin as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                host.as_mut_ptr(),
+                host.len() as libc::socklen_t,
+                std::ptr::null_mut(),
+                0,
+                libc::NI_NUMERICHOST,
+            )
+        };
+        assert_eq!(r, 0);
+        // SAFETY: NUL-terminated by getnameinfo.
+        let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
+        assert_eq!(name.to_str().unwrap(), "127.0.0.1");
+        zsync::thread::sleep(Duration::from_millis(20));
+        assert!(ticker.stop() >= 1);
+    });
+}

@@ -33,6 +33,7 @@
 use crate::runtime::context::{self, Current};
 use std::time::Duration;
 
+mod dns;
 mod fd;
 mod io;
 mod sleep;
