@@ -659,3 +659,72 @@ fn name_resolution_runs_on_the_blocking_pool() {
         assert!(ticker.stop() >= 1);
     });
 }
+
+#[test]
+fn ppoll_and_select_park() {
+    one_worker().block_on(|| {
+        use std::os::fd::AsRawFd;
+        let (r, mut w) = pipe();
+        let rfd = r.as_raw_fd();
+        let ticker = Ticker::start();
+        let waiter = zsync::spawn(move || {
+            let mut p = libc::pollfd {
+                fd: rfd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ts = libc::timespec {
+                tv_sec: 5,
+                tv_nsec: 0,
+            };
+            // SAFETY: one valid pollfd and timespec.
+            let n = unsafe { libc::ppoll(&mut p, 1, &ts, std::ptr::null()) };
+            assert_eq!((n, p.revents & libc::POLLIN), (1, libc::POLLIN));
+            // select on the same fd (still readable) and a sleep through select.
+            // SAFETY: fd_sets of our own, our fd below FD_SETSIZE.
+            unsafe {
+                let mut set: libc::fd_set = std::mem::zeroed();
+                libc::FD_SET(rfd, &mut set);
+                let mut tv = libc::timeval {
+                    tv_sec: 5,
+                    tv_usec: 0,
+                };
+                let n = libc::select(
+                    rfd + 1,
+                    &mut set,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    &mut tv,
+                );
+                assert_eq!(n, 1);
+                assert!(libc::FD_ISSET(rfd, &set));
+                assert!(tv.tv_sec <= 5);
+                let start = Instant::now();
+                let mut tv = libc::timeval {
+                    tv_sec: 0,
+                    tv_usec: 100_000,
+                };
+                let n = libc::select(
+                    0,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    &mut tv,
+                );
+                assert_eq!(n, 0);
+                assert!(start.elapsed() >= Duration::from_millis(95));
+                assert_eq!((tv.tv_sec, tv.tv_usec), (0, 0));
+                // poll(NULL, 0, ms) sleeps too.
+                let start = Instant::now();
+                assert_eq!(libc::poll(std::ptr::null_mut(), 0, 50), 0);
+                assert!(start.elapsed() >= Duration::from_millis(45));
+            }
+        });
+        zsync::thread::sleep(Duration::from_millis(100));
+        w.write_all(b"x").unwrap();
+        waiter.join().unwrap();
+        let ticks = ticker.stop();
+        assert!(ticks >= 10, "the ticker ticked {ticks} times");
+        drop(r);
+    });
+}

@@ -685,6 +685,14 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
     let Some(reactor) = worker.reactor() else {
         return sys_ppoll(fds, nfds, timeout);
     };
+    if nfds == 0 && timeout != 0 {
+        // A sleep (`poll(NULL, 0, ms)`): the timeout passes, or a request ends it.
+        let dur = u64::try_from(timeout).ok().map(Duration::from_millis);
+        return match super::sleep::green_sleep(dur) {
+            Ok(()) => 0,
+            Err(pending) => fail(pending) as c_int,
+        };
+    }
     if timeout == 0 || nfds == 0 || fds.is_null() || nfds > 1024 {
         return sys_ppoll(fds, nfds, timeout);
     }
@@ -972,4 +980,202 @@ pub unsafe extern "C" fn epoll_wait(
 ) -> c_int {
     // SAFETY: forwarded.
     unsafe { epoll_pwait(epfd, events, maxevents, timeout, std::ptr::null()) }
+}
+
+/// A `timespec` timeout as `poll`'s milliseconds, rounded up (`None`: invalid).
+fn timespec_ms(ts: &libc::timespec) -> Option<c_int> {
+    let d = super::timespec_duration(ts)?;
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    Some(ms.min(i32::MAX as u128) as c_int)
+}
+
+/// `ppoll(2)`: on a green thread without a signal mask, [`poll`] (the timeout rounded up to a
+/// millisecond). With a mask, or elsewhere, the real call.
+///
+/// # Safety
+///
+/// As [`poll`]; `timeout` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn ppoll(
+    fds: *mut pollfd,
+    nfds: nfds_t,
+    timeout: *const libc::timespec,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    let real = || {
+        // SAFETY: as in `sys_recvfrom`; the kernel may write the remaining time back, but
+        // glibc's ppoll passes a copy: so do we.
+        let mut copy = (!timeout.is_null()).then(|| unsafe { *timeout });
+        let tsp = copy
+            .as_mut()
+            .map_or(std::ptr::null_mut(), |t| t as *mut libc::timespec);
+        // SAFETY: as in `sys_recvfrom`.
+        unsafe {
+            libc::syscall(
+                libc::SYS_ppoll,
+                fds,
+                nfds,
+                tsp,
+                sigmask,
+                std::mem::size_of::<libc::c_ulong>(),
+            ) as c_int
+        }
+    };
+    if !sigmask.is_null() || !super::on_green_thread() {
+        return real();
+    }
+    let ms = if timeout.is_null() {
+        -1
+    } else {
+        // SAFETY: the caller's contract.
+        match timespec_ms(unsafe { &*timeout }) {
+            Some(ms) => ms,
+            None => return real(), // EINVAL from the kernel
+        }
+    };
+    // SAFETY: forwarded.
+    unsafe { poll(fds, nfds, ms) }
+}
+
+/// `__ppoll_chk`.
+///
+/// # Safety
+///
+/// As [`ppoll`].
+#[no_mangle]
+pub unsafe extern "C" fn __ppoll_chk(
+    fds: *mut pollfd,
+    nfds: nfds_t,
+    timeout: *const libc::timespec,
+    sigmask: *const libc::sigset_t,
+    fdslen: size_t,
+) -> c_int {
+    if fdslen / std::mem::size_of::<pollfd>() < nfds as usize {
+        chk_fail();
+    }
+    // SAFETY: forwarded.
+    unsafe { ppoll(fds, nfds, timeout, sigmask) }
+}
+
+/// `select(2)`: on a green thread, [`poll`] on the fds of the three sets (read: `POLLIN`,
+/// write: `POLLOUT`, except: `POLLPRI`), the sets rewritten and the timeout set to the time
+/// left, as Linux does. Elsewhere the real call (through `pselect6`, as glibc does).
+///
+/// # Safety
+///
+/// libc's contract: each set null or valid for `nfds` bits (at most `FD_SETSIZE`), `timeout`
+/// null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn select(
+    nfds: c_int,
+    readfds: *mut libc::fd_set,
+    writefds: *mut libc::fd_set,
+    exceptfds: *mut libc::fd_set,
+    timeout: *mut libc::timeval,
+) -> c_int {
+    let tv = (!timeout.is_null()).then(|| {
+        // SAFETY: the caller's contract.
+        unsafe { *timeout }
+    });
+    let valid_tv = tv.is_none_or(|t| t.tv_sec >= 0 && (0..1_000_000).contains(&t.tv_usec));
+    let green = super::on_green_thread()
+        && (0..=libc::FD_SETSIZE as c_int).contains(&nfds)
+        && valid_tv;
+    if !green {
+        let mut ts = tv.map(|t| libc::timespec {
+            tv_sec: t.tv_sec,
+            tv_nsec: t.tv_usec as libc::c_long * 1000,
+        });
+        let tsp = ts
+            .as_mut()
+            .map_or(std::ptr::null_mut(), |t| t as *mut libc::timespec);
+        // SAFETY: the caller's sets; a timespec of ours; no signal mask.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_pselect6,
+                nfds,
+                readfds,
+                writefds,
+                exceptfds,
+                tsp,
+                std::ptr::null::<c_void>(),
+            ) as c_int
+        };
+        if let (Some(ts), false) = (ts, timeout.is_null()) {
+            // SAFETY: the caller's timeval: the time left, as select(2) on Linux.
+            unsafe {
+                (*timeout).tv_sec = ts.tv_sec;
+                (*timeout).tv_usec = (ts.tv_nsec / 1000) as libc::suseconds_t;
+            }
+        }
+        return r;
+    }
+    let is_set = |set: *mut libc::fd_set, fd: c_int| {
+        // SAFETY: the caller's set, `fd` below `nfds`.
+        !set.is_null() && unsafe { libc::FD_ISSET(fd, set) }
+    };
+    let mut list = Vec::new();
+    for fd in 0..nfds {
+        let mut events = 0;
+        if is_set(readfds, fd) {
+            events |= libc::POLLIN;
+        }
+        if is_set(writefds, fd) {
+            events |= libc::POLLOUT;
+        }
+        if is_set(exceptfds, fd) {
+            events |= libc::POLLPRI;
+        }
+        if events != 0 {
+            list.push(pollfd {
+                fd,
+                events,
+                revents: 0,
+            });
+        }
+    }
+    let ms = tv.map_or(-1, |t| {
+        let us = t.tv_sec as u128 * 1_000_000 + t.tv_usec as u128;
+        us.div_ceil(1000).min(i32::MAX as u128) as c_int
+    });
+    let start = Instant::now();
+    // SAFETY: our own list.
+    let r = unsafe { poll(list.as_mut_ptr(), list.len() as nfds_t, ms) };
+    if r < 0 {
+        return r;
+    }
+    if list.iter().any(|p| p.revents & libc::POLLNVAL != 0) {
+        set_errno(libc::EBADF);
+        return -1;
+    }
+    for set in [readfds, writefds, exceptfds] {
+        if !set.is_null() {
+            // SAFETY: the caller's set.
+            unsafe { libc::FD_ZERO(set) };
+        }
+    }
+    let mut count = 0;
+    for p in &list {
+        for (set, mask) in [
+            (readfds, libc::POLLIN | libc::POLLHUP | libc::POLLERR),
+            (writefds, libc::POLLOUT | libc::POLLERR),
+            (exceptfds, libc::POLLPRI),
+        ] {
+            if !set.is_null() && p.events & mask != 0 && p.revents & mask != 0 {
+                // SAFETY: the caller's set, `p.fd` below `nfds`.
+                unsafe { libc::FD_SET(p.fd, set) };
+                count += 1;
+            }
+        }
+    }
+    if let Some(t) = tv {
+        let total = Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        let left = total.saturating_sub(start.elapsed());
+        // SAFETY: the caller's timeval.
+        unsafe {
+            (*timeout).tv_sec = left.as_secs() as libc::time_t;
+            (*timeout).tv_usec = left.subsec_micros() as libc::suseconds_t;
+        }
+    }
+    count
 }
