@@ -13,8 +13,12 @@ use libc::{addrinfo, c_char, c_int, c_void, sockaddr, socklen_t};
 use std::ffi::CStr;
 use std::sync::OnceLock;
 
-type GetAddrInfo =
-    unsafe extern "C" fn(*const c_char, *const c_char, *const addrinfo, *mut *mut addrinfo) -> c_int;
+type GetAddrInfo = unsafe extern "C" fn(
+    *const c_char,
+    *const c_char,
+    *const addrinfo,
+    *mut *mut addrinfo,
+) -> c_int;
 type GetNameInfo = unsafe extern "C" fn(
     *const sockaddr,
     socklen_t,

@@ -110,9 +110,9 @@ impl Slot {
 
     /// The kernel refused `RWF_NOWAIT` on the fd: poll it first from now on.
     pub(super) fn refuses_nowait(&self) {
-        let _ = self
-            .kind
-            .compare_exchange(NOWAIT, POLL_FIRST, Ordering::Relaxed, Ordering::Relaxed);
+        let _ =
+            self.kind
+                .compare_exchange(NOWAIT, POLL_FIRST, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// The fd turned out not to be what the slot said (it was closed and reused behind the

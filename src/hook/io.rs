@@ -1,7 +1,9 @@
 //! Sockets, pipes, FIFOs and ttys: `read`, `write`, `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`,
-//! `send`, `sendto`, `sendmsg`, `accept`, `accept4`, `connect`, `poll` (any pollable fd:
-//! sockets, pipes, FIFOs, ttys, eventfds), the fortified `__read_chk`, `__recv_chk`,
-//! `__recvfrom_chk`, `__poll_chk`, and the bookkeeping `close`, `dup2`, `dup3`, `socket`.
+//! `send`, `sendto`, `sendmsg`, `accept`, `accept4`, `connect`, `poll`, `ppoll`, `select` (any
+//! pollable fd: sockets, pipes, FIFOs, ttys, eventfds, epoll fds), `epoll_wait`/`epoll_pwait`
+//! on an epoll fd that is not zsync's own, the fortified `__read_chk`, `__recv_chk`,
+//! `__recvfrom_chk`, `__poll_chk`, `__ppoll_chk`, and the bookkeeping `close`, `dup2`, `dup3`,
+//! `socket`.
 //!
 //! On a green thread, a call on a socket the user left blocking is made with `MSG_DONTWAIT`
 //! (`read`/`write` become `recv`/`send`, `readv`/`writev` `recvmsg`/`sendmsg`, which the kernel
@@ -1078,9 +1080,8 @@ pub unsafe extern "C" fn select(
         unsafe { *timeout }
     });
     let valid_tv = tv.is_none_or(|t| t.tv_sec >= 0 && (0..1_000_000).contains(&t.tv_usec));
-    let green = super::on_green_thread()
-        && (0..=libc::FD_SETSIZE as c_int).contains(&nfds)
-        && valid_tv;
+    let green =
+        super::on_green_thread() && (0..=libc::FD_SETSIZE as c_int).contains(&nfds) && valid_tv;
     if !green {
         let mut ts = tv.map(|t| libc::timespec {
             tv_sec: t.tv_sec,
