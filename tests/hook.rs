@@ -730,3 +730,44 @@ fn ppoll_and_select_park() {
         drop(r);
     });
 }
+
+#[test]
+fn a_tty_read_parks_where_rwf_nowait_is_refused() {
+    // A pseudo-terminal: the kernel refuses RWF_NOWAIT on ttys, so the hook polls first.
+    one_worker().block_on(|| {
+        // SAFETY: plain libc calls on fds of our own; ptsname's buffer is read at once.
+        let (master, slave) = unsafe {
+            let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+            assert!(master >= 0);
+            assert_eq!(libc::grantpt(master), 0);
+            assert_eq!(libc::unlockpt(master), 0);
+            let name = libc::ptsname(master);
+            assert!(!name.is_null());
+            let slave = libc::open(name, libc::O_RDWR | libc::O_NOCTTY);
+            assert!(slave >= 0);
+            (master, slave)
+        };
+        let ticker = Ticker::start();
+        let reader = zsync::spawn(move || {
+            let mut buf = [0u8; 16];
+            let start = Instant::now();
+            // SAFETY: a writable buffer.
+            let n = unsafe { libc::read(master, buf.as_mut_ptr().cast(), buf.len()) };
+            (n, buf[0], start.elapsed())
+        });
+        zsync::thread::sleep(Duration::from_millis(100));
+        // SAFETY: a valid buffer.
+        assert_eq!(unsafe { libc::write(slave, b"z\n".as_ptr().cast(), 2) }, 2);
+        let (n, first, waited) = reader.join().unwrap();
+        assert!(n >= 1, "read gave {n}");
+        assert_eq!(first, b'z');
+        assert!(waited >= Duration::from_millis(90), "{waited:?}");
+        let ticks = ticker.stop();
+        assert!(ticks >= 10, "the ticker ticked {ticks} times");
+        // SAFETY: our fds.
+        unsafe {
+            libc::close(slave);
+            libc::close(master);
+        }
+    });
+}
