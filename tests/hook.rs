@@ -458,3 +458,316 @@ fn a_c_library_s_own_calls_park() {
         assert!(ticks >= 1, "{ticks} ticks in {elapsed:?}");
     });
 }
+
+fn one_worker() -> zsync::Runtime {
+    Builder::new().worker_threads(1).build().unwrap()
+}
+
+/// A pipe as two std files (std's read and write call libc's).
+fn pipe() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: a writable array of two fds.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: two fresh fds, owned from here on.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    }
+}
+
+#[test]
+fn pipe_read_and_write_park_on_one_worker() {
+    one_worker().block_on(|| {
+        let (mut r, mut w) = pipe();
+        let ticker = Ticker::start();
+        let reader = zsync::spawn(move || {
+            let start = Instant::now();
+            let mut buf = [0u8; 5];
+            r.read_exact(&mut buf).unwrap();
+            let mut a = [0u8; 2];
+            let mut b = [0u8; 3];
+            let n = r
+                .read_vectored(&mut [
+                    std::io::IoSliceMut::new(&mut a),
+                    std::io::IoSliceMut::new(&mut b),
+                ])
+                .unwrap();
+            (buf, n, a, b, start.elapsed())
+        });
+        let writer = zsync::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100)); // parks too
+            w.write_all(b"hello").unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            let n = w
+                .write_vectored(&[std::io::IoSlice::new(b"ab"), std::io::IoSlice::new(b"cde")])
+                .unwrap();
+            assert_eq!(n, 5);
+            w
+        });
+        let (buf, n, a, b, waited) = reader.join().unwrap();
+        assert_eq!(&buf, b"hello");
+        assert_eq!((n, &a, &b), (5, b"ab", b"cde"));
+        assert!(waited >= Duration::from_millis(140), "{waited:?}");
+        let ticks = ticker.stop();
+        assert!(ticks >= 10, "the ticker ticked {ticks} times in {waited:?}");
+        drop(writer.join().unwrap());
+        // More than a pipe holds (64 KiB): the writer parks until the reader drains it, and
+        // the reader sees EOF once the write end is closed.
+        let (mut r, mut w) = pipe();
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| i as u8).collect();
+        let expect = data.clone();
+        let ticker = Ticker::start();
+        let writer = zsync::spawn(move || w.write_all(&data).unwrap());
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).unwrap();
+        writer.join().unwrap();
+        assert!(got == expect, "{} bytes read", got.len());
+        ticker.stop();
+    });
+}
+
+#[test]
+fn cancel_of_a_green_thread_blocked_in_a_pipe_read_is_prompt() {
+    one_worker().block_on(|| {
+        let (mut r, w) = pipe();
+        let error = Arc::new(std::sync::Mutex::new(None));
+        let e2 = error.clone();
+        let reader = zsync::spawn(move || {
+            let mut buf = [0u8; 8];
+            let res = r.read(&mut buf);
+            *e2.lock().unwrap() = Some(res.map_err(|e| e.raw_os_error()));
+            zsync::thread::yield_now(); // the request is raised here
+        });
+        zsync::thread::sleep(Duration::from_millis(50));
+        let start = Instant::now();
+        let payload = reader.cancel().unwrap_err();
+        assert!(payload.is::<zsync::Cancelled>());
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert_eq!(*error.lock().unwrap(), Some(Err(Some(libc::ECANCELED))));
+        drop(w);
+    });
+}
+
+#[test]
+fn a_non_blocking_pipe_gives_eagain_at_once() {
+    one_worker().block_on(|| {
+        let (mut r, _w) = pipe();
+        use std::os::fd::AsRawFd;
+        // SAFETY: our fd; F_SETFL with an int flag word.
+        unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        let start = Instant::now();
+        let e = r.read(&mut [0u8; 4]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WouldBlock);
+        assert!(start.elapsed() < Duration::from_millis(50));
+    });
+}
+
+#[test]
+fn epoll_wait_on_a_foreign_epoll_parks() {
+    one_worker().block_on(|| {
+        use std::os::fd::AsRawFd;
+        let (r, mut w) = pipe();
+        let ticker = Ticker::start();
+        let rfd = r.as_raw_fd();
+        let waiter = zsync::spawn(move || {
+            // SAFETY: plain calls on our own fds; one writable event.
+            unsafe {
+                let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+                assert!(ep >= 0);
+                let mut ev = libc::epoll_event {
+                    events: libc::EPOLLIN as u32,
+                    u64: 7,
+                };
+                assert_eq!(libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, rfd, &mut ev), 0);
+                let start = Instant::now();
+                let mut out = [libc::epoll_event { events: 0, u64: 0 }; 4];
+                let n = libc::epoll_wait(ep, out.as_mut_ptr(), 4, 5000);
+                let waited = start.elapsed();
+                let got = (out[0].u64, out[0].events);
+                // The timeout is kept (nothing more comes: the byte is still unread, so
+                // level-triggered it is ready; read it first).
+                let mut b = [0u8; 1];
+                assert_eq!(libc::read(rfd, b.as_mut_ptr().cast(), 1), 1);
+                let t = Instant::now();
+                let none = libc::epoll_pwait(ep, out.as_mut_ptr(), 4, 100, std::ptr::null());
+                let timed = t.elapsed();
+                libc::close(ep);
+                (n, got, waited, none, timed)
+            }
+        });
+        zsync::thread::sleep(Duration::from_millis(100));
+        w.write_all(b"x").unwrap();
+        let (n, (data, events), waited, none, timed) = waiter.join().unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(data, 7);
+        assert!(events & libc::EPOLLIN as u32 != 0);
+        assert!(waited >= Duration::from_millis(90), "{waited:?}");
+        assert_eq!(none, 0);
+        assert!(timed >= Duration::from_millis(95), "{timed:?}");
+        let ticks = ticker.stop();
+        assert!(ticks >= 10, "the ticker ticked {ticks} times");
+        drop(r);
+    });
+}
+
+#[test]
+fn name_resolution_runs_on_the_blocking_pool() {
+    use std::net::ToSocketAddrs;
+    one_worker().block_on(|| {
+        let ticker = Ticker::start();
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                zsync::spawn(|| {
+                    let addrs: Vec<_> = ("localhost", 80).to_socket_addrs().unwrap().collect();
+                    assert!(!addrs.is_empty());
+                    assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 80));
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert!(("no-such-host.invalid", 80).to_socket_addrs().is_err());
+        // getnameinfo: 127.0.0.1 back to a name.
+        let sin = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 80u16.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+            },
+            sin_zero: [0; 8],
+        };
+        let mut host = [0 as libc::c_char; 256];
+        // SAFETY: a valid sockaddr_in and a writable host buffer.
+        let r = unsafe {
+            libc::getnameinfo(
+                (&sin as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                host.as_mut_ptr(),
+                host.len() as libc::socklen_t,
+                std::ptr::null_mut(),
+                0,
+                libc::NI_NUMERICHOST,
+            )
+        };
+        assert_eq!(r, 0);
+        // SAFETY: NUL-terminated by getnameinfo.
+        let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
+        assert_eq!(name.to_str().unwrap(), "127.0.0.1");
+        zsync::thread::sleep(Duration::from_millis(20));
+        assert!(ticker.stop() >= 1);
+    });
+}
+
+#[test]
+fn ppoll_and_select_park() {
+    one_worker().block_on(|| {
+        use std::os::fd::AsRawFd;
+        let (r, mut w) = pipe();
+        let rfd = r.as_raw_fd();
+        let ticker = Ticker::start();
+        let waiter = zsync::spawn(move || {
+            let mut p = libc::pollfd {
+                fd: rfd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ts = libc::timespec {
+                tv_sec: 5,
+                tv_nsec: 0,
+            };
+            // SAFETY: one valid pollfd and timespec.
+            let n = unsafe { libc::ppoll(&mut p, 1, &ts, std::ptr::null()) };
+            assert_eq!((n, p.revents & libc::POLLIN), (1, libc::POLLIN));
+            // select on the same fd (still readable) and a sleep through select.
+            // SAFETY: fd_sets of our own, our fd below FD_SETSIZE.
+            unsafe {
+                let mut set: libc::fd_set = std::mem::zeroed();
+                libc::FD_SET(rfd, &mut set);
+                let mut tv = libc::timeval {
+                    tv_sec: 5,
+                    tv_usec: 0,
+                };
+                let n = libc::select(
+                    rfd + 1,
+                    &mut set,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    &mut tv,
+                );
+                assert_eq!(n, 1);
+                assert!(libc::FD_ISSET(rfd, &set));
+                assert!(tv.tv_sec <= 5);
+                let start = Instant::now();
+                let mut tv = libc::timeval {
+                    tv_sec: 0,
+                    tv_usec: 100_000,
+                };
+                let n = libc::select(
+                    0,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    &mut tv,
+                );
+                assert_eq!(n, 0);
+                assert!(start.elapsed() >= Duration::from_millis(95));
+                assert_eq!((tv.tv_sec, tv.tv_usec), (0, 0));
+                // poll(NULL, 0, ms) sleeps too.
+                let start = Instant::now();
+                assert_eq!(libc::poll(std::ptr::null_mut(), 0, 50), 0);
+                assert!(start.elapsed() >= Duration::from_millis(45));
+            }
+        });
+        zsync::thread::sleep(Duration::from_millis(100));
+        w.write_all(b"x").unwrap();
+        waiter.join().unwrap();
+        let ticks = ticker.stop();
+        assert!(ticks >= 10, "the ticker ticked {ticks} times");
+        drop(r);
+    });
+}
+
+#[test]
+fn a_tty_read_parks_where_rwf_nowait_is_refused() {
+    // A pseudo-terminal: the kernel refuses RWF_NOWAIT on ttys, so the hook polls first.
+    one_worker().block_on(|| {
+        // SAFETY: plain libc calls on fds of our own; ptsname's buffer is read at once.
+        let (master, slave) = unsafe {
+            let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+            assert!(master >= 0);
+            assert_eq!(libc::grantpt(master), 0);
+            assert_eq!(libc::unlockpt(master), 0);
+            let name = libc::ptsname(master);
+            assert!(!name.is_null());
+            let slave = libc::open(name, libc::O_RDWR | libc::O_NOCTTY);
+            assert!(slave >= 0);
+            (master, slave)
+        };
+        let ticker = Ticker::start();
+        let reader = zsync::spawn(move || {
+            let mut buf = [0u8; 16];
+            let start = Instant::now();
+            // SAFETY: a writable buffer.
+            let n = unsafe { libc::read(master, buf.as_mut_ptr().cast(), buf.len()) };
+            (n, buf[0], start.elapsed())
+        });
+        zsync::thread::sleep(Duration::from_millis(100));
+        // SAFETY: a valid buffer.
+        assert_eq!(unsafe { libc::write(slave, b"z\n".as_ptr().cast(), 2) }, 2);
+        let (n, first, waited) = reader.join().unwrap();
+        assert!(n >= 1, "read gave {n}");
+        assert_eq!(first, b'z');
+        assert!(waited >= Duration::from_millis(90), "{waited:?}");
+        let ticks = ticker.stop();
+        assert!(ticks >= 10, "the ticker ticked {ticks} times");
+        // SAFETY: our fds.
+        unsafe {
+            libc::close(slave);
+            libc::close(master);
+        }
+    });
+}

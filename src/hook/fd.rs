@@ -1,4 +1,5 @@
-//! What the hooks remember per fd: whether it is a socket (asked once, with `SO_TYPE`) and its
+//! What the hooks remember per fd: whether it is a socket, a pipe/FIFO/character device or
+//! something else (asked once, with `SO_TYPE` and `fstat`; and whether it refused `RWF_NOWAIT`) and its
 //! registration with a reactor (made when a green thread first waits on it, dropped, which
 //! deregisters it, by the `close`/`dup2`/`dup3` hooks before the kernel can reuse the number).
 //!
@@ -20,6 +21,11 @@ const CHUNKS: usize = 1024;
 pub(super) const UNKNOWN: u8 = 0;
 pub(super) const SOCKET: u8 = 1;
 pub(super) const OTHER: u8 = 2;
+/// A FIFO (pipes included) or a character device (ttys): pollable, not a socket, and not
+/// yet known to refuse `RWF_NOWAIT`.
+pub(super) const NOWAIT: u8 = 3;
+/// As `NOWAIT`, but the kernel refused `RWF_NOWAIT` on it: readiness is polled first.
+pub(super) const POLL_FIRST: u8 = 4;
 
 pub(super) struct Slot {
     kind: AtomicU8,
@@ -80,19 +86,33 @@ pub(super) fn slot(fd: RawFd) -> Option<&'static Slot> {
 impl Slot {
     /// Whether the fd is a socket, asking the kernel the first time.
     pub(super) fn is_socket(&self, fd: RawFd) -> bool {
-        match self.kind.load(Ordering::Relaxed) {
-            SOCKET => true,
-            OTHER => false,
-            _ => {
-                let kind = if super::socket_type(fd).is_some() {
-                    SOCKET
-                } else {
-                    OTHER
-                };
-                self.kind.store(kind, Ordering::Relaxed);
-                kind == SOCKET
-            }
+        self.kind(fd) == SOCKET
+    }
+
+    /// What the fd is (`SOCKET`, `NOWAIT`, `POLL_FIRST` or `OTHER`), asking the kernel the
+    /// first time (`errno` preserved).
+    pub(super) fn kind(&self, fd: RawFd) -> u8 {
+        let kind = self.kind.load(Ordering::Relaxed);
+        if kind != UNKNOWN {
+            return kind;
         }
+        let kind = if super::socket_type(fd).is_some() {
+            SOCKET
+        } else {
+            match file_type(fd) {
+                Some(libc::S_IFIFO | libc::S_IFCHR) => NOWAIT,
+                _ => OTHER,
+            }
+        };
+        self.kind.store(kind, Ordering::Relaxed);
+        kind
+    }
+
+    /// The kernel refused `RWF_NOWAIT` on the fd: poll it first from now on.
+    pub(super) fn refuses_nowait(&self) {
+        let _ =
+            self.kind
+                .compare_exchange(NOWAIT, POLL_FIRST, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// The fd turned out not to be what the slot said (it was closed and reused behind the
@@ -123,6 +143,17 @@ impl Slot {
         }
         registration.as_ref().map(|r| r.io.clone())
     }
+}
+
+/// The `S_IFMT` bits of `fd`'s mode (`errno` preserved).
+fn file_type(fd: RawFd) -> Option<libc::mode_t> {
+    let saved = super::errno();
+    // SAFETY: all-zero is a valid `stat`; the kernel fills it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a writable `stat`.
+    let r = unsafe { libc::fstat(fd, &mut st) };
+    super::set_errno(saved);
+    (r == 0).then_some(st.st_mode & libc::S_IFMT)
 }
 
 /// The fd is about to be closed (or replaced by `dup2`/`dup3`): forget it, deregistering it

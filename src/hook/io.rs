@@ -1,7 +1,9 @@
-//! Sockets: `read`, `write`, `readv`, `writev` (on a socket), `recv`, `recvfrom`, `recvmsg`,
-//! `send`, `sendto`, `sendmsg`, `accept`, `accept4`, `connect`, `poll` (any pollable fd:
-//! sockets, pipes, FIFOs, ttys, eventfds), the fortified `__read_chk`, `__recv_chk`,
-//! `__recvfrom_chk`, `__poll_chk`, and the bookkeeping `close`, `dup2`, `dup3`, `socket`.
+//! Sockets, pipes, FIFOs and ttys: `read`, `write`, `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`,
+//! `send`, `sendto`, `sendmsg`, `accept`, `accept4`, `connect`, `poll`, `ppoll`, `select` (any
+//! pollable fd: sockets, pipes, FIFOs, ttys, eventfds, epoll fds), `epoll_wait`/`epoll_pwait`
+//! on an epoll fd that is not zsync's own, the fortified `__read_chk`, `__recv_chk`,
+//! `__recvfrom_chk`, `__poll_chk`, `__ppoll_chk`, and the bookkeeping `close`, `dup2`, `dup3`,
+//! `socket`.
 //!
 //! On a green thread, a call on a socket the user left blocking is made with `MSG_DONTWAIT`
 //! (`read`/`write` become `recv`/`send`, `readv`/`writev` `recvmsg`/`sendmsg`, which the kernel
@@ -18,8 +20,16 @@
 //! `connect` sets `O_NONBLOCK` for the call only (the connection proceeds without it), waits
 //! until the socket is writable and reports `SO_ERROR`.
 //!
-//! Not hooked: regular files (not pollable; use `zsync::fs`), `read`/`write` on pipes and ttys
-//! (they block the worker, as before; `poll` on them parks).
+//! `read`, `write`, `readv`, `writev` on a pipe, a FIFO or a character device (a tty) have no
+//! `MSG_DONTWAIT`: they are tried with `preadv2`/`pwritev2` and `RWF_NOWAIT` (pipes and FIFOs
+//! take it), or, where the kernel refuses that flag (ttys), a zero-timeout `poll` then the real
+//! call, which blocks the worker if another reader drained the fd in between (see
+//! [`pipe_try`]). The green thread parks as for a socket; a character device epoll refuses
+//! (`/dev/null`, `/dev/zero`, which never block) makes the real call. A write that the pipe
+//! cannot take whole returns the part written, as on a non-blocking pipe (callers that loop, as
+//! `write_all` and the usual C loop do, see no difference).
+//!
+//! Not hooked: regular files (not pollable; use `zsync::fs`).
 
 use super::fd::{self, Slot};
 use super::{errno, set_errno};
@@ -35,13 +45,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Runs `op` (a non-blocking try) on socket `fd` for a green thread until it does not fail
-/// with `EAGAIN`, parking for `direction` readiness in between. `blocking` makes the real call
-/// instead where the green path cannot be taken.
+/// with `EAGAIN`, parking for `direction` readiness in between. `pipe`, for `read`/`write`/
+/// `readv`/`writev`, is the buffer list to try on a pollable fd that is not a socket (a pipe, a
+/// FIFO, a tty: see [`pipe_try`]); without it such an fd makes the real call. `blocking` makes
+/// the real call where the green path cannot be taken.
 fn green_io(
     fd: RawFd,
     direction: Direction,
     mut op: impl FnMut() -> ssize_t,
-    blocking: impl FnOnce() -> ssize_t,
+    pipe: Option<(*const iovec, c_int)>,
+    blocking: impl Fn() -> ssize_t,
 ) -> ssize_t {
     let Current::Green { worker, task } = context::current() else {
         return blocking();
@@ -49,9 +62,11 @@ fn green_io(
     let Some(slot) = fd::slot(fd) else {
         return blocking();
     };
-    if !slot.is_socket(fd) {
-        return blocking();
-    }
+    let pipe = match slot.kind(fd) {
+        fd::SOCKET => None,
+        fd::NOWAIT | fd::POLL_FIRST if pipe.is_some() => pipe,
+        _ => return blocking(),
+    };
     let Some(reactor) = worker.reactor() else {
         return blocking();
     };
@@ -64,7 +79,10 @@ fn green_io(
         let seen = io
             .as_ref()
             .map(|io: &Arc<ScheduledIo<Thread>>| io.snapshot());
-        let r = op();
+        let r = match pipe {
+            None => op(),
+            Some((iov, iovcnt)) => pipe_try(fd, slot, direction, iov, iovcnt, &blocking),
+        };
         if r >= 0 {
             return r;
         }
@@ -81,7 +99,7 @@ fn green_io(
             set_errno(libc::EAGAIN);
             return -1;
         }
-        if first_wait {
+        if first_wait && pipe.is_none() {
             first_wait = false;
             deadline = socket_timeout(fd, direction).and_then(|t| Instant::now().checked_add(t));
         }
@@ -105,6 +123,66 @@ fn green_io(
                 return fail(pending);
             }
         }
+    }
+}
+
+/// One non-blocking try of a read or write on a pollable fd that is not a socket, which has
+/// no `MSG_DONTWAIT`: `preadv2`/`pwritev2` with `RWF_NOWAIT` at the current position (pipes
+/// and FIFOs take it on current kernels; nothing about the fd changes, so OS threads sharing it
+/// still block). Where the kernel refuses the flag (ttys, older kernels), the slot remembers it
+/// and the try is a zero-timeout `poll` and, if the fd is ready (or the user made it
+/// non-blocking), the real call: another reader may drain it in between, and then the real
+/// call blocks the worker until more comes, as for `accept`.
+fn pipe_try(
+    fd: RawFd,
+    slot: &Slot,
+    direction: Direction,
+    iov: *const iovec,
+    iovcnt: c_int,
+    real: &impl Fn() -> ssize_t,
+) -> ssize_t {
+    if slot.kind(fd) == fd::NOWAIT {
+        let nr = match direction {
+            Direction::Read => libc::SYS_preadv2,
+            Direction::Write => libc::SYS_pwritev2,
+        };
+        // SAFETY: the caller's buffers, checked by the kernel (EFAULT); position -1 (the
+        // current one, as `readv`/`writev`), high half 0.
+        let r = unsafe {
+            libc::syscall(
+                nr,
+                fd,
+                iov,
+                iovcnt,
+                -1 as libc::c_long,
+                0 as libc::c_long,
+                libc::RWF_NOWAIT,
+            ) as ssize_t
+        };
+        if r >= 0 {
+            return r;
+        }
+        match errno() {
+            libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL => slot.refuses_nowait(),
+            _ => return r,
+        }
+    }
+    let mut p = pollfd {
+        fd,
+        events: match direction {
+            Direction::Read => libc::POLLIN,
+            Direction::Write => libc::POLLOUT,
+        },
+        revents: 0,
+    };
+    let saved = errno();
+    let ready = sys_ppoll(&mut p, 1, 0) == 1;
+    set_errno(saved);
+    if ready || user_nonblocking(fd) {
+        real()
+    } else {
+        set_errno(libc::EAGAIN);
+        -1
     }
 }
 
@@ -239,6 +317,10 @@ fn wants_block(flags: c_int) -> bool {
 /// libc's contract for every hook here: the pointers are valid for the lengths given.
 #[no_mangle]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
+    let iov = iovec {
+        iov_base: buf,
+        iov_len: count,
+    };
     green_io(
         fd,
         Direction::Read,
@@ -252,6 +334,7 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
                 std::ptr::null_mut(),
             )
         },
+        Some((&iov, 1)),
         || sys_read(fd, buf, count),
     )
 }
@@ -263,10 +346,15 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
 /// As [`read`].
 #[no_mangle]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
+    let iov = iovec {
+        iov_base: buf.cast_mut(),
+        iov_len: count,
+    };
     green_io(
         fd,
         Direction::Write,
         || sys_sendto(fd, buf, count, libc::MSG_DONTWAIT, std::ptr::null(), 0),
+        Some((&iov, 1)),
         || sys_write(fd, buf, count),
     )
 }
@@ -295,6 +383,7 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> s
         fd,
         Direction::Read,
         || sys_recvmsg(fd, &mut msg, libc::MSG_DONTWAIT),
+        Some((iov, iovcnt)),
         // SAFETY: as in `sys_recvfrom`.
         || unsafe { libc::syscall(libc::SYS_readv, fd, iov, iovcnt) as ssize_t },
     )
@@ -316,6 +405,7 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> 
         fd,
         Direction::Write,
         || sys_sendmsg(fd, &msg, libc::MSG_DONTWAIT),
+        Some((iov, iovcnt)),
         // SAFETY: as in `sys_recvfrom`.
         || unsafe { libc::syscall(libc::SYS_writev, fd, iov, iovcnt) as ssize_t },
     )
@@ -342,6 +432,7 @@ pub unsafe extern "C" fn recvfrom(
         fd,
         Direction::Read,
         || sys_recvfrom(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
+        None,
         || sys_recvfrom(fd, buf, len, flags, addr, addrlen),
     )
 }
@@ -387,6 +478,7 @@ pub unsafe extern "C" fn sendto(
         fd,
         Direction::Write,
         || sys_sendto(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
+        None,
         || sys_sendto(fd, buf, len, flags, addr, addrlen),
     )
 }
@@ -416,6 +508,7 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
         fd,
         Direction::Read,
         || sys_recvmsg(fd, msg, flags | libc::MSG_DONTWAIT),
+        None,
         || sys_recvmsg(fd, msg, flags),
     )
 }
@@ -434,6 +527,7 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
         fd,
         Direction::Write,
         || sys_sendmsg(fd, msg, flags | libc::MSG_DONTWAIT),
+        None,
         || sys_sendmsg(fd, msg, flags),
     )
 }
@@ -469,6 +563,7 @@ pub unsafe extern "C" fn accept4(
                 -1
             }
         },
+        None,
         accept,
     ) as c_int;
     if r >= 0 {
@@ -592,6 +687,14 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
     let Some(reactor) = worker.reactor() else {
         return sys_ppoll(fds, nfds, timeout);
     };
+    if nfds == 0 && timeout != 0 {
+        // A sleep (`poll(NULL, 0, ms)`): the timeout passes, or a request ends it.
+        let dur = u64::try_from(timeout).ok().map(Duration::from_millis);
+        return match super::sleep::green_sleep(dur) {
+            Ok(()) => 0,
+            Err(pending) => fail(pending) as c_int,
+        };
+    }
     if timeout == 0 || nfds == 0 || fds.is_null() || nfds > 1024 {
         return sys_ppoll(fds, nfds, timeout);
     }
@@ -787,4 +890,293 @@ pub extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
         fd::forget(fd);
     }
     fd
+}
+
+fn sys_epoll_pwait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: c_int,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    // SAFETY: as in `sys_recvfrom`; the kernel's signal set size, as glibc passes it.
+    unsafe {
+        libc::syscall(
+            libc::SYS_epoll_pwait,
+            epfd,
+            events,
+            maxevents,
+            timeout,
+            sigmask,
+            std::mem::size_of::<libc::c_ulong>(), // _NSIG / 8
+        ) as c_int
+    }
+}
+
+/// `epoll_pwait(2)`: on an epoll fd that is not zsync's own (a runtime inside a crate), a green
+/// thread parks until the epoll fd itself is readable (it is pollable: an instance with a ready
+/// event is) or the timeout passes, then the real call is made with timeout 0. While parked,
+/// `sigmask` is not applied (it is for the real call). A cancellation makes it fail with
+/// `ECANCELED`, an expired `timeout()` with `ETIMEDOUT` (a runtime inside a crate may treat
+/// that as fatal: tokio panics in its own frames, which ends a green thread being cancelled
+/// anyway).
+///
+/// # Safety
+///
+/// As [`read`]: `events` has room for `maxevents` events.
+#[no_mangle]
+pub unsafe extern "C" fn epoll_pwait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: c_int,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    let real = |timeout| sys_epoll_pwait(epfd, events, maxevents, timeout, sigmask);
+    let Current::Green { worker, task } = context::current() else {
+        return real(timeout);
+    };
+    if timeout == 0 || maxevents <= 0 {
+        return real(timeout);
+    }
+    let (Some(slot), Some(reactor)) = (fd::slot(epfd), worker.reactor()) else {
+        return real(timeout);
+    };
+    let Some(io) = slot.io(epfd, reactor) else {
+        return real(timeout);
+    };
+    let deadline = u64::try_from(timeout)
+        .ok()
+        .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
+    loop {
+        let seen = io.snapshot();
+        let r = real(0);
+        if r != 0 {
+            return r;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return 0;
+        }
+        io.clear(seen, Direction::Read);
+        if let Some(key) = io.register(seen, Direction::Read, Thread::green(task.clone())) {
+            let pending = park_quiet(deadline);
+            io.remove(key);
+            if let Some(pending) = pending {
+                return fail(pending) as c_int;
+            }
+        }
+    }
+}
+
+/// `epoll_wait(2)`: [`epoll_pwait`] without a signal mask.
+///
+/// # Safety
+///
+/// As [`epoll_pwait`].
+#[no_mangle]
+pub unsafe extern "C" fn epoll_wait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: c_int,
+) -> c_int {
+    // SAFETY: forwarded.
+    unsafe { epoll_pwait(epfd, events, maxevents, timeout, std::ptr::null()) }
+}
+
+/// A `timespec` timeout as `poll`'s milliseconds, rounded up (`None`: invalid).
+fn timespec_ms(ts: &libc::timespec) -> Option<c_int> {
+    let d = super::timespec_duration(ts)?;
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    Some(ms.min(i32::MAX as u128) as c_int)
+}
+
+/// `ppoll(2)`: on a green thread without a signal mask, [`poll`] (the timeout rounded up to a
+/// millisecond). With a mask, or elsewhere, the real call.
+///
+/// # Safety
+///
+/// As [`poll`]; `timeout` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn ppoll(
+    fds: *mut pollfd,
+    nfds: nfds_t,
+    timeout: *const libc::timespec,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    let real = || {
+        // SAFETY: as in `sys_recvfrom`; the kernel may write the remaining time back, but
+        // glibc's ppoll passes a copy: so do we.
+        let mut copy = (!timeout.is_null()).then(|| unsafe { *timeout });
+        let tsp = copy
+            .as_mut()
+            .map_or(std::ptr::null_mut(), |t| t as *mut libc::timespec);
+        // SAFETY: as in `sys_recvfrom`.
+        unsafe {
+            libc::syscall(
+                libc::SYS_ppoll,
+                fds,
+                nfds,
+                tsp,
+                sigmask,
+                std::mem::size_of::<libc::c_ulong>(),
+            ) as c_int
+        }
+    };
+    if !sigmask.is_null() || !super::on_green_thread() {
+        return real();
+    }
+    let ms = if timeout.is_null() {
+        -1
+    } else {
+        // SAFETY: the caller's contract.
+        match timespec_ms(unsafe { &*timeout }) {
+            Some(ms) => ms,
+            None => return real(), // EINVAL from the kernel
+        }
+    };
+    // SAFETY: forwarded.
+    unsafe { poll(fds, nfds, ms) }
+}
+
+/// `__ppoll_chk`.
+///
+/// # Safety
+///
+/// As [`ppoll`].
+#[no_mangle]
+pub unsafe extern "C" fn __ppoll_chk(
+    fds: *mut pollfd,
+    nfds: nfds_t,
+    timeout: *const libc::timespec,
+    sigmask: *const libc::sigset_t,
+    fdslen: size_t,
+) -> c_int {
+    if fdslen / std::mem::size_of::<pollfd>() < nfds as usize {
+        chk_fail();
+    }
+    // SAFETY: forwarded.
+    unsafe { ppoll(fds, nfds, timeout, sigmask) }
+}
+
+/// `select(2)`: on a green thread, [`poll`] on the fds of the three sets (read: `POLLIN`,
+/// write: `POLLOUT`, except: `POLLPRI`), the sets rewritten and the timeout set to the time
+/// left, as Linux does. Elsewhere the real call (through `pselect6`, as glibc does).
+///
+/// # Safety
+///
+/// libc's contract: each set null or valid for `nfds` bits (at most `FD_SETSIZE`), `timeout`
+/// null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn select(
+    nfds: c_int,
+    readfds: *mut libc::fd_set,
+    writefds: *mut libc::fd_set,
+    exceptfds: *mut libc::fd_set,
+    timeout: *mut libc::timeval,
+) -> c_int {
+    let tv = (!timeout.is_null()).then(|| {
+        // SAFETY: the caller's contract.
+        unsafe { *timeout }
+    });
+    let valid_tv = tv.is_none_or(|t| t.tv_sec >= 0 && (0..1_000_000).contains(&t.tv_usec));
+    let green =
+        super::on_green_thread() && (0..=libc::FD_SETSIZE as c_int).contains(&nfds) && valid_tv;
+    if !green {
+        let mut ts = tv.map(|t| libc::timespec {
+            tv_sec: t.tv_sec,
+            tv_nsec: t.tv_usec as libc::c_long * 1000,
+        });
+        let tsp = ts
+            .as_mut()
+            .map_or(std::ptr::null_mut(), |t| t as *mut libc::timespec);
+        // SAFETY: the caller's sets; a timespec of ours; no signal mask.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_pselect6,
+                nfds,
+                readfds,
+                writefds,
+                exceptfds,
+                tsp,
+                std::ptr::null::<c_void>(),
+            ) as c_int
+        };
+        if let (Some(ts), false) = (ts, timeout.is_null()) {
+            // SAFETY: the caller's timeval: the time left, as select(2) on Linux.
+            unsafe {
+                (*timeout).tv_sec = ts.tv_sec;
+                (*timeout).tv_usec = (ts.tv_nsec / 1000) as libc::suseconds_t;
+            }
+        }
+        return r;
+    }
+    let is_set = |set: *mut libc::fd_set, fd: c_int| {
+        // SAFETY: the caller's set, `fd` below `nfds`.
+        !set.is_null() && unsafe { libc::FD_ISSET(fd, set) }
+    };
+    let mut list = Vec::new();
+    for fd in 0..nfds {
+        let mut events = 0;
+        if is_set(readfds, fd) {
+            events |= libc::POLLIN;
+        }
+        if is_set(writefds, fd) {
+            events |= libc::POLLOUT;
+        }
+        if is_set(exceptfds, fd) {
+            events |= libc::POLLPRI;
+        }
+        if events != 0 {
+            list.push(pollfd {
+                fd,
+                events,
+                revents: 0,
+            });
+        }
+    }
+    let ms = tv.map_or(-1, |t| {
+        let us = t.tv_sec as u128 * 1_000_000 + t.tv_usec as u128;
+        us.div_ceil(1000).min(i32::MAX as u128) as c_int
+    });
+    let start = Instant::now();
+    // SAFETY: our own list.
+    let r = unsafe { poll(list.as_mut_ptr(), list.len() as nfds_t, ms) };
+    if r < 0 {
+        return r;
+    }
+    if list.iter().any(|p| p.revents & libc::POLLNVAL != 0) {
+        set_errno(libc::EBADF);
+        return -1;
+    }
+    for set in [readfds, writefds, exceptfds] {
+        if !set.is_null() {
+            // SAFETY: the caller's set.
+            unsafe { libc::FD_ZERO(set) };
+        }
+    }
+    let mut count = 0;
+    for p in &list {
+        for (set, mask) in [
+            (readfds, libc::POLLIN | libc::POLLHUP | libc::POLLERR),
+            (writefds, libc::POLLOUT | libc::POLLERR),
+            (exceptfds, libc::POLLPRI),
+        ] {
+            if !set.is_null() && p.events & mask != 0 && p.revents & mask != 0 {
+                // SAFETY: the caller's set, `p.fd` below `nfds`.
+                unsafe { libc::FD_SET(p.fd, set) };
+                count += 1;
+            }
+        }
+    }
+    if let Some(t) = tv {
+        let total = Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        let left = total.saturating_sub(start.elapsed());
+        // SAFETY: the caller's timeval.
+        unsafe {
+            (*timeout).tv_sec = left.as_secs() as libc::time_t;
+            (*timeout).tv_usec = left.subsec_micros() as libc::suseconds_t;
+        }
+    }
+    count
 }

@@ -2,6 +2,11 @@
 //! `std::thread::sleep` and `std::net`, crates that open their own sockets, C libraries), park
 //! the calling green thread instead of blocking its worker.
 //!
+//! What is hooked: sleeps (`sleep.rs`); sockets, pipes, FIFOs and ttys, `poll`, `ppoll`,
+//! `select`, `epoll_wait`/`epoll_pwait` on a foreign epoll fd, and the fd bookkeeping
+//! (`io.rs`, `fd.rs`); `getaddrinfo`/`getnameinfo` on the blocking pool (`dns.rs`). Not:
+//! regular files (not pollable: `zsync::fs`), `epoll_pwait2`.
+//!
 //! # How
 //!
 //! zsync defines `#[no_mangle] extern "C"` functions named like libc's (`nanosleep`, `read`,
@@ -17,7 +22,9 @@
 //! ([`crate::runtime::context::current`], one thread-local read)? If not (an OS thread, the
 //! blocking pool, a worker's own code, the reactor, code before `main`), it makes the real call
 //! at once: the system call itself through `libc::syscall` (never the libc symbol, which is
-//! this very function), with libc's exact semantics (errno, `EINTR`, partial reads and writes).
+//! this very function), with libc's exact semantics (errno, `EINTR`, partial reads and writes);
+//! for the resolver, which is no system call, libc's own function found with
+//! `dlsym(RTLD_NEXT, ..)`.
 //! Only a green thread sees a change, and only where it would otherwise block.
 //!
 //! # Soundness
@@ -28,11 +35,15 @@
 //! `extern "C"`, so a panic inside one aborts the process instead of unwinding into a C frame,
 //! and the hooks park with [`crate::runtime::park::park_quiet`], which reports a cancellation
 //! or an expired `timeout()` instead of raising it. The hooked call then fails (see each
-//! function), and the request is raised at the green thread's next zsync park point.
+//! function), and the request is raised at the green thread's next zsync park point. The
+//! resolver hooks lend the caller's pointers to a blocking-pool thread through
+//! [`crate::blocking::unblock_scoped`]: the caller waits, shielded, until the job has returned,
+//! so the pointers outlive their use.
 
 use crate::runtime::context::{self, Current};
 use std::time::Duration;
 
+mod dns;
 mod fd;
 mod io;
 mod sleep;

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 /// Parks the green thread for `dur` (`None`: forever). `Err` if a cancellation or an expired
 /// `timeout()` ended it early.
-fn green_sleep(dur: Option<Duration>) -> Result<(), Pending> {
+pub(super) fn green_sleep(dur: Option<Duration>) -> Result<(), Pending> {
     let deadline = dur.and_then(|d| Instant::now().checked_add(d));
     loop {
         if let Some(pending) = park_quiet(deadline) {
