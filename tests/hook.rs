@@ -133,7 +133,8 @@ fn libc_sleeps_park_and_keep_their_semantics() {
         assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
         // The ticker kept ticking meanwhile (it would stall behind blocked workers).
         let ticks = ticker.stop();
-        assert!(ticks >= 20, "only {ticks} ticks in {elapsed:?}");
+        // Generous (a loaded machine delays ticks): with the workers blocked it would be 0-2.
+        assert!(ticks >= 8, "only {ticks} ticks in {elapsed:?}");
     });
 }
 
@@ -258,9 +259,10 @@ fn std_net_echo_on_green_threads_while_a_ticker_ticks() {
         idle.join().unwrap();
         let elapsed = start.elapsed();
         let ticks = ticker.stop();
-        // At least a tick per 10 ms on average: a blocked worker would stall it completely.
+        // At least a tick per 40 ms on average (generous for a loaded machine): a blocked worker
+        // would stall it completely.
         assert!(
-            ticks as u128 >= elapsed.as_millis() / 10,
+            ticks as u128 >= elapsed.as_millis() / 40,
             "{ticks} ticks in {elapsed:?}"
         );
     });
