@@ -208,6 +208,8 @@ impl Builder {
             fork_generation: super::fork::generation(),
             monitor: OnceLock::new(),
             monitor_asleep: AtomicBool::new(false),
+            started: std::time::Instant::now(),
+            clock: std::sync::atomic::AtomicU64::new(0),
             stall_threshold: self
                 .stall_threshold
                 .unwrap_or_else(super::monitor::stall_threshold_from_env),

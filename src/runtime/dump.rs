@@ -9,7 +9,15 @@
 //! worker going to sleep), and gives up after [`PATIENCE`]: a worker that has not answered by
 //! then is stuck in a green thread, which the monitor names (see `monitor::Watch`).
 //!
-//! Not (yet) in a dump: what a parked green thread waits on and since when, and backtraces.
+//! What a parked green thread waits on is a [`WaitReason`] its parking call stores in its
+//! task-local state as it suspends (`park::suspend_green`); since when is the runtime's coarse
+//! clock (`Shared::clock`, milliseconds since the runtime started, advanced by the monitor at
+//! each look and by each worker as it wakes from sleep), which the worker copies into the task
+//! when it commits the park: one relaxed load and one store, no clock read on the park path.
+//! The dump reads the clock afresh (`Shared::clock_now`), so a parked time is exact to within
+//! the monitor's look interval (at most `monitor::MAX_LOOK_INTERVAL`, 10 ms).
+//!
+//! Not (yet) in a dump: backtraces of parked green threads.
 
 use super::task::handle::Thread;
 use super::task::id::ThreadId;
@@ -38,6 +46,115 @@ pub enum ThreadState {
     Parked,
 }
 
+/// A direction of socket readiness, in [`WaitReason::Socket`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoDirection {
+    /// Waiting until the socket is readable (recv, accept, read).
+    Read,
+    /// Waiting until the socket is writable (send, connect, write).
+    Write,
+}
+
+impl From<crate::reactor::scheduled_io::Direction> for IoDirection {
+    fn from(d: crate::reactor::scheduled_io::Direction) -> Self {
+        use crate::reactor::scheduled_io::Direction;
+        match d {
+            Direction::Read => IoDirection::Read,
+            Direction::Write => IoDirection::Write,
+        }
+    }
+}
+
+/// What a parked green thread waits on, in a [`Dump`]. Recorded by the parking call itself (a
+/// plain store into the green thread's own state as it suspends: nothing is allocated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitReason {
+    /// `thread::park` / `park_timeout`, or a wait with no better name.
+    Park,
+    /// A sleep (`thread::sleep`, `time::sleep`, `Interval::tick`, the `hook` feature's
+    /// `nanosleep`...), until `until` (`None`: a deadline too far away to be an `Instant`).
+    Sleep {
+        /// When it ends.
+        until: Option<Instant>,
+    },
+    /// `sync::Mutex::lock`.
+    Mutex,
+    /// `sync::RwLock::read` / `write`.
+    RwLock,
+    /// `sync::Condvar::wait*`.
+    Condvar,
+    /// `sync::Semaphore::acquire*`.
+    Semaphore,
+    /// `sync::Barrier::wait`.
+    Barrier,
+    /// `sync::WaitGroup::wait`.
+    WaitGroup,
+    /// A channel receive (`recv`, `recv_timeout`, iteration).
+    Recv,
+    /// A channel send (a full bounded channel, or a rendezvous).
+    Send,
+    /// `select!` over several channels.
+    Select,
+    /// A socket (zsync's own, or a hooked libc call on one) until it is ready.
+    Socket {
+        /// Its file descriptor.
+        fd: i32,
+        /// Readable or writable.
+        direction: IoDirection,
+    },
+    /// `poll` / `select` / `epoll_wait` through the `hook` feature.
+    Poll,
+    /// `JoinHandle::join` of the green thread (or OS thread) `thread`.
+    Join {
+        /// The thread joined.
+        thread: ThreadId,
+    },
+    /// `thread::scope` waiting for its threads.
+    Scope,
+    /// An `unblock` job on the blocking pool (file operations without io_uring included).
+    Unblock,
+    /// A file operation in io_uring.
+    File,
+    /// `future::block_on` of a future that is not ready.
+    Future,
+}
+
+impl fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            WaitReason::Park => f.write_str("thread::park"),
+            WaitReason::Sleep { until: None } => f.write_str("sleep (forever)"),
+            WaitReason::Sleep { until: Some(at) } => {
+                let left = at.saturating_duration_since(Instant::now());
+                write!(f, "sleep (ends in {left:.3?})")
+            }
+            WaitReason::Mutex => f.write_str("Mutex::lock"),
+            WaitReason::RwLock => f.write_str("RwLock"),
+            WaitReason::Condvar => f.write_str("Condvar::wait"),
+            WaitReason::Semaphore => f.write_str("Semaphore::acquire"),
+            WaitReason::Barrier => f.write_str("Barrier::wait"),
+            WaitReason::WaitGroup => f.write_str("WaitGroup::wait"),
+            WaitReason::Recv => f.write_str("channel recv"),
+            WaitReason::Send => f.write_str("channel send"),
+            WaitReason::Select => f.write_str("select!"),
+            WaitReason::Socket { fd, direction } => {
+                let d = match direction {
+                    IoDirection::Read => "readable",
+                    IoDirection::Write => "writable",
+                };
+                write!(f, "socket fd {fd} {d}")
+            }
+            WaitReason::Poll => f.write_str("poll (hook)"),
+            WaitReason::Join { thread } => write!(f, "join of thread {}", thread.as_u64()),
+            WaitReason::Scope => f.write_str("thread::scope"),
+            WaitReason::Unblock => f.write_str("unblock job"),
+            WaitReason::File => f.write_str("file operation (io_uring)"),
+            WaitReason::Future => f.write_str("block_on future"),
+        }
+    }
+}
+
 /// One green thread in a [`Dump`].
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -50,6 +167,11 @@ pub struct DumpedThread {
     pub state: ThreadState,
     /// The worker that owns it.
     pub worker: usize,
+    /// For a parked green thread: what it waits on.
+    pub waiting_on: Option<WaitReason>,
+    /// For a parked green thread: for how long, to within about 10 ms (the park time comes
+    /// from a coarse clock that the monitor advances at each look).
+    pub parked_for: Option<Duration>,
 }
 
 /// A snapshot of a runtime's live green threads: [`Runtime::dump`](super::Runtime::dump),
@@ -104,12 +226,19 @@ impl fmt::Display for Dump {
                 .name
                 .as_deref()
                 .map_or_else(|| "<unnamed>".to_owned(), |n| format!("'{n}'"));
-            writeln!(
+            write!(
                 f,
                 "  green thread {} {name} on worker {}: {state}",
                 t.id.as_u64(),
                 t.worker
             )?;
+            if let Some(wait) = t.waiting_on {
+                write!(f, " on {wait}")?;
+            }
+            if let Some(d) = t.parked_for {
+                write!(f, " for {d:.3?}")?;
+            }
+            writeln!(f)?;
         }
         for w in &self.silent {
             writeln!(
@@ -134,24 +263,32 @@ pub(crate) struct Job {
 /// A worker's answer: its started green threads. Called on the worker's own thread, outside
 /// any green thread, holding its `Remote::dump` slot (so that a caller that gives up and
 /// withdraws the job waits for an answer under way).
-pub(crate) fn answer(job: &Job, worker: usize, owned: Vec<TaskRef>) {
+pub(crate) fn answer(job: &Job, shared: &Shared, worker: usize, owned: Vec<TaskRef>) {
+    let clock = shared.clock_now();
     let mut mine = Vec::with_capacity(owned.len());
     for task in owned {
         // SAFETY: called by the task's owner worker, outside any green thread: the task is
         // suspended, and only this thread touches its local state now.
-        let parked = unsafe { task.local() }.parked;
-        let state = if task.id == job.caller_id {
-            ThreadState::Running
-        } else if parked {
-            ThreadState::Parked
+        let local = unsafe { task.local() };
+        let (state, waiting_on, parked_for) = if task.id == job.caller_id {
+            (ThreadState::Running, None, None)
+        } else if local.parked {
+            let ago = clock.saturating_sub(local.parked_at);
+            (
+                ThreadState::Parked,
+                Some(local.wait),
+                Some(Duration::from_millis(ago)),
+            )
         } else {
-            ThreadState::Runnable
+            (ThreadState::Runnable, None, None)
         };
         mine.push(DumpedThread {
             id: task.id,
             name: task.name.as_deref().map(str::to_owned),
             state,
             worker,
+            waiting_on,
+            parked_for,
         });
     }
     job.parts
@@ -207,6 +344,8 @@ pub(crate) fn collect(shared: &Shared) -> Dump {
                     name: name.as_deref().map(str::to_owned),
                     state: ThreadState::Running,
                     worker: index,
+                    waiting_on: None,
+                    parked_for: None,
                 });
             }
         }

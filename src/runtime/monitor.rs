@@ -280,11 +280,13 @@ pub(crate) fn run(shared: Arc<Shared>) {
                 std::thread::park();
             }
             shared.monitor_asleep.store(false, Ordering::SeqCst);
+            shared.clock_now();
             interval = LOOK_INTERVAL;
             continue;
         }
         std::thread::sleep(interval);
         let now = Instant::now();
+        shared.clock_now();
         let mut held = false;
         for (index, seen) in seen.iter_mut().enumerate() {
             held |= look(&shared, index, seen, now);
