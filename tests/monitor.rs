@@ -411,6 +411,50 @@ fn a_dump_says_what_parked_green_threads_wait_on_and_since_when() {
 }
 
 #[test]
+fn a_signal_prints_the_dump_to_stderr() {
+    if std::env::var_os(CHILD).is_none() {
+        let stderr = run_child("a_signal_prints_the_dump_to_stderr");
+        assert!(
+            stderr.contains(&format!("zsync: signal {}", libc::SIGUSR1)),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("'signal-sleeper' on worker 0: parked on sleep"),
+            "{stderr}"
+        );
+        // Two signals, two dumps.
+        assert_eq!(stderr.matches("'signal-sleeper'").count(), 2, "{stderr}");
+        return;
+    }
+    let rt = Builder::new()
+        .worker_threads(1)
+        .dump_on_signal(libc::SIGUSR1)
+        .build()
+        .unwrap();
+    let sleeper = rt.block_on(|| {
+        thread::Builder::new()
+            .name("signal-sleeper".into())
+            .spawn(|| thread::sleep(Duration::from_secs(60)))
+            .unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    for _ in 0..2 {
+        // SAFETY: a signal to ourselves, with a handler installed.
+        assert_eq!(unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) }, 0);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    assert!(sleeper.cancel().is_err());
+}
+
+#[test]
+fn an_uncatchable_dump_signal_is_refused() {
+    for signal in [0, libc::SIGKILL, libc::SIGSTOP, 1000] {
+        let err = Builder::new().dump_on_signal(signal).build().err().unwrap();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{signal}");
+    }
+}
+
+#[test]
 fn a_dump_names_the_green_thread_holding_a_worker() {
     use zsync::runtime::ThreadState;
     let rt = runtime(1);

@@ -236,7 +236,7 @@ impl fmt::Display for Dump {
                 write!(f, " on {wait}")?;
             }
             if let Some(d) = t.parked_for {
-                write!(f, " for {d:.3?}")?;
+                write!(f, " for {d:?}")?;
             }
             writeln!(f)?;
         }
@@ -355,4 +355,139 @@ pub(crate) fn collect(shared: &Shared) -> Dump {
     parts.sort_by_key(|t| (t.worker, t.id));
     dump.threads = parts;
     dump
+}
+
+/// `Builder::dump_on_signal`: a dump on stderr when a signal arrives.
+///
+/// The handler only does async-signal-safe things: it writes the signal's number, one byte,
+/// to a non-blocking self-pipe (saving and restoring `errno`). A process-wide OS thread,
+/// `zsync-dump-signal`, started with the first registration, blocks reading the pipe and, for
+/// each byte, collects and prints the dump of every live runtime registered for that signal
+/// (in the order they were built). Runtimes are held weakly: one that is dropped is skipped and
+/// forgotten; the handler stays installed (a later signal then prints nothing).
+pub(crate) mod signal {
+    use super::super::Shared;
+    use std::io;
+    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+    /// The pipe's write end, for the handler (-1 before the first registration).
+    static PIPE: AtomicI32 = AtomicI32::new(-1);
+    /// The pipe and the thread, created once.
+    static STARTED: OnceLock<io::Result<()>> = OnceLock::new();
+    /// Registered runtimes, and the signals whose handler is installed.
+    static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+        runtimes: Vec::new(),
+        installed: Vec::new(),
+    });
+
+    struct Registry {
+        runtimes: Vec<(i32, Weak<Shared>)>,
+        installed: Vec<i32>,
+    }
+
+    extern "C" fn on_signal(signal: libc::c_int) {
+        // SAFETY: errno is this thread's; write(2) is async-signal-safe; the byte is ours.
+        unsafe {
+            let errno = *libc::__errno_location();
+            let byte = signal as u8;
+            let _ = libc::write(
+                PIPE.load(Ordering::Relaxed),
+                std::ptr::from_ref(&byte).cast(),
+                1,
+            );
+            *libc::__errno_location() = errno;
+        }
+    }
+
+    /// Checks that `signal` can be caught (not SIGKILL, SIGSTOP, or out of range).
+    pub(crate) fn check(signal: i32) -> io::Result<()> {
+        if signal <= 0
+            || signal > libc::SIGRTMAX()
+            || signal > i32::from(u8::MAX)
+            || matches!(signal, libc::SIGKILL | libc::SIGSTOP)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("runtime::Builder::dump_on_signal: signal {signal} cannot be caught"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Registers `shared` for a dump on `signal`: starts the pipe and thread, installs the
+    /// handler if needed.
+    pub(crate) fn register(signal: i32, shared: &Arc<Shared>) -> io::Result<()> {
+        check(signal)?;
+        if let Err(err) = STARTED.get_or_init(start) {
+            return Err(io::Error::new(
+                err.kind(),
+                format!("runtime::Builder::dump_on_signal: {err}"),
+            ));
+        }
+        let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        registry.runtimes.retain(|(_, w)| w.strong_count() > 0);
+        if !registry.installed.contains(&signal) {
+            // SAFETY: a zeroed sigaction is valid; the handler is async-signal-safe.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+                action.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut action.sa_mask);
+                if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            registry.installed.push(signal);
+        }
+        registry.runtimes.push((signal, Arc::downgrade(shared)));
+        Ok(())
+    }
+
+    fn start() -> io::Result<()> {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let [read, write] = fds;
+        // SAFETY: our own descriptor: the handler must never block on a full pipe.
+        unsafe { libc::fcntl(write, libc::F_SETFL, libc::O_NONBLOCK) };
+        PIPE.store(write, Ordering::Relaxed);
+        std::thread::Builder::new()
+            .name("zsync-dump-signal".into())
+            .spawn(move || watch(read))?;
+        Ok(())
+    }
+
+    fn watch(read: i32) {
+        let mut buf = [0u8; 64];
+        loop {
+            // SAFETY: reads into our buffer from our descriptor.
+            let n = unsafe { libc::read(read, buf.as_mut_ptr().cast(), buf.len()) };
+            let Ok(n) = usize::try_from(n) else {
+                if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return;
+            };
+            for &signal in &buf[..n] {
+                let runtimes: Vec<Arc<Shared>> = REGISTRY
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .runtimes
+                    .iter()
+                    .filter(|(s, _)| *s == i32::from(signal))
+                    .filter_map(|(_, w)| w.upgrade())
+                    .collect();
+                for shared in runtimes {
+                    let dump = super::collect(&shared);
+                    eprint!(
+                        "zsync: signal {signal}: runtime '{}'\n{dump}",
+                        shared.thread_name
+                    );
+                }
+            }
+        }
+    }
 }
