@@ -454,6 +454,38 @@ fn an_uncatchable_dump_signal_is_refused() {
     }
 }
 
+#[inline(never)]
+fn a_function_of_its_own_that_parks() {
+    thread::sleep(Duration::from_secs(60));
+    std::hint::black_box(());
+}
+
+#[test]
+fn a_dump_has_a_backtrace_of_each_parked_green_thread_taken_on_its_stack() {
+    let rt = runtime(1);
+    let parked = rt.block_on(|| {
+        thread::Builder::new()
+            .name("bt-sleeper".into())
+            .spawn(a_function_of_its_own_that_parks)
+            .unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let dump = rt.dump();
+    let text = dump.to_string();
+    let t = dump
+        .threads()
+        .iter()
+        .find(|t| t.name.as_deref() == Some("bt-sleeper"))
+        .unwrap_or_else(|| panic!("{text}"));
+    if cfg!(target_arch = "x86_64") && zsync::coro::BACKEND != "corosensei" {
+        let bt = t.backtrace.as_ref().unwrap_or_else(|| panic!("{text}")).to_string();
+        assert!(bt.contains("a_function_of_its_own_that_parks"), "{bt}");
+        assert!(text.contains("a_function_of_its_own_that_parks"), "{text}");
+    }
+    // The green thread was not resumed by the dump: it still sleeps, and wakes normally.
+    assert!(parked.cancel().is_err());
+}
+
 #[test]
 fn a_dump_names_the_green_thread_holding_a_worker() {
     use zsync::runtime::ThreadState;

@@ -17,12 +17,18 @@
 //! The dump reads the clock afresh (`Shared::clock_now`), so a parked time is exact to within
 //! the monitor's look interval (at most `monitor::MAX_LOOK_INTERVAL`, 10 ms).
 //!
-//! Not (yet) in a dump: backtraces of parked green threads.
+//! Backtraces of parked green threads are taken on their own stacks without resuming them
+//! (`Context::backtrace`): the worker, answering, calls the capture through `zsync_0_1_walk`
+//! (asm/x86_64.s) on the free part of the green thread's stack, below its saved stack pointer,
+//! with CFI that makes the capture's caller the suspended green thread itself, so the unwinder
+//! goes on into its frames. Nothing of the green thread runs or is written. x86_64 and the
+//! default backend only; skipped when less than 24 KiB of the stack is free.
 
 use super::task::handle::Thread;
 use super::task::id::ThreadId;
 use super::task::TaskRef;
 use super::Shared;
+use std::backtrace::Backtrace;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -172,6 +178,10 @@ pub struct DumpedThread {
     /// For a parked green thread: for how long, to within about 10 ms (the park time comes
     /// from a coarse clock that the monitor advances at each look).
     pub parked_for: Option<Duration>,
+    /// For a parked green thread: a backtrace taken on its own stack, without resuming it
+    /// (x86_64 with the default backend; `None` elsewhere, or with less than 24 KiB of its
+    /// stack free). Its first frames are the capture's and zsync's own park path.
+    pub backtrace: Option<Arc<Backtrace>>,
 }
 
 /// A snapshot of a runtime's live green threads: [`Runtime::dump`](super::Runtime::dump),
@@ -239,6 +249,18 @@ impl fmt::Display for Dump {
                 write!(f, " for {d:?}")?;
             }
             writeln!(f)?;
+            if let Some(bt) = &t.backtrace {
+                // From the green thread's own frames on: the capture's frames end at the walk.
+                let text = bt.to_string();
+                let lines: Vec<&str> = text.lines().collect();
+                let start = lines
+                    .iter()
+                    .position(|l| l.contains("zsync_0_1_walk"))
+                    .map_or(0, |i| i + 1);
+                for line in &lines[start..] {
+                    writeln!(f, "    {line}")?;
+                }
+            }
         }
         for w in &self.silent {
             writeln!(
@@ -282,6 +304,12 @@ pub(crate) fn answer(job: &Job, shared: &Shared, worker: usize, owned: Vec<TaskR
         } else {
             (ThreadState::Runnable, None, None)
         };
+        let backtrace = match &local.body {
+            super::task::Body::Running { context, .. } if state == ThreadState::Parked => {
+                context.backtrace().map(Arc::new)
+            }
+            _ => None,
+        };
         mine.push(DumpedThread {
             id: task.id,
             name: task.name.as_deref().map(str::to_owned),
@@ -289,6 +317,7 @@ pub(crate) fn answer(job: &Job, shared: &Shared, worker: usize, owned: Vec<TaskR
             worker,
             waiting_on,
             parked_for,
+            backtrace,
         });
     }
     job.parts
@@ -346,6 +375,7 @@ pub(crate) fn collect(shared: &Shared) -> Dump {
                     worker: index,
                     waiting_on: None,
                     parked_for: None,
+                    backtrace: None,
                 });
             }
         }
