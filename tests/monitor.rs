@@ -326,24 +326,32 @@ fn a_dump_says_what_parked_green_threads_wait_on_and_since_when() {
     held_rx.recv().unwrap();
     let l = lock.clone();
     handles.push(spawn("w-mutex", Box::new(move || drop(l.lock()))));
-    handles.push(spawn("w-barrier", Box::new(move || drop(barrier.wait()))));
+    handles.push(spawn(
+        "w-barrier",
+        Box::new(move || {
+            let _ = barrier.wait();
+        }),
+    ));
     let w = wg.clone();
     handles.push(spawn("w-waitgroup", Box::new(move || w.wait())));
-    handles.push(spawn("w-recv", Box::new(move || {
-        let _ = rx.recv();
-    })));
-    handles.push(spawn("w-send", Box::new(move || {
-        let _ = sync_tx.send(1);
-    })));
+    handles.push(spawn(
+        "w-recv",
+        Box::new(move || {
+            let _ = rx.recv();
+        }),
+    ));
+    handles.push(spawn(
+        "w-send",
+        Box::new(move || {
+            let _ = sync_tx.send(1);
+        }),
+    ));
     handles.push(spawn(
         "w-sleep",
         Box::new(|| thread::sleep(Duration::from_secs(30))),
     ));
     handles.push(spawn("w-park", Box::new(thread::park)));
-    handles.push(spawn(
-        "w-accept",
-        Box::new(move || drop(listener.accept())),
-    ));
+    handles.push(spawn("w-accept", Box::new(move || drop(listener.accept()))));
     handles.push(spawn(
         "w-unblock",
         Box::new(|| zsync::unblock(|| std::thread::sleep(Duration::from_millis(700)))),
@@ -385,7 +393,10 @@ fn a_dump_says_what_parked_green_threads_wait_on_and_since_when() {
         );
     }
     assert!(
-        matches!(of("w-sleep").waiting_on, Some(WaitReason::Sleep { until: Some(_) })),
+        matches!(
+            of("w-sleep").waiting_on,
+            Some(WaitReason::Sleep { until: Some(_) })
+        ),
         "{text}"
     );
     assert_eq!(
@@ -401,7 +412,10 @@ fn a_dump_says_what_parked_green_threads_wait_on_and_since_when() {
         "{text}"
     );
     assert!(text.contains("on Mutex::lock for "), "{text}");
-    assert!(text.contains(&format!("on socket fd {listener_fd} readable")), "{text}");
+    assert!(
+        text.contains(&format!("on socket fd {listener_fd} readable")),
+        "{text}"
+    );
     drop(release_tx);
     drop(tx);
     drop(wg);
@@ -478,7 +492,11 @@ fn a_dump_has_a_backtrace_of_each_parked_green_thread_taken_on_its_stack() {
         .find(|t| t.name.as_deref() == Some("bt-sleeper"))
         .unwrap_or_else(|| panic!("{text}"));
     if cfg!(target_arch = "x86_64") && zsync::coro::BACKEND != "corosensei" {
-        let bt = t.backtrace.as_ref().unwrap_or_else(|| panic!("{text}")).to_string();
+        let bt = t
+            .backtrace
+            .as_ref()
+            .unwrap_or_else(|| panic!("{text}"))
+            .to_string();
         assert!(bt.contains("a_function_of_its_own_that_parks"), "{bt}");
         assert!(text.contains("a_function_of_its_own_that_parks"), "{text}");
     }

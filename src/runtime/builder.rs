@@ -200,7 +200,9 @@ impl Builder {
         if let Some(signal) = self.dump_signal {
             super::dump::signal::check(signal)?;
         }
-        let dump_signal = self.dump_signal.filter(|_| self.flavor == Flavor::GreenThreads);
+        let dump_signal = self
+            .dump_signal
+            .filter(|_| self.flavor == Flavor::GreenThreads);
         let mut reactors = Vec::with_capacity(workers);
         for index in 0..workers {
             reactors.push(match self.flavor {

@@ -423,7 +423,12 @@ impl Worker {
         let mut slot = remote.dump.lock().unwrap_or_else(|e| e.into_inner());
         remote.dump_pending.store(false, Ordering::Relaxed);
         if let Some(job) = slot.take() {
-            super::dump::answer(&job, &self.shared, self.index, self.owned.borrow().snapshot());
+            super::dump::answer(
+                &job,
+                &self.shared,
+                self.index,
+                self.owned.borrow().snapshot(),
+            );
         }
     }
 

@@ -6,9 +6,7 @@
 //! that unwinds while a notification races in passes the notification on to the next waiter.
 
 use super::mutex::MutexGuard;
-use super::waiter::{
-    unpark_all, Entry, Lock, UnwindGuard, WaitList, WaitReason, Waiter, RETRY,
-};
+use super::waiter::{unpark_all, Entry, Lock, UnwindGuard, WaitList, WaitReason, Waiter, RETRY};
 use std::fmt;
 use std::sync::{LockResult, PoisonError};
 use std::time::{Duration, Instant};
@@ -183,12 +181,11 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         ms: u32,
     ) -> LockResult<(MutexGuard<'a, T>, bool)> {
-        let (guard, timed_out) =
-            self.wait_until(
-                guard,
-                deadline_after(Duration::from_millis(ms.into())),
-                WaitReason::Condvar,
-            );
+        let (guard, timed_out) = self.wait_until(
+            guard,
+            deadline_after(Duration::from_millis(ms.into())),
+            WaitReason::Condvar,
+        );
         check_poison(guard, |g| (g, !timed_out))
     }
 

@@ -142,9 +142,10 @@ impl<T> JoinHandle<T> {
         let wait = crate::runtime::WaitReason::Join {
             thread: self.thread.id(),
         };
-        self.packet.wait(Joiner::Thread(super::handle::current()), || {
-            crate::runtime::park::park_for(wait);
-        })
+        self.packet
+            .wait(Joiner::Thread(super::handle::current()), || {
+                crate::runtime::park::park_for(wait);
+            })
     }
 
     /// True once the thread has finished.
