@@ -150,4 +150,71 @@ zsync_0_1_trampoline:
     .cfi_endproc
     .size zsync_0_1_trampoline, .-zsync_0_1_trampoline
 
+    # zsync_0_1_walk(sp: rdi, f: rsi, arg: rdx): calls f(arg) from the parent, on the free part
+    # of a suspended context's stack (below its saved stack pointer `sp`), with CFI that makes
+    # the call's caller look like the suspended context itself: an unwinder that starts in f
+    # goes from this frame straight into the context's frames, through the continuation saved at
+    # [sp+24] (the same rule as .Lresume_point's). Nothing of the context is resumed or written:
+    # f only uses stack below `sp`, which the context does not use while it is suspended. For
+    # `Runtime::dump`'s backtraces of parked green threads.
+    .globl zsync_0_1_walk
+    .type zsync_0_1_walk,@function
+    .p2align 4
+zsync_0_1_walk:
+    .cfi_startproc
+    push rbp                        # the parent's callee-saved registers that we use
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbp, 0
+    push rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbx, 0
+    push r12
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r12, 0
+    push r13
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r13, 0
+    push r14                        # (alignment)
+    .cfi_adjust_cfa_offset 8
+    mov r12, rsp                    # the parent's stack, kept across the call (callee-saved)
+    lea r13, [rdi + 8]              # the saved frame past its resume address: rbx, rbp, rip
+    .cfi_def_cfa r13, 24
+    .cfi_offset rbx, -24
+    .cfi_offset rbp, -16
+    .cfi_offset rip, -8
+    .cfi_undefined r12
+    .cfi_undefined r13
+    .cfi_undefined r14
+    mov rbp, qword ptr [rdi + 16]   # the context's frame pointer, for frame-pointer walkers
+    mov rax, rdi
+    and rax, -16
+    sub rax, 256                    # well below anything the context left on its stack
+    mov rsp, rax
+    mov rdi, rdx
+    call rsi
+    mov rsp, r12                    # back onto the parent stack
+    .cfi_def_cfa rsp, 48
+    .cfi_offset rbp, -16
+    .cfi_offset rbx, -24
+    .cfi_offset r12, -32
+    .cfi_offset r13, -40
+    .cfi_same_value r14
+    pop r14
+    .cfi_adjust_cfa_offset -8
+    pop r13
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r13
+    pop r12
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r12
+    pop rbx
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbx
+    pop rbp
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbp
+    ret
+    .cfi_endproc
+    .size zsync_0_1_walk, .-zsync_0_1_walk
+
     .popsection

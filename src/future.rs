@@ -25,7 +25,7 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
         if let Poll::Ready(value) = fut.as_mut().poll(&mut cx) {
             return value;
         }
-        park::park();
+        park::park_for(park::WaitReason::Future);
     }
 }
 

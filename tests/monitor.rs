@@ -295,6 +295,216 @@ fn a_dump_lists_parked_runnable_and_running_green_threads() {
 }
 
 #[test]
+fn a_dump_says_what_parked_green_threads_wait_on_and_since_when() {
+    use zsync::runtime::{IoDirection, ThreadState, WaitReason};
+    use zsync::sync::mpsc::sync_channel;
+    use zsync::sync::{Barrier, Mutex, WaitGroup};
+    let rt = runtime(2);
+    let lock = Arc::new(Mutex::new(()));
+    let barrier = Arc::new(Barrier::new(2));
+    let wg = WaitGroup::new();
+    let (tx, rx) = channel::<u8>();
+    let (sync_tx, _sync_rx) = sync_channel::<u8>(0);
+    let listener = zsync::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener_fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+    let guard = lock.clone();
+    let (held_tx, held_rx) = channel::<()>();
+    let (release_tx, release_rx) = channel::<()>();
+    let mut handles = Vec::new();
+    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+        let name = name.to_owned();
+        rt.block_on(move || thread::Builder::new().name(name).spawn(f).unwrap())
+    };
+    handles.push(spawn(
+        "holder",
+        Box::new(move || {
+            let _g = guard.lock().unwrap();
+            held_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+        }),
+    ));
+    held_rx.recv().unwrap();
+    let l = lock.clone();
+    handles.push(spawn("w-mutex", Box::new(move || drop(l.lock()))));
+    handles.push(spawn(
+        "w-barrier",
+        Box::new(move || {
+            let _ = barrier.wait();
+        }),
+    ));
+    let w = wg.clone();
+    handles.push(spawn("w-waitgroup", Box::new(move || w.wait())));
+    handles.push(spawn(
+        "w-recv",
+        Box::new(move || {
+            let _ = rx.recv();
+        }),
+    ));
+    handles.push(spawn(
+        "w-send",
+        Box::new(move || {
+            let _ = sync_tx.send(1);
+        }),
+    ));
+    handles.push(spawn(
+        "w-sleep",
+        Box::new(|| thread::sleep(Duration::from_secs(30))),
+    ));
+    handles.push(spawn("w-park", Box::new(thread::park)));
+    handles.push(spawn("w-accept", Box::new(move || drop(listener.accept()))));
+    handles.push(spawn(
+        "w-unblock",
+        Box::new(|| zsync::unblock(|| std::thread::sleep(Duration::from_millis(700)))),
+    ));
+    handles.push(spawn(
+        "w-join",
+        Box::new(move || {
+            let inner = thread::spawn(|| thread::sleep(Duration::from_secs(30)));
+            let _ = inner.join();
+        }),
+    ));
+    std::thread::sleep(Duration::from_millis(300));
+    let dump = rt.dump();
+    let text = dump.to_string();
+    let of = |name: &str| {
+        dump.threads()
+            .iter()
+            .find(|t| t.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+            .clone()
+    };
+    for (name, want) in [
+        ("w-mutex", WaitReason::Mutex),
+        ("w-barrier", WaitReason::Barrier),
+        ("w-waitgroup", WaitReason::WaitGroup),
+        ("w-recv", WaitReason::Recv),
+        ("w-send", WaitReason::Send),
+        ("w-park", WaitReason::Park),
+        ("w-unblock", WaitReason::Unblock),
+        ("holder", WaitReason::Recv),
+    ] {
+        let t = of(name);
+        assert_eq!(t.state, ThreadState::Parked, "{name}:\n{text}");
+        assert_eq!(t.waiting_on, Some(want), "{name}:\n{text}");
+        let d = t.parked_for.unwrap();
+        assert!(
+            d >= Duration::from_millis(150) && d < Duration::from_secs(5),
+            "{name} parked for {d:?}:\n{text}"
+        );
+    }
+    assert!(
+        matches!(
+            of("w-sleep").waiting_on,
+            Some(WaitReason::Sleep { until: Some(_) })
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        of("w-accept").waiting_on,
+        Some(WaitReason::Socket {
+            fd: listener_fd,
+            direction: IoDirection::Read
+        }),
+        "{text}"
+    );
+    assert!(
+        matches!(of("w-join").waiting_on, Some(WaitReason::Join { .. })),
+        "{text}"
+    );
+    assert!(text.contains("on Mutex::lock for "), "{text}");
+    assert!(
+        text.contains(&format!("on socket fd {listener_fd} readable")),
+        "{text}"
+    );
+    drop(release_tx);
+    drop(tx);
+    drop(wg);
+    for h in handles {
+        let _ = h.cancel();
+    }
+}
+
+#[test]
+fn a_signal_prints_the_dump_to_stderr() {
+    if std::env::var_os(CHILD).is_none() {
+        let stderr = run_child("a_signal_prints_the_dump_to_stderr");
+        assert!(
+            stderr.contains(&format!("zsync: signal {}", libc::SIGUSR1)),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("'signal-sleeper' on worker 0: parked on sleep"),
+            "{stderr}"
+        );
+        // Two signals, two dumps.
+        assert_eq!(stderr.matches("'signal-sleeper'").count(), 2, "{stderr}");
+        return;
+    }
+    let rt = Builder::new()
+        .worker_threads(1)
+        .dump_on_signal(libc::SIGUSR1)
+        .build()
+        .unwrap();
+    let sleeper = rt.block_on(|| {
+        thread::Builder::new()
+            .name("signal-sleeper".into())
+            .spawn(|| thread::sleep(Duration::from_secs(60)))
+            .unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    for _ in 0..2 {
+        // SAFETY: a signal to ourselves, with a handler installed.
+        assert_eq!(unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) }, 0);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    assert!(sleeper.cancel().is_err());
+}
+
+#[test]
+fn an_uncatchable_dump_signal_is_refused() {
+    for signal in [0, libc::SIGKILL, libc::SIGSTOP, 1000] {
+        let err = Builder::new().dump_on_signal(signal).build().err().unwrap();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{signal}");
+    }
+}
+
+#[inline(never)]
+fn a_function_of_its_own_that_parks() {
+    thread::sleep(Duration::from_secs(60));
+    std::hint::black_box(());
+}
+
+#[test]
+fn a_dump_has_a_backtrace_of_each_parked_green_thread_taken_on_its_stack() {
+    let rt = runtime(1);
+    let parked = rt.block_on(|| {
+        thread::Builder::new()
+            .name("bt-sleeper".into())
+            .spawn(a_function_of_its_own_that_parks)
+            .unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let dump = rt.dump();
+    let text = dump.to_string();
+    let t = dump
+        .threads()
+        .iter()
+        .find(|t| t.name.as_deref() == Some("bt-sleeper"))
+        .unwrap_or_else(|| panic!("{text}"));
+    if cfg!(target_arch = "x86_64") && zsync::coro::BACKEND != "corosensei" {
+        let bt = t
+            .backtrace
+            .as_ref()
+            .unwrap_or_else(|| panic!("{text}"))
+            .to_string();
+        assert!(bt.contains("a_function_of_its_own_that_parks"), "{bt}");
+        assert!(text.contains("a_function_of_its_own_that_parks"), "{text}");
+    }
+    // The green thread was not resumed by the dump: it still sleeps, and wakes normally.
+    assert!(parked.cancel().is_err());
+}
+
+#[test]
 fn a_dump_names_the_green_thread_holding_a_worker() {
     use zsync::runtime::ThreadState;
     let rt = runtime(1);

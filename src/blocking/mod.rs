@@ -125,7 +125,9 @@ where
     // Counted as a wait outside the runtime (see the monitor's deadlock report).
     let _external = worker.remote().watch.external_wait();
     packet
-        .wait(Joiner::Thread(runtime::current()), park::park)
+        .wait(Joiner::Thread(runtime::current()), || {
+            park::park_for(park::WaitReason::Unblock);
+        })
         .unwrap_or_else(|payload| resume_unwind(payload))
 }
 
@@ -184,7 +186,9 @@ where
     let job: Job = unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + 'a>, Job>(job) };
     let must_finish = MustFinish;
     pool().submit(job);
-    let result = packet.wait(Joiner::Thread(runtime::current()), park::park);
+    let result = packet.wait(Joiner::Thread(runtime::current()), || {
+        park::park_for(park::WaitReason::Unblock);
+    });
     std::mem::forget(must_finish);
     result.unwrap_or_else(|payload| resume_unwind(payload))
 }

@@ -35,6 +35,10 @@ enum State {
     Abandoned,
 }
 
+/// The free stack a suspended context needs below its saved stack pointer for
+/// [`Context::backtrace`] (the unwinder's own frames).
+pub(crate) const BACKTRACE_ROOM: usize = 24 * 1024;
+
 /// A function running on its own stack, which can suspend itself and be resumed.
 ///
 /// This is the stackful core under zsync's green threads; it knows nothing about scheduling. A
@@ -191,6 +195,38 @@ impl Context {
     /// The usable size of the context's stack.
     pub fn stack_size(&self) -> usize {
         self.stack.size()
+    }
+
+    /// A backtrace of a suspended context, taken on its own stack without resuming it (see
+    /// `arch::walk`): `None` for a context that is not suspended, on an architecture without
+    /// the walk, or when less than [`BACKTRACE_ROOM`] of its stack is left below its saved
+    /// stack pointer. Its first frames are the capture's own and the suspension's.
+    pub(crate) fn backtrace(&self) -> Option<std::backtrace::Backtrace> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if self.state != State::Suspended
+                || (self.sp as usize).saturating_sub(self.stack.limit() as usize) < BACKTRACE_ROOM
+            {
+                return None;
+            }
+            unsafe extern "C" fn capture(out: *mut u8) {
+                let out = out.cast::<Option<std::backtrace::Backtrace>>();
+                // `f` of the walk must not unwind: a panic here (out of memory) aborts.
+                let captured =
+                    std::panic::catch_unwind(std::backtrace::Backtrace::force_capture).ok();
+                // SAFETY: `out` is the caller's slot, alive for the walk.
+                unsafe { *out = captured };
+            }
+            let mut out: Option<std::backtrace::Backtrace> = None;
+            // SAFETY: suspended (checked), so `sp` is its saved stack pointer, with room below;
+            // we hold `&self`, and only `&mut self` resumes it.
+            unsafe {
+                super::arch::walk(self.sp, capture, std::ptr::from_mut(&mut out).cast());
+            }
+            out
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        None
     }
 
     /// Unwinds a suspended context: its pending `suspend` panics with a private payload that the

@@ -127,6 +127,11 @@ impl Context {
         self.abandoned || self.coroutine.done()
     }
 
+    /// Backtraces of suspended contexts are not taken with this backend.
+    pub(crate) fn backtrace(&self) -> Option<std::backtrace::Backtrace> {
+        None
+    }
+
     /// True once the context has been resumed at least once.
     pub fn is_started(&self) -> bool {
         self.coroutine.started()

@@ -36,7 +36,7 @@ use super::{errno, set_errno};
 use crate::reactor::scheduled_io::Direction;
 use crate::reactor::ScheduledIo;
 use crate::runtime::context::{self, Current};
-use crate::runtime::park::park_quiet;
+use crate::runtime::park::{park_quiet, WaitReason};
 use crate::runtime::task::cancel::Pending;
 use crate::runtime::Thread;
 use libc::{c_int, c_void, iovec, msghdr, nfds_t, pollfd, size_t, sockaddr, socklen_t, ssize_t};
@@ -117,7 +117,13 @@ fn green_io(
         };
         ready.clear(seen, direction);
         if let Some(key) = ready.register(seen, direction, Thread::green(task.clone())) {
-            let pending = park_quiet(deadline);
+            let pending = park_quiet(
+                deadline,
+                WaitReason::Socket {
+                    fd,
+                    direction: direction.into(),
+                },
+            );
             ready.remove(key);
             if let Some(pending) = pending {
                 return fail(pending);
@@ -645,7 +651,13 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
         }
         io.clear(seen, Direction::Write);
         if let Some(key) = io.register(seen, Direction::Write, Thread::green(task.clone())) {
-            let pending = park_quiet(deadline);
+            let pending = park_quiet(
+                deadline,
+                WaitReason::Socket {
+                    fd,
+                    direction: crate::runtime::IoDirection::Write,
+                },
+            );
             io.remove(key);
             if let Some(pending) = pending {
                 return fail(pending) as c_int;
@@ -754,7 +766,7 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
         let pending = if woke_early {
             None
         } else {
-            park_quiet(deadline)
+            park_quiet(deadline, WaitReason::Poll)
         };
         for (io, key) in keys {
             io.remove(key);

@@ -16,7 +16,7 @@
 //! call.
 
 use super::{errno, on_green_thread, set_errno, timespec_duration};
-use crate::runtime::park::park_quiet;
+use crate::runtime::park::{park_quiet, WaitReason};
 use crate::runtime::task::cancel::Pending;
 use libc::{c_int, c_uint, clockid_t, timespec};
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 pub(super) fn green_sleep(dur: Option<Duration>) -> Result<(), Pending> {
     let deadline = dur.and_then(|d| Instant::now().checked_add(d));
     loop {
-        if let Some(pending) = park_quiet(deadline) {
+        if let Some(pending) = park_quiet(deadline, WaitReason::Sleep { until: deadline }) {
             return Err(pending);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {

@@ -209,7 +209,13 @@ impl<S: AsRawFd> IoSource<S> {
                     // registered and usable, with no waiter left behind.
                     let _remove = Remove(io, key);
                     let _external = worker.remote().watch.external_wait();
-                    runtime::park::park_until(deadline);
+                    runtime::park::park_until_for(
+                        deadline,
+                        runtime::WaitReason::Socket {
+                            fd: self.inner.as_raw_fd(),
+                            direction: direction.into(),
+                        },
+                    );
                 }
                 return Ok(());
             }

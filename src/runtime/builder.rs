@@ -49,6 +49,7 @@ pub struct Builder {
     /// `None` inside: explicitly off; outer `None`: not set (the environment decides).
     stall_threshold: Option<Option<Duration>>,
     deadlock_panic: bool,
+    dump_signal: Option<i32>,
 }
 
 impl Default for Builder {
@@ -77,6 +78,7 @@ impl Builder {
             flavor: Flavor::GreenThreads,
             stall_threshold: None,
             deadlock_panic: false,
+            dump_signal: None,
         }
     }
 
@@ -157,6 +159,29 @@ impl Builder {
         self
     }
 
+    /// Prints a [dump](Runtime::dump) of the runtime's green threads to stderr whenever the
+    /// process receives `signal` (`libc::SIGQUIT` is the usual choice, as in Go; note that this
+    /// replaces its default action, a core dump). Green-thread runtimes only (an OS-thread
+    /// runtime ignores it). Several runtimes may share a signal: each prints its own dump.
+    ///
+    /// The handler only writes a byte to a pipe; a process-wide OS thread,
+    /// `zsync-dump-signal`, collects and prints the dumps. It stays installed after the runtime
+    /// is dropped (the signal then prints nothing).
+    ///
+    /// ```no_run
+    /// let rt = zsync::runtime::Builder::new()
+    ///     .dump_on_signal(libc::SIGQUIT)
+    ///     .build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// [`build`](Self::build) fails with `InvalidInput` for a signal that cannot be caught
+    /// (SIGKILL, SIGSTOP, out of range).
+    pub fn dump_on_signal(mut self, signal: i32) -> Builder {
+        self.dump_signal = Some(signal);
+        self
+    }
+
     /// Starts the runtime.
     ///
     /// Every setting is checked first, so that a runtime that starts can run green threads.
@@ -172,6 +197,12 @@ impl Builder {
         let workers = self.checked_workers()?;
         super::spawn::check_thread_name(&self.thread_name, "runtime::Builder::thread_name")?;
         check_stack_size(self.stack_size)?;
+        if let Some(signal) = self.dump_signal {
+            super::dump::signal::check(signal)?;
+        }
+        let dump_signal = self
+            .dump_signal
+            .filter(|_| self.flavor == Flavor::GreenThreads);
         let mut reactors = Vec::with_capacity(workers);
         for index in 0..workers {
             reactors.push(match self.flavor {
@@ -208,6 +239,8 @@ impl Builder {
             fork_generation: super::fork::generation(),
             monitor: OnceLock::new(),
             monitor_asleep: AtomicBool::new(false),
+            started: std::time::Instant::now(),
+            clock: std::sync::atomic::AtomicU64::new(0),
             stall_threshold: self
                 .stall_threshold
                 .unwrap_or_else(super::monitor::stall_threshold_from_env),
@@ -215,7 +248,11 @@ impl Builder {
             deadlock_panic: self.deadlock_panic,
             deadlocked: AtomicBool::new(false),
         });
-        Runtime::start(shared)
+        let runtime = Runtime::start(shared)?;
+        if let Some(signal) = dump_signal {
+            super::dump::signal::register(signal, &runtime.handle.shared)?;
+        }
+        Ok(runtime)
     }
 
     /// The number of workers, checked.

@@ -36,7 +36,7 @@ pub(crate) mod timer;
 pub(crate) mod worker;
 
 pub use builder::{Builder, Flavor};
-pub use dump::{Dump, DumpedThread, ThreadState};
+pub use dump::{Dump, DumpedThread, IoDirection, ThreadState, WaitReason};
 pub use metrics::Metrics;
 
 pub(crate) use builder::THREAD_LIMITS;
@@ -118,12 +118,28 @@ pub(crate) struct Shared {
     pub(crate) deadlock_panic: bool,
     /// Set by a deadlock report that cancelled the roots.
     pub(crate) deadlocked: AtomicBool,
+    /// When the runtime was built: the origin of `clock`.
+    pub(crate) started: std::time::Instant,
+    /// A coarse clock, in milliseconds since `started`: advanced by the monitor at each look
+    /// and by a worker as it wakes from sleep, so that a park can record its time without
+    /// reading the clock (see `dump`). Behind by at most the monitor's look interval.
+    pub(crate) clock: std::sync::atomic::AtomicU64,
 }
 
 /// The deadlock report's message.
 pub(crate) const DEADLOCK: &str = "all green threads are asleep: possible deadlock";
 
 impl Shared {
+    /// Reads the real clock, advances the coarse `clock` to it and returns it.
+    pub(crate) fn clock_now(&self) -> u64 {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // A read first: within the same millisecond (most wakes) the shared line stays clean.
+        if ms > self.clock.load(Ordering::Relaxed) {
+            self.clock.fetch_max(ms, Ordering::Relaxed);
+        }
+        ms
+    }
+
     /// Wakes one idle worker, if any, for new work that any worker may take.
     pub(crate) fn notify_one(&self) {
         if let Some(index) = self.idle.pop_sleeper() {

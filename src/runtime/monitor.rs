@@ -41,6 +41,11 @@
 //!   thread waiting on a socket or an `unblock` job (`Watch::external_waits`, counted by the
 //!   waiters themselves on their worker's thread). It keeps looking while that holds and, after
 //!   [`DEADLOCK_GRACE`] without a switch, prints the report and a dump.
+//! - **The coarse clock.** At each look (and as it wakes) the monitor advances
+//!   `Shared::clock`, milliseconds since the runtime started, which workers copy into a green
+//!   thread as it parks: the dump's "parked for" costs the park path no clock read (see
+//!   `dump`, which also describes the wait reasons, the backtraces taken on parked green
+//!   threads' own stacks, and `Builder::dump_on_signal`).
 
 use super::task::id::ThreadId;
 use super::task::Task;
@@ -280,11 +285,13 @@ pub(crate) fn run(shared: Arc<Shared>) {
                 std::thread::park();
             }
             shared.monitor_asleep.store(false, Ordering::SeqCst);
+            shared.clock_now();
             interval = LOOK_INTERVAL;
             continue;
         }
         std::thread::sleep(interval);
         let now = Instant::now();
+        shared.clock_now();
         let mut held = false;
         for (index, seen) in seen.iter_mut().enumerate() {
             held |= look(&shared, index, seen, now);

@@ -12,6 +12,7 @@
 //! across its suspension: a green thread resumes on the same worker.
 
 use super::context::{self, Current};
+pub(crate) use super::dump::WaitReason;
 use super::task::cancel::{Check, ParkPoint, Pending, TimedOut};
 use super::task::handle::with_os_self;
 use super::task::{Reason, TaskRef};
@@ -94,17 +95,22 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 /// The green half of [`park_until_woken`]: park point, then token or suspension (with a timer
 /// in the worker's wheel for a deadline).
 #[inline]
-fn park_green(worker: &Worker, task: &TaskRef, deadline: Option<Instant>) {
+fn park_green(worker: &Worker, task: &TaskRef, deadline: Option<Instant>, wait: WaitReason) {
     green_park_point(worker, task);
-    suspend_green(worker, task, deadline);
+    suspend_green(worker, task, deadline, wait);
 }
 
 /// Takes the token, or suspends the green thread until it is unparked, `deadline` passes or
 /// one of its `timeout()`s expires (a timer in the worker's wheel for the earliest of them).
+/// Records `wait` in the task for `Runtime::dump` (a plain store).
 #[inline]
-fn suspend_green(worker: &Worker, task: &TaskRef, deadline: Option<Instant>) {
-    // SAFETY: we are this green thread, running.
-    let wake_at = earliest(deadline, unsafe { task.local() }.park_point.wake_deadline());
+fn suspend_green(worker: &Worker, task: &TaskRef, deadline: Option<Instant>, wait: WaitReason) {
+    let wake_at = {
+        // SAFETY: we are this green thread, running; the reference ends before the switch.
+        let local = unsafe { task.local() };
+        local.wait = wait;
+        earliest(deadline, local.park_point.wake_deadline())
+    };
     if !task.park.take_token() {
         let timer = wake_at.map(|at| worker.add_timer(at, task.clone()));
         suspend(task, Reason::Park);
@@ -133,9 +139,14 @@ fn block_os(deadline: Option<Instant>) {
 /// Parks the calling thread until it is unparked, `deadline` passes, a `timeout()` expires or
 /// it is cancelled (the last two raise). May return spuriously, like std's park.
 pub(crate) fn park_until(deadline: Option<Instant>) {
+    park_until_for(deadline, WaitReason::Park);
+}
+
+/// [`park_until`], recording `wait` as what the green thread waits on (for `Runtime::dump`).
+pub(crate) fn park_until_for(deadline: Option<Instant>, wait: WaitReason) {
     match context::current() {
         Current::Green { worker, task } => {
-            park_green(worker, task, deadline);
+            park_green(worker, task, deadline, wait);
             green_park_point(worker, task);
         }
         _ => {
@@ -151,9 +162,9 @@ pub(crate) fn park_until(deadline: Option<Instant>) {
 /// the lock took effect), and the request is raised at its next park point; a waiter that was
 /// not parks again, which raises.
 #[cfg_attr(loom, allow(dead_code))] // loom models park loom threads instead
-pub(crate) fn park_until_woken(deadline: Option<Instant>) {
+pub(crate) fn park_until_woken(deadline: Option<Instant>, wait: WaitReason) {
     match context::current() {
-        Current::Green { worker, task } => park_green(worker, task, deadline),
+        Current::Green { worker, task } => park_green(worker, task, deadline, wait),
         _ => park_os(deadline),
     }
 }
@@ -174,7 +185,7 @@ pub(crate) fn request_due() -> bool {
 /// For waits that must not unwind: the `hook` feature's libc functions, whose callers may be C
 /// or sit behind an `extern "C"` frame. Not a park point.
 #[cfg_attr(not(feature = "hook"), allow(dead_code))]
-pub(crate) fn park_quiet(deadline: Option<Instant>) -> Option<Pending> {
+pub(crate) fn park_quiet(deadline: Option<Instant>, wait: WaitReason) -> Option<Pending> {
     match context::current() {
         Current::Green { task, worker } => {
             // SAFETY: we are this green thread, running; the reference ends before the switch.
@@ -182,7 +193,7 @@ pub(crate) fn park_quiet(deadline: Option<Instant>) -> Option<Pending> {
             if let Some(pending) = pending(task) {
                 return Some(pending);
             }
-            suspend_green(worker, task, deadline);
+            suspend_green(worker, task, deadline, wait);
             pending(task)
         }
         _ => {
@@ -201,12 +212,17 @@ pub(crate) fn park() {
     park_until(None);
 }
 
+/// [`park`], recording `wait` (for `Runtime::dump`).
+pub(crate) fn park_for(wait: WaitReason) {
+    park_until_for(None, wait);
+}
+
 /// Sleeps until `deadline` (`None`: a deadline too far away to be an `Instant`, never reached:
 /// until cancelled or a `timeout()` expires). What `thread::sleep`, `time::sleep`,
 /// `time::sleep_until` and `Interval::tick` all call.
 pub(crate) fn sleep_until(deadline: Option<Instant>) {
     loop {
-        park_until(deadline);
+        park_until_for(deadline, WaitReason::Sleep { until: deadline });
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return;
         }

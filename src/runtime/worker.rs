@@ -327,6 +327,7 @@ impl Worker {
                 Reason::Park => {
                     if task.park.commit_park() {
                         local.parked = true;
+                        local.parked_at = self.shared.clock.load(Ordering::Relaxed);
                         WorkerMetrics::add(&self.remote().metrics.parked, 1);
                         WorkerMetrics::add(&self.remote().metrics.parks, 1);
                     } else {
@@ -422,7 +423,12 @@ impl Worker {
         let mut slot = remote.dump.lock().unwrap_or_else(|e| e.into_inner());
         remote.dump_pending.store(false, Ordering::Relaxed);
         if let Some(job) = slot.take() {
-            super::dump::answer(&job, self.index, self.owned.borrow().snapshot());
+            super::dump::answer(
+                &job,
+                &self.shared,
+                self.index,
+                self.owned.borrow().snapshot(),
+            );
         }
     }
 
@@ -465,6 +471,9 @@ impl Worker {
         }
         self.shared.idle.unregister(self.index);
         self.shared.worker_awake();
+        // Back from a sleep (a syscall): the coarse clock may be behind, as the monitor may
+        // have slept too.
+        self.shared.clock_now();
     }
 
     /// Waits in this worker's reactor for up to `timeout` (`None`: until woken) and wakes the

@@ -83,7 +83,11 @@ impl Barrier {
         if lock.count < self.num_threads {
             let _guard = self
                 .cvar
-                .wait_while(lock, |state| local_gen == state.generation_id)
+                .wait_while_for(
+                    lock,
+                    |state| local_gen == state.generation_id,
+                    crate::runtime::WaitReason::Barrier,
+                )
                 .unwrap_or_else(PoisonError::into_inner);
             BarrierWaitResult(false)
         } else {

@@ -18,7 +18,8 @@
 //!   to the channel is never lost: it is in the queue, or back with its sender.
 
 use super::waiter::{
-    unpark_all, Entry, Lock, LockGuard, Unparker, UnwindGuard, WaitList, Waiter, HANDOFF, RETRY,
+    unpark_all, Entry, Lock, LockGuard, Unparker, UnwindGuard, WaitList, WaitReason, Waiter,
+    HANDOFF, RETRY,
 };
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::UnsafeCell;
@@ -181,7 +182,7 @@ impl<T> Chan<T> {
         drop(inner);
         let guard = UnwindGuard(|| self.abandon_send(&waiter, &entry));
         let result = loop {
-            let notified = waiter.wait(None);
+            let notified = waiter.wait(None, WaitReason::Send);
             if notified.is_some_and(|n| n.kind == HANDOFF) {
                 break Ok(()); // a receiver took the message
             }
@@ -287,7 +288,7 @@ impl<T> Chan<T> {
             unsafe { inner.receivers.push_back(&entry) };
             drop(inner);
             wake_up(wake.take());
-            let notified = waiter.wait(deadline);
+            let notified = waiter.wait(deadline, WaitReason::Recv);
             // Senders notify receivers under this lock: take it before the waiter goes.
             inner = self.inner.lock();
             if notified.is_none() {

@@ -6,7 +6,7 @@
 //! that unwinds while a notification races in passes the notification on to the next waiter.
 
 use super::mutex::MutexGuard;
-use super::waiter::{unpark_all, Entry, Lock, UnwindGuard, WaitList, Waiter, RETRY};
+use super::waiter::{unpark_all, Entry, Lock, UnwindGuard, WaitList, WaitReason, Waiter, RETRY};
 use std::fmt;
 use std::sync::{LockResult, PoisonError};
 use std::time::{Duration, Instant};
@@ -107,7 +107,7 @@ impl Condvar {
     /// # drop(value); h.join().unwrap();
     /// ```
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
-        let (guard, _) = self.wait_until(guard, None);
+        let (guard, _) = self.wait_until(guard, None, WaitReason::Condvar);
         check_poison(guard, |g| g)
     }
 
@@ -132,14 +132,29 @@ impl Condvar {
     /// ```
     pub fn wait_while<'a, T, F>(
         &self,
+        guard: MutexGuard<'a, T>,
+        condition: F,
+    ) -> LockResult<MutexGuard<'a, T>>
+    where
+        F: FnMut(&mut T) -> bool,
+    {
+        self.wait_while_for(guard, condition, WaitReason::Condvar)
+    }
+
+    /// [`wait_while`](Self::wait_while) for `Barrier` and `WaitGroup`, which say what they
+    /// are in a dump.
+    pub(crate) fn wait_while_for<'a, T, F>(
+        &self,
         mut guard: MutexGuard<'a, T>,
         mut condition: F,
+        wait: WaitReason,
     ) -> LockResult<MutexGuard<'a, T>>
     where
         F: FnMut(&mut T) -> bool,
     {
         while condition(&mut *guard) {
-            guard = self.wait(guard)?;
+            let (g, _) = self.wait_until(guard, None, wait);
+            guard = check_poison(g, |g| g)?;
         }
         Ok(guard)
     }
@@ -166,8 +181,11 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         ms: u32,
     ) -> LockResult<(MutexGuard<'a, T>, bool)> {
-        let (guard, timed_out) =
-            self.wait_until(guard, deadline_after(Duration::from_millis(ms.into())));
+        let (guard, timed_out) = self.wait_until(
+            guard,
+            deadline_after(Duration::from_millis(ms.into())),
+            WaitReason::Condvar,
+        );
         check_poison(guard, |g| (g, !timed_out))
     }
 
@@ -189,7 +207,7 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         dur: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
-        let (guard, timed_out) = self.wait_until(guard, deadline_after(dur));
+        let (guard, timed_out) = self.wait_until(guard, deadline_after(dur), WaitReason::Condvar);
         check_poison(guard, |g| (g, WaitTimeoutResult(timed_out)))
     }
 
@@ -274,6 +292,7 @@ impl Condvar {
         &self,
         guard: MutexGuard<'a, T>,
         deadline: Option<Instant>,
+        wait: WaitReason,
     ) -> (MutexGuard<'a, T>, bool) {
         let waiter = Waiter::new();
         let entry = Entry::new(&waiter, 0, ());
@@ -284,7 +303,7 @@ impl Condvar {
         // SAFETY: the guard held the lock; it has been taken apart without unlocking.
         unsafe { mutex.raw().unlock() };
         let cleanup = UnwindGuard(|| self.abandon(&waiter, &entry));
-        let notified = waiter.wait(deadline);
+        let notified = waiter.wait(deadline, wait);
         cleanup.disarm();
         if notified.is_none() {
             // SAFETY: linked in this list, if at all.

@@ -72,7 +72,11 @@ impl WaitGroup {
         let count = inner.count.lock().unwrap_or_else(PoisonError::into_inner);
         let _count = inner
             .cvar
-            .wait_while(count, |count| *count > 0)
+            .wait_while_for(
+                count,
+                |count| *count > 0,
+                crate::runtime::WaitReason::WaitGroup,
+            )
             .unwrap_or_else(PoisonError::into_inner);
     }
 }

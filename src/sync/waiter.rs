@@ -30,6 +30,7 @@
 //! normally, loom's under `cfg(loom)`, where a wait with a deadline times out at its first park.
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use crate::runtime::WaitReason;
 use std::cell::Cell;
 use std::ptr;
 use std::time::Instant;
@@ -65,14 +66,15 @@ fn current() -> Handle {
 /// (what it was handed is kept, and the request is raised at the next park point), or parks
 /// again, which raises.
 #[inline]
-pub(crate) fn park(deadline: Option<Instant>) -> bool {
+pub(crate) fn park(deadline: Option<Instant>, wait: WaitReason) -> bool {
     #[cfg(not(loom))]
     {
-        crate::runtime::park::park_until_woken(deadline);
+        crate::runtime::park::park_until_woken(deadline, wait);
         deadline.is_some_and(|d| Instant::now() >= d)
     }
     #[cfg(loom)]
     {
+        let _ = wait;
         // Loom has no clock: a wait with a deadline gives up at its first park, which lets the
         // models race every timeout against every notification.
         match deadline {
@@ -333,12 +335,13 @@ impl Waiter {
 
     /// Parks until notified; with a deadline, gives up when it passes (`None`, the waiter is
     /// then aborted, and its entries must still be unlinked). A park point.
-    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Notified> {
+    /// `wait` says what the thread waits on (for `Runtime::dump`).
+    pub(crate) fn wait(&self, deadline: Option<Instant>, wait: WaitReason) -> Option<Notified> {
         loop {
             if let Some(notified) = self.notified() {
                 return Some(notified);
             }
-            if park(deadline) {
+            if park(deadline, wait) {
                 return self.abort().err();
             }
         }
@@ -611,7 +614,7 @@ mod loom_tests {
             let entry = Entry::new(&waiter, 7, ());
             // SAFETY: both live until the end of the closure, and are unlinked before.
             unsafe { list.lock().push_back(&entry) };
-            let got = waiter.wait(Some(Instant::now()));
+            let got = waiter.wait(Some(Instant::now()), WaitReason::Park);
             if got.is_none() {
                 // SAFETY: linked in this list, if at all.
                 unsafe { list.lock().remove(&entry) };
@@ -639,7 +642,7 @@ mod loom_tests {
                 // SAFETY: we wait until notified, which unlinks the entry.
                 unsafe { l2.lock().push_back(&entry) };
                 r2.fetch_add(1, Ordering::SeqCst);
-                waiter.wait(None).expect("no deadline");
+                waiter.wait(None, WaitReason::Park).expect("no deadline");
             });
             let (l3, r3) = (list.clone(), registered.clone());
             let timing_out = thread::spawn(move || {
@@ -648,7 +651,7 @@ mod loom_tests {
                 // SAFETY: unlinked below before it goes away.
                 unsafe { l3.lock().push_back(&entry) };
                 r3.fetch_add(1, Ordering::SeqCst);
-                let got = waiter.wait(Some(Instant::now()));
+                let got = waiter.wait(Some(Instant::now()), WaitReason::Park);
                 // SAFETY: linked in this list, if at all.
                 unsafe { l3.lock().remove(&entry) };
                 got.is_some()

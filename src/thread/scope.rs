@@ -1,7 +1,7 @@
 //! Scoped green threads, like `std::thread::scope`: they may borrow from the caller's stack,
 //! because `scope` does not return before every one of them has finished.
 
-use super::{current, park, shield, Builder, Result, Thread};
+use super::{current, shield, Builder, Result, Thread};
 use crate::runtime::{self, Handle};
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -67,7 +67,7 @@ where
     // cancellation of this thread cannot unwind past the wait.
     shield(|| {
         while scope.data.running.load(Ordering::Acquire) != 0 {
-            park();
+            crate::runtime::park::park_for(crate::runtime::WaitReason::Scope);
         }
     });
     match result {

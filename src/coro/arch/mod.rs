@@ -23,7 +23,7 @@ pub(crate) use aarch64::{resume, suspend, TRAMPOLINE};
 #[cfg(target_arch = "riscv64")]
 pub(crate) use riscv64::{resume, suspend, TRAMPOLINE};
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86_64::{resume, suspend, TRAMPOLINE};
+pub(crate) use x86_64::{resume, suspend, walk, TRAMPOLINE};
 
 /// The function a new context starts in: `entry(resume_arg, arg2, arg3)`. When it returns, the
 /// context has finished: the trampoline hands the returned word to the parent (whose `resume`

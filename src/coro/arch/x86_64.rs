@@ -17,6 +17,20 @@ extern "C" {
     fn zsync_suspend();
     #[link_name = "zsync_0_1_trampoline"]
     fn zsync_trampoline();
+    #[link_name = "zsync_0_1_walk"]
+    fn zsync_walk(sp: *mut u8, f: unsafe extern "C" fn(*mut u8), arg: *mut u8);
+}
+
+/// Calls `f(arg)` on the free part of the suspended context's stack below `sp`, with CFI that
+/// makes an unwinder started in `f` continue into the context's own frames (see
+/// `zsync_0_1_walk` in asm/x86_64.s). The context is not resumed.
+///
+/// # Safety
+/// `sp` must be the saved stack pointer of a suspended (started) context, with room below it
+/// for `f`; the context must not run meanwhile; `f` must not unwind.
+pub(crate) unsafe fn walk(sp: *mut u8, f: unsafe extern "C" fn(*mut u8), arg: *mut u8) {
+    // SAFETY: upheld by the caller; zsync_walk is an ordinary C function.
+    unsafe { zsync_walk(sp, f, arg) }
 }
 
 /// The resume address of a context that has never run.

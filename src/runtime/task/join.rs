@@ -139,10 +139,13 @@ impl<T> JoinHandle<T> {
     /// Waits for the thread to finish: `Ok` with its value, or `Err` with its panic payload.
     /// A park point.
     pub fn join(self) -> std::thread::Result<T> {
-        self.packet.wait(
-            Joiner::Thread(super::handle::current()),
-            crate::runtime::park::park,
-        )
+        let wait = crate::runtime::WaitReason::Join {
+            thread: self.thread.id(),
+        };
+        self.packet
+            .wait(Joiner::Thread(super::handle::current()), || {
+                crate::runtime::park::park_for(wait);
+            })
     }
 
     /// True once the thread has finished.

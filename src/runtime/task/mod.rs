@@ -19,6 +19,7 @@ pub(crate) mod join;
 pub(crate) mod panic_hook;
 pub(crate) mod park_state;
 
+use super::dump::WaitReason;
 use super::{Live, Shared};
 use crate::coro::{Context, Stack, Suspender};
 use cancel::ParkPoint;
@@ -76,6 +77,11 @@ pub(crate) struct Local {
     pub(crate) reason: Reason,
     /// Parked and counted in its worker's `parked` gauge.
     pub(crate) parked: bool,
+    /// What it waits on: stored by the parking call as it suspends (for `Runtime::dump`).
+    pub(crate) wait: WaitReason,
+    /// When it parked, on its runtime's coarse clock (`Shared::clock`): stored by its worker
+    /// as it commits the park.
+    pub(crate) parked_at: u64,
     /// Cancellation, timeouts, shielding and the unwinding state.
     pub(crate) park_point: ParkPoint,
     /// Its slot in its worker's `OwnedTasks`, from its start on.
@@ -124,6 +130,8 @@ impl Task {
                 suspender: std::ptr::null(),
                 reason: Reason::Yield,
                 parked: false,
+                wait: WaitReason::Park,
+                parked_at: 0,
                 park_point: ParkPoint::new(),
                 owned_slot: usize::MAX,
             }),
