@@ -1594,8 +1594,9 @@ fn one_worker_keeps_running_while_a_file_read_blocks() {
         });
     writer.join().unwrap();
     assert_eq!(got, "late");
+    // Generous for a loaded machine: a worker blocked in the read would give 0.
     assert!(
-        ticks >= 20,
+        ticks >= 5,
         "the only worker was blocked by the file read: {ticks} ticks"
     );
 }

@@ -213,8 +213,9 @@ fn stdin_read_line_and_lines_from_a_pipe() {
         .unwrap()
         .parse()
         .unwrap();
+    // Generous for a loaded machine: a worker blocked in the read would give 0 or 1.
     assert!(
-        ticks >= 20,
+        ticks >= 5,
         "the worker was blocked while reading stdin: {ticks} ticks"
     );
     let status = proc.wait().unwrap();

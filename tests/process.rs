@@ -511,7 +511,8 @@ fn a_waiting_child_does_not_hold_the_only_worker() {
         stop.store(true, Ordering::Relaxed);
         ticker.join().unwrap();
         let ticks = ticks.load(Ordering::Relaxed);
-        assert!(ticks >= 30, "the ticker ticked only {ticks} times");
+        // Generous for a loaded machine: a worker blocked in the wait would give 0.
+        assert!(ticks >= 10, "the ticker ticked only {ticks} times");
     });
 }
 

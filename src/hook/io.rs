@@ -971,7 +971,7 @@ pub unsafe extern "C" fn epoll_pwait(
         }
         io.clear(seen, Direction::Read);
         if let Some(key) = io.register(seen, Direction::Read, Thread::green(task.clone())) {
-            let pending = park_quiet(deadline);
+            let pending = park_quiet(deadline, WaitReason::Poll);
             io.remove(key);
             if let Some(pending) = pending {
                 return fail(pending) as c_int;
