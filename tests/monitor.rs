@@ -43,6 +43,15 @@ fn try_iter_against_a_busy_asker() {
     assert_eq!(asker.join().unwrap(), 6);
 }
 
+/// Holds the calling worker for `d` without reaching a park point: a spin that calls nothing of
+/// zsync's (std::thread::sleep would do too, but the `hook` feature makes it park).
+fn hold_worker(d: Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
 #[test]
 fn try_iter_and_send_loop_on_one_worker_over_many_runs() {
     let rt = runtime(1);
@@ -146,7 +155,7 @@ fn a_stalled_workers_reactor_is_polled_for_the_others() {
         });
         // Hold this worker: the two green threads above run on the other one, but their
         // sockets' events arrive in this worker's reactor.
-        std::thread::sleep(Duration::from_millis(400));
+        hold_worker(Duration::from_millis(400));
         ponger.join().unwrap();
         pinger.join().unwrap()
     });
@@ -187,7 +196,7 @@ fn a_stall_is_warned_about_once_with_the_green_threads_name() {
     rt.block_on(|| {
         thread::Builder::new()
             .name("std-sleeper".into())
-            .spawn(|| std::thread::sleep(Duration::from_millis(400)))
+            .spawn(|| hold_worker(Duration::from_millis(400)))
             .unwrap()
             .join()
             .unwrap();
@@ -205,7 +214,7 @@ fn no_warning_when_stall_warnings_are_off() {
         return;
     }
     let rt = runtime(1);
-    rt.block_on(|| std::thread::sleep(Duration::from_millis(250)));
+    rt.block_on(|| hold_worker(Duration::from_millis(250)));
     assert_eq!(rt.metrics().stalls, 0);
 }
 
@@ -511,7 +520,7 @@ fn a_dump_names_the_green_thread_holding_a_worker() {
     let holder = rt.block_on(|| {
         thread::Builder::new()
             .name("worker-holder".into())
-            .spawn(|| std::thread::sleep(Duration::from_millis(600)))
+            .spawn(|| hold_worker(Duration::from_millis(600)))
             .unwrap()
     });
     std::thread::sleep(Duration::from_millis(50));
