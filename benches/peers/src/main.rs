@@ -1,4 +1,4 @@
-//! zsync-peers: runs the workloads of docs/BENCHMARKS.md (B1-B12) on zsync and on its
+//! zsync-peers: runs the workloads of docs/BENCHMARKS.md (B1-B13) on zsync and on its
 //! peers side by side, alternating implementations over several rounds, and prints medians and
 //! zsync's advantage over each peer.
 //!
@@ -6,7 +6,7 @@
 //! cd benches/peers
 //! cargo run --release                  # everything, several rounds (about 15 minutes)
 //! cargo run --release -- --quick       # one short round of each (under 2 minutes)
-//! cargo run --release -- b4 b7         # only some workloads (b1 ... b12), full or --quick
+//! cargo run --release -- b4 b7         # only some workloads (b1 ... b13), full or --quick
 //! cargo run --release -- chart         # redraw results/chart.svg from results/results.md
 //! ```
 //!
@@ -15,10 +15,13 @@
 //! results/quick.svg instead). Each measurement runs in a fresh child process (`micro KEY IMPL
 //! WORKERS` or `server IMPL KIND WORKERS ADDR`), so that implementations never share a heap,
 //! threads or a crash. Go runs when golang-go is installed (its program is go/main.go), and is
-//! skipped with a printed line when it is not; wrk (for B11) likewise.
+//! skipped with a printed line when it is not; wrk (for B11) and redis-server (for B13) likewise.
+//! B13's zsync-with-`hook` rows run the hooked/ package's binary, which the runner builds.
 
 mod files;
 mod go;
+mod hazard;
+mod hazard_zsync;
 mod load;
 mod micro;
 mod parked;
@@ -62,6 +65,8 @@ struct Workload {
     /// A row whose peer medians this row shows instead of measuring the peers again (B12's
     /// pool rows measure only zsync; tokio and std are the same as in the io_uring rows).
     peers_from: Option<&'static str>,
+    /// The zsync child is hooked/'s binary (zsync with the `hook` feature), not this one.
+    zsync_hooked: bool,
 }
 
 enum Kind {
@@ -91,6 +96,7 @@ const fn child(
         kind: Kind::Child,
         zsync_env: &[],
         peers_from: None,
+        zsync_hooked: false,
     }
 }
 
@@ -130,7 +136,35 @@ const fn server(
         kind: Kind::Server { http, connections },
         zsync_env: &[],
         peers_from: None,
+        zsync_hooked: false,
     }
+}
+
+/// A B13 row: zsync with `hook` (hooked/'s binary), tokio with spawn_blocking and std threads,
+/// or (`no_hook`) zsync alone without `hook`, showing the peers of the hook row `no_hook` names.
+const fn hazard(
+    key: &'static str,
+    name: &'static str,
+    unit: &'static str,
+    higher_is_better: bool,
+    no_hook: Option<&'static str>,
+) -> Workload {
+    let mut w = child(
+        key,
+        name,
+        unit,
+        higher_is_better,
+        &["zsync", "tokio", "std"],
+        2,
+        3,
+    );
+    w.zsync_hooked = true;
+    if let Some(peers_from) = no_hook {
+        w.impls = &["zsync"];
+        w.zsync_hooked = false;
+        w.peers_from = Some(peers_from);
+    }
+    w
 }
 
 /// The suite, in table order. B10 (scaling) repeats B2, B4 and B7 at one worker; the B2, B4 and
@@ -179,6 +213,22 @@ const SUITE: &[Workload] = &[
         "B12 copy pool",
         "MiB/s",
         Some("B12 copy io_uring"),
+    ),
+    hazard("B13-LATE", "B13 redis lateness hook", "ms", false, None),
+    hazard(
+        "B13-LATE",
+        "B13 redis lateness no hook",
+        "ms",
+        false,
+        Some("B13 redis lateness hook"),
+    ),
+    hazard("B13-OPS", "B13 redis ops hook", "ops/s", true, None),
+    hazard(
+        "B13-OPS",
+        "B13 redis ops no hook",
+        "ops/s",
+        true,
+        Some("B13 redis ops hook"),
     ),
 ];
 
@@ -241,9 +291,17 @@ fn run_child(
     workers: usize,
     quick: bool,
     env: &[(&str, &str)],
+    hooked: bool,
 ) -> f64 {
     let workers = workers.to_string();
-    let mut cmd = if implementation == "go" {
+    let mut cmd = if hooked && implementation == "zsync" {
+        let Some(binary) = hazard::hooked_binary() else {
+            return f64::NAN;
+        };
+        let mut cmd = Command::new(binary);
+        cmd.args(["micro", key, implementation, &workers]);
+        cmd
+    } else if implementation == "go" {
         let Some(binary) = go::binary() else {
             return f64::NAN;
         };
@@ -368,7 +426,8 @@ fn measure(w: &Workload, quick: bool, env: &[(&str, &str)]) -> Row {
                     if implementation == "zsync" {
                         env.extend_from_slice(w.zsync_env);
                     }
-                    run_child(w.key, implementation, w.workers, quick, &env)
+                    let hooked = w.zsync_hooked;
+                    run_child(w.key, implementation, w.workers, quick, &env, hooked)
                 }
                 Kind::Server { .. } => run_server(w, implementation, quick),
             };
@@ -499,6 +558,9 @@ fn child_main(args: &[String], quick: bool) {
         "B9" => micro::b9(implementation, micro::B9_INCREMENTS / scale, workers),
         "B12-READ" => files::b12_read(implementation, files::B12_READS / scale, workers),
         "B12-COPY" => files::b12_copy(implementation, workers),
+        "B13-LATE" | "B13-OPS" => {
+            hazard::b13(key, implementation, hazard::B13_PAIRS / scale, workers)
+        }
         other => panic!("unknown workload {other}"),
     };
     println!("{result}");
@@ -557,9 +619,25 @@ fn main() {
                 .any(|w| w.key.starts_with("B12"))
                 .then(files::prepare);
             let dir = b12.as_ref().map(|f| f.dir.to_string_lossy().into_owned());
-            let env: Vec<(&str, &str)> = dir.iter().map(|d| (files::DIR_VAR, d.as_str())).collect();
+            let mut env: Vec<(&str, &str)> =
+                dir.iter().map(|d| (files::DIR_VAR, d.as_str())).collect();
+            // B13's redis-server, started once for the run and stopped at the end; without
+            // one, B13 is skipped.
+            let b13 = workloads
+                .iter()
+                .any(|w| w.key.starts_with("B13"))
+                .then(hazard::prepare)
+                .flatten();
+            if let Some(redis) = &b13 {
+                env.push((hazard::PORT_VAR, redis.port.as_str()));
+            }
+            let workloads: Vec<&Workload> = workloads
+                .into_iter()
+                .filter(|w| !w.key.starts_with("B13") || b13.is_some())
+                .collect();
             let mut rows: Vec<Row> = workloads.iter().map(|w| measure(w, quick, &env)).collect();
             drop(b12);
+            drop(b13);
             // Rows that measure only zsync show the peers of the row they name.
             for (i, w) in workloads.iter().enumerate() {
                 let Some(from) = w.peers_from else { continue };

@@ -1,0 +1,118 @@
+//! B13's zsync side, shared by the runner (zsync without `hook`) and hooked/ (zsync with it,
+//! which includes this file by path): 200 green threads doing redis SET/GET through the `redis`
+//! crate's blocking client, while a ticker green thread sleeps 1 ms at a time.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The environment variable that tells a child the port of the run's redis-server.
+pub const PORT_VAR: &str = "ZSYNC_PEERS_B13_PORT";
+/// The number of clients, each with its own connection.
+pub const B13_CLIENTS: usize = 200;
+/// SET/GET pairs per client (two commands each), in the full mode; the quick mode does a tenth.
+pub const B13_PAIRS: usize = 250;
+/// The ticker's period.
+pub const TICK: Duration = Duration::from_millis(1);
+
+/// One measurement: the ticker's worst lateness and the commands per second.
+pub struct Outcome {
+    pub worst_late: Duration,
+    pub ops_per_s: f64,
+}
+
+impl Outcome {
+    /// The figure `key` asks for: `B13-LATE` (ms) or `B13-OPS` (commands per second).
+    pub fn figure(&self, key: &str) -> f64 {
+        match key {
+            "B13-LATE" => self.worst_late.as_secs_f64() * 1e3,
+            "B13-OPS" => self.ops_per_s,
+            other => panic!("unknown B13 figure {other}"),
+        }
+    }
+}
+
+pub fn url() -> String {
+    let port = std::env::var(PORT_VAR).expect("the runner sets ZSYNC_PEERS_B13_PORT");
+    format!("redis://127.0.0.1:{port}/")
+}
+
+/// A ticker's worst lateness so far, in microseconds, and its stop flag.
+#[derive(Clone, Default)]
+pub struct Ticker {
+    pub worst_us: Arc<AtomicU64>,
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Ticker {
+    /// Records one tick that started at `before`.
+    pub fn record(&self, before: Instant) {
+        let late = before.elapsed().saturating_sub(TICK);
+        self.worst_us
+            .fetch_max(late.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    pub fn worst(&self) -> Duration {
+        Duration::from_micros(self.worst_us.load(Ordering::Relaxed))
+    }
+}
+
+/// One SET and one GET of client `client`'s `j`th pair (16 keys per client, rewritten).
+pub fn pair(con: &mut redis::Connection, client: usize, j: usize) {
+    use redis::Commands;
+    let key = format!("b13:{client}:{}", j % 16);
+    let value = format!("value {client} {j}");
+    let () = con.set(&key, &value).unwrap();
+    let got: String = con.get(&key).unwrap();
+    assert_eq!(got, value);
+}
+
+/// The whole of one client's work on its own connection: connect, then `pairs` pairs.
+pub fn client(url: &str, client: usize, pairs: usize) {
+    let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    for j in 0..pairs {
+        pair(&mut con, client, j);
+    }
+}
+
+/// zsync, `workers` workers: the ticker and the clients are green threads. Without `hook` the
+/// crate's blocking socket calls block their worker; with it they park the green thread.
+pub fn run(pairs: usize, workers: usize) -> Outcome {
+    let url = url();
+    let rt = zsync::runtime::Builder::new()
+        .worker_threads(workers)
+        .build()
+        .unwrap();
+    rt.block_on(move || {
+        let ticker = Ticker::default();
+        let tick = {
+            let ticker = ticker.clone();
+            zsync::spawn(move || {
+                while !ticker.stopped() {
+                    let before = Instant::now();
+                    zsync::thread::sleep(TICK);
+                    ticker.record(before);
+                }
+            })
+        };
+        let start = Instant::now();
+        let clients: Vec<_> = (0..B13_CLIENTS)
+            .map(|i| {
+                let url = url.clone();
+                zsync::spawn(move || client(&url, i, pairs))
+            })
+            .collect();
+        clients.into_iter().for_each(|c| c.join().unwrap());
+        let elapsed = start.elapsed();
+        ticker.stop.store(true, Ordering::Relaxed);
+        tick.join().unwrap();
+        Outcome {
+            worst_late: ticker.worst(),
+            ops_per_s: (B13_CLIENTS * pairs * 2) as f64 / elapsed.as_secs_f64(),
+        }
+    })
+}
