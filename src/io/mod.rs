@@ -54,6 +54,8 @@
 
 mod stdio;
 
+#[doc(hidden)]
+pub use stdio::stdio_reactor_calls;
 pub use stdio::{stderr, stdin, stdout, Stderr, StderrLock, Stdin, StdinLock, Stdout, StdoutLock};
 
 pub use std::io::{
