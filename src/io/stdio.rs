@@ -1,8 +1,10 @@
 //! Standard input, output and error for green threads.
 //!
-//! Each stream has one operation per kind (fill, read to end, write, write all, flush) that
-//! moves owned bytes to or from std's own handle, on the blocking pool from a green thread
-//! (see [`crate::fs`]'s `offload` rule), on the calling thread otherwise.
+//! Each stream has one operation per kind (fill, read to end, write, write all, flush). From a
+//! green thread, a pollable fd (a pipe, a socket, a terminal) is tried without blocking and
+//! waited on through the worker's reactor (see [`Pollable`]); any other fd moves owned bytes
+//! to or from std's own handle on the blocking pool (see [`crate::fs`]'s `offload` rule). On
+//! an OS thread everything runs on the calling thread, through std's handles.
 
 use crate::reactor::{self, scheduled_io::Direction, ScheduledIo};
 use crate::runtime::context::{self, Current};
