@@ -80,6 +80,8 @@ fn child_output() {
         zsync::io::stdout().flush().unwrap();
     });
     println!("@std after");
+    // Pipes: every write and flush waited on the reactor, none went to the pool.
+    println!("#pool threads {}", pool_threads());
 }
 
 fn child_stdin_lines() {
@@ -192,6 +194,7 @@ fn stdout_and_stderr_from_green_threads() {
     assert_eq!(errs.len(), 50, "{stderr}");
     errs.dedup();
     assert_eq!(errs.len(), 50);
+    assert_eq!(marked(&stdout, "#pool"), ["#pool threads 0"]);
 }
 
 #[test]
