@@ -80,6 +80,8 @@ fn child_output() {
         zsync::io::stdout().flush().unwrap();
     });
     println!("@std after");
+    // Pipes: every write and flush waited on the reactor, none went to the pool.
+    println!("#pool threads {}", pool_threads());
 }
 
 fn child_stdin_lines() {
@@ -134,6 +136,20 @@ fn child_stdin_lines() {
             ticks.load(Ordering::Relaxed)
         });
     println!("@ticks {ticks}");
+    // A pipe is waited on through the worker's reactor: no blocking-pool thread was started.
+    println!("@pool threads {}", pool_threads());
+    println!("@reactor path {}", zsync::io::stdio_reactor_calls() > 0);
+}
+
+/// How many of this process's threads are zsync's blocking-pool threads.
+fn pool_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter(|task| {
+            let comm = task.as_ref().unwrap().path().join("comm");
+            std::fs::read_to_string(comm).is_ok_and(|name| name.trim_end() == "zsync-blocking")
+        })
+        .count()
 }
 
 fn child_stdin_all() {
@@ -143,6 +159,7 @@ fn child_stdin_all() {
         (all.len(), all.iter().map(|&b| b as u64).sum::<u64>())
     });
     println!("@all {len} {sum}");
+    println!("@pool used {}", zsync::io::stdio_reactor_calls() == 0);
 }
 
 #[test]
@@ -177,6 +194,7 @@ fn stdout_and_stderr_from_green_threads() {
     assert_eq!(errs.len(), 50, "{stderr}");
     errs.dedup();
     assert_eq!(errs.len(), 50);
+    assert_eq!(marked(&stdout, "#pool"), ["#pool threads 0"]);
 }
 
 #[test]
@@ -218,6 +236,8 @@ fn stdin_read_line_and_lines_from_a_pipe() {
         ticks >= 5,
         "the worker was blocked while reading stdin: {ticks} ticks"
     );
+    assert_eq!(next_marked(&mut seen), "@pool threads 0");
+    assert_eq!(next_marked(&mut seen), "@reactor path true");
     let status = proc.wait().unwrap();
     let mut err = String::new();
     proc.stderr
@@ -243,4 +263,24 @@ fn stdin_read_to_end_of_a_large_input() {
         marked(&stdout, "@all"),
         [format!("@all 300000 {expected_sum}").as_str()]
     );
+}
+
+#[test]
+fn stdin_from_a_regular_file_goes_through_the_pool() {
+    let path = std::env::temp_dir().join(format!("zsync-io-stdin-{}", std::process::id()));
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let expected_sum: u64 = data.iter().map(|&b| b as u64).sum();
+    std::fs::write(&path, &data).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let out = child("stdin_all").stdin(file).output().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        marked(&stdout, "@all"),
+        [format!("@all 100000 {expected_sum}").as_str()]
+    );
+    // epoll refuses a regular file: read on the pool (stdout, a pipe, is not written from a
+    // green thread in this case).
+    assert_eq!(marked(&stdout, "@pool used"), ["@pool used true"]);
 }

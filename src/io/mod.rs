@@ -20,21 +20,32 @@
 //!
 //! # What runs where
 //!
-//! - **On a green thread** a read from standard input and a write or flush to standard output
-//!   or error run on zsync's blocking pool (see [`crate::unblock`]), with owned buffers, and
-//!   park only the green thread; on a plain OS thread they run on the calling thread.
-//! - Writes go through std's own `std::io::stdout()` / `std::io::stderr()`, so they share std's
-//!   buffer and lock: output written with `zsync::io::stdout()` and with `println!` stays in
-//!   program order, and std flushes it at exit as usual.
-//! - **Planned**: when a standard stream is pollable (a pipe, a socket, a terminal), waiting on
-//!   the reactor instead of a pool thread.
+//! - **On a green thread, a pollable stream** (a pipe, a FIFO, a socket, a terminal) is waited
+//!   on through the worker's reactor, and only the green thread parks. The fd stays in its own
+//!   (blocking) mode, since other code in the process and the parent shell share it: each read
+//!   or write is a non-blocking try (`preadv2`/`pwritev2` with `RWF_NOWAIT`, which pipes take;
+//!   where the kernel refuses the flag, as on a terminal, a zero-timeout poll and then the real
+//!   call, which blocks the worker only if something else drained the fd in between), and on
+//!   "would block" the green thread parks until the fd is ready.
+//! - **On a green thread, any other stream** (a regular file, `/dev/null`, which epoll refuses)
+//!   is read or written on zsync's blocking pool (see [`crate::unblock`]), with owned buffers.
+//! - **On a plain OS thread** everything runs on the calling thread, through std's handles.
+//! - Output stays in order with std's: the pool path writes through std's own
+//!   `std::io::stdout()` / `std::io::stderr()` (sharing its buffer and lock); the reactor path
+//!   writes fd 1 or 2 directly while holding std's lock on the stream, after flushing what std
+//!   had buffered (a partial line from `print!`), and lets the lock go while it waits. So output
+//!   written with `zsync::io::stdout()` and with `println!` stays in program order, lines stay
+//!   whole, and std flushes its buffer at exit as usual.
 //!
 //! # Cancellation
 //!
 //! A green thread blocked reading standard input, or writing to a full pipe, can be cancelled
-//! or timed out like anywhere else in zsync: it unwinds at once. The read or write itself
-//! finishes on its pool thread: a write still lands in full, and the bytes a cancelled read
-//! takes from standard input are kept for the next reader of `zsync::io::stdin()`, not lost.
+//! or timed out like anywhere else in zsync: it unwinds at once. On the reactor path nothing is
+//! left running: a read took nothing, and a write stops after the bytes already written (a
+//! `write_all` to a full pipe may have written part of its buffer). On the pool path the read
+//! or write finishes on its pool thread: a write still lands in full. Either way the bytes a
+//! cancelled read took from standard input are kept for the next reader of
+//! `zsync::io::stdin()`, not lost.
 //!
 //! # Differences from std
 //!
@@ -48,12 +59,16 @@
 //!   worker thread (fine for a terminal, a file or a pipe with room; a pipe nobody reads would
 //!   block the worker). Use `writeln!(zsync::io::stdout(), ...)` on green threads when that
 //!   matters.
-//! - Every write to `Stdout`/`Stderr` is one trip to the pool: for many small writes, wrap the
-//!   lock in a [`BufWriter`].
+//! - Every write to `Stdout`/`Stderr` is one system call (on the reactor path) or one trip to
+//!   the pool: for many small writes, wrap the lock in a [`BufWriter`].
+//! - zsync's `Stdin` on the reactor path reads fd 0 itself, not through std's buffer: bytes a
+//!   `std::io::stdin()` read had buffered are not seen (another reason to use one of them).
 //! - `IsTerminal` is sealed in std: ask the fd instead (`stdout().as_fd().is_terminal()`).
 
 mod stdio;
 
+#[doc(hidden)]
+pub use stdio::stdio_reactor_calls;
 pub use stdio::{stderr, stdin, stdout, Stderr, StderrLock, Stdin, StdinLock, Stdout, StdoutLock};
 
 pub use std::io::{

@@ -1,19 +1,28 @@
 //! Standard input, output and error for green threads.
 //!
-//! Each stream has one operation per kind (fill, read to end, write, write all, flush) that
-//! moves owned bytes to or from std's own handle, on the blocking pool from a green thread
-//! (see [`crate::fs`]'s `offload` rule), on the calling thread otherwise.
+//! Each stream has one operation per kind (fill, read to end, write, write all, flush). From a
+//! green thread, a pollable fd (a pipe, a socket, a terminal) is tried without blocking and
+//! waited on through the worker's reactor (see [`Pollable`]); any other fd moves owned bytes
+//! to or from std's own handle on the blocking pool (see [`crate::fs`]'s `offload` rule). On
+//! an OS thread everything runs on the calling thread, through std's handles.
 
+use crate::reactor::{self, scheduled_io::Direction, ScheduledIo};
+use crate::runtime::context::{self, Current};
+use crate::runtime::Thread;
 use crate::sync::{Condvar, Mutex, MutexGuard};
 use crate::thread::ThreadId;
 use std::fmt;
 use std::io::{self, BufRead, Lines, Read, Write};
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The most one write hands to the pool at once.
 const WRITE_CHUNK: usize = 1 << 20;
+
+/// What one read of standard input on the reactor path asks for.
+const READ_CHUNK: usize = 64 * 1024;
 
 // ---- standard input ----
 
@@ -107,13 +116,35 @@ fn pull(carry: &Arc<std::sync::Mutex<Carry>>, how: Pull) -> io::Result<()> {
         if !c.bytes.is_empty() {
             return Ok(());
         }
-        c.in_flight = true;
     }
+    if let Some(registration) = STDIO[0].prepare() {
+        return pull_green(carry, how, &registration);
+    }
+    lock_carry(carry).in_flight = true;
     if !crate::fs::offload() {
         return from_std(carry, how);
     }
     let carry = Arc::clone(carry);
     crate::blocking::unblock(move || from_std(&carry, how))
+}
+
+/// [`pull`] on the reactor path: each read's bytes go to the carry as soon as they are taken,
+/// so a cancelled reader loses none.
+fn pull_green(
+    carry: &std::sync::Mutex<Carry>,
+    how: Pull,
+    registration: &reactor::Registration<Thread>,
+) -> io::Result<()> {
+    let mut buf = vec![0; READ_CHUNK];
+    loop {
+        let n = STDIO[0].run(registration, Direction::Read, |s| {
+            s.try_once(Direction::Read, buf.as_mut_ptr(), buf.len())
+        })?;
+        lock_carry(carry).bytes.extend_from_slice(&buf[..n]);
+        if n == 0 || matches!(how, Pull::Some) {
+            return Ok(());
+        }
+    }
 }
 
 /// A handle to the standard input, like `std::io::Stdin`: reads park only the calling green
@@ -376,9 +407,58 @@ impl OutShared {
         if !crate::fs::offload() || buf.is_empty() {
             return to_std(self.stream, buf, all);
         }
+        if let Some(registration) = self.pollable().prepare() {
+            return self.write_green(&registration, buf, all);
+        }
         let stream = self.stream;
         let owned = buf[..buf.len().min(WRITE_CHUNK)].to_vec();
         crate::blocking::unblock(move || to_std(stream, &owned, all))
+    }
+
+    fn pollable(&self) -> &'static Pollable {
+        match self.stream {
+            Stream::Out => &STDIO[1],
+            Stream::Err => &STDIO[2],
+        }
+    }
+
+    /// [`Self::write`] on the reactor path: each try writes fd 1 or 2 directly while holding
+    /// std's lock on the stream, after flushing what std buffered (a partial line from
+    /// `print!`), so output stays in order with std's and lines stay whole; the lock is let go
+    /// while the green thread waits.
+    fn write_green(
+        &self,
+        registration: &reactor::Registration<Thread>,
+        buf: &[u8],
+        all: bool,
+    ) -> io::Result<usize> {
+        let stream = self.stream;
+        let attempt = |s: &Pollable, part: &[u8]| -> io::Result<usize> {
+            let ptr = part.as_ptr().cast_mut();
+            match stream {
+                Stream::Out => {
+                    let mut std = std::io::stdout().lock();
+                    std.flush()?;
+                    s.try_once(Direction::Write, ptr, part.len())
+                }
+                Stream::Err => {
+                    let _std = std::io::stderr().lock();
+                    s.try_once(Direction::Write, ptr, part.len())
+                }
+            }
+        };
+        let pollable = self.pollable();
+        let mut done = 0;
+        loop {
+            let n = pollable.run(registration, Direction::Write, |s| attempt(s, &buf[done..]))?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            done += n;
+            if !all || done == buf.len() {
+                return Ok(done);
+            }
+        }
     }
 
     fn write_all(&self, buf: &[u8]) -> io::Result<()> {
@@ -398,7 +478,7 @@ impl OutShared {
                 Stream::Err => std::io::stderr().flush(),
             }
         }
-        if !crate::fs::offload() {
+        if !crate::fs::offload() || self.pollable().prepare().is_some() {
             return to_std(self.stream);
         }
         let stream = self.stream;
@@ -657,4 +737,200 @@ impl AsRawFd for StdinLock<'_> {
     fn as_raw_fd(&self) -> RawFd {
         self.std.as_raw_fd()
     }
+}
+
+// ---- the reactor path ----
+
+/// One of the standard fds as zsync waits on it from a green thread: through its worker's
+/// reactor while the fd is pollable (a pipe, a socket, a terminal), in its own (blocking) mode,
+/// with non-blocking tries; `None` from [`Pollable::prepare`] sends the caller to the pool.
+struct Pollable {
+    fd: RawFd,
+    /// epoll refused the fd (a regular file, `/dev/null`): the pool, for good.
+    refused: AtomicBool,
+    /// The kernel refused `RWF_NOWAIT` on it (a terminal): a zero-timeout poll, then the real
+    /// call.
+    no_nowait: AtomicBool,
+    registration: std::sync::Mutex<Option<Arc<reactor::Registration<Thread>>>>,
+}
+
+static STDIO: [Pollable; 3] = [Pollable::new(0), Pollable::new(1), Pollable::new(2)];
+
+/// Calls of the standard streams that took the reactor path (for tests).
+static REACTOR_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// How many reads and writes of the standard streams waited on a worker's reactor instead of
+/// the blocking pool (for tests).
+#[doc(hidden)]
+pub fn stdio_reactor_calls() -> u64 {
+    REACTOR_CALLS.load(Ordering::Relaxed)
+}
+
+impl Pollable {
+    const fn new(fd: RawFd) -> Self {
+        Pollable {
+            fd,
+            refused: AtomicBool::new(false),
+            no_nowait: AtomicBool::new(false),
+            registration: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The fd's registration with a live reactor, when the caller is a green thread whose
+    /// worker has one and the fd is pollable.
+    fn prepare(&self) -> Option<Arc<reactor::Registration<Thread>>> {
+        if self.refused.load(Ordering::Relaxed) {
+            return None;
+        }
+        let Current::Green { worker, .. } = context::current() else {
+            return None;
+        };
+        let reactor = worker.reactor()?;
+        let mut slot = self.registration.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(registration) = slot.as_ref() {
+            // Any live reactor will do; one of a runtime that has shut down will not.
+            if !registration.reactor.is_shut_down() {
+                return Some(Arc::clone(registration));
+            }
+        }
+        *slot = None;
+        match reactor.register(self.fd) {
+            Ok(registration) => {
+                let registration = Arc::new(registration);
+                *slot = Some(Arc::clone(&registration));
+                Some(registration)
+            }
+            Err(e) => {
+                // EPERM: not pollable (a regular file, /dev/null). Anything else (EEXIST: the
+                // `hook` feature registered it first) leaves it to the pool this time.
+                if e.raw_os_error() == Some(libc::EPERM) {
+                    self.refused.store(true, Ordering::Relaxed);
+                }
+                None
+            }
+        }
+    }
+
+    /// One non-blocking try: `preadv2`/`pwritev2` with `RWF_NOWAIT` at the current position
+    /// (pipes take it; nothing about the fd changes, so others sharing it still block), or,
+    /// where the kernel refuses the flag (terminals), a zero-timeout poll and, if the fd is
+    /// ready, the real call (which blocks the worker if another reader drained it in between).
+    fn try_once(&self, direction: Direction, ptr: *mut u8, len: usize) -> io::Result<usize> {
+        let (nowait_nr, plain_nr, events) = match direction {
+            Direction::Read => (libc::SYS_preadv2, libc::SYS_read, libc::POLLIN),
+            Direction::Write => (libc::SYS_pwritev2, libc::SYS_write, libc::POLLOUT),
+        };
+        if !self.no_nowait.load(Ordering::Relaxed) {
+            let iov = libc::iovec {
+                iov_base: ptr.cast(),
+                iov_len: len,
+            };
+            // SAFETY: one iovec over the caller's buffer, valid for the call; position -1 (the
+            // current one), high half 0. A raw syscall: the `hook` feature's wrappers are not
+            // wanted here.
+            let r = unsafe {
+                libc::syscall(
+                    nowait_nr,
+                    self.fd,
+                    &iov,
+                    1,
+                    -1 as libc::c_long,
+                    0 as libc::c_long,
+                    libc::RWF_NOWAIT,
+                )
+            };
+            if let Ok(n) = usize::try_from(r) {
+                return Ok(n);
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL) => {
+                    self.no_nowait.store(true, Ordering::Relaxed);
+                }
+                _ => return Err(e),
+            }
+        }
+        let mut p = libc::pollfd {
+            fd: self.fd,
+            events,
+            revents: 0,
+        };
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: one valid pollfd and timespec for the call; no signal mask.
+        let ready = unsafe {
+            libc::syscall(
+                libc::SYS_ppoll,
+                &mut p,
+                1,
+                &zero,
+                std::ptr::null::<libc::sigset_t>(),
+                0,
+            )
+        };
+        if ready == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        if ready == 0 && !user_nonblocking(self.fd) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        // SAFETY: the caller's buffer, valid for `len` bytes.
+        let r = unsafe { libc::syscall(plain_nr, self.fd, ptr, len) };
+        usize::try_from(r).map_err(|_| io::Error::last_os_error())
+    }
+
+    /// Runs `attempt` (built on [`Self::try_once`]) until it does not fail with `WouldBlock`,
+    /// parking the green thread for `direction` readiness in between. A cancellation or
+    /// `timeout()` unwinds from the park, leaving no waiter behind.
+    fn run<R>(
+        &self,
+        registration: &reactor::Registration<Thread>,
+        direction: Direction,
+        mut attempt: impl FnMut(&Self) -> io::Result<R>,
+    ) -> io::Result<R> {
+        REACTOR_CALLS.fetch_add(1, Ordering::Relaxed);
+        crate::runtime::monitor::coop::poll();
+        let io = &registration.io;
+        loop {
+            let seen = io.snapshot();
+            match attempt(self) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                result => return result,
+            }
+            if user_nonblocking(self.fd) {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let Current::Green { worker, task } = context::current() else {
+                unreachable!("the reactor path runs on green threads");
+            };
+            io.clear(seen, direction);
+            if let Some(key) = io.register(seen, direction, Thread::green(task.clone())) {
+                struct Remove<'a>(&'a ScheduledIo<Thread>, u64);
+                impl Drop for Remove<'_> {
+                    fn drop(&mut self) {
+                        self.0.remove(self.1);
+                    }
+                }
+                let _remove = Remove(io, key);
+                let _external = worker.remote().watch.external_wait();
+                crate::runtime::park::park_until_for(
+                    None,
+                    crate::runtime::WaitReason::Socket {
+                        fd: self.fd,
+                        direction: direction.into(),
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// The user made the fd non-blocking (`O_NONBLOCK`): `WouldBlock` is the answer, at once.
+fn user_nonblocking(fd: RawFd) -> bool {
+    // SAFETY: F_GETFL takes no argument.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    flags != -1 && flags & libc::O_NONBLOCK != 0
 }
