@@ -486,3 +486,23 @@ fn metrics_count_live_parked_switches_and_steals() {
     }
     assert_eq!(rt.metrics().parked, 0);
 }
+
+#[test]
+fn spawning_an_os_thread_leaves_no_stray_unpark_behind() {
+    // Each spawned thread unparks its spawner once and the spawner parks once per spawn: a
+    // wake-up token left behind by the spawn itself would let a park return early, two unparks
+    // would then merge into one token, and the last park would wait forever.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        runtime(Flavor::OsThreads).block_on(|| {
+            for _ in 0..2000 {
+                let me = thread::current();
+                let _t = thread::spawn(move || me.unpark());
+                thread::park();
+            }
+        });
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("a park never returned: an unpark was lost");
+}

@@ -11,7 +11,7 @@ use super::{Live, Shared};
 use crate::coro::Stack;
 use std::io;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Runs `body` on a new OS thread, counted in `live` until it ends.
 pub(super) fn spawn(
@@ -32,25 +32,38 @@ pub(super) fn spawn(
     // `OsThread` (in its thread-local, dropped after the closure) holds an `Arc<Shared>`; if it
     // does not, the closure drops here, where the caller's handle holds one.
     let live = unsafe { Live::enter(shared) };
-    let runtime = shared.clone();
-    let (tx, rx) = std::sync::mpsc::channel::<Arc<OsThread>>();
+    // The new thread's handle is made here, from the `JoinHandle`, and handed over through a
+    // mutex and condvar, not a channel: std's channels wait with `thread::park`, and a wake-up
+    // they leave behind would be taken by this thread's next `thread::park` as an unpark (a
+    // lost unpark later: std's own park tests hang).
+    let slot: Arc<(Mutex<Option<Arc<OsThread>>>, Condvar)> = Arc::default();
+    let handed = slot.clone();
     let os = builder.spawn(move || {
         let _live = live;
-        let me = Arc::new(OsThread {
-            id: ThreadId::next(),
-            name,
-            thread: std::thread::current(),
-            cancel: AtomicBool::new(false),
-            runtime: Some(runtime),
-        });
-        set_os_self(me.clone());
-        let _ = tx.send(me);
+        let me = {
+            let (lock, ready) = &*handed;
+            let mut me = lock.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                match me.take() {
+                    Some(me) => break me,
+                    None => me = ready.wait(me).unwrap_or_else(|e| e.into_inner()),
+                }
+            }
+        };
+        set_os_self(me);
         body(Start::Run);
     });
     let os = os.map_err(os_thread_error)?;
-    let me = rx
-        .recv()
-        .map_err(|_| io::Error::other("the new OS thread died at once"))?;
+    let me = Arc::new(OsThread {
+        id: ThreadId::next(),
+        name,
+        thread: os.thread().clone(),
+        cancel: AtomicBool::new(false),
+        runtime: Some(shared.clone()),
+    });
+    let (lock, ready) = &*slot;
+    *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(me.clone());
+    ready.notify_one();
     shared
         .os_threads
         .lock()
