@@ -343,18 +343,13 @@ pub(crate) fn read(
     if let Some(result) = uring::read(file, scratch, &mut buf[..len], None) {
         return result;
     }
-    let owned = scratch.take(len);
-    let file = Arc::clone(file);
-    let (owned, result) = run(move || {
-        let mut owned = owned;
-        let result = (&*file).read(&mut owned[..len]);
-        (owned, result)
-    });
-    if let Ok(n) = result {
-        buf[..n].copy_from_slice(&owned[..n]);
-    }
-    scratch.put(owned);
-    result
+    into_owned(
+        file,
+        scratch,
+        len,
+        |mut f, b| f.read(b),
+        |owned, &n| buf[..n].copy_from_slice(&owned[..n]),
+    )
 }
 
 pub(crate) fn read_vectored(
@@ -369,26 +364,23 @@ pub(crate) fn read_vectored(
     if total == 0 {
         return (&**file).read_vectored(bufs);
     }
-    let owned = scratch.take(total);
-    let file = Arc::clone(file);
-    let (owned, result) = run(move || {
-        let mut owned = owned;
-        let result = (&*file).read(&mut owned[..total]);
-        (owned, result)
-    });
-    if let Ok(n) = result {
-        let mut rest = &owned[..n];
-        for buf in bufs.iter_mut() {
-            if rest.is_empty() {
-                break;
+    into_owned(
+        file,
+        scratch,
+        total,
+        |mut f, b| f.read(b),
+        |owned, &n| {
+            let mut rest = &owned[..n];
+            for buf in bufs.iter_mut() {
+                if rest.is_empty() {
+                    break;
+                }
+                let k = buf.len().min(rest.len());
+                buf[..k].copy_from_slice(&rest[..k]);
+                rest = &rest[k..];
             }
-            let k = buf.len().min(rest.len());
-            buf[..k].copy_from_slice(&rest[..k]);
-            rest = &rest[k..];
-        }
-    }
-    scratch.put(owned);
-    result
+        },
+    )
 }
 
 pub(crate) fn read_exact(
@@ -406,18 +398,13 @@ pub(crate) fn read_exact(
     // when the file ends first, after consuming what was there).
     for chunk in buf.chunks_mut(MAX_CHUNK) {
         let len = chunk.len();
-        let owned = scratch.take(len);
-        let file = Arc::clone(file);
-        let (owned, result) = run(move || {
-            let mut owned = owned;
-            let result = (&*file).read_exact(&mut owned[..len]);
-            (owned, result)
-        });
-        if result.is_ok() {
-            chunk.copy_from_slice(&owned[..len]);
-        }
-        scratch.put(owned);
-        result?;
+        into_owned(
+            file,
+            scratch,
+            len,
+            |mut f, b| f.read_exact(b),
+            |owned, _| chunk.copy_from_slice(owned),
+        )?;
     }
     Ok(())
 }
@@ -479,18 +466,13 @@ pub(crate) fn read_at(
     if let Some(result) = uring::read(file, scratch, &mut buf[..len], Some(offset)) {
         return result;
     }
-    let owned = scratch.take(len);
-    let file = Arc::clone(file);
-    let (owned, result) = run(move || {
-        let mut owned = owned;
-        let result = file.read_at(&mut owned[..len], offset);
-        (owned, result)
-    });
-    if let Ok(n) = result {
-        buf[..n].copy_from_slice(&owned[..n]);
-    }
-    scratch.put(owned);
-    result
+    into_owned(
+        file,
+        scratch,
+        len,
+        move |f, b| f.read_at(b, offset),
+        |owned, &n| buf[..n].copy_from_slice(&owned[..n]),
+    )
 }
 
 pub(crate) fn read_exact_at(
@@ -509,18 +491,13 @@ pub(crate) fn read_exact_at(
     let mut offset = offset;
     for chunk in buf.chunks_mut(MAX_CHUNK) {
         let len = chunk.len();
-        let owned = scratch.take(len);
-        let file = Arc::clone(file);
-        let (owned, result) = run(move || {
-            let mut owned = owned;
-            let result = file.read_exact_at(&mut owned[..len], offset);
-            (owned, result)
-        });
-        if result.is_ok() {
-            chunk.copy_from_slice(&owned[..len]);
-        }
-        scratch.put(owned);
-        result?;
+        into_owned(
+            file,
+            scratch,
+            len,
+            move |f, b| f.read_exact_at(b, offset),
+            |owned, _| chunk.copy_from_slice(owned),
+        )?;
         offset += len as u64;
     }
     Ok(())
@@ -601,6 +578,29 @@ fn with_owned<T: Send + 'static>(
         let result = f(&file, &owned[..len]);
         (owned, result)
     });
+    scratch.put(owned);
+    result
+}
+
+/// The read twin of [`with_owned`]: `f` reads on the pool into an owned buffer of `len` bytes
+/// from `scratch`; on success `out` copies what it needs from the buffer before it goes back.
+fn into_owned<T: Send + 'static>(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    len: usize,
+    f: impl FnOnce(&std_fs::File, &mut [u8]) -> io::Result<T> + Send + 'static,
+    out: impl FnOnce(&[u8], &T),
+) -> io::Result<T> {
+    let owned = scratch.take(len);
+    let file = Arc::clone(file);
+    let (owned, result) = run(move || {
+        let mut owned = owned;
+        let result = f(&file, &mut owned[..len]);
+        (owned, result)
+    });
+    if let Ok(value) = &result {
+        out(&owned[..len], value);
+    }
     scratch.put(owned);
     result
 }
