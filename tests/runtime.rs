@@ -506,3 +506,168 @@ fn spawning_an_os_thread_leaves_no_stray_unpark_behind() {
     rx.recv_timeout(Duration::from_secs(60))
         .expect("a park never returned: an unpark was lost");
 }
+
+/// Waits (up to 10 s) for `done`, failing with `what` if it never comes.
+fn wait_for(done: &AtomicBool, what: &str) {
+    let start = Instant::now();
+    while !done.load(Ordering::SeqCst) {
+        assert!(start.elapsed() < Duration::from_secs(10), "{what}");
+        std::thread::yield_now();
+    }
+}
+
+/// A new green thread waits in its spawner's `next` slot, but not forever: if the spawner keeps
+/// its worker busy and never parks, another worker takes the child after a few microseconds.
+/// (Without that, the child would wait for the spawner, which waits for the child: a hang.)
+#[test]
+fn a_spawner_that_never_parks_does_not_hold_its_child_back() {
+    let rt = Builder::new().worker_threads(2).build().unwrap();
+    for _ in 0..50 {
+        let ran = Arc::new(AtomicBool::new(false));
+        let spinner = {
+            let ran = ran.clone();
+            rt.spawn(move || {
+                let child = {
+                    let ran = ran.clone();
+                    zsync::spawn(move || ran.store(true, Ordering::SeqCst))
+                };
+                // Busy, with no park point, until the child has run elsewhere.
+                wait_for(
+                    &ran,
+                    "the child never ran while its spawner kept its worker busy",
+                );
+                child.join().unwrap();
+            })
+        };
+        spinner.join().unwrap();
+    }
+}
+
+/// A spawner that parks soon after spawning (here: a microsecond later, in a join) runs the
+/// child on its own worker, from its `next` slot, even while the other worker is looking for
+/// work: the pair's wakes stay local. Each round makes the other worker look at the right
+/// moment (it finishes a green thread just as the child is spawned); before the `next` slot it
+/// took the child nearly every round. The child goes elsewhere only if its spawner is held up
+/// for longer than the slot's grace period, which a preempted OS thread can be: hence 90%.
+#[test]
+fn a_spawner_that_parks_soon_runs_its_child_on_its_own_worker() {
+    let rt = Builder::new().worker_threads(2).build().unwrap();
+    let same = rt.block_on(|| {
+        let mine = std::thread::current().id();
+        (0..100)
+            .filter(|_| {
+                // A green thread that keeps the other worker busy until the child is spawned.
+                let (started, go) = (
+                    Arc::new(AtomicBool::new(false)),
+                    Arc::new(AtomicBool::new(false)),
+                );
+                let other = {
+                    let (started, go) = (started.clone(), go.clone());
+                    zsync::spawn(move || {
+                        started.store(true, Ordering::SeqCst);
+                        while !go.load(Ordering::SeqCst) {
+                            std::hint::spin_loop();
+                        }
+                    })
+                };
+                wait_for(
+                    &started,
+                    "the other worker never took the busy green thread",
+                );
+                go.store(true, Ordering::SeqCst);
+                let child = zsync::spawn(|| std::thread::current().id());
+                let spin = Instant::now();
+                while spin.elapsed() < Duration::from_micros(1) {
+                    std::hint::spin_loop();
+                }
+                let ran_on = child.join().unwrap();
+                other.join().unwrap();
+                ran_on == mine
+            })
+            .count()
+    });
+    assert!(
+        same >= 90,
+        "only {same} of 100 children ran on their spawner's worker"
+    );
+}
+
+/// The `next` slot does not starve the ready queue: on one worker, a chain of green threads
+/// each spawning the next and exiting (every pick could come from the slot) must let a
+/// yielding green thread run meanwhile. The chain goes on until it has seen the other thread
+/// make progress, so without fairness this test hangs (and fails at its deadline).
+#[test]
+fn a_chain_of_spawns_does_not_starve_ready_green_threads() {
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let progress = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let yielder = {
+        let (progress, stop) = (progress.clone(), stop.clone());
+        rt.spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                progress.fetch_add(1, Ordering::SeqCst);
+                thread::yield_now();
+            }
+        })
+    };
+    fn link(progress: Arc<AtomicUsize>, seen: usize, done: Arc<AtomicBool>, start: Instant) {
+        if progress.load(Ordering::SeqCst) >= seen + 100 {
+            done.store(true, Ordering::SeqCst);
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the yielder starved"
+        );
+        drop(zsync::spawn(move || link(progress, seen, done, start)));
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    {
+        let (progress, done) = (progress.clone(), done.clone());
+        rt.spawn(move || {
+            let seen = progress.load(Ordering::SeqCst);
+            link(progress, seen, done, Instant::now())
+        });
+    }
+    wait_for(&done, "the chain never saw the yielder progress");
+    stop.store(true, Ordering::SeqCst);
+    yielder.join().unwrap();
+}
+
+/// Dropping a runtime whose workers never run dry (green threads that keep yielding) cancels
+/// them and returns: the workers look for the shutdown at every fairness tick, not only when
+/// they are idle. (It hung before.)
+#[test]
+fn dropping_a_runtime_whose_green_threads_keep_yielding_returns() {
+    for workers in [1, 2] {
+        let rt = Builder::new().worker_threads(workers).build().unwrap();
+        let running = Arc::new(AtomicUsize::new(0));
+        for _ in 0..4 {
+            let running = running.clone();
+            drop(rt.spawn(move || {
+                running.fetch_add(1, Ordering::SeqCst);
+                loop {
+                    thread::yield_now();
+                }
+            }));
+        }
+        let start = Instant::now();
+        while running.load(Ordering::SeqCst) < 4 {
+            assert!(start.elapsed() < Duration::from_secs(10), "never started");
+            std::thread::yield_now();
+        }
+        let dropped = Arc::new(AtomicBool::new(false));
+        let dropper = {
+            let dropped = dropped.clone();
+            std::thread::spawn(move || {
+                drop(rt);
+                dropped.store(true, Ordering::SeqCst);
+            })
+        };
+        wait_for(
+            &dropped,
+            "dropping the runtime hung on yielding green threads",
+        );
+        dropper.join().unwrap();
+    }
+}

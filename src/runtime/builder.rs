@@ -221,6 +221,7 @@ impl Builder {
                 .map(|_| Remote {
                     inbox: Queue::new(),
                     fresh: BoundedQueue::new(super::FRESH_CAPACITY),
+                    next: super::next_slot::NextSlot::new(),
                     thread: OnceLock::new(),
                     metrics: WorkerMetrics::default(),
                     reactor: reactors.next().flatten(),

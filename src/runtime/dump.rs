@@ -342,7 +342,11 @@ pub(crate) fn collect(shared: &Shared) -> Dump {
     let mut dump = Dump {
         workers: n,
         unstarted: shared.injector.len()
-            + shared.workers.iter().map(|w| w.fresh.len()).sum::<usize>(),
+            + shared
+                .workers
+                .iter()
+                .map(|w| w.fresh.len() + usize::from(!w.next.is_empty()))
+                .sum::<usize>(),
         ..Dump::default()
     };
     if n == 0 || shared.flavor != super::Flavor::GreenThreads {

@@ -84,7 +84,7 @@ impl Metrics {
                 switches: get(&w.metrics.switches),
                 steals: get(&w.metrics.steals),
                 parked: get(&w.metrics.parked),
-                queued: (w.inbox.len() + w.fresh.len()) as u64,
+                queued: (w.inbox.len() + w.fresh.len() + usize::from(!w.next.is_empty())) as u64,
             };
             m.spawns += snapshot.spawns;
             m.switches += snapshot.switches;

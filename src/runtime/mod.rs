@@ -26,6 +26,7 @@ mod global;
 mod idle;
 mod metrics;
 pub(crate) mod monitor;
+mod next_slot;
 mod os_threads;
 mod owned;
 pub(crate) mod park;
@@ -68,6 +69,9 @@ pub(crate) struct Remote {
     /// them (started ones never move, see docs/ARCHITECTURE.md). Bounded: spawns overflow into
     /// the injector.
     pub(crate) fresh: BoundedQueue<TaskRef>,
+    /// The green thread this worker spawned last, kept for itself for a few microseconds (see
+    /// `next_slot`): a spawner that parks at once runs its child on its own core.
+    pub(crate) next: next_slot::NextSlot<task::Task>,
     /// The worker's OS thread, to unpark it.
     pub(crate) thread: OnceLock<std::thread::Thread>,
     pub(crate) metrics: WorkerMetrics,
@@ -194,7 +198,10 @@ impl Shared {
     pub(crate) fn has_shared_work(&self, index: usize) -> bool {
         !self.injector.is_empty()
             || !self.workers[index].inbox.is_empty()
-            || self.workers.iter().any(|w| !w.fresh.is_empty())
+            || self
+                .workers
+                .iter()
+                .any(|w| !w.fresh.is_empty() || !w.next.is_empty())
     }
 }
 

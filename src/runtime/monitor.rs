@@ -429,6 +429,7 @@ fn suspected(shared: &Shared) -> bool {
     for w in shared.workers.iter() {
         if !w.inbox.is_empty()
             || !w.fresh.is_empty()
+            || !w.next.is_empty()
             || w.watch.timers.load(Ordering::Relaxed)
             || w.watch.external_waits.load(Ordering::Relaxed) != 0
         {

@@ -1,6 +1,6 @@
 //! Where a green thread is created: the closure is wrapped with its join packet and boxed
-//! (once), then becomes a [`Task`] in a run queue: the spawning worker's `fresh` queue, or the
-//! injector from outside the runtime. A worker starts it later (worker.rs `start`). For a
+//! (once), then becomes a [`Task`] in a run queue: the spawning worker's `next` slot (its
+//! previous occupant moves to the `fresh` queue), or the injector from outside the runtime. A worker starts it later (worker.rs `start`). For a
 //! `Flavor::OsThreads` runtime the same boxed closure runs on an OS thread instead
 //! (`os_threads.rs`).
 
@@ -126,7 +126,7 @@ fn spawn_green(
     let task = Task::new(shared.clone(), name, stack, body);
     let thread = Thread::green(task.clone());
     match here.worker() {
-        Some(worker) if Arc::ptr_eq(&worker.shared, shared) => worker.push_fresh(task),
+        Some(worker) if Arc::ptr_eq(&worker.shared, shared) => worker.push_spawned(task),
         _ => {
             shared.external_spawns.fetch_add(1, Ordering::Relaxed);
             shared.injector.push(task);

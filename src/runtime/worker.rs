@@ -1,10 +1,14 @@
 //! A worker: one OS thread running green threads from its queues.
 //!
-//! Order of looking for work: the local ready queue (green threads this worker owns, woken on
-//! this thread) taking turns with its own `fresh` queue (not-yet-started ones), then the inbox
-//! (owned ones woken from elsewhere), the injector, and other workers' `fresh` queues
-//! (stealing). Every 61st pick looks at the inbox and the injector first, so that a busy local
-//! queue cannot starve them. With nothing to run, the worker fires due timers, and otherwise
+//! Order of looking for work: the `next` slot (the green thread this worker spawned last, see
+//! `next_slot`), the local ready queue (green threads this worker owns, woken on this thread)
+//! taking turns with its own `fresh` queue (not-yet-started ones), then the inbox (owned ones
+//! woken from elsewhere), the injector, and other workers' `fresh` queues (stealing); another
+//! worker's `next` slot only after its occupant has waited there for [`NEXT_GRACE`]. Every 61st
+//! pick polls I/O, fires due timers and looks at the inbox and the injector first, so that a
+//! busy local queue cannot starve them; green threads woken by their timers go to the front of
+//! the ready queue, ahead of the runnable ones (a sleeper's lateness is its wake-up's latency,
+//! not the queue's length). With nothing to run, the worker fires due timers, and otherwise
 //! sleeps (in its reactor's driver, if it has one) until the next timer deadline or an unpark.
 //!
 //! A green thread's life on its worker: `start` gives it a stack and a `Context` (its boxed
@@ -15,6 +19,7 @@
 use super::context;
 use super::metrics::WorkerMetrics;
 use super::owned::OwnedTasks;
+use super::task::park_state::Wake;
 use super::task::{Body, Local, Reason, Start, Task, TaskRef};
 use super::timer::wheel::{TimerKey, TimerWheel};
 use super::Shared;
@@ -37,6 +42,13 @@ const SEARCH_SPINS: u32 = 8;
 /// shootdown per run of stacks: a worker that naps between timers a millisecond apart must not
 /// pay it at every nap.
 const TRIM_INTERVAL: Duration = Duration::from_millis(50);
+/// How long a green thread waits in its spawner's `next` slot before an idle worker may take it:
+/// long enough for a spawner that parks at once to run its child itself, short enough that a
+/// spawner that keeps running does not hold its child back noticeably (Go's thieves wait 3 us).
+const NEXT_GRACE: Duration = Duration::from_micros(4);
+/// Every this many picks the `next` slot is looked at after the ready queue, not before, so that
+/// a chain of green threads each spawning the next cannot starve the ready ones.
+const NEXT_FAIRNESS_TICK: u32 = 8;
 
 pub(crate) struct Worker {
     pub(crate) index: usize,
@@ -57,6 +69,9 @@ pub(crate) struct Worker {
     deferred: RefCell<Vec<TaskRef>>,
     /// When the stack pool was last trimmed (see `TRIM_INTERVAL`).
     last_trim: Cell<Instant>,
+    /// Another worker's `next` occupant this worker is waiting to steal: (worker, occupant,
+    /// first seen), for [`NEXT_GRACE`].
+    next_candidate: Cell<Option<(usize, *const Task, Instant)>>,
     /// The io_uring ring of this worker's file operations (`crate::reactor::uring`), made on first use.
     pub(crate) uring: crate::reactor::uring::WorkerRing<super::Thread>,
 }
@@ -110,6 +125,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         tick: Cell::new(0),
         deferred: RefCell::new(Vec::new()),
         last_trim: Cell::new(Instant::now()),
+        next_candidate: Cell::new(None),
         uring: Default::default(),
     };
     context::set_worker(&worker);
@@ -143,13 +159,15 @@ impl Worker {
         self.remote().reactor.as_ref()
     }
 
-    /// Queues a green thread that has not started, spawned on this worker: stealable, and into
-    /// the injector when this worker's queue is full.
-    pub(crate) fn push_fresh(&self, task: TaskRef) {
+    /// Queues a green thread spawned on this worker: into the `next` slot, whose previous
+    /// occupant moves to the `fresh` queue (stealable; into the injector when it is full).
+    pub(crate) fn push_spawned(&self, task: TaskRef) {
         let remote = self.remote();
         WorkerMetrics::add(&remote.metrics.spawns, 1);
-        if let Err(overflow) = remote.fresh.push(task) {
-            self.shared.injector.push(overflow);
+        if let Some(older) = remote.next.put(task) {
+            if let Err(overflow) = remote.fresh.push(older) {
+                self.shared.injector.push(overflow);
+            }
         }
     }
 
@@ -159,6 +177,12 @@ impl Worker {
 
     fn run_loop(&self) {
         loop {
+            // A worker that never runs dry (green threads that keep yielding, a server under
+            // constant load) must still see the shutdown: every fairness tick, not only when idle.
+            if self.tick.get() % FAIRNESS_TICK == 0 && self.shared.shutdown.load(Ordering::Acquire)
+            {
+                return;
+            }
             if let Some(task) = self.next_task() {
                 self.run_task(task);
                 continue;
@@ -201,6 +225,11 @@ impl Worker {
                 return Some(task);
             }
         }
+        if tick % NEXT_FAIRNESS_TICK != 0 {
+            if let Some(task) = self.remote().next.take() {
+                return Some(task);
+            }
+        }
         // Woken and new green threads take turns, so that neither a thread that keeps yielding
         // nor a burst of spawns can hold the other back.
         if tick % 2 == 0 {
@@ -215,6 +244,7 @@ impl Worker {
             .inbox
             .pop()
             .or_else(|| self.remote().fresh.pop())
+            .or_else(|| self.remote().next.take())
             .or_else(|| self.shared.injector.pop())
             .or_else(|| self.steal())
     }
@@ -232,7 +262,8 @@ impl Worker {
                 .pop()
                 .or_else(|| self.remote().fresh.pop())
                 .or_else(|| self.shared.injector.pop())
-                .or_else(|| self.steal());
+                .or_else(|| self.steal())
+                .or_else(|| self.steal_next());
             if found.is_some() || self.shared.shutdown.load(Ordering::Relaxed) {
                 break;
             }
@@ -272,6 +303,33 @@ impl Worker {
             WorkerMetrics::add(&self.remote().metrics.steals, stolen);
             Some(task)
         })
+    }
+
+    /// Takes the green thread waiting in another worker's `next` slot, once the same one has
+    /// been seen there for [`NEXT_GRACE`] (its spawner kept running instead of parking). The
+    /// clock is read only while some slot is occupied.
+    fn steal_next(&self) -> Option<TaskRef> {
+        let n = self.shared.workers.len();
+        let (victim, seen) = (1..n).map(|k| (self.index + k) % n).find_map(|victim| {
+            let seen = self.shared.workers[victim].next.peek();
+            (!seen.is_null()).then_some((victim, seen))
+        })?;
+        let now = Instant::now();
+        match self.next_candidate.get() {
+            Some((v, p, since)) if v == victim && p == seen => {
+                if now.duration_since(since) < NEXT_GRACE {
+                    return None;
+                }
+                self.next_candidate.set(None);
+                let task = self.shared.workers[victim].next.steal(seen)?;
+                WorkerMetrics::add(&self.remote().metrics.steals, 1);
+                Some(task)
+            }
+            _ => {
+                self.next_candidate.set(Some((victim, seen, now)));
+                None
+            }
+        }
     }
 
     /// Runs `task` until it suspends or finishes.
@@ -410,8 +468,14 @@ impl Worker {
             .borrow_mut()
             .advance(Instant::now(), |task| due.push(task));
         let fired = !due.is_empty();
-        for task in due {
-            task.unpark();
+        // Ahead of the runnable green threads (see the module docs), in deadline order. Every
+        // timer in this wheel belongs to a green thread this worker owns (a green thread arms
+        // its timers on its own worker), so the wake needs no `schedule`.
+        let mut ready = self.ready.borrow_mut();
+        for task in due.into_iter().rev() {
+            if task.park.unpark() == Wake::Schedule {
+                ready.push_front(task);
+            }
         }
         fired
     }
@@ -546,7 +610,12 @@ impl Worker {
                 }
             }
         }
-        while let Some(task) = self.remote().fresh.pop() {
+        while let Some(task) = self
+            .remote()
+            .fresh
+            .pop()
+            .or_else(|| self.remote().next.take())
+        {
             abandon(task);
         }
     }
