@@ -447,7 +447,7 @@ fn run_skew(implementation: &str, workers: usize, quick: bool, round: usize) -> 
             let (warmup, measure) = if quick {
                 (Duration::from_secs(2), Duration::from_secs(8))
             } else {
-                (Duration::from_secs(3), Duration::from_secs(20))
+                (Duration::from_secs(3), Duration::from_secs(15))
             };
             let skew = skew::skew_load(server.addr, warmup, measure);
             (skew.rps, skew.p99_us)
