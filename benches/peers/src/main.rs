@@ -449,7 +449,7 @@ fn run_skew(implementation: &str, workers: usize, quick: bool, round: usize) -> 
             } else {
                 (Duration::from_secs(3), Duration::from_secs(15))
             };
-            let skew = skew::skew_load(server.addr, warmup, measure);
+            let skew = skew::skew_load(server.addr, server.child.id(), warmup, measure);
             (skew.rps, skew.p99_us)
         }
         None => (f64::NAN, f64::NAN),

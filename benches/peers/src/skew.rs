@@ -14,6 +14,12 @@
 //! A request's latency runs from the write of its message to the read of the last byte of its
 //! echo. The result is round trips per second over the measuring window and the 99th
 //! percentile of the latencies of the round trips completed in it.
+//!
+//! For judging a result, the client prints to stderr the share of a core it used itself (near
+//! 100%: the client, not the server, was the limit), how evenly the hot connections were served
+//! (10th and 90th percentile of their round trips), p50 and the hot and quiet p99s, and the CPU
+//! use of the server's busiest threads over the window, from /proc (on zsync: each worker's,
+//! so an imbalance between them shows).
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
@@ -67,14 +73,60 @@ fn hot_set() -> Vec<bool> {
     hot
 }
 
-/// The 99th percentile of `samples` (nanoseconds), in microseconds.
-fn p99_us(samples: &mut [u32]) -> f64 {
+/// The `pct`th percentile of `samples` (nanoseconds), in microseconds.
+fn percentile_us(samples: &mut [u32], pct: usize) -> f64 {
     if samples.is_empty() {
         return f64::NAN;
     }
     samples.sort_unstable();
-    let i = (samples.len() * 99).div_ceil(100) - 1;
+    let i = (samples.len() * pct).div_ceil(100) - 1;
     samples[i] as f64 / 1e3
+}
+
+/// CPU time so far (clock ticks) of each thread of process `pid`, from /proc, with its name.
+fn threads_cpu(pid: u32) -> Vec<(String, u64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            let (head, rest) = stat.rsplit_once(") ")?;
+            let name = head.split_once(" (")?.1.to_string();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of stat; `rest` starts at field 3.
+            let ticks =
+                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            Some((
+                format!("{name}/{}", task.file_name().to_string_lossy()),
+                ticks,
+            ))
+        })
+        .collect()
+}
+
+/// The busiest threads of the server over the window, as "name/tid NN%" of one core.
+fn busiest(before: &[(String, u64)], after: &[(String, u64)], window: Duration) -> String {
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let mut used: Vec<(f64, &str)> = after
+        .iter()
+        .map(|(name, ticks)| {
+            let was = before
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |(_, t)| *t);
+            let share = (ticks - was.min(*ticks)) as f64 / per_second / window.as_secs_f64();
+            (share, name.as_str())
+        })
+        .collect();
+    used.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap());
+    used.iter()
+        .take(4)
+        .map(|(share, name)| format!("{name} {:.0}%", share * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// This thread's CPU time, to tell whether the client itself was the bottleneck.
@@ -88,8 +140,9 @@ fn thread_cpu() -> Duration {
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
-/// Runs the skewed load against the echo server at `addr` for `warmup` then `measure`.
-pub fn skew_load(addr: SocketAddr, warmup: Duration, measure: Duration) -> Skew {
+/// Runs the skewed load against the echo server at `addr` (process `server_pid`, whose
+/// threads' CPU use it reports) for `warmup` then `measure`.
+pub fn skew_load(addr: SocketAddr, server_pid: u32, warmup: Duration, measure: Duration) -> Skew {
     let mut poll = Poll::new().unwrap();
     let mut events = Events::with_capacity(1024);
     let message = [0x5au8; MSG];
@@ -132,7 +185,10 @@ pub fn skew_load(addr: SocketAddr, warmup: Duration, measure: Duration) -> Skew 
     // Which connections are in `waiting` (a readiness event while one waits must not add it
     // twice).
     let mut in_waiting = vec![false; B14_CONNECTIONS];
-    let mut latencies: Vec<u32> = Vec::with_capacity(1 << 20);
+    // Latencies (ns) of the round trips completed in the window, hot and quiet.
+    let mut hot_latencies: Vec<u32> = Vec::with_capacity(1 << 20);
+    let mut quiet_latencies: Vec<u32> = Vec::with_capacity(1 << 20);
+    let mut server_before = None;
     let start = Instant::now();
     let cpu_start = thread_cpu();
     let measure_from = start + warmup;
@@ -182,7 +238,12 @@ pub fn skew_load(addr: SocketAddr, warmup: Duration, measure: Duration) -> Skew 
                 c.completed += 1;
                 if now >= measure_from && now < end {
                     counted += 1;
-                    latencies.push(latency.as_nanos().min(u32::MAX as u128) as u32);
+                    let ns = latency.as_nanos().min(u32::MAX as u128) as u32;
+                    if c.quiet.is_none() {
+                        hot_latencies.push(ns);
+                    } else {
+                        quiet_latencies.push(ns);
+                    }
                 }
                 if c.quiet.is_none() {
                     hot_done += 1;
@@ -201,10 +262,17 @@ pub fn skew_load(addr: SocketAddr, warmup: Duration, measure: Duration) -> Skew 
         if now >= end {
             break;
         }
+        if now >= measure_from && server_before.is_none() {
+            server_before = Some((threads_cpu(server_pid), now));
+        }
         poll.poll(&mut events, Some(end - now)).unwrap();
         pending.extend(events.iter().map(|e| e.token().0));
     }
     let busy = (thread_cpu() - cpu_start).as_secs_f64() / start.elapsed().as_secs_f64();
+    let server = match server_before {
+        Some((before, at)) => busiest(&before, &threads_cpu(server_pid), at.elapsed()),
+        None => String::new(),
+    };
     let quiet_done: u64 = conns
         .iter()
         .filter(|c| c.quiet.is_some())
@@ -218,17 +286,27 @@ pub fn skew_load(addr: SocketAddr, warmup: Duration, measure: Duration) -> Skew 
         .map(|c| c.completed)
         .collect();
     per_hot.sort_unstable();
+    let mut all: Vec<u32> = hot_latencies
+        .iter()
+        .chain(&quiet_latencies)
+        .copied()
+        .collect();
+    let skew = Skew {
+        rps: counted as f64 / measure.as_secs_f64(),
+        p99_us: percentile_us(&mut all, 99),
+    };
     eprintln!(
         "  (B14 client: {:.0}% of a core busy; round trips per hot connection {:.0} (10th \
-         percentile {}, 90th {}), per quiet one {:.1})",
+         percentile {}, 90th {}), per quiet one {:.1}; latency p50 {:.0} µs, p99 hot {:.0} µs, \
+         quiet {:.0} µs; busiest server threads: {server})",
         busy * 100.0,
         hot_done as f64 / HOT as f64,
         per_hot[HOT / 10],
         per_hot[HOT * 9 / 10],
         quiet_done as f64 / quiet_count as f64,
+        percentile_us(&mut all, 50),
+        percentile_us(&mut hot_latencies, 99),
+        percentile_us(&mut quiet_latencies, 99),
     );
-    Skew {
-        rps: counted as f64 / measure.as_secs_f64(),
-        p99_us: p99_us(&mut latencies),
-    }
+    skew
 }
