@@ -10,6 +10,9 @@
 //!   program does with a blocking client); the ticker is a task on `tokio::time::sleep`.
 //! - std: 200 OS threads and a ticker thread on `std::thread::sleep`.
 //!
+//! The "zsync::net" rows (hazard_net.rs) run the same clients on each runtime's own sockets
+//! (zsync::net, tokio::net, std::net) with a minimal RESP client instead of the crate.
+//!
 //! The runner starts one redis-server on a free loopback port for the run (`prepare`), passes
 //! the port to each child in `PORT_VAR` and stops the server at the end.
 
@@ -98,8 +101,12 @@ pub fn hooked_binary() -> Option<std::path::PathBuf> {
         .clone()
 }
 
-/// One B13 measurement; `key` picks the figure printed (`B13-LATE` or `B13-OPS`).
+/// One B13 measurement; `key` picks the figure printed (`B13-LATE` or `B13-OPS`; the
+/// `B13-NET-...` keys run hazard_net.rs, each runtime on its own sockets).
 pub fn b13(key: &str, implementation: &str, pairs: usize, workers: usize) -> f64 {
+    if key.starts_with("B13-NET") {
+        return crate::hazard_net::run(implementation, pairs, workers).figure(key);
+    }
     let outcome = match implementation {
         "zsync" => hazard_zsync::run(pairs, workers),
         "tokio" => tokio(pairs, workers),

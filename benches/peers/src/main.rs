@@ -1,4 +1,4 @@
-//! zsync-peers: runs the workloads of docs/BENCHMARKS.md (B1-B13) on zsync and on its
+//! zsync-peers: runs the workloads of docs/BENCHMARKS.md (B1-B14) on zsync and on its
 //! peers side by side, alternating implementations over several rounds, and prints medians and
 //! zsync's advantage over each peer.
 //!
@@ -6,7 +6,7 @@
 //! cd benches/peers
 //! cargo run --release                  # everything, several rounds (about 15 minutes)
 //! cargo run --release -- --quick       # one short round of each (under 2 minutes)
-//! cargo run --release -- b4 b7         # only some workloads (b1 ... b13), full or --quick
+//! cargo run --release -- b4 b7         # only some workloads (b1 ... b14), full or --quick
 //! cargo run --release -- chart         # redraw results/chart.svg from results/results.md
 //! ```
 //!
@@ -17,16 +17,20 @@
 //! threads or a crash. Go runs when golang-go is installed (its program is go/main.go), and is
 //! skipped with a printed line when it is not; wrk (for B11) and redis-server (for B13) likewise.
 //! B13's zsync-with-`hook` rows run the hooked/ package's binary, which the runner builds.
+//! B7 and B14 load their server from this process (load.rs, skew.rs: one mio thread), never
+//! from the server's own process, so that the server cannot starve its load.
 
 mod files;
 mod go;
 mod hazard;
+mod hazard_net;
 mod hazard_zsync;
 mod load;
 mod micro;
 mod parked;
 mod report;
 mod servers;
+mod skew;
 mod switch;
 
 use report::Row;
@@ -74,6 +78,9 @@ enum Kind {
     Child,
     /// A server (echo or http) in a child process under load from this process.
     Server { http: bool, connections: usize },
+    /// B14: B7's echo server under skew.rs's skewed load; `p99` picks the figure. Both rows
+    /// come from the same runs: the first row to ask measures, the other reads the cache.
+    Skew { p99: bool },
 }
 
 const fn child(
@@ -167,6 +174,23 @@ const fn hazard(
     w
 }
 
+/// A B14 row: req/s, or (`p99`) the 99th percentile latency of the same runs.
+const fn skew(name: &'static str, p99: bool) -> Workload {
+    Workload {
+        key: "B14",
+        name,
+        unit: if p99 { "µs" } else { "req/s" },
+        higher_is_better: !p99,
+        impls: &["zsync", "tokio", "go"],
+        workers: 2,
+        rounds: 3,
+        kind: Kind::Skew { p99 },
+        zsync_env: &[],
+        peers_from: None,
+        zsync_hooked: false,
+    }
+}
+
 /// The suite, in table order. B10 (scaling) repeats B2, B4 and B7 at one worker; the B2, B4 and
 /// B7 rows are its "all cores" points on this 2-core machine.
 const SUITE: &[Workload] = &[
@@ -230,6 +254,26 @@ const SUITE: &[Workload] = &[
         true,
         Some("B13 redis ops hook"),
     ),
+    child(
+        "B13-NET-LATE",
+        "B13 redis lateness zsync::net",
+        "ms",
+        false,
+        &["zsync", "tokio", "std"],
+        2,
+        3,
+    ),
+    child(
+        "B13-NET-OPS",
+        "B13 redis ops zsync::net",
+        "ops/s",
+        true,
+        &["zsync", "tokio", "std"],
+        2,
+        3,
+    ),
+    skew("B14 skew", false),
+    skew("B14 skew p99", true),
 ];
 
 /// A server of one implementation, in its own process (so that each gets the machine to
@@ -240,11 +284,12 @@ struct Server {
 }
 
 impl Server {
-    fn start(implementation: &str, http: bool, workers: usize) -> Option<Server> {
-        let kind = if http { "http" } else { "echo" };
+    /// `kind`: "echo", "http" or "skew" (servers.rs; Go's echo server serves "skew").
+    fn start(implementation: &str, kind: &str, workers: usize) -> Option<Server> {
         let workers = workers.to_string();
         let mut cmd = if implementation == "go" {
             let mut cmd = Command::new(go::binary()?);
+            let kind = if kind == "http" { "http" } else { "echo" };
             cmd.args(["server", kind, &workers]);
             cmd
         } else {
@@ -369,7 +414,8 @@ fn run_server(w: &Workload, implementation: &str, quick: bool) -> f64 {
     let Kind::Server { http, connections } = w.kind else {
         unreachable!()
     };
-    let Some(server) = Server::start(implementation, http, w.workers) else {
+    let kind = if http { "http" } else { "echo" };
+    let Some(server) = Server::start(implementation, kind, w.workers) else {
         return f64::NAN;
     };
     let (warmup, measure) = if quick {
@@ -382,6 +428,34 @@ fn run_server(w: &Workload, implementation: &str, quick: bool) -> f64 {
     } else {
         load::echo_load(server.addr, connections, warmup, measure)
     }
+}
+
+/// Runs one B14 measurement of round `round` (both figures, req/s and p99 µs), or returns the
+/// one already made for this implementation and round by the other B14 row.
+fn run_skew(implementation: &str, workers: usize, quick: bool, round: usize) -> (f64, f64) {
+    type Cache = std::sync::Mutex<Vec<(String, usize, (f64, f64))>>;
+    static CACHE: Cache = std::sync::Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap();
+    if let Some((_, _, figures)) = cache
+        .iter()
+        .find(|(i, r, _)| i == implementation && *r == round)
+    {
+        return *figures;
+    }
+    let figures = match Server::start(implementation, "skew", workers) {
+        Some(server) => {
+            let (warmup, measure) = if quick {
+                (Duration::from_secs(2), Duration::from_secs(8))
+            } else {
+                (Duration::from_secs(3), Duration::from_secs(15))
+            };
+            let skew = skew::skew_load(server.addr, server.child.id(), warmup, measure);
+            (skew.rps, skew.p99_us)
+        }
+        None => (f64::NAN, f64::NAN),
+    };
+    cache.push((implementation.to_string(), round, figures));
+    figures
 }
 
 /// Runs wrk against a server and returns requests per second.
@@ -430,6 +504,14 @@ fn measure(w: &Workload, quick: bool, env: &[(&str, &str)]) -> Row {
                     run_child(w.key, implementation, w.workers, quick, &env, hooked)
                 }
                 Kind::Server { .. } => run_server(w, implementation, quick),
+                Kind::Skew { p99 } => {
+                    let (rps, p99_us) = run_skew(implementation, w.workers, quick, round);
+                    if p99 {
+                        p99_us
+                    } else {
+                        rps
+                    }
+                }
             };
             eprintln!(
                 "{}, round {round}: {implementation:>10} {value:>12.1} {}",
@@ -558,7 +640,7 @@ fn child_main(args: &[String], quick: bool) {
         "B9" => micro::b9(implementation, micro::B9_INCREMENTS / scale, workers),
         "B12-READ" => files::b12_read(implementation, files::B12_READS / scale, workers),
         "B12-COPY" => files::b12_copy(implementation, workers),
-        "B13-LATE" | "B13-OPS" => {
+        "B13-LATE" | "B13-OPS" | "B13-NET-LATE" | "B13-NET-OPS" => {
             hazard::b13(key, implementation, hazard::B13_PAIRS / scale, workers)
         }
         other => panic!("unknown workload {other}"),
@@ -573,7 +655,7 @@ fn main() {
         Some("server") => {
             let (implementation, kind, workers, addr) = (&args[1], &args[2], &args[3], &args[4]);
             let workers = workers.parse().expect("worker count");
-            servers::serve(implementation, kind == "http", workers, addr);
+            servers::serve(implementation, kind, workers, addr);
         }
         Some("micro") => child_main(&args, quick),
         Some("chart") => {

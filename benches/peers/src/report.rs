@@ -68,7 +68,7 @@ pub fn markdown(rows: &[Row]) -> String {
     }
     out +=
         "\n\"vs peer\" is zsync's advantage: above 1.00x zsync is better (faster, smaller, more \
-            requests, reads, MiB or redis commands per second, or more parked tasks, or a less late ticker); below 1.00x the peer is better. \
+            requests, reads, MiB or redis commands per second, or more parked tasks, or a less late ticker, or a lower p99 latency); below 1.00x the peer is better. \
             \"-\": the workload does not apply to that implementation; \"failed\": it ran and \
             crashed or hung without a result (the runner prints why).\n";
     out

@@ -1,5 +1,8 @@
-//! The same servers on each implementation: TCP echo (B7) and HTTP/1.1 keep-alive hello (B11).
-//! Each prints its bound address on stdout, then serves until killed.
+//! The same servers on each implementation: TCP echo (B7, and B14's "skew" kind) and HTTP/1.1
+//! keep-alive hello (B11). Each prints its bound address on stdout, then serves until killed.
+//! "skew" is the echo server with tokio's accept loop in a spawned task on a worker (as zsync's
+//! acceptor is a green thread on one) rather than in `block_on` on the main thread, so that
+//! tokio's handlers start from a worker's local queue, as zsync's do.
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -53,11 +56,12 @@ fn blocking_conn(mut s: impl Read + Write, http: bool) {
 }
 
 /// Serves `addr` with `implementation` on `workers` worker threads (std: a thread per
-/// connection, whatever `workers` says).
-pub fn serve(implementation: &str, http: bool, workers: usize, addr: &str) {
+/// connection, whatever `workers` says); `kind` is "echo", "http" or "skew".
+pub fn serve(implementation: &str, kind: &str, workers: usize, addr: &str) {
+    let http = kind == "http";
     match implementation {
         "zsync" => zsync_server(addr, http, workers),
-        "tokio" => tokio_server(addr, http, workers),
+        "tokio" => tokio_server(addr, http, workers, kind == "skew"),
         "may" => may_server(addr, http, workers),
         "std" => std_server(addr, http),
         other => panic!("unknown implementation {other}"),
@@ -100,12 +104,12 @@ fn may_server(addr: &str, http: bool, workers: usize) {
     }
 }
 
-fn tokio_server(addr: &str, http: bool, workers: usize) {
+fn tokio_server(addr: &str, http: bool, workers: usize, spawned_acceptor: bool) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rt = crate::micro::tokio_rt(workers);
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-        announce(listener.local_addr().unwrap());
+    let listener = rt.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
+    announce(listener.local_addr().unwrap());
+    let accept = async move {
         loop {
             let Ok((mut s, _)) = listener.accept().await else {
                 continue;
@@ -133,5 +137,10 @@ fn tokio_server(addr: &str, http: bool, workers: usize) {
                 }
             });
         }
-    })
+    };
+    if spawned_acceptor {
+        rt.block_on(rt.spawn(accept)).unwrap();
+    } else {
+        rt.block_on(accept);
+    }
 }
