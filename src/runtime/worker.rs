@@ -42,6 +42,10 @@ const SEARCH_SPINS: u32 = 8;
 /// shootdown per run of stacks: a worker that naps between timers a millisecond apart must not
 /// pay it at every nap.
 const TRIM_INTERVAL: Duration = Duration::from_millis(50);
+/// A worker that never runs dry polls its reactor at a fairness tick only if it has not for
+/// this long: the poll is a system call, and at every 61st pick it cost a yield ~16 ns (B3).
+/// Readiness then waits at most this long behind a busy run queue.
+const BUSY_POLL_INTERVAL: Duration = Duration::from_micros(100);
 /// How long a green thread waits in its spawner's `next` slot before an idle worker may take it:
 /// long enough for a spawner that parks at once to run its child itself, short enough that a
 /// spawner that keeps running does not hold its child back noticeably (Go's thieves wait 3 us).
@@ -53,6 +57,8 @@ const NEXT_FAIRNESS_TICK: u32 = 8;
 pub(crate) struct Worker {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
+    /// `&shared.workers[index]`, looked up once (a hot path reads it several times per switch).
+    remote: *const super::Remote,
     ready: RefCell<VecDeque<TaskRef>>,
     pub(crate) pool: RefCell<StackPool>,
     timers: RefCell<TimerWheel<TaskRef>>,
@@ -72,6 +78,8 @@ pub(crate) struct Worker {
     /// Another worker's `next` occupant this worker is waiting to steal: (worker, occupant,
     /// first seen), for [`NEXT_GRACE`].
     next_candidate: Cell<Option<(usize, *const Task, Instant)>>,
+    /// When this worker last polled its reactor (see `BUSY_POLL_INTERVAL`).
+    last_poll: Cell<Instant>,
     /// The io_uring ring of this worker's file operations (`crate::reactor::uring`), made on first use.
     pub(crate) uring: crate::reactor::uring::WorkerRing<super::Thread>,
 }
@@ -113,6 +121,7 @@ fn entry(task: *const Task, suspender: &Suspender, f: Box<dyn FnOnce(Start) + Se
 pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     let worker = Worker {
         index,
+        remote: &shared.workers[index],
         pool: RefCell::new(
             StackPool::new(shared.stack_size).expect("stack size checked by the builder"),
         ),
@@ -126,6 +135,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         deferred: RefCell::new(Vec::new()),
         last_trim: Cell::new(Instant::now()),
         next_candidate: Cell::new(None),
+        last_poll: Cell::new(Instant::now()),
         uring: Default::default(),
     };
     context::set_worker(&worker);
@@ -171,8 +181,11 @@ impl Worker {
         }
     }
 
+    #[inline]
     pub(crate) fn remote(&self) -> &super::Remote {
-        &self.shared.workers[self.index]
+        // SAFETY: it points into `shared.workers`, a boxed slice that is never resized and
+        // lives as long as `shared`, which this worker holds.
+        unsafe { &*self.remote }
     }
 
     fn run_loop(&self) {
@@ -214,7 +227,11 @@ impl Worker {
             }
             // Pick up I/O readiness and due timers even when this worker never runs dry (a
             // green thread that keeps yielding must not hold back every sleeper behind it).
-            self.poll_io(Some(Duration::ZERO));
+            // The poll is a system call: at most one per `BUSY_POLL_INTERVAL`.
+            let now = Instant::now();
+            if now.duration_since(self.last_poll.get()) >= BUSY_POLL_INTERVAL {
+                self.poll_io(Some(Duration::ZERO));
+            }
             self.fire_timers();
             if let Some(task) = self
                 .remote()
@@ -232,7 +249,7 @@ impl Worker {
         }
         // Woken and new green threads take turns, so that neither a thread that keeps yielding
         // nor a burst of spawns can hold the other back.
-        if tick % 2 == 0 {
+        if tick % 2 == 0 && !self.remote().fresh.is_empty() {
             if let Some(task) = self.remote().fresh.pop() {
                 return Some(task);
             }
@@ -547,6 +564,7 @@ impl Worker {
             return false;
         };
         WorkerMetrics::add(&self.remote().metrics.polls, 1);
+        self.last_poll.set(Instant::now());
         // Submit the queued file operations before blocking (what completes at once is woken
         // now, and the check below then sees it).
         self.uring.turn();

@@ -193,14 +193,18 @@ impl ParkPoint {
     }
 
     /// Raises `Cancelled` or a `TimedOut` if one is due and may be raised.
+    #[inline]
     pub(crate) fn check(&mut self, cancel: &AtomicBool) -> Check {
-        if self.shield > 0 {
+        // The common case, inline at every park point: nothing requested, no `timeout()`.
+        if self.shield > 0 || (!cancel.load(Ordering::Acquire) && self.timeouts.is_empty()) {
             return Check::Clear;
         }
+        self.check_slow(cancel)
+    }
+
+    #[cold]
+    fn check_slow(&mut self, cancel: &AtomicBool) -> Check {
         let cancelled = cancel.load(Ordering::Acquire);
-        if !cancelled && self.timeouts.is_empty() {
-            return Check::Clear;
-        }
         // The outermost expired timeout wins: everything inside it is unwound anyway.
         let expired = if cancelled {
             None
