@@ -85,6 +85,7 @@
 //!   is still running on the pool duplicates the descriptor instead (same open file, same
 //!   position, another fd number).
 
+mod nowait;
 mod op;
 pub(crate) mod uring;
 

@@ -484,13 +484,6 @@ mod ring {
     }
 
     impl<W: Unpark> WorkerRing<W> {
-        /// Whether a ring is (or can now be made) available here, for an operation at an offset
-        /// (`at_position` false) or at the file position.
-        pub(crate) fn usable(&self, reactor: Option<&Arc<Reactor<W>>>, at_position: bool) -> bool {
-            self.ring(reactor)
-                .is_some_and(|ring| ring.cur_pos || !at_position)
-        }
-
         /// Queues `kind` on `file` with `buf`, for `waiter` to be woken at its completion. Gives
         /// the buffer back if there is no ring (or it cannot read or write at the file position).
         pub(crate) fn submit(
