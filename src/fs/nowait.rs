@@ -18,6 +18,9 @@
 //! - **Buffered writes**: `EOPNOTSUPP` on ext4 and tmpfs (6.18: they would have to wait for
 //!   block allocation or the page lock); xfs and btrfs do them. Pipes write what fits, `EAGAIN`
 //!   when full.
+//! - **`O_DIRECT` files** are never tried (their flags are looked at once per `File`): a
+//!   synchronous call with the flag may wait for the device, and on 6.18/ext4 it is always
+//!   `EAGAIN`.
 //! - **Files that do not know the flag** (tmpfs reads, /proc, some character devices):
 //!   `EOPNOTSUPP`. That is remembered per `File` and direction ([`Support`]), so such a file
 //!   pays one wasted syscall per direction, not one per call.
@@ -57,14 +60,41 @@ fn enabled() -> bool {
 
 const READS_UNSUPPORTED: u8 = 1;
 const WRITES_UNSUPPORTED: u8 = 2;
+/// The open flags were looked at (see [`Support::check`]).
+const CHECKED: u8 = 4;
 
-/// What one open file has shown it does not support (`EOPNOTSUPP` for the flag).
+/// What one open file has shown it does not support (`EOPNOTSUPP` for the flag), and whether it
+/// was opened with `O_DIRECT`.
 #[derive(Default)]
 pub(crate) struct Support(AtomicU8);
 
 impl Support {
-    fn allows(&self, bit: u8) -> bool {
-        self.0.load(Ordering::Relaxed) & bit == 0 && enabled()
+    fn allows(&self, file: &File, bit: u8) -> bool {
+        if !enabled() {
+            return false;
+        }
+        let mut state = self.0.load(Ordering::Relaxed);
+        if state & CHECKED == 0 {
+            state = self.check(file);
+        }
+        state & bit == 0
+    }
+
+    /// Once per file: with `O_DIRECT` a read or write does not go through the page cache, and
+    /// nothing promises that a synchronous `RWF_NOWAIT` call then does not wait for the device
+    /// (the flag refuses to wait for locks, allocation and request slots). 6.18 answers such a
+    /// call on ext4 with `EAGAIN` every time, a wasted syscall per read. Either way such a file
+    /// never takes this path. (A flag set later with `fcntl(F_SETFL, O_DIRECT)` is not seen.)
+    #[cold]
+    fn check(&self, file: &File) -> u8 {
+        // SAFETY: F_GETFL reads the flags of a descriptor the `File` keeps open.
+        let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+        let bits = if flags >= 0 && flags & libc::O_DIRECT == 0 {
+            CHECKED
+        } else {
+            CHECKED | READS_UNSUPPORTED | WRITES_UNSUPPORTED
+        };
+        self.0.fetch_or(bits, Ordering::Relaxed) | bits
     }
 
     fn refuse(&self, bit: u8) {
@@ -114,7 +144,7 @@ pub(crate) fn read_vectored(
     bufs: &mut [io::IoSliceMut<'_>],
     offset: Option<u64>,
 ) -> Option<io::Result<usize>> {
-    if !support.allows(READS_UNSUPPORTED) {
+    if !support.allows(file, READS_UNSUPPORTED) {
         return None;
     }
     let offset = kernel_offset(offset)?;
@@ -153,7 +183,7 @@ pub(crate) fn write_vectored(
     bufs: &[io::IoSlice<'_>],
     offset: Option<u64>,
 ) -> Option<io::Result<usize>> {
-    if !support.allows(WRITES_UNSUPPORTED) {
+    if !support.allows(file, WRITES_UNSUPPORTED) {
         return None;
     }
     let offset = kernel_offset(offset)?;
