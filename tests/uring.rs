@@ -264,6 +264,37 @@ fn o_direct_reads_go_to_the_ring() {
     });
 }
 
+/// Reads of cached data do not park, yet stay park points: a loop of them ends when its
+/// `timeout()` expires, and when its green thread is cancelled.
+#[test]
+fn a_loop_of_cached_reads_is_cancellable() {
+    let dir = tmpdir();
+    let path = dir.0.join("hot");
+    make_file(&path, 4096);
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    rt.block_on(move || {
+        let file = Arc::new(File::open(&path).unwrap());
+        let started = Instant::now();
+        let outcome = zsync::time::timeout(Duration::from_millis(30), || loop {
+            let mut buf = [0u8; 512];
+            file.read_exact_at(&mut buf, 100).unwrap();
+            assert_eq!(buf[0], byte_at(100));
+        });
+        assert!(outcome.is_err());
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let reader = {
+            let file = file.clone();
+            zsync::spawn(move || loop {
+                let mut buf = [0u8; 512];
+                assert_eq!(file.read_at(&mut buf, 0).unwrap(), 512);
+            })
+        };
+        zsync::thread::sleep(Duration::from_millis(20));
+        let payload = reader.cancel().unwrap_err();
+        assert!(payload.is::<zsync::Cancelled>());
+    });
+}
+
 /// A pipe takes writes that need no wait (RWF_NOWAIT) until it is full; the rest of a large
 /// `write_all` waits (on the pool) until a reader on another green thread drains it, and the
 /// reader gets every byte in order.

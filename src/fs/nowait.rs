@@ -116,6 +116,15 @@ fn kernel_offset(offset: Option<u64>) -> Option<libc::off_t> {
     }
 }
 
+/// What every call here does first, like `thread::check_cancel`: counts against the cooperative
+/// budget (yields when it runs out, or when the monitor asks), and raises a pending cancellation
+/// or expired `timeout()`. A read that parked was a park point; one that does not must stay one,
+/// or a loop over cached reads could not be cancelled.
+fn park_point() {
+    crate::runtime::monitor::coop::poll();
+    crate::runtime::park::park_point();
+}
+
 /// What a call's result means here: the answer, or `None` to go the waiting way.
 fn answer(n: isize, support: &Support, bit: u8) -> Option<io::Result<usize>> {
     if n >= 0 {
@@ -148,7 +157,7 @@ pub(crate) fn read_vectored(
         return None;
     }
     let offset = kernel_offset(offset)?;
-    crate::runtime::monitor::coop::poll();
+    park_point();
     let count = bufs.len().min(IOV_MAX) as libc::c_int;
     // SAFETY: `IoSliceMut` is ABI-compatible with `iovec` (std guarantees it on Unix); the
     // `count` iovecs point into buffers borrowed mutably for the whole call, which returns
@@ -187,7 +196,7 @@ pub(crate) fn write_vectored(
         return None;
     }
     let offset = kernel_offset(offset)?;
-    crate::runtime::monitor::coop::poll();
+    park_point();
     let count = bufs.len().min(IOV_MAX) as libc::c_int;
     // SAFETY: `IoSlice` is ABI-compatible with `iovec` (std guarantees it on Unix); the `count`
     // iovecs point into buffers borrowed for the whole call, which the kernel only reads and
