@@ -1,5 +1,5 @@
 //! Reads and writes that do not wait: `preadv2` / `pwritev2` with `RWF_NOWAIT`, tried first by
-//! every read and write of a green thread (`super::op`).
+//! every read and write made inside a runtime (`super::op`).
 //!
 //! A file read whose data is in the page cache never waits for a device, yet going through the
 //! ring or the pool for it costs a park, a switch and a wake (plus a copy through an owned
@@ -15,9 +15,9 @@
 //!   `EAGAIN` if the first page is not. A read may be short (part of the range cached): the
 //!   count is returned as it is, as std's `read` may return short counts; `read_exact` loops, and
 //!   its next step misses and goes to the ring. 0 is the end of the file, as for `pread`.
-//! - **Buffered writes**: `EOPNOTSUPP` on ext4 and tmpfs (6.18: they would have to wait for
-//!   block allocation or the page lock); xfs and btrfs do them. Pipes write what fits, `EAGAIN`
-//!   when full.
+//! - **Buffered writes**: `EOPNOTSUPP` on ext4 and tmpfs (measured on 6.18); xfs and btrfs
+//!   take them (`FMODE_BUF_WASYNC`; not measured here). Pipes write what fits, `EAGAIN` when
+//!   full.
 //! - **`O_DIRECT` files** are never tried (their flags are looked at once per `File`): a
 //!   synchronous call with the flag may wait for the device, and on 6.18/ext4 it is always
 //!   `EAGAIN`.
