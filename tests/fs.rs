@@ -249,6 +249,39 @@ fn reads_at_the_end_return_zero_every_time() {
 }
 
 #[test]
+fn offsets_beyond_i64_max_are_invalid_input_as_in_std() {
+    each_way(|| {
+        let dir = tmpdir();
+        let path = dir.join("far.txt");
+        let file = OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let mut buf = [0u8; 4];
+        // u64::MAX must not turn into "the file position" (-1) anywhere on the way.
+        for offset in [u64::MAX, 1 << 63] {
+            let kind = |r: std::io::Result<usize>| r.unwrap_err().kind();
+            assert_eq!(
+                kind(file.read_at(&mut buf, offset)),
+                ErrorKind::InvalidInput
+            );
+            assert_eq!(kind(file.write_at(b"x", offset)), ErrorKind::InvalidInput);
+            assert_eq!(
+                file.read_exact_at(&mut buf, offset).unwrap_err().kind(),
+                ErrorKind::InvalidInput
+            );
+            assert_eq!(
+                file.write_all_at(b"x", offset).unwrap_err().kind(),
+                ErrorKind::InvalidInput
+            );
+        }
+        assert_eq!(file.metadata().unwrap().len(), 0);
+    });
+}
+
+#[test]
 fn positional_io_leaves_the_cursor_alone() {
     each_way(|| {
         let dir = tmpdir();

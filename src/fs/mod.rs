@@ -85,6 +85,7 @@
 //!   is still running on the pool duplicates the descriptor instead (same open file, same
 //!   position, another fd number).
 
+mod nowait;
 mod op;
 pub(crate) mod uring;
 
@@ -104,6 +105,16 @@ pub use std::fs::{FileTimes, FileType, Metadata, Permissions};
 #[doc(hidden)]
 pub fn io_uring_submissions() -> u64 {
     crate::reactor::uring::SUBMITTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// File operations the calling green thread's worker has submitted to its io_uring ring (0 on
+/// any other thread). For tests that must not count what other tests of the process submit.
+#[doc(hidden)]
+pub fn io_uring_submissions_on_this_worker() -> u64 {
+    match crate::runtime::context::current() {
+        crate::runtime::context::Current::Green { worker, .. } => worker.uring.submitted(),
+        _ => 0,
+    }
 }
 
 pub(crate) use op::{chown_path, fchown, invalid_utf8, offload, symlink};

@@ -1,11 +1,13 @@
 //! The file-system operations, one small function per kind of operation.
 //!
 //! Every blocking call of [`zsync::fs`](crate::fs) ends up here, and only here is it decided
-//! where the call runs: on a green thread, reads, writes and fsync go to the worker's io_uring
-//! ring when it has one (`super::uring`); otherwise (and for every other operation) a green
-//! thread, or a thread of a `Flavor::OsThreads` runtime, runs the call on the blocking pool
-//! through [`crate::unblock`] with owned arguments; on a plain OS thread outside any runtime it
-//! calls std directly, borrowed buffers and all.
+//! where the call runs. Inside a runtime, a read or write is first tried without waiting
+//! (`super::nowait`: `RWF_NOWAIT`, one syscall into the caller's buffer, no park) and only
+//! when that would wait goes on: on a green thread, reads, writes under [`RING_WRITE_MAX`] and
+//! fsync go to the worker's io_uring ring when it has one (`super::uring`); otherwise (and for
+//! every other operation) a green thread, or a thread of a `Flavor::OsThreads` runtime, runs
+//! the call on the blocking pool through [`crate::unblock`] with owned arguments. On a plain OS
+//! thread outside any runtime each function calls std directly, borrowed buffers and all.
 //!
 //! The rule every function here keeps: nothing borrowed from the caller goes to the pool. A
 //! green thread that is cancelled while it waits unwinds at once, while the pool thread still
@@ -18,7 +20,7 @@ use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::uring;
+use super::{nowait, uring};
 
 /// The most a single read or write hands to the pool at once. std's `read` and `write` may
 /// return short counts anyway; `read_exact`, `write_all` and friends loop over chunks.
@@ -40,16 +42,20 @@ pub(crate) fn offload() -> bool {
     crate::runtime::Handle::try_current().is_some()
 }
 
-/// A reusable owned buffer for moving bytes to and from the pool. It is taken out for the
-/// duration of an operation and put back afterwards; an operation abandoned by a cancelled
-/// caller keeps its buffer, and the next one allocates a new one.
+/// What an open `File` keeps for its operations: a reusable owned buffer for moving bytes to and
+/// from the pool or the ring, and what the file has shown of `RWF_NOWAIT` support. The buffer is
+/// taken out for the duration of an operation and put back afterwards; an operation abandoned by
+/// a cancelled caller keeps its buffer, and the next one allocates a new one.
 #[derive(Default)]
-pub(crate) struct Scratch(Mutex<Vec<u8>>);
+pub(crate) struct Scratch {
+    buf: Mutex<Vec<u8>>,
+    pub(crate) nowait: nowait::Support,
+}
 
 impl Scratch {
     /// An owned buffer of at least `len` initialised bytes (contents unspecified).
     pub(crate) fn take(&self, len: usize) -> Vec<u8> {
-        let mut buf = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut buf = std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));
         if buf.len() < len {
             buf.resize(len, 0);
         }
@@ -60,7 +66,7 @@ impl Scratch {
     /// bound).
     pub(crate) fn put(&self, buf: Vec<u8>) {
         if buf.capacity() <= 2 * MAX_CHUNK {
-            let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slot = self.buf.lock().unwrap_or_else(|e| e.into_inner());
             if slot.capacity() < buf.capacity() {
                 *slot = buf;
             }
@@ -339,17 +345,7 @@ pub(crate) fn read(
         // A zero-length read never waits; std still makes the call (and reports a bad fd).
         return (&**file).read(buf);
     }
-    let len = buf.len().min(MAX_CHUNK);
-    if let Some(result) = uring::read(file, scratch, &mut buf[..len], None) {
-        return result;
-    }
-    into_owned(
-        file,
-        scratch,
-        len,
-        |mut f, b| f.read(b),
-        |owned, &n| buf[..n].copy_from_slice(&owned[..n]),
-    )
+    read_some(file, scratch, buf, None)
 }
 
 pub(crate) fn read_vectored(
@@ -363,6 +359,9 @@ pub(crate) fn read_vectored(
     let total = bufs.iter().map(|b| b.len()).sum::<usize>().min(MAX_CHUNK);
     if total == 0 {
         return (&**file).read_vectored(bufs);
+    }
+    if let Some(result) = nowait::read_vectored(file, &scratch.nowait, bufs, None) {
+        return result;
     }
     into_owned(
         file,
@@ -391,22 +390,7 @@ pub(crate) fn read_exact(
     if !offload() {
         return (&**file).read_exact(buf);
     }
-    if uring::usable(true) {
-        return read_exact_ring(file, scratch, buf, None);
-    }
-    // Chunk by chunk, each read in full on the pool: the error kinds are std's (UnexpectedEof
-    // when the file ends first, after consuming what was there).
-    for chunk in buf.chunks_mut(MAX_CHUNK) {
-        let len = chunk.len();
-        into_owned(
-            file,
-            scratch,
-            len,
-            |mut f, b| f.read_exact(b),
-            |owned, _| chunk.copy_from_slice(owned),
-        )?;
-    }
-    Ok(())
+    read_exact_loop(file, scratch, buf, None)
 }
 
 /// Reads to the end in one trip to the pool. Like std, the bytes read before an error are kept.
@@ -459,20 +443,12 @@ pub(crate) fn read_at(
     offset: u64,
 ) -> io::Result<usize> {
     use std::os::unix::fs::FileExt;
-    if !offload() || buf.is_empty() {
+    if !offload() || buf.is_empty() || offset > i64::MAX as u64 {
+        // An offset beyond `off_t` fails at once (EINVAL, std's error); the ring would take
+        // the largest one for "the file position".
         return file.read_at(buf, offset);
     }
-    let len = buf.len().min(MAX_CHUNK);
-    if let Some(result) = uring::read(file, scratch, &mut buf[..len], Some(offset)) {
-        return result;
-    }
-    into_owned(
-        file,
-        scratch,
-        len,
-        move |f, b| f.read_at(b, offset),
-        |owned, &n| buf[..n].copy_from_slice(&owned[..n]),
-    )
+    read_some(file, scratch, buf, Some(offset))
 }
 
 pub(crate) fn read_exact_at(
@@ -482,82 +458,117 @@ pub(crate) fn read_exact_at(
     offset: u64,
 ) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
-    if !offload() {
+    if !offload() || offset > i64::MAX as u64 {
         return file.read_exact_at(buf, offset);
     }
-    if uring::usable(false) {
-        return read_exact_ring(file, scratch, buf, Some(offset));
-    }
-    let mut offset = offset;
-    for chunk in buf.chunks_mut(MAX_CHUNK) {
-        let len = chunk.len();
-        into_owned(
-            file,
-            scratch,
-            len,
-            move |f, b| f.read_exact_at(b, offset),
-            |owned, _| chunk.copy_from_slice(owned),
-        )?;
-        offset += len as u64;
-    }
-    Ok(())
+    read_exact_loop(file, scratch, buf, Some(offset))
 }
 
-/// `read_exact` (at `offset`, or at the file position) as a loop of ring reads, with std's
+/// One read of at most [`MAX_CHUNK`] bytes (at `offset`, or at the file position), the
+/// cheapest way that does not block the worker: at once if the data is cached (`nowait`, no
+/// park), else on the worker's ring, else on the pool.
+fn read_some(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    buf: &mut [u8],
+    offset: Option<u64>,
+) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let len = buf.len().min(MAX_CHUNK);
+    let buf = &mut buf[..len];
+    if let Some(result) = nowait::read(file, &scratch.nowait, buf, offset) {
+        return result;
+    }
+    if let Some(result) = uring::read(file, scratch, buf, offset) {
+        return result;
+    }
+    into_owned(
+        file,
+        scratch,
+        len,
+        move |mut f, b| match offset {
+            Some(offset) => f.read_at(b, offset),
+            None => f.read(b),
+        },
+        |owned, &n| buf[..n].copy_from_slice(&owned[..n]),
+    )
+}
+
+/// `read_exact` (at `offset`, or at the file position) as a loop of [`read_some`], with std's
 /// semantics: `Interrupted` is retried, an early end is `UnexpectedEof` (after consuming what
 /// was there).
-fn read_exact_ring(
+fn read_exact_loop(
     file: &Arc<std_fs::File>,
     scratch: &Scratch,
     mut buf: &mut [u8],
     mut offset: Option<u64>,
 ) -> io::Result<()> {
     while !buf.is_empty() {
-        let len = buf.len().min(MAX_CHUNK);
-        match uring::read(file, scratch, &mut buf[..len], offset) {
-            // `usable` said yes, and nothing changes that on this thread.
-            None => unreachable!("the worker's ring went away"),
-            Some(Ok(0)) => {
+        match read_some(file, scratch, buf, offset) {
+            Ok(0) => {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "failed to fill whole buffer",
                 ))
             }
-            Some(Ok(n)) => {
+            Ok(n) => {
                 buf = &mut buf[n..];
                 offset = offset.map(|o| o + n as u64);
             }
-            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-            Some(Err(e)) => return Err(e),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(())
 }
 
-/// `write_all` (at `offset`, or at the file position) as a loop of ring writes, with std's
+/// One write of at most [`MAX_CHUNK`] bytes (at `offset`, or at the file position): at once if
+/// the file system can do it without waiting (`nowait`: not ext4 or tmpfs), else on the ring
+/// if it is smaller than [`RING_WRITE_MAX`], else on the pool.
+fn write_some(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    buf: &[u8],
+    offset: Option<u64>,
+) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let chunk = &buf[..buf.len().min(MAX_CHUNK)];
+    if let Some(result) = nowait::write(file, &scratch.nowait, chunk, offset) {
+        return result;
+    }
+    if chunk.len() < RING_WRITE_MAX {
+        if let Some(result) = uring::write(file, scratch, chunk, offset) {
+            return result;
+        }
+    }
+    with_owned(file, scratch, chunk, move |mut f, data| match offset {
+        Some(offset) => f.write_at(data, offset),
+        None => f.write(data),
+    })
+}
+
+/// `write_all` (at `offset`, or at the file position) as a loop of [`write_some`], with std's
 /// semantics: `Interrupted` is retried, a write of nothing is `WriteZero`.
-fn write_all_ring(
+fn write_all_loop(
     file: &Arc<std_fs::File>,
     scratch: &Scratch,
     mut buf: &[u8],
     mut offset: Option<u64>,
 ) -> io::Result<()> {
     while !buf.is_empty() {
-        let len = buf.len().min(MAX_CHUNK);
-        match uring::write(file, scratch, &buf[..len], offset) {
-            None => unreachable!("the worker's ring went away"),
-            Some(Ok(0)) => {
+        match write_some(file, scratch, buf, offset) {
+            Ok(0) => {
                 return Err(io::Error::new(
                     io::ErrorKind::WriteZero,
                     "failed to write whole buffer",
                 ))
             }
-            Some(Ok(n)) => {
+            Ok(n) => {
                 buf = &buf[n..];
                 offset = offset.map(|o| o + n as u64);
             }
-            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-            Some(Err(e)) => return Err(e),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(())
@@ -609,13 +620,7 @@ pub(crate) fn write(file: &Arc<std_fs::File>, scratch: &Scratch, buf: &[u8]) -> 
     if !offload() || buf.is_empty() {
         return (&**file).write(buf);
     }
-    let chunk = &buf[..buf.len().min(MAX_CHUNK)];
-    if chunk.len() < RING_WRITE_MAX {
-        if let Some(result) = uring::write(file, scratch, chunk, None) {
-            return result;
-        }
-    }
-    with_owned(file, scratch, chunk, |mut f, data| f.write(data))
+    write_some(file, scratch, buf, None)
 }
 
 pub(crate) fn write_vectored(
@@ -629,6 +634,9 @@ pub(crate) fn write_vectored(
     let total = bufs.iter().map(|b| b.len()).sum::<usize>().min(MAX_CHUNK);
     if total == 0 {
         return (&**file).write_vectored(bufs);
+    }
+    if let Some(result) = nowait::write_vectored(file, &scratch.nowait, bufs, None) {
+        return result;
     }
     let mut owned = scratch.take(total);
     let mut filled = 0;
@@ -650,13 +658,7 @@ pub(crate) fn write_all(file: &Arc<std_fs::File>, scratch: &Scratch, buf: &[u8])
     if !offload() {
         return (&**file).write_all(buf);
     }
-    if buf.len() < RING_WRITE_MAX && uring::usable(true) {
-        return write_all_ring(file, scratch, buf, None);
-    }
-    for chunk in buf.chunks(MAX_CHUNK) {
-        with_owned(file, scratch, chunk, |mut f, data| f.write_all(data))?;
-    }
-    Ok(())
+    write_all_loop(file, scratch, buf, None)
 }
 
 pub(crate) fn write_at(
@@ -666,18 +668,11 @@ pub(crate) fn write_at(
     offset: u64,
 ) -> io::Result<usize> {
     use std::os::unix::fs::FileExt;
-    if !offload() || buf.is_empty() {
+    if !offload() || buf.is_empty() || offset > i64::MAX as u64 {
+        // As `read_at`: a bad offset fails at once with std's error.
         return file.write_at(buf, offset);
     }
-    let chunk = &buf[..buf.len().min(MAX_CHUNK)];
-    if chunk.len() < RING_WRITE_MAX {
-        if let Some(result) = uring::write(file, scratch, chunk, Some(offset)) {
-            return result;
-        }
-    }
-    with_owned(file, scratch, chunk, move |f, data| {
-        f.write_at(data, offset)
-    })
+    write_some(file, scratch, buf, Some(offset))
 }
 
 pub(crate) fn write_all_at(
@@ -687,20 +682,10 @@ pub(crate) fn write_all_at(
     offset: u64,
 ) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
-    if !offload() {
+    if !offload() || offset > i64::MAX as u64 {
         return file.write_all_at(buf, offset);
     }
-    if buf.len() < RING_WRITE_MAX && uring::usable(false) {
-        return write_all_ring(file, scratch, buf, Some(offset));
-    }
-    let mut offset = offset;
-    for chunk in buf.chunks(MAX_CHUNK) {
-        with_owned(file, scratch, chunk, move |f, data| {
-            f.write_all_at(data, offset)
-        })?;
-        offset += chunk.len() as u64;
-    }
-    Ok(())
+    write_all_loop(file, scratch, buf, Some(offset))
 }
 
 pub(crate) fn seek(file: &Arc<std_fs::File>, pos: SeekFrom) -> io::Result<u64> {

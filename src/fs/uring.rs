@@ -125,12 +125,3 @@ pub(crate) fn fsync(file: &Arc<File>, data_only: bool) -> Option<io::Result<()>>
         Err(_) => None,
     }
 }
-
-/// Whether the calling thread would use a ring for an operation at the file position
-/// (`at_position`) or at an offset (creating the worker's ring if needed).
-pub(crate) fn usable(at_position: bool) -> bool {
-    let Current::Green { worker, .. } = context::current() else {
-        return false;
-    };
-    worker.uring.usable(worker.reactor(), at_position)
-}

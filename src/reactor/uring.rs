@@ -185,6 +185,8 @@ mod ring {
         active: Cell<bool>,
         /// Completions reaped and not yet delivered (kept to reuse its allocation).
         reaped: RefCell<Vec<(Rc<Op<W>>, i32)>>,
+        /// File operations submitted to this worker's ring (see `zsync::fs::io_uring_submissions`).
+        submitted: Cell<u64>,
     }
 
     impl<W: Unpark> Default for WorkerRing<W> {
@@ -193,6 +195,7 @@ mod ring {
                 state: RefCell::new(State::Untried),
                 active: Cell::new(false),
                 reaped: RefCell::new(Vec::new()),
+                submitted: Cell::new(0),
             }
         }
     }
@@ -484,13 +487,6 @@ mod ring {
     }
 
     impl<W: Unpark> WorkerRing<W> {
-        /// Whether a ring is (or can now be made) available here, for an operation at an offset
-        /// (`at_position` false) or at the file position.
-        pub(crate) fn usable(&self, reactor: Option<&Arc<Reactor<W>>>, at_position: bool) -> bool {
-            self.ring(reactor)
-                .is_some_and(|ring| ring.cur_pos || !at_position)
-        }
-
         /// Queues `kind` on `file` with `buf`, for `waiter` to be woken at its completion. Gives
         /// the buffer back if there is no ring (or it cannot read or write at the file position).
         pub(crate) fn submit(
@@ -541,7 +537,13 @@ mod ring {
                 }
             };
             let user_data = ring.push(&op, entry);
+            self.submitted.set(self.submitted.get() + 1);
             Ok(Submitted { op, user_data })
+        }
+
+        /// File operations submitted to this ring so far.
+        pub(crate) fn submitted(&self) -> u64 {
+            self.submitted.get()
         }
 
         /// Asks the kernel to cancel a submitted operation, then delivers what has completed. The

@@ -572,11 +572,13 @@ fn write_report(rows: &[Row], command: &str, partial: bool, quick: bool) {
             }
             let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
             let first = previous.lines().next().unwrap_or_default();
-            let md = format!(
-                "{first} Rows re-measured later with `{command}`: {}.\n\n{}",
-                names.join(", "),
-                report::markdown(&merged)
+            // A second run of the same rows does not repeat the note.
+            let note = format!(
+                " Rows re-measured later with `{command}`: {}.",
+                names.join(", ")
             );
+            let first = first.replace(&note, "");
+            let md = format!("{first}{note}\n\n{}", report::markdown(&merged));
             (merged, md)
         }
         None => {

@@ -1,0 +1,224 @@
+//! Reads and writes that do not wait: `preadv2` / `pwritev2` with `RWF_NOWAIT`, tried first by
+//! every read and write made inside a runtime (`super::op`).
+//!
+//! A file read whose data is in the page cache never waits for a device, yet going through the
+//! ring or the pool for it costs a park, a switch and a wake (plus a copy through an owned
+//! buffer) on top of the read itself. With `RWF_NOWAIT` the kernel does the read only if it can
+//! do it without blocking, and says `EAGAIN` otherwise; so one syscall, straight into the
+//! caller's buffer, serves the cached case at what std's `pread` costs, and only a miss goes to
+//! the ring or the pool (which then waits properly). Borrowing the caller's buffer is sound here
+//! because the call is synchronous: the kernel is done with it when the syscall returns.
+//!
+//! What the kernel does with the flag (6.x; the fallback covers every other answer):
+//!
+//! - **Reads** of a regular file on ext4, xfs, btrfs (and pipes): the bytes that are cached, or
+//!   `EAGAIN` if the first page is not. A read may be short (part of the range cached): the
+//!   count is returned as it is, as std's `read` may return short counts; `read_exact` loops, and
+//!   its next step misses and goes to the ring. 0 is the end of the file, as for `pread`.
+//! - **Buffered writes**: `EOPNOTSUPP` on ext4 and tmpfs (measured on 6.18); xfs and btrfs
+//!   take them (`FMODE_BUF_WASYNC`; not measured here). Pipes write what fits, `EAGAIN` when
+//!   full.
+//! - **`O_DIRECT` files** are never tried (their flags are looked at once per `File`): a
+//!   synchronous call with the flag may wait for the device, and on 6.18/ext4 it is always
+//!   `EAGAIN`.
+//! - **Files that do not know the flag** (tmpfs reads, /proc, some character devices):
+//!   `EOPNOTSUPP`. That is remembered per `File` and direction ([`Support`]), so such a file
+//!   pays one wasted syscall per direction, not one per call.
+//! - **A kernel without `preadv2`** (before 4.6): `ENOSYS`, remembered for the process. A
+//!   seccomp filter's `EPERM` is remembered like `EOPNOTSUPP`, per file and direction (only
+//!   per file: a sealed memfd refuses writes with `EPERM` too, and the waiting way then reports
+//!   it).
+//!
+//! Every other result, errors included, is the answer: a `pread` would have given the same.
+//!
+//! `ZSYNC_FS_NOWAIT=0` turns this off (every read and write then goes to the ring or the pool, as
+//! before it existed): for measuring, and for tests of the waiting paths.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Whether `RWF_NOWAIT` is tried in this process: not decided yet, yes, or no (`ZSYNC_FS_NOWAIT=0`,
+/// or the kernel refused `preadv2`/`pwritev2` themselves).
+static MODE: AtomicU8 = AtomicU8::new(UNDECIDED);
+const UNDECIDED: u8 = 0;
+const ON: u8 = 1;
+const OFF: u8 = 2;
+
+fn enabled() -> bool {
+    match MODE.load(Ordering::Relaxed) {
+        ON => true,
+        OFF => false,
+        _ => {
+            let on = std::env::var_os("ZSYNC_FS_NOWAIT").is_none_or(|v| v != "0");
+            MODE.store(if on { ON } else { OFF }, Ordering::Relaxed);
+            on
+        }
+    }
+}
+
+const READS_UNSUPPORTED: u8 = 1;
+const WRITES_UNSUPPORTED: u8 = 2;
+/// The open flags were looked at (see [`Support::check`]).
+const CHECKED: u8 = 4;
+
+/// What one open file has shown it does not support (`EOPNOTSUPP` for the flag), and whether it
+/// was opened with `O_DIRECT`.
+#[derive(Default)]
+pub(crate) struct Support(AtomicU8);
+
+impl Support {
+    fn allows(&self, file: &File, bit: u8) -> bool {
+        if !enabled() {
+            return false;
+        }
+        let mut state = self.0.load(Ordering::Relaxed);
+        if state & CHECKED == 0 {
+            state = self.check(file);
+        }
+        state & bit == 0
+    }
+
+    /// Once per file: with `O_DIRECT` a read or write does not go through the page cache, and
+    /// nothing promises that a synchronous `RWF_NOWAIT` call then does not wait for the device
+    /// (the flag refuses to wait for locks, allocation and request slots). 6.18 answers such a
+    /// call on ext4 with `EAGAIN` every time, a wasted syscall per read. Either way such a file
+    /// never takes this path. (A flag set later with `fcntl(F_SETFL, O_DIRECT)` is not seen.)
+    #[cold]
+    fn check(&self, file: &File) -> u8 {
+        // SAFETY: F_GETFL reads the flags of a descriptor the `File` keeps open.
+        let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+        let bits = if flags >= 0 && flags & libc::O_DIRECT == 0 {
+            CHECKED
+        } else {
+            CHECKED | READS_UNSUPPORTED | WRITES_UNSUPPORTED
+        };
+        self.0.fetch_or(bits, Ordering::Relaxed) | bits
+    }
+
+    fn refuse(&self, bit: u8) {
+        self.0.fetch_or(bit, Ordering::Relaxed);
+    }
+}
+
+/// The most iovecs one call passes (the kernel refuses more with `EINVAL`; std's
+/// `read_vectored` caps at the same limit).
+const IOV_MAX: usize = 1024;
+
+/// The kernel's offset for a read or write at `offset`, or at the file position (-1). `None` if
+/// the offset does not fit an `off_t`: -1 would mean the file position, so the caller lets std
+/// report the bad offset instead.
+fn kernel_offset(offset: Option<u64>) -> Option<libc::off_t> {
+    match offset {
+        None => Some(-1),
+        Some(offset) => libc::off_t::try_from(offset).ok(),
+    }
+}
+
+/// What every call here does first, like `thread::check_cancel`: counts against the cooperative
+/// budget (yields when it runs out, or when the monitor asks), and raises a pending cancellation
+/// or expired `timeout()`. A read that parked was a park point; one that does not must stay one,
+/// or a loop over cached reads could not be cancelled.
+fn park_point() {
+    crate::runtime::monitor::coop::poll();
+    crate::runtime::park::park_point();
+}
+
+/// What a call's result means here: the answer, or `None` to go the waiting way.
+fn answer(n: isize, support: &Support, bit: u8) -> Option<io::Result<usize>> {
+    if n >= 0 {
+        return Some(Ok(n as usize));
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EAGAIN) => None,
+        Some(libc::EOPNOTSUPP | libc::EPERM) => {
+            support.refuse(bit);
+            None
+        }
+        Some(libc::ENOSYS) => {
+            MODE.store(OFF, Ordering::Relaxed);
+            None
+        }
+        _ => Some(Err(err)),
+    }
+}
+
+/// Reads into `bufs` (at `offset`, or at the file position, which then moves) if that needs no
+/// wait. `None`: it would wait (or cannot be tried here); use the ring or the pool.
+pub(crate) fn read_vectored(
+    file: &File,
+    support: &Support,
+    bufs: &mut [io::IoSliceMut<'_>],
+    offset: Option<u64>,
+) -> Option<io::Result<usize>> {
+    if !support.allows(file, READS_UNSUPPORTED) {
+        return None;
+    }
+    let offset = kernel_offset(offset)?;
+    park_point();
+    let count = bufs.len().min(IOV_MAX) as libc::c_int;
+    // SAFETY: `IoSliceMut` is ABI-compatible with `iovec` (std guarantees it on Unix); the
+    // `count` iovecs point into buffers borrowed mutably for the whole call, which returns
+    // before the borrow ends (the kernel keeps no reference).
+    let n = unsafe {
+        libc::preadv2(
+            file.as_raw_fd(),
+            bufs.as_mut_ptr().cast::<libc::iovec>(),
+            count,
+            offset,
+            libc::RWF_NOWAIT,
+        )
+    };
+    answer(n, support, READS_UNSUPPORTED)
+}
+
+/// [`read_vectored`] into one buffer.
+pub(crate) fn read(
+    file: &File,
+    support: &Support,
+    buf: &mut [u8],
+    offset: Option<u64>,
+) -> Option<io::Result<usize>> {
+    read_vectored(file, support, &mut [io::IoSliceMut::new(buf)], offset)
+}
+
+/// Writes `bufs` (at `offset`, or at the file position) if that needs no wait. `None`: it would
+/// wait (or the file system cannot say so); use the ring or the pool.
+pub(crate) fn write_vectored(
+    file: &File,
+    support: &Support,
+    bufs: &[io::IoSlice<'_>],
+    offset: Option<u64>,
+) -> Option<io::Result<usize>> {
+    if !support.allows(file, WRITES_UNSUPPORTED) {
+        return None;
+    }
+    let offset = kernel_offset(offset)?;
+    park_point();
+    let count = bufs.len().min(IOV_MAX) as libc::c_int;
+    // SAFETY: `IoSlice` is ABI-compatible with `iovec` (std guarantees it on Unix); the `count`
+    // iovecs point into buffers borrowed for the whole call, which the kernel only reads and
+    // keeps no reference to after it returns.
+    let n = unsafe {
+        libc::pwritev2(
+            file.as_raw_fd(),
+            bufs.as_ptr().cast::<libc::iovec>(),
+            count,
+            offset,
+            libc::RWF_NOWAIT,
+        )
+    };
+    answer(n, support, WRITES_UNSUPPORTED)
+}
+
+/// [`write_vectored`] from one buffer.
+pub(crate) fn write(
+    file: &File,
+    support: &Support,
+    buf: &[u8],
+    offset: Option<u64>,
+) -> Option<io::Result<usize>> {
+    write_vectored(file, support, &[io::IoSlice::new(buf)], offset)
+}
