@@ -392,38 +392,44 @@ pub(crate) fn release_all(stacks: &mut [Stack]) {
 /// it. The others' memory is released with one `madvise` per run of neighbours.
 pub(crate) fn drop_all(mut stacks: Vec<Stack>) {
     stacks.sort_unstable_by_key(|s| s.base.as_ptr() as usize);
+    // One pass, by value: slices of one chunk lie together in address order. (Draining each
+    // chunk's run out of the middle of the vector moved its tail every time: quadratic, most
+    // of a minute for a pool of a million stacks.)
     let mut partial = Vec::new();
-    let mut i = 0;
-    while i < stacks.len() {
-        let Some(chunk) = stacks[i].chunk.clone() else {
-            i += 1;
-            continue; // a mapping of its own: its drop unmaps it
+    let mut run: Vec<Stack> = Vec::new();
+    for stack in stacks {
+        let same_chunk = match (&stack.chunk, run.first().and_then(|s| s.chunk.as_ref())) {
+            (Some(chunk), Some(current)) => Arc::ptr_eq(chunk, current),
+            _ => false,
         };
-        let mut j = i + 1;
-        while j < stacks.len()
-            && stacks[j]
-                .chunk
-                .as_ref()
-                .is_some_and(|c| Arc::ptr_eq(c, &chunk))
-        {
-            j += 1;
+        if !same_chunk {
+            finish_run(&mut run, &mut partial);
         }
-        // Slices of one chunk lie together in address order. `stacks` holds every reference
-        // but the clone above, so if the counts match nobody else holds a slice (and nobody
-        // can make one: cloning needs a reference).
-        let whole = Arc::strong_count(&chunk) == j - i + 1;
-        drop(chunk);
-        for stack in stacks.drain(i..j) {
-            if whole {
-                stack.forget_memory();
-            } else {
-                partial.push(stack);
-            }
+        if stack.chunk.is_some() {
+            run.push(stack);
+        } else {
+            drop(stack); // a mapping of its own: its drop unmaps it
         }
     }
+    finish_run(&mut run, &mut partial);
     release_all(&mut partial);
     partial.into_iter().for_each(Stack::forget_memory);
-    drop(stacks); // the stacks that are mappings of their own
+}
+
+/// Drops `run`, the slices of one chunk found among the stacks of `drop_all`: without touching
+/// their memory if they are the whole chunk (its `munmap`, when the last of them goes, frees
+/// it), otherwise by moving them to `partial`, whose memory is released in runs of neighbours.
+fn finish_run(run: &mut Vec<Stack>, partial: &mut Vec<Stack>) {
+    let Some(chunk) = run.first().and_then(|s| s.chunk.as_ref()) else {
+        return;
+    };
+    // `run` holds these references; if the counts match, nobody else holds a slice (and nobody
+    // can make one: cloning needs a reference).
+    if Arc::strong_count(chunk) == run.len() {
+        run.drain(..).for_each(Stack::forget_memory);
+    } else {
+        partial.append(run);
+    }
 }
 
 impl Stack {
