@@ -9,7 +9,7 @@
 use std::io;
 use std::ops::Range;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// The smallest stack a context may have.
@@ -122,6 +122,60 @@ fn preferred_guard() -> GuardKind {
     }
 }
 
+/// `PIDFD_SELF_THREAD_GROUP` from Linux 6.15's uapi headers: "this process" for the pidfd
+/// system calls, without opening a pidfd.
+const PIDFD_SELF: libc::c_int = -10001;
+
+/// Whether `process_madvise` may be tried for the guards of a batch (cleared the first time the
+/// kernel refuses it: before 6.13 it takes no `MADV_GUARD_INSTALL`, before 6.15 no `PIDFD_SELF`).
+static GUARDS_AT_ONCE: AtomicBool = AtomicBool::new(true);
+
+/// Installs the guard pages of the `count` stacks of `len` bytes each at `base` (a fresh
+/// mapping of ours), each the first `page` bytes of its stack, with one `process_madvise`
+/// instead of one `madvise` per stack: the kernel then takes the mapping lock and looks up the
+/// mapping once per batch. Returns how many guards, counted from `base`, are installed (0 if
+/// the kernel refused the call; the caller installs the rest one by one).
+fn install_guards_at_once(base: *mut u8, len: usize, page: usize, count: usize) -> usize {
+    /// The kernel takes at most `UIO_MAXIOV` ranges per call.
+    const MAX_RANGES: usize = 1024;
+    if !GUARDS_AT_ONCE.load(Ordering::Relaxed) || count > MAX_RANGES {
+        return 0;
+    }
+    let ranges: Vec<libc::iovec> = (0..count)
+        .map(|i| libc::iovec {
+            iov_base: base.wrapping_add(i * len).cast(),
+            iov_len: page,
+        })
+        .collect();
+    // SAFETY: each range is the first page of a stack in our own fresh mapping, which nothing
+    // uses yet; installing a guard there only makes those pages inaccessible. The kernel reads
+    // `count` iovecs from `ranges`, which holds that many.
+    let advised = unsafe {
+        libc::syscall(
+            libc::SYS_process_madvise,
+            PIDFD_SELF,
+            ranges.as_ptr(),
+            count,
+            MADV_GUARD_INSTALL,
+            0,
+        )
+    };
+    if advised < 0 {
+        // Refused as such (not the memory): do not ask again. Anything else (ENOMEM) is left
+        // for the one-by-one `madvise` to meet and report.
+        let refused = matches!(
+            io::Error::last_os_error().raw_os_error(),
+            Some(libc::EINVAL | libc::EBADF | libc::ENOSYS | libc::EPERM | libc::ESRCH)
+        );
+        if refused {
+            GUARDS_AT_ONCE.store(false, Ordering::Relaxed);
+        }
+        return 0;
+    }
+    // The ranges are advised in order; a short count means the kernel stopped part-way.
+    advised as usize / page
+}
+
 /// Which guard mechanism new stacks use (after the first stack has been made, the one the
 /// kernel accepted).
 pub fn guard_mechanism() -> &'static str {
@@ -213,6 +267,13 @@ impl Stack {
         let base = map_stack_memory(total, size)?;
         let chunk = Arc::new(Chunk { base, len: total });
         let kind = preferred_guard();
+        // One system call for all the guards if the kernel takes it; the ones it did not
+        // install are installed one by one below.
+        let installed = if kind == GuardKind::Madvise {
+            install_guards_at_once(base.as_ptr(), len, page, count)
+        } else {
+            0
+        };
         let mut stacks = Vec::with_capacity(count);
         for i in 0..count {
             let stack = Stack {
@@ -225,6 +286,10 @@ impl Stack {
                 low_water: usize::MAX,
                 depth_unchecked: false,
             };
+            if i < installed {
+                stacks.push(stack);
+                continue;
+            }
             if let Err(err) = stack.install_guard(kind) {
                 if stacks.is_empty() {
                     return Err(err);
@@ -511,5 +576,60 @@ fn count_mappings() -> Option<usize> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return None,
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Reads one byte at `addr` through the kernel (`process_vm_readv` on ourselves): an
+    /// inaccessible page gives an error instead of a fault.
+    fn readable(addr: usize) -> bool {
+        let mut byte = 0u8;
+        let local = libc::iovec {
+            iov_base: (&mut byte as *mut u8).cast(),
+            iov_len: 1,
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: 1,
+        };
+        // SAFETY: the kernel writes at most one byte into `byte`, and reads the remote range
+        // itself, reporting EFAULT if it is inaccessible.
+        unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) == 1 }
+    }
+
+    #[test]
+    fn every_stack_of_a_batch_has_its_guard() {
+        let stacks = Stack::batch(MIN_STACK_SIZE, 32).unwrap();
+        assert_eq!(stacks.len(), 32);
+        for stack in &stacks {
+            assert!(!readable(stack.guard().start), "{}", guard_mechanism());
+            assert!(!readable(stack.guard().end - 1));
+            assert!(readable(stack.limit() as usize));
+            assert!(readable(stack.top() as usize - 1));
+        }
+        drop_all(stacks);
+    }
+
+    #[test]
+    fn drop_all_takes_whole_chunks_and_parts_of_chunks() {
+        let mut stacks = Stack::batch(MIN_STACK_SIZE, 8).unwrap();
+        let mut kept = stacks.split_off(5); // a chunk of which only part is dropped
+        stacks.extend(Stack::batch(MIN_STACK_SIZE, 4).unwrap()); // a whole chunk
+        stacks.push(Stack::new(MIN_STACK_SIZE).unwrap()); // a mapping of its own
+        for stack in &stacks {
+            // SAFETY (test): the top byte of a stack nobody runs on.
+            unsafe { stack.top().sub(1).write_volatile(7) };
+        }
+        drop_all(stacks);
+        // The chunk stays mapped for the stacks still held, and they are intact.
+        for stack in &kept {
+            // SAFETY (test): as above.
+            unsafe { stack.top().sub(1).write_volatile(1) };
+            assert!(!readable(stack.guard().start));
+        }
+        drop_all(std::mem::take(&mut kept));
     }
 }
