@@ -57,6 +57,9 @@ pub struct StackPool {
     cooling: Vec<Stack>,
     /// Mapped in a batch and never used yet.
     spare: Vec<Stack>,
+    /// Returned after `retire`: kept as they are until the pool is dropped.
+    retired: Vec<Stack>,
+    retiring: bool,
     max_cached: usize,
     keep_resident: usize,
     /// xorshift state for stack colours.
@@ -77,6 +80,8 @@ impl StackPool {
             cold: Vec::new(),
             cooling: Vec::new(),
             spare: Vec::new(),
+            retired: Vec::new(),
+            retiring: false,
             max_cached: usize::MAX,
             keep_resident: 32 * 1024,
             seed: seed(),
@@ -106,7 +111,7 @@ impl StackPool {
 
     /// How many idle stacks the pool holds.
     pub fn cached(&self) -> usize {
-        self.hot.len() + self.warm.len() + self.cold.len() + self.cooling.len()
+        self.hot.len() + self.warm.len() + self.cold.len() + self.cooling.len() + self.retired.len()
     }
 
     /// A stack from the pool, or a freshly mapped one when the pool is empty.
@@ -149,6 +154,10 @@ impl StackPool {
         if stack.size() != self.stack_size || self.cached() >= self.max_cached {
             return;
         }
+        if self.retiring {
+            self.retired.push(stack);
+            return;
+        }
         self.hot.push_back(stack);
         if self.hot.len() > HOT_STACKS {
             self.cool_oldest(false);
@@ -186,6 +195,15 @@ impl StackPool {
         self.cold.append(&mut self.cooling);
     }
 
+    /// Tells the pool that it is about to be dropped, with many stacks still to come back (a
+    /// worker shutting down while its green threads unwind): stacks returned from now on are
+    /// kept as they are, not released one run at a time, for the pool's drop to unmap with
+    /// their mappings. (Releasing a stack's memory costs a TLB shootdown; unmapping it right
+    /// after costs another.)
+    pub(crate) fn retire(&mut self) {
+        self.retiring = true;
+    }
+
     /// Releases the memory of every idle stack below the keep-resident window. A scheduler calls
     /// this when its thread goes idle.
     pub fn trim(&mut self) {
@@ -206,6 +224,7 @@ impl Drop for StackPool {
         all.append(&mut self.cold);
         all.append(&mut self.cooling);
         all.append(&mut self.spare);
+        all.append(&mut self.retired);
         super::stack::drop_all(all);
     }
 }

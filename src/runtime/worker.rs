@@ -516,6 +516,8 @@ impl Worker {
     /// At shutdown: cancel every green thread this worker owns and run them until they have all
     /// unwound; drop the ones that never started.
     fn shut_down(&self) {
+        // Every stack that comes back from here on is unmapped when the worker goes.
+        self.pool.borrow_mut().retire();
         loop {
             let owned: Vec<TaskRef> = self.owned.borrow().snapshot();
             if owned.is_empty() {
