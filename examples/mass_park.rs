@@ -16,6 +16,21 @@ fn rss_kib() -> usize {
         * 4
 }
 
+/// CPU time this process has used so far (user and system), from /proc/self/stat: the machine
+/// may be shared, so wall time alone says little.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields 14 and 15 (utime, stime), counted after the parenthesised command name.
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+}
+
 /// Counts the destructors that ran, to show that dropping the runtime unwound every thread.
 struct Unwound(Arc<AtomicUsize>);
 
@@ -33,7 +48,7 @@ fn main() {
     let before = rss_kib();
     let parked = Arc::new(AtomicUsize::new(0));
     let unwound = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_time());
     let (p, u) = (parked.clone(), unwound.clone());
     rt.block_on(move || {
         for _ in 0..count {
@@ -52,15 +67,17 @@ fn main() {
     let took = start.elapsed();
     let kib = rss_kib().saturating_sub(before);
     println!(
-        "parked {count} green threads in {took:.2?} (spawn loop {spawned:.2?}): {:.2} KiB \
-         resident each",
+        "parked {count} green threads in {took:.2?} (spawn loop {spawned:.2?}, CPU {:.2?}): \
+         {:.2} KiB resident each",
+        cpu_time() - cpu,
         kib as f64 / count as f64
     );
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_time());
     drop(rt);
     println!(
-        "dropped the runtime in {:.2?}; {} of {count} green threads unwound",
+        "dropped the runtime in {:.2?} (CPU {:.2?}); {} of {count} green threads unwound",
         start.elapsed(),
+        cpu_time() - cpu,
         unwound.load(Ordering::Relaxed)
     );
 }
