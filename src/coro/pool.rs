@@ -135,7 +135,7 @@ impl StackPool {
     #[cold]
     fn fresh(&mut self) -> io::Result<Stack> {
         if self.spare.is_empty() {
-            self.spare = Stack::batch(self.stack_size, BATCH)?;
+            Stack::batch_into(self.stack_size, BATCH, &mut self.spare)?;
         }
         let mut stack = self.spare.pop().expect("a batch holds at least one stack");
         // xorshift32: cheap, and good enough to spread colours.

@@ -136,44 +136,52 @@ static GUARDS_AT_ONCE: AtomicBool = AtomicBool::new(true);
 /// mapping once per batch. Returns how many guards, counted from `base`, are installed (0 if
 /// the kernel refused the call; the caller installs the rest one by one).
 fn install_guards_at_once(base: *mut u8, len: usize, page: usize, count: usize) -> usize {
-    /// The kernel takes at most `UIO_MAXIOV` ranges per call.
-    const MAX_RANGES: usize = 1024;
-    if !GUARDS_AT_ONCE.load(Ordering::Relaxed) || count > MAX_RANGES {
-        return 0;
-    }
-    let ranges: Vec<libc::iovec> = (0..count)
-        .map(|i| libc::iovec {
-            iov_base: base.wrapping_add(i * len).cast(),
-            iov_len: page,
-        })
-        .collect();
-    // SAFETY: each range is the first page of a stack in our own fresh mapping, which nothing
-    // uses yet; installing a guard there only makes those pages inaccessible. The kernel reads
-    // `count` iovecs from `ranges`, which holds that many.
-    let advised = unsafe {
-        libc::syscall(
-            libc::SYS_process_madvise,
-            PIDFD_SELF,
-            ranges.as_ptr(),
-            count,
-            MADV_GUARD_INSTALL,
-            0,
-        )
-    };
-    if advised < 0 {
-        // Refused as such (not the memory): do not ask again. Anything else (ENOMEM) is left
-        // for the one-by-one `madvise` to meet and report.
-        let refused = matches!(
-            io::Error::last_os_error().raw_os_error(),
-            Some(libc::EINVAL | libc::EBADF | libc::ENOSYS | libc::EPERM | libc::ESRCH)
-        );
-        if refused {
-            GUARDS_AT_ONCE.store(false, Ordering::Relaxed);
+    /// Ranges per call, from an array on the stack (the kernel takes up to `UIO_MAXIOV`).
+    const RANGES: usize = 64;
+    let mut installed = 0;
+    while installed < count && GUARDS_AT_ONCE.load(Ordering::Relaxed) {
+        let n = (count - installed).min(RANGES);
+        let mut ranges = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; RANGES];
+        for (i, range) in ranges[..n].iter_mut().enumerate() {
+            range.iov_base = base.wrapping_add((installed + i) * len).cast();
+            range.iov_len = page;
         }
-        return 0;
+        // SAFETY: each range is the first page of a stack in our own fresh mapping, which
+        // nothing uses yet; installing a guard there only makes those pages inaccessible. The
+        // kernel reads `n` iovecs from `ranges`, which holds that many.
+        let advised = unsafe {
+            libc::syscall(
+                libc::SYS_process_madvise,
+                PIDFD_SELF,
+                ranges.as_ptr(),
+                n,
+                MADV_GUARD_INSTALL,
+                0,
+            )
+        };
+        if advised < 0 {
+            // Refused as such (not the memory): do not ask again. Anything else (ENOMEM) is
+            // left for the one-by-one `madvise` to meet and report.
+            let refused = matches!(
+                io::Error::last_os_error().raw_os_error(),
+                Some(libc::EINVAL | libc::EBADF | libc::ENOSYS | libc::EPERM | libc::ESRCH)
+            );
+            if refused {
+                GUARDS_AT_ONCE.store(false, Ordering::Relaxed);
+            }
+            break;
+        }
+        // The ranges are advised in order; a short count means the kernel stopped part-way.
+        let done = advised as usize / page;
+        installed += done;
+        if done < n {
+            break;
+        }
     }
-    // The ranges are advised in order; a short count means the kernel stopped part-way.
-    advised as usize / page
+    installed
 }
 
 /// Which guard mechanism new stacks use (after the first stack has been made, the one the
@@ -243,15 +251,24 @@ impl Stack {
         Ok(stack)
     }
 
-    /// Maps `count` stacks of `size` usable bytes with one `mmap`, each above its own guard page.
-    /// Mapping stacks one by one takes the kernel's mmap write lock once per stack, which
-    /// serialises workers that spawn at the same time; a batch takes it once. The mapping is
-    /// released when the last of its stacks is dropped; a dropped stack's memory is released at
-    /// once.
+    /// [`Stack::batch_into`] into a new vector.
+    #[cfg(test)]
+    pub(crate) fn batch(size: usize, count: usize) -> io::Result<Vec<Stack>> {
+        let mut stacks = Vec::with_capacity(count);
+        Self::batch_into(size, count, &mut stacks)?;
+        Ok(stacks)
+    }
+
+    /// Maps `count` stacks of `size` usable bytes with one `mmap`, each above its own guard page,
+    /// and appends them to `stacks` (a pool's spare list: no new vector per batch). Mapping
+    /// stacks one by one takes the kernel's mmap write lock once per stack, which serialises
+    /// workers that spawn at the same time; a batch takes it once. The mapping is released when
+    /// the last of its stacks is dropped; a dropped stack's memory is released at once.
     ///
     /// # Errors
-    /// As [`Stack::new`]. If a guard cannot be installed, the stacks made so far are returned.
-    pub(crate) fn batch(size: usize, count: usize) -> io::Result<Vec<Stack>> {
+    /// As [`Stack::new`], and then nothing is appended. If a guard other than the first cannot
+    /// be installed, the stacks made so far are appended.
+    pub(crate) fn batch_into(size: usize, count: usize, stacks: &mut Vec<Stack>) -> io::Result<()> {
         let size = round_stack_size(size)?;
         let page = page_size();
         let len = size + page;
@@ -274,7 +291,7 @@ impl Stack {
         } else {
             0
         };
-        let mut stacks = Vec::with_capacity(count);
+        stacks.reserve(count);
         for i in 0..count {
             let stack = Stack {
                 // SAFETY: inside the chunk's mapping, so not null.
@@ -291,14 +308,14 @@ impl Stack {
                 continue;
             }
             if let Err(err) = stack.install_guard(kind) {
-                if stacks.is_empty() {
+                if i == 0 {
                     return Err(err);
                 }
                 break;
             }
             stacks.push(stack);
         }
-        Ok(stacks)
+        Ok(())
     }
 
     fn install_guard(&self, kind: GuardKind) -> io::Result<()> {

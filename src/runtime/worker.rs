@@ -44,6 +44,8 @@ pub(crate) struct Worker {
     ready: RefCell<VecDeque<TaskRef>>,
     pub(crate) pool: RefCell<StackPool>,
     timers: RefCell<TimerWheel<TaskRef>>,
+    /// The green threads whose timers `fire_timers` found due (empty between its calls).
+    due: RefCell<Vec<TaskRef>>,
     /// Started, unfinished green threads owned here: the ones to cancel at shutdown.
     owned: RefCell<OwnedTasks>,
     /// The green thread running right now: a pointer to the `TaskRef` in `resumed`, valid while
@@ -104,6 +106,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         shared,
         ready: RefCell::new(VecDeque::new()),
         timers: RefCell::new(TimerWheel::new(Instant::now())),
+        due: RefCell::new(Vec::new()),
         owned: RefCell::new(OwnedTasks::default()),
         current: Cell::new(std::ptr::null()),
         resumed: UnsafeCell::new(None),
@@ -405,14 +408,17 @@ impl Worker {
         if self.timers.borrow().is_empty() {
             return false;
         }
-        let mut due = Vec::new();
+        // The buffer is kept between calls: growing a fresh one to thousands of entries at each
+        // turn cost more in malloc (its large requests consolidate the heap) than the wheel.
+        let mut due = std::mem::take(&mut *self.due.borrow_mut());
         self.timers
             .borrow_mut()
             .advance(Instant::now(), |task| due.push(task));
         let fired = !due.is_empty();
-        for task in due {
+        for task in due.drain(..) {
             task.unpark();
         }
+        *self.due.borrow_mut() = due;
         fired
     }
 
