@@ -16,19 +16,28 @@ fn rss_kib() -> usize {
         * 4
 }
 
-/// CPU time this process has used so far (user and system), from /proc/self/stat: the machine
-/// may be shared, so wall time alone says little.
-fn cpu_time() -> Duration {
+/// Fields of /proc/self/stat, counted from 1 after the parenthesised command name (field 3 is
+/// the first): `first..=last`, summed.
+fn stat_sum(first: usize, last: usize) -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields 14 and 15 (utime, stime), counted after the parenthesised command name.
     let after_name = stat.rsplit(')').next().unwrap_or("");
-    let ticks: u64 = after_name
+    after_name
         .split_whitespace()
-        .skip(11)
-        .take(2)
+        .skip(first - 3)
+        .take(last + 1 - first)
         .filter_map(|t| t.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+        .sum()
+}
+
+/// CPU time this process has used so far (user and system, fields 14 and 15): the machine may
+/// be shared, so wall time alone says little.
+fn cpu_time() -> Duration {
+    Duration::from_millis(stat_sum(14, 15) * 10) // USER_HZ is 100 on Linux
+}
+
+/// Minor page faults so far (field 10): first touches of stack and heap pages.
+fn page_faults() -> u64 {
+    stat_sum(10, 10)
 }
 
 /// Counts the destructors that ran, to show that dropping the runtime unwound every thread.
@@ -48,7 +57,7 @@ fn main() {
     let before = rss_kib();
     let parked = Arc::new(AtomicUsize::new(0));
     let unwound = Arc::new(AtomicUsize::new(0));
-    let (start, cpu) = (Instant::now(), cpu_time());
+    let (start, cpu, faults) = (Instant::now(), cpu_time(), page_faults());
     let (p, u) = (parked.clone(), unwound.clone());
     rt.block_on(move || {
         for _ in 0..count {
@@ -67,17 +76,20 @@ fn main() {
     let took = start.elapsed();
     let kib = rss_kib().saturating_sub(before);
     println!(
-        "parked {count} green threads in {took:.2?} (spawn loop {spawned:.2?}, CPU {:.2?}): \
-         {:.2} KiB resident each",
+        "parked {count} green threads in {took:.2?} (spawn loop {spawned:.2?}, CPU {:.2?}, \
+         {} page faults): {:.2} KiB resident each",
         cpu_time() - cpu,
+        page_faults() - faults,
         kib as f64 / count as f64
     );
-    let (start, cpu) = (Instant::now(), cpu_time());
+    let (start, cpu, faults) = (Instant::now(), cpu_time(), page_faults());
     drop(rt);
     println!(
-        "dropped the runtime in {:.2?} (CPU {:.2?}); {} of {count} green threads unwound",
+        "dropped the runtime in {:.2?} (CPU {:.2?}, {} page faults); {} of {count} green threads \
+         unwound",
         start.elapsed(),
         cpu_time() - cpu,
+        page_faults() - faults,
         unwound.load(Ordering::Relaxed)
     );
 }
