@@ -2,9 +2,11 @@
 //! guard page at the low end.
 //!
 //! The guard is installed with `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+), which adds no
-//! kernel mapping, so a million stacks still fit in the default `vm.max_map_count`. Where the
-//! kernel refuses it, `mprotect(PROT_NONE)` is used instead (one extra mapping per stack). The
-//! choice is made once, at run time; `ZSYNC_STACK_GUARD=mprotect` forces the fallback.
+//! kernel mapping, so a million stacks still fit in the default `vm.max_map_count`; the guards
+//! of a batch go in with one `process_madvise` where the kernel takes it. Where the kernel
+//! refuses `MADV_GUARD_INSTALL`, `mprotect(PROT_NONE)` is used instead (one extra mapping per
+//! stack). The choice is made once, at run time; `ZSYNC_STACK_GUARD=mprotect` forces the
+//! fallback.
 
 use std::io;
 use std::ops::Range;
