@@ -33,7 +33,8 @@ const SEARCH_ROUNDS: u32 = 128;
 /// every sixteenth round): shorter than a sleep and wake-up through the kernel.
 const SEARCH_SPINS: u32 = 8;
 /// A worker going to sleep gives its idle stacks' memory back to the kernel if it expects to
-/// sleep at least this long, or if it has not done so for this long. Trimming costs a TLB
+/// sleep at least this long; if it has not done so for this long, it gives back the memory of
+/// the stacks idle since then (`StackPool::trim_aged`). Trimming costs a TLB
 /// shootdown per run of stacks: a worker that naps between timers a millisecond apart must not
 /// pay it at every nap.
 const TRIM_INTERVAL: Duration = Duration::from_millis(50);
@@ -459,10 +460,12 @@ impl Worker {
             .timers
             .store(next_deadline.is_some(), Ordering::Relaxed);
         let now = Instant::now();
-        if next_deadline.is_none_or(|d| d.saturating_duration_since(now) >= TRIM_INTERVAL)
-            || now.duration_since(self.last_trim.get()) >= TRIM_INTERVAL
-        {
+        if next_deadline.is_none_or(|d| d.saturating_duration_since(now) >= TRIM_INTERVAL) {
             self.pool.borrow_mut().trim();
+            self.last_trim.set(now);
+        } else if now.duration_since(self.last_trim.get()) >= TRIM_INTERVAL {
+            // A nap between near timers: release only the stacks idle since the last trim.
+            self.pool.borrow_mut().trim_aged();
             self.last_trim.set(now);
         }
         // Measured after the trim, which can take a while.
