@@ -13,8 +13,8 @@ const HOT_STACKS: usize = 64;
 const WARM_STACKS: usize = 1024;
 
 /// How many stacks leaving the warm set wait for their memory to be released together (at the
-/// latest; a pool whose thread goes idle releases them sooner, see `trim`). Released in address
-/// order, neighbours in one `madvise`: after a burst many are neighbours.
+/// latest; a pool whose thread goes idle releases them sooner, see `trim` and `trim_aged`).
+/// Released in address order, neighbours in one `madvise`: after a burst many are neighbours.
 const COOLING_LIMIT: usize = 16 * 1024;
 
 /// How many stacks one `mmap` makes when the pool is empty.
@@ -53,10 +53,15 @@ pub struct StackPool {
     /// Stacks whose memory has been released entirely.
     cold: Vec<Stack>,
     /// Stacks leaving `warm`, released together at the next `trim` or once there are
-    /// `COOLING_LIMIT` of them (see `stack::release_all`), then cold.
+    /// `COOLING_LIMIT` of them with `aged` (see `stack::release_all`), then cold.
     cooling: Vec<Stack>,
+    /// Stacks that were already cooling at the last `trim_aged`: released at the next one.
+    aged: Vec<Stack>,
     /// Mapped in a batch and never used yet.
     spare: Vec<Stack>,
+    /// Returned after `retire`: kept as they are until the pool is dropped.
+    retired: Vec<Stack>,
+    retiring: bool,
     max_cached: usize,
     keep_resident: usize,
     /// xorshift state for stack colours.
@@ -76,7 +81,10 @@ impl StackPool {
             warm: VecDeque::new(),
             cold: Vec::new(),
             cooling: Vec::new(),
+            aged: Vec::new(),
             spare: Vec::new(),
+            retired: Vec::new(),
+            retiring: false,
             max_cached: usize::MAX,
             keep_resident: 32 * 1024,
             seed: seed(),
@@ -106,7 +114,12 @@ impl StackPool {
 
     /// How many idle stacks the pool holds.
     pub fn cached(&self) -> usize {
-        self.hot.len() + self.warm.len() + self.cold.len() + self.cooling.len()
+        self.hot.len()
+            + self.warm.len()
+            + self.cold.len()
+            + self.cooling.len()
+            + self.aged.len()
+            + self.retired.len()
     }
 
     /// A stack from the pool, or a freshly mapped one when the pool is empty.
@@ -119,8 +132,11 @@ impl StackPool {
             .hot
             .pop_back()
             .or_else(|| self.warm.pop_back())
-            .or_else(|| self.cold.pop())
+            // Cooling before cold: a cooling stack's memory is still there (no page faults to
+            // run on it again), and taking it back saves releasing it.
             .or_else(|| self.cooling.pop())
+            .or_else(|| self.aged.pop())
+            .or_else(|| self.cold.pop())
         {
             return Ok(stack);
         }
@@ -130,7 +146,7 @@ impl StackPool {
     #[cold]
     fn fresh(&mut self) -> io::Result<Stack> {
         if self.spare.is_empty() {
-            self.spare = Stack::batch(self.stack_size, BATCH)?;
+            Stack::batch_into(self.stack_size, BATCH, &mut self.spare)?;
         }
         let mut stack = self.spare.pop().expect("a batch holds at least one stack");
         // xorshift32: cheap, and good enough to spread colours.
@@ -147,6 +163,10 @@ impl StackPool {
     #[inline]
     pub fn put(&mut self, stack: Stack) {
         if stack.size() != self.stack_size || self.cached() >= self.max_cached {
+            return;
+        }
+        if self.retiring {
+            self.retired.push(stack);
             return;
         }
         self.hot.push_back(stack);
@@ -174,7 +194,7 @@ impl StackPool {
             if self.warm.len() > WARM_STACKS {
                 let stack = self.warm.pop_front().expect("warm is not empty");
                 self.cooling.push(stack);
-                if self.cooling.len() >= COOLING_LIMIT {
+                if self.cooling.len() + self.aged.len() >= COOLING_LIMIT {
                     self.release_cooling();
                 }
             }
@@ -182,8 +202,41 @@ impl StackPool {
     }
 
     fn release_cooling(&mut self) {
+        self.cooling.append(&mut self.aged);
         super::stack::release_all(&mut self.cooling);
         self.cold.append(&mut self.cooling);
+    }
+
+    /// The trim of a thread that naps between near timers: like [`trim`](Self::trim), except
+    /// that the stacks that left the warm set since the previous call keep their memory until
+    /// the next one. Called every few tens of milliseconds, it releases only what sat unused
+    /// that long: a burst of short green threads (sleepers that end while more are spawned)
+    /// reuses its own stacks as they are, instead of faulting them back in after each trim.
+    pub(crate) fn trim_aged(&mut self) {
+        while !self.hot.is_empty() {
+            self.cool_oldest(true);
+        }
+        self.check_warm_depth();
+        super::stack::release_all(&mut self.aged);
+        self.cold.append(&mut self.aged);
+        std::mem::swap(&mut self.aged, &mut self.cooling);
+    }
+
+    /// Releases the deep memory of warm stacks that were not checked when they went there.
+    fn check_warm_depth(&mut self) {
+        for stack in self.warm.iter_mut().filter(|s| s.depth_unchecked) {
+            stack.release_below(self.keep_resident);
+            stack.depth_unchecked = false;
+        }
+    }
+
+    /// Tells the pool that it is about to be dropped, with many stacks still to come back (a
+    /// worker shutting down while its green threads unwind): stacks returned from now on are
+    /// kept as they are, not released one run at a time, for the pool's drop to unmap with
+    /// their mappings. (Releasing a stack's memory costs a TLB shootdown; unmapping it right
+    /// after costs another.)
+    pub(crate) fn retire(&mut self) {
+        self.retiring = true;
     }
 
     /// Releases the memory of every idle stack below the keep-resident window. A scheduler calls
@@ -192,10 +245,7 @@ impl StackPool {
         while !self.hot.is_empty() {
             self.cool_oldest(true);
         }
-        for stack in self.warm.iter_mut().filter(|s| s.depth_unchecked) {
-            stack.release_below(self.keep_resident);
-            stack.depth_unchecked = false;
-        }
+        self.check_warm_depth();
         self.release_cooling();
     }
 }
@@ -205,7 +255,9 @@ impl Drop for StackPool {
         let mut all: Vec<Stack> = self.hot.drain(..).chain(self.warm.drain(..)).collect();
         all.append(&mut self.cold);
         all.append(&mut self.cooling);
+        all.append(&mut self.aged);
         all.append(&mut self.spare);
+        all.append(&mut self.retired);
         super::stack::drop_all(all);
     }
 }
@@ -225,5 +277,55 @@ impl Default for StackPool {
     fn default() -> StackPool {
         // DEFAULT_STACK_SIZE is above the minimum, so this cannot fail.
         StackPool::new(DEFAULT_STACK_SIZE).expect("default stack size is valid")
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::coro::MIN_STACK_SIZE;
+
+    /// The byte just below the top of the stack whose top is `top` (a pool's stack: mapped
+    /// while the pool lives, and nobody runs on it).
+    fn top_byte(top: usize) -> u8 {
+        // SAFETY (test): inside a mapped stack owned by a live pool; no reference to it exists.
+        unsafe { (top as *const u8).sub(1).read_volatile() }
+    }
+
+    #[test]
+    fn trim_aged_releases_only_stacks_idle_since_the_previous_call() {
+        let mut pool = StackPool::new(MIN_STACK_SIZE).unwrap();
+        let stacks: Vec<Stack> = (0..HOT_STACKS + WARM_STACKS + 8)
+            .map(|_| pool.get().unwrap())
+            .collect();
+        for stack in &stacks {
+            // SAFETY (test): the top byte of a stack nobody runs on.
+            unsafe { stack.top().sub(1).write_volatile(0xab) };
+        }
+        // The first 8 returned are the oldest: past the hot and warm sets, cooling.
+        let oldest: Vec<usize> = stacks[..8].iter().map(|s| s.top() as usize).collect();
+        stacks.into_iter().for_each(|s| pool.put(s));
+        pool.trim_aged();
+        assert!(
+            oldest.iter().all(|&top| top_byte(top) == 0xab),
+            "cooling stacks keep their memory through one trim_aged"
+        );
+        pool.trim_aged();
+        assert!(
+            oldest.iter().all(|&top| top_byte(top) == 0),
+            "and lose it at the next"
+        );
+        // A full trim releases everything past the warm set at once.
+        let again: Vec<Stack> = (0..HOT_STACKS + WARM_STACKS + 8)
+            .map(|_| pool.get().unwrap())
+            .collect();
+        for stack in &again {
+            // SAFETY (test): as above.
+            unsafe { stack.top().sub(1).write_volatile(0xcd) };
+        }
+        let oldest: Vec<usize> = again[..8].iter().map(|s| s.top() as usize).collect();
+        again.into_iter().for_each(|s| pool.put(s));
+        pool.trim();
+        assert!(oldest.iter().all(|&top| top_byte(top) == 0));
     }
 }

@@ -2,14 +2,16 @@
 //! guard page at the low end.
 //!
 //! The guard is installed with `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+), which adds no
-//! kernel mapping, so a million stacks still fit in the default `vm.max_map_count`. Where the
-//! kernel refuses it, `mprotect(PROT_NONE)` is used instead (one extra mapping per stack). The
-//! choice is made once, at run time; `ZSYNC_STACK_GUARD=mprotect` forces the fallback.
+//! kernel mapping, so a million stacks still fit in the default `vm.max_map_count`; the guards
+//! of a batch go in with one `process_madvise` where the kernel takes it. Where the kernel
+//! refuses `MADV_GUARD_INSTALL`, `mprotect(PROT_NONE)` is used instead (one extra mapping per
+//! stack). The choice is made once, at run time; `ZSYNC_STACK_GUARD=mprotect` forces the
+//! fallback.
 
 use std::io;
 use std::ops::Range;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// The smallest stack a context may have.
@@ -122,6 +124,68 @@ fn preferred_guard() -> GuardKind {
     }
 }
 
+/// `PIDFD_SELF_THREAD_GROUP` from Linux 6.15's uapi headers: "this process" for the pidfd
+/// system calls, without opening a pidfd.
+const PIDFD_SELF: libc::c_int = -10001;
+
+/// Whether `process_madvise` may be tried for the guards of a batch (cleared the first time the
+/// kernel refuses it: before 6.13 it takes no `MADV_GUARD_INSTALL`, before 6.15 no `PIDFD_SELF`).
+static GUARDS_AT_ONCE: AtomicBool = AtomicBool::new(true);
+
+/// Installs the guard pages of the `count` stacks of `len` bytes each at `base` (a fresh
+/// mapping of ours), each the first `page` bytes of its stack, with one `process_madvise`
+/// instead of one `madvise` per stack: the kernel then takes the mapping lock and looks up the
+/// mapping once per batch. Returns how many guards, counted from `base`, are installed (0 if
+/// the kernel refused the call; the caller installs the rest one by one).
+fn install_guards_at_once(base: *mut u8, len: usize, page: usize, count: usize) -> usize {
+    /// Ranges per call, from an array on the stack (the kernel takes up to `UIO_MAXIOV`).
+    const RANGES: usize = 64;
+    let mut installed = 0;
+    while installed < count && GUARDS_AT_ONCE.load(Ordering::Relaxed) {
+        let n = (count - installed).min(RANGES);
+        let mut ranges = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; RANGES];
+        for (i, range) in ranges[..n].iter_mut().enumerate() {
+            range.iov_base = base.wrapping_add((installed + i) * len).cast();
+            range.iov_len = page;
+        }
+        // SAFETY: each range is the first page of a stack in our own fresh mapping, which
+        // nothing uses yet; installing a guard there only makes those pages inaccessible. The
+        // kernel reads `n` iovecs from `ranges`, which holds that many.
+        let advised = unsafe {
+            libc::syscall(
+                libc::SYS_process_madvise,
+                PIDFD_SELF,
+                ranges.as_ptr(),
+                n,
+                MADV_GUARD_INSTALL,
+                0,
+            )
+        };
+        if advised < 0 {
+            // Refused as such (not the memory): do not ask again. Anything else (ENOMEM) is
+            // left for the one-by-one `madvise` to meet and report.
+            let refused = matches!(
+                io::Error::last_os_error().raw_os_error(),
+                Some(libc::EINVAL | libc::EBADF | libc::ENOSYS | libc::EPERM | libc::ESRCH)
+            );
+            if refused {
+                GUARDS_AT_ONCE.store(false, Ordering::Relaxed);
+            }
+            break;
+        }
+        // The ranges are advised in order; a short count means the kernel stopped part-way.
+        let done = advised as usize / page;
+        installed += done;
+        if done < n {
+            break;
+        }
+    }
+    installed
+}
+
 /// Which guard mechanism new stacks use (after the first stack has been made, the one the
 /// kernel accepted).
 pub fn guard_mechanism() -> &'static str {
@@ -189,15 +253,24 @@ impl Stack {
         Ok(stack)
     }
 
-    /// Maps `count` stacks of `size` usable bytes with one `mmap`, each above its own guard page.
-    /// Mapping stacks one by one takes the kernel's mmap write lock once per stack, which
-    /// serialises workers that spawn at the same time; a batch takes it once. The mapping is
-    /// released when the last of its stacks is dropped; a dropped stack's memory is released at
-    /// once.
+    /// [`Stack::batch_into`] into a new vector.
+    #[cfg(test)]
+    pub(crate) fn batch(size: usize, count: usize) -> io::Result<Vec<Stack>> {
+        let mut stacks = Vec::with_capacity(count);
+        Self::batch_into(size, count, &mut stacks)?;
+        Ok(stacks)
+    }
+
+    /// Maps `count` stacks of `size` usable bytes with one `mmap`, each above its own guard page,
+    /// and appends them to `stacks` (a pool's spare list: no new vector per batch). Mapping
+    /// stacks one by one takes the kernel's mmap write lock once per stack, which serialises
+    /// workers that spawn at the same time; a batch takes it once. The mapping is released when
+    /// the last of its stacks is dropped; a dropped stack's memory is released at once.
     ///
     /// # Errors
-    /// As [`Stack::new`]. If a guard cannot be installed, the stacks made so far are returned.
-    pub(crate) fn batch(size: usize, count: usize) -> io::Result<Vec<Stack>> {
+    /// As [`Stack::new`], and then nothing is appended. If a guard other than the first cannot
+    /// be installed, the stacks made so far are appended.
+    pub(crate) fn batch_into(size: usize, count: usize, stacks: &mut Vec<Stack>) -> io::Result<()> {
         let size = round_stack_size(size)?;
         let page = page_size();
         let len = size + page;
@@ -213,7 +286,14 @@ impl Stack {
         let base = map_stack_memory(total, size)?;
         let chunk = Arc::new(Chunk { base, len: total });
         let kind = preferred_guard();
-        let mut stacks = Vec::with_capacity(count);
+        // One system call for all the guards if the kernel takes it; the ones it did not
+        // install are installed one by one below.
+        let installed = if kind == GuardKind::Madvise {
+            install_guards_at_once(base.as_ptr(), len, page, count)
+        } else {
+            0
+        };
+        stacks.reserve(count);
         for i in 0..count {
             let stack = Stack {
                 // SAFETY: inside the chunk's mapping, so not null.
@@ -225,15 +305,19 @@ impl Stack {
                 low_water: usize::MAX,
                 depth_unchecked: false,
             };
+            if i < installed {
+                stacks.push(stack);
+                continue;
+            }
             if let Err(err) = stack.install_guard(kind) {
-                if stacks.is_empty() {
+                if i == 0 {
                     return Err(err);
                 }
                 break;
             }
             stacks.push(stack);
         }
-        Ok(stacks)
+        Ok(())
     }
 
     fn install_guard(&self, kind: GuardKind) -> io::Result<()> {
@@ -392,38 +476,44 @@ pub(crate) fn release_all(stacks: &mut [Stack]) {
 /// it. The others' memory is released with one `madvise` per run of neighbours.
 pub(crate) fn drop_all(mut stacks: Vec<Stack>) {
     stacks.sort_unstable_by_key(|s| s.base.as_ptr() as usize);
+    // One pass, by value: slices of one chunk lie together in address order. (Draining each
+    // chunk's run out of the middle of the vector moved its tail every time: quadratic, most
+    // of a minute for a pool of a million stacks.)
     let mut partial = Vec::new();
-    let mut i = 0;
-    while i < stacks.len() {
-        let Some(chunk) = stacks[i].chunk.clone() else {
-            i += 1;
-            continue; // a mapping of its own: its drop unmaps it
+    let mut run: Vec<Stack> = Vec::new();
+    for stack in stacks {
+        let same_chunk = match (&stack.chunk, run.first().and_then(|s| s.chunk.as_ref())) {
+            (Some(chunk), Some(current)) => Arc::ptr_eq(chunk, current),
+            _ => false,
         };
-        let mut j = i + 1;
-        while j < stacks.len()
-            && stacks[j]
-                .chunk
-                .as_ref()
-                .is_some_and(|c| Arc::ptr_eq(c, &chunk))
-        {
-            j += 1;
+        if !same_chunk {
+            finish_run(&mut run, &mut partial);
         }
-        // Slices of one chunk lie together in address order. `stacks` holds every reference
-        // but the clone above, so if the counts match nobody else holds a slice (and nobody
-        // can make one: cloning needs a reference).
-        let whole = Arc::strong_count(&chunk) == j - i + 1;
-        drop(chunk);
-        for stack in stacks.drain(i..j) {
-            if whole {
-                stack.forget_memory();
-            } else {
-                partial.push(stack);
-            }
+        if stack.chunk.is_some() {
+            run.push(stack);
+        } else {
+            drop(stack); // a mapping of its own: its drop unmaps it
         }
     }
+    finish_run(&mut run, &mut partial);
     release_all(&mut partial);
     partial.into_iter().for_each(Stack::forget_memory);
-    drop(stacks); // the stacks that are mappings of their own
+}
+
+/// Drops `run`, the slices of one chunk found among the stacks of `drop_all`: without touching
+/// their memory if they are the whole chunk (its `munmap`, when the last of them goes, frees
+/// it), otherwise by moving them to `partial`, whose memory is released in runs of neighbours.
+fn finish_run(run: &mut Vec<Stack>, partial: &mut Vec<Stack>) {
+    let Some(chunk) = run.first().and_then(|s| s.chunk.as_ref()) else {
+        return;
+    };
+    // `run` holds these references; if the counts match, nobody else holds a slice (and nobody
+    // can make one: cloning needs a reference).
+    if Arc::strong_count(chunk) == run.len() {
+        run.drain(..).for_each(Stack::forget_memory);
+    } else {
+        partial.append(run);
+    }
 }
 
 impl Stack {
@@ -505,5 +595,60 @@ fn count_mappings() -> Option<usize> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return None,
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Reads one byte at `addr` through the kernel (`process_vm_readv` on ourselves): an
+    /// inaccessible page gives an error instead of a fault.
+    fn readable(addr: usize) -> bool {
+        let mut byte = 0u8;
+        let local = libc::iovec {
+            iov_base: (&mut byte as *mut u8).cast(),
+            iov_len: 1,
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: 1,
+        };
+        // SAFETY: the kernel writes at most one byte into `byte`, and reads the remote range
+        // itself, reporting EFAULT if it is inaccessible.
+        unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) == 1 }
+    }
+
+    #[test]
+    fn every_stack_of_a_batch_has_its_guard() {
+        let stacks = Stack::batch(MIN_STACK_SIZE, 32).unwrap();
+        assert_eq!(stacks.len(), 32);
+        for stack in &stacks {
+            assert!(!readable(stack.guard().start), "{}", guard_mechanism());
+            assert!(!readable(stack.guard().end - 1));
+            assert!(readable(stack.limit() as usize));
+            assert!(readable(stack.top() as usize - 1));
+        }
+        drop_all(stacks);
+    }
+
+    #[test]
+    fn drop_all_takes_whole_chunks_and_parts_of_chunks() {
+        let mut stacks = Stack::batch(MIN_STACK_SIZE, 8).unwrap();
+        let mut kept = stacks.split_off(5); // a chunk of which only part is dropped
+        stacks.extend(Stack::batch(MIN_STACK_SIZE, 4).unwrap()); // a whole chunk
+        stacks.push(Stack::new(MIN_STACK_SIZE).unwrap()); // a mapping of its own
+        for stack in &stacks {
+            // SAFETY (test): the top byte of a stack nobody runs on.
+            unsafe { stack.top().sub(1).write_volatile(7) };
+        }
+        drop_all(stacks);
+        // The chunk stays mapped for the stacks still held, and they are intact.
+        for stack in &kept {
+            // SAFETY (test): as above.
+            unsafe { stack.top().sub(1).write_volatile(1) };
+            assert!(!readable(stack.guard().start));
+        }
+        drop_all(std::mem::take(&mut kept));
     }
 }

@@ -38,7 +38,8 @@ const SEARCH_ROUNDS: u32 = 128;
 /// every sixteenth round): shorter than a sleep and wake-up through the kernel.
 const SEARCH_SPINS: u32 = 8;
 /// A worker going to sleep gives its idle stacks' memory back to the kernel if it expects to
-/// sleep at least this long, or if it has not done so for this long. Trimming costs a TLB
+/// sleep at least this long; if it has not done so for this long, it gives back the memory of
+/// the stacks idle since then (`StackPool::trim_aged`). Trimming costs a TLB
 /// shootdown per run of stacks: a worker that naps between timers a millisecond apart must not
 /// pay it at every nap.
 const TRIM_INTERVAL: Duration = Duration::from_millis(50);
@@ -62,6 +63,8 @@ pub(crate) struct Worker {
     ready: RefCell<VecDeque<TaskRef>>,
     pub(crate) pool: RefCell<StackPool>,
     timers: RefCell<TimerWheel<TaskRef>>,
+    /// The green threads whose timers `fire_timers` found due (empty between its calls).
+    due: RefCell<Vec<TaskRef>>,
     /// Started, unfinished green threads owned here: the ones to cancel at shutdown.
     owned: RefCell<OwnedTasks>,
     /// The green thread running right now: a pointer to the `TaskRef` in `resumed`, valid while
@@ -128,6 +131,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         shared,
         ready: RefCell::new(VecDeque::new()),
         timers: RefCell::new(TimerWheel::new(Instant::now())),
+        due: RefCell::new(Vec::new()),
         owned: RefCell::new(OwnedTasks::default()),
         current: Cell::new(std::ptr::null()),
         resumed: UnsafeCell::new(None),
@@ -480,7 +484,9 @@ impl Worker {
         if self.timers.borrow().is_empty() {
             return false;
         }
-        let mut due = Vec::new();
+        // The buffer is kept between calls: growing a fresh one to thousands of entries at each
+        // turn cost more in malloc (its large requests consolidate the heap) than the wheel.
+        let mut due = std::mem::take(&mut *self.due.borrow_mut());
         self.timers
             .borrow_mut()
             .advance(Instant::now(), |task| due.push(task));
@@ -489,11 +495,13 @@ impl Worker {
         // timer in this wheel belongs to a green thread this worker owns (a green thread arms
         // its timers on its own worker), so the wake needs no `schedule`.
         let mut ready = self.ready.borrow_mut();
-        for task in due.into_iter().rev() {
+        for task in due.drain(..).rev() {
             if task.park.unpark() == Wake::Schedule {
                 ready.push_front(task);
             }
         }
+        drop(ready);
+        *self.due.borrow_mut() = due;
         fired
     }
 
@@ -534,10 +542,12 @@ impl Worker {
             .timers
             .store(next_deadline.is_some(), Ordering::Relaxed);
         let now = Instant::now();
-        if next_deadline.is_none_or(|d| d.saturating_duration_since(now) >= TRIM_INTERVAL)
-            || now.duration_since(self.last_trim.get()) >= TRIM_INTERVAL
-        {
+        if next_deadline.is_none_or(|d| d.saturating_duration_since(now) >= TRIM_INTERVAL) {
             self.pool.borrow_mut().trim();
+            self.last_trim.set(now);
+        } else if now.duration_since(self.last_trim.get()) >= TRIM_INTERVAL {
+            // A nap between near timers: release only the stacks idle since the last trim.
+            self.pool.borrow_mut().trim_aged();
             self.last_trim.set(now);
         }
         // Measured after the trim, which can take a while.
@@ -598,6 +608,8 @@ impl Worker {
     /// At shutdown: cancel every green thread this worker owns and run them until they have all
     /// unwound; drop the ones that never started.
     fn shut_down(&self) {
+        // Every stack that comes back from here on is unmapped when the worker goes.
+        self.pool.borrow_mut().retire();
         loop {
             let owned: Vec<TaskRef> = self.owned.borrow().snapshot();
             if owned.is_empty() {
