@@ -48,9 +48,11 @@ const TRIM_INTERVAL: Duration = Duration::from_millis(50);
 /// Readiness then waits at most this long behind a busy run queue.
 const BUSY_POLL_INTERVAL: Duration = Duration::from_micros(100);
 /// How long a green thread waits in its spawner's `next` slot before an idle worker may take it:
-/// long enough for a spawner that parks at once to run its child itself, short enough that a
-/// spawner that keeps running does not hold its child back noticeably (Go's thieves wait 3 us).
-const NEXT_GRACE: Duration = Duration::from_micros(4);
+/// long enough for a spawner that parks soon to run its child itself, short enough that a
+/// spawner that keeps running does not hold its child back noticeably. (At 4 us, B4's echo
+/// thread still landed on the other worker in 2 runs of 5: a new runtime's first green thread
+/// takes page faults and cold misses between its spawn and its first park; 50 us: none in 24.)
+const NEXT_GRACE: Duration = Duration::from_micros(50);
 /// Every this many picks the `next` slot is looked at after the ready queue, not before, so that
 /// a chain of green threads each spawning the next cannot starve the ready ones.
 const NEXT_FAIRNESS_TICK: u32 = 8;
