@@ -537,3 +537,47 @@ fn select_semaphore_and_oneshot_with_duration_max_wait_for_the_event() {
         short_sleep_returns();
     });
 }
+
+/// A sleeper on a busy worker wakes on time even when each pick of that worker is slow: the
+/// worker reads the clock every few picks while a timer is armed, and the woken thread goes
+/// ahead of the runnable ones. Here every pick of three busy green threads takes 200 us, so a
+/// worker that looked at its timers only every 61st pick (as it once did) was ~12 ms late at
+/// each tick. The median is compared, so that an OS preemption of the worker cannot fail it.
+#[test]
+fn a_sleeper_wakes_on_time_on_a_worker_whose_picks_are_slow() {
+    let rt = zsync::runtime::Builder::new().worker_threads(1).build().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy: Vec<_> = (0..3)
+        .map(|_| {
+            let stop = stop.clone();
+            rt.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let start = Instant::now();
+                    while start.elapsed() < Duration::from_micros(200) {
+                        std::hint::spin_loop();
+                    }
+                    zsync::thread::yield_now();
+                }
+            })
+        })
+        .collect();
+    let mut lateness: Vec<Duration> = rt.block_on(|| {
+        (0..40)
+            .map(|_| {
+                let before = Instant::now();
+                zsync::thread::sleep(Duration::from_millis(1));
+                before.elapsed().saturating_sub(Duration::from_millis(1))
+            })
+            .collect()
+    });
+    stop.store(true, Ordering::Relaxed);
+    for b in busy {
+        b.join().unwrap();
+    }
+    lateness.sort();
+    let median = lateness[lateness.len() / 2];
+    assert!(
+        median < Duration::from_millis(4),
+        "median lateness {median:?} (all: {lateness:?})"
+    );
+}

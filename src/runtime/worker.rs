@@ -53,6 +53,8 @@ const BUSY_POLL_INTERVAL: Duration = Duration::from_micros(100);
 /// thread still landed on the other worker in 2 runs of 5: a new runtime's first green thread
 /// takes page faults and cold misses between its spawn and its first park; 50 us: none in 24.)
 const NEXT_GRACE: Duration = Duration::from_micros(50);
+/// A busy worker with an armed timer reads the clock every this many picks (see `next_task`).
+const TIMER_CHECK_TICK: u32 = 4;
 /// Every this many picks the `next` slot is looked at after the ready queue, not before, so that
 /// a chain of green threads each spawning the next cannot starve the ready ones.
 const NEXT_FAIRNESS_TICK: u32 = 8;
@@ -85,6 +87,9 @@ pub(crate) struct Worker {
     next_candidate: Cell<Option<(usize, *const Task, Instant)>>,
     /// When this worker last polled its reactor (see `BUSY_POLL_INTERVAL`).
     last_poll: Cell<Instant>,
+    /// No later than the earliest deadline in `timers` (`None`: no timer), for a busy worker's
+    /// look at the clock every [`TIMER_CHECK_TICK`] picks.
+    timer_due: Cell<Option<Instant>>,
     /// The io_uring ring of this worker's file operations (`crate::reactor::uring`), made on first use.
     pub(crate) uring: crate::reactor::uring::WorkerRing<super::Thread>,
 }
@@ -142,6 +147,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         last_trim: Cell::new(Instant::now()),
         next_candidate: Cell::new(None),
         last_poll: Cell::new(Instant::now()),
+        timer_due: Cell::new(None),
         uring: Default::default(),
     };
     context::set_worker(&worker);
@@ -157,6 +163,9 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
 impl Worker {
     /// Registers a timer that unparks `task` at `deadline`.
     pub(crate) fn add_timer(&self, deadline: Instant, task: TaskRef) -> TimerKey {
+        if self.timer_due.get().is_none_or(|due| deadline < due) {
+            self.timer_due.set(Some(deadline));
+        }
         self.timers.borrow_mut().insert(deadline, task)
     }
 
@@ -246,6 +255,16 @@ impl Worker {
                 .or_else(|| self.shared.injector.pop())
             {
                 return Some(task);
+            }
+        }
+        // Due timers, by the clock: a pick can cost tens of microseconds (a loopback write runs
+        // the receiver's side too), so 61 of them can be milliseconds, far too late for a
+        // sleeper. One relaxed look at a cell, and a clock read only while a timer is armed.
+        if tick % TIMER_CHECK_TICK == 0 {
+            if let Some(due) = self.timer_due.get() {
+                if Instant::now() >= due {
+                    self.fire_timers();
+                }
             }
         }
         if tick % NEXT_FAIRNESS_TICK != 0 {
@@ -493,6 +512,7 @@ impl Worker {
             .borrow_mut()
             .advance(Instant::now(), |task| due.push(task));
         let fired = !due.is_empty();
+        self.timer_due.set(self.timers.borrow().next_deadline());
         // Ahead of the runnable green threads (see the module docs), in deadline order. Every
         // timer in this wheel belongs to a green thread this worker owns (a green thread arms
         // its timers on its own worker), so the wake needs no `schedule`.
