@@ -272,12 +272,18 @@ fn std_net_echo_on_green_threads_while_a_ticker_ticks() {
 fn std_net_semantics_are_kept() {
     two_workers().block_on(|| {
         let addr = echo_server();
-        // Read timeout: WouldBlock after it, not before.
         let mut s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(100)))
+        let mut buf = [0u8; 8];
+        // A read that waits on a socket without a timeout (the hooks remember it has none)...
+        s.write_all(b"a").unwrap();
+        s.read_exact(&mut buf[..1]).unwrap();
+        // ...then a timeout set through another fd of the same socket: WouldBlock after it,
+        // not before.
+        s.try_clone()
+            .unwrap()
+            .set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
         let start = Instant::now();
-        let mut buf = [0u8; 8];
         let e = s.read(&mut buf).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::WouldBlock);
         assert!(

@@ -101,7 +101,13 @@ fn green_io(
         }
         if first_wait && pipe.is_none() {
             first_wait = false;
-            deadline = socket_timeout(fd, direction).and_then(|t| Instant::now().checked_add(t));
+            let index = match direction {
+                Direction::Read => 0,
+                Direction::Write => 1,
+            };
+            deadline = slot
+                .socket_timeout(index, || socket_timeout(fd, direction))
+                .and_then(|t| Instant::now().checked_add(t));
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             set_errno(libc::EAGAIN);
@@ -891,6 +897,37 @@ pub extern "C" fn dup3(oldfd: c_int, newfd: c_int, flags: c_int) -> c_int {
     }
     // SAFETY: plain integers.
     unsafe { libc::syscall(libc::SYS_dup3, oldfd, newfd, flags) as c_int }
+}
+
+/// `setsockopt(2)`: setting `SO_RCVTIMEO` or `SO_SNDTIMEO` makes the hooks ask every socket's
+/// timeouts again (see the `fd` module).
+///
+/// # Safety
+///
+/// libc's contract: `value` points to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: socklen_t,
+) -> c_int {
+    // SAFETY: the caller's pointer, checked by the kernel (EFAULT).
+    let r = unsafe { libc::syscall(libc::SYS_setsockopt, fd, level, name, value, len) as c_int };
+    // The 64-bit-time_t names (asm-generic/socket.h; the same numbers on every target zsync
+    // runs on), which a 32-bit-time_t program's libc may use.
+    const SO_RCVTIMEO_NEW: c_int = 66;
+    const SO_SNDTIMEO_NEW: c_int = 67;
+    let timeout = matches!(
+        name,
+        libc::SO_RCVTIMEO | libc::SO_SNDTIMEO | SO_RCVTIMEO_NEW | SO_SNDTIMEO_NEW
+    );
+    if level == libc::SOL_SOCKET && timeout {
+        // After the call: a wait that read the old value in between is then asked again.
+        fd::timeouts_changed();
+    }
+    r
 }
 
 /// `socket(2)`: a fresh fd, nothing remembered for its number applies.
