@@ -992,3 +992,31 @@ fn a_signal_mask_is_applied_by_ppoll_and_epoll_pwait() {
         drop(r);
     });
 }
+
+#[test]
+fn a_green_thread_parked_in_a_hooked_read_is_no_deadlock() {
+    // Waiting on a socket is waiting on the world outside the runtime: the deadlock report
+    // (here made to panic) must not fire while a hooked read waits longer than its grace.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_millis(900));
+        s.write_all(b"late").unwrap();
+    });
+    let rt = Builder::new()
+        .worker_threads(1)
+        .deadlock_panic(true)
+        .build()
+        .unwrap();
+    rt.block_on(move || {
+        let reader = zsync::spawn(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            let mut buf = [0u8; 4];
+            s.read_exact(&mut buf).unwrap();
+            buf
+        });
+        assert_eq!(&reader.join().unwrap(), b"late");
+    });
+    peer.join().unwrap();
+}

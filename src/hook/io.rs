@@ -123,6 +123,8 @@ fn green_io(
         };
         ready.clear(seen, direction);
         if let Some(key) = ready.register(seen, direction, Thread::green(task.clone())) {
+            // A wait on something outside the runtime (for the deadlock report).
+            let _external = worker.remote().watch.external_wait();
             let pending = park_quiet(
                 deadline,
                 WaitReason::Socket {
@@ -657,6 +659,8 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
         }
         io.clear(seen, Direction::Write);
         if let Some(key) = io.register(seen, Direction::Write, Thread::green(task.clone())) {
+            // A wait on something outside the runtime (for the deadlock report).
+            let _external = worker.remote().watch.external_wait();
             let pending = park_quiet(
                 deadline,
                 WaitReason::Socket {
@@ -772,6 +776,7 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
         let pending = if woke_early {
             None
         } else {
+            let _external = worker.remote().watch.external_wait();
             park_quiet(deadline, WaitReason::Poll)
         };
         for (io, key) in keys {
@@ -1028,6 +1033,7 @@ fn foreign_epoll_wait(
         }
         io.clear(seen, Direction::Read);
         if let Some(key) = io.register(seen, Direction::Read, Thread::green(task.clone())) {
+            let _external = worker.remote().watch.external_wait();
             let pending = park_quiet(deadline, WaitReason::Poll);
             io.remove(key);
             if let Some(pending) = pending {
