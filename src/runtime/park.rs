@@ -340,6 +340,12 @@ pub(crate) fn timeout_reported(id: u64) -> bool {
     with_park_point(|pp, _| pp.reported(id))
 }
 
+/// Whether `payload` is one of zsync's own unwinds (a cancellation or a `timeout()`), as
+/// opposed to a panic.
+pub(crate) fn is_request(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<TimedOut>() || payload.is::<super::task::cancel::Cancelled>()
+}
+
 /// If `payload` is the timeout `id`'s own unwind, consumes it: that unwind is over.
 pub(crate) fn is_own_timeout(payload: &(dyn std::any::Any + Send), id: u64) -> bool {
     let own = payload

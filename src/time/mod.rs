@@ -78,7 +78,8 @@ pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
     match result {
         Ok(value) => Ok(value),
         Err(payload) if park::is_own_timeout(&*payload, id) => Err(Elapsed(())),
-        Err(_) if reported => Err(Elapsed(())),
+        // Only a panic: a cancellation or another timeout()'s unwind goes on.
+        Err(payload) if reported && !park::is_request(&*payload) => Err(Elapsed(())),
         Err(payload) => resume_unwind(payload),
     }
 }
