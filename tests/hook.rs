@@ -272,12 +272,18 @@ fn std_net_echo_on_green_threads_while_a_ticker_ticks() {
 fn std_net_semantics_are_kept() {
     two_workers().block_on(|| {
         let addr = echo_server();
-        // Read timeout: WouldBlock after it, not before.
         let mut s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(100)))
+        let mut buf = [0u8; 8];
+        // A read that waits on a socket without a timeout (the hooks remember it has none)...
+        s.write_all(b"a").unwrap();
+        s.read_exact(&mut buf[..1]).unwrap();
+        // ...then a timeout set through another fd of the same socket: WouldBlock after it,
+        // not before.
+        s.try_clone()
+            .unwrap()
+            .set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
         let start = Instant::now();
-        let mut buf = [0u8; 8];
         let e = s.read(&mut buf).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::WouldBlock);
         assert!(
@@ -772,4 +778,245 @@ fn a_tty_read_parks_where_rwf_nowait_is_refused() {
             libc::close(master);
         }
     });
+}
+
+/// A foreign epoll instance watching `fd` for input (data 7).
+fn epoll_on(fd: i32) -> i32 {
+    // SAFETY: plain calls on our own fds.
+    unsafe {
+        let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+        assert!(ep >= 0);
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: 7,
+        };
+        assert_eq!(libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev), 0);
+        ep
+    }
+}
+
+#[test]
+fn epoll_pwait2_on_a_foreign_epoll_parks_and_keeps_its_timespec_timeout() {
+    one_worker().block_on(|| {
+        use std::os::fd::AsRawFd;
+        let (r, mut w) = pipe();
+        let ep = epoll_on(r.as_raw_fd());
+        let ticker = Ticker::start();
+        let waiter = zsync::spawn(move || {
+            let mut out = [libc::epoll_event { events: 0, u64: 0 }; 4];
+            let forever = std::ptr::null();
+            let start = Instant::now();
+            // SAFETY: four writable events; no timeout, no mask.
+            let n = unsafe { libc::epoll_pwait2(ep, out.as_mut_ptr(), 4, forever, forever.cast()) };
+            (n, out[0].u64, start.elapsed())
+        });
+        zsync::thread::sleep(Duration::from_millis(100));
+        w.write_all(b"x").unwrap();
+        let (n, data, waited) = waiter.join().unwrap();
+        assert_eq!((n, data), (1, 7));
+        assert!(waited >= Duration::from_millis(90), "{waited:?}");
+        let mut b = [0u8; 1];
+        (&r).read_exact(&mut b).unwrap();
+        // Nothing ready: the timespec timeout passes (parked), and a zero one returns at once.
+        let mut out = [libc::epoll_event { events: 0, u64: 0 }; 4];
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 150_000_000,
+        };
+        let start = Instant::now();
+        // SAFETY: four writable events, a valid timespec, no mask.
+        let n = unsafe { libc::epoll_pwait2(ep, out.as_mut_ptr(), 4, &ts, std::ptr::null()) };
+        assert_eq!(n, 0);
+        assert!(
+            start.elapsed() >= Duration::from_millis(145),
+            "{:?}",
+            start.elapsed()
+        );
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: as above.
+        let n = unsafe { libc::epoll_pwait2(ep, out.as_mut_ptr(), 4, &zero, std::ptr::null()) };
+        assert_eq!(n, 0);
+        // An invalid timeout is the kernel's EINVAL.
+        let bad = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 2_000_000_000,
+        };
+        // SAFETY: as above.
+        let n = unsafe { libc::epoll_pwait2(ep, out.as_mut_ptr(), 4, &bad, std::ptr::null()) };
+        assert_eq!(n, -1);
+        assert_eq!(
+            std::io::Error::last_os_error().raw_os_error(),
+            Some(libc::EINVAL)
+        );
+        let ticks = ticker.stop();
+        assert!(ticks >= 10, "the ticker ticked {ticks} times");
+        // SAFETY: our fd.
+        unsafe { libc::close(ep) };
+    });
+}
+
+static USR1_TAKEN: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn on_usr1(_: libc::c_int) {
+    USR1_TAKEN.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The calling OS thread's signal mask.
+fn thread_mask() -> libc::sigset_t {
+    // SAFETY: an all-zero sigset_t is valid; pthread_sigmask fills it.
+    unsafe {
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        assert_eq!(
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask),
+            0
+        );
+        mask
+    }
+}
+
+#[test]
+fn a_signal_mask_is_applied_by_ppoll_and_epoll_pwait() {
+    // SAFETY: a handler that only counts (async-signal-safe), without SA_RESTART.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_usr1 as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+    }
+    one_worker().block_on(|| {
+        use std::os::fd::AsRawFd;
+        let (r, _w) = pipe();
+        let rfd = r.as_raw_fd();
+        let ep = epoll_on(rfd);
+        // SIGUSR1 blocked on this worker, and unblocked only during the waits: the pselect
+        // idiom. The waits go to the kernel, which takes the signal and ends them with EINTR.
+        let before = thread_mask();
+        let mut wait_mask = before;
+        // SAFETY: valid sets.
+        unsafe {
+            libc::sigdelset(&mut wait_mask, libc::SIGUSR1);
+            let mut usr1: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut usr1);
+            libc::sigaddset(&mut usr1, libc::SIGUSR1);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &usr1, std::ptr::null_mut());
+        }
+        // SAFETY: plain call.
+        let worker = unsafe { libc::pthread_self() } as u64;
+        let kick = move || {
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                // SAFETY: the worker lives until the runtime is dropped, after the join below.
+                unsafe { libc::pthread_kill(worker as libc::pthread_t, libc::SIGUSR1) };
+            })
+        };
+        let taken = USR1_TAKEN.load(Ordering::Relaxed);
+        let kicker = kick();
+        let mut p = libc::pollfd {
+            fd: rfd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ts = libc::timespec {
+            tv_sec: 5,
+            tv_nsec: 0,
+        };
+        let start = Instant::now();
+        // SAFETY: one valid pollfd, timespec and mask.
+        let n = unsafe { libc::ppoll(&mut p, 1, &ts, &wait_mask) };
+        let err = std::io::Error::last_os_error().raw_os_error();
+        assert_eq!((n, err), (-1, Some(libc::EINTR)));
+        assert!(
+            start.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(USR1_TAKEN.load(Ordering::Relaxed), taken + 1);
+        kicker.join().unwrap();
+        let kicker = kick();
+        let mut out = [libc::epoll_event { events: 0, u64: 0 }; 4];
+        let start = Instant::now();
+        // SAFETY: four writable events, a valid mask.
+        let n = unsafe { libc::epoll_pwait(ep, out.as_mut_ptr(), 4, 5000, &wait_mask) };
+        let err = std::io::Error::last_os_error().raw_os_error();
+        assert_eq!((n, err), (-1, Some(libc::EINTR)));
+        assert!(
+            start.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(USR1_TAKEN.load(Ordering::Relaxed), taken + 2);
+        kicker.join().unwrap();
+        // SAFETY: restores the worker's mask.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut()) };
+
+        // A mask that unblocks nothing (here: every signal blocked) parks, as without one.
+        let ticker = Ticker::start();
+        let waiter = zsync::spawn(move || {
+            // SAFETY: a valid set.
+            let full = unsafe {
+                let mut full: libc::sigset_t = std::mem::zeroed();
+                libc::sigfillset(&mut full);
+                full
+            };
+            let mut p = libc::pollfd {
+                fd: rfd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 150_000_000,
+            };
+            let start = Instant::now();
+            // SAFETY: one valid pollfd, timespec and mask.
+            let n = unsafe { libc::ppoll(&mut p, 1, &ts, &full) };
+            let polled = start.elapsed();
+            let mut out = [libc::epoll_event { events: 0, u64: 0 }; 4];
+            let start = Instant::now();
+            // SAFETY: four writable events, valid timespec and mask.
+            let m = unsafe { libc::epoll_pwait2(ep, out.as_mut_ptr(), 4, &ts, &full) };
+            (n, polled, m, start.elapsed())
+        });
+        let (n, polled, m, waited) = waiter.join().unwrap();
+        assert_eq!((n, m), (0, 0));
+        assert!(polled >= Duration::from_millis(145), "{polled:?}");
+        assert!(waited >= Duration::from_millis(145), "{waited:?}");
+        let ticks = ticker.stop();
+        // Blocking the one worker for the 300 ms would leave 0-2 ticks.
+        assert!(ticks >= 10, "the ticker ticked {ticks} times");
+        // SAFETY: our fd.
+        unsafe { libc::close(ep) };
+        drop(r);
+    });
+}
+
+#[test]
+fn a_green_thread_parked_in_a_hooked_read_is_no_deadlock() {
+    // Waiting on a socket is waiting on the world outside the runtime: the deadlock report
+    // (here made to panic) must not fire while a hooked read waits longer than its grace.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_millis(900));
+        s.write_all(b"late").unwrap();
+    });
+    let rt = Builder::new()
+        .worker_threads(1)
+        .deadlock_panic(true)
+        .build()
+        .unwrap();
+    rt.block_on(move || {
+        let reader = zsync::spawn(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            let mut buf = [0u8; 4];
+            s.read_exact(&mut buf).unwrap();
+            buf
+        });
+        assert_eq!(&reader.join().unwrap(), b"late");
+    });
+    peer.join().unwrap();
 }

@@ -1,7 +1,9 @@
 //! The `hook` feature with a real crate that owns its sockets: the `redis` crate's blocking
 //! client against a redis-server started here, from 200 green threads, while a 1 ms ticker
 //! green thread runs. Run with `cargo test --release --features hook --test hook_redis`
-//! (skipped, with a printed line, when `redis-server` is not installed; CI installs it).
+//! (skipped, with a printed line, when `redis-server` is not installed, unless
+//! `ZSYNC_REQUIRE_SERVERS=1` is set: CI sets it and installs the server, so there a missing
+//! server fails the test).
 #![cfg(all(feature = "hook", target_os = "linux"))]
 
 use redis::Commands;
@@ -38,7 +40,11 @@ fn start_server() -> Option<Server> {
     let child = match child {
         Ok(child) => child,
         Err(e) => {
-            println!("skipped: cannot start redis-server ({e}); install Debian's redis-server");
+            let msg = format!("cannot start redis-server ({e}); install Debian's redis-server");
+            if std::env::var_os("ZSYNC_REQUIRE_SERVERS").is_some_and(|v| v == "1") {
+                panic!("{msg} (ZSYNC_REQUIRE_SERVERS=1)");
+            }
+            println!("skipped: {msg}");
             return None;
         }
     };

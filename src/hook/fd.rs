@@ -4,15 +4,21 @@
 //! deregisters it, by the `close`/`dup2`/`dup3` hooks before the kernel can reuse the number).
 //!
 //! A table indexed by fd, in chunks of 1024 slots allocated on first use and never freed (fds
-//! from 0 to 2^20; larger ones are not remembered and make the real call). Nothing else about an
-//! fd is cached: the user's `O_NONBLOCK` and socket timeouts stay in the kernel, read there when
-//! a call would block (so `fcntl`, `ioctl(FIONBIO)` and `setsockopt` need no hooks).
+//! from 0 to 2^20; larger ones are not remembered and make the real call). The user's
+//! `O_NONBLOCK` stays in the kernel, read there when a call would block (so `fcntl` and
+//! `ioctl(FIONBIO)` need no hooks). A socket's timeouts (`SO_RCVTIMEO`/`SO_SNDTIMEO`) are read
+//! there too, but a socket found without one is remembered as such, per direction, until any
+//! thread of the process sets a timeout on any socket through `setsockopt` (the hook bumps
+//! [`TIMEOUT_GENERATION`], which every remembered answer carries): a blocking read on a plain
+//! socket then costs no `getsockopt`. A timeout set behind libc's back (a raw system call, or
+//! another process sharing the socket) is seen only once the fd is closed and reused.
 
 use crate::reactor::{Registration, ScheduledIo};
 use crate::runtime::{Reactor, Thread};
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 const CHUNK: usize = 1024;
 const CHUNKS: usize = 1024;
@@ -29,7 +35,19 @@ pub(super) const POLL_FIRST: u8 = 4;
 
 pub(super) struct Slot {
     kind: AtomicU8,
+    /// Per direction (read, write): `TIMEOUT_GENERATION + 1` when the socket was last found
+    /// without a timeout in that direction; 0 if not known.
+    no_timeout: [AtomicU64; 2],
     registration: Mutex<Option<Registration<Thread>>>,
+}
+
+/// Bumped by the `setsockopt` hook whenever a socket timeout is set: every remembered "no
+/// timeout" of an older generation is asked again.
+static TIMEOUT_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// A socket timeout was set (on some socket): forget every remembered "no timeout".
+pub(super) fn timeouts_changed() {
+    TIMEOUT_GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
 type Chunk = [Slot; CHUNK];
@@ -59,6 +77,7 @@ pub(super) fn slot(fd: RawFd) -> Option<&'static Slot> {
     let slots: Vec<Slot> = (0..CHUNK)
         .map(|_| Slot {
             kind: AtomicU8::new(UNKNOWN),
+            no_timeout: [AtomicU64::new(0), AtomicU64::new(0)],
             registration: Mutex::new(None),
         })
         .collect();
@@ -115,10 +134,31 @@ impl Slot {
                 .compare_exchange(NOWAIT, POLL_FIRST, Ordering::Relaxed, Ordering::Relaxed);
     }
 
+    /// The socket's timeout for `direction` (0: read, 1: write), if it has one: remembered
+    /// while none is set (see the module docs), else asked with `read`.
+    pub(super) fn socket_timeout(
+        &self,
+        direction: usize,
+        read: impl FnOnce() -> Option<Duration>,
+    ) -> Option<Duration> {
+        let generation = TIMEOUT_GENERATION.load(Ordering::Acquire) + 1;
+        if self.no_timeout[direction].load(Ordering::Relaxed) == generation {
+            return None;
+        }
+        let timeout = read();
+        if timeout.is_none() {
+            self.no_timeout[direction].store(generation, Ordering::Relaxed);
+        }
+        timeout
+    }
+
     /// The fd turned out not to be what the slot said (it was closed and reused behind the
     /// hooks' back): forget everything.
     pub(super) fn reset(&self) {
         self.kind.store(UNKNOWN, Ordering::Relaxed);
+        for remembered in &self.no_timeout {
+            remembered.store(0, Ordering::Relaxed);
+        }
         let old = self
             .registration
             .lock()

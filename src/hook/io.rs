@@ -1,7 +1,7 @@
 //! Sockets, pipes, FIFOs and ttys: `read`, `write`, `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`,
 //! `send`, `sendto`, `sendmsg`, `accept`, `accept4`, `connect`, `poll`, `ppoll`, `select` (any
-//! pollable fd: sockets, pipes, FIFOs, ttys, eventfds, epoll fds), `epoll_wait`/`epoll_pwait`
-//! on an epoll fd that is not zsync's own, the fortified `__read_chk`, `__recv_chk`,
+//! pollable fd: sockets, pipes, FIFOs, ttys, eventfds, epoll fds), `epoll_wait`/`epoll_pwait`/
+//! `epoll_pwait2` on an epoll fd that is not zsync's own, the fortified `__read_chk`, `__recv_chk`,
 //! `__recvfrom_chk`, `__poll_chk`, `__ppoll_chk`, and the bookkeeping `close`, `dup2`, `dup3`,
 //! `socket`.
 //!
@@ -101,7 +101,13 @@ fn green_io(
         }
         if first_wait && pipe.is_none() {
             first_wait = false;
-            deadline = socket_timeout(fd, direction).and_then(|t| Instant::now().checked_add(t));
+            let index = match direction {
+                Direction::Read => 0,
+                Direction::Write => 1,
+            };
+            deadline = slot
+                .socket_timeout(index, || socket_timeout(fd, direction))
+                .and_then(|t| Instant::now().checked_add(t));
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             set_errno(libc::EAGAIN);
@@ -117,6 +123,8 @@ fn green_io(
         };
         ready.clear(seen, direction);
         if let Some(key) = ready.register(seen, direction, Thread::green(task.clone())) {
+            // A wait on something outside the runtime (for the deadlock report).
+            let _external = worker.remote().watch.external_wait();
             let pending = park_quiet(
                 deadline,
                 WaitReason::Socket {
@@ -651,6 +659,8 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
         }
         io.clear(seen, Direction::Write);
         if let Some(key) = io.register(seen, Direction::Write, Thread::green(task.clone())) {
+            // A wait on something outside the runtime (for the deadlock report).
+            let _external = worker.remote().watch.external_wait();
             let pending = park_quiet(
                 deadline,
                 WaitReason::Socket {
@@ -766,6 +776,7 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
         let pending = if woke_early {
             None
         } else {
+            let _external = worker.remote().watch.external_wait();
             park_quiet(deadline, WaitReason::Poll)
         };
         for (io, key) in keys {
@@ -893,6 +904,37 @@ pub extern "C" fn dup3(oldfd: c_int, newfd: c_int, flags: c_int) -> c_int {
     unsafe { libc::syscall(libc::SYS_dup3, oldfd, newfd, flags) as c_int }
 }
 
+/// `setsockopt(2)`: setting `SO_RCVTIMEO` or `SO_SNDTIMEO` makes the hooks ask every socket's
+/// timeouts again (see the `fd` module).
+///
+/// # Safety
+///
+/// libc's contract: `value` points to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: socklen_t,
+) -> c_int {
+    // SAFETY: the caller's pointer, checked by the kernel (EFAULT).
+    let r = unsafe { libc::syscall(libc::SYS_setsockopt, fd, level, name, value, len) as c_int };
+    // The 64-bit-time_t names (asm-generic/socket.h; the same numbers on every target zsync
+    // runs on), which a 32-bit-time_t program's libc may use.
+    const SO_RCVTIMEO_NEW: c_int = 66;
+    const SO_SNDTIMEO_NEW: c_int = 67;
+    let timeout = matches!(
+        name,
+        libc::SO_RCVTIMEO | libc::SO_SNDTIMEO | SO_RCVTIMEO_NEW | SO_SNDTIMEO_NEW
+    );
+    if level == libc::SOL_SOCKET && timeout {
+        // After the call: a wait that read the old value in between is then asked again.
+        fd::timeouts_changed();
+    }
+    r
+}
+
 /// `socket(2)`: a fresh fd, nothing remembered for its number applies.
 #[no_mangle]
 pub extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
@@ -925,44 +967,64 @@ fn sys_epoll_pwait(
     }
 }
 
-/// `epoll_pwait(2)`: on an epoll fd that is not zsync's own (a runtime inside a crate), a green
-/// thread parks until the epoll fd itself is readable (it is pollable: an instance with a ready
-/// event is) or the timeout passes, then the real call is made with timeout 0. While parked,
-/// `sigmask` is not applied (it is for the real call). A cancellation makes it fail with
-/// `ECANCELED`, an expired `timeout()` with `ETIMEDOUT` (a runtime inside a crate may treat
-/// that as fatal: tokio panics in its own frames, which ends a green thread being cancelled
-/// anyway).
-///
-/// # Safety
-///
-/// As [`read`]: `events` has room for `maxevents` events.
-#[no_mangle]
-pub unsafe extern "C" fn epoll_pwait(
+/// Whether a wait given `sigmask` may park the green thread: the mask unblocks no signal that
+/// the calling OS thread blocks now (a null mask, the thread's own mask, a fuller one). Then no
+/// signal can end the real call that could not end the mask-less one, which parks too (a
+/// parked call is not ended by a signal: its handler runs on the worker, and the call goes on,
+/// as with `SA_RESTART`). A mask that unblocks a signal asks for the real call's guarantee, that
+/// the signal is taken during the wait and ends it with `EINTR` (the `pselect` idiom against
+/// the race between checking a flag and waiting): a parked green thread cannot give that, so
+/// such a call goes to the kernel and blocks the worker.
+fn mask_parks(sigmask: *const libc::sigset_t) -> bool {
+    if sigmask.is_null() {
+        return true;
+    }
+    let mut blocked: u64 = 0;
+    let saved = errno();
+    // SAFETY: reads the calling thread's mask into a set of the kernel's size (8 bytes).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_BLOCK,
+            std::ptr::null::<u64>(),
+            &mut blocked as *mut u64,
+            std::mem::size_of::<u64>(),
+        )
+    };
+    set_errno(saved);
+    // SAFETY: the caller's contract: a valid sigset_t, whose first 8 bytes are the kernel's set.
+    let wanted = unsafe { sigmask.cast::<u64>().read_unaligned() };
+    r == 0 && blocked & !wanted == 0
+}
+
+/// The green path of the `epoll_pwait` family on an epoll fd that is not zsync's own: parks
+/// until the epoll fd itself is readable (it is pollable: an instance with a ready event is)
+/// or `wait` (`None`: forever) passes, trying the real call with timeout 0 in between. `real`
+/// is the real call with the caller's own timeout, made where the green path does not apply.
+fn foreign_epoll_wait(
     epfd: c_int,
     events: *mut libc::epoll_event,
     maxevents: c_int,
-    timeout: c_int,
+    wait: Option<Duration>,
     sigmask: *const libc::sigset_t,
+    real: impl Fn() -> c_int,
 ) -> c_int {
-    let real = |timeout| sys_epoll_pwait(epfd, events, maxevents, timeout, sigmask);
     let Current::Green { worker, task } = context::current() else {
-        return real(timeout);
+        return real();
     };
-    if timeout == 0 || maxevents <= 0 {
-        return real(timeout);
+    if wait == Some(Duration::ZERO) || maxevents <= 0 || !mask_parks(sigmask) {
+        return real();
     }
     let (Some(slot), Some(reactor)) = (fd::slot(epfd), worker.reactor()) else {
-        return real(timeout);
+        return real();
     };
     let Some(io) = slot.io(epfd, reactor) else {
-        return real(timeout);
+        return real();
     };
-    let deadline = u64::try_from(timeout)
-        .ok()
-        .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
+    let deadline = wait.and_then(|d| Instant::now().checked_add(d));
     loop {
         let seen = io.snapshot();
-        let r = real(0);
+        let r = sys_epoll_pwait(epfd, events, maxevents, 0, sigmask);
         if r != 0 {
             return r;
         }
@@ -971,6 +1033,7 @@ pub unsafe extern "C" fn epoll_pwait(
         }
         io.clear(seen, Direction::Read);
         if let Some(key) = io.register(seen, Direction::Read, Thread::green(task.clone())) {
+            let _external = worker.remote().watch.external_wait();
             let pending = park_quiet(deadline, WaitReason::Poll);
             io.remove(key);
             if let Some(pending) = pending {
@@ -978,6 +1041,72 @@ pub unsafe extern "C" fn epoll_pwait(
             }
         }
     }
+}
+
+/// `epoll_pwait(2)`: on an epoll fd that is not zsync's own (a runtime inside a crate), a green
+/// thread parks until the epoll fd itself is readable or the timeout passes, then the real call
+/// is made with timeout 0. A `sigmask` that unblocks a signal the thread blocks makes the real
+/// call instead (see [`mask_parks`]). A cancellation makes it fail with `ECANCELED`, an expired
+/// `timeout()` with `ETIMEDOUT` (a runtime inside a crate may answer with a panic of its own:
+/// tokio does, in its own frames; an expired `timeout()` takes that panic as its unwind and
+/// returns `Err(Elapsed)`).
+///
+/// # Safety
+///
+/// As [`read`]: `events` has room for `maxevents` events; `sigmask` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn epoll_pwait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: c_int,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    let wait = u64::try_from(timeout).ok().map(Duration::from_millis);
+    foreign_epoll_wait(epfd, events, maxevents, wait, sigmask, || {
+        sys_epoll_pwait(epfd, events, maxevents, timeout, sigmask)
+    })
+}
+
+/// `epoll_pwait2(2)`: [`epoll_pwait`] with a `timespec` timeout (null: forever), kept to the
+/// nanosecond as far as the worker's timers allow. An invalid timeout goes to the kernel
+/// (`EINVAL`); a kernel without the call (before 5.11) gives `ENOSYS`, as libc's does.
+///
+/// # Safety
+///
+/// As [`epoll_pwait`]; `timeout` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn epoll_pwait2(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: *const libc::timespec,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    let real = || {
+        // SAFETY: as in `sys_recvfrom`; the kernel's signal set size, as glibc passes it.
+        unsafe {
+            libc::syscall(
+                libc::SYS_epoll_pwait2,
+                epfd,
+                events,
+                maxevents,
+                timeout,
+                sigmask,
+                std::mem::size_of::<libc::c_ulong>(),
+            ) as c_int
+        }
+    };
+    let wait = if timeout.is_null() {
+        None
+    } else {
+        // SAFETY: the caller's contract.
+        match super::timespec_duration(unsafe { &*timeout }) {
+            Some(d) => Some(d),
+            None => return real(), // EINVAL from the kernel
+        }
+    };
+    foreign_epoll_wait(epfd, events, maxevents, wait, sigmask, real)
 }
 
 /// `epoll_wait(2)`: [`epoll_pwait`] without a signal mask.
@@ -1003,8 +1132,9 @@ fn timespec_ms(ts: &libc::timespec) -> Option<c_int> {
     Some(ms.min(i32::MAX as u128) as c_int)
 }
 
-/// `ppoll(2)`: on a green thread without a signal mask, [`poll`] (the timeout rounded up to a
-/// millisecond). With a mask, or elsewhere, the real call.
+/// `ppoll(2)`: on a green thread, [`poll`] (the timeout rounded up to a millisecond), unless
+/// `sigmask` unblocks a signal the thread blocks: then, as elsewhere, the real call, which
+/// applies the mask for the wait (see [`mask_parks`]).
 ///
 /// # Safety
 ///
@@ -1035,7 +1165,7 @@ pub unsafe extern "C" fn ppoll(
             ) as c_int
         }
     };
-    if !sigmask.is_null() || !super::on_green_thread() {
+    if !super::on_green_thread() || !mask_parks(sigmask) {
         return real();
     }
     let ms = if timeout.is_null() {

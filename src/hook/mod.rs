@@ -3,9 +3,11 @@
 //! the calling green thread instead of blocking its worker.
 //!
 //! What is hooked: sleeps (`sleep.rs`); sockets, pipes, FIFOs and ttys, `poll`, `ppoll`,
-//! `select`, `epoll_wait`/`epoll_pwait` on a foreign epoll fd, and the fd bookkeeping
-//! (`io.rs`, `fd.rs`); `getaddrinfo`/`getnameinfo` on the blocking pool (`dns.rs`). Not:
-//! regular files (not pollable: `zsync::fs`), `epoll_pwait2`.
+//! `select`, `epoll_wait`/`epoll_pwait`/`epoll_pwait2` on a foreign epoll fd, and the fd
+//! bookkeeping (`io.rs`, `fd.rs`); `getaddrinfo`/`getnameinfo` on the blocking pool (`dns.rs`).
+//! Not: regular files (not pollable: `zsync::fs`). A wait given a signal mask that unblocks a
+//! signal (`ppoll`, `epoll_pwait*`) makes the real call: a parked green thread cannot be ended
+//! by the signal, which is what such a mask asks for.
 //!
 //! # How
 //!
@@ -35,7 +37,15 @@
 //! `extern "C"`, so a panic inside one aborts the process instead of unwinding into a C frame,
 //! and the hooks park with [`crate::runtime::park::park_quiet`], which reports a cancellation
 //! or an expired `timeout()` instead of raising it. The hooked call then fails (see each
-//! function), and the request is raised at the green thread's next zsync park point. The
+//! function), and the request is raised at the green thread's next zsync park point. Foreign
+//! code may answer the failure with a Rust panic of its own (tokio does when its `epoll_wait`
+//! fails): that panic unwinds through Rust frames only, and an expired `timeout()` whose expiry
+//! a hook reported takes it as its own unwind (`Err(Elapsed)`).
+//!
+//! Thread-locals are the worker's, shared by its green threads: foreign code that keeps state in
+//! one across a blocking call sees another green thread's state when the call parks. tokio's
+//! "a runtime is entered here" is such state: a crate that runs a tokio runtime inside its
+//! blocking API can be in use by one green thread per worker at a time (a second panics). The
 //! resolver hooks lend the caller's pointers to a blocking-pool thread through
 //! [`crate::blocking::unblock_scoped`]: the caller waits, shielded, until the job has returned,
 //! so the pointers outlive their use.

@@ -186,6 +186,17 @@ pub(crate) fn request_due() -> bool {
 /// or sit behind an `extern "C"` frame. Not a park point.
 #[cfg_attr(not(feature = "hook"), allow(dead_code))]
 pub(crate) fn park_quiet(deadline: Option<Instant>, wait: WaitReason) -> Option<Pending> {
+    let pending = park_quiet_inner(deadline, wait);
+    if pending == Some(Pending::TimedOut) {
+        // The caller fails with `ETIMEDOUT` instead of unwinding; foreign code may answer with
+        // a panic of its own (tokio does), which the expired `timeout()` then takes as its unwind.
+        with_park_point(|pp, _| pp.report_expired());
+    }
+    pending
+}
+
+#[cfg_attr(not(feature = "hook"), allow(dead_code))]
+fn park_quiet_inner(deadline: Option<Instant>, wait: WaitReason) -> Option<Pending> {
     match context::current() {
         Current::Green { task, worker } => {
             // SAFETY: we are this green thread, running; the reference ends before the switch.
@@ -321,6 +332,18 @@ pub(crate) fn enter_timeout(deadline: Instant) -> u64 {
 
 pub(crate) fn leave_timeout(id: u64) {
     with_park_point(|pp, _| pp.pop_timeout(id));
+}
+
+/// Whether a wait that must not unwind (a `hook` call) reported the expiry of `timeout()` `id`
+/// to its caller (see [`park_quiet`]).
+pub(crate) fn timeout_reported(id: u64) -> bool {
+    with_park_point(|pp, _| pp.reported(id))
+}
+
+/// Whether `payload` is one of zsync's own unwinds (a cancellation or a `timeout()`), as
+/// opposed to a panic.
+pub(crate) fn is_request(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<TimedOut>() || payload.is::<super::task::cancel::Cancelled>()
 }
 
 /// If `payload` is the timeout `id`'s own unwind, consumes it: that unwind is over.

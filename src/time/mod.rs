@@ -70,10 +70,16 @@ pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
     }
     let leave = Leave(id);
     let result = catch_unwind(AssertUnwindSafe(f));
+    // A blocking call that must not unwind (the `hook` feature's libc functions) reports the
+    // expiry to its caller as `ETIMEDOUT` instead; if the caller answered with a panic of its
+    // own (tokio panics when its `epoll_wait` fails), that panic is this timeout's unwind.
+    let reported = result.is_err() && park::timeout_reported(id);
     drop(leave);
     match result {
         Ok(value) => Ok(value),
         Err(payload) if park::is_own_timeout(&*payload, id) => Err(Elapsed(())),
+        // Only a panic: a cancellation or another timeout()'s unwind goes on.
+        Err(payload) if reported && !park::is_request(&*payload) => Err(Elapsed(())),
         Err(payload) => resume_unwind(payload),
     }
 }

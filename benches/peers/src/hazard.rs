@@ -78,7 +78,7 @@ pub fn hooked_binary() -> Option<std::path::PathBuf> {
         .get_or_init(|| {
             let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-            eprintln!("B13: building hooked/ (zsync with the `hook` feature)");
+            eprintln!("building hooked/ (zsync with the `hook` feature)");
             let ok = Command::new(cargo)
                 .args([
                     "build",
@@ -93,7 +93,7 @@ pub fn hooked_binary() -> Option<std::path::PathBuf> {
             let exe = std::env::current_exe().ok()?;
             let binary = exe.parent()?.join("zsync-peers-hooked");
             if !ok || !binary.exists() {
-                println!("B13 hook rows skipped: building benches/peers/hooked failed");
+                println!("hook rows skipped: building benches/peers/hooked failed");
                 return None;
             }
             Some(binary)

@@ -16,10 +16,12 @@
 //! WORKERS` or `server IMPL KIND WORKERS ADDR`), so that implementations never share a heap,
 //! threads or a crash. Go runs when golang-go is installed (its program is go/main.go), and is
 //! skipped with a printed line when it is not; wrk (for B11) and redis-server (for B13) likewise.
-//! B13's zsync-with-`hook` rows run the hooked/ package's binary, which the runner builds.
+//! B13's zsync-with-`hook` rows and B7's "hook" rows (std's own net types on green threads) run
+//! the hooked/ package's binary, which the runner builds.
 //! B7 and B14 load their server from this process (load.rs, skew.rs: one mio thread), never
 //! from the server's own process, so that the server cannot starve its load.
 
+mod blocking_server;
 mod files;
 mod go;
 mod hazard;
@@ -147,6 +149,19 @@ const fn server(
     }
 }
 
+/// A B7 "hook" row: zsync alone, serving with std's own net types through the `hook` feature
+/// (hooked/'s binary), showing the peers of the zsync::net row `peers_from`.
+const fn hooked_server(
+    name: &'static str,
+    connections: usize,
+    peers_from: &'static str,
+) -> Workload {
+    let mut w = server("B7", name, &["zsync"], 2, false, connections);
+    w.zsync_hooked = true;
+    w.peers_from = Some(peers_from);
+    w
+}
+
 /// A B13 row: zsync with `hook` (hooked/'s binary), tokio with spawn_blocking and std threads,
 /// or (`no_hook`) zsync alone without `hook`, showing the peers of the hook row `no_hook` names.
 const fn hazard(
@@ -218,6 +233,8 @@ const SUITE: &[Workload] = &[
     child("B6", "B6 most parked", "tasks", true, RUNTIMES, 2, 1),
     server("B7", "B7 echo 100", RUNTIMES, 2, false, 100),
     server("B7", "B7 echo 1000", RUNTIMES, 2, false, 1000),
+    hooked_server("B7 echo 100 hook", 100, "B7 echo 100"),
+    hooked_server("B7 echo 1000 hook", 1000, "B7 echo 1000"),
     child("B8", "B8 timers", "ms", false, SCHEDULERS, 2, 3),
     child("B9", "B9 mutex", "ns/lock", false, RUNTIMES, 2, 5),
     child("B2", "B10 B2 1 worker", "ns/task", false, SCHEDULERS, 1, 5),
@@ -284,10 +301,15 @@ struct Server {
 }
 
 impl Server {
-    /// `kind`: "echo", "http" or "skew" (servers.rs; Go's echo server serves "skew").
-    fn start(implementation: &str, kind: &str, workers: usize) -> Option<Server> {
+    /// `kind`: "echo", "http" or "skew" (servers.rs; Go's echo server serves "skew"); `hooked`:
+    /// zsync's server is hooked/'s binary (std's own net types through the `hook` feature).
+    fn start(implementation: &str, kind: &str, workers: usize, hooked: bool) -> Option<Server> {
         let workers = workers.to_string();
-        let mut cmd = if implementation == "go" {
+        let mut cmd = if hooked && implementation == "zsync" {
+            let mut cmd = Command::new(hazard::hooked_binary()?);
+            cmd.args(["server", implementation, kind, &workers]);
+            cmd
+        } else if implementation == "go" {
             let mut cmd = Command::new(go::binary()?);
             let kind = if kind == "http" { "http" } else { "echo" };
             cmd.args(["server", kind, &workers]);
@@ -415,7 +437,7 @@ fn run_server(w: &Workload, implementation: &str, quick: bool) -> f64 {
         unreachable!()
     };
     let kind = if http { "http" } else { "echo" };
-    let Some(server) = Server::start(implementation, kind, w.workers) else {
+    let Some(server) = Server::start(implementation, kind, w.workers, w.zsync_hooked) else {
         return f64::NAN;
     };
     let (warmup, measure) = if quick {
@@ -442,7 +464,7 @@ fn run_skew(implementation: &str, workers: usize, quick: bool, round: usize) -> 
     {
         return *figures;
     }
-    let figures = match Server::start(implementation, "skew", workers) {
+    let figures = match Server::start(implementation, "skew", workers, false) {
         Some(server) => {
             let (warmup, measure) = if quick {
                 (Duration::from_secs(2), Duration::from_secs(8))

@@ -2,58 +2,10 @@
 //! keep-alive hello (B11). Each prints its bound address on stdout, then serves until killed.
 //! "skew" is the echo server with tokio's accept loop in a spawned task on a worker (as zsync's
 //! acceptor is a green thread on one) rather than in `block_on` on the main thread, so that
-//! tokio's handlers start from a worker's local queue, as zsync's do.
+//! tokio's handlers start from a worker's local queue, as zsync's do. The blocking loop that
+//! zsync, may and std threads share is in blocking_server.rs (hooked/ serves it too).
 
-use std::io::{Read, Write};
-use std::net::SocketAddr;
-
-pub const HTTP_RESPONSE: &[u8] =
-    b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nHello, world!";
-
-/// Counts complete requests in `buf[..filled]` (each ends with a blank line), shifts out what
-/// was consumed and returns how many responses to send. Same logic for every implementation.
-fn take_requests(buf: &mut [u8], filled: &mut usize) -> usize {
-    let mut count = 0;
-    let mut start = 0;
-    while let Some(end) = buf[start..*filled]
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-    {
-        start += end + 4;
-        count += 1;
-    }
-    buf.copy_within(start..*filled, 0);
-    *filled -= start;
-    count
-}
-
-fn announce(addr: SocketAddr) {
-    println!("{addr}");
-    std::io::stdout().flush().unwrap();
-}
-
-/// Blocking echo / http loop over any Read + Write: the code zsync and std threads share.
-fn blocking_conn(mut s: impl Read + Write, http: bool) {
-    let mut buf = vec![0u8; 8192];
-    let mut filled = 0;
-    loop {
-        let n = match s.read(&mut buf[filled..]) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        if !http {
-            if s.write_all(&buf[..n]).is_err() {
-                return;
-            }
-            continue;
-        }
-        filled += n;
-        let count = take_requests(&mut buf, &mut filled);
-        if s.write_all(&HTTP_RESPONSE.repeat(count)).is_err() {
-            return;
-        }
-    }
-}
+use crate::blocking_server::{announce, blocking_conn, take_requests, HTTP_RESPONSE};
 
 /// Serves `addr` with `implementation` on `workers` worker threads (std: a thread per
 /// connection, whatever `workers` says); `kind` is "echo", "http" or "skew".

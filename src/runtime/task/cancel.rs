@@ -78,6 +78,9 @@ pub(crate) struct TimedOut {
 struct Frame {
     id: u64,
     deadline: Instant,
+    /// Its expiry was reported to foreign code without raising (a `hook` call failed with
+    /// `ETIMEDOUT`): a panic that code raises in answer is this timeout's unwind.
+    reported: bool,
 }
 
 /// What a park point found.
@@ -245,6 +248,22 @@ impl ParkPoint {
             .then_some(Pending::TimedOut)
     }
 
+    /// A wait that must not unwind reported [`Pending::TimedOut`] to its caller instead of
+    /// raising it: every expired `timeout()` remembers that it was reported.
+    #[cfg_attr(not(feature = "hook"), allow(dead_code))]
+    pub(crate) fn report_expired(&mut self) {
+        let now = Instant::now();
+        for frame in self.timeouts.iter_mut().filter(|f| f.deadline <= now) {
+            frame.reported = true;
+        }
+    }
+
+    /// Whether the expiry of `timeout()` `id` was reported without raising (see
+    /// [`Self::report_expired`]).
+    pub(crate) fn reported(&self, id: u64) -> bool {
+        self.timeouts.iter().any(|f| f.id == id && f.reported)
+    }
+
     /// The `timeout()` `id` caught its own payload: that unwind is over.
     pub(crate) fn caught_timeout(&mut self) {
         self.raised = false;
@@ -255,6 +274,7 @@ impl ParkPoint {
         self.timeouts.push(Frame {
             id: self.next_id,
             deadline,
+            reported: false,
         });
         self.next_id
     }
