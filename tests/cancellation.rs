@@ -367,3 +367,54 @@ fn a_panic_hook_set_before_the_runtime_still_runs_for_green_threads() {
         "std's report is the custom hook's to make: {stderr}"
     );
 }
+
+/// A blocked sender that is cancelled just as a receiver takes its message: either the send
+/// took effect (it returns, the message is received, the join sees the closure's value) or it
+/// did not (the sender unwinds, the message is never received); never "received but not sent".
+/// The cancellation wakes the sender, which looks at its notification and parks again, raising
+/// on the way in; a receiver on another OS thread that takes the message between that look and
+/// the raise used to be handed a message whose sender then unwound. Now the park point
+/// withdraws the waiter before it raises, and a hand-over that won stands. Many tight rounds,
+/// the cancel and the receive released together.
+#[test]
+fn a_send_cancelled_as_its_message_is_taken_is_either_sent_or_not() {
+    let rt = runtime(2, Flavor::GreenThreads);
+    let mut outcomes = [0usize; 2];
+    for round in 0..2000u32 {
+        let (tx, rx) = mpsc::sync_channel::<u32>(0);
+        let sender = rt.spawn(move || tx.send(round).is_ok());
+        // Let the sender block in its send (a rendezvous: no receiver yet).
+        while rt.metrics().parked == 0 {
+            std::thread::yield_now();
+        }
+        let go = Arc::new(std::sync::Barrier::new(2));
+        let receiver = {
+            let go = go.clone();
+            std::thread::spawn(move || {
+                go.wait();
+                rx.recv_timeout(Duration::from_millis(200)).ok()
+            })
+        };
+        go.wait();
+        let joined = sender.cancel();
+        let received = receiver.join().unwrap();
+        match (joined, received) {
+            (Ok(true), Some(value)) => {
+                assert_eq!(value, round);
+                outcomes[0] += 1;
+            }
+            (Err(payload), None) => {
+                assert!(payload.is::<Cancelled>());
+                outcomes[1] += 1;
+            }
+            (joined, received) => panic!(
+                "round {round}: the send returned {:?} but the receiver got {received:?}",
+                joined.map_err(|_| "an unwind")
+            ),
+        }
+    }
+    eprintln!(
+        "sent and received: {}, cancelled unsent: {}",
+        outcomes[0], outcomes[1]
+    );
+}

@@ -545,7 +545,10 @@ fn select_semaphore_and_oneshot_with_duration_max_wait_for_the_event() {
 /// each tick. The median is compared, so that an OS preemption of the worker cannot fail it.
 #[test]
 fn a_sleeper_wakes_on_time_on_a_worker_whose_picks_are_slow() {
-    let rt = zsync::runtime::Builder::new().worker_threads(1).build().unwrap();
+    let rt = zsync::runtime::Builder::new()
+        .worker_threads(1)
+        .build()
+        .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let busy: Vec<_> = (0..3)
         .map(|_| {

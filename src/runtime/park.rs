@@ -40,10 +40,16 @@ fn with_park_point<R>(f: impl FnOnce(&mut ParkPoint, &AtomicBool) -> R) -> R {
 /// cannot be raised yet (see `task::cancel`), makes sure the green thread is woken when it can.
 #[inline]
 fn green_park_point(worker: &Worker, task: &TaskRef) {
+    green_park_point_or(worker, task, &|| true);
+}
+
+/// [`green_park_point`] for a queued waiter: see `ParkPoint::check_or`.
+#[inline]
+fn green_park_point_or(worker: &Worker, task: &TaskRef, withdraw: &dyn Fn() -> bool) {
     // SAFETY: we are this green thread, running; the reference ends before the raise leaves
     // this frame (`check` raises last, with nothing borrowed after it).
     let pp = &mut unsafe { task.local() }.park_point;
-    if pp.check(&task.cancel) == Check::Deferred && !pp.deferred {
+    if pp.check_or(&task.cancel, withdraw) == Check::Deferred && !pp.deferred {
         pp.deferred = true;
         worker.defer_until_unwound(task.clone());
     }
@@ -53,10 +59,15 @@ fn green_park_point(worker: &Worker, task: &TaskRef) {
 /// An OS thread that defers is itself unwinding: it reaches a park point again after the
 /// unwind ends.
 fn os_park_point() {
+    os_park_point_or(&|| true);
+}
+
+/// [`os_park_point`] for a queued waiter: see `ParkPoint::check_or`.
+fn os_park_point_or(withdraw: &dyn Fn() -> bool) {
     let raise = with_os_self(|me| {
         OS_PARK_POINT.with(|pp| {
             let mut pp = pp.borrow_mut();
-            catch_unwind(AssertUnwindSafe(|| pp.check(&me.cancel))).err()
+            catch_unwind(AssertUnwindSafe(|| pp.check_or(&me.cancel, withdraw))).err()
         })
     });
     if let Some(payload) = raise {
@@ -163,9 +174,29 @@ pub(crate) fn park_until_for(deadline: Option<Instant>, wait: WaitReason) {
 /// not parks again, which raises.
 #[cfg_attr(loom, allow(dead_code))] // loom models park loom threads instead
 pub(crate) fn park_until_woken(deadline: Option<Instant>, wait: WaitReason) {
+    park_until_woken_or(deadline, wait, &|| true);
+}
+
+/// [`park_until_woken`] for a thread queued as a waiter: a park point only if `withdraw` (called
+/// right before the raise) takes the waiter out of reach of notifiers. Between the waiter's
+/// last look at its notification and this park point, a notifier on another thread may hand it
+/// a message, a lock or a permit: then nothing is raised here (the hand-over took effect), and
+/// the request waits for the next park point.
+#[cfg_attr(loom, allow(dead_code))] // loom models park loom threads instead
+pub(crate) fn park_until_woken_or(
+    deadline: Option<Instant>,
+    wait: WaitReason,
+    withdraw: &dyn Fn() -> bool,
+) {
     match context::current() {
-        Current::Green { worker, task } => park_green(worker, task, deadline, wait),
-        _ => park_os(deadline),
+        Current::Green { worker, task } => {
+            green_park_point_or(worker, task, withdraw);
+            suspend_green(worker, task, deadline, wait);
+        }
+        _ => {
+            os_park_point_or(withdraw);
+            block_os(deadline);
+        }
     }
 }
 

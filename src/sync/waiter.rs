@@ -60,21 +60,22 @@ fn current() -> Handle {
 }
 
 /// Parks the calling thread until it is unparked or `deadline` passes; returns true if the
-/// deadline has passed. May return early (spuriously). A park point on the way in: a
-/// cancellation or an expired `timeout()` unwinds from here. One that arrives while the thread
-/// is parked only wakes it: [`Waiter::wait`] then returns a notification that came meanwhile
-/// (what it was handed is kept, and the request is raised at the next park point), or parks
-/// again, which raises.
+/// deadline has passed. May return early (spuriously). A park point on the way in, but only for
+/// a waiter that can still be withdrawn (see [`Waiter::wait`]): a cancellation or an expired
+/// `timeout()` unwinds from here after `withdraw` took the waiter out of reach of notifiers. One
+/// that arrives while the thread is parked only wakes it: [`Waiter::wait`] then returns a
+/// notification that came meanwhile (what it was handed is kept, and the request is raised at
+/// the next park point), or parks again, which raises.
 #[inline]
-pub(crate) fn park(deadline: Option<Instant>, wait: WaitReason) -> bool {
+fn park(deadline: Option<Instant>, wait: WaitReason, withdraw: &dyn Fn() -> bool) -> bool {
     #[cfg(not(loom))]
     {
-        crate::runtime::park::park_until_woken(deadline, wait);
+        crate::runtime::park::park_until_woken_or(deadline, wait, withdraw);
         deadline.is_some_and(|d| Instant::now() >= d)
     }
     #[cfg(loom)]
     {
-        let _ = wait;
+        let _ = (wait, withdraw);
         // Loom has no clock: a wait with a deadline gives up at its first park, which lets the
         // models race every timeout against every notification.
         match deadline {
@@ -292,12 +293,14 @@ impl Waiter {
 
     /// Gives up waiting: after this no notifier can win. `Err` with the notification if one won
     /// first.
+    /// Aborting again is `Ok`: a park point aborts a waiter before it raises, and the raise's
+    /// cleanup aborts it once more.
     pub(crate) fn abort(&self) -> Result<(), Notified> {
         match self
             .state
             .compare_exchange(WAITING, ABORTED, Ordering::Acquire, Ordering::Acquire)
         {
-            Ok(_) => Ok(()),
+            Ok(_) | Err(ABORTED) => Ok(()),
             Err(state) => Err(Self::decode(state)),
         }
     }
@@ -341,7 +344,10 @@ impl Waiter {
             if let Some(notified) = self.notified() {
                 return Some(notified);
             }
-            if park(deadline, wait) {
+            // A cancellation or expired `timeout()` raised here must not unwind a waiter that a
+            // notifier (on another thread) has just handed something: the park point first
+            // aborts the waiter, and raises only if that wins.
+            if park(deadline, wait, &|| self.abort().is_ok()) {
                 return self.abort().err();
             }
         }

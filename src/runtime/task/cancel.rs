@@ -195,18 +195,22 @@ impl ParkPoint {
         due && !self.os_thread_unwinding()
     }
 
-    /// Raises `Cancelled` or a `TimedOut` if one is due and may be raised.
+    /// Raises `Cancelled` or a `TimedOut` if one is due and may be raised. `withdraw` is called
+    /// right before a raise: a thread queued as a waiter takes itself out of reach of notifiers
+    /// there. If it cannot (a notification won: the send, lock or permit it hands over has
+    /// taken effect), nothing is raised now (`Clear`); the request stays in force for the next
+    /// park point. Other park points pass `&|| true`.
     #[inline]
-    pub(crate) fn check(&mut self, cancel: &AtomicBool) -> Check {
+    pub(crate) fn check_or(&mut self, cancel: &AtomicBool, withdraw: &dyn Fn() -> bool) -> Check {
         // The common case, inline at every park point: nothing requested, no `timeout()`.
         if self.shield > 0 || (!cancel.load(Ordering::Acquire) && self.timeouts.is_empty()) {
             return Check::Clear;
         }
-        self.check_slow(cancel)
+        self.check_slow(cancel, withdraw)
     }
 
     #[cold]
-    fn check_slow(&mut self, cancel: &AtomicBool) -> Check {
+    fn check_slow(&mut self, cancel: &AtomicBool, withdraw: &dyn Fn() -> bool) -> Check {
         let cancelled = cancel.load(Ordering::Acquire);
         // The outermost expired timeout wins: everything inside it is unwound anyway.
         let expired = if cancelled {
@@ -222,6 +226,9 @@ impl ParkPoint {
         // be and why the request then waits instead of being dropped.
         if self.os_thread_unwinding() {
             return Check::Deferred;
+        }
+        if !withdraw() {
+            return Check::Clear;
         }
         self.raised = true;
         // The hook keeps `raised` exact across a later panic (see `panic_starts`).
