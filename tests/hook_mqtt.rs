@@ -12,10 +12,10 @@
 //! `ZSYNC_REQUIRE_SERVERS=1` is set (CI sets it): then a missing broker fails the test.
 #![cfg(all(feature = "hook", target_os = "linux"))]
 
+mod common;
+
 use rumqttc::{Client, Connection, Event, MqttOptions, Packet, QoS};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A mosquitto broker on a free loopback port, killed when dropped (its directory removed).
@@ -160,21 +160,7 @@ fn a_rumqttc_client_parks_in_its_runtime_s_epoll_wait_while_a_ticker_ticks() {
         .build()
         .unwrap();
     rt.block_on(move || {
-        let ticks = Arc::new(AtomicUsize::new(0));
-        let worst_us = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let ticker = {
-            let (ticks, worst_us, stop) = (ticks.clone(), worst_us.clone(), stop.clone());
-            zsync::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let before = Instant::now();
-                    zsync::thread::sleep(Duration::from_millis(1));
-                    let late = before.elapsed().saturating_sub(Duration::from_millis(1));
-                    worst_us.fetch_max(late.as_micros() as u64, Ordering::Relaxed);
-                    ticks.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        };
+        let ticker = common::Ticker::spawn();
         let start = Instant::now();
         let pinger = zsync::spawn(move || {
             let (client, mut connection) = subscribed(port, "zsync-pinger", "zsync/pong");
@@ -193,10 +179,7 @@ fn a_rumqttc_client_parks_in_its_runtime_s_epoll_wait_while_a_ticker_ticks() {
         });
         pinger.join().unwrap();
         let elapsed = start.elapsed();
-        stop.store(true, Ordering::Relaxed);
-        ticker.join().unwrap();
-        let ticks = ticks.load(Ordering::Relaxed);
-        let worst = Duration::from_micros(worst_us.load(Ordering::Relaxed));
+        let (ticks, worst) = ticker.stop();
         println!(
             "{ROUNDS} MQTT round trips in {elapsed:?}: {ticks} ticks, worst lateness {worst:?}"
         );

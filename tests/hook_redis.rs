@@ -6,10 +6,10 @@
 //! server fails the test).
 #![cfg(all(feature = "hook", target_os = "linux"))]
 
+mod common;
+
 use redis::Commands;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A redis-server on a free loopback port, killed when dropped.
@@ -71,22 +71,7 @@ fn redis_crate_from_200_green_threads_while_a_ticker_ticks() {
         .build()
         .unwrap();
     rt.block_on(move || {
-        // The ticker: counts ticks and records its worst lateness.
-        let ticks = Arc::new(AtomicUsize::new(0));
-        let worst_us = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let ticker = {
-            let (ticks, worst_us, stop) = (ticks.clone(), worst_us.clone(), stop.clone());
-            zsync::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let before = Instant::now();
-                    zsync::thread::sleep(Duration::from_millis(1));
-                    let late = before.elapsed().saturating_sub(Duration::from_millis(1));
-                    worst_us.fetch_max(late.as_micros() as u64, Ordering::Relaxed);
-                    ticks.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        };
+        let ticker = common::Ticker::spawn();
         let start = Instant::now();
         let clients: Vec<_> = (0..200)
             .map(|i| {
@@ -110,8 +95,7 @@ fn redis_crate_from_200_green_threads_while_a_ticker_ticks() {
             c.join().unwrap();
         }
         let elapsed = start.elapsed();
-        stop.store(true, Ordering::Relaxed);
-        ticker.join().unwrap();
+        let (ticks, worst) = ticker.stop();
         // Every value once more, from one connection.
         let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
         let counter: i64 = con.get("zsync:counter").unwrap();
@@ -120,8 +104,6 @@ fn redis_crate_from_200_green_threads_while_a_ticker_ticks() {
             let got: String = con.get(format!("zsync:{i}:19")).unwrap();
             assert_eq!(got, format!("value {i} 19"));
         }
-        let ticks = ticks.load(Ordering::Relaxed);
-        let worst = Duration::from_micros(worst_us.load(Ordering::Relaxed));
         println!("8000 SET/GET in {elapsed:?}: {ticks} ticks, worst lateness {worst:?}");
         // A worker blocked in a socket call stops the ticker on it altogether; on a busy
         // machine a tick may take several ms, so only a tick per 20 ms on average is asked.

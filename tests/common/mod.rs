@@ -1,4 +1,4 @@
-//! Helpers shared by the `zsync::sync` test files.
+//! Helpers shared by the test files (the `zsync::sync` ones, and the hook tests' ticker).
 #![allow(dead_code, unused_macros, unused_imports)]
 
 use zsync::runtime::{Builder, Flavor};
@@ -44,3 +44,52 @@ macro_rules! assert_not_impl {
     }};
 }
 pub(crate) use assert_not_impl;
+
+/// A 1 ms ticker green thread on the current runtime: it sleeps 1 ms in a loop and records how
+/// many ticks it made and how late its worst wake-up was (how long other green threads, or code
+/// blocking its worker, held it back).
+pub struct Ticker {
+    ticks: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    worst_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: zsync::thread::JoinHandle<()>,
+}
+
+impl Ticker {
+    pub fn spawn() -> Ticker {
+        use std::sync::atomic::Ordering;
+        use std::time::{Duration, Instant};
+        let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let worst_us = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let handle = {
+            let (ticks, worst_us, stop) = (ticks.clone(), worst_us.clone(), stop.clone());
+            zsync::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let before = Instant::now();
+                    zsync::thread::sleep(Duration::from_millis(1));
+                    let late = before.elapsed().saturating_sub(Duration::from_millis(1));
+                    worst_us.fetch_max(late.as_micros() as u64, Ordering::Relaxed);
+                    ticks.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        };
+        Ticker {
+            ticks,
+            worst_us,
+            stop,
+            handle,
+        }
+    }
+
+    /// Stops the ticker; returns its tick count and its worst lateness.
+    pub fn stop(self) -> (usize, std::time::Duration) {
+        use std::sync::atomic::Ordering;
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap();
+        (
+            self.ticks.load(Ordering::Relaxed),
+            std::time::Duration::from_micros(self.worst_us.load(Ordering::Relaxed)),
+        )
+    }
+}
