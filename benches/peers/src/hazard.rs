@@ -16,7 +16,7 @@
 //! The runner starts one redis-server on a free loopback port for the run (`prepare`), passes
 //! the port to each child in `PORT_VAR` and stops the server at the end.
 
-use crate::hazard_zsync::{self, Outcome, Ticker, B13_CLIENTS, TICK};
+use crate::hazard_zsync::{self, Outcome, Ticker, B13_CLIENTS};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -115,6 +115,15 @@ pub fn b13(key: &str, implementation: &str, pairs: usize, workers: usize) -> f64
     outcome.figure(key)
 }
 
+/// [`Ticker::tick`] on tokio's timer.
+pub async fn tick_tokio(ticker: &Ticker) {
+    while !ticker.stopped() {
+        let before = Instant::now();
+        tokio::time::sleep(hazard_zsync::TICK).await;
+        ticker.record(before);
+    }
+}
+
 fn tokio(pairs: usize, workers: usize) -> Outcome {
     let url = hazard_zsync::url();
     crate::micro::tokio_rt(workers).block_on(async move {
@@ -122,11 +131,7 @@ fn tokio(pairs: usize, workers: usize) -> Outcome {
         let tick = {
             let ticker = ticker.clone();
             tokio::spawn(async move {
-                while !ticker.stopped() {
-                    let before = Instant::now();
-                    tokio::time::sleep(TICK).await;
-                    ticker.record(before);
-                }
+                tick_tokio(&ticker).await;
             })
         };
         let start = Instant::now();
@@ -169,11 +174,7 @@ fn threads(pairs: usize) -> Outcome {
     let tick = {
         let ticker = ticker.clone();
         std::thread::spawn(move || {
-            while !ticker.stopped() {
-                let before = Instant::now();
-                std::thread::sleep(TICK);
-                ticker.record(before);
-            }
+            ticker.tick(std::thread::sleep);
         })
     };
     let start = Instant::now();

@@ -18,7 +18,7 @@
 //! reads one reply (`+OK` / `$len value`) through a buffer; redis never sends anything unasked,
 //! so the buffer is empty between commands.
 
-use crate::hazard_zsync::{self, Outcome, Ticker, B13_CLIENTS, TICK};
+use crate::hazard_zsync::{self, Outcome, Ticker, B13_CLIENTS};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -112,11 +112,7 @@ pub fn run(implementation: &str, pairs: usize, workers: usize) -> Outcome {
             let tick = {
                 let ticker = ticker.clone();
                 zsync::spawn(move || {
-                    while !ticker.stopped() {
-                        let before = Instant::now();
-                        zsync::thread::sleep(TICK);
-                        ticker.record(before);
-                    }
+                    ticker.tick(zsync::thread::sleep);
                 })
             };
             let start = Instant::now();
@@ -137,11 +133,7 @@ pub fn run(implementation: &str, pairs: usize, workers: usize) -> Outcome {
             let tick = {
                 let ticker = ticker.clone();
                 tokio::spawn(async move {
-                    while !ticker.stopped() {
-                        let before = Instant::now();
-                        tokio::time::sleep(TICK).await;
-                        ticker.record(before);
-                    }
+                    crate::hazard::tick_tokio(&ticker).await;
                 })
             };
             let start = Instant::now();
@@ -167,11 +159,7 @@ pub fn run(implementation: &str, pairs: usize, workers: usize) -> Outcome {
             let tick = {
                 let ticker = ticker.clone();
                 std::thread::spawn(move || {
-                    while !ticker.stopped() {
-                        let before = Instant::now();
-                        std::thread::sleep(TICK);
-                        ticker.record(before);
-                    }
+                    ticker.tick(std::thread::sleep);
                 })
             };
             let start = Instant::now();

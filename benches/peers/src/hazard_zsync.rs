@@ -60,6 +60,17 @@ impl Ticker {
     pub fn worst(&self) -> Duration {
         Duration::from_micros(self.worst_us.load(Ordering::Relaxed))
     }
+
+    /// The ticker's loop on a blocking runtime (zsync's green threads, std's OS threads):
+    /// `sleep` is that runtime's sleep; returns once stopped. (tokio's is `hazard::tick_tokio`:
+    /// this file is also built into hooked/, which has no tokio.)
+    pub fn tick(&self, sleep: impl Fn(Duration)) {
+        while !self.stopped() {
+            let before = Instant::now();
+            sleep(TICK);
+            self.record(before);
+        }
+    }
 }
 
 /// One SET and one GET of client `client`'s `j`th pair (16 keys per client, rewritten).
@@ -93,11 +104,7 @@ pub fn run(pairs: usize, workers: usize) -> Outcome {
         let tick = {
             let ticker = ticker.clone();
             zsync::spawn(move || {
-                while !ticker.stopped() {
-                    let before = Instant::now();
-                    zsync::thread::sleep(TICK);
-                    ticker.record(before);
-                }
+                ticker.tick(zsync::thread::sleep);
             })
         };
         let start = Instant::now();
