@@ -503,6 +503,8 @@ impl Worker {
     /// Fires due timers; true if any fired.
     fn fire_timers(&self) -> bool {
         if self.timers.borrow().is_empty() {
+            // Its last timers were cancelled: stop the busy worker's clock checks.
+            self.timer_due.set(None);
             return false;
         }
         // The buffer is kept between calls: growing a fresh one to thousands of entries at each
