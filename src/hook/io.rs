@@ -298,22 +298,34 @@ fn sys_accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int
     unsafe { libc::syscall(libc::SYS_accept4, fd, addr, len, flags) as c_int }
 }
 
+/// `poll` with a timeout in milliseconds (negative: none), through the kernel's ppoll.
 fn sys_ppoll(fds: *mut pollfd, nfds: nfds_t, timeout_ms: c_int) -> c_int {
     let ts = (timeout_ms >= 0).then(|| libc::timespec {
         tv_sec: (timeout_ms / 1000) as libc::time_t,
         tv_nsec: (timeout_ms % 1000) as libc::c_long * 1_000_000,
     });
-    let tsp = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: as in `sys_recvfrom`; no signal mask.
+    sys_ppoll_masked(fds, nfds, ts, std::ptr::null())
+}
+
+/// The kernel's ppoll. The kernel writes the remaining time back into the timespec; like
+/// glibc's ppoll, this passes it a copy (`timeout`, by value), so a caller's is never touched.
+fn sys_ppoll_masked(
+    fds: *mut pollfd,
+    nfds: nfds_t,
+    mut timeout: Option<libc::timespec>,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    let tsp = timeout
+        .as_mut()
+        .map_or(std::ptr::null_mut(), |t| t as *mut libc::timespec);
+    // SAFETY: as in `sys_recvfrom`; `sigmask` is null or the caller's valid set.
     unsafe {
         libc::syscall(
             libc::SYS_ppoll,
             fds,
             nfds,
             tsp,
-            std::ptr::null::<libc::sigset_t>(),
+            sigmask,
             std::mem::size_of::<libc::c_ulong>(),
         ) as c_int
     }
@@ -1147,23 +1159,9 @@ pub unsafe extern "C" fn ppoll(
     sigmask: *const libc::sigset_t,
 ) -> c_int {
     let real = || {
-        // SAFETY: as in `sys_recvfrom`; the kernel may write the remaining time back, but
-        // glibc's ppoll passes a copy: so do we.
-        let mut copy = (!timeout.is_null()).then(|| unsafe { *timeout });
-        let tsp = copy
-            .as_mut()
-            .map_or(std::ptr::null_mut(), |t| t as *mut libc::timespec);
-        // SAFETY: as in `sys_recvfrom`.
-        unsafe {
-            libc::syscall(
-                libc::SYS_ppoll,
-                fds,
-                nfds,
-                tsp,
-                sigmask,
-                std::mem::size_of::<libc::c_ulong>(),
-            ) as c_int
-        }
+        // SAFETY: `timeout` is null or valid (the caller's promise).
+        let timeout = (!timeout.is_null()).then(|| unsafe { *timeout });
+        sys_ppoll_masked(fds, nfds, timeout, sigmask)
     };
     if !super::on_green_thread() || !mask_parks(sigmask) {
         return real();
