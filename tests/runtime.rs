@@ -671,3 +671,103 @@ fn dropping_a_runtime_whose_green_threads_keep_yielding_returns() {
         dropper.join().unwrap();
     }
 }
+
+/// A detached green thread's result is dropped as it finishes, not when the last `Thread` handle
+/// of it goes (its join packet lives in the task's allocation, which such a handle keeps).
+#[test]
+fn a_detached_threads_result_is_dropped_when_it_finishes() {
+    both_flavors(|| {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let d = dropped.clone();
+        let h = thread::spawn(move || SetOnDrop(d));
+        let still_held = h.thread().clone();
+        drop(h);
+        let start = Instant::now();
+        while !dropped.load(Ordering::SeqCst) {
+            let waited = start.elapsed();
+            assert!(
+                waited < Duration::from_secs(10),
+                "the result of a detached thread was kept"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+        drop(still_held);
+    });
+}
+
+/// The result of a finished thread that nobody joins is dropped with its join handle, though a
+/// `Thread` handle of it lives on.
+#[test]
+fn an_unjoined_result_is_dropped_with_its_join_handle() {
+    both_flavors(|| {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let d = dropped.clone();
+        let h = thread::spawn(move || SetOnDrop(d));
+        let still_held = h.thread().clone();
+        while !h.is_finished() {
+            thread::yield_now();
+        }
+        assert!(
+            !dropped.load(Ordering::SeqCst),
+            "dropped before anyone could join"
+        );
+        drop(h);
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "kept after its join handle went"
+        );
+        drop(still_held);
+    });
+}
+
+/// Green threads still queued when their runtime shuts down never run: each joiner sees
+/// `Cancelled`, and each closure (with what it captured) is dropped exactly once.
+#[test]
+fn threads_queued_at_shutdown_are_cancelled_and_their_closures_dropped() {
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    // Hold the only worker in a call zsync does not see, so that nothing else starts.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (entered, holding) = std::sync::mpsc::channel::<()>();
+    drop(rt.spawn(move || {
+        entered.send(()).unwrap();
+        held.recv().unwrap();
+    }));
+    holding.recv().unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let ran = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..100)
+        .map(|_| {
+            let counted = Counted(drops.clone());
+            let ran = ran.clone();
+            rt.spawn(move || {
+                let _counted = counted;
+                ran.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let dropper = {
+        let dropped = dropped.clone();
+        std::thread::spawn(move || {
+            drop(rt);
+            dropped.store(true, Ordering::SeqCst);
+        })
+    };
+    // The shutdown is under way (the dropper waits for the held worker); then let it go.
+    std::thread::sleep(Duration::from_millis(50));
+    release.send(()).unwrap();
+    wait_for(&dropped, "dropping the runtime hung");
+    dropper.join().unwrap();
+    for h in handles {
+        let payload = h.join().expect_err("a thread queued at shutdown ran");
+        assert!(payload.is::<Cancelled>());
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+    assert_eq!(drops.load(Ordering::SeqCst), 100);
+}

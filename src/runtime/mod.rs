@@ -71,7 +71,7 @@ pub(crate) struct Remote {
     pub(crate) fresh: BoundedQueue<TaskRef>,
     /// The green thread this worker spawned last, kept for itself for a few microseconds (see
     /// `next_slot`): a spawner that parks at once runs its child on its own core.
-    pub(crate) next: next_slot::NextSlot<task::Task>,
+    pub(crate) next: next_slot::NextSlot<TaskRef>,
     /// The worker's OS thread, to unpark it.
     pub(crate) thread: OnceLock<std::thread::Thread>,
     pub(crate) metrics: WorkerMetrics,

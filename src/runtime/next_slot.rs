@@ -9,13 +9,13 @@
 //! if the child has waited here too long (the spawner keeps running) does an idle worker take it.
 //!
 //! # The protocol
-//! The slot holds at most one `Arc` as a raw pointer in an `AtomicPtr`. The owner worker
+//! The slot holds at most one counted reference (a `TaskRef`) as a raw pointer in an `AtomicPtr`. The owner worker
 //! [`put`](NextSlot::put)s with a swap (the previous occupant comes back to it, to queue where
 //! anyone may steal it) and [`take`](NextSlot::take)s with a swap to null. A thief first
 //! [`peek`](NextSlot::peek)s at the occupant and waits (its own clock, see `worker::search`);
 //! if the same pointer is still there after the grace period it takes it with a
 //! compare-exchange to null. Whoever's swap or compare-exchange returns the pointer owns that
-//! `Arc`: exactly one party, since every transition out of a non-null value is a single atomic
+//! reference: exactly one party, since every transition out of a non-null value is a single atomic
 //! read-modify-write.
 //!
 //! The race: between the thief's peek and its compare-exchange the owner may take the occupant,
@@ -26,14 +26,54 @@
 //! thief receives is the slot's own reference. The loom model below checks that every occupant
 //! is taken exactly once.
 
+use super::task::{Task, TaskRef};
 use crate::loom::sync::atomic::{AtomicPtr, Ordering};
+#[cfg(test)]
 use std::sync::Arc;
 
-pub(crate) struct NextSlot<T> {
-    occupant: AtomicPtr<T>,
+/// A counted reference that can live in the slot as a raw pointer: `TaskRef` (and `Arc`, for
+/// the model).
+///
+/// # Safety
+/// `from_raw(into_raw(r))` gives `r` back, and the pointer is never null.
+pub(crate) unsafe trait RawRef {
+    type Target;
+    fn into_raw(this: Self) -> *const Self::Target;
+    /// # Safety
+    /// `ptr` came from `into_raw`, and is given back once.
+    unsafe fn from_raw(ptr: *const Self::Target) -> Self;
 }
 
-impl<T> NextSlot<T> {
+// SAFETY: `TaskRef::into_raw`/`from_raw` are inverse, and a `TaskRef` is never null.
+unsafe impl RawRef for TaskRef {
+    type Target = Task;
+    fn into_raw(this: Self) -> *const Task {
+        TaskRef::into_raw(this)
+    }
+    unsafe fn from_raw(ptr: *const Task) -> Self {
+        // SAFETY: the caller's promise.
+        unsafe { TaskRef::from_raw(ptr) }
+    }
+}
+
+#[cfg(test)]
+// SAFETY: as for `Arc`'s own `into_raw`/`from_raw`.
+unsafe impl<T> RawRef for Arc<T> {
+    type Target = T;
+    fn into_raw(this: Self) -> *const T {
+        Arc::into_raw(this)
+    }
+    unsafe fn from_raw(ptr: *const T) -> Self {
+        // SAFETY: the caller's promise.
+        unsafe { Arc::from_raw(ptr) }
+    }
+}
+
+pub(crate) struct NextSlot<R: RawRef> {
+    occupant: AtomicPtr<R::Target>,
+}
+
+impl<R: RawRef> NextSlot<R> {
     pub(crate) fn new() -> Self {
         NextSlot {
             occupant: AtomicPtr::new(std::ptr::null_mut()),
@@ -42,35 +82,35 @@ impl<T> NextSlot<T> {
 
     /// Owner: puts `value` in the slot; returns the previous occupant, if any.
     #[inline]
-    pub(crate) fn put(&self, value: Arc<T>) -> Option<Arc<T>> {
-        let new = Arc::into_raw(value).cast_mut();
+    pub(crate) fn put(&self, value: R) -> Option<R> {
+        let new = R::into_raw(value).cast_mut();
         // AcqRel: Release publishes the new occupant to a thief's Acquire; Acquire takes over
         // the previous one (put by this worker, so already visible; kept symmetric).
         let old = self.occupant.swap(new, Ordering::AcqRel);
-        // SAFETY: a non-null pointer in the slot is an `Arc::into_raw` whose reference the slot
+        // SAFETY: a non-null pointer in the slot is a `RawRef::into_raw` whose reference the slot
         // owns; the swap moved that ownership to us, and no one else can receive it.
-        (!old.is_null()).then(|| unsafe { Arc::from_raw(old) })
+        (!old.is_null()).then(|| unsafe { R::from_raw(old) })
     }
 
     /// Owner (or shutdown): takes the occupant.
     #[inline]
-    pub(crate) fn take(&self) -> Option<Arc<T>> {
+    pub(crate) fn take(&self) -> Option<R> {
         if self.occupant.load(Ordering::Relaxed).is_null() {
             return None; // the common case, without a write to the line
         }
         let old = self.occupant.swap(std::ptr::null_mut(), Ordering::Acquire);
         // SAFETY: as in `put`: the swap moved the slot's reference to us.
-        (!old.is_null()).then(|| unsafe { Arc::from_raw(old) })
+        (!old.is_null()).then(|| unsafe { R::from_raw(old) })
     }
 
     /// Anyone: the current occupant's address, for a thief's grace period (never dereferenced).
     #[inline]
-    pub(crate) fn peek(&self) -> *const T {
+    pub(crate) fn peek(&self) -> *const R::Target {
         self.occupant.load(Ordering::Relaxed)
     }
 
     /// Thief: takes the occupant if it is still `seen` (from an earlier [`peek`](Self::peek)).
-    pub(crate) fn steal(&self, seen: *const T) -> Option<Arc<T>> {
+    pub(crate) fn steal(&self, seen: *const R::Target) -> Option<R> {
         if seen.is_null() {
             return None;
         }
@@ -84,7 +124,7 @@ impl<T> NextSlot<T> {
             .ok()
             // SAFETY: the compare-exchange moved the slot's reference (to whatever occupant is
             // at `seen` now, see the module docs) to us.
-            .map(|old| unsafe { Arc::from_raw(old) })
+            .map(|old| unsafe { R::from_raw(old) })
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -92,7 +132,7 @@ impl<T> NextSlot<T> {
     }
 }
 
-impl<T> Drop for NextSlot<T> {
+impl<R: RawRef> Drop for NextSlot<R> {
     fn drop(&mut self) {
         drop(self.take());
     }
@@ -110,7 +150,7 @@ mod loom_tests {
     #[test]
     fn every_occupant_is_taken_exactly_once() {
         loom::model(|| {
-            let slot = crate::loom::sync::Arc::new(NextSlot::<AtomicUsize>::new());
+            let slot = crate::loom::sync::Arc::new(NextSlot::<Arc<AtomicUsize>>::new());
             let a = Arc::new(AtomicUsize::new(0));
             let b = Arc::new(AtomicUsize::new(0));
             let thief = {

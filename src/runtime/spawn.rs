@@ -1,17 +1,21 @@
-//! Where a green thread is created: the closure is wrapped with its join packet and boxed
-//! (once), then becomes a [`Task`] in a run queue: the spawning worker's `next` slot (its
-//! previous occupant moves to the `fresh` queue), or the injector from outside the runtime. A worker starts it later (worker.rs `start`). For a
-//! `Flavor::OsThreads` runtime the same boxed closure runs on an OS thread instead
-//! (`os_threads.rs`).
+//! Where a green thread is created: a [`Task`] is allocated with the closure and its join packet
+//! behind it, in one allocation (`task::cell`; scoped threads box their closure, see
+//! `spawn_unchecked`), and put in a run queue: the spawning worker's `next` slot (its previous
+//! occupant moves to the `fresh` queue), or the injector from outside the runtime. A worker
+//! starts it later (worker.rs `start`). For a `Flavor::OsThreads` runtime the closure is boxed
+//! and runs on an OS thread instead (`os_threads.rs`).
 
 use super::context::{self, Current};
+use super::task::cell::Tail;
 use super::task::handle::Thread;
-use super::task::join::{JoinHandle, JoinPacket, Packet};
-use super::task::{cancel::Cancelled, Start, Task};
+use super::task::join::{JoinHandle, JoinPacket, Packet, PacketRef};
+use super::task::{cancel::Cancelled, Start, Task, TaskRef};
 use super::{os_threads, Flavor, Handle, Shared};
 use crate::coro::Stack;
+use std::cell::UnsafeCell;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -36,8 +40,26 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    // SAFETY: F and T are 'static.
-    unsafe { spawn_unchecked(handle, options, f, ()) }
+    let here = context::current();
+    let runtime = Target::find(handle, here);
+    if matches!(runtime.flavor, Flavor::OsThreads) {
+        // SAFETY: F and T are 'static.
+        return unsafe { spawn_unchecked(handle, options, f, ()) };
+    }
+    check_spawn(&runtime, options.name.as_deref())?;
+    // One allocation: the task, the closure and the join packet (see `task::cell`).
+    let tail = Spawned {
+        f: UnsafeCell::new(Some(f)),
+        packet: Packet::new(),
+    };
+    let task = spawn_green(&runtime, here, options, tail)?;
+    // SAFETY: the cell is `Cell<Spawned<F, T>>` (made just above), and its task outlives the
+    // pointer: the handle keeps the task (its `thread`) as long as the pointer.
+    let packet = unsafe { Spawned::<F, T>::packet(&task) };
+    Ok(JoinHandle {
+        packet: PacketRef::InTask(packet),
+        thread: Thread::green(task),
+    })
 }
 
 /// Spawns without the `'static` bounds (for scoped threads). `last` is dropped after
@@ -58,23 +80,11 @@ where
     T: Send + 'a,
     L: Send + 'a,
 {
-    // One look at where we are: it finds the runtime (no `Arc` clone on a worker) and, below,
-    // the worker whose queue takes the new thread.
     let here = context::current();
-    let global;
-    let shared = match (handle, here.worker()) {
-        (Some(handle), _) => &handle.shared,
-        (None, Some(worker)) => &worker.shared,
-        (None, None) => {
-            global = here
-                .os_threads_runtime()
-                .map(|shared| Handle { shared })
-                .unwrap_or_else(super::global_handle);
-            &global.shared
-        }
-    };
-    check_spawn(shared, options.name.as_deref())?;
-    let name: Option<Arc<str>> = options.name.map(Arc::from);
+    let runtime = Target::find(handle, here);
+    check_spawn(&runtime, options.name.as_deref())?;
+    // The packet in an allocation of its own: its result may borrow what `last` guards, so the
+    // thread's share must go before `last`, however long `Thread` handles keep the task.
     let packet: Arc<JoinPacket<T>> = Arc::new(Packet::new());
     // Fields drop in order: the packet share first, `last` after it.
     struct Tail<T, L> {
@@ -87,53 +97,158 @@ where
     };
     let body = move |start: Start| {
         let mut tail = tail;
-        let result = match start {
-            Start::Run => catch_unwind(AssertUnwindSafe(f)),
-            Start::Fail(err) => Err(Box::new(err) as Box<dyn std::any::Any + Send>),
-        };
-        tail.completer.complete(result);
+        tail.completer.complete(outcome(f, start));
     };
     let body: Box<dyn FnOnce(Start) + Send + 'a> = Box::new(body);
     // SAFETY: lifetime erasure; the caller guarantees the borrows outlive the thread.
     let body: Body = unsafe { std::mem::transmute(body) };
-    let thread = match shared.flavor {
-        Flavor::GreenThreads => spawn_green(shared, here, name, options.stack_size, body)?,
-        Flavor::OsThreads => os_threads::spawn(shared, name, options.stack_size, body)?,
+    let thread = match runtime.flavor {
+        Flavor::GreenThreads => Thread::green(spawn_green(
+            &runtime,
+            here,
+            options,
+            Boxed(UnsafeCell::new(Some(body))),
+        )?),
+        Flavor::OsThreads => {
+            let name = options.name.map(Arc::from);
+            os_threads::spawn(&runtime, name, options.stack_size, body)?
+        }
     };
-    Ok(JoinHandle { packet, thread })
+    Ok(JoinHandle {
+        packet: PacketRef::Shared(packet),
+        thread,
+    })
+}
+
+/// The runtime a spawn goes to: the one given, the current one, or the global one.
+enum Target<'a> {
+    Given(&'a Arc<Shared>),
+    Global(Handle),
+}
+
+impl<'a> Target<'a> {
+    /// One look at where we are: it finds the runtime without an `Arc` clone on a worker.
+    #[inline]
+    fn find(handle: Option<&'a Handle>, here: Current<'a>) -> Target<'a> {
+        match (handle, here.worker()) {
+            (Some(handle), _) => Target::Given(&handle.shared),
+            (None, Some(worker)) => Target::Given(&worker.shared),
+            (None, None) => Target::Global(
+                here.os_threads_runtime()
+                    .map(|shared| Handle { shared })
+                    .unwrap_or_else(super::global_handle),
+            ),
+        }
+    }
+}
+
+impl std::ops::Deref for Target<'_> {
+    type Target = Arc<Shared>;
+
+    fn deref(&self) -> &Arc<Shared> {
+        match self {
+            Target::Given(shared) => shared,
+            Target::Global(handle) => &handle.shared,
+        }
+    }
+}
+
+/// What a spawned closure's start gives its joiner: the closure's value or panic, or, if it is
+/// dropped unrun, why (a panic of a captured value's destructor wins).
+fn outcome<F: FnOnce() -> T, T>(f: F, start: Start) -> std::thread::Result<T> {
+    let reason: Box<dyn std::any::Any + Send> = match start {
+        Start::Run => return catch_unwind(AssertUnwindSafe(f)),
+        Start::Fail(err) => Box::new(err),
+        Start::Cancel => Box::new(Cancelled::new()),
+    };
+    catch_unwind(AssertUnwindSafe(|| drop(f)))?;
+    Err(reason)
+}
+
+/// The tail of a `'static` green thread's task (see `task::cell`): its closure, until it
+/// starts, and its join packet.
+struct Spawned<F, T> {
+    f: UnsafeCell<Option<F>>,
+    packet: JoinPacket<T>,
+}
+
+// SAFETY: the closure is touched only by the task's `Unstarted` token (one holder at a time,
+// and `F: Send`), the packet is Send (`T: Send`).
+unsafe impl<F: Send, T: Send> Send for Spawned<F, T> {}
+
+impl<F, T> Spawned<F, T> {
+    /// The join packet in `task`'s tail.
+    ///
+    /// # Safety
+    /// `task`'s tail is a `Spawned<F, T>`.
+    unsafe fn packet(task: &TaskRef) -> NonNull<JoinPacket<T>> {
+        // SAFETY: the caller's promise.
+        let tail = unsafe { task.tail::<Self>() };
+        NonNull::from(&tail.packet)
+    }
+}
+
+impl<F, T> Tail for Spawned<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    unsafe fn start(&self, start: Start) {
+        // SAFETY: once per tail (the caller's promise), so nothing else touches `f`.
+        let Some(f) = (unsafe { (*self.f.get()).take() }) else {
+            return;
+        };
+        self.packet.complete(outcome(f, start));
+    }
+}
+
+/// The tail of other green threads' tasks (scoped ones, whose closure borrows): the closure
+/// boxed with its share of the join packet and what must be dropped last.
+struct Boxed(UnsafeCell<Option<Body>>);
+
+// SAFETY: the body is Send, and touched only by the task's `Unstarted` token.
+unsafe impl Send for Boxed {}
+
+impl Tail for Boxed {
+    unsafe fn start(&self, start: Start) {
+        // SAFETY: once per tail (the caller's promise), so nothing else touches the body.
+        if let Some(body) = unsafe { (*self.0.get()).take() } {
+            body(start);
+        }
+    }
 }
 
 /// Makes the green thread and queues it: on the spawning worker if `here` is one of
 /// `shared`'s, otherwise in the injector.
-#[inline(always)] // one caller; a call here costs B2 ~50 instructions per spawn
-fn spawn_green(
+#[inline(always)] // two callers; a call here costs B2 ~50 instructions per spawn
+fn spawn_green<X: Tail>(
     shared: &Arc<Shared>,
     here: Current<'_>,
-    name: Option<Arc<str>>,
-    stack_size: Option<usize>,
-    body: Body,
-) -> io::Result<Thread> {
+    options: Options,
+    tail: X,
+) -> io::Result<TaskRef> {
     // The starting worker maps the stack from its pool (see `Body::New`), unless the thread
     // wants a size of its own or mapping is failing right now: then map it here, so that an
     // error reaches this caller.
-    let stack = match stack_size {
+    let stack = match options.stack_size {
         Some(size) => Some(Stack::new(size)?),
         None if shared.stack_exhausted.load(Ordering::Relaxed) => {
             Some(Stack::new(shared.stack_size)?)
         }
         None => None,
     };
-    let task = Task::new(shared.clone(), name, stack, body);
-    let thread = Thread::green(task.clone());
+    let name: Option<Arc<str>> = options.name.map(Arc::from);
+    let task = Task::allocate(shared.clone(), name, stack, tail);
+    let queued = task.clone();
     match here.worker() {
-        Some(worker) if Arc::ptr_eq(&worker.shared, shared) => worker.push_spawned(task),
+        Some(worker) if Arc::ptr_eq(&worker.shared, shared) => worker.push_spawned(queued),
         _ => {
             shared.external_spawns.fetch_add(1, Ordering::Relaxed);
-            shared.injector.push(task);
+            shared.injector.push(queued);
         }
     }
     shared.notify_one();
-    Ok(thread)
+    Ok(task)
 }
 
 /// Checks a spawn before anything is allocated for it: the runtime must be usable in this

@@ -20,7 +20,7 @@ use super::context;
 use super::metrics::WorkerMetrics;
 use super::owned::OwnedTasks;
 use super::task::park_state::Wake;
-use super::task::{Body, Local, Reason, Start, Task, TaskRef};
+use super::task::{Body, Local, Reason, Start, Task, TaskRef, Unstarted};
 use super::timer::wheel::{TimerKey, TimerWheel};
 use super::Shared;
 use crate::coro::{Context, Resumed, StackPool, Suspender};
@@ -107,8 +107,8 @@ pub(crate) fn push_local(task: &TaskRef, owner: usize) -> bool {
 }
 
 /// A green thread that will never run (its runtime is shutting down): drop its closure and
-/// stack. Its joiner sees it cancelled: the closure owns the join packet, and dropping it
-/// unrun completes the packet with `Cancelled` (see `runtime::spawn`).
+/// stack. Its joiner sees it cancelled: dropping its `Unstarted` token drops the closure unrun
+/// and completes the join packet with `Cancelled` (see `task::cell`).
 pub(crate) fn abandon(task: TaskRef) {
     // SAFETY: we hold the only queue entry of a green thread that never started; nobody else
     // touches its local state.
@@ -120,11 +120,11 @@ pub(crate) fn abandon(task: TaskRef) {
 /// The first frame of every green thread, on its own stack: records where its `Suspender`
 /// lives, then runs the spawned closure (which completes the join packet and catches every
 /// panic).
-fn entry(task: *const Task, suspender: &Suspender, f: Box<dyn FnOnce(Start) + Send>) {
+fn entry(task: *const Task, suspender: &Suspender, f: Unstarted) {
     // SAFETY: we are the green thread, running (its worker holds the task); the Suspender
     // lives on this stack for the rest of its life.
     unsafe { (*task).local().suspender = suspender };
-    f(Start::Run);
+    f.start(Start::Run);
 }
 
 /// The worker thread's main function.
@@ -380,7 +380,7 @@ impl Worker {
         // unstarted tasks go), and this worker is its owner or about to become it.
         // (Through a raw pointer: the reference must not borrow `task`, which moves into
         // `resumed` below; the task lives as long as either holds it.)
-        let local = unsafe { (*Arc::as_ptr(&task)).local() };
+        let local = unsafe { (*TaskRef::as_ptr(&task)).local() };
         if matches!(local.body, Body::New { .. }) {
             if self.shared.shutdown.load(Ordering::Acquire) {
                 // Never started, and never will: shutdown cancels it.
@@ -466,8 +466,8 @@ impl Worker {
         }
     }
 
-    /// Turns a new green thread into a context owned by this worker, for good: its boxed
-    /// closure moves, with no new allocation, onto its stack (see [`entry`]).
+    /// Turns a new green thread into a context owned by this worker, for good: the token that
+    /// starts its closure moves onto its stack (see [`entry`]).
     /// Returns false if no stack could be mapped: the thread then failed without running (its
     /// joiner gets the error) and is gone.
     fn start(&self, task: &TaskRef, local: &mut Local) -> bool {
@@ -482,12 +482,12 @@ impl Worker {
             Err(err) => {
                 // Spawns check this and map eagerly, so that they report the error themselves.
                 self.shared.stack_exhausted.store(true, Ordering::Relaxed);
-                f(Start::Fail(err));
+                f.start(Start::Fail(err));
                 return false; // `live` goes here
             }
         };
         task.owner.store(self.index, Ordering::Release);
-        let task_ptr = Arc::as_ptr(task);
+        let task_ptr = TaskRef::as_ptr(task);
         let mut context = Context::new(stack, move |s| entry(task_ptr, s, f));
         if let Some(name) = &task.name {
             context.set_name(name.clone());

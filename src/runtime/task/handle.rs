@@ -156,9 +156,11 @@ pub fn current() -> Thread {
 #[cfg_attr(loom, allow(dead_code))] // loom models park loom threads instead
 pub(crate) unsafe fn current_unowned() -> std::mem::ManuallyDrop<Thread> {
     let thread = match context::current() {
-        // SAFETY: a running task lives in an `Arc` (a `TaskRef`); the handle is never dropped,
-        // so no count is released that was not taken.
-        Current::Green { task, .. } => Thread::green(unsafe { Arc::from_raw(Arc::as_ptr(task)) }),
+        // SAFETY: a running task is counted by `TaskRef`s; the handle is never dropped, so no
+        // count is released that was not taken.
+        Current::Green { task, .. } => {
+            Thread::green(unsafe { TaskRef::from_raw(TaskRef::as_ptr(task)) })
+        }
         // SAFETY: as above, for the thread-local `Arc` of this OS thread.
         _ => with_os_self(|me| Thread::os(unsafe { Arc::from_raw(Arc::as_ptr(me)) })),
     };

@@ -3,20 +3,25 @@
 //! [`JoinHandle`], the public owner of a green thread's packet.
 //!
 //! One word: `EMPTY` (running, nobody waiting), `WAITING` (running, a joiner registered its
-//! waker), `DONE` (result written). The joiner writes its waker before announcing `WAITING`; the
-//! finishing thread writes the result before announcing `DONE`, and wakes the joiner only if it
-//! saw `WAITING`. Each side touches the other's cell only after seeing the other's announcement.
+//! waker), `DONE` (result written), `DETACHED` (the join handle is gone). The joiner writes its
+//! waker before announcing `WAITING`; the finishing thread writes the result before announcing
+//! `DONE`, and wakes the joiner only if it saw `WAITING`. Each side touches the other's cell only
+//! after seeing the other's announcement. A result nobody will take is dropped at once, by
+//! whichever of the finisher and the dropped handle swaps second (the packet itself may live on
+//! for a while: a green thread's is in its task's allocation, which `Thread` handles keep).
 
 use super::handle::Thread;
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
 use crate::loom::UnsafeCell;
 pub(crate) use crate::reactor::Unpark;
+use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
 const EMPTY: u8 = 0;
 const WAITING: u8 = 1;
 const DONE: u8 = 2;
+const DETACHED: u8 = 3;
 
 pub(crate) struct Packet<T, W> {
     state: AtomicU8,
@@ -42,15 +47,32 @@ impl<T, W: Unpark> Packet<T, W> {
     pub(crate) fn complete(&self, result: T) {
         // SAFETY: nobody reads the result before DONE is published below.
         self.result.with_mut(|r| unsafe { *r = Some(result) });
-        if self.state.swap(DONE, Ordering::AcqRel) == WAITING {
-            // SAFETY: the joiner wrote the waker before publishing WAITING and no longer
-            // touches it.
-            if let Some(waiter) = self.waiter.with_mut(|w| unsafe { (*w).take() }) {
-                waiter.unpark();
+        match self.state.swap(DONE, Ordering::AcqRel) {
+            WAITING => {
+                // SAFETY: the joiner wrote the waker before publishing WAITING and no longer
+                // touches it.
+                if let Some(waiter) = self.waiter.with_mut(|w| unsafe { (*w).take() }) {
+                    waiter.unpark();
+                }
             }
+            // SAFETY: the handle is gone (it published DETACHED and touches nothing after):
+            // nobody else will read the result.
+            DETACHED => drop(self.result.with_mut(|r| unsafe { (*r).take() })),
+            _ => {}
         }
     }
 
+    /// Called once, as the join handle goes (joined or not): if the result is there and was not
+    /// taken, drops it; otherwise the finisher will.
+    pub(crate) fn detach(&self) {
+        if self.state.swap(DETACHED, Ordering::AcqRel) == DONE {
+            // SAFETY: DONE was observed with Acquire: the result is written and the finisher no
+            // longer touches it; the handle is its only reader.
+            drop(self.result.with_mut(|r| unsafe { (*r).take() }));
+        }
+    }
+
+    /// True once the result is there (until the handle detaches).
     pub(crate) fn is_done(&self) -> bool {
         self.state.load(Ordering::Acquire) == DONE
     }
@@ -113,11 +135,41 @@ impl Unpark for Joiner {
 /// A join packet with its result type: what a green thread completes and its joiner waits on.
 pub(crate) type JoinPacket<T> = Packet<std::thread::Result<T>, Joiner>;
 
+/// Where a join handle finds its packet.
+pub(crate) enum PacketRef<T> {
+    /// In an allocation of its own (OS threads of a `Flavor::OsThreads` runtime, scoped green
+    /// threads).
+    Shared(Arc<JoinPacket<T>>),
+    /// In the green thread's task allocation (`runtime::spawn`), which the handle's `thread`
+    /// keeps alive.
+    InTask(NonNull<JoinPacket<T>>),
+}
+
+impl<T> std::ops::Deref for PacketRef<T> {
+    type Target = JoinPacket<T>;
+
+    #[inline]
+    fn deref(&self) -> &JoinPacket<T> {
+        match self {
+            PacketRef::Shared(packet) => packet,
+            // SAFETY: the handle holding this also holds the task's `Thread`, which keeps the
+            // task's allocation, and this packet in it, alive.
+            PacketRef::InTask(packet) => unsafe { packet.as_ref() },
+        }
+    }
+}
+
 /// An owned permission to join a green thread, like `std::thread::JoinHandle`. Dropping it
 /// detaches the thread.
 pub struct JoinHandle<T> {
-    pub(crate) packet: Arc<JoinPacket<T>>,
+    pub(crate) packet: PacketRef<T>,
     pub(crate) thread: Thread,
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.packet.detach();
+    }
 }
 
 // SAFETY: every way to create a `JoinHandle<T>` (the `spawn` functions) requires `T: Send`, so
@@ -186,6 +238,35 @@ mod loom_tests {
             let finisher = thread::spawn(move || p2.complete(42));
             assert_eq!(packet.wait(thread::current(), thread::park), 42);
             finisher.join().unwrap();
+        });
+    }
+
+    /// A result whose handle went away unjoined is dropped exactly once, whichever side comes
+    /// second, and before the packet itself goes.
+    #[test]
+    fn a_detached_result_is_dropped_exactly_once() {
+        use crate::loom::sync::atomic::AtomicUsize;
+        struct Counted(Arc<AtomicUsize>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        loom::model(|| {
+            let drops = Arc::new(AtomicUsize::new(0));
+            let packet: Arc<Packet<Counted, thread::Thread>> = Arc::new(Packet::new());
+            let p2 = packet.clone();
+            let counted = Counted(drops.clone());
+            let finisher = thread::spawn(move || p2.complete(counted));
+            packet.detach();
+            finisher.join().unwrap();
+            assert_eq!(
+                drops.load(Ordering::Relaxed),
+                1,
+                "dropped before the packet"
+            );
+            drop(packet);
+            assert_eq!(drops.load(Ordering::Relaxed), 1);
         });
     }
 }

@@ -13,6 +13,7 @@
 //! hook that names green threads (`panic_hook`).
 
 pub(crate) mod cancel;
+pub(crate) mod cell;
 pub(crate) mod handle;
 pub(crate) mod id;
 pub(crate) mod join;
@@ -29,26 +30,29 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-pub(crate) type TaskRef = Arc<Task>;
+pub(crate) use cell::{TaskRef, Unstarted};
 
 /// No worker owns a green thread that has not started.
 pub(crate) const NO_OWNER: usize = usize::MAX;
 
-/// How a new green thread's closure is started: run it, or fail it without running (no stack
-/// could be mapped), which completes its join packet with the error.
+/// How a new green thread's closure is started: run it, or drop it unrun, which completes its
+/// join packet with the reason: no stack could be mapped (`Fail`), or the runtime shut down
+/// first (`Cancel`: the joiner sees [`Cancelled`](cancel::Cancelled)).
 pub(crate) enum Start {
     Run,
     Fail(std::io::Error),
+    Cancel,
 }
 
 pub(crate) enum Body {
     /// Not started. The stack is mapped lazily, by the worker that starts the thread, unless the
     /// thread asked for a size of its own (or mapping is failing, see `Shared::stack_exhausted`):
     /// short-lived threads then reuse one pooled stack instead of each mapping one at spawn.
-    /// `f` is the spawned closure, boxed once (by `runtime::spawn`), with its join packet.
+    /// `f` starts the spawned closure, which sits with its join packet in the task's own
+    /// allocation (see `cell`); dropped unused, it cancels the closure.
     New {
         stack: Option<Stack>,
-        f: Box<dyn FnOnce(Start) + Send>,
+        f: Unstarted,
         live: Live,
     },
     /// Started: `f` has moved onto the context's own stack.
@@ -89,6 +93,10 @@ pub(crate) struct Local {
 }
 
 pub(crate) struct Task {
+    /// The count of [`TaskRef`]s (see `cell`).
+    refs: AtomicUsize,
+    /// The way to the rest of the task's allocation (see `cell`).
+    vtable: &'static cell::Vtable,
     /// Declared (so dropped) before `shared`: the body's `Live` guard points into it.
     local: UnsafeCell<Local>,
     pub(crate) id: ThreadId,
@@ -104,38 +112,50 @@ pub(crate) struct Task {
 // worker's OS thread (or, before the first run, by whoever holds the task exclusively: the
 // spawner, then the worker that took it from a queue, with the queue's synchronisation in
 // between), and there only by one party at a time: the green thread while it runs, the worker
-// while it is suspended. The closure in it is Send.
+// while it is suspended. The token in its body is Send.
 unsafe impl Sync for Task {}
+// SAFETY: as above.
 unsafe impl Send for Task {}
 
 impl Task {
-    pub(crate) fn new(
+    /// A new green thread, not started, whose closure and join packet are `tail` (see `cell`).
+    pub(crate) fn allocate<X: cell::Tail>(
         shared: Arc<Shared>,
         name: Option<Arc<str>>,
         stack: Option<Stack>,
-        f: Box<dyn FnOnce(Start) + Send>,
+        tail: X,
     ) -> TaskRef {
         // SAFETY: the guard lives in the task's body, which is dropped before the task's own
-        // `Arc<Shared>` (field order).
+        // `Arc<Shared>` (field order, and `cell`'s free drops the body first).
         let live = unsafe { Live::enter(&shared) };
-        Arc::new(Task {
-            id: ThreadId::next(),
-            name,
-            shared,
-            park: ParkState::new(),
-            cancel: AtomicBool::new(false),
-            owner: AtomicUsize::new(NO_OWNER),
-            local: UnsafeCell::new(Local {
-                body: Body::New { stack, f, live },
-                suspender: std::ptr::null(),
-                reason: Reason::Yield,
-                parked: false,
-                wait: WaitReason::Park,
-                parked_at: 0,
-                park_point: ParkPoint::new(),
-                owned_slot: usize::MAX,
-            }),
-        })
+        let task = TaskRef::new(
+            |vtable| Task {
+                refs: AtomicUsize::new(1),
+                vtable,
+                id: ThreadId::next(),
+                name,
+                shared,
+                park: ParkState::new(),
+                cancel: AtomicBool::new(false),
+                owner: AtomicUsize::new(NO_OWNER),
+                local: UnsafeCell::new(Local {
+                    body: Body::Done,
+                    suspender: std::ptr::null(),
+                    reason: Reason::Yield,
+                    parked: false,
+                    wait: WaitReason::Park,
+                    parked_at: 0,
+                    park_point: ParkPoint::new(),
+                    owned_slot: usize::MAX,
+                }),
+            },
+            tail,
+        );
+        // SAFETY: the one token of this task, kept in its body.
+        let f = unsafe { task.unstarted() };
+        // SAFETY: nobody else has seen the task yet.
+        unsafe { task.local() }.body = Body::New { stack, f, live };
+        task
     }
 
     /// The green thread's local state.
@@ -149,16 +169,18 @@ impl Task {
         // SAFETY: exclusivity is the caller's promise (see above).
         unsafe { &mut *self.local.get() }
     }
+}
 
+impl TaskRef {
     /// Wakes the green thread, or leaves it a token if it is not parked.
-    pub(crate) fn unpark(self: &Arc<Self>) {
+    pub(crate) fn unpark(&self) {
         if self.park.unpark() == Wake::Schedule {
             super::schedule(self.clone());
         }
     }
 
     /// Asks the green thread to stop at its next park point, and wakes it.
-    pub(crate) fn request_cancel(self: &Arc<Self>) {
+    pub(crate) fn request_cancel(&self) {
         self.cancel.store(true, Ordering::Release);
         self.unpark();
     }
