@@ -77,8 +77,10 @@ impl<X: Tail> Cell<X> {
         // before anything holds the cell as a whole).
         // SAFETY: nobody else holds the task (the last reference is gone), so its local state
         // is ours.
-        let body = unsafe { std::mem::replace(&mut (*cell).task.local().body, Body::Done) };
-        drop(body);
+        let body = unsafe { &mut (*cell).task.local().body };
+        if !matches!(body, Body::Done) {
+            drop(std::mem::replace(body, Body::Done));
+        }
         // SAFETY: made by `Box::into_raw` in `TaskRef::new`, freed once (the count hit zero).
         drop(unsafe { Box::from_raw(cell) });
     }
@@ -99,11 +101,19 @@ unsafe impl Sync for TaskRef {}
 impl TaskRef {
     /// Allocates `task` with `tail` behind it; returns the first reference and the token that
     /// starts (or cancels) the closure in `tail` (the task's body keeps it until then).
+    #[inline(always)] // one caller per tail type; inlined, the cell is written in place
     pub(crate) fn new<X: Tail>(task: impl FnOnce(&'static Vtable) -> Task, tail: X) -> TaskRef {
-        let cell = Box::new(Cell {
-            task: task(Cell::<X>::VTABLE),
-            tail,
-        });
+        // Written field by field into the allocation: `Box::new(Cell { .. })` built the cell on
+        // the stack and copied it (a ~400-byte memcpy per spawn).
+        let mut cell = Box::<Cell<X>>::new_uninit();
+        let p = cell.as_mut_ptr();
+        // SAFETY: `p` points to the new allocation, valid for writes of a `Cell<X>`; both
+        // fields are written before `assume_init`.
+        let cell = unsafe {
+            std::ptr::addr_of_mut!((*p).task).write(task(Cell::<X>::VTABLE));
+            std::ptr::addr_of_mut!((*p).tail).write(tail);
+            cell.assume_init()
+        };
         let ptr = NonNull::from(Box::leak(cell)).cast::<Task>();
         TaskRef { ptr }
     }

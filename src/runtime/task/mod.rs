@@ -153,8 +153,9 @@ impl Task {
         );
         // SAFETY: the one token of this task, kept in its body.
         let f = unsafe { task.unstarted() };
-        // SAFETY: nobody else has seen the task yet.
-        unsafe { task.local() }.body = Body::New { stack, f, live };
+        // SAFETY: nobody else has seen the task yet. (A write: the `Done` placeholder needs no
+        // drop.)
+        unsafe { std::ptr::write(&mut task.local().body, Body::New { stack, f, live }) };
         task
     }
 
