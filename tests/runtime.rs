@@ -771,3 +771,23 @@ fn threads_queued_at_shutdown_are_cancelled_and_their_closures_dropped() {
     assert_eq!(ran.load(Ordering::SeqCst), 0);
     assert_eq!(drops.load(Ordering::SeqCst), 100);
 }
+
+/// A spawn returns without parking, so it yields now and then like every such call (the
+/// budget): a green thread that spawns in a loop lets the other green threads of its worker
+/// run. (Before, on one worker, none ran until the loop ended.)
+#[test]
+fn a_spawn_loop_lets_the_other_green_threads_of_its_worker_run() {
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    rt.block_on(|| {
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        let other = thread::spawn(move || r.store(true, Ordering::SeqCst));
+        let mut spawned = 0;
+        while !ran.load(Ordering::SeqCst) {
+            drop(thread::spawn(|| {}));
+            spawned += 1;
+            assert!(spawned < 100_000, "the spawn loop held its worker");
+        }
+        other.join().unwrap();
+    });
+}

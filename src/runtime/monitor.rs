@@ -18,7 +18,7 @@
 //! - **Yield requests.** A green thread that has run longer than [`TIME_SLICE`] gets a request:
 //!   the monitor sets its worker's `yield_request` flag and counts it in the process-wide
 //!   [`REQUESTS`]. Every zsync call that can return without parking calls [`coop::poll`]
-//!   first: one relaxed load of `REQUESTS` (and the per-OS-thread budget below); when it is
+//!   first (`spawn` last, once the new thread is queued): one relaxed load of `REQUESTS` (and the per-OS-thread budget below); when it is
 //!   non-zero, the slow path looks at its own worker's flag, takes it, and yields. The worker
 //!   also takes its flag whenever the green thread comes back to it by itself. Independently, a
 //!   budget of [`BUDGET`] consecutive non-parking calls per OS thread makes the thread yield

@@ -248,6 +248,11 @@ fn spawn_green<X: Tail>(
         }
     }
     shared.notify_one();
+    // A spawn returns without parking, so it honours the budget and the monitor's yield
+    // requests like every such zsync call: a loop that spawns a million green threads must not
+    // hold its worker (and every sleeper on it) for a second. The yield comes after the queueing:
+    // on one worker, the new thread is the one that runs.
+    super::monitor::coop::poll();
     Ok(task)
 }
 
