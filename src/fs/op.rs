@@ -38,8 +38,9 @@ pub(crate) const RING_WRITE_MAX: usize = 16 << 10;
 /// plain OS thread that may block (std's behaviour); inside one it may be a green thread whose
 /// worker must keep running others. (On a `Flavor::OsThreads` thread `unblock` runs the closure
 /// inline, so the owned-buffer path there costs a copy and nothing else.)
+#[inline]
 pub(crate) fn offload() -> bool {
-    crate::runtime::Handle::try_current().is_some()
+    crate::runtime::context::current().in_runtime()
 }
 
 /// What an open `File` keeps for its operations: a reusable owned buffer for moving bytes to and
@@ -336,6 +337,7 @@ pub(crate) fn entry_file_type(entry: &Arc<std_fs::DirEntry>) -> io::Result<std_f
 
 // ---- open files ----
 
+#[inline]
 pub(crate) fn read(
     file: &Arc<std_fs::File>,
     scratch: &Scratch,
@@ -382,6 +384,7 @@ pub(crate) fn read_vectored(
     )
 }
 
+#[inline]
 pub(crate) fn read_exact(
     file: &Arc<std_fs::File>,
     scratch: &Scratch,
@@ -436,6 +439,7 @@ pub(crate) fn invalid_utf8() -> io::Error {
     )
 }
 
+#[inline]
 pub(crate) fn read_at(
     file: &Arc<std_fs::File>,
     scratch: &Scratch,
@@ -451,6 +455,7 @@ pub(crate) fn read_at(
     read_some(file, scratch, buf, Some(offset))
 }
 
+#[inline]
 pub(crate) fn read_exact_at(
     file: &Arc<std_fs::File>,
     scratch: &Scratch,
@@ -467,21 +472,38 @@ pub(crate) fn read_exact_at(
 /// One read of at most [`MAX_CHUNK`] bytes (at `offset`, or at the file position), the
 /// cheapest way that does not block the worker: at once if the data is cached (`nowait`, no
 /// park), else on the worker's ring, else on the pool.
+///
+/// The cached case is inline down to the system call (no call of its own to pay for; a read
+/// of a cached page costs little more than the syscall itself); the waiting ways are not.
+#[inline]
 fn read_some(
     file: &Arc<std_fs::File>,
     scratch: &Scratch,
     buf: &mut [u8],
     offset: Option<u64>,
 ) -> io::Result<usize> {
-    use std::os::unix::fs::FileExt;
     let len = buf.len().min(MAX_CHUNK);
     let buf = &mut buf[..len];
     if let Some(result) = nowait::read(file, &scratch.nowait, buf, offset) {
         return result;
     }
+    read_waiting(file, scratch, buf, offset)
+}
+
+/// [`read_some`] when the data is not cached (or `RWF_NOWAIT` cannot be tried): on the ring,
+/// else on the pool.
+#[inline(never)]
+fn read_waiting(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    buf: &mut [u8],
+    offset: Option<u64>,
+) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
     if let Some(result) = uring::read(file, scratch, buf, offset) {
         return result;
     }
+    let len = buf.len();
     into_owned(
         file,
         scratch,
@@ -525,17 +547,30 @@ fn read_exact_loop(
 /// One write of at most [`MAX_CHUNK`] bytes (at `offset`, or at the file position): at once if
 /// the file system can do it without waiting (`nowait`: not ext4 or tmpfs), else on the ring
 /// if it is smaller than [`RING_WRITE_MAX`], else on the pool.
+#[inline]
 fn write_some(
     file: &Arc<std_fs::File>,
     scratch: &Scratch,
     buf: &[u8],
     offset: Option<u64>,
 ) -> io::Result<usize> {
-    use std::os::unix::fs::FileExt;
     let chunk = &buf[..buf.len().min(MAX_CHUNK)];
     if let Some(result) = nowait::write(file, &scratch.nowait, chunk, offset) {
         return result;
     }
+    write_waiting(file, scratch, chunk, offset)
+}
+
+/// [`write_some`] when the write would wait (or `RWF_NOWAIT` cannot be tried): on the ring if
+/// it is small, else on the pool.
+#[inline(never)]
+fn write_waiting(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    chunk: &[u8],
+    offset: Option<u64>,
+) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
     if chunk.len() < RING_WRITE_MAX {
         if let Some(result) = uring::write(file, scratch, chunk, offset) {
             return result;
@@ -616,6 +651,7 @@ fn into_owned<T: Send + 'static>(
     result
 }
 
+#[inline]
 pub(crate) fn write(file: &Arc<std_fs::File>, scratch: &Scratch, buf: &[u8]) -> io::Result<usize> {
     if !offload() || buf.is_empty() {
         return (&**file).write(buf);
@@ -654,6 +690,7 @@ pub(crate) fn write_vectored(
     result
 }
 
+#[inline]
 pub(crate) fn write_all(file: &Arc<std_fs::File>, scratch: &Scratch, buf: &[u8]) -> io::Result<()> {
     if !offload() {
         return (&**file).write_all(buf);
@@ -661,6 +698,7 @@ pub(crate) fn write_all(file: &Arc<std_fs::File>, scratch: &Scratch, buf: &[u8])
     write_all_loop(file, scratch, buf, None)
 }
 
+#[inline]
 pub(crate) fn write_at(
     file: &Arc<std_fs::File>,
     scratch: &Scratch,
@@ -675,6 +713,7 @@ pub(crate) fn write_at(
     write_some(file, scratch, buf, Some(offset))
 }
 
+#[inline]
 pub(crate) fn write_all_at(
     file: &Arc<std_fs::File>,
     scratch: &Scratch,

@@ -98,6 +98,18 @@ impl<'a> Current<'a> {
         }
     }
 
+    /// Whether the calling code runs on a runtime: [`Current::runtime`]`.is_some()` without
+    /// taking a count of the runtime. Asked by every `zsync::fs` call, on every worker at once:
+    /// an `Arc` clone and drop there would be two atomic read-modify-writes on one shared cache
+    /// line per call.
+    #[inline]
+    pub(crate) fn in_runtime(self) -> bool {
+        match self {
+            Current::Green { .. } | Current::Worker(_) => true,
+            Current::Os => super::task::handle::os_thread_has_runtime(),
+        }
+    }
+
     /// The runtime of an OS thread of a `Flavor::OsThreads` runtime (`None` on any other
     /// thread, workers included).
     pub(crate) fn os_threads_runtime(self) -> Option<Arc<Shared>> {
