@@ -331,6 +331,34 @@ fn positional_io_leaves_the_cursor_alone() {
     });
 }
 
+/// Offsets past 4 GiB reach the kernel whole: the read that does not wait is a raw system call
+/// that passes its offset as two words, and an offset cut to its low 32 bits would read the
+/// bytes at 3 instead of those at 5 GiB + 3.
+#[test]
+fn positional_io_past_four_gib() {
+    each_way(|| {
+        let dir = tmpdir();
+        let far = (5u64 << 30) + 3;
+        let file = OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .write(true)
+            .open(dir.join("sparse"))
+            .unwrap();
+        file.write_all_at(b"near", 3).unwrap();
+        file.write_all_at(b"far!", far).unwrap();
+        let mut buf = [0u8; 4];
+        file.read_exact_at(&mut buf, far).unwrap();
+        assert_eq!(&buf, b"far!");
+        assert_eq!(file.read_at(&mut buf, far - 2).unwrap(), 4);
+        assert_eq!(&buf, b"\0\0fa");
+        file.read_exact_at(&mut buf, 3).unwrap();
+        assert_eq!(&buf, b"near");
+        assert_eq!(file.read_at(&mut buf, far + 4).unwrap(), 0);
+        assert_eq!(file.metadata().unwrap().len(), far + 4);
+    });
+}
+
 #[test]
 fn binary_contents_round_trip() {
     each_way(|| {
