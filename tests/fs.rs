@@ -1579,6 +1579,38 @@ fn timeout_around_a_blocked_read_returns_and_the_runtime_drops_cleanly() {
     assert!(&rest == b"xyz" || &rest == b"axy", "{rest:?}");
 }
 
+/// A write of 16 KiB or more to a regular file goes to the pool from the caller's own buffer,
+/// so a cancellation waits for the write in progress, and is then raised: once `cancel` has
+/// returned, nothing writes to the file any more (a copy's abandoned write could still be
+/// running), and a loop of such writes stops.
+#[test]
+fn a_cancelled_large_write_to_a_regular_file_is_over_when_cancel_returns() {
+    let dir = tmpdir();
+    let path = dir.join("big");
+    zsync::run(move || {
+        let file = Arc::new(File::create(&path).unwrap());
+        for round in 0..30u8 {
+            let writer = zsync::spawn({
+                let file = file.clone();
+                move || {
+                    let block = vec![round; 1 << 20];
+                    for i in 0..u64::MAX {
+                        file.write_all_at(&block, (i % 64) << 20).unwrap();
+                    }
+                }
+            });
+            zsync::thread::sleep(Duration::from_millis(5));
+            let payload = writer.cancel().unwrap_err();
+            assert!(payload.is::<zsync::Cancelled>());
+            let len = file.metadata().unwrap().len();
+            assert_eq!(len % (1 << 20), 0, "a write was cut short");
+            zsync::thread::sleep(Duration::from_millis(20));
+            assert_eq!(file.metadata().unwrap().len(), len, "a write ran on");
+            file.set_len(0).unwrap();
+        }
+    });
+}
+
 #[test]
 fn cancelling_a_green_thread_blocked_opening_a_fifo() {
     let dir = tmpdir();

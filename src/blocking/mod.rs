@@ -155,9 +155,9 @@ where
     F: FnOnce() -> T + Send + 'a,
     T: Send + 'a,
 {
-    if runtime::context::current().task().is_none() {
+    let runtime::context::Current::Green { worker, .. } = runtime::context::current() else {
         return f();
-    }
+    };
     /// Aborts if the wait unwinds before the job has finished: the job may still be using the
     /// caller's borrows. (Nothing in the wait raises: the caller is shielded.)
     struct MustFinish;
@@ -186,6 +186,8 @@ where
     let job: Job = unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + 'a>, Job>(job) };
     let must_finish = MustFinish;
     pool().submit(job);
+    // Counted as a wait outside the runtime, as `unblock`'s (see the monitor's deadlock report).
+    let _external = worker.remote().watch.external_wait();
     let result = packet.wait(Joiner::Thread(runtime::current()), || {
         park::park_for(park::WaitReason::Unblock);
     });

@@ -18,6 +18,7 @@ use std::fs::{self as std_fs, FileTimes, Metadata, Permissions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{nowait, uring};
@@ -51,7 +52,15 @@ pub(crate) fn offload() -> bool {
 pub(crate) struct Scratch {
     buf: Mutex<Vec<u8>>,
     pub(crate) nowait: nowait::Support,
+    /// What the file is, learnt by its first successful write on the pool: [`UNKNOWN`],
+    /// [`REGULAR`] or [`OTHER`] (the type of an open file cannot change). See
+    /// [`write_waiting`].
+    kind: AtomicU8,
 }
+
+const UNKNOWN: u8 = 0;
+const REGULAR: u8 = 1;
+const OTHER: u8 = 2;
 
 impl Scratch {
     /// An owned buffer of at least `len` initialised bytes (contents unspecified).
@@ -576,9 +585,37 @@ fn write_waiting(
             return result;
         }
     }
-    with_owned(file, scratch, chunk, move |mut f, data| match offset {
-        Some(offset) => f.write_at(data, offset),
-        None => f.write(data),
+    let kind = scratch.kind.load(Ordering::Relaxed);
+    if kind == REGULAR {
+        // A write to a regular file ends by itself (no reader to wait for, as a pipe's may), so
+        // the caller can afford to wait for it: `unblock_scoped` keeps it parked, shielded from
+        // cancellation, until the pool has returned, and the pool writes straight from the
+        // caller's buffer (a 1 MiB copy less per MiB written).
+        let result = crate::blocking::unblock_scoped(|| match offset {
+            Some(offset) => file.write_at(chunk, offset),
+            None => (&**file).write(chunk),
+        });
+        // A cancellation or `timeout()` that came meanwhile is raised now, as after a write on
+        // the ring: a loop of such writes may have no other park point.
+        crate::runtime::park::park_point();
+        return result;
+    }
+    // Anything else (or a file not yet known) gets a copy the caller may abandon. The first
+    // such write also learns the file's type, on the pool: an `fstat` may wait too (FUSE).
+    let learn = kind == UNKNOWN;
+    let result = with_owned(file, scratch, chunk, move |mut f, data| {
+        let n = match offset {
+            Some(offset) => f.write_at(data, offset),
+            None => f.write(data),
+        }?;
+        Ok((n, learn && f.metadata().is_ok_and(|m| m.is_file())))
+    });
+    result.map(|(n, regular)| {
+        if learn {
+            let kind = if regular { REGULAR } else { OTHER };
+            scratch.kind.store(kind, Ordering::Relaxed);
+        }
+        n
     })
 }
 
