@@ -12,7 +12,13 @@
 //! The rule every function here keeps: nothing borrowed from the caller goes to the pool. A
 //! green thread that is cancelled while it waits unwinds at once, while the pool thread still
 //! runs the operation; so paths are copied, buffers are owned (and copied in or out), and the
-//! file itself is an `Arc` the pool thread holds a count of.
+//! file itself is an `Arc` the pool thread holds a count of. One exception: a large write to a
+//! regular file goes through `unblock_scoped`, which keeps the caller parked (shielded) until
+//! the pool thread is done with the caller's buffer (see [`write_waiting`]).
+//!
+//! The cached read is the hot path (one `read_exact_at` of 4 KiB costs about 1.3 us, nearly all
+//! of it the syscall): [`offload`] takes no count of the runtime, and everything from the
+//! `File` method to the syscall is inline; the waiting ways are out of line.
 
 use std::fs::{self as std_fs, FileTimes, Metadata, Permissions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
