@@ -3,7 +3,10 @@
 //!
 //! One process-wide pool. It grows by one thread whenever a job arrives and no thread is idle, up
 //! to a bound (`ZSYNC_BLOCKING_THREADS`, default 512), and a thread that stays idle for 10 s
-//! exits. Beyond the bound, jobs queue. The caller of [`unblock`] parks until its job is done.
+//! exits. Beyond the bound, jobs queue. The caller of [`unblock`] parks until its job is done
+//! (or it is cancelled); the caller of [`unblock_scoped`] until its job is done, whatever comes.
+//! Either wait counts as one outside the runtime, so the monitor's deadlock report does not
+//! take a green thread waiting for the pool for a stuck one.
 
 use crate::runtime::task::join::{JoinPacket, Joiner, Packet};
 use crate::runtime::{self, park, PerProcess};

@@ -4,6 +4,8 @@
 //! worker thread outside any green thread (the scheduler loop, a timer firing, a destructor run
 //! by the worker), or a plain OS thread (any other thread, including the OS threads of a
 //! `Flavor::OsThreads` runtime, whose runtime [`Current::runtime`] finds).
+//! [`Current::in_runtime`] answers "inside a runtime?" without taking a count of it, for the
+//! hot paths that ask on every call (every `zsync::fs` read).
 //!
 //! # The TLS trap
 //!
