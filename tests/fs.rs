@@ -331,6 +331,34 @@ fn positional_io_leaves_the_cursor_alone() {
     });
 }
 
+/// Offsets past 4 GiB reach the kernel whole: the read that does not wait is a raw system call
+/// that passes its offset as two words, and an offset cut to its low 32 bits would read the
+/// bytes at 3 instead of those at 5 GiB + 3.
+#[test]
+fn positional_io_past_four_gib() {
+    each_way(|| {
+        let dir = tmpdir();
+        let far = (5u64 << 30) + 3;
+        let file = OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .write(true)
+            .open(dir.join("sparse"))
+            .unwrap();
+        file.write_all_at(b"near", 3).unwrap();
+        file.write_all_at(b"far!", far).unwrap();
+        let mut buf = [0u8; 4];
+        file.read_exact_at(&mut buf, far).unwrap();
+        assert_eq!(&buf, b"far!");
+        assert_eq!(file.read_at(&mut buf, far - 2).unwrap(), 4);
+        assert_eq!(&buf, b"\0\0fa");
+        file.read_exact_at(&mut buf, 3).unwrap();
+        assert_eq!(&buf, b"near");
+        assert_eq!(file.read_at(&mut buf, far + 4).unwrap(), 0);
+        assert_eq!(file.metadata().unwrap().len(), far + 4);
+    });
+}
+
 #[test]
 fn binary_contents_round_trip() {
     each_way(|| {
@@ -1549,6 +1577,38 @@ fn timeout_around_a_blocked_read_returns_and_the_runtime_drops_cleanly() {
         three
     });
     assert!(&rest == b"xyz" || &rest == b"axy", "{rest:?}");
+}
+
+/// A write of 16 KiB or more to a regular file goes to the pool from the caller's own buffer,
+/// so a cancellation waits for the write in progress, and is then raised: once `cancel` has
+/// returned, nothing writes to the file any more (a copy's abandoned write could still be
+/// running), and a loop of such writes stops.
+#[test]
+fn a_cancelled_large_write_to_a_regular_file_is_over_when_cancel_returns() {
+    let dir = tmpdir();
+    let path = dir.join("big");
+    zsync::run(move || {
+        let file = Arc::new(File::create(&path).unwrap());
+        for round in 0..30u8 {
+            let writer = zsync::spawn({
+                let file = file.clone();
+                move || {
+                    let block = vec![round; 1 << 20];
+                    for i in 0..u64::MAX {
+                        file.write_all_at(&block, (i % 64) << 20).unwrap();
+                    }
+                }
+            });
+            zsync::thread::sleep(Duration::from_millis(5));
+            let payload = writer.cancel().unwrap_err();
+            assert!(payload.is::<zsync::Cancelled>());
+            let len = file.metadata().unwrap().len();
+            assert_eq!(len % (1 << 20), 0, "a write was cut short");
+            zsync::thread::sleep(Duration::from_millis(20));
+            assert_eq!(file.metadata().unwrap().len(), len, "a write ran on");
+            file.set_len(0).unwrap();
+        }
+    });
 }
 
 #[test]

@@ -626,7 +626,10 @@ fn a_root_waiting_on_a_sleeper_is_no_deadlock() {
         thread::spawn(|| thread::sleep(Duration::from_millis(900)))
             .join()
             .unwrap();
-        // And on an unblock job.
+        // And on an unblock job, scoped or not (the scoped wait is shielded: a report's
+        // cancellation would be raised at the yield after it).
         zsync::unblock(|| std::thread::sleep(Duration::from_millis(900)));
+        zsync::unblock_scoped(|| std::thread::sleep(Duration::from_millis(900)));
+        thread::yield_now();
     });
 }

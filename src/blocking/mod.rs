@@ -3,7 +3,10 @@
 //!
 //! One process-wide pool. It grows by one thread whenever a job arrives and no thread is idle, up
 //! to a bound (`ZSYNC_BLOCKING_THREADS`, default 512), and a thread that stays idle for 10 s
-//! exits. Beyond the bound, jobs queue. The caller of [`unblock`] parks until its job is done.
+//! exits. Beyond the bound, jobs queue. The caller of [`unblock`] parks until its job is done
+//! (or it is cancelled); the caller of [`unblock_scoped`] until its job is done, whatever comes.
+//! Either wait counts as one outside the runtime, so the monitor's deadlock report does not
+//! take a green thread waiting for the pool for a stuck one.
 
 use crate::runtime::task::join::{JoinPacket, Joiner, Packet};
 use crate::runtime::{self, park, PerProcess};
@@ -155,9 +158,9 @@ where
     F: FnOnce() -> T + Send + 'a,
     T: Send + 'a,
 {
-    if runtime::context::current().task().is_none() {
+    let runtime::context::Current::Green { worker, .. } = runtime::context::current() else {
         return f();
-    }
+    };
     /// Aborts if the wait unwinds before the job has finished: the job may still be using the
     /// caller's borrows. (Nothing in the wait raises: the caller is shielded.)
     struct MustFinish;
@@ -186,6 +189,8 @@ where
     let job: Job = unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + 'a>, Job>(job) };
     let must_finish = MustFinish;
     pool().submit(job);
+    // Counted as a wait outside the runtime, as `unblock`'s (see the monitor's deadlock report).
+    let _external = worker.remote().watch.external_wait();
     let result = packet.wait(Joiner::Thread(runtime::current()), || {
         park::park_for(park::WaitReason::Unblock);
     });

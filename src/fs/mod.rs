@@ -63,10 +63,13 @@
 //!   and the operation finishes on its pool thread, its result dropped. So nothing borrowed goes
 //!   to the pool: paths are copied, data moves through a buffer the operation owns (kept per
 //!   `File` and reused, at most 1 MiB per trip), and the open file is shared with the pool
-//!   thread by reference count. After a cancelled `read` or `write` the file position may still
-//!   move when the abandoned operation completes, and the data it read is lost, as after an
-//!   interrupted read on any stream; a directory listing loses no entry (a batch read for a
-//!   cancelled caller is handed to the next `next()`).
+//!   thread by reference count. The exception is a write of 16 KiB or more to a regular file
+//!   (known as such after its first write on the pool): it is made from the caller's buffer,
+//!   and the caller waits for it, shielded, as on io_uring (a regular file's write ends by
+//!   itself); the cancellation is raised when it returns. After a cancelled `read` or `write`
+//!   the file position may still move when the abandoned operation completes, and the data it
+//!   read is lost, as after an interrupted read on any stream; a directory listing loses no
+//!   entry (a batch read for a cancelled caller is handed to the next `next()`).
 //!
 //! # Differences from std
 //!

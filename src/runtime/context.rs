@@ -4,6 +4,8 @@
 //! worker thread outside any green thread (the scheduler loop, a timer firing, a destructor run
 //! by the worker), or a plain OS thread (any other thread, including the OS threads of a
 //! `Flavor::OsThreads` runtime, whose runtime [`Current::runtime`] finds).
+//! [`Current::in_runtime`] answers "inside a runtime?" without taking a count of it, for the
+//! hot paths that ask on every call (every `zsync::fs` read).
 //!
 //! # The TLS trap
 //!
@@ -95,6 +97,18 @@ impl<'a> Current<'a> {
         match self.worker() {
             Some(worker) => Some(worker.shared.clone()),
             None => self.os_threads_runtime(),
+        }
+    }
+
+    /// Whether the calling code runs on a runtime: [`Current::runtime`]`.is_some()` without
+    /// taking a count of the runtime. Asked by every `zsync::fs` call, on every worker at once:
+    /// an `Arc` clone and drop there would be two atomic read-modify-writes on one shared cache
+    /// line per call.
+    #[inline]
+    pub(crate) fn in_runtime(self) -> bool {
+        match self {
+            Current::Green { .. } | Current::Worker(_) => true,
+            Current::Os => super::task::handle::os_thread_has_runtime(),
         }
     }
 

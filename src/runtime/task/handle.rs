@@ -61,6 +61,11 @@ pub(crate) fn os_thread_runtime() -> Option<Arc<Shared>> {
     OS_SELF.with(|cell| cell.get().and_then(|t| t.runtime.clone()))
 }
 
+/// Whether the calling OS thread belongs to a `Flavor::OsThreads` runtime (no count taken).
+pub(crate) fn os_thread_has_runtime() -> bool {
+    OS_SELF.with(|cell| cell.get().is_some_and(|t| t.runtime.is_some()))
+}
+
 /// A handle to a green thread or an OS thread, like `std::thread::Thread`.
 #[derive(Clone)]
 pub struct Thread(ThreadRef);
