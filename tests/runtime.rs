@@ -791,3 +791,48 @@ fn a_spawn_loop_lets_the_other_green_threads_of_its_worker_run() {
         other.join().unwrap();
     });
 }
+
+/// Placement is final once a green thread starts, so new ones are spread while every worker is
+/// busy, not only by idle workers: 64 green threads that never park, spawned by one, end up
+/// split about evenly between two workers (each worker's count, from the name of the OS thread
+/// under it).
+#[test]
+fn new_green_threads_are_spread_over_busy_workers() {
+    let rt = Builder::new().worker_threads(2).build().unwrap();
+    let splits: Vec<[usize; 2]> = (0..5)
+        .map(|_| {
+            rt.block_on(|| {
+                let counts = Arc::new(Mutex::new([0usize; 2]));
+                let stop = Arc::new(AtomicBool::new(false));
+                let handles: Vec<_> = (0..64)
+                    .map(|_| {
+                        let (counts, stop) = (counts.clone(), stop.clone());
+                        thread::spawn(move || {
+                            let worker = std::thread::current().name().map(String::from);
+                            let index = usize::from(worker.as_deref().unwrap().ends_with('1'));
+                            counts.lock().unwrap()[index] += 1;
+                            while !stop.load(Ordering::SeqCst) {
+                                thread::yield_now();
+                            }
+                        })
+                    })
+                    .collect();
+                let start = Instant::now();
+                while counts.lock().unwrap().iter().sum::<usize>() < 64 {
+                    assert!(start.elapsed() < Duration::from_secs(10), "never started");
+                    thread::sleep(Duration::from_millis(1));
+                }
+                stop.store(true, Ordering::SeqCst);
+                handles.into_iter().for_each(|h| h.join().unwrap());
+                let counts = *counts.lock().unwrap();
+                counts
+            })
+        })
+        .collect();
+    for split in &splits {
+        assert!(
+            split[0].abs_diff(split[1]) <= 8,
+            "64 busy green threads split {splits:?} between two workers"
+        );
+    }
+}

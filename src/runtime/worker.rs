@@ -58,6 +58,13 @@ const TIMER_CHECK_TICK: u32 = 4;
 /// Every this many picks the `next` slot is looked at after the ready queue, not before, so that
 /// a chain of green threads each spawning the next cannot starve the ready ones.
 const NEXT_FAIRNESS_TICK: u32 = 8;
+/// A busy worker looks every this many picks whether another worker holds more green threads
+/// than it does, with new ones waiting, and takes half the difference (see `balance`).
+const BALANCE_TICK: u32 = 16;
+/// How long a worker leaves its own new green threads to a less loaded worker before it starts
+/// them anyway: long enough for a sleeping worker to wake up (tens of microseconds, more on a
+/// loaded machine), short enough if that worker is held by a green thread that never parks.
+const FRESH_PATIENCE: Duration = Duration::from_micros(500);
 
 pub(crate) struct Worker {
     pub(crate) index: usize,
@@ -87,6 +94,9 @@ pub(crate) struct Worker {
     next_candidate: Cell<Option<(usize, *const Task, Instant)>>,
     /// When this worker last polled its reactor (see `BUSY_POLL_INTERVAL`).
     last_poll: Cell<Instant>,
+    /// Since when this worker has left its `fresh` queue to a less loaded worker (see
+    /// `may_start_fresh`).
+    fresh_left_since: Cell<Option<Instant>>,
     /// No later than the earliest deadline in `timers` (`None`: no timer), for a busy worker's
     /// look at the clock every [`TIMER_CHECK_TICK`] picks.
     timer_due: Cell<Option<Instant>>,
@@ -146,6 +156,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         deferred: RefCell::new(Vec::new()),
         last_trim: Cell::new(Instant::now()),
         next_candidate: Cell::new(None),
+        fresh_left_since: Cell::new(None),
         last_poll: Cell::new(Instant::now()),
         timer_due: Cell::new(None),
         uring: Default::default(),
@@ -272,9 +283,15 @@ impl Worker {
                 return Some(task);
             }
         }
+        if tick % BALANCE_TICK == 0 {
+            if let Some(task) = self.balance() {
+                return Some(task);
+            }
+        }
         // Woken and new green threads take turns, so that neither a thread that keeps yielding
-        // nor a burst of spawns can hold the other back.
-        if tick % 2 == 0 && !self.remote().fresh.is_empty() {
+        // nor a burst of spawns can hold the other back; but new ones are left to a less
+        // loaded worker (see `may_start_fresh`).
+        if tick % 2 == 0 && !self.remote().fresh.is_empty() && self.may_start_fresh() {
             if let Some(task) = self.remote().fresh.pop() {
                 return Some(task);
             }
@@ -289,6 +306,77 @@ impl Worker {
             .or_else(|| self.remote().next.take())
             .or_else(|| self.shared.injector.pop())
             .or_else(|| self.steal())
+    }
+
+    /// Whether this worker may start one of its own new green threads now. Where a green
+    /// thread starts, it stays: a burst of spawns followed by a park (a server accepting a
+    /// batch of connections, `spawn` in a loop and then `join`) would otherwise start every new
+    /// thread on the spawner's worker before another worker has even woken up to steal one
+    /// (measured: 64 green threads that never park, spawned by one, all on one worker of two).
+    /// So while this worker has other work to run (the caller's case) and holds more than one
+    /// green thread more than some other worker, it leaves its new ones in `fresh` for that
+    /// worker, which was notified at the spawn and takes half when it comes (`steal`,
+    /// `balance`); but for [`FRESH_PATIENCE`] at most, in case that worker is held.
+    fn may_start_fresh(&self) -> bool {
+        let workers = &self.shared.workers;
+        if workers.len() == 1 {
+            return true;
+        }
+        let mine = self.remote().metrics.owned.load(Ordering::Relaxed);
+        let least = workers
+            .iter()
+            .map(|w| w.metrics.owned.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(mine);
+        if mine <= least + 1 {
+            self.fresh_left_since.set(None);
+            return true;
+        }
+        let now = Instant::now();
+        match self.fresh_left_since.get() {
+            None => {
+                self.fresh_left_since.set(Some(now));
+                false
+            }
+            Some(since) if now.duration_since(since) >= FRESH_PATIENCE => {
+                // Start one; the next look waits again.
+                self.fresh_left_since.set(None);
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// A busy worker's share of new green threads: takes half the difference from a worker
+    /// that holds more green threads (started ones and new ones) than this one and has new ones
+    /// waiting. (An idle worker steals anyway, in `search`.) Counts are a snapshot: a move made
+    /// on an old one is a placement a little less even, never a problem of soundness, since
+    /// only threads that have not started move.
+    fn balance(&self) -> Option<TaskRef> {
+        let load =
+            |w: &super::Remote| w.metrics.owned.load(Ordering::Relaxed) + w.fresh.len() as u64;
+        let mine = load(self.remote());
+        let n = self.shared.workers.len();
+        (1..n).map(|k| (self.index + k) % n).find_map(|victim| {
+            let victim = &self.shared.workers[victim];
+            let theirs = load(victim);
+            if theirs <= mine + 1 {
+                return None;
+            }
+            let task = victim.fresh.pop()?;
+            let mut taken = 1;
+            while taken < (theirs - mine) / 2 {
+                let Some(more) = victim.fresh.pop() else {
+                    break;
+                };
+                if let Err(more) = self.remote().fresh.push(more) {
+                    self.ready.borrow_mut().push_back(more);
+                }
+                taken += 1;
+            }
+            WorkerMetrics::add(&self.remote().metrics.steals, taken);
+            Some(task)
+        })
     }
 
     /// Looks for work for a short while before sleeping (see `Idle`): a spawn or a wake that
@@ -449,6 +537,7 @@ impl Worker {
                     }
                 }
                 self.owned.borrow_mut().remove(local.owned_slot);
+                WorkerMetrics::add(&self.remote().metrics.owned, u64::MAX); // minus one
             }
         }
     }
@@ -497,6 +586,7 @@ impl Worker {
             _live: live,
         };
         local.owned_slot = self.owned.borrow_mut().insert(task.clone());
+        WorkerMetrics::add(&self.remote().metrics.owned, 1);
         true
     }
 
