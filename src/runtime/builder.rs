@@ -224,6 +224,7 @@ impl Builder {
                     next: super::next_slot::NextSlot::new(),
                     thread: OnceLock::new(),
                     metrics: WorkerMetrics::default(),
+                    owned: Default::default(),
                     reactor: reactors.next().flatten(),
                     watch: Default::default(),
                     dump: Mutex::new(None),

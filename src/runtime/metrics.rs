@@ -12,9 +12,6 @@ pub(crate) struct WorkerMetrics {
     pub(crate) parks: AtomicU64,
     /// Green threads this worker owns that are parked right now.
     pub(crate) parked: AtomicU64,
-    /// Green threads this worker owns (started, not finished) right now: its share, for
-    /// placing new ones (`Worker::may_start_fresh`, `Worker::balance`).
-    pub(crate) owned: AtomicU64,
 }
 
 impl WorkerMetrics {

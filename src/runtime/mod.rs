@@ -75,6 +75,11 @@ pub(crate) struct Remote {
     /// The worker's OS thread, to unpark it.
     pub(crate) thread: OnceLock<std::thread::Thread>,
     pub(crate) metrics: WorkerMetrics,
+    /// Green threads this worker owns (started, not finished): its share, for placing new
+    /// ones (`Worker::may_start_fresh`, `Worker::balance`). Written by the worker at each
+    /// start and finish, read by the others; in a cache line of its own, away from the
+    /// counters the worker writes at every switch.
+    pub(crate) owned: Padded<std::sync::atomic::AtomicU64>,
     /// The worker's I/O reactor (green-thread runtimes only): sources are registered with the
     /// reactor of the worker whose green thread first waits on them, so their events usually
     /// arrive on the worker that runs their waiters.
@@ -85,6 +90,11 @@ pub(crate) struct Remote {
     pub(crate) dump: Mutex<Option<Arc<dump::Job>>>,
     pub(crate) dump_pending: AtomicBool,
 }
+
+/// A value alone in its cache line (two lines: adjacent-line prefetch pairs them on x86).
+#[repr(align(128))]
+#[derive(Default)]
+pub(crate) struct Padded<T>(pub(crate) T);
 
 /// Everything the workers of one runtime share.
 pub(crate) struct Shared {

@@ -65,6 +65,8 @@ const BALANCE_TICK: u32 = 16;
 /// them anyway: long enough for a sleeping worker to wake up (tens of microseconds, more on a
 /// loaded machine), short enough if that worker is held by a green thread that never parks.
 const FRESH_PATIENCE: Duration = Duration::from_micros(500);
+/// ... and only while its `fresh` queue is less than half full (of 256).
+const FRESH_KEPT_AT_MOST: usize = 128;
 
 pub(crate) struct Worker {
     pub(crate) index: usize,
@@ -319,13 +321,16 @@ impl Worker {
     /// `balance`); but for [`FRESH_PATIENCE`] at most, in case that worker is held.
     fn may_start_fresh(&self) -> bool {
         let workers = &self.shared.workers;
-        if workers.len() == 1 {
+        if workers.len() == 1 || self.remote().fresh.len() >= FRESH_KEPT_AT_MOST {
+            // A spawn storm: the other workers are not keeping up; start them here rather than
+            // overflow into the injector.
+            self.fresh_left_since.set(None);
             return true;
         }
-        let mine = self.remote().metrics.owned.load(Ordering::Relaxed);
+        let mine = self.remote().owned.0.load(Ordering::Relaxed);
         let least = workers
             .iter()
-            .map(|w| w.metrics.owned.load(Ordering::Relaxed))
+            .map(|w| w.owned.0.load(Ordering::Relaxed))
             .min()
             .unwrap_or(mine);
         if mine <= least + 1 {
@@ -353,8 +358,7 @@ impl Worker {
     /// on an old one is a placement a little less even, never a problem of soundness, since
     /// only threads that have not started move.
     fn balance(&self) -> Option<TaskRef> {
-        let load =
-            |w: &super::Remote| w.metrics.owned.load(Ordering::Relaxed) + w.fresh.len() as u64;
+        let load = |w: &super::Remote| w.owned.0.load(Ordering::Relaxed) + w.fresh.len() as u64;
         let mine = load(self.remote());
         let n = self.shared.workers.len();
         (1..n).map(|k| (self.index + k) % n).find_map(|victim| {
@@ -537,7 +541,7 @@ impl Worker {
                     }
                 }
                 self.owned.borrow_mut().remove(local.owned_slot);
-                WorkerMetrics::add(&self.remote().metrics.owned, u64::MAX); // minus one
+                WorkerMetrics::add(&self.remote().owned.0, u64::MAX); // minus one
             }
         }
     }
@@ -586,7 +590,7 @@ impl Worker {
             _live: live,
         };
         local.owned_slot = self.owned.borrow_mut().insert(task.clone());
-        WorkerMetrics::add(&self.remote().metrics.owned, 1);
+        WorkerMetrics::add(&self.remote().owned.0, 1);
         true
     }
 
