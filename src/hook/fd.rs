@@ -1,17 +1,44 @@
 //! What the hooks remember per fd: whether it is a socket, a pipe/FIFO/character device or
 //! something else (asked once, with `SO_TYPE` and `fstat`; and whether it refused `RWF_NOWAIT`) and its
 //! registration with a reactor (made when a green thread first waits on it, dropped, which
-//! deregisters it, by the `close`/`dup2`/`dup3` hooks before the kernel can reuse the number).
+//! deregisters it, by the `close`/`dup2`/`dup3` hooks before the kernel can reuse the number;
+//! the hooks that hand out a number, `socket`, `accept`, `dup`, `pipe`, `socketpair`,
+//! `fcntl(F_DUPFD)`, forget it too, in case it was freed behind their back).
 //!
 //! A table indexed by fd, in chunks of 1024 slots allocated on first use and never freed (fds
-//! from 0 to 2^20; larger ones are not remembered and make the real call). The user's
-//! `O_NONBLOCK` stays in the kernel, read there when a call would block (so `fcntl` and
-//! `ioctl(FIONBIO)` need no hooks). A socket's timeouts (`SO_RCVTIMEO`/`SO_SNDTIMEO`) are read
-//! there too, but a socket found without one is remembered as such, per direction, until any
-//! thread of the process sets a timeout on any socket through `setsockopt` (the hook bumps
-//! [`TIMEOUT_GENERATION`], which every remembered answer carries): a blocking read on a plain
-//! socket then costs no `getsockopt`. A timeout set behind libc's back (a raw system call, or
-//! another process sharing the socket) is seen only once the fd is closed and reused.
+//! from 0 to 2^20; larger ones are not remembered and make the real call).
+//!
+//! # Answers kept under a generation
+//!
+//! Two things the kernel keeps are remembered per slot, each tagged with the value of a global
+//! generation when it was read, and trusted only while that generation has not moved:
+//! - whether the user made the fd non-blocking (`O_NONBLOCK`, asked with `F_GETFL` when a call
+//!   would block: a non-blocking fd gets `EAGAIN` at once). The `fcntl` and `ioctl` hooks
+//!   (`fcntl.rs`) bump [`NONBLOCK_GENERATION`] after every `F_SETFL` and `FIONBIO`, on any fd:
+//!   the flag lives on the open file description, which `dup`'d fds and other processes share,
+//!   so no per-fd invalidation could be complete. The `connect` hook, which sets `O_NONBLOCK`
+//!   for the call only, bumps it too when it puts the flags back. Then a wait on an fd whose
+//!   mode has not changed costs no `fcntl`, and a program that changes modes often pays at most
+//!   what it paid before, one `F_GETFL` per wait. A tty (a `POLL_FIRST` fd) is always asked:
+//!   the terminal's description is shared by every process of the session, and shells and
+//!   editors change its mode behind this process's libc; its reads are human-paced anyway.
+//!   Where `fcntl`/`ioctl` are not hooked ([`super::fcntl::HOOKED`]), every wait asks.
+//! - whether a socket has no timeout (`SO_RCVTIMEO`/`SO_SNDTIMEO`), per direction: the
+//!   `setsockopt` hook bumps [`TIMEOUT_GENERATION`] when any thread sets a timeout on any
+//!   socket. A blocking read on a plain socket then costs no `getsockopt`.
+//!
+//! The race, for both: a reader loads the generation (acquire) *before* asking the kernel and
+//! tags the answer with it; a changer makes its system call and bumps the generation (release)
+//! *after* it. A reader that saw the new generation therefore sees the new flags; one that saw
+//! the old one stored an answer the bump has already made stale. A reader that finds a
+//! current answer while a change is in flight is concurrent with that change, and either order
+//! is one libc could give.
+//!
+//! A change made behind libc's back (a raw system call, another process sharing the
+//! description) is seen only once the fd is closed and its slot forgotten: until then the
+//! hooks follow the mode and timeouts as last set through libc in this process. So is a
+//! number closed behind the hooks' back (glibc closing inside itself, `fclose`) and reused by a
+//! call that does not forget it (`open`).
 
 use crate::reactor::{Registration, ScheduledIo};
 use crate::runtime::{Reactor, Thread};
@@ -38,6 +65,9 @@ pub(super) struct Slot {
     /// Per direction (read, write): `TIMEOUT_GENERATION + 1` when the socket was last found
     /// without a timeout in that direction; 0 if not known.
     no_timeout: [AtomicU64; 2],
+    /// `(NONBLOCK_GENERATION + 1) << 1 | O_NONBLOCK set` when the fd's mode was last read; 0
+    /// if not known.
+    nonblocking: AtomicU64,
     registration: Mutex<Option<Registration<Thread>>>,
 }
 
@@ -48,6 +78,16 @@ static TIMEOUT_GENERATION: AtomicU64 = AtomicU64::new(0);
 /// A socket timeout was set (on some socket): forget every remembered "no timeout".
 pub(super) fn timeouts_changed() {
     TIMEOUT_GENERATION.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Bumped, after the system call, by every `F_SETFL` and `FIONBIO` made through the hooks and
+/// by the `connect` hook: every remembered `O_NONBLOCK` of an older generation is asked again.
+static NONBLOCK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Some fd's `O_NONBLOCK` may have changed (the system call has returned): forget every
+/// remembered mode.
+pub(super) fn nonblocking_changed() {
+    NONBLOCK_GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
 type Chunk = [Slot; CHUNK];
@@ -78,6 +118,7 @@ pub(super) fn slot(fd: RawFd) -> Option<&'static Slot> {
         .map(|_| Slot {
             kind: AtomicU8::new(UNKNOWN),
             no_timeout: [AtomicU64::new(0), AtomicU64::new(0)],
+            nonblocking: AtomicU64::new(0),
             registration: Mutex::new(None),
         })
         .collect();
@@ -152,6 +193,27 @@ impl Slot {
         timeout
     }
 
+    /// Whether the user made `fd` non-blocking: remembered while no `O_NONBLOCK` has changed
+    /// through libc (see the module docs), else asked with `F_GETFL` (`errno` preserved). An
+    /// fd the kernel does not know is not non-blocking (the call that follows fails on its own).
+    pub(super) fn user_nonblocking(&self, fd: RawFd) -> bool {
+        if !super::fcntl::HOOKED || self.kind(fd) == POLL_FIRST {
+            return kernel_nonblocking(fd).unwrap_or(false);
+        }
+        // Loaded before the kernel is asked: see the module docs.
+        let generation = NONBLOCK_GENERATION.load(Ordering::Acquire) + 1;
+        let known = self.nonblocking.load(Ordering::Relaxed);
+        if known >> 1 == generation {
+            return known & 1 == 1;
+        }
+        let Some(nonblocking) = kernel_nonblocking(fd) else {
+            return false;
+        };
+        self.nonblocking
+            .store(generation << 1 | nonblocking as u64, Ordering::Relaxed);
+        nonblocking
+    }
+
     /// The fd turned out not to be what the slot said (it was closed and reused behind the
     /// hooks' back): forget everything.
     pub(super) fn reset(&self) {
@@ -159,6 +221,7 @@ impl Slot {
         for remembered in &self.no_timeout {
             remembered.store(0, Ordering::Relaxed);
         }
+        self.nonblocking.store(0, Ordering::Relaxed);
         let old = self
             .registration
             .lock()
@@ -196,8 +259,19 @@ fn file_type(fd: RawFd) -> Option<libc::mode_t> {
     (r == 0).then_some(st.st_mode & libc::S_IFMT)
 }
 
+/// Whether the open file description behind `fd` has `O_NONBLOCK`, from the kernel (`None`:
+/// not an open fd; `errno` preserved).
+fn kernel_nonblocking(fd: RawFd) -> Option<bool> {
+    let saved = super::errno();
+    // SAFETY: F_GETFL takes no argument.
+    let flags = unsafe { libc::syscall(libc::SYS_fcntl, fd as libc::c_long, libc::F_GETFL) };
+    super::set_errno(saved);
+    (flags != -1).then_some(flags as libc::c_int & libc::O_NONBLOCK != 0)
+}
+
 /// The fd is about to be closed (or replaced by `dup2`/`dup3`): forget it, deregistering it
-/// from its reactor while the number is still this file's.
+/// from its reactor while the number is still this file's. Also called with a number just
+/// handed out, which may have been freed behind the hooks' back.
 pub(super) fn forget(fd: RawFd) {
     if let Some(slot) = existing(fd) {
         slot.reset();
