@@ -174,18 +174,19 @@ fn a_listener_made_non_blocking_after_a_blocking_accept_gives_would_block() {
         assert!(start.elapsed() >= Duration::from_millis(40));
         let _client = client.join().unwrap();
         listener.set_nonblocking(true).unwrap();
-        let start = Instant::now();
-        let r = listener.accept();
-        assert_eq!(r.map(|_| ()).unwrap_err().kind(), ErrorKind::WouldBlock);
-        assert!(start.elapsed() < Duration::from_millis(200));
-        listener.set_nonblocking(false).unwrap();
+        // A connection comes in 300 ms: a stale "blocking" would wait for it and accept it.
         let client = zsync::spawn(move || {
-            zsync::thread::sleep(Duration::from_millis(100));
+            zsync::thread::sleep(Duration::from_millis(300));
             TcpStream::connect(addr).unwrap()
         });
         let start = Instant::now();
-        listener.accept().unwrap(); // a stale "non-blocking" would give WouldBlock
-        assert!(start.elapsed() >= Duration::from_millis(80));
+        let r = listener.accept().map(|_| ());
+        assert_eq!(r.map_err(|e| e.kind()), Err(ErrorKind::WouldBlock));
+        assert!(start.elapsed() < Duration::from_millis(200));
+        listener.set_nonblocking(false).unwrap();
+        let r = listener.accept().map(|_| ()); // a stale "non-blocking" gives WouldBlock
+        assert_eq!(r.map_err(|e| e.kind()), Ok(()));
+        assert!(start.elapsed() >= Duration::from_millis(250));
         client.join().unwrap();
     });
 }
@@ -265,10 +266,18 @@ fn a_reused_number_is_asked_again() {
             assert_eq!(n, 1, "{reuse}: {:?}", std::io::Error::last_os_error());
             assert!(start.elapsed() >= Duration::from_millis(80), "{reuse}");
             writer.join().unwrap();
-            // Remembered as blocking now; made non-blocking again for the next round.
+            // Remembered as blocking now; made non-blocking again for the next round (a byte
+            // comes in 300 ms: a stale "blocking" would wait for it).
             setfl(r, getfl(r) | libc::O_NONBLOCK);
-            let (n, _) = read_byte(r);
-            assert_eq!(n, -1);
+            let writer = zsync::spawn(move || {
+                zsync::thread::sleep(Duration::from_millis(300));
+                // SAFETY: a valid byte.
+                assert_eq!(unsafe { libc::write(w, b"y".as_ptr().cast(), 1) }, 1);
+            });
+            let (n, start) = read_byte(r);
+            assert_eq!(n, -1, "{reuse}: a read on a non-blocking pipe waited");
+            assert!(start.elapsed() < Duration::from_millis(200));
+            writer.join().unwrap();
         }
         close_behind_the_hooks(r);
         close_behind_the_hooks(w);
