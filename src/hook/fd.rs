@@ -32,7 +32,10 @@
 //! *after* it. A reader that saw the new generation therefore sees the new flags; one that saw
 //! the old one stored an answer the bump has already made stale. A reader that finds a
 //! current answer while a change is in flight is concurrent with that change, and either order
-//! is one libc could give.
+//! is one libc could give. A racing reader may overwrite a newer answer with an older one: it
+//! carries the older generation, so it is only asked again. Model-checked by `loom_tests`
+//! below (`RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib
+//! --features hook loom_nonblocking`).
 //!
 //! A change made behind libc's back (a raw system call, another process sharing the
 //! description) is seen only once the fd is closed and its slot forgotten: until then the
@@ -201,16 +204,15 @@ impl Slot {
             return kernel_nonblocking(fd).unwrap_or(false);
         }
         // Loaded before the kernel is asked: see the module docs.
-        let generation = NONBLOCK_GENERATION.load(Ordering::Acquire) + 1;
-        let known = self.nonblocking.load(Ordering::Relaxed);
-        if known >> 1 == generation {
-            return known & 1 == 1;
+        let generation = NONBLOCK_GENERATION.load(Ordering::Acquire);
+        if let Some(nonblocking) = recall(self.nonblocking.load(Ordering::Relaxed), generation) {
+            return nonblocking;
         }
         let Some(nonblocking) = kernel_nonblocking(fd) else {
             return false;
         };
         self.nonblocking
-            .store(generation << 1 | nonblocking as u64, Ordering::Relaxed);
+            .store(remember(nonblocking, generation), Ordering::Relaxed);
         nonblocking
     }
 
@@ -259,6 +261,16 @@ fn file_type(fd: RawFd) -> Option<libc::mode_t> {
     (r == 0).then_some(st.st_mode & libc::S_IFMT)
 }
 
+/// A yes/no answer read under `generation`, as a slot keeps it (0 is "not known").
+fn remember(answer: bool, generation: u64) -> u64 {
+    (generation + 1) << 1 | answer as u64
+}
+
+/// The answer a slot keeps in `known`, if it was read under `generation`.
+fn recall(known: u64, generation: u64) -> Option<bool> {
+    (known >> 1 == generation + 1).then_some(known & 1 == 1)
+}
+
 /// Whether the open file description behind `fd` has `O_NONBLOCK`, from the kernel (`None`:
 /// not an open fd; `errno` preserved).
 fn kernel_nonblocking(fd: RawFd) -> Option<bool> {
@@ -275,5 +287,71 @@ fn kernel_nonblocking(fd: RawFd) -> Option<bool> {
 pub(super) fn forget(fd: RawFd) {
     if let Some(slot) = existing(fd) {
         slot.reset();
+    }
+}
+
+/// The protocol of the module docs' "answers kept under a generation", with loom's atomics
+/// standing in for the generation, a slot, and the kernel's flag (which a system call reads or
+/// writes in the calling thread's program order, between the generation's loads and bumps).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::{recall, remember};
+    use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use loom::sync::Arc;
+    use loom::thread;
+
+    #[derive(Default)]
+    struct World {
+        generation: AtomicU64,
+        slot: AtomicU64,
+        kernel_nonblocking: AtomicBool,
+        /// The changer's `fcntl` has returned.
+        changed: AtomicBool,
+    }
+
+    /// `Slot::user_nonblocking`.
+    fn user_nonblocking(w: &World) -> bool {
+        let generation = w.generation.load(Ordering::Acquire);
+        if let Some(answer) = recall(w.slot.load(Ordering::Relaxed), generation) {
+            return answer;
+        }
+        let answer = w.kernel_nonblocking.load(Ordering::Relaxed); // F_GETFL
+        w.slot
+            .store(remember(answer, generation), Ordering::Relaxed);
+        answer
+    }
+
+    /// The `fcntl(F_SETFL)` hook: the system call, then the bump.
+    fn set_nonblocking(w: &World, on: bool) {
+        w.kernel_nonblocking.store(on, Ordering::Relaxed); // F_SETFL
+        w.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A reader remembers the mode while another thread makes the fd non-blocking: whoever
+    /// asks after that `fcntl` has returned gets "non-blocking", even if the racing reader
+    /// stored "blocking" last.
+    #[test]
+    fn loom_nonblocking_is_never_stale_after_the_change() {
+        loom::model(|| {
+            let w = Arc::new(World::default());
+            let (w1, w2) = (w.clone(), w.clone());
+            let reader = thread::spawn(move || {
+                user_nonblocking(&w1);
+            });
+            let changer = thread::spawn(move || {
+                set_nonblocking(&w2, true);
+                w2.changed.store(true, Ordering::Release);
+            });
+            if w.changed.load(Ordering::Acquire) {
+                assert!(
+                    user_nonblocking(&w),
+                    "a stale \"blocking\" after F_SETFL returned"
+                );
+            }
+            reader.join().unwrap();
+            changer.join().unwrap();
+            assert!(user_nonblocking(&w));
+            assert!(user_nonblocking(&w)); // and from the slot
+        });
     }
 }
