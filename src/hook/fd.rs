@@ -37,9 +37,11 @@
 //! below (`RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib
 //! --features hook loom_nonblocking`).
 //!
-//! A change made behind libc's back (a raw system call, another process sharing the
-//! description) is seen only once the fd is closed and its slot forgotten: until then the
-//! hooks follow the mode and timeouts as last set through libc in this process. So is a
+//! A change made behind libc's back (a raw system call, such as rustix's `ioctl_fionbio`, which
+//! async-io's `Async::new` uses; another process sharing the description) is seen only once the
+//! fd is closed and its slot forgotten: until then the hooks follow the mode and timeouts as
+//! last set through libc in this process. Only an fd a green thread has already waited on has
+//! an answer to go stale. So is a
 //! number closed behind the hooks' back (glibc closing inside itself, `fclose`) and reused by a
 //! call that does not forget it (`open`).
 
