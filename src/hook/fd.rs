@@ -1,17 +1,49 @@
 //! What the hooks remember per fd: whether it is a socket, a pipe/FIFO/character device or
 //! something else (asked once, with `SO_TYPE` and `fstat`; and whether it refused `RWF_NOWAIT`) and its
 //! registration with a reactor (made when a green thread first waits on it, dropped, which
-//! deregisters it, by the `close`/`dup2`/`dup3` hooks before the kernel can reuse the number).
+//! deregisters it, by the `close`/`dup2`/`dup3` hooks before the kernel can reuse the number;
+//! the hooks that hand out a number, `socket`, `accept`, `dup`, `pipe`, `socketpair`,
+//! `fcntl(F_DUPFD)`, forget it too, in case it was freed behind their back).
 //!
 //! A table indexed by fd, in chunks of 1024 slots allocated on first use and never freed (fds
-//! from 0 to 2^20; larger ones are not remembered and make the real call). The user's
-//! `O_NONBLOCK` stays in the kernel, read there when a call would block (so `fcntl` and
-//! `ioctl(FIONBIO)` need no hooks). A socket's timeouts (`SO_RCVTIMEO`/`SO_SNDTIMEO`) are read
-//! there too, but a socket found without one is remembered as such, per direction, until any
-//! thread of the process sets a timeout on any socket through `setsockopt` (the hook bumps
-//! [`TIMEOUT_GENERATION`], which every remembered answer carries): a blocking read on a plain
-//! socket then costs no `getsockopt`. A timeout set behind libc's back (a raw system call, or
-//! another process sharing the socket) is seen only once the fd is closed and reused.
+//! from 0 to 2^20; larger ones are not remembered and make the real call).
+//!
+//! # Answers kept under a generation
+//!
+//! Two things the kernel keeps are remembered per slot, each tagged with the value of a global
+//! generation when it was read, and trusted only while that generation has not moved:
+//! - whether the user made the fd non-blocking (`O_NONBLOCK`, asked with `F_GETFL` when a call
+//!   would block: a non-blocking fd gets `EAGAIN` at once). The `fcntl` and `ioctl` hooks
+//!   (`fcntl.rs`) bump [`NONBLOCK_GENERATION`] after every `F_SETFL` and `FIONBIO`, on any fd:
+//!   the flag lives on the open file description, which `dup`'d fds and other processes share,
+//!   so no per-fd invalidation could be complete. The `connect` hook, which sets `O_NONBLOCK`
+//!   for the call only, bumps it too when it puts the flags back. Then a wait on an fd whose
+//!   mode has not changed costs no `fcntl`, and a program that changes modes often pays at most
+//!   what it paid before, one `F_GETFL` per wait. A tty (a `POLL_FIRST` fd) is always asked:
+//!   the terminal's description is shared by every process of the session, and shells and
+//!   editors change its mode behind this process's libc; its reads are human-paced anyway.
+//!   Where `fcntl`/`ioctl` are not hooked ([`super::fcntl::HOOKED`]), every wait asks.
+//! - whether a socket has no timeout (`SO_RCVTIMEO`/`SO_SNDTIMEO`), per direction: the
+//!   `setsockopt` hook bumps [`TIMEOUT_GENERATION`] when any thread sets a timeout on any
+//!   socket. A blocking read on a plain socket then costs no `getsockopt`.
+//!
+//! The race, for both: a reader loads the generation (acquire) *before* asking the kernel and
+//! tags the answer with it; a changer makes its system call and bumps the generation (release)
+//! *after* it. A reader that saw the new generation therefore sees the new flags; one that saw
+//! the old one stored an answer the bump has already made stale. A reader that finds a
+//! current answer while a change is in flight is concurrent with that change, and either order
+//! is one libc could give. A racing reader may overwrite a newer answer with an older one: it
+//! carries the older generation, so it is only asked again. Model-checked by `loom_tests`
+//! below (`RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib
+//! --features hook loom_nonblocking`).
+//!
+//! A change made behind libc's back (a raw system call, such as rustix's `ioctl_fionbio`, which
+//! async-io's `Async::new` uses; another process sharing the description) is seen only once the
+//! fd is closed and its slot forgotten: until then the hooks follow the mode and timeouts as
+//! last set through libc in this process. Only an fd a green thread has already waited on has
+//! an answer to go stale. So is a
+//! number closed behind the hooks' back (glibc closing inside itself, `fclose`) and reused by a
+//! call that does not forget it (`open`).
 
 use crate::reactor::{Registration, ScheduledIo};
 use crate::runtime::{Reactor, Thread};
@@ -38,6 +70,9 @@ pub(super) struct Slot {
     /// Per direction (read, write): `TIMEOUT_GENERATION + 1` when the socket was last found
     /// without a timeout in that direction; 0 if not known.
     no_timeout: [AtomicU64; 2],
+    /// `(NONBLOCK_GENERATION + 1) << 1 | O_NONBLOCK set` when the fd's mode was last read; 0
+    /// if not known.
+    nonblocking: AtomicU64,
     registration: Mutex<Option<Registration<Thread>>>,
 }
 
@@ -48,6 +83,16 @@ static TIMEOUT_GENERATION: AtomicU64 = AtomicU64::new(0);
 /// A socket timeout was set (on some socket): forget every remembered "no timeout".
 pub(super) fn timeouts_changed() {
     TIMEOUT_GENERATION.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Bumped, after the system call, by every `F_SETFL` and `FIONBIO` made through the hooks and
+/// by the `connect` hook: every remembered `O_NONBLOCK` of an older generation is asked again.
+static NONBLOCK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Some fd's `O_NONBLOCK` may have changed (the system call has returned): forget every
+/// remembered mode.
+pub(super) fn nonblocking_changed() {
+    NONBLOCK_GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
 type Chunk = [Slot; CHUNK];
@@ -78,6 +123,7 @@ pub(super) fn slot(fd: RawFd) -> Option<&'static Slot> {
         .map(|_| Slot {
             kind: AtomicU8::new(UNKNOWN),
             no_timeout: [AtomicU64::new(0), AtomicU64::new(0)],
+            nonblocking: AtomicU64::new(0),
             registration: Mutex::new(None),
         })
         .collect();
@@ -152,6 +198,26 @@ impl Slot {
         timeout
     }
 
+    /// Whether the user made `fd` non-blocking: remembered while no `O_NONBLOCK` has changed
+    /// through libc (see the module docs), else asked with `F_GETFL` (`errno` preserved). An
+    /// fd the kernel does not know is not non-blocking (the call that follows fails on its own).
+    pub(super) fn user_nonblocking(&self, fd: RawFd) -> bool {
+        if !super::fcntl::HOOKED || self.kind(fd) == POLL_FIRST {
+            return kernel_nonblocking(fd).unwrap_or(false);
+        }
+        // Loaded before the kernel is asked: see the module docs.
+        let generation = NONBLOCK_GENERATION.load(Ordering::Acquire);
+        if let Some(nonblocking) = recall(self.nonblocking.load(Ordering::Relaxed), generation) {
+            return nonblocking;
+        }
+        let Some(nonblocking) = kernel_nonblocking(fd) else {
+            return false;
+        };
+        self.nonblocking
+            .store(remember(nonblocking, generation), Ordering::Relaxed);
+        nonblocking
+    }
+
     /// The fd turned out not to be what the slot said (it was closed and reused behind the
     /// hooks' back): forget everything.
     pub(super) fn reset(&self) {
@@ -159,6 +225,7 @@ impl Slot {
         for remembered in &self.no_timeout {
             remembered.store(0, Ordering::Relaxed);
         }
+        self.nonblocking.store(0, Ordering::Relaxed);
         let old = self
             .registration
             .lock()
@@ -196,10 +263,97 @@ fn file_type(fd: RawFd) -> Option<libc::mode_t> {
     (r == 0).then_some(st.st_mode & libc::S_IFMT)
 }
 
+/// A yes/no answer read under `generation`, as a slot keeps it (0 is "not known").
+fn remember(answer: bool, generation: u64) -> u64 {
+    (generation + 1) << 1 | answer as u64
+}
+
+/// The answer a slot keeps in `known`, if it was read under `generation`.
+fn recall(known: u64, generation: u64) -> Option<bool> {
+    (known >> 1 == generation + 1).then_some(known & 1 == 1)
+}
+
+/// Whether the open file description behind `fd` has `O_NONBLOCK`, from the kernel (`None`:
+/// not an open fd; `errno` preserved).
+fn kernel_nonblocking(fd: RawFd) -> Option<bool> {
+    let saved = super::errno();
+    // SAFETY: F_GETFL takes no argument.
+    let flags = unsafe { libc::syscall(libc::SYS_fcntl, fd as libc::c_long, libc::F_GETFL) };
+    super::set_errno(saved);
+    (flags != -1).then_some(flags as libc::c_int & libc::O_NONBLOCK != 0)
+}
+
 /// The fd is about to be closed (or replaced by `dup2`/`dup3`): forget it, deregistering it
-/// from its reactor while the number is still this file's.
+/// from its reactor while the number is still this file's. Also called with a number just
+/// handed out, which may have been freed behind the hooks' back.
 pub(super) fn forget(fd: RawFd) {
     if let Some(slot) = existing(fd) {
         slot.reset();
+    }
+}
+
+/// The protocol of the module docs' "answers kept under a generation", with loom's atomics
+/// standing in for the generation, a slot, and the kernel's flag (which a system call reads or
+/// writes in the calling thread's program order, between the generation's loads and bumps).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::{recall, remember};
+    use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use loom::sync::Arc;
+    use loom::thread;
+
+    #[derive(Default)]
+    struct World {
+        generation: AtomicU64,
+        slot: AtomicU64,
+        kernel_nonblocking: AtomicBool,
+        /// The changer's `fcntl` has returned.
+        changed: AtomicBool,
+    }
+
+    /// `Slot::user_nonblocking`.
+    fn user_nonblocking(w: &World) -> bool {
+        let generation = w.generation.load(Ordering::Acquire);
+        if let Some(answer) = recall(w.slot.load(Ordering::Relaxed), generation) {
+            return answer;
+        }
+        let answer = w.kernel_nonblocking.load(Ordering::Relaxed); // F_GETFL
+        w.slot
+            .store(remember(answer, generation), Ordering::Relaxed);
+        answer
+    }
+
+    /// The `fcntl(F_SETFL)` hook: the system call, then the bump.
+    fn set_nonblocking(w: &World, on: bool) {
+        w.kernel_nonblocking.store(on, Ordering::Relaxed); // F_SETFL
+        w.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A reader remembers the mode while another thread makes the fd non-blocking: whoever
+    /// asks after that `fcntl` has returned gets "non-blocking", even if the racing reader
+    /// stored "blocking" last.
+    #[test]
+    fn loom_nonblocking_is_never_stale_after_the_change() {
+        loom::model(|| {
+            let w = Arc::new(World::default());
+            let (w1, w2) = (w.clone(), w.clone());
+            let reader = thread::spawn(move || {
+                user_nonblocking(&w1);
+            });
+            let changer = thread::spawn(move || {
+                set_nonblocking(&w2, true);
+                w2.changed.store(true, Ordering::Release);
+            });
+            if w.changed.load(Ordering::Acquire) {
+                assert!(
+                    user_nonblocking(&w),
+                    "a stale \"blocking\" after F_SETFL returned"
+                );
+            }
+            reader.join().unwrap();
+            changer.join().unwrap();
+            assert!(user_nonblocking(&w));
+            assert!(user_nonblocking(&w)); // and from the slot
+        });
     }
 }

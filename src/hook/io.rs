@@ -3,12 +3,13 @@
 //! pollable fd: sockets, pipes, FIFOs, ttys, eventfds, epoll fds), `epoll_wait`/`epoll_pwait`/
 //! `epoll_pwait2` on an epoll fd that is not zsync's own, the fortified `__read_chk`, `__recv_chk`,
 //! `__recvfrom_chk`, `__poll_chk`, `__ppoll_chk`, and the bookkeeping `close`, `dup2`, `dup3`,
-//! `socket`.
+//! `socket`, `dup`, `pipe`, `pipe2`, `socketpair` (and `fcntl`/`ioctl` in fcntl.rs).
 //!
 //! On a green thread, a call on a socket the user left blocking is made with `MSG_DONTWAIT`
 //! (`read`/`write` become `recv`/`send`, `readv`/`writev` `recvmsg`/`sendmsg`, which the kernel
 //! treats alike on a socket): nothing about the fd changes, so OS threads sharing it see plain
-//! blocking behaviour. On `EAGAIN` the hook reads the fd's flags: if the user made it
+//! blocking behaviour. On `EAGAIN` the hook looks at the fd's `O_NONBLOCK` (remembered per fd
+//! while no mode changes through libc, see the `fd` module): if the user made it
 //! non-blocking, `EAGAIN` is the answer, at once; otherwise the green thread parks on its
 //! worker's reactor until the socket is ready, then retries. The socket's `SO_RCVTIMEO` /
 //! `SO_SNDTIMEO`, read from the kernel at the first wait, is the deadline: `EAGAIN` after it, as
@@ -95,7 +96,7 @@ fn green_io(
             }
             _ => return r,
         }
-        if user_nonblocking(fd) {
+        if slot.user_nonblocking(fd) {
             set_errno(libc::EAGAIN);
             return -1;
         }
@@ -192,7 +193,7 @@ fn pipe_try(
     let saved = errno();
     let ready = sys_ppoll(&mut p, 1, 0) == 1;
     set_errno(saved);
-    if ready || user_nonblocking(fd) {
+    if ready || slot.user_nonblocking(fd) {
         real()
     } else {
         set_errno(libc::EAGAIN);
@@ -207,15 +208,6 @@ fn fail(pending: Pending) -> ssize_t {
         Pending::TimedOut => libc::ETIMEDOUT,
     });
     -1
-}
-
-/// Whether the user made `fd` non-blocking (`errno` preserved).
-fn user_nonblocking(fd: RawFd) -> bool {
-    let saved = errno();
-    // SAFETY: F_GETFL takes no argument.
-    let flags = unsafe { libc::syscall(libc::SYS_fcntl, fd as libc::c_long, libc::F_GETFL) };
-    set_errno(saved);
-    flags != -1 && (flags as c_int) & libc::O_NONBLOCK != 0
 }
 
 /// The socket's SO_RCVTIMEO or SO_SNDTIMEO, if set.
@@ -571,8 +563,8 @@ pub unsafe extern "C" fn accept4(
     flags: c_int,
 ) -> c_int {
     let accept = || sys_accept4(fd, addr, len, flags) as ssize_t;
-    // Tries: a poll for readiness first (the listener's own mode decides what an empty queue
-    // gives); `EAGAIN` if nothing waits and the user's listener is blocking.
+    // Tries: the real call on a listener the user made non-blocking (its answer is the
+    // caller's); else a poll for readiness first, and `EAGAIN` if nothing waits.
     let r = green_io(
         fd,
         Direction::Read,
@@ -582,7 +574,8 @@ pub unsafe extern "C" fn accept4(
                 events: libc::POLLIN,
                 revents: 0,
             };
-            if sys_ppoll(&mut p, 1, 0) == 1 || user_nonblocking(fd) {
+            let nonblocking = fd::slot(fd).is_some_and(|slot| slot.user_nonblocking(fd));
+            if nonblocking || sys_ppoll(&mut p, 1, 0) == 1 {
                 accept()
             } else {
                 set_errno(libc::EAGAIN);
@@ -624,13 +617,13 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     let (Some(slot), Some(reactor)) = (fd::slot(fd), worker.reactor()) else {
         return real();
     };
-    if !slot.is_socket(fd) || user_nonblocking(fd) {
+    if !slot.is_socket(fd) {
         return real();
     }
     // SAFETY: F_GETFL / F_SETFL with an int flag word.
     let flags = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFL) };
-    if flags == -1 {
-        return real();
+    if flags == -1 || flags & libc::O_NONBLOCK as libc::c_long != 0 {
+        return real(); // the user's own non-blocking connect (or EBADF)
     }
     let set = |flags: libc::c_long| {
         let saved = errno();
@@ -641,6 +634,9 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     set(flags | libc::O_NONBLOCK as libc::c_long);
     let r = real();
     set(flags);
+    // Another thread waiting on the socket (through this fd or a `dup` of it) may have read
+    // and remembered the borrowed `O_NONBLOCK` in between (see the `fd` module).
+    fd::nonblocking_changed();
     if r == 0 || errno() != libc::EINPROGRESS {
         return r;
     }
@@ -956,6 +952,78 @@ pub extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
         fd::forget(fd);
     }
     fd
+}
+
+/// `dup(2)`: as [`socket`], a fresh number.
+#[no_mangle]
+pub extern "C" fn dup(oldfd: c_int) -> c_int {
+    // SAFETY: a plain integer.
+    let fd = unsafe { libc::syscall(libc::SYS_dup, oldfd) as c_int };
+    if fd >= 0 {
+        fd::forget(fd);
+    }
+    fd
+}
+
+/// `pipe2(2)`: as [`socket`], two fresh numbers.
+///
+/// # Safety
+///
+/// libc's contract: `fds` points to two writable ints.
+#[no_mangle]
+pub unsafe extern "C" fn pipe2(fds: *mut c_int, flags: c_int) -> c_int {
+    // SAFETY: the caller's array, checked by the kernel (EFAULT).
+    let r = unsafe { libc::syscall(libc::SYS_pipe2, fds, flags) as c_int };
+    if r == 0 {
+        // SAFETY: filled by the kernel.
+        unsafe { forget_pair(fds) };
+    }
+    r
+}
+
+/// `pipe(2)`: [`pipe2`] without flags.
+///
+/// # Safety
+///
+/// As [`pipe2`].
+#[no_mangle]
+pub unsafe extern "C" fn pipe(fds: *mut c_int) -> c_int {
+    // SAFETY: forwarded.
+    unsafe { pipe2(fds, 0) }
+}
+
+/// `socketpair(2)`: as [`socket`], two fresh numbers.
+///
+/// # Safety
+///
+/// As [`pipe2`].
+#[no_mangle]
+pub unsafe extern "C" fn socketpair(
+    domain: c_int,
+    ty: c_int,
+    protocol: c_int,
+    fds: *mut c_int,
+) -> c_int {
+    // SAFETY: the caller's array, checked by the kernel (EFAULT).
+    let r = unsafe { libc::syscall(libc::SYS_socketpair, domain, ty, protocol, fds) as c_int };
+    if r == 0 {
+        // SAFETY: filled by the kernel.
+        unsafe { forget_pair(fds) };
+    }
+    r
+}
+
+/// Forgets the two fresh fds a successful `pipe2` or `socketpair` wrote to `fds`.
+///
+/// # Safety
+///
+/// `fds` points to two ints the kernel has just written.
+unsafe fn forget_pair(fds: *const c_int) {
+    // SAFETY: the caller's promise.
+    let pair = unsafe { [fds.read(), fds.add(1).read()] };
+    for fd in pair {
+        fd::forget(fd);
+    }
 }
 
 fn sys_epoll_pwait(
