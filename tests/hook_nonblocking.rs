@@ -16,8 +16,8 @@ extern "C" {
     fn fcntl64(fd: libc::c_int, cmd: libc::c_int, ...) -> libc::c_int;
 }
 
-/// The tests of this file one at a time: one of them needs the lowest free fd numbers to be
-/// its own.
+/// The tests of this file one at a time, runtimes included (building and dropping one opens
+/// and closes fds): one of them needs the lowest free fd numbers to be its own.
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
@@ -107,8 +107,8 @@ fn setfl(fd: RawFd, flags: libc::c_int) {
 
 #[test]
 fn set_nonblocking_after_a_blocking_wait_is_seen_at_once() {
+    let _serial = serial();
     runtime().block_on(|| {
-        let _serial = serial();
         let (mut s, peer) = tcp_pair();
         let (clone1, clone2) = (s.try_clone().unwrap(), s.try_clone().unwrap());
         let peer = wait_once_as_blocking(&mut s, peer);
@@ -123,8 +123,8 @@ fn set_nonblocking_after_a_blocking_wait_is_seen_at_once() {
 
 #[test]
 fn fcntl_and_ioctl_on_a_dup_change_the_shared_description() {
+    let _serial = serial();
     runtime().block_on(|| {
-        let _serial = serial();
         let (mut s, peer) = tcp_pair();
         // SAFETY: a new fd for our socket, closed below.
         let dup = unsafe { libc::dup(s.as_raw_fd()) };
@@ -161,8 +161,8 @@ fn fcntl_and_ioctl_on_a_dup_change_the_shared_description() {
 
 #[test]
 fn a_listener_made_non_blocking_after_a_blocking_accept_gives_would_block() {
+    let _serial = serial();
     runtime().block_on(|| {
-        let _serial = serial();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let client = zsync::spawn(move || {
@@ -215,8 +215,8 @@ fn close_behind_the_hooks(fd: RawFd) {
 
 #[test]
 fn a_reused_number_is_asked_again() {
+    let _serial = serial();
     runtime().block_on(|| {
-        let _serial = serial();
         // A non-blocking pipe: its read end is remembered as non-blocking.
         let [r, w] = pipe2(libc::O_NONBLOCK);
         let (n, start) = read_byte(r);
@@ -285,11 +285,63 @@ fn a_reused_number_is_asked_again() {
 }
 
 #[test]
+fn a_socket_s_number_reused_for_a_fifo_behind_the_hooks_still_parks() {
+    // One worker: a read that blocked the worker would also stop the green thread that is to
+    // write the byte it waits for.
+    let _serial = serial();
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    rt.block_on(|| {
+        // A socket the hooks remember as one (a green thread waited on it).
+        let (mut s, peer) = tcp_pair();
+        let _peer = wait_once_as_blocking(&mut s, peer);
+        let number = std::os::fd::IntoRawFd::into_raw_fd(s);
+        // A FIFO put on that number with the raw dup3 (the hooks do not see it).
+        let path = std::env::temp_dir().join(format!("zsync-hook-fifo-{}", std::process::id()));
+        let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&path);
+        // SAFETY: a NUL-terminated path; plain calls on fds of our own.
+        let fifo = unsafe {
+            assert_eq!(libc::mkfifo(c_path.as_ptr(), 0o600), 0);
+            let fifo = libc::open(c_path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+            assert!(fifo >= 0);
+            let r = libc::syscall(libc::SYS_dup3, fifo, number, libc::O_CLOEXEC);
+            assert_eq!(r, number as libc::c_long);
+            libc::close(fifo);
+            number
+        };
+        std::fs::remove_file(&path).unwrap();
+        // A broken implementation blocks the worker in the real read: a byte from an OS thread
+        // after 2 s ends that, and the elapsed time tells.
+        let watchdog = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(2));
+            // SAFETY: a valid byte.
+            unsafe { libc::write(fifo, b"w".as_ptr().cast(), 1) };
+        });
+        let writer = zsync::spawn(move || {
+            zsync::thread::sleep(Duration::from_millis(50));
+            // SAFETY: a valid byte.
+            assert_eq!(unsafe { libc::write(fifo, b"g".as_ptr().cast(), 1) }, 1);
+        });
+        let (n, start) = read_byte(fifo);
+        let waited = start.elapsed();
+        assert_eq!(n, 1, "{:?}", std::io::Error::last_os_error());
+        assert!(
+            waited < Duration::from_secs(1),
+            "the read blocked the worker ({waited:?}): its green writer could not run"
+        );
+        writer.join().unwrap();
+        watchdog.join().unwrap();
+        // SAFETY: our fd.
+        unsafe { libc::close(fifo) };
+    });
+}
+
+#[test]
 fn a_tty_s_mode_is_asked_every_time() {
     // A pseudo-terminal, whose description other processes of a session share and change
     // behind this process's libc: a change made with the raw system call is seen at once.
+    let _serial = serial();
     runtime().block_on(|| {
-        let _serial = serial();
         // SAFETY: plain libc calls on fds of our own; ptsname's buffer is read at once.
         let (master, slave) = unsafe {
             let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);

@@ -234,6 +234,17 @@ impl Slot {
         drop(old);
     }
 
+    /// The readiness of the fd's registration, if a wait has registered it already (with a
+    /// reactor that still runs); nothing is registered here. Read before a try, so that a try
+    /// that fails parks on a snapshot older than itself, without trying again.
+    pub(super) fn registered_io(&self) -> Option<Arc<ScheduledIo<Thread>>> {
+        let registration = self.registration.lock().unwrap_or_else(|e| e.into_inner());
+        registration
+            .as_ref()
+            .filter(|r| !r.reactor.is_shut_down())
+            .map(|r| r.io.clone())
+    }
+
     /// The readiness of `fd` in a reactor: its registration's, registering it with `reactor`
     /// first if it has none. `None` if the fd cannot be registered (epoll refuses regular
     /// files) or its reactor has shut down.

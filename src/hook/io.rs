@@ -63,6 +63,7 @@ fn green_io(
     let Some(slot) = fd::slot(fd) else {
         return blocking();
     };
+    let pipe_arg = pipe;
     let pipe = match slot.kind(fd) {
         fd::SOCKET => None,
         fd::NOWAIT | fd::POLL_FIRST if pipe.is_some() => pipe,
@@ -74,8 +75,11 @@ fn green_io(
     let mut deadline = None;
     let mut first_wait = true;
     // Registered with a reactor only once a call would block (zsync's own non-blocking
-    // sockets, which register themselves, never get that far).
-    let mut io = None;
+    // sockets, which register themselves, never get that far). An fd registered by an earlier
+    // wait gives its readiness snapshot before the first try: a try that fails then parks at
+    // once. (A snapshot taken after the failure could show an edge older than the try, which
+    // would cost one more try: the steady state of a connection whose last read emptied it.)
+    let mut io = slot.registered_io();
     loop {
         let seen = io
             .as_ref()
@@ -89,8 +93,15 @@ fn green_io(
         }
         match errno() {
             libc::EAGAIN => {}
+            libc::ENOTSOCK if pipe_arg.is_some() => {
+                // Closed behind the hooks' back and reused for a pipe or a tty (`open`, which
+                // does not forget the number): start again on what the fd is now. (The real
+                // call would block the worker, and with it whoever was to make the fd ready.)
+                slot.reset();
+                return green_io(fd, direction, op, pipe_arg, blocking);
+            }
             libc::ENOTSOCK => {
-                // Closed and reused behind the hooks' back.
+                // The same, for a socket call (`recv`...), which fails on it anyway.
                 slot.reset();
                 return blocking();
             }
