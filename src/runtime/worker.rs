@@ -35,7 +35,8 @@ const FAIRNESS_TICK: u32 = 61;
 /// A worker out of work looks this many times for more before it sleeps ...
 const SEARCH_ROUNDS: u32 = 128;
 /// ... spinning this many times between looks (a few microseconds in all, yielding its core
-/// every sixteenth round): shorter than a sleep and wake-up through the kernel.
+/// every sixteenth round, or, with a timer armed, going to sleep there): shorter than a sleep
+/// and wake-up through the kernel.
 const SEARCH_SPINS: u32 = 8;
 /// A worker going to sleep gives its idle stacks' memory back to the kernel if it expects to
 /// sleep at least this long; if it has not done so for this long, it gives back the memory of
@@ -402,6 +403,13 @@ impl Worker {
                 break;
             }
             if round % 16 == 15 {
+                // With a timer armed, the search ends here instead: a yield on a busy machine
+                // can cost a whole time slice of the kernel's, milliseconds late for the
+                // sleeper, where the worker's sleep gives the core away just the same but
+                // wakes at the deadline.
+                if self.timer_due.get().is_some() {
+                    break;
+                }
                 std::thread::yield_now();
             } else {
                 for _ in 0..SEARCH_SPINS {
