@@ -1588,8 +1588,10 @@ fn a_cancelled_large_write_to_a_regular_file_is_over_when_cancel_returns() {
     let dir = tmpdir();
     let path = dir.join("big");
     zsync::run(move || {
-        let file = Arc::new(File::create(&path).unwrap());
         for round in 0..30u8 {
+            // A new handle each round: a handle's first write that waits also learns what the
+            // file is, and that write must not outlive a cancellation either.
+            let file = Arc::new(File::create(&path).unwrap());
             let writer = zsync::spawn({
                 let file = file.clone();
                 move || {
@@ -1599,7 +1601,8 @@ fn a_cancelled_large_write_to_a_regular_file_is_over_when_cancel_returns() {
                     }
                 }
             });
-            zsync::thread::sleep(Duration::from_millis(5));
+            // From before the first write to well into the loop, round by round.
+            zsync::thread::sleep(Duration::from_micros(200 * u64::from(round)));
             let payload = writer.cancel().unwrap_err();
             assert!(payload.is::<zsync::Cancelled>());
             let len = file.metadata().unwrap().len();

@@ -58,7 +58,8 @@ pub(crate) fn offload() -> bool {
 pub(crate) struct Scratch {
     buf: Mutex<Vec<u8>>,
     pub(crate) nowait: nowait::Support,
-    /// What the file is, learnt by its first successful write on the pool: [`UNKNOWN`],
+    /// What the file is, learnt (with an `fstat` on the pool) before its first write that
+    /// cannot be made at once: [`UNKNOWN`],
     /// [`REGULAR`] or [`OTHER`] (the type of an open file cannot change). See
     /// [`write_waiting`].
     kind: AtomicU8,
@@ -591,7 +592,15 @@ fn write_waiting(
             return result;
         }
     }
-    let kind = scratch.kind.load(Ordering::Relaxed);
+    let mut kind = scratch.kind.load(Ordering::Relaxed);
+    if kind == UNKNOWN {
+        // Learnt before the first write, on the pool (an `fstat` may wait too: FUSE), where a
+        // cancellation may abandon it: nothing is written yet. (Learnt with the write, a first
+        // write to a regular file would be abandoned and land after the caller had unwound.)
+        let regular = on_file(file, (), |f, ()| f.metadata()).is_ok_and(|m| m.is_file());
+        kind = if regular { REGULAR } else { OTHER };
+        scratch.kind.store(kind, Ordering::Relaxed);
+    }
     if kind == REGULAR {
         // A write to a regular file ends by itself (no reader to wait for, as a pipe's may), so
         // the caller can afford to wait for it: `unblock_scoped` keeps it parked, shielded from
@@ -606,22 +615,10 @@ fn write_waiting(
         crate::runtime::park::park_point();
         return result;
     }
-    // Anything else (or a file not yet known) gets a copy the caller may abandon. The first
-    // such write also learns the file's type, on the pool: an `fstat` may wait too (FUSE).
-    let learn = kind == UNKNOWN;
-    let result = with_owned(file, scratch, chunk, move |mut f, data| {
-        let n = match offset {
-            Some(offset) => f.write_at(data, offset),
-            None => f.write(data),
-        }?;
-        Ok((n, learn && f.metadata().is_ok_and(|m| m.is_file())))
-    });
-    result.map(|(n, regular)| {
-        if learn {
-            let kind = if regular { REGULAR } else { OTHER };
-            scratch.kind.store(kind, Ordering::Relaxed);
-        }
-        n
+    // Anything else (a pipe's reader may never come) gets a copy the caller may abandon.
+    with_owned(file, scratch, chunk, move |mut f, data| match offset {
+        Some(offset) => f.write_at(data, offset),
+        None => f.write(data),
     })
 }
 
