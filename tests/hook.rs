@@ -3,6 +3,8 @@
 //! hook`.
 #![cfg(all(feature = "hook", target_os = "linux"))]
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -743,18 +745,7 @@ fn ppoll_and_select_park() {
 fn a_tty_read_parks_where_rwf_nowait_is_refused() {
     // A pseudo-terminal: the kernel refuses RWF_NOWAIT on ttys, so the hook polls first.
     one_worker().block_on(|| {
-        // SAFETY: plain libc calls on fds of our own; ptsname's buffer is read at once.
-        let (master, slave) = unsafe {
-            let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
-            assert!(master >= 0);
-            assert_eq!(libc::grantpt(master), 0);
-            assert_eq!(libc::unlockpt(master), 0);
-            let name = libc::ptsname(master);
-            assert!(!name.is_null());
-            let slave = libc::open(name, libc::O_RDWR | libc::O_NOCTTY);
-            assert!(slave >= 0);
-            (master, slave)
-        };
+        let (master, slave) = common::open_pty();
         let ticker = Ticker::start();
         let reader = zsync::spawn(move || {
             let mut buf = [0u8; 16];

@@ -5,6 +5,8 @@
 //! libc's. Run with `cargo test --release --features hook --test hook_nonblocking`.
 #![cfg(all(feature = "hook", target_os = "linux"))]
 
+mod common;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
@@ -342,18 +344,7 @@ fn a_tty_s_mode_is_asked_every_time() {
     // behind this process's libc: a change made with the raw system call is seen at once.
     let _serial = serial();
     runtime().block_on(|| {
-        // SAFETY: plain libc calls on fds of our own; ptsname's buffer is read at once.
-        let (master, slave) = unsafe {
-            let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
-            assert!(master >= 0);
-            assert_eq!(libc::grantpt(master), 0);
-            assert_eq!(libc::unlockpt(master), 0);
-            let name = libc::ptsname(master);
-            assert!(!name.is_null());
-            let slave = libc::open(name, libc::O_RDWR | libc::O_NOCTTY);
-            assert!(slave >= 0);
-            (master, slave)
-        };
+        let (master, slave) = common::open_pty();
         let write_later = |delay: u64| {
             zsync::spawn(move || {
                 zsync::thread::sleep(Duration::from_millis(delay));

@@ -1,4 +1,4 @@
-//! Helpers shared by the test files (the `zsync::sync` ones, and the hook tests' ticker).
+//! Helpers shared by the test files (the `zsync::sync` ones, the hook tests' ticker and pty).
 #![allow(dead_code, unused_macros, unused_imports)]
 
 use zsync::runtime::{Builder, Flavor};
@@ -91,5 +91,21 @@ impl Ticker {
             self.ticks.load(Ordering::Relaxed),
             std::time::Duration::from_micros(self.worst_us.load(Ordering::Relaxed)),
         )
+    }
+}
+
+/// A new pseudo-terminal: (master, slave), both read-write and not the controlling terminal.
+pub fn open_pty() -> (libc::c_int, libc::c_int) {
+    // SAFETY: plain libc calls on fds of our own; ptsname's buffer is read at once.
+    unsafe {
+        let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+        assert!(master >= 0);
+        assert_eq!(libc::grantpt(master), 0);
+        assert_eq!(libc::unlockpt(master), 0);
+        let name = libc::ptsname(master);
+        assert!(!name.is_null());
+        let slave = libc::open(name, libc::O_RDWR | libc::O_NOCTTY);
+        assert!(slave >= 0);
+        (master, slave)
     }
 }
