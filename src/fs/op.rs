@@ -597,7 +597,7 @@ fn write_waiting(
         // Learnt before the first write, on the pool (an `fstat` may wait too: FUSE), where a
         // cancellation may abandon it: nothing is written yet. (Learnt with the write, a first
         // write to a regular file would be abandoned and land after the caller had unwound.)
-        let regular = on_file(file, (), |f, ()| f.metadata()).is_ok_and(|m| m.is_file());
+        let regular = fstat(file).is_ok_and(|m| m.is_file());
         kind = if regular { REGULAR } else { OTHER };
         scratch.kind.store(kind, Ordering::Relaxed);
     }
