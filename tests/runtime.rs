@@ -438,6 +438,42 @@ fn stacks_are_reused_after_threads_finish() {
     }
 }
 
+/// Whether the page holding `addr` is in memory (mincore(2), which brings nothing in).
+fn page_resident(addr: usize) -> bool {
+    let page = addr & !4095;
+    let mut v = 0u8;
+    // SAFETY: mincore only reads the page tables of the range and writes one byte to `v`.
+    let rc = unsafe { libc::mincore(page as *mut libc::c_void, 4096, &mut v) };
+    assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+    v & 1 == 1
+}
+
+#[test]
+fn an_idle_worker_gives_its_stacks_deep_memory_back() {
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    // A green thread that went 128 KiB deep, below the pool's keep-resident window (32 KiB):
+    // the address of its deepest page, still mapped (the pool keeps its stacks mapped).
+    let deep = rt.block_on(|| {
+        thread::spawn(|| {
+            let buf = std::hint::black_box([1u8; 128 * 1024]);
+            std::hint::black_box(&buf) as *const u8 as usize
+        })
+        .join()
+        .unwrap()
+    });
+    // The worker is idle now; it trims once it has been for a while (not at once: a burst that
+    // resumes soon would fault the pages back in).
+    let start = Instant::now();
+    while page_resident(deep) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the deep page of an idle stack is still resident after 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(rt);
+}
+
 #[test]
 fn metrics_count_live_parked_switches_and_steals() {
     let rt = runtime(Flavor::GreenThreads);

@@ -9,13 +9,9 @@ use std::io;
 const HOT_STACKS: usize = 64;
 
 /// How many idle stacks keep their keep-resident window; older ones are released entirely
-/// (their mapping stays, their memory goes).
+/// (their mapping stays, their memory goes) at the next `trim`, or once they have waited
+/// through a `release_aged`.
 const WARM_STACKS: usize = 1024;
-
-/// How many stacks leaving the warm set wait for their memory to be released together (at the
-/// latest; a pool whose thread goes idle releases them sooner, see `trim` and `trim_aged`).
-/// Released in address order, neighbours in one `madvise`: after a burst many are neighbours.
-const COOLING_LIMIT: usize = 16 * 1024;
 
 /// How many stacks one `mmap` makes when the pool is empty.
 const BATCH: usize = 32;
@@ -27,8 +23,8 @@ const BATCH: usize = 32;
 /// (`MADV_DONTNEED`) if a context was seen suspended down there, so a burst of deeply
 /// recursing contexts does not pin memory forever; a stack that went deep only between two
 /// suspensions is found by [`trim`](StackPool::trim), which asks the kernel. Past the thousand
-/// most recent, the pool releases all of a stack's memory. Stacks stay mapped while the pool
-/// lives. Each fresh stack gets a colour (a small offset of its top) so the tops of many stacks
+/// most recent, `trim` releases all of a stack's memory (a runtime's busy worker also releases
+/// those left unused for a second or more). Stacks stay mapped while the pool lives. Each fresh stack gets a colour (a small offset of its top) so the tops of many stacks
 /// do not compete for the same cache sets.
 ///
 /// A pool is meant to be owned by one thread (a worker); it is `Send` but not shared.
@@ -52,10 +48,10 @@ pub struct StackPool {
     warm: VecDeque<Stack>,
     /// Stacks whose memory has been released entirely.
     cold: Vec<Stack>,
-    /// Stacks leaving `warm`, released together at the next `trim` or once there are
-    /// `COOLING_LIMIT` of them with `aged` (see `stack::release_all`), then cold.
+    /// Stacks leaving `warm`, released together (see `stack::release_all`) at the next `trim`,
+    /// or at the second `release_aged` after they came, then cold.
     cooling: Vec<Stack>,
-    /// Stacks that were already cooling at the last `trim_aged`: released at the next one.
+    /// Stacks that were already cooling at the last `release_aged`: released at the next one.
     aged: Vec<Stack>,
     /// Mapped in a batch and never used yet.
     spare: Vec<Stack>,
@@ -194,9 +190,6 @@ impl StackPool {
             if self.warm.len() > WARM_STACKS {
                 let stack = self.warm.pop_front().expect("warm is not empty");
                 self.cooling.push(stack);
-                if self.cooling.len() + self.aged.len() >= COOLING_LIMIT {
-                    self.release_cooling();
-                }
             }
         }
     }
@@ -209,14 +202,26 @@ impl StackPool {
 
     /// The trim of a thread that naps between near timers: like [`trim`](Self::trim), except
     /// that the stacks that left the warm set since the previous call keep their memory until
-    /// the next one. Called every few tens of milliseconds, it releases only what sat unused
-    /// that long: a burst of short green threads (sleepers that end while more are spawned)
-    /// reuses its own stacks as they are, instead of faulting them back in after each trim.
+    /// the next one (see [`release_aged`](Self::release_aged)). Called every few tens of
+    /// milliseconds, it releases only what sat unused that long: a burst of short green threads
+    /// (sleepers that end while more are spawned) reuses its own stacks as they are, instead of
+    /// faulting them back in after each trim.
     pub(crate) fn trim_aged(&mut self) {
         while !self.hot.is_empty() {
             self.cool_oldest(true);
         }
         self.check_warm_depth();
+        self.release_aged();
+    }
+
+    /// Releases the memory of the stacks that have waited beyond the warm set since the
+    /// previous call and are still there (`get` takes the newest first), and starts the clock
+    /// of the ones that came since. Asks the kernel nothing about the hot and warm stacks: a
+    /// busy thread calls this every second or so, so that stacks left over from a burst go back
+    /// to the kernel even if it never idles, without a count that forces a release in the
+    /// middle of a burst (each release is a TLB shootdown, and each stack released and taken
+    /// again faults its pages back in: B8's sleepers spent a fifth of their time there).
+    pub(crate) fn release_aged(&mut self) {
         super::stack::release_all(&mut self.aged);
         self.cold.append(&mut self.aged);
         std::mem::swap(&mut self.aged, &mut self.cooling);
@@ -290,6 +295,34 @@ mod tests {
     fn top_byte(top: usize) -> u8 {
         // SAFETY (test): inside a mapped stack owned by a live pool; no reference to it exists.
         unsafe { (top as *const u8).sub(1).read_volatile() }
+    }
+
+    #[test]
+    fn a_burst_of_returned_stacks_keeps_its_memory_until_it_has_aged() {
+        // More idle stacks than the pool ever forced out by count (16k, before): none of them
+        // is released while they come back, only by age.
+        const BURST: usize = 20_000;
+        let mut pool = StackPool::new(MIN_STACK_SIZE).unwrap();
+        let stacks: Vec<Stack> = (0..BURST).map(|_| pool.get().unwrap()).collect();
+        for stack in &stacks {
+            // SAFETY (test): the top byte of a stack nobody runs on.
+            unsafe { stack.top().sub(1).write_volatile(0xab) };
+        }
+        let tops: Vec<usize> = stacks.iter().map(|s| s.top() as usize).collect();
+        stacks.into_iter().for_each(|s| pool.put(s));
+        assert!(tops.iter().all(|&top| top_byte(top) == 0xab));
+        pool.release_aged();
+        assert!(
+            tops.iter().all(|&top| top_byte(top) == 0xab),
+            "stacks past the warm set keep their memory through one release_aged"
+        );
+        pool.release_aged();
+        let released = tops.iter().filter(|&&top| top_byte(top) == 0).count();
+        assert_eq!(
+            released,
+            BURST - HOT_STACKS - WARM_STACKS,
+            "and lose it at the next"
+        );
     }
 
     #[test]

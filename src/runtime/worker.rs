@@ -38,12 +38,17 @@ const SEARCH_ROUNDS: u32 = 128;
 /// every sixteenth round, or, with a timer armed, going to sleep there): shorter than a sleep
 /// and wake-up through the kernel.
 const SEARCH_SPINS: u32 = 8;
-/// A worker going to sleep gives its idle stacks' memory back to the kernel if it expects to
-/// sleep at least this long; if it has not done so for this long, it gives back the memory of
-/// the stacks idle since then (`StackPool::trim_aged`). Trimming costs a TLB
-/// shootdown per run of stacks: a worker that naps between timers a millisecond apart must not
-/// pay it at every nap.
+/// A worker that has been idle this long gives its idle stacks' memory back to the kernel
+/// (`StackPool::trim`; it wakes for that if it would sleep longer); one that only naps between
+/// near timers gives back, at most this often, the memory of the stacks idle since its previous
+/// nap (`StackPool::trim_aged`). Not at once: trimming costs a TLB shootdown per run of stacks,
+/// an interrupt for every other busy worker of the process, and a burst that resumes soon would
+/// fault the released pages back in (B8: a worker whose sleepers were done trimmed while the
+/// other still ran its own).
 const TRIM_INTERVAL: Duration = Duration::from_millis(50);
+/// A busy worker, which never sleeps, gives back at most this often the memory of the stacks
+/// left unused since the previous time (`StackPool::release_aged`).
+const BUSY_TRIM_INTERVAL: Duration = Duration::from_secs(1);
 /// A worker that never runs dry polls its reactor at a fairness tick only if it has not for
 /// this long: the poll is a system call, and at every 61st pick it cost a yield ~16 ns (B3).
 /// Readiness then waits at most this long behind a busy run queue.
@@ -92,6 +97,11 @@ pub(crate) struct Worker {
     deferred: RefCell<Vec<TaskRef>>,
     /// When the stack pool was last trimmed (see `TRIM_INTERVAL`).
     last_trim: Cell<Instant>,
+    /// When this worker's current idle stretch began, with its count of resumes then: a sleep
+    /// that finds the count unchanged continues the stretch (see `TRIM_INTERVAL`).
+    idle_since: Cell<(u64, Instant)>,
+    /// The count of resumes at this worker's last full trim: none to do before it runs more.
+    trimmed_at: Cell<Option<u64>>,
     /// Another worker's `next` occupant this worker is waiting to steal: (worker, occupant,
     /// first seen), for [`NEXT_GRACE`].
     next_candidate: Cell<Option<(usize, *const Task, Instant)>>,
@@ -158,6 +168,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         tick: Cell::new(0),
         deferred: RefCell::new(Vec::new()),
         last_trim: Cell::new(Instant::now()),
+        idle_since: Cell::new((0, Instant::now())),
+        trimmed_at: Cell::new(None),
         next_candidate: Cell::new(None),
         fresh_left_since: Cell::new(None),
         last_poll: Cell::new(Instant::now()),
@@ -260,6 +272,10 @@ impl Worker {
             let now = Instant::now();
             if now.duration_since(self.last_poll.get()) >= BUSY_POLL_INTERVAL {
                 self.poll_io(Some(Duration::ZERO));
+            }
+            if now.duration_since(self.last_trim.get()) >= BUSY_TRIM_INTERVAL {
+                self.pool.borrow_mut().release_aged();
+                self.last_trim.set(now);
             }
             self.fire_timers();
             if let Some(task) = self
@@ -668,17 +684,30 @@ impl Worker {
             .timers
             .store(next_deadline.is_some(), Ordering::Relaxed);
         let now = Instant::now();
+        let resumes = self.remote().metrics.switches.load(Ordering::Relaxed);
+        if self.idle_since.get().0 != resumes {
+            self.idle_since.set((resumes, now));
+        }
+        let idle_for = now.duration_since(self.idle_since.get().1);
+        // Until the sleep's end, unless it ends sooner to trim.
+        let mut until = next_deadline;
         if next_deadline.is_none_or(|d| d.saturating_duration_since(now) >= TRIM_INTERVAL) {
-            self.pool.borrow_mut().trim();
-            self.last_trim.set(now);
+            if self.trimmed_at.get() != Some(resumes) {
+                if idle_for >= TRIM_INTERVAL {
+                    self.pool.borrow_mut().trim();
+                    self.last_trim.set(now);
+                    self.trimmed_at.set(Some(resumes));
+                } else {
+                    until = Some(now + (TRIM_INTERVAL - idle_for));
+                }
+            }
         } else if now.duration_since(self.last_trim.get()) >= TRIM_INTERVAL {
             // A nap between near timers: release only the stacks idle since the last trim.
             self.pool.borrow_mut().trim_aged();
             self.last_trim.set(now);
         }
         // Measured after the trim, which can take a while.
-        let timeout =
-            next_deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        let timeout = until.map(|deadline| deadline.saturating_duration_since(Instant::now()));
         if !self.poll_io(timeout) {
             match timeout {
                 Some(timeout) if timeout.is_zero() => {}
