@@ -19,7 +19,11 @@
 //! B13's zsync-with-`hook` rows and B7's "hook" rows (std's own net types on green threads) run
 //! the hooked/ package's binary, which the runner builds.
 //! B7 and B14 load their server from this process (load.rs, skew.rs: one mio thread), never
-//! from the server's own process, so that the server cannot starve its load.
+//! from the server's own process, so that the server cannot starve its load. By hand, to compare
+//! builds or settings of one server: start `target/release/zsync-peers server zsync echo 2
+//! 127.0.0.1:0` (it prints its address; `skew` for B14's server), then `zsync-peers load ADDR
+//! CONNECTIONS` (B7's load, 1 s + 4 s) or `zsync-peers skew-load ADDR SERVER_PID` (B14's, 2 s +
+//! 8 s).
 
 mod blocking_server;
 mod files;
@@ -700,6 +704,13 @@ fn main() {
                 Duration::from_secs(4),
             );
             println!("{rps:.0} req/s");
+        }
+        Some("skew-load") => {
+            // B14's load against an already running skew server: `skew-load ADDR PID`.
+            let addr = args[1].parse().expect("address");
+            let pid = args[2].parse().expect("server pid");
+            let skew = skew::skew_load(addr, pid, Duration::from_secs(2), Duration::from_secs(8));
+            println!("{:.0} req/s, p99 {:.0} us", skew.rps, skew.p99_us);
         }
         _ => {
             let selected: Vec<String> = args
