@@ -172,6 +172,90 @@ fn read_timeout_gives_would_block_like_std_and_the_stream_stays_usable() {
     });
 }
 
+/// A connected pair on one worker: the accepted side (the reader under test) and the client.
+fn connected_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    (server, client)
+}
+
+#[test]
+fn a_read_that_drained_the_socket_still_sees_later_data_and_the_peer_s_close() {
+    // A read shorter than its buffer tells zsync the socket is drained, and the next read
+    // waits for readiness without trying first: it must still see data that comes later, and
+    // the end of the stream that came with the drained bytes (no new event announces it).
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    rt.block_on(|| {
+        let (mut server, mut client) = connected_pair();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        for round in 0..3u8 {
+            // The reader waits first (registered, readiness known), then the data comes.
+            let writer = zsync::spawn({
+                let mut client = client.try_clone().unwrap();
+                move || {
+                    zsync::thread::sleep(Duration::from_millis(10));
+                    client.write_all(&[round; 5]).unwrap();
+                }
+            });
+            assert_eq!(server.read(&mut buf).unwrap(), 5, "round {round}");
+            assert_eq!(&buf[..5], &[round; 5]);
+            writer.join().unwrap();
+        }
+        // Data and the FIN together, seen by the worker's driver before the read drains them.
+        client.write_all(b"last").unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        zsync::thread::sleep(Duration::from_millis(50));
+        assert_eq!(server.read(&mut buf).unwrap(), 4);
+        let start = Instant::now();
+        assert_eq!(
+            server.read(&mut buf).unwrap(),
+            0,
+            "end of stream after a drained read"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        // A read timeout on a drained socket still times out, once, and the socket stays usable.
+        let (mut server, mut client) = connected_pair();
+        server
+            .set_read_timeout(Some(Duration::from_millis(30)))
+            .unwrap();
+        client.write_all(b"ab").unwrap();
+        zsync::thread::sleep(Duration::from_millis(20));
+        assert_eq!(server.read(&mut buf).unwrap(), 2);
+        let start = Instant::now();
+        let err = server.read(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        client.write_all(b"cd").unwrap();
+        assert_eq!(server.read(&mut buf).unwrap(), 2);
+        // In non-blocking mode a drained socket is asked, not assumed empty.
+        server.set_nonblocking(true).unwrap();
+        assert_eq!(
+            server.read(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        client.write_all(b"ef").unwrap();
+        let start = Instant::now();
+        loop {
+            match server.read(&mut buf) {
+                Ok(n) => break assert_eq!(&buf[..n], b"ef"),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    assert!(start.elapsed() < Duration::from_secs(2), "data never seen");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+}
+
 #[test]
 fn nonblocking_mode_returns_would_block_at_once() {
     runtime().block_on(|| {

@@ -66,14 +66,15 @@ macro_rules! stream_io {
     ($ty:ident) => {
         impl std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.0.do_io(Direction::Read, |mut s| s.read(buf))
+                self.0.read_stream(buf.len(), |mut s| s.read(buf))
             }
 
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
-                self.0.do_io(Direction::Read, |mut s| s.read_vectored(bufs))
+                let len = bufs.iter().map(|b| b.len()).sum();
+                self.0.read_stream(len, |mut s| s.read_vectored(bufs))
             }
         }
 

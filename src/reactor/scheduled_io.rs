@@ -120,6 +120,19 @@ impl<W: Unpark> ScheduledIo<W> {
             .compare_exchange(seen.0, new, Ordering::AcqRel, Ordering::Relaxed);
     }
 
+    /// Operation side, after a stream read that returned less than it asked for (the socket's
+    /// receive queue was drained): forgets readability, as [`Self::clear`] does, so that the
+    /// next read waits without trying a read that would only say `WouldBlock` (tokio does the
+    /// same). `READ_CLOSED` stays: after the peer's FIN no new edge would come to set it again.
+    pub(crate) fn clear_drained(&self, seen: Snapshot) {
+        let new = seen.0 & !READABLE;
+        if new != seen.0 {
+            let _ =
+                self.readiness
+                    .compare_exchange(seen.0, new, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    }
+
     /// Operation side: enqueues `waiter` for `direction` unless readiness arrived or moved since
     /// `seen` (then `None`: do not park, try again). Returns the key for [`Self::remove`].
     pub(crate) fn register(&self, seen: Snapshot, direction: Direction, waiter: W) -> Option<u64> {
@@ -175,6 +188,46 @@ mod loom_tests {
                 if let Some(key) = io.register(seen, Direction::Read, thread::current()) {
                     thread::park();
                     io.remove(key);
+                }
+            }
+            driver.join().unwrap();
+        });
+    }
+
+    /// The drained-read race: a read returns what was there (less than its buffer), the reader
+    /// forgets readability (`clear_drained`) and its next read waits without trying; meanwhile
+    /// more data comes and the driver reports it. The second read must get it: the edge is
+    /// either seen before the clear (which then does nothing) or sets readability after it.
+    #[test]
+    fn an_edge_after_a_drained_read_is_never_lost() {
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::<thread::Thread>::new());
+            io.set_ready(READABLE); // the first message's edge
+                                    // The kernel's socket buffer: messages queued and not yet read.
+            let queued = Arc::new(crate::loom::sync::atomic::AtomicUsize::new(1));
+            let (io2, queued2) = (io.clone(), queued.clone());
+            let driver = thread::spawn(move || {
+                queued2.fetch_add(1, Ordering::Release);
+                io2.set_ready(READABLE);
+            });
+            let mut read = 0;
+            while read < 2 {
+                let seen = io.snapshot();
+                if !seen.is_ready(Direction::Read) {
+                    // Known empty: wait without trying.
+                    if let Some(key) = io.register(seen, Direction::Read, thread::current()) {
+                        thread::park();
+                        io.remove(key);
+                    }
+                    continue;
+                }
+                // The read takes everything queued.
+                let n = queued.swap(0, Ordering::Acquire);
+                if n == 0 {
+                    io.clear(seen, Direction::Read); // WouldBlock
+                } else {
+                    read += n;
+                    io.clear_drained(seen); // a short read: drained
                 }
             }
             driver.join().unwrap();
