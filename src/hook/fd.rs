@@ -48,7 +48,7 @@
 use crate::reactor::{Registration, ScheduledIo};
 use crate::runtime::{Reactor, Thread};
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,6 +67,9 @@ pub(super) const POLL_FIRST: u8 = 4;
 
 pub(super) struct Slot {
     kind: AtomicU8,
+    /// A `SOCKET` of type `SOCK_STREAM` (set with `kind`): a read shorter than its buffer drained
+    /// it.
+    stream: AtomicBool,
     /// Per direction (read, write): `TIMEOUT_GENERATION + 1` when the socket was last found
     /// without a timeout in that direction; 0 if not known.
     no_timeout: [AtomicU64; 2],
@@ -122,6 +125,7 @@ pub(super) fn slot(fd: RawFd) -> Option<&'static Slot> {
     let slots: Vec<Slot> = (0..CHUNK)
         .map(|_| Slot {
             kind: AtomicU8::new(UNKNOWN),
+            stream: AtomicBool::new(false),
             no_timeout: [AtomicU64::new(0), AtomicU64::new(0)],
             nonblocking: AtomicU64::new(0),
             registration: Mutex::new(None),
@@ -161,7 +165,11 @@ impl Slot {
         if kind != UNKNOWN {
             return kind;
         }
-        let kind = if super::socket_type(fd).is_some() {
+        let kind = if let Some(ty) = super::socket_type(fd) {
+            // Stored before the kind that publishes it (both relaxed: a reader that sees
+            // `SOCKET` without this only misses a saved system call).
+            self.stream
+                .store(ty == libc::SOCK_STREAM, Ordering::Relaxed);
             SOCKET
         } else {
             match file_type(fd) {
@@ -171,6 +179,11 @@ impl Slot {
         };
         self.kind.store(kind, Ordering::Relaxed);
         kind
+    }
+
+    /// Whether the fd is a stream socket (after `kind` said `SOCKET`).
+    pub(super) fn is_stream(&self) -> bool {
+        self.stream.load(Ordering::Relaxed)
     }
 
     /// The kernel refused `RWF_NOWAIT` on the fd: poll it first from now on.
@@ -222,6 +235,7 @@ impl Slot {
     /// hooks' back): forget everything.
     pub(super) fn reset(&self) {
         self.kind.store(UNKNOWN, Ordering::Relaxed);
+        self.stream.store(false, Ordering::Relaxed);
         for remembered in &self.no_timeout {
             remembered.store(0, Ordering::Relaxed);
         }

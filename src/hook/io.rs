@@ -49,12 +49,15 @@ use std::time::{Duration, Instant};
 /// with `EAGAIN`, parking for `direction` readiness in between. `pipe`, for `read`/`write`/
 /// `readv`/`writev`, is the buffer list to try on a pollable fd that is not a socket (a pipe, a
 /// FIFO, a tty: see [`pipe_try`]); without it such an fd makes the real call. `blocking` makes
-/// the real call where the green path cannot be taken.
+/// the real call where the green path cannot be taken. `drains` is the buffer size of a read
+/// that, if it returns less on a stream socket, drained it (see `IoSource::read_stream`): the
+/// fd's readability is then cleared, and the next read waits without trying first.
 fn green_io(
     fd: RawFd,
     direction: Direction,
     mut op: impl FnMut() -> ssize_t,
     pipe: Option<(*const iovec, c_int)>,
+    drains: Option<usize>,
     blocking: impl Fn() -> ssize_t,
 ) -> ssize_t {
     let Current::Green { worker, task } = context::current() else {
@@ -84,32 +87,47 @@ fn green_io(
         let seen = io
             .as_ref()
             .map(|io: &Arc<ScheduledIo<Thread>>| io.snapshot());
-        let r = match pipe {
-            None => op(),
-            Some((iov, iovcnt)) => pipe_try(fd, slot, direction, iov, iovcnt, &blocking),
-        };
-        if r >= 0 {
-            return r;
-        }
-        match errno() {
-            libc::EAGAIN => {}
-            libc::ENOTSOCK if pipe_arg.is_some() => {
-                // Closed behind the hooks' back and reused for a pipe or a tty (`open`, which
-                // does not forget the number): start again on what the fd is now. (The real
-                // call would block the worker, and with it whoever was to make the fd ready.)
-                slot.reset();
-                return green_io(fd, direction, op, pipe_arg, blocking);
+        // A read on a socket known not to be readable waits first (as `IoSource::do_io_until`
+        // does): not in non-blocking mode, and a last try once the deadline has passed.
+        let known_empty = direction == Direction::Read
+            && pipe.is_none()
+            && seen.is_some_and(|s| !s.is_ready(Direction::Read))
+            && !slot.user_nonblocking(fd);
+        let tried = !known_empty || deadline.is_some_and(|d| Instant::now() >= d);
+        if tried {
+            let r = match pipe {
+                None => op(),
+                Some((iov, iovcnt)) => pipe_try(fd, slot, direction, iov, iovcnt, &blocking),
+            };
+            if r >= 0 {
+                if let (Some(want), Some(ready), Some(seen)) = (drains, io.as_ref(), seen) {
+                    if r > 0 && (r as usize) < want && pipe.is_none() && slot.is_stream() {
+                        ready.clear_drained(seen);
+                    }
+                }
+                return r;
             }
-            libc::ENOTSOCK => {
-                // The same, for a socket call (`recv`...), which fails on it anyway.
-                slot.reset();
-                return blocking();
+            match errno() {
+                libc::EAGAIN => {}
+                libc::ENOTSOCK if pipe_arg.is_some() => {
+                    // Closed behind the hooks' back and reused for a pipe or a tty (`open`,
+                    // which does not forget the number): start again on what the fd is now.
+                    // (The real call would block the worker, and with it whoever was to make
+                    // the fd ready.)
+                    slot.reset();
+                    return green_io(fd, direction, op, pipe_arg, drains, blocking);
+                }
+                libc::ENOTSOCK => {
+                    // The same, for a socket call (`recv`...), which fails on it anyway.
+                    slot.reset();
+                    return blocking();
+                }
+                _ => return r,
             }
-            _ => return r,
-        }
-        if slot.user_nonblocking(fd) {
-            set_errno(libc::EAGAIN);
-            return -1;
+            if slot.user_nonblocking(fd) {
+                set_errno(libc::EAGAIN);
+                return -1;
+            }
         }
         if first_wait && pipe.is_none() {
             first_wait = false;
@@ -122,6 +140,9 @@ fn green_io(
                 .and_then(|t| Instant::now().checked_add(t));
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
+            if !tried {
+                continue; // the last try, above
+            }
             set_errno(libc::EAGAIN);
             return -1;
         }
@@ -364,6 +385,7 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
             )
         },
         Some((&iov, 1)),
+        Some(count),
         || sys_read(fd, buf, count),
     )
 }
@@ -384,8 +406,19 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
         Direction::Write,
         || sys_sendto(fd, buf, count, libc::MSG_DONTWAIT, std::ptr::null(), 0),
         Some((&iov, 1)),
+        None,
         || sys_write(fd, buf, count),
     )
+}
+
+/// The total length of an iovec array (0 for a null or empty one).
+fn iov_len_sum(iov: *const iovec, iovcnt: c_int) -> usize {
+    if iov.is_null() || iovcnt <= 0 {
+        return 0;
+    }
+    // SAFETY: libc's contract for `readv`: `iov` points to `iovcnt` iovecs.
+    let iovs = unsafe { std::slice::from_raw_parts(iov, iovcnt as usize) };
+    iovs.iter().map(|v| v.iov_len).sum()
 }
 
 fn iov_msg(iov: *const iovec, iovcnt: c_int) -> msghdr {
@@ -413,6 +446,7 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> s
         Direction::Read,
         || sys_recvmsg(fd, &mut msg, libc::MSG_DONTWAIT),
         Some((iov, iovcnt)),
+        Some(iov_len_sum(iov, iovcnt)),
         // SAFETY: as in `sys_recvfrom`.
         || unsafe { libc::syscall(libc::SYS_readv, fd, iov, iovcnt) as ssize_t },
     )
@@ -435,6 +469,7 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> 
         Direction::Write,
         || sys_sendmsg(fd, &msg, libc::MSG_DONTWAIT),
         Some((iov, iovcnt)),
+        None,
         // SAFETY: as in `sys_recvfrom`.
         || unsafe { libc::syscall(libc::SYS_writev, fd, iov, iovcnt) as ssize_t },
     )
@@ -462,6 +497,7 @@ pub unsafe extern "C" fn recvfrom(
         Direction::Read,
         || sys_recvfrom(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
         None,
+        (flags & (libc::MSG_PEEK | libc::MSG_WAITALL | libc::MSG_TRUNC) == 0).then_some(len),
         || sys_recvfrom(fd, buf, len, flags, addr, addrlen),
     )
 }
@@ -508,6 +544,7 @@ pub unsafe extern "C" fn sendto(
         Direction::Write,
         || sys_sendto(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
         None,
+        None,
         || sys_sendto(fd, buf, len, flags, addr, addrlen),
     )
 }
@@ -538,6 +575,7 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
         Direction::Read,
         || sys_recvmsg(fd, msg, flags | libc::MSG_DONTWAIT),
         None,
+        None,
         || sys_recvmsg(fd, msg, flags),
     )
 }
@@ -556,6 +594,7 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
         fd,
         Direction::Write,
         || sys_sendmsg(fd, msg, flags | libc::MSG_DONTWAIT),
+        None,
         None,
         || sys_sendmsg(fd, msg, flags),
     )
@@ -593,6 +632,7 @@ pub unsafe extern "C" fn accept4(
                 -1
             }
         },
+        None,
         None,
         accept,
     ) as c_int;
