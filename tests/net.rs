@@ -257,6 +257,43 @@ fn a_read_that_drained_the_socket_still_sees_later_data_and_the_peer_s_close() {
 }
 
 #[test]
+fn a_drained_socket_read_on_an_os_thread_after_its_runtime_is_gone() {
+    // The socket's readiness was last kept by a reactor that no longer runs: a read on a plain
+    // OS thread waits in poll(2) and must then try, not wait again on stale bits.
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let (server, client) = rt.block_on(|| {
+        let (mut server, client) = connected_pair();
+        let writer = zsync::spawn({
+            let mut client = client.try_clone().unwrap();
+            move || {
+                zsync::thread::sleep(Duration::from_millis(10));
+                client.write_all(b"xy").unwrap();
+            }
+        });
+        let mut buf = [0u8; 64];
+        // Parks first (the socket registers with the worker's reactor), then drains it.
+        assert_eq!(server.read(&mut buf).unwrap(), 2);
+        writer.join().unwrap();
+        (server, client)
+    });
+    let mut client = client;
+    drop(rt);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut server = server;
+        let mut buf = [0u8; 64];
+        let n = server.read(&mut buf).unwrap();
+        tx.send(buf[..n].to_vec()).unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    client.write_all(b"later").unwrap();
+    let got = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the OS thread's read never returned");
+    assert_eq!(got, b"later");
+}
+
+#[test]
 fn nonblocking_mode_returns_would_block_at_once() {
     runtime().block_on(|| {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

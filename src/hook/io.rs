@@ -83,6 +83,9 @@ fn green_io(
     // once. (A snapshot taken after the failure could show an edge older than the try, which
     // would cost one more try: the steady state of a connection whose last read emptied it.)
     let mut io = slot.registered_io();
+    // Set when the fd was just registered: the registration reports its state through the
+    // driver later, so the next try is made whatever the (fresh) bits say.
+    let mut just_registered = false;
     loop {
         let seen = io
             .as_ref()
@@ -91,6 +94,7 @@ fn green_io(
         // does): not in non-blocking mode, and a last try once the deadline has passed.
         let known_empty = direction == Direction::Read
             && pipe.is_none()
+            && !std::mem::take(&mut just_registered)
             && seen.is_some_and(|s| !s.is_ready(Direction::Read))
             && !slot.user_nonblocking(fd);
         let tried = !known_empty || deadline.is_some_and(|d| Instant::now() >= d);
@@ -149,7 +153,10 @@ fn green_io(
         let (Some(ready), Some(seen)) = (io.as_ref(), seen) else {
             match slot.io(fd, reactor) {
                 // Registering reports the fd's current state: try again.
-                Some(registered) => io = Some(registered),
+                Some(registered) => {
+                    io = Some(registered);
+                    just_registered = true;
+                }
                 None => return blocking(),
             }
             continue;

@@ -168,6 +168,9 @@ impl<S: AsRawFd> IoSource<S> {
         crate::runtime::monitor::coop::poll();
         let mut first_wait = true;
         let nonblocking = self.options.nonblocking.load(Ordering::Relaxed);
+        // Whether the last wait was a poll(2), which leaves the readiness bits as they were:
+        // the try after it must be made whatever they say.
+        let mut polled = false;
         loop {
             let seen = self.registration.get().map(|r| r.io.snapshot());
             // A read on a socket known not to be readable (it said `WouldBlock`, or a read
@@ -176,6 +179,7 @@ impl<S: AsRawFd> IoSource<S> {
             // past the deadline (a last try then, as a blocking socket's read would make).
             let known_empty = direction == Direction::Read
                 && !nonblocking
+                && !polled
                 && seen.is_some_and(|s| !s.is_ready(Direction::Read));
             let tried = !known_empty || deadline.is_some_and(|d| Instant::now() >= d);
             if tried {
@@ -203,35 +207,37 @@ impl<S: AsRawFd> IoSource<S> {
                 // What a blocking socket whose SO_RCVTIMEO / SO_SNDTIMEO expired returns.
                 return Err(io::Error::from_raw_os_error(libc::EAGAIN));
             }
-            self.wait(direction, seen, deadline)?;
+            polled = !self.wait(direction, seen, deadline)?;
         }
     }
 
     /// Waits until `direction` may be ready, `deadline` passes, or (spuriously) anything else.
+    /// True if the wait went through the reactor (whose driver keeps the readiness bits), false
+    /// if it was a poll(2).
     fn wait(
         &self,
         direction: Direction,
         seen: Option<Snapshot>,
         deadline: Option<Instant>,
-    ) -> io::Result<()> {
+    ) -> io::Result<bool> {
         // A green thread waits in a reactor; an OS thread (or a worker outside any green
         // thread) in poll(2).
         if let Current::Green { worker, task } = runtime::context::current() {
             let Some(reactor) = worker.reactor() else {
-                return poll_fd(self.inner.as_raw_fd(), direction, deadline);
+                return poll_fd(self.inner.as_raw_fd(), direction, deadline).map(|()| false);
             };
             let registration = match self.registration.get() {
                 Some(registration) => registration,
                 None => {
                     self.register(reactor)?;
                     // Registering reports the fd's current state: just try again.
-                    return Ok(());
+                    return Ok(false);
                 }
             };
             // Any live reactor will do: its worker's driver unparks this waiter wherever it runs.
             if !registration.reactor.is_shut_down() {
                 let Some(seen) = seen else {
-                    return Ok(()); // registered by another thread meanwhile: try again
+                    return Ok(false); // registered by another thread meanwhile: try again
                 };
                 let io = &registration.io;
                 io.clear(seen, direction);
@@ -254,10 +260,10 @@ impl<S: AsRawFd> IoSource<S> {
                         },
                     );
                 }
-                return Ok(());
+                return Ok(true);
             }
         }
-        poll_fd(self.inner.as_raw_fd(), direction, deadline)
+        poll_fd(self.inner.as_raw_fd(), direction, deadline).map(|()| false)
     }
 
     fn register(&self, reactor: &Arc<Reactor>) -> io::Result<()> {
