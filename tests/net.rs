@@ -9,6 +9,8 @@ use zsync::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use zsync::runtime::{Builder, Flavor};
 use zsync::Runtime;
 
+mod common;
+
 fn runtime() -> Runtime {
     Builder::new().worker_threads(2).build().unwrap()
 }
@@ -182,45 +184,19 @@ fn connected_pair() -> (TcpStream, TcpStream) {
 
 #[test]
 fn a_read_that_drained_the_socket_still_sees_later_data_and_the_peer_s_close() {
-    // A read shorter than its buffer tells zsync the socket is drained, and the next read
-    // waits for readiness without trying first: it must still see data that comes later, and
-    // the end of the stream that came with the drained bytes (no new event announces it).
     let rt = Builder::new().worker_threads(1).build().unwrap();
     rt.block_on(|| {
-        let (mut server, mut client) = connected_pair();
+        let (server, client) = connected_pair();
         server
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
+        common::check_drained_reads(
+            server,
+            client,
+            |s| s.try_clone().unwrap(),
+            |s| s.shutdown(Shutdown::Write).unwrap(),
+        );
         let mut buf = [0u8; 64];
-        for round in 0..3u8 {
-            // The reader waits first (registered, readiness known), then the data comes.
-            let writer = zsync::spawn({
-                let mut client = client.try_clone().unwrap();
-                move || {
-                    zsync::thread::sleep(Duration::from_millis(10));
-                    client.write_all(&[round; 5]).unwrap();
-                }
-            });
-            assert_eq!(server.read(&mut buf).unwrap(), 5, "round {round}");
-            assert_eq!(&buf[..5], &[round; 5]);
-            writer.join().unwrap();
-        }
-        // Data and the FIN together, seen by the worker's driver before the read drains them.
-        client.write_all(b"last").unwrap();
-        client.shutdown(Shutdown::Write).unwrap();
-        zsync::thread::sleep(Duration::from_millis(50));
-        assert_eq!(server.read(&mut buf).unwrap(), 4);
-        let start = Instant::now();
-        assert_eq!(
-            server.read(&mut buf).unwrap(),
-            0,
-            "end of stream after a drained read"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "{:?}",
-            start.elapsed()
-        );
         // A read timeout on a drained socket still times out, once, and the socket stays usable.
         let (mut server, mut client) = connected_pair();
         server

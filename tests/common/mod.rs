@@ -109,3 +109,48 @@ pub fn open_pty() -> (libc::c_int, libc::c_int) {
         (master, slave)
     }
 }
+
+/// Drained reads on one worker, for zsync's own stream sockets (tests/net.rs) and std's through
+/// the hook (tests/hook.rs): a read shorter than its buffer tells zsync the socket is drained,
+/// and the next read waits for readiness without trying first. It must still see data that
+/// comes later, and the end of the stream that came with the drained bytes (no new event
+/// announces it). `server` has a read timeout of a few seconds, so that a lost wake-up fails
+/// the check instead of hanging it.
+pub fn check_drained_reads<S>(
+    mut server: S,
+    mut client: S,
+    try_clone: fn(&S) -> S,
+    shut_down_writes: fn(&S),
+) where
+    S: std::io::Read + std::io::Write + Send + 'static,
+{
+    use std::time::{Duration, Instant};
+    let mut buf = [0u8; 64];
+    for round in 0..3u8 {
+        // The reader waits first (registered, readiness known), then the data comes.
+        let mut writer_end = try_clone(&client);
+        let writer = zsync::spawn(move || {
+            zsync::thread::sleep(Duration::from_millis(10));
+            writer_end.write_all(&[round; 5]).unwrap();
+        });
+        assert_eq!(server.read(&mut buf).unwrap(), 5, "round {round}");
+        assert_eq!(&buf[..5], &[round; 5]);
+        writer.join().unwrap();
+    }
+    // Data and the FIN together, seen by the worker's driver before the read drains them.
+    client.write_all(b"last").unwrap();
+    shut_down_writes(&client);
+    zsync::thread::sleep(Duration::from_millis(50));
+    assert_eq!(server.read(&mut buf).unwrap(), 4);
+    let start = Instant::now();
+    assert_eq!(
+        server.read(&mut buf).unwrap(),
+        0,
+        "end of stream after a drained read"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+}
