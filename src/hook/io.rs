@@ -418,14 +418,18 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
     )
 }
 
-/// The total length of an iovec array (0 for a null or empty one).
+/// The total length of an iovec array (0, "unknown", for a null one or a count the kernel
+/// refuses: it is read only where the kernel would read it).
 fn iov_len_sum(iov: *const iovec, iovcnt: c_int) -> usize {
-    if iov.is_null() || iovcnt <= 0 {
+    /// `IOV_MAX` on Linux: `readv` fails with `EINVAL` beyond it.
+    const IOV_MAX: c_int = 1024;
+    if iov.is_null() || iovcnt <= 0 || iovcnt > IOV_MAX {
         return 0;
     }
     // SAFETY: libc's contract for `readv`: `iov` points to `iovcnt` iovecs.
     let iovs = unsafe { std::slice::from_raw_parts(iov, iovcnt as usize) };
-    iovs.iter().map(|v| v.iov_len).sum()
+    iovs.iter()
+        .fold(0usize, |sum, v| sum.saturating_add(v.iov_len))
 }
 
 fn iov_msg(iov: *const iovec, iovcnt: c_int) -> msghdr {
