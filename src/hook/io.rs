@@ -90,7 +90,7 @@ fn green_io(
         let seen = io
             .as_ref()
             .map(|io: &Arc<ScheduledIo<Thread>>| io.snapshot());
-        // A read on a socket known not to be readable waits first (as `IoSource::do_io_until`
+        // A read on a socket known not to be readable waits first (as `IoSource::io_loop`
         // does): not in non-blocking mode, and a last try once the deadline has passed.
         let known_empty = direction == Direction::Read
             && pipe.is_none()

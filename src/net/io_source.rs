@@ -142,19 +142,9 @@ impl<S: AsRawFd> IoSource<S> {
     pub(crate) fn read_stream(
         &self,
         len: usize,
-        mut op: impl FnMut(&S) -> io::Result<usize>,
+        op: impl FnMut(&S) -> io::Result<usize>,
     ) -> io::Result<usize> {
-        let mut seen = None;
-        let n = self.do_io_until(Direction::Read, None, &mut |s: &S| {
-            seen = self.registration.get().map(|r| r.io.snapshot());
-            op(s)
-        })?;
-        if n > 0 && n < len {
-            if let (Some(registration), Some(seen)) = (self.registration.get(), seen) {
-                registration.io.clear_drained(seen);
-            }
-        }
-        Ok(n)
+        self.io_loop(Direction::Read, None, op, |&n| n > 0 && n < len)
     }
 
     /// Like [`Self::do_io`], with an explicit deadline instead of the socket's timeout.
@@ -162,7 +152,19 @@ impl<S: AsRawFd> IoSource<S> {
         &self,
         direction: Direction,
         deadline: Option<Instant>,
+        op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io_loop(direction, deadline, op, |_| false)
+    }
+
+    /// The loop under every call: `drained` tells whether a result emptied the socket (see
+    /// [`Self::read_stream`]).
+    fn io_loop<R>(
+        &self,
+        direction: Direction,
+        deadline: Option<Instant>,
         mut op: impl FnMut(&S) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
         let mut deadline = deadline;
         crate::runtime::monitor::coop::poll();
@@ -172,7 +174,8 @@ impl<S: AsRawFd> IoSource<S> {
         // the try after it must be made whatever they say.
         let mut polled = false;
         loop {
-            let seen = self.registration.get().map(|r| r.io.snapshot());
+            let registration = self.registration.get();
+            let seen = registration.map(|r| r.io.snapshot());
             // A read on a socket known not to be readable (it said `WouldBlock`, or a read
             // drained it, and no event came since) waits first: the try would only fail. Not
             // in non-blocking mode, whose caller wants the socket's own answer now, and never
@@ -186,7 +189,15 @@ impl<S: AsRawFd> IoSource<S> {
                 match op(&self.inner) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    result => return result,
+                    Ok(result) => {
+                        if let (Some(registration), Some(seen)) = (registration, seen) {
+                            if drained(&result) {
+                                registration.io.clear_drained(seen);
+                            }
+                        }
+                        return Ok(result);
+                    }
+                    Err(e) => return Err(e),
                 }
                 if nonblocking {
                     return Err(io::Error::from_raw_os_error(libc::EAGAIN));
