@@ -24,8 +24,9 @@ const BATCH: usize = 32;
 /// recursing contexts does not pin memory forever; a stack that went deep only between two
 /// suspensions is found by [`trim`](StackPool::trim), which asks the kernel. Past the thousand
 /// most recent, `trim` releases all of a stack's memory (a runtime's busy worker also releases
-/// those left unused for a second or more). Stacks stay mapped while the pool lives. Each fresh stack gets a colour (a small offset of its top) so the tops of many stacks
-/// do not compete for the same cache sets.
+/// those left unused for a second or more). Stacks stay mapped while the pool lives. Each fresh
+/// stack gets a colour (a small offset of its top) so the tops of many stacks do not compete
+/// for the same cache sets.
 ///
 /// A pool is meant to be owned by one thread (a worker); it is `Send` but not shared.
 ///

@@ -114,10 +114,7 @@ impl<W: Unpark> ScheduledIo<W> {
     /// Operation side, after `WouldBlock`: forgets `direction`'s readiness unless a new event
     /// came in since `seen` was taken (then the caller simply tries again).
     pub(crate) fn clear(&self, seen: Snapshot, direction: Direction) {
-        let new = seen.0 & !direction.mask();
-        let _ = self
-            .readiness
-            .compare_exchange(seen.0, new, Ordering::AcqRel, Ordering::Relaxed);
+        self.clear_since(seen, direction.mask());
     }
 
     /// Operation side, after a stream read that returned less than it asked for (the socket's
@@ -125,7 +122,13 @@ impl<W: Unpark> ScheduledIo<W> {
     /// next read waits without trying a read that would only say `WouldBlock` (tokio does the
     /// same). `READ_CLOSED` stays: after the peer's FIN no new edge would come to set it again.
     pub(crate) fn clear_drained(&self, seen: Snapshot) {
-        let new = seen.0 & !READABLE;
+        self.clear_since(seen, READABLE);
+    }
+
+    /// Clears `bits` unless the word moved since `seen` (a new event, which wins). Nothing to
+    /// clear, no write: a read that waits on a socket already known empty clears nothing.
+    fn clear_since(&self, seen: Snapshot, bits: usize) {
+        let new = seen.0 & !bits;
         if new != seen.0 {
             let _ =
                 self.readiness
@@ -202,8 +205,8 @@ mod loom_tests {
     fn an_edge_after_a_drained_read_is_never_lost() {
         loom::model(|| {
             let io = Arc::new(ScheduledIo::<thread::Thread>::new());
-            io.set_ready(READABLE); // the first message's edge
-                                    // The kernel's socket buffer: messages queued and not yet read.
+            // The first message's edge; the kernel's socket buffer: messages queued, not read.
+            io.set_ready(READABLE);
             let queued = Arc::new(crate::loom::sync::atomic::AtomicUsize::new(1));
             let (io2, queued2) = (io.clone(), queued.clone());
             let driver = thread::spawn(move || {
