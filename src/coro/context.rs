@@ -1,8 +1,9 @@
 //! `Context` on the hand-written switch in `asm/`.
 //!
-//! Stack layout of a context, from the top down: a small [`Header`] (the parent link and the
-//! unwinding flag), the closure (moved out by the entry function on first resume), the four-word
-//! initial frame, then the context's own frames.
+//! Stack layout of a context, from the top down: a small [`Header`] (the parent link, the
+//! unwinding flag, the overflow report's facts, how to drop a closure that never ran), the
+//! closure (moved out by the entry function on first resume), the four-word initial frame, then
+//! the context's own frames.
 
 use super::arch;
 use super::overflow::{self, StackInfo};
@@ -24,6 +25,11 @@ struct Header {
     unwind_token: Cell<Weak<()>>,
     /// Published to the overflow handler while the context runs; here because it must not move.
     info: StackInfo,
+    /// The closure's slot on the stack and how to drop it, for a context that never ran. Here,
+    /// not in `Context`, because only a context dropped unstarted needs them: every green
+    /// thread's task holds a `Context`, so its bytes count per thread.
+    closure: *mut u8,
+    drop_closure: unsafe fn(*mut u8),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,9 +77,6 @@ pub struct Context {
     sp: *mut u8,
     header: *mut Header,
     state: State,
-    /// The closure's slot on the stack and how to drop it, for a context that never ran.
-    closure: *mut u8,
-    drop_closure: unsafe fn(*mut u8),
     stack: ManuallyDrop<Stack>,
 }
 
@@ -118,6 +121,8 @@ impl Context {
                 link: ptr::null_mut(),
                 unwind_token: Cell::new(Weak::new()),
                 info,
+                closure: slot as *mut u8,
+                drop_closure: drop_closure::<F>,
             });
             (slot as *mut F).write(f);
             arch::init_frame(
@@ -131,8 +136,6 @@ impl Context {
             sp,
             header: header as *mut Header,
             state: State::NotStarted,
-            closure: slot as *mut u8,
-            drop_closure: drop_closure::<F>,
             stack: ManuallyDrop::new(stack),
         }
     }
@@ -248,9 +251,10 @@ impl Context {
         match self.state {
             State::NotStarted => {
                 self.state = State::Finished;
-                // SAFETY: the closure was written by `place` and never moved out (the context
-                // never ran); it is dropped exactly once because the state is now Finished.
-                unsafe { (self.drop_closure)(self.closure) };
+                // SAFETY: the header and the closure were written by `place`, and the closure
+                // never moved out (the context never ran); it is dropped exactly once because
+                // the state is now Finished.
+                unsafe { ((*self.header).drop_closure)((*self.header).closure) };
             }
             State::Suspended if cfg!(panic = "unwind") => {
                 while self.state == State::Suspended {

@@ -33,11 +33,12 @@ pub struct Stack {
     /// Length of the whole mapping, guard included.
     len: usize,
     /// Length of the guard page (one page), kept here so that the hot accessors need no
-    /// `sysconf`.
-    guard_len: usize,
+    /// `sysconf`. The narrow fields keep a `Stack` at 40 bytes: every green thread's task holds
+    /// one.
+    guard_len: u32,
     /// Bytes left unused below the mapping's top so that the tops of different stacks fall in
-    /// different cache sets (a multiple of 64, below one page).
-    colour: usize,
+    /// different cache sets (a multiple of 64, below 1 KiB: see `set_colour`).
+    colour: u16,
     /// The mapping this stack is a slice of, if it was mapped with others (see [`Stack::batch`]);
     /// `None` if the stack is a mapping of its own.
     chunk: Option<Arc<Chunk>>,
@@ -102,6 +103,11 @@ pub(crate) enum GuardKind {
 }
 
 static GUARD_KIND: AtomicU8 = AtomicU8::new(0);
+
+/// A guard page's length as [`Stack`] stores it. Pages are far below 4 GiB.
+fn guard_len(page: usize) -> u32 {
+    u32::try_from(page).expect("the page size fits in 32 bits")
+}
 
 pub(crate) fn page_size() -> usize {
     static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
@@ -243,7 +249,7 @@ impl Stack {
         let stack = Stack {
             base,
             len,
-            guard_len: page,
+            guard_len: guard_len(page),
             colour: 0,
             chunk: None,
             low_water: usize::MAX,
@@ -299,7 +305,7 @@ impl Stack {
                 // SAFETY: inside the chunk's mapping, so not null.
                 base: unsafe { NonNull::new_unchecked(base.as_ptr().add(i * len)) },
                 len,
-                guard_len: page,
+                guard_len: guard_len(page),
                 colour: 0,
                 chunk: Some(chunk.clone()),
                 low_water: usize::MAX,
@@ -345,33 +351,35 @@ impl Stack {
     /// Usable bytes, guard page excluded.
     #[inline]
     pub fn size(&self) -> usize {
-        self.len - self.guard_len
+        self.len - self.guard_len as usize
     }
 
     /// The highest usable address, 16-byte aligned, lowered by this stack's colour. Stacks grow
     /// down from here.
     #[inline]
     pub fn top(&self) -> *mut u8 {
-        self.base.as_ptr().wrapping_add(self.len - self.colour)
+        self.base
+            .as_ptr()
+            .wrapping_add(self.len - self.colour as usize)
     }
 
     /// The lowest usable address: the end of the guard page.
     #[inline]
     pub fn limit(&self) -> *mut u8 {
-        self.base.as_ptr().wrapping_add(self.guard_len)
+        self.base.as_ptr().wrapping_add(self.guard_len as usize)
     }
 
     /// The guard page's address range.
     #[inline]
     pub fn guard(&self) -> Range<usize> {
         let base = self.base.as_ptr() as usize;
-        base..base + self.guard_len
+        base..base + self.guard_len as usize
     }
 
     /// Bytes between the top of the mapping and [`top`](Self::top).
     #[inline]
     pub fn colour(&self) -> usize {
-        self.colour
+        self.colour as usize
     }
 
     /// Sets the colour offset: a multiple of 64 below 1 KiB, which spreads stack tops over 16
@@ -379,7 +387,8 @@ impl Stack {
     /// stack's top page: a larger offset would often push them into a second page.
     pub(crate) fn set_colour(&mut self, colour: usize) {
         let max = 1024.min(self.size() / 8);
-        self.colour = (colour % max) & !63;
+        // Below 1024: fits the field.
+        self.colour = ((colour % max) & !63) as u16;
     }
 
     /// Records that a context on this stack suspended with its stack pointer at `sp`.

@@ -251,7 +251,7 @@ impl Drop for Live {
 /// inbox.
 pub(crate) fn schedule(task: TaskRef) {
     let owner = task.owner.load(Ordering::Acquire);
-    if worker::push_local(&task, owner) {
+    if worker::push_local(&task, owner as usize) {
         return;
     }
     let shared = task.shared.clone();
@@ -262,6 +262,7 @@ pub(crate) fn schedule(task: TaskRef) {
         shared.notify_one();
         return;
     }
+    let owner = owner as usize;
     shared.workers[owner].inbox.push(task);
     shared.unpark_worker(owner);
 }

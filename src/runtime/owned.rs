@@ -6,10 +6,10 @@ use super::task::TaskRef;
 /// `Local`), so starting and finishing one costs a store into a dense vector; freed slots are
 /// reused last-in first-out, while their cache line is still warm. (A hash map keyed by the
 /// task's address cost two cache misses per start and per finish with 100,000 green threads
-/// alive.)
+/// alive.) Slot indices are `u32`: each green thread's task stores one.
 pub(crate) struct OwnedTasks<T = TaskRef> {
     slots: Vec<Option<T>>,
-    free: Vec<usize>,
+    free: Vec<u32>,
 }
 
 impl<T> Default for OwnedTasks<T> {
@@ -23,23 +23,27 @@ impl<T> Default for OwnedTasks<T> {
 
 impl<T: Clone> OwnedTasks<T> {
     /// Adds a green thread; returns the slot to give back to `remove`.
-    pub(crate) fn insert(&mut self, task: T) -> usize {
+    pub(crate) fn insert(&mut self, task: T) -> u32 {
         match self.free.pop() {
             Some(slot) => {
-                debug_assert!(self.slots[slot].is_none());
-                self.slots[slot] = Some(task);
+                debug_assert!(self.slots[slot as usize].is_none());
+                self.slots[slot as usize] = Some(task);
                 slot
             }
             None => {
+                // 2^32 live green threads on one worker would need 16 TiB for their stacks'
+                // first pages alone: spawning fails with "out of memory" long before.
+                let slot = u32::try_from(self.slots.len())
+                    .expect("fewer than 2^32 live green threads per worker");
                 self.slots.push(Some(task));
-                self.slots.len() - 1
+                slot
             }
         }
     }
 
     /// Removes the green thread in `slot` (from `insert`).
-    pub(crate) fn remove(&mut self, slot: usize) -> Option<T> {
-        let task = self.slots[slot].take();
+    pub(crate) fn remove(&mut self, slot: u32) -> Option<T> {
+        let task = self.slots[slot as usize].take();
         if task.is_some() {
             self.free.push(slot);
         }
@@ -65,7 +69,7 @@ mod tests {
     fn slots_are_reused_and_tracked() {
         let tasks: Vec<Arc<u32>> = (0..3).map(Arc::new).collect();
         let mut owned = OwnedTasks::default();
-        let slots: Vec<usize> = tasks.iter().map(|t| owned.insert(t.clone())).collect();
+        let slots: Vec<u32> = tasks.iter().map(|t| owned.insert(t.clone())).collect();
         assert_eq!(slots, [0, 1, 2]);
         assert_eq!(owned.snapshot().len(), 3);
         assert!(Arc::ptr_eq(&owned.remove(1).unwrap(), &tasks[1]));

@@ -610,7 +610,8 @@ impl Worker {
                 return false; // `live` goes here
             }
         };
-        task.owner.store(self.index, Ordering::Release);
+        // The index fits: the builder allows at most `MAX_WORKER_THREADS` workers.
+        task.owner.store(self.index as u32, Ordering::Release);
         let task_ptr = TaskRef::as_ptr(task);
         let mut context = Context::new(stack, move |s| entry(task_ptr, s, f));
         if let Some(name) = &task.name {

@@ -102,13 +102,57 @@ pub(crate) enum Pending {
     TimedOut,
 }
 
+/// A thread's `timeout()` frames, outermost first. Boxed on the first `timeout()` and kept: most
+/// green threads never use one, and every green thread carries a `ParkPoint` in its task (a
+/// `Vec` and an id counter inline were 32 of a task's bytes; this is 8).
+#[derive(Default)]
+struct Timeouts(Option<Box<TimeoutFrames>>);
+
+#[derive(Default)]
+struct TimeoutFrames {
+    frames: Vec<Frame>,
+    /// The last id given out: ids stay unique for the thread's life.
+    last_id: u64,
+}
+
+impl Timeouts {
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|t| t.frames.is_empty())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Frame> {
+        self.0.iter().flat_map(|t| t.frames.iter())
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Frame> {
+        self.0.iter_mut().flat_map(|t| t.frames.iter_mut())
+    }
+
+    fn push(&mut self, deadline: Instant) -> u64 {
+        let t = self.0.get_or_insert_with(Box::default);
+        t.last_id += 1;
+        t.frames.push(Frame {
+            id: t.last_id,
+            deadline,
+            reported: false,
+        });
+        t.last_id
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Some(t) = &mut self.0 {
+            t.frames.retain(|f| f.id != id);
+        }
+    }
+}
+
 /// A thread's cancellation state, apart from the request flag (which others set).
 pub(crate) struct ParkPoint {
     /// Nesting depth of `shield`.
     shield: u32,
     /// Active `timeout()`s, outermost first.
-    timeouts: Vec<Frame>,
-    next_id: u64,
+    timeouts: Timeouts,
     /// This thread raised a cancellation or timeout that may still be unwinding it.
     raised: bool,
     /// Set by the panic hook when this thread starts panicking.
@@ -121,8 +165,7 @@ impl ParkPoint {
     pub(crate) fn new() -> Self {
         ParkPoint {
             shield: 0,
-            timeouts: Vec::new(),
-            next_id: 0,
+            timeouts: Timeouts::default(),
             raised: false,
             panic_started: false,
             deferred: false,
@@ -277,17 +320,11 @@ impl ParkPoint {
     }
 
     pub(crate) fn push_timeout(&mut self, deadline: Instant) -> u64 {
-        self.next_id += 1;
-        self.timeouts.push(Frame {
-            id: self.next_id,
-            deadline,
-            reported: false,
-        });
-        self.next_id
+        self.timeouts.push(deadline)
     }
 
     pub(crate) fn pop_timeout(&mut self, id: u64) {
-        self.timeouts.retain(|f| f.id != id);
+        self.timeouts.remove(id);
     }
 
     pub(crate) fn enter_shield(&mut self) {
