@@ -8,6 +8,7 @@
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(zsync_corosensei)");
     println!("cargo::rustc-check-cfg=cfg(loom)");
+    println!("cargo::rustc-check-cfg=cfg(zsync_hand_over)");
     println!("cargo::rerun-if-changed=build.rs");
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     let (arch, os) = (var("CARGO_CFG_TARGET_ARCH"), var("CARGO_CFG_TARGET_OS"));
@@ -26,7 +27,15 @@ fn main() {
     if elf_sysv && std::env::var_os("CARGO_FEATURE_HOOK").is_some() {
         println!("cargo::rustc-link-arg-tests=-Wl,--export-dynamic");
     }
-    if !has_asm || std::env::var_os("CARGO_FEATURE_COROSENSEI_BACKEND").is_some() {
+    let corosensei = !has_asm || std::env::var_os("CARGO_FEATURE_COROSENSEI_BACKEND").is_some();
+    if corosensei {
         println!("cargo::rustc-cfg=zsync_corosensei");
+    }
+    // A suspending green thread enters its successor directly (`Suspender::hand_over`): the
+    // hand-written x86_64 switch has the sequence; other targets go through the worker.
+    // `ZSYNC_HAND_OVER=0` at build time turns it off, for measuring.
+    println!("cargo::rerun-if-env-changed=ZSYNC_HAND_OVER");
+    if !corosensei && arch == "x86_64" && var("ZSYNC_HAND_OVER") != "0" {
+        println!("cargo::rustc-cfg=zsync_hand_over");
     }
 }

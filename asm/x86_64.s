@@ -108,6 +108,54 @@ zsync_0_1_suspend:
     jmp rcx                         # a jmp: the return-stack predictor is left untouched
     .cfi_endproc
 
+    # zsync_0_1_hand_over(from_link: rdi, to_sp: rsi, to_link: rdx, from_sp_out: rcx,
+    #                     continuation: rax)
+    # From inside a context: suspends it (its frame saved as by suspend, its stack pointer
+    # stored at [rcx]) and enters a suspended sibling at `to_sp` in its place. The sibling takes
+    # over the parent link (copied from [rdi] to [rdx]), so the parent's pending resume returns
+    # when the sibling suspends or finishes, not this context. Entered with `jmp` from the Rust
+    # stub, like suspend; the sibling continues with rax = 0 (carry on).
+    .globl zsync_0_1_hand_over
+    .type zsync_0_1_hand_over,@function
+    .p2align 4
+zsync_0_1_hand_over:
+    .cfi_startproc
+    .cfi_def_cfa rsp, 0
+    .cfi_register rip, rax
+    push rax                        # this context's continuation
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rip, 0
+    push rbp                        # its rbp and rbx, as suspend saves them
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbp, 0
+    push rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbx, 0
+    lea rax, [rip + .Lresume_point] # where its next resume enters
+    push rax
+    .cfi_adjust_cfa_offset 8
+    mov qword ptr [rcx], rsp        # its saved stack pointer
+    mov rax, qword ptr [rdi]        # the parent's frame...
+    mov qword ptr [rdx], rax        # ...becomes the sibling's link
+    lea rsp, [rsi + 8]              # onto the sibling's stack, past its resume address
+    .cfi_def_cfa rsp, 24
+    .cfi_offset rbx, -24
+    .cfi_offset rbp, -16
+    .cfi_offset rip, -8
+    pop rbx
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbx
+    pop rbp
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbp
+    xor eax, eax                    # the sibling's stub result: carry on (RESUME)
+    pop rcx                         # its continuation
+    .cfi_adjust_cfa_offset -8
+    .cfi_register rip, rcx
+    jmp rcx
+    .cfi_endproc
+    .size zsync_0_1_hand_over, .-zsync_0_1_hand_over
+
     # The resume address of a context that has never run. Entered like .Lresume_point, with
     # rdi = the initial stack pointer. Calls entry(arg, [sp+16], [sp+24]) on the new stack; when
     # the entry returns (with the context's last argument for the parent in rax), it goes back

@@ -874,3 +874,86 @@ fn new_green_threads_are_spread_over_busy_workers() {
         );
     }
 }
+
+/// Counts the green threads whose stacks were unwound (or that ended): one per thread.
+struct Gone(Arc<AtomicUsize>);
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Two green threads on one worker that wake each other in turn. Each park finds the other one
+/// ready, so (on x86_64) the parking thread enters it directly instead of going through the
+/// worker ("hand-over"): the thread that comes back to the worker is then not the one it
+/// resumed. Values arrive in order, and a thread entered that way that panics and ends is
+/// joined with its payload.
+#[test]
+fn green_threads_that_wake_each_other_in_turn_exchange_in_order_and_end_cleanly() {
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    rt.block_on(|| {
+        let (ping_tx, ping_rx) = zsync::sync::mpsc::channel::<u32>();
+        let (pong_tx, pong_rx) = zsync::sync::mpsc::channel::<u32>();
+        let echo = zsync::spawn(move || {
+            for v in ping_rx {
+                pong_tx.send(v * 2).unwrap();
+                if v == 999 {
+                    // Ends right after waking its partner, on a turn it was handed.
+                    std::panic::resume_unwind(Box::new("echo ends"));
+                }
+            }
+        });
+        for i in 0..1000 {
+            ping_tx.send(i).unwrap();
+            assert_eq!(pong_rx.recv().unwrap(), i * 2);
+        }
+        let payload = echo.join().unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"echo ends"));
+    });
+}
+
+/// Three green threads on one worker passing a token around a ring until it runs out, then all
+/// parked in `recv`, most of their parks made by handing the worker to the next one: the parked
+/// gauge counts each exactly once, a cancellation unwinds one of them, and dropping the runtime
+/// unwinds the others.
+#[test]
+fn green_threads_parked_by_handing_over_are_counted_cancelled_and_unwound() {
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let gone = Arc::new(AtomicUsize::new(0));
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..3).map(|_| zsync::sync::mpsc::channel::<u32>()).unzip();
+    let mut handles = Vec::new();
+    for (i, rx) in rxs.into_iter().enumerate() {
+        let next = txs[(i + 1) % 3].clone();
+        let gone = gone.clone();
+        handles.push(rt.spawn(move || {
+            let _gone = Gone(gone);
+            while let Ok(token) = rx.recv() {
+                if token > 0 {
+                    next.send(token - 1).unwrap();
+                }
+            }
+        }));
+    }
+    txs[0].send(3000).unwrap(); // from this OS thread: its send blocks nothing
+    let start = Instant::now();
+    while rt.metrics().parked < 3 || start.elapsed() < Duration::from_millis(50) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            rt.metrics()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let m = rt.metrics();
+    assert_eq!((m.live, m.parked), (3, 3), "{m:?}");
+    let cancelled = handles.remove(1).cancel().unwrap_err();
+    assert!(cancelled.is::<Cancelled>());
+    assert_eq!(gone.load(Ordering::SeqCst), 1);
+    assert_eq!(rt.metrics().parked, 2);
+    drop(rt);
+    assert_eq!(gone.load(Ordering::SeqCst), 3);
+    for h in handles {
+        assert!(h.join().unwrap_err().is::<Cancelled>());
+    }
+}

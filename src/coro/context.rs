@@ -80,6 +80,9 @@ pub struct Context {
     stack: ManuallyDrop<Stack>,
 }
 
+/// What a resume brought back (see [`Context::settle`]).
+pub(crate) struct Returned(arch::Transfer);
+
 /// The handle a context's function uses to suspend itself. Only reachable inside the context.
 pub struct Suspender {
     link: *mut *mut u8,
@@ -161,17 +164,68 @@ impl Context {
 
     #[inline]
     fn switch(&mut self, arg: usize) -> Resumed {
-        if self.state == State::NotStarted {
+        // SAFETY: `self` may be resumed (`resume` checked it, `force_unwind` resumes only a
+        // suspended context), and nothing hands over from it (only `Suspender::hand_over` does,
+        // and only for a parent that resumes with `resume_raw`), so `self` is what comes back.
+        let returned = unsafe { Self::enter(self, arg) };
+        self.settle(returned)
+    }
+
+    /// The parent's half of a resume: enters the context and returns what came back, without
+    /// recording it anywhere.
+    ///
+    /// # Safety
+    /// `this` is a context that is not running, not finished, and not borrowed for the call
+    /// (the context, or a sibling it hands over to, may write its own `Context` meanwhile).
+    #[inline]
+    unsafe fn enter(this: *mut Context, arg: usize) -> Returned {
+        // SAFETY: valid, not running and unborrowed (the caller's promise); the borrow ends
+        // before the switch.
+        let (sp, link, info, fresh) = unsafe {
+            let this = &mut *this;
+            (
+                this.sp,
+                &raw mut (*this.header).link,
+                &raw const (*this.header).info,
+                this.state == State::NotStarted,
+            )
+        };
+        if fresh {
             overflow::prepare_thread();
         }
-        // SAFETY: the header lives as long as the stack, which we own.
-        let info = unsafe { &raw const (*self.header).info };
         let prev = overflow::enter(info);
-        // SAFETY: the context is not running (we hold &mut self and state is NotStarted or
-        // Suspended), `sp` is its saved stack pointer and `link` its link slot. The switch
-        // returns here on this same OS thread.
-        let transfer = unsafe { arch::resume(self.sp, &raw mut (*self.header).link, arg) };
+        // SAFETY: the context is not running, `sp` is its saved stack pointer and `link` its
+        // link slot (the header lives as long as the stack). The switch returns here on this
+        // same OS thread.
+        let transfer = unsafe { arch::resume(sp, link, arg) };
         overflow::leave(info, prev);
+        Returned(transfer)
+    }
+
+    /// [`resume`](Self::resume) for a parent whose contexts may hand their turn to each other
+    /// ([`Suspender::hand_over`]): what comes back is recorded by [`settle`](Self::settle), on
+    /// the context that came back, which may be a sibling of `this`.
+    ///
+    /// # Safety
+    /// As `enter`: `this` is not running, not finished, and not borrowed across the call.
+    #[cfg(zsync_hand_over)]
+    #[inline]
+    pub(crate) unsafe fn resume_raw(this: *mut Context) -> Returned {
+        // SAFETY: the caller's promise.
+        unsafe {
+            assert!(
+                matches!((*this).state, State::NotStarted | State::Suspended),
+                "zsync::coro::Context::resume called on a context that has finished"
+            );
+            Self::enter(this, RESUME)
+        }
+    }
+
+    /// Records what a resume brought back on the context that suspended or finished: `self`,
+    /// which the parent learns from its own bookkeeping when a context may have handed over.
+    #[inline]
+    pub(crate) fn settle(&mut self, returned: Returned) -> Resumed {
+        let transfer = returned.0;
         if transfer.sp.is_null() {
             self.state = State::Finished;
             // SAFETY: the finish value comes from `unwind::Finished::into_arg` in the entry.
@@ -188,6 +242,13 @@ impl Context {
     /// True once the function has returned or panicked (or been unwound).
     pub fn is_finished(&self) -> bool {
         matches!(self.state, State::Finished | State::Abandoned)
+    }
+
+    /// True while the context waits in a suspension (started, not running, not finished).
+    #[cfg(zsync_hand_over)]
+    #[inline]
+    pub(crate) fn is_suspended(&self) -> bool {
+        self.state == State::Suspended
     }
 
     /// True once the context has been resumed at least once.
@@ -332,6 +393,46 @@ impl Suspender {
         let arg = unsafe { arch::suspend(self.link, 0) };
         if arg == UNWIND {
             // SAFETY: the slot lives in this context's header, which outlives the context's run.
+            unwind::raise(unsafe { &*self.unwind_token });
+        }
+    }
+
+    /// Suspends this context, `me`, and enters `next` in its place: `next` continues from its
+    /// own pending suspension, and the parent's pending resume now returns when `next` (or a
+    /// context it hands over to in turn) suspends or finishes. One switch instead of two (to
+    /// the parent and from it into `next`). Returns, like [`suspend`](Self::suspend), when this
+    /// context is continued, by its parent or by a sibling's `hand_over`; unwinds if the parent
+    /// resumed it to unwind.
+    ///
+    /// # Safety
+    /// `me` is the context this suspender belongs to; `next` is another context with the same
+    /// parent, suspended (started, not finished), on this OS thread. Both stay at their
+    /// addresses, unborrowed, until each is continued again, and the parent resumes with
+    /// [`Context::resume_raw`] and settles what comes back on the context that came back (it
+    /// must keep track of which one runs).
+    #[cfg(zsync_hand_over)]
+    #[inline]
+    pub(crate) unsafe fn hand_over(&self, me: *mut Context, next: *mut Context) {
+        // SAFETY: both valid and unborrowed (the caller's promise); `me` is running (we are
+        // on it), so its state may be set to what it is from the moment it is suspended; its
+        // saved stack pointer is written by the switch.
+        let arg = unsafe {
+            debug_assert!((*next).state == State::Suspended);
+            (*me).state = State::Suspended;
+            // The overflow handler must name the stack that runs.
+            overflow::enter(&raw const (*(*next).header).info);
+            arch::hand_over(
+                self.link,
+                &raw mut (*me).sp,
+                (*next).sp,
+                &raw mut (*(*next).header).link,
+            )
+        };
+        // Continued: the stack pointer saved at the switch is the deepest this one went here.
+        // SAFETY: `me` is still ours (the caller's promise); nothing wrote its `sp` since.
+        unsafe { (*me).stack.note_suspended_at((*me).sp as usize) };
+        if arg == UNWIND {
+            // SAFETY: as in `suspend`.
             unwind::raise(unsafe { &*self.unwind_token });
         }
     }

@@ -85,13 +85,22 @@ pub(crate) fn park_point() {
 
 /// Suspends the running green thread to its worker.
 #[inline]
-fn suspend(task: &TaskRef, reason: Reason) {
+fn suspend(worker: &Worker, task: &TaskRef, reason: Reason) {
     // SAFETY: we are this green thread, running; the reference ends before the switch.
     let suspender = {
         let local = unsafe { task.local() };
         local.reason = reason;
         local.suspender
     };
+    // Straight into the next green thread when the worker would pick a suspended one anyway.
+    // (`task` points into the worker's `resumed` slot, which `hand_over` refills: it is not
+    // read again before this thread is continued, when the slot holds it again.)
+    #[cfg(zsync_hand_over)]
+    if worker.hand_over(reason) {
+        return;
+    }
+    #[cfg(not(zsync_hand_over))]
+    let _ = worker;
     // SAFETY: set at the first resume; it lives on this green thread's stack.
     unsafe { (*suspender).suspend() };
 }
@@ -124,7 +133,7 @@ fn suspend_green(worker: &Worker, task: &TaskRef, deadline: Option<Instant>, wai
     };
     if !task.park.take_token() {
         let timer = wake_at.map(|at| worker.add_timer(at, task.clone()));
-        suspend(task, Reason::Park);
+        suspend(worker, task, Reason::Park);
         // Resumed on the same worker (a started green thread never moves).
         if let Some(key) = timer {
             worker.cancel_timer(key);
@@ -277,7 +286,7 @@ pub(crate) fn yield_now() {
     match context::current() {
         Current::Green { worker, task } => {
             green_park_point(worker, task);
-            suspend(task, Reason::Yield);
+            suspend(worker, task, Reason::Yield);
             green_park_point(worker, task);
         }
         _ => {
@@ -298,7 +307,7 @@ pub(crate) fn coop_yield(spent: bool) {
         let watch = &worker.remote().watch;
         if watch.take_request() || spent {
             super::metrics::WorkerMetrics::add(&watch.coop_yields, 1);
-            suspend(task, Reason::Yield);
+            suspend(worker, task, Reason::Yield);
         }
     }
 }

@@ -98,6 +98,10 @@ pub(crate) struct Worker {
     pub(super) current: Cell<*const TaskRef>,
     /// The `TaskRef` of the green thread being resumed, for the resume (see `run_task`).
     resumed: UnsafeCell<Option<TaskRef>>,
+    /// Green threads may hand their turn to each other (`hand_over`): only while the worker is
+    /// in its run loop, not while it shuts down.
+    #[cfg(zsync_hand_over)]
+    hand_over_ok: Cell<bool>,
     tick: Cell<u32>,
     /// Green threads whose cancellation or timeout is due but could not be raised because this
     /// OS thread was unwinding (see `task::cancel`): woken once it no longer is.
@@ -172,6 +176,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         owned: RefCell::new(OwnedTasks::default()),
         current: Cell::new(std::ptr::null()),
         resumed: UnsafeCell::new(None),
+        #[cfg(zsync_hand_over)]
+        hand_over_ok: Cell::new(false),
         tick: Cell::new(0),
         deferred: RefCell::new(Vec::new()),
         last_trim: Cell::new(Instant::now()),
@@ -184,7 +190,11 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         uring: Default::default(),
     };
     context::set_worker(&worker);
+    #[cfg(zsync_hand_over)]
+    worker.hand_over_ok.set(true);
     worker.run_loop();
+    #[cfg(zsync_hand_over)]
+    worker.hand_over_ok.set(false);
     worker.shut_down();
     if let Some(reactor) = &worker.remote().reactor {
         // Nobody polls it any more: waits on its sources fall back to poll(2).
@@ -535,10 +545,27 @@ impl Worker {
         // SAFETY: just written; it stays there until the `take` below.
         self.current
             .set(unsafe { (*slot).as_ref().unwrap_unchecked() });
+        #[cfg(not(zsync_hand_over))]
         let resumed = context.resume();
+        // The thread may hand its turn to another of this worker's (`hand_over`), which may
+        // hand it on: what comes back is whichever ran last, the one in the slot then.
+        #[cfg(zsync_hand_over)]
+        // SAFETY: `context` may be resumed (checked as it came out of a queue); the reference
+        // is not used across the call, and the worker settles what comes back on the context
+        // that came back.
+        let returned = unsafe { Context::resume_raw(context) };
         self.current.set(std::ptr::null());
         // SAFETY: as above; the green thread is suspended or finished, nobody reads the slot.
         let task = unsafe { (*slot).take().unwrap_unchecked() };
+        #[cfg(zsync_hand_over)]
+        let (resumed, local) = {
+            // SAFETY: the green thread that came back is suspended or finished, on this worker.
+            let local = unsafe { (*TaskRef::as_ptr(&task)).local() };
+            let Body::Running { context, .. } = &mut local.body else {
+                unreachable!("only a running green thread comes back from a resume")
+            };
+            (context.settle(returned), local)
+        };
         remote.watch.leave();
         // Only a running green thread can end an unwind, so this is the place to look.
         if !self.deferred.borrow().is_empty() && !std::thread::panicking() {
@@ -575,6 +602,106 @@ impl Worker {
                 WorkerMetrics::add(&self.remote().owned.0, u64::MAX); // minus one
             }
         }
+    }
+
+    /// The suspending green thread's shortcut to its successor: when the next green thread this
+    /// worker would pick is a suspended one from its ready queue, the suspending thread does the
+    /// worker's part itself, on its own stack (queue itself for a yield, commit its park, as
+    /// `run_task` does after a resume; then what `run_task` does before one, for the
+    /// successor), and enters the successor directly (`Suspender::hand_over`): one switch
+    /// instead of two, and no trip through the run loop. Every other pick goes through the
+    /// worker as before, so nothing the loop does is skipped: fairness ticks (I/O polls, dumps,
+    /// the inbox and injector, balance), clock checks of armed timers, spawned threads waiting
+    /// in `next` or `fresh`, a successor that is new, finished or the caller itself, deferred
+    /// wakes, shutdown. Then this returns false and the caller suspends.
+    ///
+    /// Why the park may be committed before the switch: only this worker resumes its green
+    /// threads, and it is busy until the switch is done, so a wake that the commit lets in (an
+    /// unpark from another OS thread queues the thread in this worker's inbox) cannot resume
+    /// the thread before it is suspended.
+    ///
+    /// Returns true once the calling green thread has been continued.
+    #[cfg(zsync_hand_over)]
+    pub(crate) fn hand_over(&self, reason: Reason) -> bool {
+        if !self.hand_over_ok.get() || !self.deferred.borrow().is_empty() {
+            return false;
+        }
+        let tick = self.tick.get().wrapping_add(1);
+        let remote = self.remote();
+        // The picks `next_task` would make differently from "the ready queue's first".
+        if tick % FAIRNESS_TICK == 0
+            || tick % BALANCE_TICK == 0
+            || (tick % TIMER_CHECK_TICK == 0 && self.timer_due.get().is_some())
+            || (tick % NEXT_FAIRNESS_TICK != 0 && !remote.next.is_empty())
+            || (tick % 2 == 0 && !remote.fresh.is_empty())
+        {
+            return false;
+        }
+        let slot = self.resumed.get();
+        let next_context: *mut Context = {
+            let ready = self.ready.borrow();
+            let Some(next) = ready.front() else {
+                return false;
+            };
+            // SAFETY: the slot holds the caller, running (see `run_task`).
+            if TaskRef::ptr_eq(next, unsafe { (*slot).as_ref().unwrap_unchecked() }) {
+                return false; // a wake that queued the caller while it ran
+            }
+            // SAFETY: a queued green thread is not running, and this worker owns it (only
+            // owned ones are in its ready queue); nothing else holds its local state now.
+            match unsafe { &mut (*TaskRef::as_ptr(next)).local().body } {
+                Body::Running { context, .. } if context.is_suspended() => context,
+                _ => return false, // new (to be started) or finished (a stale wake)
+            }
+        };
+        self.tick.set(tick);
+        let next = self.ready.borrow_mut().pop_front();
+        // SAFETY: checked above: the queue's first entry.
+        let next = unsafe { next.unwrap_unchecked() };
+        // The caller's side of `run_task`, after a resume.
+        // SAFETY: the slot holds the caller (see `run_task`); taking it out is the worker's
+        // part, done here; the caller reads it again only once continued, when it holds the
+        // caller again.
+        let me = unsafe { (*slot).take().unwrap_unchecked() };
+        // SAFETY: we are this green thread, running on this worker.
+        let me_local = unsafe { (*TaskRef::as_ptr(&me)).local() };
+        let suspender = me_local.suspender;
+        let Body::Running { context, .. } = &mut me_local.body else {
+            unreachable!("a running green thread has a context")
+        };
+        let me_context: *mut Context = context;
+        match reason {
+            Reason::Yield => self.ready.borrow_mut().push_back(me),
+            Reason::Park => {
+                if me.park.commit_park() {
+                    me_local.parked = true;
+                    me_local.parked_at = self.shared.clock.load(Ordering::Relaxed);
+                    WorkerMetrics::add(&remote.metrics.parked, 1);
+                    WorkerMetrics::add(&remote.metrics.parks, 1);
+                    drop(me); // the queue's reference; its wakers and `owned` hold others
+                } else {
+                    self.ready.borrow_mut().push_back(me);
+                }
+            }
+        }
+        remote.watch.leave();
+        // The successor's side of `run_task`, before a resume.
+        // SAFETY: queued, so not running; owned by this worker.
+        let next_local = unsafe { (*TaskRef::as_ptr(&next)).local() };
+        if std::mem::take(&mut next_local.parked) {
+            WorkerMetrics::add(&remote.metrics.parked, u64::MAX); // minus one
+        }
+        WorkerMetrics::add(&remote.metrics.switches, 1);
+        remote.watch.enter(&next);
+        // SAFETY: emptied above; `current` already points at the slot.
+        unsafe { slot.write(Some(next)) };
+        // SAFETY: `suspender` is the caller's (set at its first resume, on its stack);
+        // `me_context` is the caller's running context and `next_context` the successor's,
+        // suspended; both live in their tasks' allocations, which their `owned` entries keep
+        // alive, and nothing borrows them across the switch. The worker resumes with
+        // `resume_raw` and settles on the task in the slot (`run_task`).
+        unsafe { (*suspender).hand_over(me_context, next_context) };
+        true
     }
 
     /// Wakes the green threads whose cancellation or timeout waited for this OS thread to stop

@@ -17,6 +17,9 @@ extern "C" {
     fn zsync_suspend();
     #[link_name = "zsync_0_1_trampoline"]
     fn zsync_trampoline();
+    #[cfg(zsync_hand_over)]
+    #[link_name = "zsync_0_1_hand_over"]
+    fn zsync_hand_over();
     #[link_name = "zsync_0_1_walk"]
     fn zsync_walk(sp: *mut u8, f: unsafe extern "C" fn(*mut u8), arg: *mut u8);
 }
@@ -87,6 +90,46 @@ pub(crate) unsafe fn suspend(link: *mut *mut u8, arg: usize) -> usize {
             suspend = sym zsync_suspend,
             in("rdi") link,
             in("rsi") arg,
+            lateout("rax") ret,
+            lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,
+            clobber_abi("C"),
+        );
+    }
+    ret
+}
+
+/// Suspends the running context, storing its saved stack pointer at `*from_sp`, and enters the
+/// suspended sibling whose saved stack pointer is `to_sp` in its place: the parent link moves
+/// from `*from_link` to `*to_link`, so the parent's pending `resume` returns when the sibling
+/// suspends or finishes. The sibling's own pending `suspend` returns 0 (carry on). Returns the
+/// value given to whoever later continues this context (a `resume`, or 0 from another
+/// `hand_over`).
+///
+/// # Safety
+/// Must run on the context whose link slot is `from_link`, while it is running; `to_sp` must
+/// be the saved stack pointer of a suspended (started) context of the same parent on this OS
+/// thread, whose link slot is `to_link`, and which does not run meanwhile.
+#[cfg(zsync_hand_over)]
+#[inline(always)]
+pub(crate) unsafe fn hand_over(
+    from_link: *mut *mut u8,
+    from_sp: *mut *mut u8,
+    to_sp: *mut u8,
+    to_link: *mut *mut u8,
+) -> usize {
+    let ret: usize;
+    // SAFETY: upheld by the caller. The sequence leaves with a jmp, like `suspend`; the
+    // continuation at label 2 is reached again when this context is continued, with rax set.
+    unsafe {
+        asm!(
+            "lea rax, [rip + 2f]",
+            "jmp {hand_over}",
+            "2:",
+            hand_over = sym zsync_hand_over,
+            in("rdi") from_link,
+            in("rsi") to_sp,
+            in("rdx") to_link,
+            in("rcx") from_sp,
             lateout("rax") ret,
             lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,
             clobber_abi("C"),

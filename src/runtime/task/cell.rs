@@ -118,6 +118,13 @@ impl TaskRef {
         TaskRef { ptr }
     }
 
+    /// Whether both are the same task.
+    #[cfg(zsync_hand_over)]
+    #[inline]
+    pub(crate) fn ptr_eq(a: &TaskRef, b: &TaskRef) -> bool {
+        a.ptr == b.ptr
+    }
+
     pub(crate) fn as_ptr(this: &TaskRef) -> *const Task {
         this.ptr.as_ptr()
     }
