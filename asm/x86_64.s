@@ -95,6 +95,7 @@ zsync_0_1_suspend:
     .cfi_offset rbx, -24
     .cfi_offset rbp, -16
     .cfi_offset rip, -8
+.Lcontinue:                         # also entered by hand_over, in this same state, rdx = arg
     pop rbx
     .cfi_adjust_cfa_offset -8
     .cfi_restore rbx
@@ -137,22 +138,13 @@ zsync_0_1_hand_over:
     mov qword ptr [rcx], rsp        # its saved stack pointer
     mov rax, qword ptr [rdi]        # the parent's frame...
     mov qword ptr [rdx], rax        # ...becomes the sibling's link
+    xor edx, edx                    # the sibling's stub result: carry on (RESUME)
     lea rsp, [rsi + 8]              # onto the sibling's stack, past its resume address
     .cfi_def_cfa rsp, 24
     .cfi_offset rbx, -24
     .cfi_offset rbp, -16
     .cfi_offset rip, -8
-    pop rbx
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore rbx
-    pop rbp
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore rbp
-    xor eax, eax                    # the sibling's stub result: carry on (RESUME)
-    pop rcx                         # its continuation
-    .cfi_adjust_cfa_offset -8
-    .cfi_register rip, rcx
-    jmp rcx
+    jmp .Lcontinue                  # the rest is a resume's: rbx, rbp, the continuation
     .cfi_endproc
     .size zsync_0_1_hand_over, .-zsync_0_1_hand_over
 

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::DropCounter;
 use std::io::ErrorKind;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::{Command, Stdio};
@@ -103,15 +104,6 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .cloned()
         .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "<not a string>".into())
-}
-
-/// Counts its drops: shows that a cancelled green thread unwound.
-struct DropCounter(Arc<AtomicUsize>);
-
-impl Drop for DropCounter {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 // ---- 6. Semaphore::add_permits(usize::MAX) --------------------------------------------------

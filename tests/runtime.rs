@@ -8,12 +8,28 @@ use zsync::runtime::{Builder, Flavor, Handle};
 use zsync::thread;
 use zsync::{Cancelled, Runtime};
 
+mod common;
+use common::DropCounter;
+
 fn runtime(flavor: Flavor) -> Runtime {
     Builder::new()
         .worker_threads(2)
         .flavor(flavor)
         .build()
         .unwrap()
+}
+
+/// Waits (up to 5 s, then fails with the metrics) until `rt`'s metrics satisfy `done`.
+fn wait_for_metrics(rt: &Runtime, done: impl Fn(&zsync::runtime::Metrics) -> bool) {
+    let start = Instant::now();
+    while !done(&rt.metrics()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            rt.metrics()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Runs `body` on a fresh runtime of each flavor.
@@ -427,15 +443,7 @@ fn stacks_are_reused_after_threads_finish() {
         pages <= 300,
         "{pages} distinct stacks for 600 green threads"
     );
-    let start = Instant::now();
-    while rt.metrics().live != 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            rt.metrics()
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_for_metrics(&rt, |m| m.live == 0);
 }
 
 /// Whether the page holding `addr` is in memory (mincore(2), which brings nothing in).
@@ -492,15 +500,7 @@ fn metrics_count_live_parked_switches_and_steals() {
             })
         })
         .collect();
-    let start = Instant::now();
-    while rt.metrics().parked < 100 {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            rt.metrics()
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_for_metrics(&rt, |m| m.parked >= 100);
     let m = rt.metrics();
     assert_eq!(m.live, 100, "{m:?}");
     assert_eq!(m.parked, 100, "{m:?}");
@@ -514,14 +514,7 @@ fn metrics_count_live_parked_switches_and_steals() {
     for h in handles {
         h.join().unwrap();
     }
-    while rt.metrics().live != 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            rt.metrics()
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_for_metrics(&rt, |m| m.live == 0);
     assert_eq!(rt.metrics().parked, 0);
 }
 
@@ -875,15 +868,6 @@ fn new_green_threads_are_spread_over_busy_workers() {
     }
 }
 
-/// Counts the green threads whose stacks were unwound (or that ended): one per thread.
-struct Gone(Arc<AtomicUsize>);
-
-impl Drop for Gone {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 /// Two green threads on one worker that wake each other in turn. Each park finds the other one
 /// ready, so (on x86_64) the parking thread enters it directly instead of going through the
 /// worker ("hand-over"): the thread that comes back to the worker is then not the one it
@@ -927,7 +911,7 @@ fn green_threads_parked_by_handing_over_are_counted_cancelled_and_unwound() {
         let next = txs[(i + 1) % 3].clone();
         let gone = gone.clone();
         handles.push(rt.spawn(move || {
-            let _gone = Gone(gone);
+            let _gone = DropCounter(gone);
             while let Ok(token) = rx.recv() {
                 if token > 0 {
                     next.send(token - 1).unwrap();
@@ -936,15 +920,8 @@ fn green_threads_parked_by_handing_over_are_counted_cancelled_and_unwound() {
         }));
     }
     txs[0].send(3000).unwrap(); // from this OS thread: its send blocks nothing
-    let start = Instant::now();
-    while rt.metrics().parked < 3 || start.elapsed() < Duration::from_millis(50) {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            rt.metrics()
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_for_metrics(&rt, |m| m.parked >= 3);
+    std::thread::sleep(Duration::from_millis(50)); // time to overshoot, if the gauge would
     let m = rt.metrics();
     assert_eq!((m.live, m.parked), (3, 3), "{m:?}");
     let cancelled = handles.remove(1).cancel().unwrap_err();

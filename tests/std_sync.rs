@@ -19,19 +19,11 @@ use zsync::sync::{
 use zsync::thread;
 
 mod common;
-use common::{on_each_model, rng};
+use common::{on_each_model, rng, DropCounter};
 
 /// A value without `Copy` whose drops are counted.
 #[derive(Debug, PartialEq, Eq)]
 struct Token(u32);
-
-struct CountsDrops(Arc<AtomicUsize>);
-
-impl Drop for CountsDrops {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 // ---- Mutex ----
 
@@ -53,7 +45,7 @@ fn mutex_into_inner_and_get_mut_move_the_value_out_once() {
         assert_eq!(m.into_inner().unwrap(), Token(10));
 
         let drops = Arc::new(AtomicUsize::new(0));
-        let m = Mutex::new(CountsDrops(drops.clone()));
+        let m = Mutex::new(DropCounter(drops.clone()));
         let inner = m.into_inner().unwrap();
         assert_eq!(
             drops.load(Ordering::SeqCst),
@@ -298,7 +290,7 @@ fn rwlock_of_unsized_slice_into_inner_and_get_mut() {
 
         assert_eq!(RwLock::new(Token(3)).into_inner().unwrap(), Token(3));
         let drops = Arc::new(AtomicUsize::new(0));
-        let inner = RwLock::new(CountsDrops(drops.clone()))
+        let inner = RwLock::new(DropCounter(drops.clone()))
             .into_inner()
             .unwrap();
         assert_eq!(drops.load(Ordering::SeqCst), 0);
@@ -719,7 +711,7 @@ fn once_lock_value_is_dropped_once_where_the_cell_is() {
         let cell = OnceLock::new();
         let drops2 = drops.clone();
         thread::spawn(move || {
-            cell.get_or_init(|| CountsDrops(drops2.clone()));
+            cell.get_or_init(|| DropCounter(drops2.clone()));
             assert_eq!(drops2.load(Ordering::SeqCst), 0);
             drop(cell);
         })

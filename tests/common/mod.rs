@@ -154,3 +154,13 @@ pub fn check_drained_reads<S>(
         start.elapsed()
     );
 }
+
+/// Counts its drops into the shared counter: shows that a value was dropped, or that a
+/// cancelled green thread's stack was unwound.
+pub struct DropCounter(pub std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
