@@ -96,7 +96,7 @@ fn suspend(worker: &Worker, task: &TaskRef, reason: Reason) {
     // (`task` points into the worker's `resumed` slot, which `hand_over` refills: it is not
     // read again before this thread is continued, when the slot holds it again.)
     #[cfg(zsync_hand_over)]
-    if worker.hand_over(reason) {
+    if worker.hand_over() {
         return;
     }
     #[cfg(not(zsync_hand_over))]

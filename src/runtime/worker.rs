@@ -528,12 +528,8 @@ impl Worker {
             // A stale wake of a finished green thread (its timer or a late unpark).
             return;
         };
-        if std::mem::take(&mut local.parked) {
-            WorkerMetrics::add(&self.remote().metrics.parked, u64::MAX); // minus one
-        }
+        self.before_resume(&task, &mut local.parked);
         let remote = self.remote();
-        WorkerMetrics::add(&remote.metrics.switches, 1);
-        remote.watch.enter(&task);
         // The green thread keeps the `&TaskRef` that `context::current` gives it across its
         // suspensions, and a later `run_task` (maybe from another caller, at another stack
         // depth) resumes it: the `TaskRef` must sit at the same address every time, so it moves
@@ -572,19 +568,7 @@ impl Worker {
             self.wake_deferred();
         }
         match resumed {
-            Resumed::Suspended => match local.reason {
-                Reason::Yield => self.ready.borrow_mut().push_back(task),
-                Reason::Park => {
-                    if task.park.commit_park() {
-                        local.parked = true;
-                        local.parked_at = self.shared.clock.load(Ordering::Relaxed);
-                        WorkerMetrics::add(&self.remote().metrics.parked, 1);
-                        WorkerMetrics::add(&self.remote().metrics.parks, 1);
-                    } else {
-                        self.ready.borrow_mut().push_back(task);
-                    }
-                }
-            },
+            Resumed::Suspended => self.after_suspend(task, local),
             Resumed::Finished(_) => {
                 // Destroyed: the closure completed its join packet itself (and caught every
                 // panic); the stack goes back to the pool, and `live` (dropped with the body)
@@ -600,6 +584,39 @@ impl Worker {
                 }
                 self.owned.borrow_mut().remove(local.owned_slot);
                 WorkerMetrics::add(&self.remote().owned.0, u64::MAX); // minus one
+            }
+        }
+    }
+
+    /// The worker's part before a green thread runs: out of the parked gauge, one switch more,
+    /// published to the monitor.
+    #[inline(always)]
+    fn before_resume(&self, task: &TaskRef, parked: &mut bool) {
+        let remote = self.remote();
+        if std::mem::take(parked) {
+            WorkerMetrics::add(&remote.metrics.parked, u64::MAX); // minus one
+        }
+        WorkerMetrics::add(&remote.metrics.switches, 1);
+        remote.watch.enter(task);
+    }
+
+    /// The worker's part once a green thread has suspended: a yield goes to the back of the
+    /// ready queue; a park is committed (`task` was the queue's reference: wakers and `owned`
+    /// hold the others), or requeued if a wake came first.
+    #[inline(always)]
+    fn after_suspend(&self, task: TaskRef, local: &mut Local) {
+        match local.reason {
+            Reason::Yield => self.ready.borrow_mut().push_back(task),
+            Reason::Park => {
+                if task.park.commit_park() {
+                    local.parked = true;
+                    local.parked_at = self.shared.clock.load(Ordering::Relaxed);
+                    let metrics = &self.remote().metrics;
+                    WorkerMetrics::add(&metrics.parked, 1);
+                    WorkerMetrics::add(&metrics.parks, 1);
+                } else {
+                    self.ready.borrow_mut().push_back(task);
+                }
             }
         }
     }
@@ -622,7 +639,17 @@ impl Worker {
     ///
     /// Returns true once the calling green thread has been continued.
     #[cfg(zsync_hand_over)]
-    pub(crate) fn hand_over(&self, reason: Reason) -> bool {
+    #[inline(always)]
+    pub(crate) fn hand_over(&self) -> bool {
+        // Nothing else ready (a lone yielder, the usual park of a server): one look, inline,
+        // without the cost of entering the rest (which saves every callee-saved register).
+        !self.ready.borrow().is_empty() && self.hand_over_to_next()
+    }
+
+    /// [`hand_over`](Self::hand_over) once something is ready.
+    #[cfg(zsync_hand_over)]
+    #[inline(never)]
+    fn hand_over_to_next(&self) -> bool {
         if !self.hand_over_ok.get() || !self.deferred.borrow().is_empty() {
             return false;
         }
@@ -670,29 +697,13 @@ impl Worker {
             unreachable!("a running green thread has a context")
         };
         let me_context: *mut Context = context;
-        match reason {
-            Reason::Yield => self.ready.borrow_mut().push_back(me),
-            Reason::Park => {
-                if me.park.commit_park() {
-                    me_local.parked = true;
-                    me_local.parked_at = self.shared.clock.load(Ordering::Relaxed);
-                    WorkerMetrics::add(&remote.metrics.parked, 1);
-                    WorkerMetrics::add(&remote.metrics.parks, 1);
-                    drop(me); // the queue's reference; its wakers and `owned` hold others
-                } else {
-                    self.ready.borrow_mut().push_back(me);
-                }
-            }
-        }
+        self.after_suspend(me, me_local); // `suspend` stored the reason
         remote.watch.leave();
         // The successor's side of `run_task`, before a resume.
         // SAFETY: queued, so not running; owned by this worker.
-        let next_local = unsafe { (*TaskRef::as_ptr(&next)).local() };
-        if std::mem::take(&mut next_local.parked) {
-            WorkerMetrics::add(&remote.metrics.parked, u64::MAX); // minus one
-        }
-        WorkerMetrics::add(&remote.metrics.switches, 1);
-        remote.watch.enter(&next);
+        self.before_resume(&next, unsafe {
+            &mut (*TaskRef::as_ptr(&next)).local().parked
+        });
         // SAFETY: emptied above; `current` already points at the slot.
         unsafe { slot.write(Some(next)) };
         // SAFETY: `suspender` is the caller's (set at its first resume, on its stack);
