@@ -6,7 +6,7 @@ use super::Reactor;
 use super::{BoundedQueue, Queue, Remote, Runtime, Shared};
 use crate::coro::{Stack, DEFAULT_STACK_SIZE};
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -231,11 +231,11 @@ impl Builder {
                     dump_pending: AtomicBool::new(false),
                 })
                 .collect(),
-            injector: Queue::new(),
-            idle: Idle::new(workers),
+            injector: super::Padded(Queue::new()),
+            idle: super::Padded(Idle::new(workers)),
             shutdown: AtomicBool::new(false),
             stack_exhausted: AtomicBool::new(false),
-            live: AtomicUsize::new(0),
+            live: super::LiveCount::new(workers),
             external_spawns: Default::default(),
             os_threads: Mutex::new(Vec::new()),
             fork_generation: super::fork::generation(),

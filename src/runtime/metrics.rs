@@ -74,7 +74,7 @@ pub struct WorkerSnapshot {
 impl Metrics {
     pub(crate) fn collect(shared: &Shared) -> Metrics {
         let mut m = Metrics {
-            live: shared.live.load(Ordering::Relaxed) as u64,
+            live: shared.live.load() as u64,
             ..Metrics::default()
         };
         for w in shared.workers.iter() {

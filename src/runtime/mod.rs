@@ -24,6 +24,7 @@ mod dump;
 mod fork;
 mod global;
 mod idle;
+mod live;
 mod metrics;
 pub(crate) mod monitor;
 mod next_slot;
@@ -44,11 +45,11 @@ pub(crate) use builder::THREAD_LIMITS;
 pub(crate) use fork::{PerProcess, FORKED_RUNTIME};
 
 use idle::Idle;
+pub(crate) use live::{Live, LiveCount};
 use metrics::WorkerMetrics;
 pub(crate) use queue::{BoundedQueue, Queue};
 use std::io;
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 pub(crate) use task::handle::{current, Thread};
 pub(crate) use task::join::JoinHandle;
@@ -96,6 +97,14 @@ pub(crate) struct Remote {
 #[derive(Default)]
 pub(crate) struct Padded<T>(pub(crate) T);
 
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// Everything the workers of one runtime share.
 pub(crate) struct Shared {
     pub(crate) flavor: Flavor,
@@ -103,11 +112,13 @@ pub(crate) struct Shared {
     pub(crate) thread_name: String,
     pub(crate) workers: Box<[Remote]>,
     /// Green threads spawned from outside the runtime's workers.
-    pub(crate) injector: Queue<TaskRef>,
-    pub(crate) idle: Idle,
+    /// (In a cache line of its own, as is `idle`: both are written by every worker that takes
+    /// from them or searches, while the fields around them are read at every spawn.)
+    pub(crate) injector: Padded<Queue<TaskRef>>,
+    pub(crate) idle: Padded<Idle>,
     pub(crate) shutdown: AtomicBool,
     /// Green threads spawned and not finished (OS threads too, for `Flavor::OsThreads`).
-    pub(crate) live: AtomicUsize,
+    pub(crate) live: LiveCount,
     /// Set while workers fail to map stacks for new green threads: spawns then map their stack
     /// themselves, so that the error reaches the caller of `spawn`.
     pub(crate) stack_exhausted: AtomicBool,
@@ -212,37 +223,6 @@ impl Shared {
                 .workers
                 .iter()
                 .any(|w| !w.fresh.is_empty() || !w.next.is_empty())
-    }
-}
-
-/// One count in [`Shared::live`]: taken when a green thread or OS thread is spawned, given
-/// back when the guard drops, whatever ends the thread: a green thread's body going `Done`
-/// (finished, failed to start, or abandoned unstarted), an OS thread's closure returning, or an
-/// OS thread that never started. The only place `live` changes.
-pub(crate) struct Live(NonNull<Shared>);
-
-// SAFETY: the guard only decrements an atomic in a `Shared`, which is `Sync`.
-unsafe impl Send for Live {}
-
-impl Live {
-    /// Counts a thread in `shared.live`.
-    ///
-    /// # Safety
-    /// `shared` outlives the guard. (A task keeps its guard in its body, dropped before its own
-    /// `Arc<Shared>`; an OS thread drops it before its `OsThread`'s.) No `Arc` clone of its own:
-    /// a spawn pays only the increment.
-    pub(crate) unsafe fn enter(shared: &Shared) -> Live {
-        shared.live.fetch_add(1, Ordering::AcqRel);
-        Live(NonNull::from(shared))
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        // SAFETY: `enter`'s caller keeps the `Shared` alive for the guard's life.
-        unsafe { self.0.as_ref() }
-            .live
-            .fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -424,7 +424,7 @@ fn suspected(shared: &Shared) -> bool {
     {
         return false;
     }
-    let live = shared.live.load(Ordering::Acquire) as u64;
+    let live = shared.live.load() as u64;
     let mut parked = 0;
     for w in shared.workers.iter() {
         if !w.inbox.is_empty()

@@ -44,6 +44,38 @@ impl<T> Queue<T> {
         value
     }
 
+    /// Pushes every item of `values` under one lock.
+    pub(crate) fn push_all(&self, values: impl IntoIterator<Item = T>) {
+        let mut items = self.items.lock().unwrap();
+        items.extend(values);
+        self.len.store(items.len(), Ordering::Release);
+    }
+
+    /// Pops the first item and hands up to `more` of the next ones to `keep`, which gives back
+    /// any it cannot take (they return to the front, in order); all under one lock.
+    pub(crate) fn pop_some(
+        &self,
+        more: usize,
+        mut keep: impl FnMut(T) -> Result<(), T>,
+    ) -> Option<T> {
+        if self.is_empty() {
+            return None;
+        }
+        let mut items = self.items.lock().unwrap();
+        let first = items.pop_front();
+        for _ in 0..more {
+            let Some(value) = items.pop_front() else {
+                break;
+            };
+            if let Err(value) = keep(value) {
+                items.push_front(value);
+                break;
+            }
+        }
+        self.len.store(items.len(), Ordering::Release);
+        first
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }

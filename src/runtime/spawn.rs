@@ -238,16 +238,30 @@ fn spawn_green<X: Tail>(
         None => None,
     };
     let name: Option<Arc<str>> = options.name.map(Arc::from);
-    let task = Task::allocate(shared.clone(), name, stack, tail);
-    let queued = task.clone();
-    match here.worker() {
-        Some(worker) if Arc::ptr_eq(&worker.shared, shared) => worker.push_spawned(queued),
-        _ => {
+    let spawner = here
+        .worker()
+        .filter(|worker| Arc::ptr_eq(&worker.shared, shared));
+    let (task, queued) = Task::allocate(
+        shared.clone(),
+        spawner.map(|worker| worker.index),
+        name,
+        stack,
+        tail,
+    );
+    match spawner {
+        Some(worker) => {
+            worker.push_spawned(queued);
+            // Another worker may take it; on a runtime of one there is none to wake.
+            if shared.workers.len() > 1 {
+                shared.notify_one();
+            }
+        }
+        None => {
             shared.external_spawns.fetch_add(1, Ordering::Relaxed);
             shared.injector.push(queued);
+            shared.notify_one();
         }
     }
-    shared.notify_one();
     // A spawn returns without parking, so it honours the budget and the monitor's yield
     // requests like every such zsync call: a loop that spawns a million green threads must not
     // hold its worker (and every sleeper on it) for a second. The yield comes after the queueing:

@@ -22,7 +22,7 @@ use super::owned::OwnedTasks;
 use super::task::park_state::Wake;
 use super::task::{Body, Local, Reason, Start, Task, TaskRef, Unstarted};
 use super::timer::wheel::{TimerKey, TimerWheel};
-use super::Shared;
+use super::{Shared, FRESH_CAPACITY};
 use crate::coro::{Context, Resumed, StackPool, Suspender};
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::VecDeque;
@@ -234,9 +234,27 @@ impl Worker {
         WorkerMetrics::add(&remote.metrics.spawns, 1);
         if let Some(older) = remote.next.put(task) {
             if let Err(overflow) = remote.fresh.push(older) {
-                self.shared.injector.push(overflow);
+                // Full: the older half goes to the injector with it, under one lock (as Go's
+                // `runqputslow` does), so that a spawn storm takes that lock once per
+                // `FRESH_CAPACITY / 2` spawns, not at each one.
+                let half = std::iter::from_fn(|| remote.fresh.pop()).take(FRESH_CAPACITY / 2);
+                self.shared.injector.push_all(half.chain(Some(overflow)));
             }
         }
+    }
+
+    /// The injector's first green thread, and a share of the ones behind it moved to this
+    /// worker's `fresh` queue (where the others may still steal them), all under one lock of
+    /// the injector (as Go's `globrunqget` does): its share of what waits there, at most half
+    /// of `fresh`.
+    fn take_injected(&self) -> Option<TaskRef> {
+        let injector = &self.shared.injector;
+        if injector.is_empty() {
+            return None;
+        }
+        let share = (injector.len() / self.shared.workers.len()).min(FRESH_CAPACITY / 2);
+        let fresh = &self.remote().fresh;
+        injector.pop_some(share, |task| fresh.push(task))
     }
 
     #[inline]
@@ -295,12 +313,7 @@ impl Worker {
                 self.last_trim.set(now);
             }
             self.fire_timers();
-            if let Some(task) = self
-                .remote()
-                .inbox
-                .pop()
-                .or_else(|| self.shared.injector.pop())
-            {
+            if let Some(task) = self.remote().inbox.pop().or_else(|| self.take_injected()) {
                 return Some(task);
             }
         }
@@ -340,7 +353,7 @@ impl Worker {
             .pop()
             .or_else(|| self.remote().fresh.pop())
             .or_else(|| self.remote().next.take())
-            .or_else(|| self.shared.injector.pop())
+            .or_else(|| self.take_injected())
             .or_else(|| self.steal())
     }
 
@@ -429,7 +442,7 @@ impl Worker {
                 .inbox
                 .pop()
                 .or_else(|| self.remote().fresh.pop())
-                .or_else(|| self.shared.injector.pop())
+                .or_else(|| self.take_injected())
                 .or_else(|| self.steal())
                 .or_else(|| self.steal_next());
             if found.is_some() || self.shared.shutdown.load(Ordering::Relaxed) {
@@ -575,12 +588,13 @@ impl Worker {
                 // uncounts the thread.
                 // A monitor reading this green thread's name finishes first (see `monitor`).
                 self.remote().watch.quiesce();
-                if let Body::Running { context, .. } =
+                if let Body::Running { context, live } =
                     std::mem::replace(&mut local.body, Body::Done)
                 {
                     if let Some(stack) = context.into_stack() {
                         self.pool.borrow_mut().put(stack);
                     }
+                    live.leave_on(self.index);
                 }
                 self.owned.borrow_mut().remove(local.owned_slot);
                 WorkerMetrics::add(&self.remote().owned.0, u64::MAX); // minus one
@@ -755,10 +769,7 @@ impl Worker {
         if let Some(name) = &task.name {
             context.set_name(name.clone());
         }
-        local.body = Body::Running {
-            context,
-            _live: live,
-        };
+        local.body = Body::Running { context, live };
         local.owned_slot = self.owned.borrow_mut().insert(task.clone());
         WorkerMetrics::add(&self.remote().owned.0, 1);
         true

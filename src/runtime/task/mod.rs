@@ -58,8 +58,9 @@ pub(crate) enum Body {
     /// Started: `f` has moved onto the context's own stack.
     Running {
         context: Context,
-        /// Held (for its drop) until the thread is `Done`.
-        _live: Live,
+        /// Held until the thread is `Done` (given back by its worker, `Live::leave_on`, or
+        /// dropped).
+        live: Live,
     },
     /// Finished, failed to start, or abandoned: its count in `Shared::live` went with `live`.
     Done,
@@ -119,19 +120,24 @@ unsafe impl Sync for Task {}
 unsafe impl Send for Task {}
 
 impl Task {
-    /// A new green thread, not started, whose closure and join packet are `tail` (see `cell`).
+    /// A new green thread, not started, whose closure and join packet are `tail` (see `cell`);
+    /// spawned on worker `spawner` of `shared` (`None`: on another thread). Returns two
+    /// references to it, one for a run queue and one for its handle: counted in as the cell is
+    /// written, with no atomic increment on it after.
     pub(crate) fn allocate<X: cell::Tail>(
         shared: Arc<Shared>,
+        spawner: Option<usize>,
         name: Option<Arc<str>>,
         stack: Option<Stack>,
         tail: X,
-    ) -> TaskRef {
+    ) -> (TaskRef, TaskRef) {
         // SAFETY: the guard lives in the task's body, which is dropped before the task's own
-        // `Arc<Shared>` (field order, and `cell`'s free drops the body first).
-        let live = unsafe { Live::enter(&shared) };
+        // `Arc<Shared>` (field order, and `cell`'s free drops the body first); the caller runs
+        // on `spawner`.
+        let live = unsafe { Live::enter_on(&shared, spawner) };
         let task = TaskRef::new(
             |vtable| Task {
-                refs: AtomicUsize::new(1),
+                refs: AtomicUsize::new(2),
                 vtable,
                 id: ThreadId::next(),
                 name,
@@ -157,7 +163,9 @@ impl Task {
         // SAFETY: nobody else has seen the task yet. (A write: the `Done` placeholder needs no
         // drop.)
         unsafe { std::ptr::write(&mut task.local().body, Body::New { stack, f, live }) };
-        task
+        // SAFETY: the count was made 2 above: `task` is one reference, this is the other.
+        let second = unsafe { TaskRef::from_raw(TaskRef::as_ptr(&task)) };
+        (task, second)
     }
 
     /// The green thread's local state.
