@@ -81,6 +81,16 @@ const FRESH_PATIENCE: Duration = Duration::from_micros(500);
 /// ... and only while its `fresh` queue is less than half full (of 256).
 const FRESH_KEPT_AT_MOST: usize = 128;
 
+/// What `Worker::take_turns` found before the ready queue's first.
+enum Turn {
+    /// A green thread, taken.
+    Taken(TaskRef),
+    /// A turn is due (asked with `LOOK_ONLY`).
+    Due,
+    /// None: the pick is the ready queue's first (or what follows it).
+    None,
+}
+
 pub(crate) struct Worker {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
@@ -297,8 +307,34 @@ impl Worker {
     fn next_task(&self) -> Option<TaskRef> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
+        if let Turn::Taken(task) = self.take_turns::<false>(tick) {
+            return Some(task);
+        }
+        if let Some(task) = self.ready.borrow_mut().pop_front() {
+            return Some(task);
+        }
+        self.remote()
+            .inbox
+            .pop()
+            .or_else(|| self.remote().fresh.pop())
+            .or_else(|| self.remote().next.take())
+            .or_else(|| self.take_injected())
+            .or_else(|| self.steal())
+    }
+
+    /// Takes the turns that pick `tick` calls for before the ready queue's first, in order; the
+    /// first that yields a green thread ends it. With `LOOK_ONLY`, takes nothing and says
+    /// whether there is one (`Turn::Due`): `hand_over_to_next`, which enters the ready queue's
+    /// first directly, asks that. One body for both (the look compiled out of `next_task`'s
+    /// copy), so that the two cannot disagree about which picks differ.
+    #[inline(always)]
+    fn take_turns<const LOOK_ONLY: bool>(&self, tick: u32) -> Turn {
+        let remote = self.remote();
         if tick % FAIRNESS_TICK == 0 {
-            if self.remote().dump_pending.load(Ordering::Relaxed) {
+            if LOOK_ONLY {
+                return Turn::Due;
+            }
+            if remote.dump_pending.load(Ordering::Relaxed) {
                 self.answer_dump();
             }
             // Pick up I/O readiness and due timers even when this worker never runs dry (a
@@ -313,8 +349,8 @@ impl Worker {
                 self.last_trim.set(now);
             }
             self.fire_timers();
-            if let Some(task) = self.remote().inbox.pop().or_else(|| self.take_injected()) {
-                return Some(task);
+            if let Some(task) = remote.inbox.pop().or_else(|| self.take_injected()) {
+                return Turn::Taken(task);
             }
         }
         // Due timers, by the clock: a pick can cost tens of microseconds (a loopback write runs
@@ -322,39 +358,45 @@ impl Worker {
         // sleeper. One relaxed look at a cell, and a clock read only while a timer is armed.
         if tick % TIMER_CHECK_TICK == 0 {
             if let Some(due) = self.timer_due.get() {
+                if LOOK_ONLY {
+                    return Turn::Due;
+                }
                 if Instant::now() >= due {
                     self.fire_timers();
                 }
             }
         }
         if tick % NEXT_FAIRNESS_TICK != 0 {
-            if let Some(task) = self.remote().next.take() {
-                return Some(task);
+            if LOOK_ONLY {
+                if !remote.next.is_empty() {
+                    return Turn::Due;
+                }
+            } else if let Some(task) = remote.next.take() {
+                return Turn::Taken(task);
             }
         }
         if tick % BALANCE_TICK == 0 {
+            if LOOK_ONLY {
+                return Turn::Due;
+            }
             if let Some(task) = self.balance() {
-                return Some(task);
+                return Turn::Taken(task);
             }
         }
         // Woken and new green threads take turns, so that neither a thread that keeps yielding
         // nor a burst of spawns can hold the other back; but new ones are left to a less
         // loaded worker (see `may_start_fresh`).
-        if tick % 2 == 0 && !self.remote().fresh.is_empty() && self.may_start_fresh() {
-            if let Some(task) = self.remote().fresh.pop() {
-                return Some(task);
+        if tick % 2 == 0 && !remote.fresh.is_empty() {
+            if LOOK_ONLY {
+                return Turn::Due;
+            }
+            if self.may_start_fresh() {
+                if let Some(task) = remote.fresh.pop() {
+                    return Turn::Taken(task);
+                }
             }
         }
-        if let Some(task) = self.ready.borrow_mut().pop_front() {
-            return Some(task);
-        }
-        self.remote()
-            .inbox
-            .pop()
-            .or_else(|| self.remote().fresh.pop())
-            .or_else(|| self.remote().next.take())
-            .or_else(|| self.take_injected())
-            .or_else(|| self.steal())
+        Turn::None
     }
 
     /// Whether this worker may start one of its own new green threads now. Where a green
@@ -669,13 +711,8 @@ impl Worker {
         }
         let tick = self.tick.get().wrapping_add(1);
         let remote = self.remote();
-        // The picks `next_task` would make differently from "the ready queue's first".
-        if tick % FAIRNESS_TICK == 0
-            || tick % BALANCE_TICK == 0
-            || (tick % TIMER_CHECK_TICK == 0 && self.timer_due.get().is_some())
-            || (tick % NEXT_FAIRNESS_TICK != 0 && !remote.next.is_empty())
-            || (tick % 2 == 0 && !remote.fresh.is_empty())
-        {
+        // A pick that `next_task` would make differently from "the ready queue's first".
+        if !matches!(self.take_turns::<true>(tick), Turn::None) {
             return false;
         }
         let slot = self.resumed.get();
