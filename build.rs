@@ -31,11 +31,11 @@ fn main() {
     if corosensei {
         println!("cargo::rustc-cfg=zsync_corosensei");
     }
-    // A suspending green thread enters its successor directly (`Suspender::hand_over`): the
-    // hand-written x86_64 switch has the sequence; other targets go through the worker.
-    // `ZSYNC_HAND_OVER=0` at build time turns it off, for measuring.
+    // A suspending green thread enters its successor directly (`Suspender::hand_over`): every
+    // hand-written switch in asm/ has the sequence; corosensei has none, and goes through the
+    // worker. `ZSYNC_HAND_OVER=0` at build time turns it off, for measuring.
     println!("cargo::rerun-if-env-changed=ZSYNC_HAND_OVER");
-    if !corosensei && arch == "x86_64" && var("ZSYNC_HAND_OVER") != "0" {
+    if !corosensei && var("ZSYNC_HAND_OVER") != "0" {
         println!("cargo::rustc-cfg=zsync_hand_over");
     }
 }

@@ -170,6 +170,7 @@ zsync_0_1_suspend:
     .cfi_offset x30, -16
     mov x3, sp                      // (str cannot store sp directly)
     str x3, [x1]                    // link: how suspend and the trampoline get back
+.Lcontinue:                         // also entered by hand_over, in this same state, x2 = arg
     ldp x19, x20, [x0, #16]         // the context's registers, from its saved frame
     ldp x21, x22, [x0, #32]
     ldp x23, x24, [x0, #48]
@@ -189,6 +190,47 @@ zsync_0_1_suspend:
                                     // predictor is left untouched
     .cfi_endproc
     .size zsync_0_1_suspend, .-zsync_0_1_suspend
+
+    // zsync_0_1_hand_over(from_link: x0, to_sp: x1, to_link: x2, from_sp_out: x3),
+    // x30 = the continuation.
+    // From inside a context: suspends it (its frame saved as by suspend, its stack pointer
+    // stored at [x3]) and enters a suspended sibling at `to_sp` in its place. The sibling takes
+    // over the parent link (copied from [x0] to [x2]), so the parent's pending resume returns
+    // when the sibling suspends or finishes, not this context. Entered with `b` from the Rust
+    // stub, like suspend; the sibling continues with x0 = 0 (carry on).
+    .globl zsync_0_1_hand_over
+    .type zsync_0_1_hand_over,@function
+    .p2align 4
+zsync_0_1_hand_over:
+    .cfi_startproc
+    adr x4, .Lresume_point          // x4: where the next resume enters this context
+    stp x4, xzr, [sp, #-176]!       // the saved frame, exactly as suspend lays it out
+    .cfi_def_cfa_offset 176
+    stp x19, x20, [sp, #16]
+    stp x21, x22, [sp, #32]
+    stp x23, x24, [sp, #48]
+    stp x25, x26, [sp, #64]
+    stp x27, x28, [sp, #80]
+    stp x29, x30, [sp, #96]         // x30: the continuation, put there by the stub's `adr`
+    .cfi_offset x29, -80
+    .cfi_offset x30, -72
+    stp d8, d9, [sp, #112]
+    stp d10, d11, [sp, #128]
+    stp d12, d13, [sp, #144]
+    stp d14, d15, [sp, #160]
+    mov x4, sp
+    str x4, [x3]                    // this context's saved stack pointer
+    ldr x4, [x0]                    // the parent's stack pointer, from this context's link...
+    str x4, [x2]                    // ...becomes the sibling's link
+    mov sp, x4                      // onto the parent stack: [sp] = the return address into
+    .cfi_def_cfa_offset 16          // zsync_0_1_resume, as .Lresume_point leaves it
+    .cfi_offset x30, -16
+    .cfi_restore x29
+    mov x0, x1                      // the sibling's saved stack pointer
+    mov x2, xzr                     // the sibling's stub result: carry on (RESUME)
+    b .Lcontinue                    // the rest is a resume's: the sibling's registers, its
+    .cfi_endproc                    // stack, its continuation
+    .size zsync_0_1_hand_over, .-zsync_0_1_hand_over
 
     // The resume address of a context that has never run. Entered like .Lresume_point, with
     // x0 = the initial stack pointer. Calls entry(arg, [sp+16], [sp+24]) on the new stack; when

@@ -231,6 +231,7 @@ zsync_0_1_suspend:
     sd ra, 0(sp)
     .cfi_offset ra, -16
     sd sp, 0(a1)                    # link: how suspend and the trampoline get back to the parent
+.Lcontinue:                         # also entered by hand_over, in this same state, a2 = arg
     ld s0, 16(a0)                   # the context's registers, from its saved frame
     ld s1, 24(a0)
     ld s2, 32(a0)
@@ -264,6 +265,61 @@ zsync_0_1_suspend:
                                     # return-address stack is left untouched
     .cfi_endproc
     .size zsync_0_1_suspend, .-zsync_0_1_suspend
+
+    # zsync_0_1_hand_over(from_link: a0, to_sp: a1, to_link: a4, from_sp_out: a5),
+    # a2 = the continuation.
+    # From inside a context: suspends it (its frame saved as by suspend, its stack pointer
+    # stored at [a5]) and enters a suspended sibling at `to_sp` in its place. The sibling takes
+    # over the parent link (copied from [a0] to [a4]), so the parent's pending resume returns
+    # when the sibling suspends or finishes, not this context. Entered with `tail` from the
+    # Rust stub, like suspend; the sibling continues with a0 = 0 (carry on).
+    .globl zsync_0_1_hand_over
+    .type zsync_0_1_hand_over,@function
+    .p2align 2
+zsync_0_1_hand_over:
+    .cfi_startproc
+    .cfi_register ra, a2            # the caller's return address: the continuation, in a2
+    addi sp, sp, -208               # the saved frame, exactly as suspend lays it out
+    .cfi_def_cfa_offset 208
+    sd a2, 8(sp)
+    .cfi_offset ra, -200
+    sd s0, 16(sp)
+    sd s1, 24(sp)
+    sd s2, 32(sp)
+    sd s3, 40(sp)
+    sd s4, 48(sp)
+    sd s5, 56(sp)
+    sd s6, 64(sp)
+    sd s7, 72(sp)
+    sd s8, 80(sp)
+    sd s9, 88(sp)
+    sd s10, 96(sp)
+    sd s11, 104(sp)
+    fsd fs0, 112(sp)
+    fsd fs1, 120(sp)
+    fsd fs2, 128(sp)
+    fsd fs3, 136(sp)
+    fsd fs4, 144(sp)
+    fsd fs5, 152(sp)
+    fsd fs6, 160(sp)
+    fsd fs7, 168(sp)
+    fsd fs8, 176(sp)
+    fsd fs9, 184(sp)
+    fsd fs10, 192(sp)
+    fsd fs11, 200(sp)
+    lla t0, .Lresume_point          # where the next resume enters this context
+    sd t0, 0(sp)
+    sd sp, 0(a5)                    # this context's saved stack pointer
+    ld t0, 0(a0)                    # the parent's stack pointer, from this context's link...
+    sd t0, 0(a4)                    # ...becomes the sibling's link
+    mv sp, t0                       # onto the parent stack: [sp] = the return address into
+    .cfi_def_cfa_offset 16          # zsync_0_1_resume, as .Lresume_point leaves it
+    .cfi_offset ra, -16
+    mv a0, a1                       # the sibling's saved stack pointer
+    li a2, 0                        # the sibling's stub result: carry on (RESUME)
+    j .Lcontinue                    # the rest is a resume's (`j`: rd = x0, no hint)
+    .cfi_endproc
+    .size zsync_0_1_hand_over, .-zsync_0_1_hand_over
 
     # The resume address of a context that has never run. Entered like .Lresume_point, with
     # a0 = the initial stack pointer. Calls entry(arg, [sp+16], [sp+24]) on the new stack; when

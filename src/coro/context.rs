@@ -43,6 +43,7 @@ enum State {
 
 /// The free stack a suspended context needs below its saved stack pointer for
 /// [`Context::backtrace`] (the unwinder's own frames).
+#[cfg(target_arch = "x86_64")]
 pub(crate) const BACKTRACE_ROOM: usize = 24 * 1024;
 
 /// A function running on its own stack, which can suspend itself and be resumed.

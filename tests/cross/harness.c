@@ -24,9 +24,15 @@
  *   inside it, with the probes on every switch of both levels.
  * - The trampoline: backtraces taken inside a context (_Unwind_Backtrace, i.e. the CFI) end at
  *   zsync_0_1_trampoline, and the frame-pointer chain ends there with a null frame pointer.
+ * - The hand-over: two sibling contexts P and Q of main; main resumes P, which hands its turn to
+ *   the suspended Q (zsync_0_1_hand_over), which suspends to main: main's resume of P returns
+ *   Q's suspension. With the probes on P's hand-over (its registers when main resumes it again),
+ *   Q's suspend (its registers when P's hand-over enters it, with 0 for "carry on") and main's
+ *   resume, from a stack depth that changes every round (a link not handed on is caught), and a
+ *   backtrace inside Q, entered by a hand-over, that still ends at its trampoline.
  *
- * The suspend sequences below are the ones in src/coro/arch/<arch>.rs (between the
- * "stub" comments); keep them in step.
+ * The suspend and hand-over sequences below are the ones in src/coro/arch/<arch>.rs (between
+ * the "stub" comments); keep them in step.
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +45,7 @@
 #include <unwind.h>
 
 #define ROUNDS 10000       /* main <-> A round trips before the nested phase */
+#define HAND_ROUNDS 3000   /* main -> P, P hands over to Q, Q suspends to main */
 #define NESTED_ROUNDS 3000 /* A <-> B round trips; A also suspends to main during them */
 #define STACK_SIZE (64 * 1024)
 
@@ -50,6 +57,7 @@ struct transfer {
 struct transfer zsync_0_1_resume(void *sp, void **link, uintptr_t arg);
 void zsync_0_1_suspend(void);
 void zsync_0_1_trampoline(void);
+void zsync_0_1_hand_over(void);
 
 typedef uintptr_t (*entry_fn)(uintptr_t arg, void *arg2, void *arg3);
 
@@ -86,12 +94,13 @@ static const char *const reg_names[NREGS] = {
 /* Everything else the probes may see changed: the caller-saved registers (minus the operands),
  * x19-x28 and d8-d15 (they hold the patterns afterwards), x30. x29 is saved by hand instead, as
  * GCC may not let it be clobbered. */
-#define PROBE_CLOBBERS                                                                         \
-    "x3", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17", \
+#define PROBE_CLOBBERS_BUT_X3                                                                 \
+    "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17",       \
     "x18", "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x30", "v0",   \
     "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14",    \
     "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27",  \
     "v28", "v29", "v30", "v31", "cc", "memory"
+#define PROBE_CLOBBERS "x3", PROBE_CLOBBERS_BUT_X3
 
 /* Before the switch: keep x29 and the probe pointer (x4) on the stack, record sp, load the
  * patterns. */
@@ -146,6 +155,29 @@ static __attribute__((noinline)) uintptr_t probe_suspend(void **link, uintptr_t 
     return x0;
 }
 
+/* A context handing its turn to a suspended sibling: the Rust hand_over stub, wrapped in the
+ * probe. x3 is an operand here (the hand-over's fourth argument). */
+static __attribute__((noinline)) uintptr_t probe_hand_over(void **from_link, void **from_sp,
+                                                           void *to_sp, void **to_link,
+                                                           void *probe) {
+    register uintptr_t x0 __asm__("x0") = (uintptr_t)from_link;
+    register uintptr_t x1 __asm__("x1") = (uintptr_t)to_sp;
+    register uintptr_t x2 __asm__("x2") = (uintptr_t)to_link;
+    register uintptr_t x3 __asm__("x3") = (uintptr_t)from_sp;
+    register void *x4 __asm__("x4") = probe;
+    __asm__ volatile(PROBE_BEFORE
+                     /* stub: src/coro/arch/aarch64.rs, hand_over */
+                     "adr x30, 2f\n\t"
+                     "b zsync_0_1_hand_over\n\t"
+                     "2:\n\t"
+                     /* end of stub */
+                     PROBE_AFTER
+                     : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4)
+                     :
+                     : PROBE_CLOBBERS_BUT_X3);
+    return x0;
+}
+
 /* With -fno-omit-frame-pointer: the frame record at x29 is [caller's x29, return address]. */
 static void *caller_fp(void *fp) { return ((void **)fp)[0]; }
 static void *frame_return(void *fp) { return ((void **)fp)[1]; }
@@ -173,12 +205,13 @@ static const char *const reg_names[NREGS] = {
 /* Everything else the probes may see changed: the caller-saved registers (minus the operands
  * a0-a3), s1-s11 and fs0-fs11 (they hold the patterns afterwards). s0 is saved by hand
  * instead, as GCC may not let the frame pointer be clobbered. */
-#define PROBE_CLOBBERS                                                                         \
-    "ra", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "a4", "a5", "a6", "a7", "s1", "s2", "s3",    \
+#define PROBE_CLOBBERS_BUT_A4_A5                                                               \
+    "ra", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "a6", "a7", "s1", "s2", "s3",                \
     "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "ft0", "ft1", "ft2", "ft3", "ft4", "ft5", \
     "ft6", "ft7", "ft8", "ft9", "ft10", "ft11", "fa0", "fa1", "fa2", "fa3", "fa4", "fa5",       \
     "fa6", "fa7", "fs0", "fs1", "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9", "fs10",  \
     "fs11", "memory"
+#define PROBE_CLOBBERS "a4", "a5", PROBE_CLOBBERS_BUT_A4_A5
 
 /* Before the switch: keep s0 and the probe pointer (a3) on the stack, record sp, load the
  * patterns. */
@@ -231,6 +264,30 @@ static __attribute__((noinline)) uintptr_t probe_suspend(void **link, uintptr_t 
                      : "+r"(a0), "+r"(a1), "=r"(a2), "+r"(a3)
                      :
                      : PROBE_CLOBBERS);
+    return a0;
+}
+
+/* A context handing its turn to a suspended sibling: the Rust hand_over stub, wrapped in the
+ * probe. a4 and a5 are operands here (the hand-over's third and fourth arguments). */
+static __attribute__((noinline)) uintptr_t probe_hand_over(void **from_link, void **from_sp,
+                                                           void *to_sp, void **to_link,
+                                                           void *probe) {
+    register uintptr_t a0 __asm__("a0") = (uintptr_t)from_link;
+    register uintptr_t a1 __asm__("a1") = (uintptr_t)to_sp;
+    register uintptr_t a2 __asm__("a2");
+    register void *a3 __asm__("a3") = probe;
+    register uintptr_t a4 __asm__("a4") = (uintptr_t)to_link;
+    register uintptr_t a5 __asm__("a5") = (uintptr_t)from_sp;
+    __asm__ volatile(PROBE_BEFORE
+                     /* stub: src/coro/arch/riscv64.rs, hand_over */
+                     "lla a2, 2f\n\t"
+                     "tail zsync_0_1_hand_over\n\t"
+                     "2:\n\t"
+                     /* end of stub */
+                     PROBE_AFTER
+                     : "+r"(a0), "+r"(a1), "=r"(a2), "+r"(a3), "+r"(a4), "+r"(a5)
+                     :
+                     : PROBE_CLOBBERS_BUT_A4_A5);
     return a0;
 }
 
@@ -477,6 +534,48 @@ static uintptr_t entry_a(uintptr_t arg, void *arg2, void *arg3) {
     return A_FINAL;
 }
 
+/* The hand-over phase: P and Q, both children of main. */
+static struct ctx ctx_p, ctx_q;
+static struct probe probe_p, probe_q, probe_main_ho;
+static uint64_t main_to_p(unsigned r) { return mix(0x5000000 + r); }
+static uint64_t q_to_main(unsigned r) { return mix(0x6000000 + r); }
+#define Q_READY 0x9e4d9e4dull
+#define P_FINAL 0xf1f1f1f1ull
+
+static uintptr_t entry_p(uintptr_t arg, void *arg2, void *arg3) {
+    struct ctx *self = arg2;
+    (void)arg3;
+    for (unsigned r = 0; r < HAND_ROUNDS; r++) {
+        expect(arg, main_to_p(r), "argument of main's resume of P", r);
+        phase = "P hands over to Q";
+        arm(&probe_p, 0x50000000u + r);
+        arg = probe_hand_over(&self->link, &self->sp, ctx_q.sp, &ctx_q.link, &probe_p);
+        check(&probe_p, "P's hand-over stub", r);
+        if (!on_stack(self, &r))
+            fail("P runs off its stack");
+    }
+    expect(arg, main_to_p(HAND_ROUNDS), "argument of main's last resume of P", HAND_ROUNDS);
+    phase = "P finishing";
+    return P_FINAL;
+}
+
+static uintptr_t entry_q(uintptr_t arg, void *arg2, void *arg3) {
+    struct ctx *self = arg2;
+    (void)arg; (void)arg3;
+    arm(&probe_q, 0x60000000u);
+    uintptr_t got = probe_suspend(&self->link, Q_READY, &probe_q);
+    for (unsigned r = 0;; r++) {
+        /* Entered by P's hand-over, never by main. */
+        check(&probe_q, "Q's suspend stub, continued by a hand-over", r);
+        expect(got, 0, "what a hand-over gives the sibling's suspend", r);
+        if (r == 0)
+            check_stack_end(self, "Q entered by a hand-over");
+        phase = "Q suspends to main";
+        arm(&probe_q, 0x61000000u + r);
+        got = probe_suspend(&self->link, q_to_main(r), &probe_q);
+    }
+}
+
 /* A context that finishes at once, entered by a plain C call of zsync_0_1_resume. */
 static uintptr_t entry_f(uintptr_t arg, void *arg2, void *arg3) {
     struct ctx *self = arg2;
@@ -526,6 +625,32 @@ int main(void) {
     if (r < ROUNDS + NESTED_ROUNDS / 5)
         fail("only %u round trips", r);
 
-    printf("ok (%u round trips with main, %u with the nested context)\n", r, NESTED_ROUNDS);
+    /* The hand-over: Q started and suspended first, then main resumes P, which hands over. */
+    phase = "hand-over: start Q";
+    ctx_init(&ctx_q, entry_q, &ctx_q, ARG3);
+    t = zsync_0_1_resume(ctx_q.sp, &ctx_q.link, 0);
+    expect(t.arg, Q_READY, "Q's first suspension", 0);
+    ctx_q.sp = t.sp;
+    ctx_init(&ctx_p, entry_p, &ctx_p, ARG3);
+    for (unsigned h = 0; h < HAND_ROUNDS; h++) {
+        phase = "hand-over: main resumes P";
+        arm(&probe_main_ho, 0x70000000u + h);
+        t = resume_from(h, ctx_p.sp, &ctx_p.link, main_to_p(h), &probe_main_ho);
+        check(&probe_main_ho, "main's call of zsync_0_1_resume, returned by the sibling", h);
+        expect(t.arg, q_to_main(h), "Q's suspension, returned to main's resume of P", h);
+        if (!on_stack(&ctx_q, t.sp) || (uintptr_t)t.sp % 16 != 0)
+            fail("hand-over round %u: the stack pointer back (%p) is not Q's", h, t.sp);
+        if (!on_stack(&ctx_p, ctx_p.sp) || (uintptr_t)ctx_p.sp % 16 != 0)
+            fail("hand-over round %u: P's saved stack pointer (%p) is not on its stack", h,
+                 ctx_p.sp);
+        ctx_q.sp = t.sp;
+    }
+    t = zsync_0_1_resume(ctx_p.sp, &ctx_p.link, main_to_p(HAND_ROUNDS));
+    if (t.sp != NULL)
+        fail("hand-over: P did not finish (sp %p)", t.sp);
+    expect(t.arg, P_FINAL, "P's finish argument", HAND_ROUNDS);
+
+    printf("ok (%u round trips with main, %u with the nested context, %u hand-overs)\n", r,
+           NESTED_ROUNDS, HAND_ROUNDS);
     return 0;
 }

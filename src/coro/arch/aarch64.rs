@@ -26,6 +26,9 @@ extern "C" {
     fn zsync_suspend();
     #[link_name = "zsync_0_1_trampoline"]
     fn zsync_trampoline();
+    #[cfg(zsync_hand_over)]
+    #[link_name = "zsync_0_1_hand_over"]
+    fn zsync_hand_over();
 }
 
 /// The resume address of a context that has never run.
@@ -67,6 +70,47 @@ pub(crate) unsafe fn suspend(link: *mut *mut u8, arg: usize) -> usize {
             suspend = sym zsync_suspend,
             inout("x0") link => ret,
             in("x1") arg,
+            out("x30") _,
+            clobber_abi("C"),
+        );
+    }
+    ret
+}
+
+/// Suspends the running context, storing its saved stack pointer at `*from_sp`, and enters the
+/// suspended sibling whose saved stack pointer is `to_sp` in its place: the parent link moves
+/// from `*from_link` to `*to_link`, so the parent's pending `resume` returns when the sibling
+/// suspends or finishes. The sibling's own pending `suspend` returns 0 (carry on). Returns the
+/// value given to whoever later continues this context (a `resume`, or 0 from another
+/// `hand_over`).
+///
+/// # Safety
+/// Must run on the context whose link slot is `from_link`, while it is running; `to_sp` must
+/// be the saved stack pointer of a suspended (started) context of the same parent on this OS
+/// thread, whose link slot is `to_link`, and which does not run meanwhile.
+#[cfg(zsync_hand_over)]
+#[inline(always)]
+pub(crate) unsafe fn hand_over(
+    from_link: *mut *mut u8,
+    from_sp: *mut *mut u8,
+    to_sp: *mut u8,
+    to_link: *mut *mut u8,
+) -> usize {
+    let ret: usize;
+    // SAFETY: upheld by the caller. The same hand-made call as `suspend` (continuation in x30,
+    // `b`, comes back to `2:` with `br x30` and x0 set); zsync_hand_over saves x19-x29 and
+    // d8-d15 like zsync_suspend and uses x4 as scratch, which clobber_abi("C") covers with the
+    // rest of the caller-saved registers.
+    unsafe {
+        asm!(
+            "adr x30, 2f",
+            "b {hand_over}",
+            "2:",
+            hand_over = sym zsync_hand_over,
+            inout("x0") from_link => ret,
+            in("x1") to_sp,
+            in("x2") to_link,
+            in("x3") from_sp,
             out("x30") _,
             clobber_abi("C"),
         );

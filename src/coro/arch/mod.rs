@@ -7,8 +7,9 @@
 //! - [`suspend`]: from inside a context, return to whoever resumed it.
 //! - [`TRAMPOLINE`]: the resume address of a context that has never run.
 //!
-//! x86_64 also has `hand_over`: from inside a context, suspend it and enter a suspended sibling
-//! in its place (see `Suspender::hand_over`); elsewhere the runtime goes through the parent.
+//! And, with `cfg(zsync_hand_over)` (set by build.rs for the asm backend), `hand_over`: from
+//! inside a context, suspend it and enter a suspended sibling in its place (see
+//! `Suspender::hand_over`).
 //!
 //! The initial frame that [`init_frame`] writes is the same on every architecture: four words,
 //! `[trampoline, entry, arg2, arg3]`, at a 16-byte aligned stack pointer. The trampoline moves
@@ -21,11 +22,15 @@ mod riscv64;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 
+#[cfg(all(target_arch = "aarch64", zsync_hand_over))]
+pub(crate) use aarch64::hand_over;
 #[cfg(target_arch = "aarch64")]
 pub(crate) use aarch64::{resume, suspend, TRAMPOLINE};
+#[cfg(all(target_arch = "riscv64", zsync_hand_over))]
+pub(crate) use riscv64::hand_over;
 #[cfg(target_arch = "riscv64")]
 pub(crate) use riscv64::{resume, suspend, TRAMPOLINE};
-#[cfg(zsync_hand_over)]
+#[cfg(all(target_arch = "x86_64", zsync_hand_over))]
 pub(crate) use x86_64::hand_over;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86_64::{resume, suspend, walk, TRAMPOLINE};
