@@ -75,9 +75,10 @@ fn main() {
     }
     let took = start.elapsed();
     let kib = rss_kib().saturating_sub(before);
+    let per_worker: Vec<u64> = rt.metrics().workers.iter().map(|w| w.parked).collect();
     println!(
         "parked {count} green threads in {took:.2?} (spawn loop {spawned:.2?}, CPU {:.2?}, \
-         {} page faults): {:.2} KiB resident each",
+         {} page faults): {:.2} KiB resident each; per worker {per_worker:?}",
         cpu_time() - cpu,
         page_faults() - faults,
         kib as f64 / count as f64

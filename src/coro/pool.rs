@@ -13,8 +13,13 @@ const HOT_STACKS: usize = 64;
 /// through a `release_aged`.
 const WARM_STACKS: usize = 1024;
 
-/// How many stacks one `mmap` makes when the pool is empty.
+/// How many stacks one `mmap` makes when the pool is empty: as many as the pool has mapped so
+/// far, at least `BATCH` and at most `MAX_BATCH` (address space only: a stack's memory is
+/// committed when touched). Growing batches keep a million stacks in a thousand mappings, not
+/// thirty thousand: each is a `munmap` when the pool goes, and the mappings of two pools
+/// growing at once interleave, so neighbours in memory rarely share a pool.
 const BATCH: usize = 32;
+const MAX_BATCH: usize = 1024;
 
 /// Reuses stacks of one size, so that making a context costs nanoseconds instead of an `mmap`.
 ///
@@ -63,6 +68,8 @@ pub struct StackPool {
     keep_resident: usize,
     /// xorshift state for stack colours.
     seed: u32,
+    /// Stacks mapped so far, for the size of the next batch.
+    mapped: usize,
 }
 
 impl StackPool {
@@ -85,6 +92,7 @@ impl StackPool {
             max_cached: usize::MAX,
             keep_resident: 32 * 1024,
             seed: seed(),
+            mapped: 0,
         })
     }
 
@@ -143,7 +151,9 @@ impl StackPool {
     #[cold]
     fn fresh(&mut self) -> io::Result<Stack> {
         if self.spare.is_empty() {
-            Stack::batch_into(self.stack_size, BATCH, &mut self.spare)?;
+            let count = self.mapped.clamp(BATCH, MAX_BATCH);
+            Stack::batch_into(self.stack_size, count, &mut self.spare)?;
+            self.mapped += self.spare.len();
         }
         let mut stack = self.spare.pop().expect("a batch holds at least one stack");
         // xorshift32: cheap, and good enough to spread colours.
