@@ -249,11 +249,23 @@ impl ParkPoint {
         if self.shield > 0 || (!cancel.load(Ordering::Acquire) && self.timeouts.is_empty()) {
             return Check::Clear;
         }
-        self.check_slow(cancel, withdraw)
+        match self.check_slow(cancel, withdraw) {
+            Ok(check) => check,
+            // Raised here, in the park point's own frame, not in `check_slow`'s: both of the
+            // unwinder's walks visit every frame between the raise and the catch, and a
+            // runtime dropped with a million parked green threads unwinds each of them.
+            Err(payload) => resume_unwind(payload),
+        }
     }
 
+    /// The decision of `check_or` once something is requested: what to raise, if anything (the
+    /// caller raises it).
     #[cold]
-    fn check_slow(&mut self, cancel: &AtomicBool, withdraw: &dyn Fn() -> bool) -> Check {
+    fn check_slow(
+        &mut self,
+        cancel: &AtomicBool,
+        withdraw: &dyn Fn() -> bool,
+    ) -> Result<Check, Box<dyn std::any::Any + Send>> {
         let cancelled = cancel.load(Ordering::Acquire);
         // The outermost expired timeout wins: everything inside it is unwound anyway.
         let expired = if cancelled {
@@ -262,24 +274,24 @@ impl ParkPoint {
             let now = Instant::now();
             match self.timeouts.iter().find(|f| f.deadline <= now) {
                 Some(frame) => Some(frame.id),
-                None => return Check::Clear,
+                None => return Ok(Check::Clear),
             }
         };
         // Never interrupt an unwinding stack; see the module docs for whose unwinding this may
         // be and why the request then waits instead of being dropped.
         if self.os_thread_unwinding() {
-            return Check::Deferred;
+            return Ok(Check::Deferred);
         }
         if !withdraw() {
-            return Check::Clear;
+            return Ok(Check::Clear);
         }
         self.raised = true;
         // The hook keeps `raised` exact across a later panic (see `panic_starts`).
         super::panic_hook::install();
-        match expired {
-            Some(id) => resume_unwind(Box::new(TimedOut { id })),
-            None => resume_unwind(Box::new(Cancelled::new())),
-        }
+        Err(match expired {
+            Some(id) => Box::new(TimedOut { id }),
+            None => Box::new(Cancelled::new()),
+        })
     }
 
     /// What [`Self::check`] would raise now (ignoring whether the OS thread is unwinding),
