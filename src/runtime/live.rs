@@ -116,3 +116,27 @@ impl Drop for Live {
         LiveCount::here(shared).fetch_sub(1, Ordering::AcqRel);
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sum_of_the_shards_is_the_count_and_never_below_zero() {
+        let live = LiveCount::new(2);
+        // Spawned on worker 0 (twice) and on another thread; one finished on worker 1.
+        live.shard(Some(0)).fetch_add(2, Ordering::AcqRel);
+        live.shard(None).fetch_add(1, Ordering::AcqRel);
+        live.shard(Some(1)).fetch_sub(1, Ordering::AcqRel);
+        assert_eq!(live.load(), 2);
+        // A reader that sees a finish before its spawn reads zero, not a wrapped count.
+        let racing = LiveCount::new(1);
+        racing.shard(Some(0)).fetch_sub(1, Ordering::AcqRel);
+        assert_eq!(racing.load(), 0);
+        // An index past the workers counts on the last shard, not out of bounds.
+        racing.shard(Some(7)).fetch_add(1, Ordering::AcqRel);
+        assert_eq!(racing.load(), 0);
+        racing.shard(None).fetch_add(1, Ordering::AcqRel);
+        assert_eq!(racing.load(), 1);
+    }
+}

@@ -186,3 +186,48 @@ mod loom_tests {
         });
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_all_and_pop_some_keep_the_order() {
+        let q = Queue::new();
+        q.push(0);
+        q.push_all(1..6);
+        assert_eq!(q.len(), 6);
+        let mut kept = Vec::new();
+        // The first is returned, the next three handed over, in order.
+        let first = q.pop_some(3, |v| {
+            kept.push(v);
+            Ok(())
+        });
+        assert_eq!(first, Some(0));
+        assert_eq!(kept, [1, 2, 3]);
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.pop(), Some(4));
+        assert_eq!(q.pop(), Some(5));
+        assert_eq!(q.pop_some(3, |_| Ok(())), None);
+    }
+
+    #[test]
+    fn pop_some_puts_back_what_the_taker_refuses() {
+        let q = Queue::new();
+        q.push_all([10, 11, 12, 13]);
+        let mut room = 1;
+        let first = q.pop_some(3, |v| {
+            if room == 0 {
+                return Err(v);
+            }
+            room -= 1;
+            Ok(())
+        });
+        assert_eq!(first, Some(10));
+        // 11 was taken; 12 was refused and is back at the front, before 13.
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.pop(), Some(12));
+        assert_eq!(q.pop(), Some(13));
+        assert!(q.is_empty());
+    }
+}
