@@ -276,16 +276,27 @@ impl fmt::Display for Dump {
 /// A dump being collected.
 pub(crate) struct Job {
     parts: Mutex<Vec<DumpedThread>>,
+    /// New green threads the workers hold in their own `ready` queues (taken from the injector
+    /// or stolen in a batch): not started, not in any shared queue.
+    queued_unstarted: AtomicUsize,
     left: AtomicUsize,
     caller: Thread,
     /// The caller's id: listed as running, not as the parked thread its worker sees.
     caller_id: ThreadId,
 }
 
-/// A worker's answer: its started green threads. Called on the worker's own thread, outside
-/// any green thread, holding its `Remote::dump` slot (so that a caller that gives up and
-/// withdraws the job waits for an answer under way).
-pub(crate) fn answer(job: &Job, shared: &Shared, worker: usize, owned: Vec<TaskRef>) {
+/// A worker's answer: its started green threads, and how many new ones wait in its `ready`
+/// queue. Called on the worker's own thread, outside any green thread, holding its
+/// `Remote::dump` slot (so that a caller that gives up and withdraws the job waits for an
+/// answer under way).
+pub(crate) fn answer(
+    job: &Job,
+    shared: &Shared,
+    worker: usize,
+    owned: Vec<TaskRef>,
+    unstarted: usize,
+) {
+    job.queued_unstarted.fetch_add(unstarted, Ordering::Relaxed);
     let clock = shared.clock_now();
     let mut mine = Vec::with_capacity(owned.len());
     for task in owned {
@@ -335,6 +346,7 @@ pub(crate) fn collect(shared: &Shared) -> Dump {
     let caller = super::current();
     let job = Arc::new(Job {
         parts: Mutex::new(Vec::new()),
+        queued_unstarted: AtomicUsize::new(0),
         left: AtomicUsize::new(n),
         caller_id: caller.id(),
         caller,
@@ -385,6 +397,8 @@ pub(crate) fn collect(shared: &Shared) -> Dump {
         }
     }
     let mut parts = std::mem::take(&mut *job.parts.lock().unwrap_or_else(|e| e.into_inner()));
+    // (Read after the parts' lock: each answer adds its count before it appends its part.)
+    dump.unstarted += job.queued_unstarted.load(Ordering::Relaxed);
     parts.append(&mut dump.threads);
     parts.sort_by_key(|t| (t.worker, t.id));
     dump.threads = parts;
