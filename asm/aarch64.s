@@ -47,6 +47,27 @@
 
     .pushsection .text.zsync_0_1_switch,"ax",@progbits
 
+    // The saved context frame (see the layout above), pushed by suspend and hand_over alike;
+    // `scratch` is a caller-saved register free at that point.
+    .macro SAVE_CONTEXT_FRAME scratch
+    adr \scratch, .Lresume_point    // where the next resume enters this context
+    stp \scratch, xzr, [sp, #-176]! // [sp+0] resume address, [sp+8] zero; sp = the saved frame
+    .cfi_def_cfa_offset 176
+    stp x19, x20, [sp, #16]         // the context's callee-saved registers
+    stp x21, x22, [sp, #32]
+    stp x23, x24, [sp, #48]
+    stp x25, x26, [sp, #64]
+    stp x27, x28, [sp, #80]
+    stp x29, x30, [sp, #96]         // x30: the continuation, put there by the stub's `adr`
+    .cfi_offset x29, -80
+    .cfi_offset x30, -72
+    stp d8, d9, [sp, #112]
+    stp d10, d11, [sp, #128]
+    stp d12, d13, [sp, #144]
+    stp d14, d15, [sp, #160]
+    .endm
+
+
     // zsync_0_1_resume(sp: x0, link: x1, arg: x2) -> (arg: x0, sp: x1)
     // An ordinary AAPCS64 function: the Rust side calls it like any extern "C" fn.
     .globl zsync_0_1_resume
@@ -133,21 +154,7 @@ zsync_0_1_resume:
     .p2align 4
 zsync_0_1_suspend:
     .cfi_startproc
-    adr x2, .Lresume_point          // x2: where the next resume enters this context
-    stp x2, xzr, [sp, #-176]!       // [sp+0] resume address, [sp+8] zero; sp = the saved frame
-    .cfi_def_cfa_offset 176
-    stp x19, x20, [sp, #16]         // the context's callee-saved registers
-    stp x21, x22, [sp, #32]
-    stp x23, x24, [sp, #48]
-    stp x25, x26, [sp, #64]
-    stp x27, x28, [sp, #80]
-    stp x29, x30, [sp, #96]         // x30: the continuation, put there by the stub's `adr`
-    .cfi_offset x29, -80
-    .cfi_offset x30, -72
-    stp d8, d9, [sp, #112]
-    stp d10, d11, [sp, #128]
-    stp d12, d13, [sp, #144]
-    stp d14, d15, [sp, #160]
+    SAVE_CONTEXT_FRAME x2
     ldr x2, [x0]                    // x2: the parent's stack pointer, from the link slot
     mov x0, x1                      // result 1, for the parent: the argument
     mov x1, sp                      // result 2, for the parent: our saved stack pointer
@@ -203,21 +210,7 @@ zsync_0_1_suspend:
     .p2align 4
 zsync_0_1_hand_over:
     .cfi_startproc
-    adr x4, .Lresume_point          // x4: where the next resume enters this context
-    stp x4, xzr, [sp, #-176]!       // the saved frame, exactly as suspend lays it out
-    .cfi_def_cfa_offset 176
-    stp x19, x20, [sp, #16]
-    stp x21, x22, [sp, #32]
-    stp x23, x24, [sp, #48]
-    stp x25, x26, [sp, #64]
-    stp x27, x28, [sp, #80]
-    stp x29, x30, [sp, #96]         // x30: the continuation, put there by the stub's `adr`
-    .cfi_offset x29, -80
-    .cfi_offset x30, -72
-    stp d8, d9, [sp, #112]
-    stp d10, d11, [sp, #128]
-    stp d12, d13, [sp, #144]
-    stp d14, d15, [sp, #160]
+    SAVE_CONTEXT_FRAME x4
     mov x4, sp
     str x4, [x3]                    // this context's saved stack pointer
     ldr x4, [x0]                    // the parent's stack pointer, from this context's link...

@@ -50,6 +50,42 @@
 
     .pushsection .text.zsync_0_1_switch,"ax",@progbits
 
+    # The saved context frame (see the layout above), pushed by suspend and hand_over alike,
+    # with the continuation in a2; uses t0.
+    .macro SAVE_CONTEXT_FRAME
+    addi sp, sp, -208               # sp = the saved frame
+    .cfi_def_cfa_offset 208
+    sd a2, 8(sp)                    # where this context continues when resumed
+    .cfi_offset ra, -200
+    sd s0, 16(sp)                   # the context's callee-saved registers
+    sd s1, 24(sp)
+    sd s2, 32(sp)
+    sd s3, 40(sp)
+    sd s4, 48(sp)
+    sd s5, 56(sp)
+    sd s6, 64(sp)
+    sd s7, 72(sp)
+    sd s8, 80(sp)
+    sd s9, 88(sp)
+    sd s10, 96(sp)
+    sd s11, 104(sp)
+    fsd fs0, 112(sp)
+    fsd fs1, 120(sp)
+    fsd fs2, 128(sp)
+    fsd fs3, 136(sp)
+    fsd fs4, 144(sp)
+    fsd fs5, 152(sp)
+    fsd fs6, 160(sp)
+    fsd fs7, 168(sp)
+    fsd fs8, 176(sp)
+    fsd fs9, 184(sp)
+    fsd fs10, 192(sp)
+    fsd fs11, 200(sp)
+    lla t0, .Lresume_point          # where the next resume enters this context
+    sd t0, 0(sp)
+    .endm
+
+
     # zsync_0_1_resume(sp: a0, link: a1, arg: a2) -> (arg: a0, sp: a1)
     # An ordinary LP64D function: the Rust side calls it like any extern "C" fn.
     .globl zsync_0_1_resume
@@ -179,36 +215,7 @@ zsync_0_1_resume:
 zsync_0_1_suspend:
     .cfi_startproc
     .cfi_register ra, a2            # the caller's return address: the continuation, in a2
-    addi sp, sp, -208               # sp = the saved frame
-    .cfi_def_cfa_offset 208
-    sd a2, 8(sp)                    # where this context continues when resumed
-    .cfi_offset ra, -200
-    sd s0, 16(sp)                   # the context's callee-saved registers
-    sd s1, 24(sp)
-    sd s2, 32(sp)
-    sd s3, 40(sp)
-    sd s4, 48(sp)
-    sd s5, 56(sp)
-    sd s6, 64(sp)
-    sd s7, 72(sp)
-    sd s8, 80(sp)
-    sd s9, 88(sp)
-    sd s10, 96(sp)
-    sd s11, 104(sp)
-    fsd fs0, 112(sp)
-    fsd fs1, 120(sp)
-    fsd fs2, 128(sp)
-    fsd fs3, 136(sp)
-    fsd fs4, 144(sp)
-    fsd fs5, 152(sp)
-    fsd fs6, 160(sp)
-    fsd fs7, 168(sp)
-    fsd fs8, 176(sp)
-    fsd fs9, 184(sp)
-    fsd fs10, 192(sp)
-    fsd fs11, 200(sp)
-    lla t0, .Lresume_point          # where the next resume enters this context
-    sd t0, 0(sp)
+    SAVE_CONTEXT_FRAME
     ld t0, 0(a0)                    # t0: the parent's stack pointer, from the link slot
     mv a0, a1                       # result 1, for the parent: the argument
     mv a1, sp                       # result 2, for the parent: our saved stack pointer
@@ -279,36 +286,7 @@ zsync_0_1_suspend:
 zsync_0_1_hand_over:
     .cfi_startproc
     .cfi_register ra, a2            # the caller's return address: the continuation, in a2
-    addi sp, sp, -208               # the saved frame, exactly as suspend lays it out
-    .cfi_def_cfa_offset 208
-    sd a2, 8(sp)
-    .cfi_offset ra, -200
-    sd s0, 16(sp)
-    sd s1, 24(sp)
-    sd s2, 32(sp)
-    sd s3, 40(sp)
-    sd s4, 48(sp)
-    sd s5, 56(sp)
-    sd s6, 64(sp)
-    sd s7, 72(sp)
-    sd s8, 80(sp)
-    sd s9, 88(sp)
-    sd s10, 96(sp)
-    sd s11, 104(sp)
-    fsd fs0, 112(sp)
-    fsd fs1, 120(sp)
-    fsd fs2, 128(sp)
-    fsd fs3, 136(sp)
-    fsd fs4, 144(sp)
-    fsd fs5, 152(sp)
-    fsd fs6, 160(sp)
-    fsd fs7, 168(sp)
-    fsd fs8, 176(sp)
-    fsd fs9, 184(sp)
-    fsd fs10, 192(sp)
-    fsd fs11, 200(sp)
-    lla t0, .Lresume_point          # where the next resume enters this context
-    sd t0, 0(sp)
+    SAVE_CONTEXT_FRAME
     sd sp, 0(a5)                    # this context's saved stack pointer
     ld t0, 0(a0)                    # the parent's stack pointer, from this context's link...
     sd t0, 0(a4)                    # ...becomes the sibling's link

@@ -77,17 +77,12 @@ pub(crate) unsafe fn suspend(link: *mut *mut u8, arg: usize) -> usize {
     ret
 }
 
-/// Suspends the running context, storing its saved stack pointer at `*from_sp`, and enters the
-/// suspended sibling whose saved stack pointer is `to_sp` in its place: the parent link moves
-/// from `*from_link` to `*to_link`, so the parent's pending `resume` returns when the sibling
-/// suspends or finishes. The sibling's own pending `suspend` returns 0 (carry on). Returns the
-/// value given to whoever later continues this context (a `resume`, or 0 from another
-/// `hand_over`).
+/// `suspend`, entering the suspended sibling at `to_sp` instead of the parent (which it hands
+/// the link on to); the same contract as on x86_64 (src/coro/arch/x86_64.rs).
 ///
 /// # Safety
-/// Must run on the context whose link slot is `from_link`, while it is running; `to_sp` must
-/// be the saved stack pointer of a suspended (started) context of the same parent on this OS
-/// thread, whose link slot is `to_link`, and which does not run meanwhile.
+/// As on x86_64: running on the context of `from_link`; `to_sp`/`to_link` a suspended sibling
+/// of the same parent on this OS thread, which does not run meanwhile.
 #[cfg(zsync_hand_over)]
 #[inline(always)]
 pub(crate) unsafe fn hand_over(
