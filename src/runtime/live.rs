@@ -43,15 +43,13 @@ impl LiveCount {
         }
     }
 
-    /// The calling OS thread's shard: its worker's if it is one of `shared`'s workers,
-    /// otherwise the last.
+    /// The worker of `shared` that the calling OS thread is, if any: whose shard it counts on.
     #[inline]
-    fn here(shared: &Shared) -> &AtomicUsize {
-        let worker = match context::current().worker() {
+    fn worker_here(shared: &Shared) -> Option<usize> {
+        match context::current().worker() {
             Some(worker) if std::ptr::eq(&*worker.shared, shared) => Some(worker.index),
             _ => None,
-        };
-        shared.live.shard(worker)
+        }
     }
 
     /// The shard of worker `index`, or with `None` the other threads' one.
@@ -79,8 +77,8 @@ impl Live {
     /// `Arc<Shared>`; an OS thread drops it before its `OsThread`'s.) No `Arc` clone of its own:
     /// a spawn pays only the increment.
     pub(crate) unsafe fn enter(shared: &Shared) -> Live {
-        LiveCount::here(shared).fetch_add(1, Ordering::AcqRel);
-        Live(NonNull::from(shared))
+        // SAFETY: the caller's promise; the shard is this thread's.
+        unsafe { Self::enter_on(shared, LiveCount::worker_here(shared)) }
     }
 
     /// [`Live::enter`] on the thread of worker `worker` of `shared` (`None`: any other
@@ -113,7 +111,8 @@ impl Drop for Live {
     fn drop(&mut self) {
         // SAFETY: `enter`'s caller keeps the `Shared` alive for the guard's life.
         let shared = unsafe { self.0.as_ref() };
-        LiveCount::here(shared).fetch_sub(1, Ordering::AcqRel);
+        let worker = LiveCount::worker_here(shared);
+        shared.live.shard(worker).fetch_sub(1, Ordering::AcqRel);
     }
 }
 
