@@ -670,10 +670,11 @@ fn a_chain_of_spawns_does_not_starve_ready_green_threads() {
 /// they are idle. (It hung before.)
 #[test]
 fn dropping_a_runtime_whose_green_threads_keep_yielding_returns() {
-    for workers in [1, 2] {
+    // One yielder alone on its worker never switches (`yield_in_place`); several take turns.
+    for (workers, yielders) in [(1, 1), (1, 4), (2, 1), (2, 4)] {
         let rt = Builder::new().worker_threads(workers).build().unwrap();
         let running = Arc::new(AtomicUsize::new(0));
-        for _ in 0..4 {
+        for _ in 0..yielders {
             let running = running.clone();
             drop(rt.spawn(move || {
                 running.fetch_add(1, Ordering::SeqCst);
@@ -683,7 +684,7 @@ fn dropping_a_runtime_whose_green_threads_keep_yielding_returns() {
             }));
         }
         let start = Instant::now();
-        while running.load(Ordering::SeqCst) < 4 {
+        while running.load(Ordering::SeqCst) < yielders {
             assert!(start.elapsed() < Duration::from_secs(10), "never started");
             std::thread::yield_now();
         }
@@ -701,6 +702,92 @@ fn dropping_a_runtime_whose_green_threads_keep_yielding_returns() {
         );
         dropper.join().unwrap();
     }
+}
+
+/// A green thread that yields with nothing else ready on its worker goes on without a switch;
+/// everything the worker would have done between its turns still happens, on the same worker:
+/// a timer fires, a socket's readiness wakes its reader, an unpark from an OS thread arrives,
+/// a thread it spawns starts, its cancellation is raised, and the monitor sees it switch.
+#[test]
+fn a_lone_yielder_still_lets_the_worker_do_its_rounds() {
+    fn spin_until(what: &str, done: impl Fn() -> bool) {
+        let start = Instant::now();
+        while !done() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{what}: never happened behind a lone yielder"
+            );
+            thread::yield_now();
+        }
+    }
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let switches_before = rt.metrics().switches;
+    let (to_unpark_tx, to_unpark_rx) = std::sync::mpsc::channel();
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let outside = std::thread::spawn(move || {
+        let parked: zsync::thread::Thread = to_unpark_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        parked.unpark();
+        let port: u16 = port_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        std::io::Write::write_all(&mut stream, b"ping").unwrap();
+    });
+    let yielder = rt.spawn(move || {
+        // A new thread: started on this worker although the spawner never parks.
+        let started = Arc::new(AtomicBool::new(false));
+        let s = started.clone();
+        let child = zsync::spawn(move || s.store(true, Ordering::SeqCst));
+        spin_until("a spawned thread", || started.load(Ordering::SeqCst));
+        child.join().unwrap();
+
+        // A timer of a sleeper on the same worker.
+        let slept = Arc::new(AtomicBool::new(false));
+        let s = slept.clone();
+        let sleeper = zsync::spawn(move || {
+            thread::sleep(Duration::from_millis(5));
+            s.store(true, Ordering::SeqCst);
+        });
+        spin_until("a sleeper's timer", || slept.load(Ordering::SeqCst));
+        sleeper.join().unwrap();
+
+        // An unpark from an OS thread (the worker's inbox).
+        let unparked = Arc::new(AtomicBool::new(false));
+        let u = unparked.clone();
+        let parker = zsync::spawn(move || {
+            thread::park();
+            u.store(true, Ordering::SeqCst);
+        });
+        to_unpark_tx.send(parker.thread().clone()).unwrap();
+        spin_until("an unpark from an OS thread", || {
+            unparked.load(Ordering::SeqCst)
+        });
+        parker.join().unwrap();
+
+        // A socket's readiness (the worker's reactor).
+        let listener = zsync::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+        let read = Arc::new(AtomicBool::new(false));
+        let r = read.clone();
+        let reader = zsync::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0; 4];
+            std::io::Read::read_exact(&mut stream, &mut buf).unwrap();
+            assert_eq!(&buf, b"ping");
+            r.store(true, Ordering::SeqCst);
+        });
+        spin_until("a socket read", || read.load(Ordering::SeqCst));
+        reader.join().unwrap();
+
+        // Its own cancellation, raised at a yield.
+        loop {
+            thread::yield_now();
+        }
+    });
+    outside.join().unwrap();
+    wait_for_metrics(&rt, |m| m.switches > switches_before + 1_000);
+    let payload = yielder.cancel().unwrap_err();
+    assert!(payload.is::<Cancelled>(), "the yielder was not cancelled");
 }
 
 /// A detached green thread's result is dropped as it finishes, not when the last `Thread` handle

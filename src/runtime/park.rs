@@ -286,7 +286,9 @@ pub(crate) fn yield_now() {
     match context::current() {
         Current::Green { worker, task } => {
             green_park_point(worker, task);
-            suspend(worker, task, Reason::Yield);
+            if !worker.yield_in_place(task) {
+                suspend(worker, task, Reason::Yield);
+            }
             green_park_point(worker, task);
         }
         _ => {
@@ -307,7 +309,9 @@ pub(crate) fn coop_yield(spent: bool) {
         let watch = &worker.remote().watch;
         if watch.take_request() || spent {
             super::metrics::WorkerMetrics::add(&watch.coop_yields, 1);
-            suspend(worker, task, Reason::Yield);
+            if !worker.yield_in_place(task) {
+                suspend(worker, task, Reason::Yield);
+            }
         }
     }
 }

@@ -121,10 +121,9 @@ pub(crate) struct Worker {
     pub(super) current: Cell<*const TaskRef>,
     /// The `TaskRef` of the green thread being resumed, for the resume (see `run_task`).
     resumed: UnsafeCell<Option<TaskRef>>,
-    /// Green threads may hand their turn to each other (`hand_over`): only while the worker is
-    /// in its run loop, not while it shuts down.
-    #[cfg(zsync_hand_over)]
-    hand_over_ok: Cell<bool>,
+    /// Green threads may pick their successor themselves (`hand_over`, `yield_in_place`):
+    /// only while the worker is in its run loop, not while it shuts down.
+    picks_in_loop: Cell<bool>,
     tick: Cell<u32>,
     /// Green threads whose cancellation or timeout is due but could not be raised because this
     /// OS thread was unwinding (see `task::cancel`): woken once it no longer is.
@@ -199,8 +198,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         owned: RefCell::new(OwnedTasks::default()),
         current: Cell::new(std::ptr::null()),
         resumed: UnsafeCell::new(None),
-        #[cfg(zsync_hand_over)]
-        hand_over_ok: Cell::new(false),
+        picks_in_loop: Cell::new(false),
         tick: Cell::new(0),
         deferred: RefCell::new(Vec::new()),
         last_trim: Cell::new(Instant::now()),
@@ -213,11 +211,9 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         uring: Default::default(),
     };
     context::set_worker(&worker);
-    #[cfg(zsync_hand_over)]
-    worker.hand_over_ok.set(true);
+    worker.picks_in_loop.set(true);
     worker.run_loop();
-    #[cfg(zsync_hand_over)]
-    worker.hand_over_ok.set(false);
+    worker.picks_in_loop.set(false);
     worker.shut_down();
     if let Some(reactor) = &worker.remote().reactor {
         // Nobody polls it any more: waits on its sources fall back to poll(2).
@@ -704,6 +700,37 @@ impl Worker {
         }
     }
 
+    /// A yield that the worker would answer with the yielder itself: nothing in the ready
+    /// queue and no other turn due (`take_turns`), so `next_task` would take the yielder
+    /// straight back out of the ready queue it was put in. The yielding green thread does the
+    /// worker's part of that round trip where it is (one tick, one switch counted for the
+    /// monitor, its watch left and entered again) and goes on: no switch at all. Every tick on
+    /// which the loop has more to do (fairness: I/O poll, dump, inbox, injector, shutdown;
+    /// armed timers; balance; new threads in `next` or `fresh`) and any deferred wake still
+    /// go through the worker. What `sched_yield` does on an idle CPU.
+    ///
+    /// Returns true if the caller has had its turn and goes on.
+    #[inline(always)]
+    pub(crate) fn yield_in_place(&self, task: &TaskRef) -> bool {
+        if !self.ready.borrow().is_empty()
+            || !self.picks_in_loop.get()
+            || !self.deferred.borrow().is_empty()
+        {
+            return false;
+        }
+        let tick = self.tick.get().wrapping_add(1);
+        if !matches!(self.take_turns::<true>(tick), Turn::None) {
+            return false;
+        }
+        self.tick.set(tick);
+        let remote = self.remote();
+        // `run_task`'s part after the resume and before the next, for the same thread.
+        remote.watch.leave();
+        WorkerMetrics::add(&remote.metrics.switches, 1);
+        remote.watch.enter(task);
+        true
+    }
+
     /// The suspending green thread's shortcut to its successor: when the next green thread this
     /// worker would pick is a suspended one from its ready queue, the suspending thread does the
     /// worker's part itself, on its own stack (queue itself for a yield, commit its park, as
@@ -733,7 +760,7 @@ impl Worker {
     #[cfg(zsync_hand_over)]
     #[inline(never)]
     fn hand_over_to_next(&self) -> bool {
-        if !self.hand_over_ok.get() || !self.deferred.borrow().is_empty() {
+        if !self.picks_in_loop.get() || !self.deferred.borrow().is_empty() {
             return false;
         }
         let tick = self.tick.get().wrapping_add(1);
