@@ -231,9 +231,9 @@ fn spawn_green<X: Tail>(
     // wants a size of its own or mapping is failing right now: then map it here, so that an
     // error reaches this caller.
     let stack = match options.stack_size {
-        Some(size) => Some(Stack::new(size)?),
+        Some(size) => Some(Box::new(Stack::new(size)?)),
         None if shared.stack_exhausted.load(Ordering::Relaxed) => {
-            Some(Stack::new(shared.stack_size)?)
+            Some(Box::new(Stack::new(shared.stack_size)?))
         }
         None => None,
     };

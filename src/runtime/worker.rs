@@ -841,7 +841,7 @@ impl Worker {
         let Body::New { stack, f, live } = std::mem::replace(&mut local.body, Body::Done) else {
             unreachable!("start is called on new green threads only")
         };
-        let stack = match stack.map_or_else(|| self.pool.borrow_mut().get(), Ok) {
+        let stack = match stack.map_or_else(|| self.pool.borrow_mut().get(), |stack| Ok(*stack)) {
             Ok(stack) => {
                 self.shared.stack_exhausted.store(false, Ordering::Relaxed);
                 stack
