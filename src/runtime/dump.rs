@@ -301,21 +301,22 @@ pub(crate) fn answer(
     let mut mine = Vec::with_capacity(owned.len());
     for task in owned {
         // SAFETY: called by the task's owner worker, outside any green thread: the task is
-        // suspended, and only this thread touches its local state now.
-        let local = unsafe { task.local() };
-        let (state, waiting_on, parked_for) = if task.id == job.caller_id {
-            (ThreadState::Running, None, None)
-        } else if local.parked {
-            let ago = clock.saturating_sub(local.parked_at);
-            (
-                ThreadState::Parked,
-                Some(local.wait),
-                Some(Duration::from_millis(ago)),
-            )
-        } else {
-            (ThreadState::Runnable, None, None)
+        // suspended, and only this thread touches its state now.
+        let (sched, local) = unsafe { (task.sched(), task.try_local()) };
+        let (state, waiting_on, parked_for) = match local {
+            _ if task.id == job.caller_id => (ThreadState::Running, None, None),
+            Some(local) if sched.parked => {
+                let ago = clock.saturating_sub(local.parked_at);
+                (
+                    ThreadState::Parked,
+                    Some(local.wait),
+                    Some(Duration::from_millis(ago)),
+                )
+            }
+            _ => (ThreadState::Runnable, None, None),
         };
-        let backtrace = match &local.body {
+        // SAFETY: as above.
+        let backtrace = match unsafe { task.body() } {
             super::task::Body::Running { context, .. } if state == ThreadState::Parked => {
                 context.backtrace().map(Arc::new)
             }

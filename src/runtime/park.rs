@@ -23,7 +23,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 thread_local! {
-    /// An OS thread's park-point state (a green thread's is in its task).
+    /// An OS thread's park-point state (a green thread's is in its `Local`, on its stack).
     static OS_PARK_POINT: RefCell<ParkPoint> = RefCell::new(ParkPoint::new());
 }
 
@@ -87,10 +87,9 @@ pub(crate) fn park_point() {
 #[inline]
 fn suspend(worker: &Worker, task: &TaskRef, reason: Reason) {
     // SAFETY: we are this green thread, running; the reference ends before the switch.
-    let suspender = {
-        let local = unsafe { task.local() };
-        local.reason = reason;
-        local.suspender
+    let suspender = unsafe {
+        task.sched().reason = reason;
+        task.local().suspender
     };
     // Straight into the next green thread when the worker would pick a suspended one anyway.
     // (`task` points into the worker's `resumed` slot, which `hand_over` refills: it is not

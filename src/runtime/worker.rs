@@ -167,19 +167,28 @@ pub(crate) fn push_local(task: &TaskRef, owner: usize) -> bool {
 /// and completes the join packet with `Cancelled` (see `task::cell`).
 pub(crate) fn abandon(task: TaskRef) {
     // SAFETY: we hold the only queue entry of a green thread that never started; nobody else
-    // touches its local state.
-    let local = unsafe { task.local() };
+    // touches its body.
     // Drops the closure (its joiner sees `Cancelled`) and the thread's `Live` count.
-    local.body = Body::Done;
+    *unsafe { task.body() } = Body::Done;
 }
 
-/// The first frame of every green thread, on its own stack: records where its `Suspender`
-/// lives, then runs the spawned closure (which completes the join packet and catches every
-/// panic).
+/// The first frame of every green thread, on its own stack: holds its [`Local`] state (with
+/// where its `Suspender` lives) and publishes it in the task for the thread's life, then runs
+/// the spawned closure (which completes the join packet and catches every panic).
 fn entry(task: *const Task, suspender: &Suspender, f: Unstarted) {
-    // SAFETY: we are the green thread, running (its worker holds the task); the Suspender
-    // lives on this stack for the rest of its life.
-    unsafe { (*task).local().suspender = suspender };
+    /// Withdraws the published state as the frame goes, returning or unwinding.
+    struct Withdraw(*const Task);
+    impl Drop for Withdraw {
+        fn drop(&mut self) {
+            // SAFETY: as below; the state is still alive (dropped after this guard).
+            unsafe { (*self.0).set_local(std::ptr::null_mut()) };
+        }
+    }
+    let mut local = Local::new(suspender);
+    // SAFETY: we are the green thread, running (its worker holds the task, which outlives
+    // its run); `local` stays in this frame, unmoved, until the guard below withdraws it.
+    unsafe { (*task).set_local(&raw mut local) };
+    let _withdraw = Withdraw(task);
     f.start(Start::Run);
 }
 
@@ -591,22 +600,25 @@ impl Worker {
         // unstarted tasks go), and this worker is its owner or about to become it.
         // (Through a raw pointer: the reference must not borrow `task`, which moves into
         // `resumed` below; the task lives as long as either holds it.)
-        let local = unsafe { (*TaskRef::as_ptr(&task)).local() };
-        if matches!(local.body, Body::New { .. }) {
+        let this = unsafe { &*TaskRef::as_ptr(&task) };
+        // SAFETY: as above.
+        let body = unsafe { this.body() };
+        if matches!(body, Body::New { .. }) {
             if self.shared.shutdown.load(Ordering::Acquire) {
                 // Never started, and never will: shutdown cancels it.
                 abandon(task);
                 return;
             }
-            if !self.start(&task, local) {
+            if !self.start(&task, body) {
                 return;
             }
         }
-        let Body::Running { context, .. } = &mut local.body else {
+        let Body::Running { context, .. } = body else {
             // A stale wake of a finished green thread (its timer or a late unpark).
             return;
         };
-        self.before_resume(&task, &mut local.parked);
+        // SAFETY: as above.
+        self.before_resume(&task, &mut unsafe { this.sched() }.parked);
         let remote = self.remote();
         // The green thread keeps the `&TaskRef` that `context::current` gives it across its
         // suspensions, and a later `run_task` (maybe from another caller, at another stack
@@ -632,13 +644,13 @@ impl Worker {
         // SAFETY: as above; the green thread is suspended or finished, nobody reads the slot.
         let task = unsafe { (*slot).take().unwrap_unchecked() };
         #[cfg(zsync_hand_over)]
-        let (resumed, local) = {
+        let (resumed, body) = {
             // SAFETY: the green thread that came back is suspended or finished, on this worker.
-            let local = unsafe { (*TaskRef::as_ptr(&task)).local() };
-            let Body::Running { context, .. } = &mut local.body else {
+            let body = unsafe { (*TaskRef::as_ptr(&task)).body() };
+            let Body::Running { context, .. } = body else {
                 unreachable!("only a running green thread comes back from a resume")
             };
-            (context.settle(returned), local)
+            (context.settle(returned), body)
         };
         remote.watch.leave();
         // Only a running green thread can end an unwind, so this is the place to look.
@@ -646,22 +658,23 @@ impl Worker {
             self.wake_deferred();
         }
         match resumed {
-            Resumed::Suspended => self.after_suspend(task, local),
+            Resumed::Suspended => self.after_suspend(task),
             Resumed::Finished(_) => {
                 // Destroyed: the closure completed its join packet itself (and caught every
                 // panic); the stack goes back to the pool, and `live` (dropped with the body)
                 // uncounts the thread.
                 // A monitor reading this green thread's name finishes first (see `monitor`).
                 self.remote().watch.quiesce();
-                if let Body::Running { context, live } =
-                    std::mem::replace(&mut local.body, Body::Done)
-                {
+                if let Body::Running { context, live } = std::mem::replace(body, Body::Done) {
                     if let Some(stack) = context.into_stack() {
                         self.pool.borrow_mut().put(stack);
                     }
                     live.leave_on(self.index);
                 }
-                self.owned.borrow_mut().remove(local.owned_slot);
+                // SAFETY: finished, on this worker, which alone touches it now.
+                self.owned
+                    .borrow_mut()
+                    .remove(unsafe { task.sched() }.owned_slot);
                 WorkerMetrics::add(&self.remote().owned.0, u64::MAX); // minus one
             }
         }
@@ -683,13 +696,16 @@ impl Worker {
     /// ready queue; a park is committed (`task` was the queue's reference: wakers and `owned`
     /// hold the others), or requeued if a wake came first.
     #[inline(always)]
-    fn after_suspend(&self, task: TaskRef, local: &mut Local) {
-        match local.reason {
+    fn after_suspend(&self, task: TaskRef) {
+        // SAFETY: suspended (not finished), on this worker, which alone touches it now.
+        let sched = unsafe { task.sched() };
+        match sched.reason {
             Reason::Yield => self.ready.borrow_mut().push_back(task),
             Reason::Park => {
                 if task.park.commit_park() {
-                    local.parked = true;
-                    local.parked_at = self.shared.clock.load(Ordering::Relaxed);
+                    sched.parked = true;
+                    // SAFETY: as above: its closure has not returned.
+                    unsafe { task.local() }.parked_at = self.shared.clock.load(Ordering::Relaxed);
                     let metrics = &self.remote().metrics;
                     WorkerMetrics::add(&metrics.parked, 1);
                     WorkerMetrics::add(&metrics.parks, 1);
@@ -781,7 +797,7 @@ impl Worker {
             }
             // SAFETY: a queued green thread is not running, and this worker owns it (only
             // owned ones are in its ready queue); nothing else holds its local state now.
-            match unsafe { &mut (*TaskRef::as_ptr(next)).local().body } {
+            match unsafe { (*TaskRef::as_ptr(next)).body() } {
                 Body::Running { context, .. } if context.is_suspended() => context,
                 _ => return false, // new (to be started) or finished (a stale wake)
             }
@@ -796,18 +812,20 @@ impl Worker {
         // caller again.
         let me = unsafe { (*slot).take().unwrap_unchecked() };
         // SAFETY: we are this green thread, running on this worker.
-        let me_local = unsafe { (*TaskRef::as_ptr(&me)).local() };
-        let suspender = me_local.suspender;
-        let Body::Running { context, .. } = &mut me_local.body else {
+        let me_task = unsafe { &*TaskRef::as_ptr(&me) };
+        // SAFETY: as above.
+        let suspender = unsafe { me_task.local() }.suspender;
+        // SAFETY: as above.
+        let Body::Running { context, .. } = (unsafe { me_task.body() }) else {
             unreachable!("a running green thread has a context")
         };
         let me_context: *mut Context = context;
-        self.after_suspend(me, me_local); // `suspend` stored the reason
+        self.after_suspend(me); // `suspend` stored the reason
         remote.watch.leave();
         // The successor's side of `run_task`, before a resume.
         // SAFETY: queued, so not running; owned by this worker.
         self.before_resume(&next, unsafe {
-            &mut (*TaskRef::as_ptr(&next)).local().parked
+            &mut (*TaskRef::as_ptr(&next)).sched().parked
         });
         // SAFETY: emptied above; `current` already points at the slot.
         unsafe { slot.write(Some(next)) };
@@ -828,7 +846,10 @@ impl Worker {
         for task in deferred {
             // SAFETY: no green thread runs while the worker is here; `task` is suspended or
             // finished, and its worker (this one) may touch its local state.
-            unsafe { task.local() }.park_point.deferred = false;
+            // A finished one has nothing left to raise.
+            if let Some(local) = unsafe { task.try_local() } {
+                local.park_point.deferred = false;
+            }
             task.unpark();
         }
     }
@@ -837,8 +858,8 @@ impl Worker {
     /// starts its closure moves onto its stack (see [`entry`]).
     /// Returns false if no stack could be mapped: the thread then failed without running (its
     /// joiner gets the error) and is gone.
-    fn start(&self, task: &TaskRef, local: &mut Local) -> bool {
-        let Body::New { stack, f, live } = std::mem::replace(&mut local.body, Body::Done) else {
+    fn start(&self, task: &TaskRef, body: &mut Body) -> bool {
+        let Body::New { stack, f, live } = std::mem::replace(body, Body::Done) else {
             unreachable!("start is called on new green threads only")
         };
         let stack = match stack.map_or_else(|| self.pool.borrow_mut().get(), |stack| Ok(*stack)) {
@@ -860,8 +881,9 @@ impl Worker {
         if let Some(name) = &task.name {
             context.set_name(name.clone());
         }
-        local.body = Body::Running { context, live };
-        local.owned_slot = self.owned.borrow_mut().insert(task.clone());
+        *body = Body::Running { context, live };
+        // SAFETY: not running (about to start), on this worker, which alone touches it now.
+        unsafe { task.sched() }.owned_slot = self.owned.borrow_mut().insert(task.clone());
         WorkerMetrics::add(&self.remote().owned.0, 1);
         true
     }
@@ -908,7 +930,7 @@ impl Worker {
                 .iter()
                 // SAFETY: a queued green thread is not running, and this worker, outside any
                 // green thread here, is the only one that touches it.
-                .filter(|task| matches!(unsafe { task.local() }.body, Body::New { .. }))
+                .filter(|task| matches!(unsafe { task.body() }, Body::New { .. }))
                 .count();
             super::dump::answer(
                 &job,

@@ -77,7 +77,7 @@ impl<X: Tail> Cell<X> {
         // before anything holds the cell as a whole).
         // SAFETY: nobody else holds the task (the last reference is gone), so its local state
         // is ours.
-        let body = unsafe { &mut (*cell).task.local().body };
+        let body = unsafe { (*cell).task.body() };
         if !matches!(body, Body::Done) {
             drop(std::mem::replace(body, Body::Done));
         }

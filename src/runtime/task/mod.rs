@@ -75,15 +75,14 @@ pub(crate) enum Reason {
     Park,
 }
 
-/// State touched only by the green thread itself and by its owner worker, on the owner's OS
-/// thread, never at the same time (the worker touches it only while the thread is suspended).
+/// The state of a started green thread that only it and its owner worker touch, on the
+/// owner's OS thread, never at the same time (the worker touches it only while the thread is
+/// suspended). It lives in the thread's first frame (worker.rs `entry`), on its own stack, from
+/// its first run until its closure has returned: a parked green thread's first page holds it
+/// anyway, and its task on the heap stays small (see `Task::local`).
 pub(crate) struct Local {
-    pub(crate) body: Body,
-    /// Valid from the first resume on: it lives on the green thread's own stack.
+    /// Lives on the same stack, a few frames below.
     pub(crate) suspender: *const Suspender,
-    pub(crate) reason: Reason,
-    /// Parked and counted in its worker's `parked` gauge.
-    pub(crate) parked: bool,
     /// What it waits on: stored by the parking call as it suspends (for `Runtime::dump`).
     pub(crate) wait: WaitReason,
     /// When it parked, on its runtime's coarse clock (`Shared::clock`): stored by its worker
@@ -91,6 +90,26 @@ pub(crate) struct Local {
     pub(crate) parked_at: u64,
     /// Cancellation, timeouts, shielding and the unwinding state.
     pub(crate) park_point: ParkPoint,
+}
+
+impl Local {
+    pub(crate) fn new(suspender: &Suspender) -> Local {
+        Local {
+            suspender,
+            wait: WaitReason::Park,
+            parked_at: 0,
+            park_point: ParkPoint::new(),
+        }
+    }
+}
+
+/// The worker's bookkeeping of a green thread, in its task: touched like [`Local`], but also
+/// before the first run and after the last (by the worker that holds the task then).
+pub(crate) struct Sched {
+    /// Why it last suspended: stored by the green thread, read by its worker.
+    pub(crate) reason: Reason,
+    /// Parked and counted in its worker's `parked` gauge.
+    pub(crate) parked: bool,
     /// Its slot in its worker's `OwnedTasks`, from its start on.
     pub(crate) owned_slot: u32,
 }
@@ -100,8 +119,13 @@ pub(crate) struct Task {
     refs: AtomicUsize,
     /// The way to the rest of the task's allocation (see `cell`).
     vtable: &'static cell::Vtable,
-    /// Declared (so dropped) before `shared`: the body's `Live` guard points into it.
-    local: UnsafeCell<Local>,
+    /// Declared (so dropped) before `shared`: the body's `Live` guard points into it. Touched
+    /// like [`Sched`].
+    body: UnsafeCell<Body>,
+    /// Where its [`Local`] is, on its stack: null before its first run and after its closure
+    /// has returned (the frame that holds it publishes it and clears it).
+    local: UnsafeCell<*mut Local>,
+    sched: UnsafeCell<Sched>,
     pub(crate) id: ThreadId,
     pub(crate) name: Option<Arc<str>>,
     pub(crate) shared: Arc<Shared>,
@@ -112,11 +136,12 @@ pub(crate) struct Task {
     pub(crate) owner: AtomicU32,
 }
 
-// SAFETY: everything but `local` is Sync by itself. `local` is touched only on the owner
-// worker's OS thread (or, before the first run, by whoever holds the task exclusively: the
-// spawner, then the worker that took it from a queue, with the queue's synchronisation in
-// between), and there only by one party at a time: the green thread while it runs, the worker
-// while it is suspended. The token in its body is Send.
+// SAFETY: everything but `body`, `local` and `sched` is Sync by itself. Those are touched only
+// on the owner worker's OS thread (or, before the first run, by whoever holds the task
+// exclusively: the spawner, then the worker that took it from a queue, with the queue's
+// synchronisation in between), and there only by one party at a time: the green thread while
+// it runs, the worker while it is suspended. The token in its body is Send; `local` points
+// into the green thread's own stack, which only that OS thread runs.
 unsafe impl Sync for Task {}
 // SAFETY: as above.
 unsafe impl Send for Task {}
@@ -147,14 +172,11 @@ impl Task {
                 park: ParkState::new(),
                 cancel: AtomicBool::new(false),
                 owner: AtomicU32::new(NO_OWNER),
-                local: UnsafeCell::new(Local {
-                    body: Body::Done,
-                    suspender: std::ptr::null(),
+                body: UnsafeCell::new(Body::Done),
+                local: UnsafeCell::new(std::ptr::null_mut()),
+                sched: UnsafeCell::new(Sched {
                     reason: Reason::Yield,
                     parked: false,
-                    wait: WaitReason::Park,
-                    parked_at: 0,
-                    park_point: ParkPoint::new(),
                     owned_slot: u32::MAX,
                 }),
             },
@@ -164,22 +186,78 @@ impl Task {
         let f = unsafe { task.unstarted() };
         // SAFETY: nobody else has seen the task yet. (A write: the `Done` placeholder needs no
         // drop.)
-        unsafe { std::ptr::write(&mut task.local().body, Body::New { stack, f, live }) };
+        unsafe { std::ptr::write(task.body(), Body::New { stack, f, live }) };
         // SAFETY: the count was made 2 above: `task` is one reference, this is the other.
         let second = unsafe { TaskRef::from_raw(TaskRef::as_ptr(&task)) };
         (task, second)
     }
 
-    /// The green thread's local state.
+    /// The green thread's body: new, running (its context) or done.
     ///
     /// # Safety
     /// The caller is the green thread itself, running, or its worker while it is suspended (or
-    /// holds the task exclusively before its first run), and drops the reference before the
-    /// other party can run.
+    /// whoever holds the task exclusively before its first run or after its last), and drops
+    /// the reference before the other party can run.
     #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn local(&self) -> &mut Local {
+    #[inline]
+    pub(crate) unsafe fn body(&self) -> &mut Body {
         // SAFETY: exclusivity is the caller's promise (see above).
-        unsafe { &mut *self.local.get() }
+        unsafe { &mut *self.body.get() }
+    }
+
+    /// The worker's bookkeeping of the green thread.
+    ///
+    /// # Safety
+    /// As for [`body`](Self::body).
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    pub(crate) unsafe fn sched(&self) -> &mut Sched {
+        // SAFETY: exclusivity is the caller's promise (see above).
+        unsafe { &mut *self.sched.get() }
+    }
+
+    /// The green thread's local state, on its stack.
+    ///
+    /// # Safety
+    /// As for [`body`](Self::body), and the thread has run and its closure has not returned:
+    /// it is the caller, inside its closure, or it is suspended.
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    pub(crate) unsafe fn local(&self) -> &mut Local {
+        // SAFETY: the caller's promise: published by the frame that holds it, which is alive.
+        unsafe {
+            let local = *self.local.get();
+            debug_assert!(
+                !local.is_null(),
+                "a green thread's local state before or after its run"
+            );
+            &mut *local
+        }
+    }
+
+    /// [`local`](Self::local) for a green thread that may not have run yet or may have
+    /// finished: `None` then.
+    ///
+    /// # Safety
+    /// As for [`body`](Self::body).
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    pub(crate) unsafe fn try_local(&self) -> Option<&mut Local> {
+        // SAFETY: exclusivity is the caller's promise; a non-null pointer was published by the
+        // frame that holds the state, which clears it before it goes.
+        unsafe { (*self.local.get()).as_mut() }
+    }
+
+    /// Publishes (or, with null, withdraws) where the green thread's [`Local`] is.
+    ///
+    /// # Safety
+    /// The caller is the green thread itself, running; a non-null `local` stays valid until
+    /// the caller withdraws it.
+    #[inline]
+    pub(crate) unsafe fn set_local(&self, local: *mut Local) {
+        // SAFETY: only the running green thread writes it (the caller's promise), and nobody
+        // else reads it while it runs.
+        unsafe { *self.local.get() = local };
     }
 }
 
@@ -201,14 +279,16 @@ impl TaskRef {
 mod tests {
     /// Every green thread carries its task (and its stack's first page) for its whole life: a
     /// million parked green threads hold a million tasks. A field that grows the task shows
-    /// here first (it was 256 bytes before the stack, the context and the park point slimmed).
+    /// here first (it was 256 bytes before the stack, the context and the park point slimmed,
+    /// 184 before the context's stack moved into its header and the thread's local state onto
+    /// its own stack).
     #[test]
-    fn a_task_stays_within_144_bytes() {
+    fn a_task_stays_within_104_bytes() {
         use std::mem::size_of;
         // The corosensei fallback's context is a different size.
         #[cfg(not(feature = "corosensei-backend"))]
         assert!(
-            size_of::<super::Task>() <= 144,
+            size_of::<super::Task>() <= 104,
             "{}",
             size_of::<super::Task>()
         );

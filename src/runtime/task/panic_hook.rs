@@ -35,8 +35,13 @@ pub(crate) fn install() {
 fn hook(previous: &Hook, previous_is_default: bool, info: &PanicHookInfo<'_>) {
     let green = crate::runtime::context::current().task();
     match green {
-        // SAFETY: the hook runs on the panicking green thread itself, which is running.
-        Some(task) => unsafe { task.local() }.park_point.panic_starts(),
+        // SAFETY: the hook runs on the panicking green thread itself, which is running. (Its
+        // state is there while its closure runs: a panic outside it has no park point to mark.)
+        Some(task) => {
+            if let Some(local) = unsafe { task.try_local() } {
+                local.park_point.panic_starts();
+            }
+        }
         None => crate::runtime::park::note_os_thread_panic(),
     }
     match green {
