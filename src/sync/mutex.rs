@@ -24,11 +24,20 @@ use std::time::Instant;
 const LOCKED: u32 = 1;
 const PARKED: u32 = 2;
 
-/// How often a locker re-reads a lock held by someone running before it parks.
+/// How often a locker re-reads a lock held by someone else before it parks, backing off
+/// between looks: 1, 2, 4, 8, then 16 `pause`s ([`SPIN_PAUSES`]): 143 in all, about 1.7 us on
+/// this project's machine, where a `pause` takes 12 ns (Go spins 4 x 30). A contended lock
+/// changes hands between cores: lockers that re-read it at once keep pulling its cache line
+/// away from the holder, which then waits for the line to unlock (B9, 64 green threads on 2
+/// workers: 125-155 ns per lock with 8 plain re-reads, 43-57 with the backoff); and one that
+/// parks at once pays a park and a cross-worker wake for a hold of a few nanoseconds.
 #[cfg(not(loom))]
-const SPINS: u32 = 8;
+const SPINS: u32 = 12;
 #[cfg(loom)]
 const SPINS: u32 = 0;
+
+/// The most `pause`s between two looks of a spinning locker (see [`SPINS`]).
+const SPIN_PAUSES: u32 = 16;
 
 /// When a waiter started waiting, and how often it was woken and lost the lock to a newcomer.
 #[derive(Clone, Copy)]
@@ -112,7 +121,7 @@ impl RawMutex {
 
     #[cold]
     fn lock_contended(&self) {
-        for _ in 0..SPINS {
+        for look in 0..SPINS {
             let state = self.state.load(Ordering::Relaxed);
             if state & PARKED != 0 {
                 break; // others already wait: queue behind them
@@ -120,7 +129,9 @@ impl RawMutex {
             if state & LOCKED == 0 && self.try_lock() {
                 return;
             }
-            std::hint::spin_loop();
+            for _ in 0..(1u32 << look).min(SPIN_PAUSES) {
+                std::hint::spin_loop();
+            }
         }
         let waiter = Waiter::new();
         let since = Since {
