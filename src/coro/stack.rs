@@ -260,7 +260,7 @@ impl Stack {
     }
 
     /// [`Stack::batch_into`] into a new vector.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn batch(size: usize, count: usize) -> io::Result<Vec<Stack>> {
         let mut stacks = Vec::with_capacity(count);
         Self::batch_into(size, count, &mut stacks)?;

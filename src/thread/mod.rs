@@ -38,29 +38,34 @@ pub type Result<T> = std::thread::Result<T>;
 
 /// Blocks the calling thread until its token is available, like `std::thread::park`; on a green
 /// thread only the green thread waits. A park point: a pending cancellation unwinds from here.
+#[inline]
 pub fn park() {
     park::park();
 }
 
 /// Like [`park`], but gives up after `dur`.
+#[inline]
 pub fn park_timeout(dur: Duration) {
     park::park_until(Instant::now().checked_add(dur));
 }
 
 /// Lets other green threads on this worker run (on an OS thread: `std::thread::yield_now`). A
 /// park point.
+#[inline]
 pub fn yield_now() {
     park::yield_now();
 }
 
 /// Puts the calling thread to sleep for at least `dur`; the same function as
 /// [`zsync::time::sleep`](crate::time::sleep).
+#[inline]
 pub fn sleep(dur: Duration) {
     park::sleep_until(Instant::now().checked_add(dur));
 }
 
 /// True while the calling green thread (or OS thread) is unwinding, like
 /// `std::thread::panicking`, but answered for the green thread, not the OS thread under it.
+#[inline]
 pub fn panicking() -> bool {
     park::panicking()
 }
