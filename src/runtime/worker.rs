@@ -716,6 +716,19 @@ impl Worker {
         }
     }
 
+    /// The question both shortcuts of a suspending green thread (`yield_in_place`,
+    /// `hand_over`) ask first: will the worker's next pick be the ready queue's first, with
+    /// nothing else to do before it? Yes while the run loop picks (not during shutdown), no
+    /// deferred wake waits and no turn of `take_turns` is due on the next tick; then that tick.
+    #[inline(always)]
+    fn plain_pick(&self) -> Option<u32> {
+        if !self.picks_in_loop.get() || !self.deferred.borrow().is_empty() {
+            return None;
+        }
+        let tick = self.tick.get().wrapping_add(1);
+        matches!(self.take_turns::<true>(tick), Turn::None).then_some(tick)
+    }
+
     /// A yield that the worker would answer with the yielder itself: nothing in the ready
     /// queue and no other turn due (`take_turns`), so `next_task` would take the yielder
     /// straight back out of the ready queue it was put in. The yielding green thread does the
@@ -728,16 +741,12 @@ impl Worker {
     /// Returns true if the caller has had its turn and goes on.
     #[inline(always)]
     pub(crate) fn yield_in_place(&self, task: &TaskRef) -> bool {
-        if !self.ready.borrow().is_empty()
-            || !self.picks_in_loop.get()
-            || !self.deferred.borrow().is_empty()
-        {
+        if !self.ready.borrow().is_empty() {
             return false;
         }
-        let tick = self.tick.get().wrapping_add(1);
-        if !matches!(self.take_turns::<true>(tick), Turn::None) {
+        let Some(tick) = self.plain_pick() else {
             return false;
-        }
+        };
         self.tick.set(tick);
         let remote = self.remote();
         // `run_task`'s part after the resume and before the next, for the same thread.
@@ -776,15 +785,10 @@ impl Worker {
     #[cfg(zsync_hand_over)]
     #[inline(never)]
     fn hand_over_to_next(&self) -> bool {
-        if !self.picks_in_loop.get() || !self.deferred.borrow().is_empty() {
+        let Some(tick) = self.plain_pick() else {
             return false;
-        }
-        let tick = self.tick.get().wrapping_add(1);
+        };
         let remote = self.remote();
-        // A pick that `next_task` would make differently from "the ready queue's first".
-        if !matches!(self.take_turns::<true>(tick), Turn::None) {
-            return false;
-        }
         let slot = self.resumed.get();
         let next_context: *mut Context = {
             let ready = self.ready.borrow();
