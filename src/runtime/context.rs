@@ -91,6 +91,13 @@ impl<'a> Current<'a> {
         }
     }
 
+    /// The worker of this OS thread if it is one of `shared`'s (not another runtime's).
+    #[inline]
+    pub(crate) fn worker_of(self, shared: &Shared) -> Option<&'a Worker> {
+        self.worker()
+            .filter(|worker| std::ptr::eq(&*worker.shared, shared))
+    }
+
     /// The runtime the calling code runs on: its worker's, or its `Flavor::OsThreads`
     /// runtime's (a second thread-local read, on OS threads only).
     pub(crate) fn runtime(self) -> Option<Arc<Shared>> {

@@ -46,10 +46,9 @@ impl LiveCount {
     /// The worker of `shared` that the calling OS thread is, if any: whose shard it counts on.
     #[inline]
     fn worker_here(shared: &Shared) -> Option<usize> {
-        match context::current().worker() {
-            Some(worker) if std::ptr::eq(&*worker.shared, shared) => Some(worker.index),
-            _ => None,
-        }
+        context::current()
+            .worker_of(shared)
+            .map(|worker| worker.index)
     }
 
     /// The shard of worker `index`, or with `None` the other threads' one.

@@ -238,9 +238,7 @@ fn spawn_green<X: Tail>(
         None => None,
     };
     let name: Option<Arc<str>> = options.name.map(Arc::from);
-    let spawner = here
-        .worker()
-        .filter(|worker| Arc::ptr_eq(&worker.shared, shared));
+    let spawner = here.worker_of(shared);
     let (task, queued) = Task::allocate(
         shared.clone(),
         spawner.map(|worker| worker.index),

@@ -153,8 +153,8 @@ pub(crate) struct Worker {
 /// Queues `task` on this thread's worker if it is `owner` (a wake from its own worker: no
 /// atomics, no inbox). Returns false if this thread is not that worker.
 pub(crate) fn push_local(task: &TaskRef, owner: usize) -> bool {
-    match context::current().worker() {
-        Some(w) if w.index == owner && Arc::ptr_eq(&w.shared, &task.shared) => {
+    match context::current().worker_of(&task.shared) {
+        Some(w) if w.index == owner => {
             w.ready.borrow_mut().push_back(task.clone());
             true
         }
