@@ -231,9 +231,11 @@ impl Shared {
 /// inbox.
 pub(crate) fn schedule(task: TaskRef) {
     let owner = task.owner.load(Ordering::Acquire);
-    if worker::push_local(&task, owner as usize) {
-        return;
-    }
+    // The queue takes this reference over: a local wake moves it, with no count to change.
+    let task = match worker::push_local(task, owner as usize) {
+        Ok(()) => return,
+        Err(task) => task,
+    };
     let shared = task.shared.clone();
     if owner == task::NO_OWNER {
         // Not started yet: parked before its first run cannot happen, so this is unreachable in

@@ -151,14 +151,15 @@ pub(crate) struct Worker {
 }
 
 /// Queues `task` on this thread's worker if it is `owner` (a wake from its own worker: no
-/// atomics, no inbox). Returns false if this thread is not that worker.
-pub(crate) fn push_local(task: &TaskRef, owner: usize) -> bool {
+/// atomics, no inbox). Gives the task back if this thread is not that worker.
+#[inline]
+pub(crate) fn push_local(task: TaskRef, owner: usize) -> Result<(), TaskRef> {
     match context::current().worker_of(&task.shared) {
         Some(w) if w.index == owner => {
-            w.ready.borrow_mut().push_back(task.clone());
-            true
+            w.ready.borrow_mut().push_back(task);
+            Ok(())
         }
-        _ => false,
+        _ => Err(task),
     }
 }
 
@@ -693,8 +694,8 @@ impl Worker {
     }
 
     /// The worker's part once a green thread has suspended: a yield goes to the back of the
-    /// ready queue; a park is committed (`task` was the queue's reference: wakers and `owned`
-    /// hold the others), or requeued if a wake came first.
+    /// ready queue; a park is committed (`task`, the queue's reference, becomes the park's:
+    /// `owned` and wakers hold the others), or requeued if a wake came first.
     #[inline(always)]
     fn after_suspend(&self, task: TaskRef) {
         // SAFETY: suspended (not finished), on this worker, which alone touches it now.
@@ -709,6 +710,10 @@ impl Worker {
                     let metrics = &self.remote().metrics;
                     WorkerMetrics::add(&metrics.parked, 1);
                     WorkerMetrics::add(&metrics.parks, 1);
+                    // The park keeps this reference (the thread stays alive in no queue); the
+                    // waker that moves it out of `PARKED` takes it over (`take_park_ref`), so
+                    // neither the park nor the wake changes the count.
+                    std::mem::forget(task);
                 } else {
                     self.ready.borrow_mut().push_back(task);
                 }
@@ -913,7 +918,8 @@ impl Worker {
         let mut ready = self.ready.borrow_mut();
         for task in due.drain(..).rev() {
             if task.park.unpark() == Wake::Schedule {
-                ready.push_front(task);
+                // SAFETY: this waker moved it out of `PARKED`. The timer's own reference goes.
+                ready.push_front(unsafe { task.take_park_ref() });
             }
         }
         drop(ready);

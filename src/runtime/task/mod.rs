@@ -263,10 +263,25 @@ impl Task {
 
 impl TaskRef {
     /// Wakes the green thread, or leaves it a token if it is not parked.
+    #[inline]
     pub(crate) fn unpark(&self) {
         if self.park.unpark() == Wake::Schedule {
-            super::schedule(self.clone());
+            // SAFETY: the park held a reference (see `Worker::after_suspend`), and moving the
+            // thread out of `PARKED` made this waker its only taker.
+            super::schedule(unsafe { self.take_park_ref() });
         }
+    }
+
+    /// The reference a parked green thread's park holds, for the waker that moved it out of
+    /// `PARKED` (so a wake changes no count: the queue it goes to takes this reference over).
+    ///
+    /// # Safety
+    /// The caller's `ParkState::unpark` returned `Wake::Schedule` for this thread, and it takes
+    /// the reference once.
+    #[inline]
+    pub(crate) unsafe fn take_park_ref(&self) -> TaskRef {
+        // SAFETY: the caller's promise; the park's reference came from `into_raw`.
+        unsafe { TaskRef::from_raw(TaskRef::as_ptr(self)) }
     }
 
     /// Asks the green thread to stop at its next park point, and wakes it.

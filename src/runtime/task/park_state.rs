@@ -35,9 +35,14 @@ impl ParkState {
     /// means "do not park".
     #[inline]
     pub(crate) fn take_token(&self) -> bool {
-        self.0
-            .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        // Look before the compare-exchange, which costs as much when it fails: usually there
+        // is no token, and a token that arrives after this look makes `commit_park` fail, so
+        // the thread is requeued at once rather than lost.
+        self.0.load(Ordering::Relaxed) == NOTIFIED
+            && self
+                .0
+                .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Worker side, after the green thread's stack has suspended: `true` if it is now parked;
