@@ -410,6 +410,118 @@ fn interrupted_receives_lose_no_message() {
     }
 }
 
+/// A sender on the receiver's own worker hands its message straight into the waiting
+/// receive (which then returns without a second trip through the channel). On one worker, with
+/// every kind of channel: the messages of a green thread on that worker and of an OS thread all
+/// arrive, once, each sender's in order, while the receiver's waits end by a message, by their
+/// deadline (`recv_timeout`) or by `timeout()`.
+#[test]
+fn receives_handed_on_the_same_worker_lose_nothing() {
+    #[derive(Clone)]
+    enum Tx {
+        Unbounded(Sender<(usize, u32)>),
+        Bounded(SyncSender<(usize, u32)>),
+    }
+    impl Tx {
+        fn send(&self, v: (usize, u32)) {
+            match self {
+                Tx::Unbounded(tx) => tx.send(v).unwrap(),
+                Tx::Bounded(tx) => tx.send(v).unwrap(),
+            }
+        }
+    }
+    const EACH: u32 = 3000;
+    for bound in [None, Some(0), Some(1), Some(8)] {
+        runtime(1).block_on(move || {
+            let (tx, rx) = match bound {
+                None => {
+                    let (tx, rx) = channel();
+                    (Tx::Unbounded(tx), rx)
+                }
+                Some(n) => {
+                    let (tx, rx) = sync_channel(n);
+                    (Tx::Bounded(tx), rx)
+                }
+            };
+            let green_tx = tx.clone();
+            let green = thread::spawn(move || {
+                for i in 0..EACH {
+                    green_tx.send((0, i));
+                    if i % 7 == 0 {
+                        thread::yield_now();
+                    }
+                    if i % 101 == 0 {
+                        thread::sleep(Duration::from_micros(50));
+                    }
+                }
+            });
+            let os = std::thread::spawn(move || {
+                for i in 0..EACH {
+                    tx.send((1, i));
+                    if i % 64 == 0 {
+                        std::thread::sleep(Duration::from_micros(20));
+                    }
+                }
+            });
+            let mut next = [0u32; 2];
+            let (mut timed_out, mut interrupted) = (0, 0);
+            for round in 0u32.. {
+                let got = match round % 3 {
+                    0 => rx.recv().map_err(|_| ()),
+                    1 => match rx.recv_timeout(Duration::from_micros(30)) {
+                        Err(RecvTimeoutError::Timeout) => {
+                            timed_out += 1;
+                            continue;
+                        }
+                        other => other.map_err(|_| ()),
+                    },
+                    _ => match timeout(Duration::from_micros(30), || rx.recv()) {
+                        Err(_) => {
+                            interrupted += 1;
+                            continue;
+                        }
+                        Ok(got) => got.map_err(|_| ()),
+                    },
+                };
+                let Ok((sender, i)) = got else { break };
+                assert_eq!(i, next[sender], "sender {sender} out of order ({bound:?})");
+                next[sender] += 1;
+            }
+            assert_eq!(next, [EACH, EACH], "{bound:?}");
+            green.join().unwrap();
+            os.join().unwrap();
+            // Not asserted: whether any wait ran out depends on the machine's speed.
+            let _ = (timed_out, interrupted);
+        });
+    }
+}
+
+/// A receive handed its message on its own worker and then cancelled before it runs again
+/// returns the message: the cancellation is raised at its next park point, and the message is
+/// not lost.
+#[test]
+fn a_receive_handed_its_message_returns_it_before_a_cancellation() {
+    runtime(1).block_on(|| {
+        let (tx, rx) = channel::<u32>();
+        let got = Arc::new(AtomicUsize::new(0));
+        let got2 = got.clone();
+        let receiver = thread::spawn(move || {
+            let v = rx.recv().unwrap();
+            got2.store(v as usize, Ordering::SeqCst);
+            thread::yield_now(); // the park point that raises the cancellation
+            unreachable!("cancelled at the yield");
+        });
+        // Let the receiver block in `recv` (one worker: it runs while this thread yields).
+        for _ in 0..10 {
+            thread::yield_now();
+        }
+        tx.send(7).unwrap();
+        let result = receiver.cancel();
+        assert!(result.unwrap_err().is::<zsync::Cancelled>());
+        assert_eq!(got.load(Ordering::SeqCst), 7);
+    });
+}
+
 // ---- oneshot ----
 
 #[test]

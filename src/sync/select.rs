@@ -44,7 +44,8 @@ pub trait Case {
 #[doc(hidden)]
 pub struct RecvCase<'a, T> {
     chan: &'a Chan<T>,
-    entry: Entry<()>,
+    /// No slot (null): an arm is only told to look again.
+    entry: Entry<SlotPtr<T>>,
     out: Option<Result<T, RecvError>>,
 }
 
@@ -61,7 +62,7 @@ impl<'a, T> RecvCase<'a, T> {
     pub(crate) fn new(chan: &'a Chan<T>) -> Self {
         RecvCase {
             chan,
-            entry: Entry::unbound(()),
+            entry: Entry::unbound(std::ptr::null()),
             out: None,
         }
     }

@@ -484,6 +484,19 @@ impl<D: Copy> WaitList<D> {
         unsafe { self.head.as_ref() }.map(Entry::data)
     }
 
+    /// Whether the first entry's waiter is a green thread of the calling OS thread's worker
+    /// (see `Thread::is_on_this_worker`): it cannot run, let alone return, before this OS thread
+    /// switches to it. Never under loom (its threads are OS threads).
+    #[inline]
+    pub(crate) fn front_is_on_this_worker(&self) -> bool {
+        // SAFETY: linked entries and their waiters are alive while we hold the lock.
+        #[cfg(not(loom))]
+        return unsafe { self.head.as_ref() }
+            .is_some_and(|entry| unsafe { &*entry.waiter.get() }.thread.is_on_this_worker());
+        #[cfg(loom)]
+        return false;
+    }
+
     /// Unlinks the first entry. The result may be used only while the lock is held.
     pub(crate) fn pop_front(&mut self) -> Option<Popped<D>> {
         let head = self.head;
@@ -557,7 +570,8 @@ impl<D: Copy> Popped<D> {
 impl<D: Copy> Popped<D> {
     /// Notifies the entry's waiter and, if that won, unparks it now, under the lock. Only for
     /// waiters that take this lock again before they return (see
-    /// [`WaitList::notify_one_locked`]).
+    /// [`WaitList::notify_one_locked`]), or that run on the caller's worker (see
+    /// [`WaitList::front_is_on_this_worker`]): either way they outlive the unpark.
     pub(crate) fn notify_locked(self, kind: usize) -> bool {
         // SAFETY: as in `data`; the waiter outlives its linked entries.
         let entry = unsafe { &*self.0 };

@@ -110,6 +110,19 @@ impl Thread {
         }
     }
 
+    /// Whether this is a green thread owned by the worker of the calling OS thread. Such a
+    /// thread does not run, and so cannot return from anything, before this OS thread switches
+    /// to it: a caller on this worker may touch what it left on its stack until then.
+    #[inline]
+    pub(crate) fn is_on_this_worker(&self) -> bool {
+        match &self.0 {
+            ThreadRef::Green(task) => context::current()
+                .worker_of(&task.shared)
+                .is_some_and(|w| w.index == task.owner.load(Ordering::Relaxed) as usize),
+            ThreadRef::Os(_) => false,
+        }
+    }
+
     pub(crate) fn request_cancel(&self) {
         match &self.0 {
             ThreadRef::Green(task) => task.request_cancel(),
