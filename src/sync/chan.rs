@@ -148,8 +148,9 @@ impl<T> Chan<T> {
                 // worker) not before this OS thread switches to it.
                 unsafe { (*slot).with_mut(|s| *s = Some(msg)) };
                 // Unparked under the lock with no handle of its own: it cannot run (and go)
-                // before this OS thread switches to it, see `front_is_on_this_worker`.
-                if first.notify_locked(HANDOFF) {
+                // before this OS thread switches to it, see `front_is_on_this_worker`. (A
+                // blocked receive's waiter is in this list only: `notify_here` applies.)
+                if first.notify_here(HANDOFF) {
                     return Ok(());
                 }
                 // It gave up (a deadline): it takes the lock again and never looks in its

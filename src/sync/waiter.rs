@@ -592,6 +592,27 @@ impl<D: Copy> Popped<D> {
         }
         won
     }
+
+    /// [`notify_locked`](Self::notify_locked) for a waiter that is linked in this list only
+    /// (not a `select!` waiter) and runs on the caller's worker (see
+    /// [`WaitList::front_is_on_this_worker`]): its state word changes without a
+    /// read-modify-write. Nothing else can change it meanwhile: other notifiers reach it
+    /// through this list, under the lock the caller holds, and the waiter itself (its `abort`)
+    /// runs only on its worker's OS thread, which is running the caller.
+    pub(crate) fn notify_here(self, kind: usize) -> bool {
+        // SAFETY: as in `notify_locked`.
+        let entry = unsafe { &*self.0 };
+        // SAFETY: as above.
+        let waiter = unsafe { &*entry.waiter.get() };
+        if waiter.state.load(Ordering::Relaxed) != WAITING {
+            return false;
+        }
+        waiter
+            .state
+            .store((entry.token.get() << KIND_BITS) | kind, Ordering::Release);
+        waiter.thread.unpark();
+        true
+    }
 }
 
 /// Runs its closure when dropped, unless [`disarm`](Self::disarm)ed: the cleanup of a wait that
