@@ -93,7 +93,11 @@ mod loom_tests {
 
     /// A green thread parks once while another thread unparks it once: the green thread ends up
     /// either not parking (token) or parked and scheduled exactly once; never parked and
-    /// forgotten.
+    /// forgotten. This is also what makes the park's reference sound (`Worker::after_suspend`
+    /// keeps the reference it ran the thread with when the commit succeeds, and the waker that
+    /// gets `Wake::Schedule` takes it over, `TaskRef::take_park_ref`): exactly one side ends up
+    /// with it, the worker (requeued) when the commit fails, the one scheduling waker when it
+    /// succeeds.
     #[test]
     fn no_lost_or_double_wakeup() {
         loom::model(|| {
