@@ -98,6 +98,15 @@ impl<'a> Current<'a> {
             .filter(|worker| std::ptr::eq(&*worker.shared, shared))
     }
 
+    /// The worker of this OS thread if it is worker `index` of `shared`: the owner worker of a
+    /// green thread of `shared` whose owner index is `index`, found running this OS thread (so
+    /// that green thread cannot run before this thread switches to it).
+    #[inline]
+    pub(crate) fn worker_at(self, shared: &Shared, index: usize) -> Option<&'a Worker> {
+        self.worker_of(shared)
+            .filter(|worker| worker.index == index)
+    }
+
     /// The runtime the calling code runs on: its worker's, or its `Flavor::OsThreads`
     /// runtime's (a second thread-local read, on OS threads only).
     pub(crate) fn runtime(self) -> Option<Arc<Shared>> {

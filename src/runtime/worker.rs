@@ -154,12 +154,12 @@ pub(crate) struct Worker {
 /// atomics, no inbox). Gives the task back if this thread is not that worker.
 #[inline]
 pub(crate) fn push_local(task: TaskRef, owner: usize) -> Result<(), TaskRef> {
-    match context::current().worker_of(&task.shared) {
-        Some(w) if w.index == owner => {
+    match context::current().worker_at(&task.shared, owner) {
+        Some(w) => {
             w.ready.borrow_mut().push_back(task);
             Ok(())
         }
-        _ => Err(task),
+        None => Err(task),
     }
 }
 

@@ -117,8 +117,8 @@ impl Thread {
     pub(crate) fn is_on_this_worker(&self) -> bool {
         match &self.0 {
             ThreadRef::Green(task) => context::current()
-                .worker_of(&task.shared)
-                .is_some_and(|w| w.index == task.owner.load(Ordering::Relaxed) as usize),
+                .worker_at(&task.shared, task.owner.load(Ordering::Relaxed) as usize)
+                .is_some(),
             ThreadRef::Os(_) => false,
         }
     }
