@@ -50,7 +50,7 @@ fn wait(worker: &Worker, op: &Op<Thread>, user_data: u64) -> i32 {
         };
         // Shielded: this park must not raise while the kernel owns the buffer. A cancellation
         // request still wakes it; the deadline covers `timeout()`.
-        crate::thread::shield(|| park::park_until_woken(deadline, park::WaitReason::File));
+        crate::thread::shield(|| park::park_until_woken(deadline, &park::WaitReason::File));
     };
     if cancelled {
         // The completion is in: raise what cancelled us.

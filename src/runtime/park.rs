@@ -114,7 +114,7 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 /// The green half of [`park_until_woken`]: park point, then token or suspension (with a timer
 /// in the worker's wheel for a deadline).
 #[inline]
-fn park_green(worker: &Worker, task: &TaskRef, deadline: Option<Instant>, wait: WaitReason) {
+fn park_green(worker: &Worker, task: &TaskRef, deadline: Option<Instant>, wait: &WaitReason) {
     green_park_point(worker, task);
     suspend_green(worker, task, deadline, wait);
 }
@@ -123,11 +123,11 @@ fn park_green(worker: &Worker, task: &TaskRef, deadline: Option<Instant>, wait: 
 /// one of its `timeout()`s expires (a timer in the worker's wheel for the earliest of them).
 /// Records `wait` in the task for `Runtime::dump` (a plain store).
 #[inline]
-fn suspend_green(worker: &Worker, task: &TaskRef, deadline: Option<Instant>, wait: WaitReason) {
+fn suspend_green(worker: &Worker, task: &TaskRef, deadline: Option<Instant>, wait: &WaitReason) {
     let wake_at = {
         // SAFETY: we are this green thread, running; the reference ends before the switch.
         let local = unsafe { task.local() };
-        local.wait = wait;
+        local.wait = *wait;
         earliest(deadline, local.park_point.wake_deadline())
     };
     if !task.park.take_token() {
@@ -165,7 +165,7 @@ pub(crate) fn park_until(deadline: Option<Instant>) {
 pub(crate) fn park_until_for(deadline: Option<Instant>, wait: WaitReason) {
     match context::current() {
         Current::Green { worker, task } => {
-            park_green(worker, task, deadline, wait);
+            park_green(worker, task, deadline, &wait);
             green_park_point(worker, task);
         }
         _ => {
@@ -181,7 +181,7 @@ pub(crate) fn park_until_for(deadline: Option<Instant>, wait: WaitReason) {
 /// the lock took effect), and the request is raised at its next park point; a waiter that was
 /// not parks again, which raises.
 #[cfg_attr(loom, allow(dead_code))] // loom models park loom threads instead
-pub(crate) fn park_until_woken(deadline: Option<Instant>, wait: WaitReason) {
+pub(crate) fn park_until_woken(deadline: Option<Instant>, wait: &WaitReason) {
     park_until_woken_or(deadline, wait, &|| true);
 }
 
@@ -193,7 +193,7 @@ pub(crate) fn park_until_woken(deadline: Option<Instant>, wait: WaitReason) {
 #[cfg_attr(loom, allow(dead_code))] // loom models park loom threads instead
 pub(crate) fn park_until_woken_or(
     deadline: Option<Instant>,
-    wait: WaitReason,
+    wait: &WaitReason,
     withdraw: &dyn Fn() -> bool,
 ) {
     match context::current() {
@@ -243,7 +243,7 @@ fn park_quiet_inner(deadline: Option<Instant>, wait: WaitReason) -> Option<Pendi
             if let Some(pending) = pending(task) {
                 return Some(pending);
             }
-            suspend_green(worker, task, deadline, wait);
+            suspend_green(worker, task, deadline, &wait);
             pending(task)
         }
         _ => {

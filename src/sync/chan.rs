@@ -226,7 +226,7 @@ impl<T> Chan<T> {
         drop(inner);
         let guard = UnwindGuard(|| self.abandon_send(&waiter, &entry));
         let result = loop {
-            let notified = waiter.wait(None, WaitReason::Send);
+            let notified = waiter.wait(None, &WaitReason::Send);
             if notified.is_some_and(|n| n.kind == HANDOFF) {
                 break Ok(()); // a receiver took the message
             }
@@ -335,7 +335,7 @@ impl<T> Chan<T> {
             unsafe { inner.receivers.push_back(&entry) };
             drop(inner);
             wake_up(wake.take());
-            let notified = waiter.wait(deadline, WaitReason::Recv);
+            let notified = waiter.wait(deadline, &WaitReason::Recv);
             if notified.is_some_and(|n| n.kind == HANDOFF) {
                 // A sender on this worker put its message in the slot (`hand_to_receiver_here`).
                 guard.disarm();

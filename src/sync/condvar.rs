@@ -303,7 +303,7 @@ impl Condvar {
         // SAFETY: the guard held the lock; it has been taken apart without unlocking.
         unsafe { mutex.raw().unlock() };
         let cleanup = UnwindGuard(|| self.abandon(&waiter, &entry));
-        let notified = waiter.wait(deadline, wait);
+        let notified = waiter.wait(deadline, &wait);
         cleanup.disarm();
         if notified.is_none() {
             // SAFETY: linked in this list, if at all.

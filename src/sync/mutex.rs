@@ -147,7 +147,7 @@ impl RawMutex {
                 continue; // it was unlocked meanwhile
             }
             let guard = UnwindGuard(|| self.abandon(&waiter, &entry));
-            let notified = waiter.wait(None, super::waiter::WaitReason::Mutex);
+            let notified = waiter.wait(None, &super::waiter::WaitReason::Mutex);
             guard.disarm();
             if notified.is_some_and(|n| n.kind == HANDOFF) {
                 return; // handed over, still locked

@@ -198,7 +198,7 @@ impl RawRwLock {
             return; // got it after all
         }
         let guard = UnwindGuard(|| self.abandon(&waiter, &entry, writer));
-        let notified = waiter.wait(None, super::waiter::WaitReason::RwLock);
+        let notified = waiter.wait(None, &super::waiter::WaitReason::RwLock);
         guard.disarm();
         debug_assert_eq!(notified.map(|n| n.kind), Some(HANDOFF));
     }

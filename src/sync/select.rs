@@ -237,7 +237,9 @@ pub fn select(cases: &mut [&mut dyn Case], timeout: Timeout) -> Option<usize> {
                     break;
                 }
             }
-            let notified = hub.waiter.wait(deadline, super::waiter::WaitReason::Select);
+            let notified = hub
+                .waiter
+                .wait(deadline, &super::waiter::WaitReason::Select);
             guard.disarm();
             cases.iter().for_each(|case| case.unregister());
             notified

@@ -226,7 +226,7 @@ impl Semaphore {
             return true;
         }
         let guard = UnwindGuard(|| self.abandon(&waiter, &entry));
-        let notified = waiter.wait(deadline, super::waiter::WaitReason::Semaphore);
+        let notified = waiter.wait(deadline, &super::waiter::WaitReason::Semaphore);
         guard.disarm();
         if notified.is_some() {
             return true; // a permit was handed over

@@ -67,7 +67,7 @@ fn current() -> Handle {
 /// notification that came meanwhile (what it was handed is kept, and the request is raised at
 /// the next park point), or parks again, which raises.
 #[inline]
-fn park(deadline: Option<Instant>, wait: WaitReason, withdraw: &dyn Fn() -> bool) -> bool {
+fn park(deadline: Option<Instant>, wait: &WaitReason, withdraw: &dyn Fn() -> bool) -> bool {
     #[cfg(not(loom))]
     {
         crate::runtime::park::park_until_woken_or(deadline, wait, withdraw);
@@ -339,7 +339,7 @@ impl Waiter {
     /// Parks until notified; with a deadline, gives up when it passes (`None`, the waiter is
     /// then aborted, and its entries must still be unlinked). A park point.
     /// `wait` says what the thread waits on (for `Runtime::dump`).
-    pub(crate) fn wait(&self, deadline: Option<Instant>, wait: WaitReason) -> Option<Notified> {
+    pub(crate) fn wait(&self, deadline: Option<Instant>, wait: &WaitReason) -> Option<Notified> {
         loop {
             if let Some(notified) = self.notified() {
                 return Some(notified);
@@ -655,7 +655,7 @@ mod loom_tests {
             let entry = Entry::new(&waiter, 7, ());
             // SAFETY: both live until the end of the closure, and are unlinked before.
             unsafe { list.lock().push_back(&entry) };
-            let got = waiter.wait(Some(Instant::now()), WaitReason::Park);
+            let got = waiter.wait(Some(Instant::now()), &WaitReason::Park);
             if got.is_none() {
                 // SAFETY: linked in this list, if at all.
                 unsafe { list.lock().remove(&entry) };
@@ -683,7 +683,7 @@ mod loom_tests {
                 // SAFETY: we wait until notified, which unlinks the entry.
                 unsafe { l2.lock().push_back(&entry) };
                 r2.fetch_add(1, Ordering::SeqCst);
-                waiter.wait(None, WaitReason::Park).expect("no deadline");
+                waiter.wait(None, &WaitReason::Park).expect("no deadline");
             });
             let (l3, r3) = (list.clone(), registered.clone());
             let timing_out = thread::spawn(move || {
@@ -692,7 +692,7 @@ mod loom_tests {
                 // SAFETY: unlinked below before it goes away.
                 unsafe { l3.lock().push_back(&entry) };
                 r3.fetch_add(1, Ordering::SeqCst);
-                let got = waiter.wait(Some(Instant::now()), WaitReason::Park);
+                let got = waiter.wait(Some(Instant::now()), &WaitReason::Park);
                 // SAFETY: linked in this list, if at all.
                 unsafe { l3.lock().remove(&entry) };
                 got.is_some()
