@@ -133,19 +133,26 @@ impl StackPool {
     /// As [`Stack::new`]: the kernel refused a new mapping.
     #[inline]
     pub fn get(&mut self) -> io::Result<Stack> {
-        if let Some(stack) = self
-            .hot
-            .pop_back()
-            .or_else(|| self.warm.pop_back())
-            // Cooling before cold: a cooling stack's memory is still there (no page faults to
-            // run on it again), and taking it back saves releasing it.
-            .or_else(|| self.cooling.pop())
-            .or_else(|| self.aged.pop())
-            .or_else(|| self.cold.pop())
-        {
-            return Ok(stack);
+        // One look per set and one pop, rather than a chain of `Option`s: each link of such a
+        // chain copied the 40-byte stack through a temporary, a 16-byte load over narrower
+        // stores that the CPU cannot forward (B2's hottest lines in perf).
+        // Cooling before cold: a cooling stack's memory is still there (no page faults to run
+        // on it again), and taking it back saves releasing it.
+        let stack = if !self.hot.is_empty() {
+            self.hot.pop_back()
+        } else if !self.warm.is_empty() {
+            self.warm.pop_back()
+        } else if !self.cooling.is_empty() {
+            self.cooling.pop()
+        } else if !self.aged.is_empty() {
+            self.aged.pop()
+        } else {
+            self.cold.pop()
+        };
+        match stack {
+            Some(stack) => Ok(stack),
+            None => self.fresh(),
         }
-        self.fresh()
     }
 
     #[cold]

@@ -871,9 +871,17 @@ impl Worker {
         let Body::New { stack, f, live } = std::mem::replace(body, Body::Done) else {
             unreachable!("start is called on new green threads only")
         };
-        let stack = match stack.map_or_else(|| self.pool.borrow_mut().get(), |stack| Ok(*stack)) {
+        let stack = match stack {
+            Some(stack) => Ok(*stack),
+            None => self.pool.borrow_mut().get(),
+        };
+        let stack = match stack {
             Ok(stack) => {
-                self.shared.stack_exhausted.store(false, Ordering::Relaxed);
+                // Looked at first: a store on every start would pull the runtime's shared
+                // cache line from the other workers, which read it on every spawn.
+                if self.shared.stack_exhausted.load(Ordering::Relaxed) {
+                    self.shared.stack_exhausted.store(false, Ordering::Relaxed);
+                }
                 stack
             }
             Err(err) => {
