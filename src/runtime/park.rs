@@ -157,6 +157,7 @@ fn block_os(deadline: Option<Instant>) {
 
 /// Parks the calling thread until it is unparked, `deadline` passes, a `timeout()` expires or
 /// it is cancelled (the last two raise). May return spuriously, like std's park.
+#[inline]
 pub(crate) fn park_until(deadline: Option<Instant>) {
     park_until_for(deadline, WaitReason::Park);
 }
@@ -257,12 +258,16 @@ fn park_quiet_inner(deadline: Option<Instant>, wait: WaitReason) -> Option<Pendi
     }
 }
 
-/// `thread::park`: parks until unparked (or cancelled).
+/// `thread::park`: parks until unparked (or cancelled). `#[inline]`, as the wrappers above
+/// `park_until_for`: a cancelled thread unwinds from there, and each frame in between is walked
+/// twice by the unwinder (a runtime dropped with a million parked threads unwinds them all).
+#[inline]
 pub(crate) fn park() {
     park_until(None);
 }
 
 /// [`park`], recording `wait` (for `Runtime::dump`).
+#[inline]
 pub(crate) fn park_for(wait: WaitReason) {
     park_until_for(None, wait);
 }
