@@ -134,8 +134,8 @@ impl StackPool {
     #[inline]
     pub fn get(&mut self) -> io::Result<Stack> {
         // One look per set and one pop, rather than a chain of `Option`s: each link of such a
-        // chain copied the 40-byte stack through a temporary, a 16-byte load over narrower
-        // stores that the CPU cannot forward (B2's hottest lines in perf).
+        // chain copied the 40-byte stack through a temporary, with a load straddling two
+        // earlier stores that the CPU cannot forward (B2's hottest lines in perf).
         // Cooling before cold: a cooling stack's memory is still there (no page faults to run
         // on it again), and taking it back saves releasing it.
         let stack = if !self.hot.is_empty() {
