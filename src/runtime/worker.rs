@@ -19,7 +19,6 @@
 use super::context;
 use super::metrics::WorkerMetrics;
 use super::owned::OwnedTasks;
-use super::task::park_state::Wake;
 use super::task::{Body, Local, Reason, Start, Task, TaskRef, Unstarted};
 use super::timer::wheel::{TimerKey, TimerWheel};
 use super::{Shared, FRESH_CAPACITY};
@@ -711,7 +710,7 @@ impl Worker {
                     WorkerMetrics::add(&metrics.parked, 1);
                     WorkerMetrics::add(&metrics.parks, 1);
                     // The park keeps this reference (the thread stays alive in no queue); the
-                    // waker that moves it out of `PARKED` takes it over (`take_park_ref`), so
+                    // waker that moves it out of `PARKED` takes it over (`TaskRef::wake`), so
                     // neither the park nor the wake changes the count.
                     std::mem::forget(task);
                 } else {
@@ -925,9 +924,9 @@ impl Worker {
         // its timers on its own worker), so the wake needs no `schedule`.
         let mut ready = self.ready.borrow_mut();
         for task in due.drain(..).rev() {
-            if task.park.unpark() == Wake::Schedule {
-                // SAFETY: this waker moved it out of `PARKED`. The timer's own reference goes.
-                ready.push_front(unsafe { task.take_park_ref() });
+            // The park's reference goes to the queue; the timer's own goes here.
+            if let Some(task) = task.wake() {
+                ready.push_front(task);
             }
         }
         drop(ready);

@@ -570,8 +570,7 @@ impl<D: Copy> Popped<D> {
 impl<D: Copy> Popped<D> {
     /// Notifies the entry's waiter and, if that won, unparks it now, under the lock. Only for
     /// waiters that take this lock again before they return (see
-    /// [`WaitList::notify_one_locked`]), or that run on the caller's worker (see
-    /// [`WaitList::front_is_on_this_worker`]): either way they outlive the unpark.
+    /// [`WaitList::notify_one_locked`]): they cannot go away while it is held.
     pub(crate) fn notify_locked(self, kind: usize) -> bool {
         // SAFETY: as in `data`; the waiter outlives its linked entries.
         let entry = unsafe { &*self.0 };
@@ -600,9 +599,10 @@ impl<D: Copy> Popped<D> {
     /// through this list, under the lock the caller holds, and the waiter itself (its `abort`)
     /// runs only on its worker's OS thread, which is running the caller.
     pub(crate) fn notify_here(self, kind: usize) -> bool {
-        // SAFETY: as in `notify_locked`.
+        // SAFETY: as in `data`; the waiter outlives its linked entries.
         let entry = unsafe { &*self.0 };
-        // SAFETY: as above.
+        // SAFETY: as above; and it cannot run (and return) before this OS thread switches to
+        // it, so it outlives the unpark below too.
         let waiter = unsafe { &*entry.waiter.get() };
         if waiter.state.load(Ordering::Relaxed) != WAITING {
             return false;

@@ -265,23 +265,22 @@ impl TaskRef {
     /// Wakes the green thread, or leaves it a token if it is not parked.
     #[inline]
     pub(crate) fn unpark(&self) {
-        if self.park.unpark() == Wake::Schedule {
-            // SAFETY: the park held a reference (see `Worker::after_suspend`), and moving the
-            // thread out of `PARKED` made this waker its only taker.
-            super::schedule(unsafe { self.take_park_ref() });
+        if let Some(task) = self.wake() {
+            super::schedule(task);
         }
     }
 
-    /// The reference a parked green thread's park holds, for the waker that moved it out of
-    /// `PARKED` (so a wake changes no count: the queue it goes to takes this reference over).
-    ///
-    /// # Safety
-    /// The caller's `ParkState::unpark` returned `Wake::Schedule` for this thread, and it takes
-    /// the reference once.
+    /// The state-word half of [`unpark`](Self::unpark): wakes the green thread or leaves it a
+    /// token. If it was parked, returns the reference its park held (see
+    /// `Worker::after_suspend`), for the caller to queue: a park and a wake change no count.
     #[inline]
-    pub(crate) unsafe fn take_park_ref(&self) -> TaskRef {
-        // SAFETY: the caller's promise; the park's reference came from `into_raw`.
-        unsafe { TaskRef::from_raw(TaskRef::as_ptr(self)) }
+    pub(crate) fn wake(&self) -> Option<TaskRef> {
+        (self.park.unpark() == Wake::Schedule).then(|| {
+            // SAFETY: the park kept a reference (`after_suspend` forgets it only when the
+            // commit to `PARKED` succeeded), and moving the thread out of `PARKED` made this
+            // waker its only taker.
+            unsafe { TaskRef::from_raw(TaskRef::as_ptr(self)) }
+        })
     }
 
     /// Asks the green thread to stop at its next park point, and wakes it.

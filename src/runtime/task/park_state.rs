@@ -95,7 +95,7 @@ mod loom_tests {
     /// either not parking (token) or parked and scheduled exactly once; never parked and
     /// forgotten. This is also what makes the park's reference sound (`Worker::after_suspend`
     /// keeps the reference it ran the thread with when the commit succeeds, and the waker that
-    /// gets `Wake::Schedule` takes it over, `TaskRef::take_park_ref`): exactly one side ends up
+    /// gets `Wake::Schedule` takes it over, `TaskRef::wake`): exactly one side ends up
     /// with it, the worker (requeued) when the commit fails, the one scheduling waker when it
     /// succeeds.
     #[test]
