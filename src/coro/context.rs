@@ -233,15 +233,28 @@ impl Context {
     pub(crate) fn settle(&mut self, returned: Returned) -> Resumed {
         let transfer = returned.0;
         if transfer.sp.is_null() {
-            self.state = State::Finished;
-            // SAFETY: the finish value comes from `unwind::Finished::into_arg` in the entry.
-            Resumed::Finished(unsafe { Finished::from_arg(transfer.arg) }.into_result())
+            // SAFETY: a null stack pointer means the entry finished, and `arg` is then its
+            // finish value.
+            unsafe { self.finished(transfer.arg) }
         } else {
             self.sp = transfer.sp;
             self.stack_mut().note_suspended_at(transfer.sp as usize);
             self.state = State::Suspended;
             Resumed::Suspended
         }
+    }
+
+    /// `settle`'s once-per-context branch, out of line: a resume inlined into its caller's loop
+    /// stays small (the finish payload's decoding and drop are not part of every round trip).
+    ///
+    /// # Safety
+    /// `arg` is the finish value the entry made with `unwind::Finished::into_arg`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn finished(&mut self, arg: usize) -> Resumed {
+        self.state = State::Finished;
+        // SAFETY: the caller's promise; decoded once.
+        Resumed::Finished(unsafe { Finished::from_arg(arg) }.into_result())
     }
 
     #[inline]

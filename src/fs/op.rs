@@ -516,7 +516,7 @@ fn read_waiting(
     offset: Option<u64>,
 ) -> io::Result<usize> {
     use std::os::unix::fs::FileExt;
-    if let Some(result) = uring::read(file, scratch, buf, offset) {
+    if let Some(result) = uring::read(file, buf, offset) {
         return result;
     }
     let len = buf.len();
@@ -588,7 +588,7 @@ fn write_waiting(
 ) -> io::Result<usize> {
     use std::os::unix::fs::FileExt;
     if chunk.len() < RING_WRITE_MAX {
-        if let Some(result) = uring::write(file, scratch, chunk, offset) {
+        if let Some(result) = uring::write(file, chunk, offset) {
             return result;
         }
     }

@@ -14,19 +14,40 @@ use std::sync::Arc;
 
 type Thread = crate::runtime::Thread;
 
-/// Runs one operation on the calling green thread's ring and waits for its completion. Gives
-/// the buffer back (`Err`) if there is no ring here: the caller uses the pool.
-fn run(file: &Arc<File>, buf: Vec<u8>, kind: Kind) -> Result<(Vec<u8>, i32), Vec<u8>> {
+/// Runs one operation on the calling green thread's ring and waits for its completion:
+/// `before` fills the operation's buffer of `len` bytes (a write's data), `after` reads it
+/// with the result (a read's data); the buffer is a spare one of the worker's. `None` if there
+/// is no ring here: the caller uses the pool.
+fn run<R>(
+    file: &Arc<File>,
+    len: usize,
+    kind: Kind,
+    before: impl FnOnce(&mut [u8]),
+    after: impl FnOnce(&[u8], i32) -> R,
+) -> Option<R> {
     let Current::Green { worker, .. } = context::current() else {
-        return Err(buf);
+        return None;
     };
-    let Submitted { op, user_data } =
-        worker
-            .uring
-            .submit(worker.reactor(), crate::runtime::current(), file, buf, kind)?;
+    let mut buf = worker.uring.take_buf(len);
+    before(&mut buf);
+    let Submitted { op, user_data } = match worker.uring.submit(
+        worker.reactor(),
+        crate::runtime::current(),
+        file,
+        buf,
+        kind,
+    ) {
+        Ok(submitted) => submitted,
+        Err(buf) => {
+            worker.uring.put_buf(buf);
+            return None;
+        }
+    };
     let result = wait(worker, &op, user_data);
     let buf = op.take_buf().expect("the completion was reaped");
-    Ok((buf, result))
+    let out = after(&buf, result);
+    worker.uring.put_buf(buf);
+    Some(out)
 }
 
 /// Parks until `op` completes. A cancellation or expired `timeout()` that arrives meanwhile
@@ -71,57 +92,39 @@ fn to_io(result: i32) -> io::Result<usize> {
 /// ring here, use the pool.
 pub(crate) fn read(
     file: &Arc<File>,
-    scratch: &super::op::Scratch,
     dst: &mut [u8],
     offset: Option<u64>,
 ) -> Option<io::Result<usize>> {
-    let len = dst.len();
-    let mut owned = scratch.take(len);
-    owned.truncate(len);
-    match run(file, owned, Kind::Read { offset }) {
-        Ok((owned, result)) => {
+    run(
+        file,
+        dst.len(),
+        Kind::Read { offset },
+        |_| {},
+        |owned, result| {
             let result = to_io(result);
             if let Ok(n) = result {
                 dst[..n].copy_from_slice(&owned[..n]);
             }
-            scratch.put(owned);
-            Some(result)
-        }
-        Err(owned) => {
-            scratch.put(owned);
-            None
-        }
-    }
+            result
+        },
+    )
 }
 
 /// Writes `src` (at `offset`, or at the file position) through the ring. `None`: no ring
 /// here, use the pool.
-pub(crate) fn write(
-    file: &Arc<File>,
-    scratch: &super::op::Scratch,
-    src: &[u8],
-    offset: Option<u64>,
-) -> Option<io::Result<usize>> {
-    let len = src.len();
-    let mut owned = scratch.take(len);
-    owned.truncate(len);
-    owned.copy_from_slice(src);
-    match run(file, owned, Kind::Write { offset }) {
-        Ok((owned, result)) => {
-            scratch.put(owned);
-            Some(to_io(result))
-        }
-        Err(owned) => {
-            scratch.put(owned);
-            None
-        }
-    }
+pub(crate) fn write(file: &Arc<File>, src: &[u8], offset: Option<u64>) -> Option<io::Result<usize>> {
+    run(
+        file,
+        src.len(),
+        Kind::Write { offset },
+        |owned| owned.copy_from_slice(src),
+        |_, result| to_io(result),
+    )
 }
 
 /// `fsync` (or `fdatasync`) through the ring. `None`: no ring here, use the pool.
 pub(crate) fn fsync(file: &Arc<File>, data_only: bool) -> Option<io::Result<()>> {
-    match run(file, Vec::new(), Kind::Fsync { data_only }) {
-        Ok((_, result)) => Some(to_io(result).map(drop)),
-        Err(_) => None,
-    }
+    run(file, 0, Kind::Fsync { data_only }, |_| {}, |_, result| {
+        to_io(result).map(drop)
+    })
 }

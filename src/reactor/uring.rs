@@ -187,7 +187,25 @@ mod ring {
         reaped: RefCell<Vec<(Rc<Op<W>>, i32)>>,
         /// File operations submitted to this worker's ring (see `zsync::fs::io_uring_submissions`).
         submitted: Cell<u64>,
+        /// Buffers of finished operations, for the next ones (see [`WorkerRing::take_buf`]).
+        spare: RefCell<SpareBufs>,
     }
+
+    /// Owned buffers kept for reuse by one worker's operations: a read of 4 KiB on the ring
+    /// would otherwise allocate, zero and free 4 KiB every time. Only the worker's OS thread
+    /// touches them (its green threads take and give back), so no lock. Bounded: at most
+    /// [`SPARE_BUFS`] buffers and [`SPARE_BYTES`] of capacity are kept.
+    #[derive(Default)]
+    struct SpareBufs {
+        bufs: Vec<Vec<u8>>,
+        bytes: usize,
+    }
+
+    /// Buffers a worker keeps for reuse: enough for every green thread of a busy round.
+    const SPARE_BUFS: usize = 256;
+    /// Capacity a worker keeps in spare buffers: two of `zsync::fs`'s largest (1 MiB) chunks
+    /// and then some.
+    const SPARE_BYTES: usize = 4 << 20;
 
     impl<W: Unpark> Default for WorkerRing<W> {
         fn default() -> Self {
@@ -196,6 +214,7 @@ mod ring {
                 active: Cell::new(false),
                 reaped: RefCell::new(Vec::new()),
                 submitted: Cell::new(0),
+                spare: RefCell::new(SpareBufs::default()),
             }
         }
     }
@@ -539,6 +558,33 @@ mod ring {
             let user_data = ring.push(&op, entry);
             self.submitted.set(self.submitted.get() + 1);
             Ok(Submitted { op, user_data })
+        }
+
+        /// An owned buffer of exactly `len` initialised bytes (contents unspecified) for an
+        /// operation: a spare one if there is one.
+        pub(crate) fn take_buf(&self, len: usize) -> Vec<u8> {
+            let mut spare = self.spare.borrow_mut();
+            let mut buf = match spare.bufs.pop() {
+                Some(buf) => {
+                    spare.bytes -= buf.capacity();
+                    buf
+                }
+                None => Vec::new(),
+            };
+            drop(spare);
+            // Only bytes beyond what the buffer held before are zeroed (once per buffer, at
+            // the sizes a program uses).
+            buf.resize(len, 0);
+            buf
+        }
+
+        /// Gives a buffer back once its operation has completed (the kernel is done with it).
+        pub(crate) fn put_buf(&self, buf: Vec<u8>) {
+            let mut spare = self.spare.borrow_mut();
+            if spare.bufs.len() < SPARE_BUFS && spare.bytes + buf.capacity() <= SPARE_BYTES {
+                spare.bytes += buf.capacity();
+                spare.bufs.push(buf);
+            }
         }
 
         /// File operations submitted to this ring so far.
