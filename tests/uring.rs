@@ -190,6 +190,78 @@ fn reads_of_data_not_in_the_page_cache_wait_on_the_ring_and_get_the_bytes() {
     });
 }
 
+/// One worker's ring reuses its operations' buffers: writes and then reads of many sizes, each
+/// taking a buffer a larger or smaller operation gave back, carry exactly their own bytes (a
+/// reused buffer's old bytes never reach the file, nor the reader's slice beyond the count).
+#[test]
+fn operations_of_every_size_reusing_the_rings_buffers_carry_their_own_bytes() {
+    let dir = tmpdir();
+    let path = dir.0.join("sizes");
+    const SIZES: [usize; 8] = [12_000, 1, 4096, 3, 16_000, 7, 9000, 2];
+    let expected = uring_expected();
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let written = {
+        let path = path.clone();
+        rt.block_on(move || {
+            let before = zsync::fs::io_uring_submissions_on_this_worker();
+            let file = File::create(&path).unwrap();
+            // Each size at its own offset, with a fill of its own: a byte left over from a
+            // larger write shows as a wrong byte or a wrong length.
+            let mut offset = 0u64;
+            for (k, &len) in SIZES.iter().enumerate() {
+                let data = vec![0xA0 + k as u8; len];
+                file.write_all_at(&data, offset).unwrap();
+                offset += len as u64;
+            }
+            if expected {
+                assert!(
+                    zsync::fs::io_uring_submissions_on_this_worker() >= before + SIZES.len() as u64,
+                    "the small writes did not go to the ring"
+                );
+            }
+            offset
+        })
+    };
+    let data = std::fs::read(&path).unwrap();
+    assert_eq!(data.len() as u64, written);
+    let mut at = 0;
+    for (k, &len) in SIZES.iter().enumerate() {
+        assert!(
+            data[at..at + len].iter().all(|&b| b == 0xA0 + k as u8),
+            "write {k} ({len} bytes)"
+        );
+        at += len;
+    }
+    // The same ranges read back cold (through the ring where the page cache lets go), largest
+    // buffers first given back, into slices one byte longer than the range, pre-filled.
+    let cold = drop_from_page_cache(&path);
+    rt.block_on(move || {
+        let before = zsync::fs::io_uring_submissions_on_this_worker();
+        let file = File::open(&path).unwrap();
+        let mut offset = 0u64;
+        for (k, &len) in SIZES.iter().enumerate() {
+            let mut buf = vec![0x55u8; len + 1];
+            let mut got = 0;
+            while got < len {
+                let n = file
+                    .read_at(&mut buf[got..len], offset + got as u64)
+                    .unwrap();
+                assert!(n > 0, "read {k} ended early");
+                got += n;
+            }
+            assert!(buf[..len].iter().all(|&b| b == 0xA0 + k as u8), "read {k}");
+            assert_eq!(buf[len], 0x55, "read {k} wrote past its slice");
+            offset += len as u64;
+        }
+        if expected && cold {
+            assert!(
+                zsync::fs::io_uring_submissions_on_this_worker() > before,
+                "no read of the cold file went to the ring"
+            );
+        }
+    });
+}
+
 /// Only the first page of a range is cached: the read that does not wait returns what is
 /// cached (a short count, as std's `read` may), and `read_exact_at` / `read_exact` go on
 /// through the ring for the rest.

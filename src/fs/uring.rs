@@ -28,21 +28,22 @@ fn run<R>(
     let Current::Green { worker, .. } = context::current() else {
         return None;
     };
+    if !worker.uring.available(worker.reactor()) {
+        return None;
+    }
     let mut buf = worker.uring.take_buf(len);
     before(&mut buf);
-    let Submitted { op, user_data } = match worker.uring.submit(
-        worker.reactor(),
-        crate::runtime::current(),
-        file,
-        buf,
-        kind,
-    ) {
-        Ok(submitted) => submitted,
-        Err(buf) => {
-            worker.uring.put_buf(buf);
-            return None;
-        }
-    };
+    let Submitted { op, user_data } =
+        match worker
+            .uring
+            .submit(worker.reactor(), crate::runtime::current(), file, buf, kind)
+        {
+            Ok(submitted) => submitted,
+            Err(buf) => {
+                worker.uring.put_buf(buf);
+                return None;
+            }
+        };
     let result = wait(worker, &op, user_data);
     let buf = op.take_buf().expect("the completion was reaped");
     let out = after(&buf, result);
@@ -112,7 +113,11 @@ pub(crate) fn read(
 
 /// Writes `src` (at `offset`, or at the file position) through the ring. `None`: no ring
 /// here, use the pool.
-pub(crate) fn write(file: &Arc<File>, src: &[u8], offset: Option<u64>) -> Option<io::Result<usize>> {
+pub(crate) fn write(
+    file: &Arc<File>,
+    src: &[u8],
+    offset: Option<u64>,
+) -> Option<io::Result<usize>> {
     run(
         file,
         src.len(),
@@ -124,7 +129,11 @@ pub(crate) fn write(file: &Arc<File>, src: &[u8], offset: Option<u64>) -> Option
 
 /// `fsync` (or `fdatasync`) through the ring. `None`: no ring here, use the pool.
 pub(crate) fn fsync(file: &Arc<File>, data_only: bool) -> Option<io::Result<()>> {
-    run(file, 0, Kind::Fsync { data_only }, |_| {}, |_, result| {
-        to_io(result).map(drop)
-    })
+    run(
+        file,
+        0,
+        Kind::Fsync { data_only },
+        |_| {},
+        |_, result| to_io(result).map(drop),
+    )
 }

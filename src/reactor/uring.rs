@@ -33,7 +33,10 @@
 //! submission and the completion. So:
 //!
 //! - the buffer is a heap `Vec` owned by the operation ([`Op`]), never the caller's slice (that
-//!   may be on the green thread's stack); the caller's bytes are copied in or out;
+//!   may be on the green thread's stack); the caller's bytes are copied in or out. It is taken
+//!   from the worker's spare list ([`WorkerRing::take_buf`]) and goes back there only once the
+//!   completion is reaped (`Op::take_buf` gives nothing before), so a spare buffer is never one
+//!   the kernel may still use;
 //! - the ring holds a reference to every operation it submitted (`Ring::ops`) and drops it only
 //!   when it reaps that operation's completion: whatever the submitting green thread does, the
 //!   buffer (and the file, whose fd number the SQE names) lives until then;
@@ -258,7 +261,6 @@ mod ring {
             }
         }
 
-        /// The worker's ring, created on first use; `None` if io_uring is off.
         /// The ring, created on first use with `reactor` (the worker's) for its eventfd; `None`
         /// if io_uring is off here.
         fn ring(
@@ -558,6 +560,12 @@ mod ring {
             let user_data = ring.push(&op, entry);
             self.submitted.set(self.submitted.get() + 1);
             Ok(Submitted { op, user_data })
+        }
+
+        /// Whether this worker has a ring (made now if it was never tried): a caller asks
+        /// before it prepares a buffer for [`submit`](Self::submit).
+        pub(crate) fn available(&self, reactor: Option<&Arc<Reactor<W>>>) -> bool {
+            self.active.get() || self.ring(reactor).is_some()
         }
 
         /// An owned buffer of exactly `len` initialised bytes (contents unspecified) for an
