@@ -190,6 +190,32 @@ fn reads_of_data_not_in_the_page_cache_wait_on_the_ring_and_get_the_bytes() {
     });
 }
 
+/// A green thread started on the caller's worker and parked there until released: the caller
+/// is then not all its worker runs.
+struct ParkedSibling {
+    release: zsync::sync::mpsc::Sender<()>,
+    handle: zsync::thread::JoinHandle<()>,
+}
+
+impl ParkedSibling {
+    fn release(self) {
+        self.release.send(()).unwrap();
+        self.handle.join().unwrap();
+    }
+}
+
+fn park_a_sibling() -> ParkedSibling {
+    let (started_tx, started_rx) = zsync::sync::mpsc::channel::<()>();
+    let (release, release_rx) = zsync::sync::mpsc::channel::<()>();
+    let handle = zsync::spawn(move || {
+        started_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+    });
+    // A new green thread starts on its spawner's worker when the spawner parks at once.
+    started_rx.recv().unwrap();
+    ParkedSibling { release, handle }
+}
+
 /// One worker's ring reuses its operations' buffers: writes and then reads of many sizes, each
 /// taking a buffer a larger or smaller operation gave back, carry exactly their own bytes (a
 /// reused buffer's old bytes never reach the file, nor the reader's slice beyond the count).
@@ -203,6 +229,8 @@ fn operations_of_every_size_reusing_the_rings_buffers_carry_their_own_bytes() {
     let written = {
         let path = path.clone();
         rt.block_on(move || {
+            // A sibling parked on the worker: a lone writer writes in place, not on the ring.
+            let sibling = park_a_sibling();
             let before = zsync::fs::io_uring_submissions_on_this_worker();
             let file = File::create(&path).unwrap();
             // Each size at its own offset, with a fill of its own: a byte left over from a
@@ -219,6 +247,7 @@ fn operations_of_every_size_reusing_the_rings_buffers_carry_their_own_bytes() {
                     "the small writes did not go to the ring"
                 );
             }
+            sibling.release();
             offset
         })
     };
@@ -365,6 +394,126 @@ fn a_loop_of_cached_reads_is_cancellable() {
         let payload = reader.cancel().unwrap_err();
         assert!(payload.is::<zsync::Cancelled>());
     });
+}
+
+/// Whether the file system under `path` refuses writes that do not wait (ext4, tmpfs): then a
+/// write that is not made in place goes to the ring or the pool.
+fn nowait_writes_refused(path: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    let byte = [0u8; 1];
+    let iov = libc::iovec {
+        iov_base: byte.as_ptr() as *mut libc::c_void,
+        iov_len: 1,
+    };
+    // SAFETY: one iovec over a live byte; the offset is past nothing the test reads.
+    let n = unsafe { libc::pwritev2(file.as_raw_fd(), &iov, 1, 1 << 30, libc::RWF_NOWAIT) };
+    let refused = n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EOPNOTSUPP);
+    file.set_len(0).unwrap();
+    refused
+}
+
+/// A green thread that is all its worker runs writes a regular file in place, as std does:
+/// no ring submission and no park per write (the worker's switch count does not grow with
+/// them), small writes and 1 MiB ones alike, and the bytes land. With a sibling started on
+/// its worker, its small writes go to the ring again (where the file system refuses writes
+/// that do not wait).
+#[test]
+fn a_green_thread_alone_on_its_worker_writes_in_place() {
+    const SMALL: usize = 100;
+    const WRITES: usize = 300;
+    const LARGE: usize = 1 << 20;
+    let dir = tmpdir();
+    let path = dir.0.join("alone");
+    std::fs::write(&path, b"").unwrap();
+    let to_ring = uring_expected() && nowait_writes_refused(&path);
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let handle = rt.handle();
+    let path2 = path.clone();
+    rt.block_on(move || {
+        let mut file = File::create(&path2).unwrap();
+        // The first write learns what the file is (on the pool, once per file).
+        file.write_all(&[0u8; SMALL]).unwrap();
+        let submissions = zsync::fs::io_uring_submissions_on_this_worker();
+        let switches = handle.metrics().switches;
+        for i in 1..WRITES {
+            file.write_all(&[i as u8; SMALL]).unwrap();
+        }
+        file.write_all(&vec![0xEE; LARGE]).unwrap();
+        assert_eq!(
+            zsync::fs::io_uring_submissions_on_this_worker(),
+            submissions,
+            "a write of a green thread alone on its worker went to the ring"
+        );
+        let parked = handle.metrics().switches - switches;
+        assert!(
+            parked < 20,
+            "{parked} switches for {WRITES} writes made in place"
+        );
+        if to_ring {
+            let sibling = park_a_sibling();
+            let submissions = zsync::fs::io_uring_submissions_on_this_worker();
+            for _ in 0..10 {
+                file.write_all(&[0xDD; SMALL]).unwrap();
+            }
+            assert!(
+                zsync::fs::io_uring_submissions_on_this_worker() >= submissions + 10,
+                "the writes of a green thread with a sibling did not go to the ring"
+            );
+            sibling.release();
+        }
+    });
+    let data = std::fs::read(&path).unwrap();
+    let tail = if to_ring { 10 * SMALL } else { 0 };
+    assert_eq!(data.len(), WRITES * SMALL + LARGE + tail);
+    for i in 0..WRITES {
+        assert!(
+            data[i * SMALL..(i + 1) * SMALL]
+                .iter()
+                .all(|&b| b == i as u8),
+            "write {i}"
+        );
+    }
+    let large = &data[WRITES * SMALL..WRITES * SMALL + LARGE];
+    assert!(large.iter().all(|&b| b == 0xEE));
+    assert!(data[WRITES * SMALL + LARGE..].iter().all(|&b| b == 0xDD));
+}
+
+/// A write made in place is still a park point, checked before it writes: a loop of them by a
+/// green thread alone on its worker ends when its `timeout()` expires, and when it is
+/// cancelled from another OS thread.
+#[test]
+fn a_loop_of_writes_alone_on_a_worker_is_cancellable() {
+    let dir = tmpdir();
+    let path = dir.0.join("loop");
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let file = {
+        let path = path.clone();
+        rt.block_on(move || Arc::new(File::create(&path).unwrap()))
+    };
+    {
+        let file = file.clone();
+        rt.block_on(move || {
+            let started = Instant::now();
+            // Bounded, so that a write that is no park point fails the test instead of hanging.
+            let outcome = zsync::time::timeout(Duration::from_millis(30), || {
+                for _ in 0..5_000_000 {
+                    file.write_all_at(&[1u8; 64], 0).unwrap();
+                }
+            });
+            assert!(outcome.is_err());
+            assert!(started.elapsed() < Duration::from_secs(5));
+        });
+    }
+    let writer = rt.spawn(move || {
+        for _ in 0..5_000_000 {
+            file.write_all_at(&[2u8; 64], 0).unwrap();
+        }
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    let payload = writer.cancel().unwrap_err();
+    assert!(payload.is::<zsync::Cancelled>());
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 64);
 }
 
 /// A pipe takes writes that need no wait (RWF_NOWAIT) until it is full; the rest of a large

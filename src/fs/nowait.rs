@@ -129,7 +129,7 @@ fn kernel_offset(offset: Option<u64>) -> Option<libc::off_t> {
 /// or expired `timeout()`. A read that parked was a park point; one that does not must stay one,
 /// or a loop over cached reads could not be cancelled.
 #[inline]
-fn park_point() {
+pub(crate) fn park_point() {
     crate::runtime::monitor::coop::poll();
     crate::runtime::park::park_point();
 }

@@ -3,8 +3,9 @@
 //! Every blocking call of [`zsync::fs`](crate::fs) ends up here, and only here is it decided
 //! where the call runs. Inside a runtime, a read or write is first tried without waiting
 //! (`super::nowait`: `RWF_NOWAIT`, one syscall into the caller's buffer, no park) and only
-//! when that would wait goes on: on a green thread, reads, writes under [`RING_WRITE_MAX`] and
-//! fsync go to the worker's io_uring ring when it has one (`super::uring`); otherwise (and for
+//! when that would wait goes on: a write to a regular file by a green thread that is all its
+//! worker runs is made in place (see [`write_waiting`]); on a green thread, reads, writes under
+//! [`RING_WRITE_MAX`] and fsync go to the worker's io_uring ring when it has one (`super::uring`); otherwise (and for
 //! every other operation) a green thread, or a thread of a `Flavor::OsThreads` runtime, runs
 //! the call on the blocking pool through [`crate::unblock`] with owned arguments. On a plain OS
 //! thread outside any runtime each function calls std directly, borrowed buffers and all.
@@ -577,8 +578,9 @@ fn write_some(
     write_waiting(file, scratch, chunk, offset)
 }
 
-/// [`write_some`] when the write would wait (or `RWF_NOWAIT` cannot be tried): on the ring if
-/// it is small, else on the pool.
+/// [`write_some`] when the write would wait (or `RWF_NOWAIT` cannot be tried): made here if
+/// the caller is all its worker runs and the file is regular, else on the ring if it is
+/// small, else on the pool.
 #[inline(never)]
 fn write_waiting(
     file: &Arc<std_fs::File>,
@@ -587,19 +589,35 @@ fn write_waiting(
     offset: Option<u64>,
 ) -> io::Result<usize> {
     use std::os::unix::fs::FileExt;
+    let alone = matches!(
+        crate::runtime::context::current(),
+        crate::runtime::context::Current::Green { worker, .. } if worker.runs_nothing_else()
+    );
+    let mut kind = scratch.kind.load(Ordering::Relaxed);
+    if alone {
+        if kind == UNKNOWN {
+            kind = learn_kind(file, scratch);
+        }
+        if kind == REGULAR {
+            // Nothing else on this worker waits for its OS thread, and a regular file's write
+            // ends by itself: the write is made here, as std makes it, rather than handed to
+            // the pool and back (two thread wakes, ~20 us each on this machine, per write; a
+            // 1 MiB-block copy 0.80-0.83x std's speed that way, 0.94-0.97x this way). Still a
+            // park point, checked before anything is written, as a write that parks is.
+            nowait::park_point();
+            return match offset {
+                Some(offset) => file.write_at(chunk, offset),
+                None => (&**file).write(chunk),
+            };
+        }
+    }
     if chunk.len() < RING_WRITE_MAX {
         if let Some(result) = uring::write(file, chunk, offset) {
             return result;
         }
     }
-    let mut kind = scratch.kind.load(Ordering::Relaxed);
     if kind == UNKNOWN {
-        // Learnt before the first write, on the pool (an `fstat` may wait too: FUSE), where a
-        // cancellation may abandon it: nothing is written yet. (Learnt with the write, a first
-        // write to a regular file would be abandoned and land after the caller had unwound.)
-        let regular = fstat(file).is_ok_and(|m| m.is_file());
-        kind = if regular { REGULAR } else { OTHER };
-        scratch.kind.store(kind, Ordering::Relaxed);
+        kind = learn_kind(file, scratch);
     }
     if kind == REGULAR {
         // A write to a regular file ends by itself (no reader to wait for, as a pipe's may), so
@@ -620,6 +638,18 @@ fn write_waiting(
         Some(offset) => f.write_at(data, offset),
         None => f.write(data),
     })
+}
+
+/// What the file is ([`REGULAR`] or [`OTHER`]), learnt once per `File` before its first write
+/// that cannot be made at once, on the pool (an `fstat` may wait too: FUSE), where a
+/// cancellation may abandon it: nothing is written yet. (Learnt with the write, a first write
+/// to a regular file would be abandoned and land after the caller had unwound.)
+#[cold]
+fn learn_kind(file: &Arc<std_fs::File>, scratch: &Scratch) -> u8 {
+    let regular = fstat(file).is_ok_and(|m| m.is_file());
+    let kind = if regular { REGULAR } else { OTHER };
+    scratch.kind.store(kind, Ordering::Relaxed);
+    kind
 }
 
 /// `write_all` (at `offset`, or at the file position) as a loop of [`write_some`], with std's

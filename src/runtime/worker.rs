@@ -733,6 +733,24 @@ impl Worker {
         matches!(self.take_turns::<true>(tick), Turn::None).then_some(tick)
     }
 
+    /// Whether the running green thread is all this worker has to do: no other green thread
+    /// started on it (`owned` counts the caller), none waiting to start (`next`, `fresh`),
+    /// ready or woken (`ready`, `inbox`, deferred wakes). Then a call that holds this OS thread
+    /// for a moment holds up none of the worker's green threads; only new ones placed on it
+    /// meanwhile wait (unless another worker takes them). `zsync::fs` writes a regular file
+    /// itself then, as std does, instead of a round trip through the blocking pool
+    /// (`fs::op::write_waiting`).
+    #[inline]
+    pub(crate) fn runs_nothing_else(&self) -> bool {
+        let remote = self.remote();
+        remote.owned.load(Ordering::Relaxed) == 1
+            && self.ready.borrow().is_empty()
+            && remote.next.is_empty()
+            && remote.fresh.is_empty()
+            && remote.inbox.is_empty()
+            && self.deferred.borrow().is_empty()
+    }
+
     /// A yield that the worker would answer with the yielder itself: nothing in the ready
     /// queue and no other turn due (`take_turns`), so `next_task` would take the yielder
     /// straight back out of the ready queue it was put in. The yielding green thread does the
