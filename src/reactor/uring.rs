@@ -569,10 +569,17 @@ mod ring {
         }
 
         /// An owned buffer of exactly `len` initialised bytes (contents unspecified) for an
-        /// operation: a spare one if there is one.
+        /// operation: the spare one given back last that holds `len` bytes, or else the last one
+        /// (grown), or a new one.
         pub(crate) fn take_buf(&self, len: usize) -> Vec<u8> {
             let mut spare = self.spare.borrow_mut();
-            let mut buf = match spare.bufs.pop() {
+            // Usually the last one: a program's operations tend to have one size.
+            let fitting = spare.bufs.iter().rposition(|b| b.len() >= len);
+            let taken = match fitting {
+                Some(index) => Some(spare.bufs.swap_remove(index)),
+                None => spare.bufs.pop(),
+            };
+            let mut buf = match taken {
                 Some(buf) => {
                     spare.bytes -= buf.capacity();
                     buf
@@ -580,8 +587,8 @@ mod ring {
                 None => Vec::new(),
             };
             drop(spare);
-            // Only bytes beyond what the buffer held before are zeroed (once per buffer, at
-            // the sizes a program uses).
+            // A spare buffer keeps its bytes initialised up to its length: only a buffer that
+            // grows is zeroed, and only beyond that.
             buf.resize(len, 0);
             buf
         }
