@@ -589,7 +589,6 @@ fn write_waiting(
     chunk: &[u8],
     offset: Option<u64>,
 ) -> io::Result<usize> {
-    use std::os::unix::fs::FileExt;
     let alone = matches!(
         crate::runtime::context::current(),
         crate::runtime::context::Current::Green { worker, .. } if worker.runs_nothing_else()
@@ -606,10 +605,7 @@ fn write_waiting(
             // 1 MiB-block copy 0.80-0.84x std's speed that way, 0.94-1.03x this way). Still a
             // park point, checked before anything is written, as a write that parks is.
             nowait::park_point();
-            return match offset {
-                Some(offset) => file.write_at(chunk, offset),
-                None => (&**file).write(chunk),
-            };
+            return write_on(file, chunk, offset);
         }
     }
     if chunk.len() < RING_WRITE_MAX {
@@ -625,20 +621,25 @@ fn write_waiting(
         // the caller can afford to wait for it: `unblock_scoped` keeps it parked, shielded from
         // cancellation, until the pool has returned, and the pool writes straight from the
         // caller's buffer (a 1 MiB copy less per MiB written).
-        let result = crate::blocking::unblock_scoped(|| match offset {
-            Some(offset) => file.write_at(chunk, offset),
-            None => (&**file).write(chunk),
-        });
+        let result = crate::blocking::unblock_scoped(|| write_on(file, chunk, offset));
         // A cancellation or `timeout()` that came meanwhile is raised now, as after a write on
         // the ring: a loop of such writes may have no other park point.
         crate::runtime::park::park_point();
         return result;
     }
     // Anything else (a pipe's reader may never come) gets a copy the caller may abandon.
-    with_owned(file, scratch, chunk, move |mut f, data| match offset {
-        Some(offset) => f.write_at(data, offset),
-        None => f.write(data),
+    with_owned(file, scratch, chunk, move |f, data| {
+        write_on(f, data, offset)
     })
+}
+
+/// One `pwrite` at `offset`, or one `write` at the file position, on the calling thread.
+fn write_on(file: &std_fs::File, data: &[u8], offset: Option<u64>) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    match offset {
+        Some(offset) => file.write_at(data, offset),
+        None => (&*file).write(data),
+    }
 }
 
 /// What the file is ([`REGULAR`] or [`OTHER`]), learnt once per `File` before its first write

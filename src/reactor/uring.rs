@@ -206,8 +206,7 @@ mod ring {
 
     /// Buffers a worker keeps for reuse: enough for every green thread of a busy round.
     const SPARE_BUFS: usize = 256;
-    /// Capacity a worker keeps in spare buffers: two of `zsync::fs`'s largest (1 MiB) chunks
-    /// and then some.
+    /// Capacity a worker keeps in spare buffers: four of `zsync::fs`'s largest (1 MiB) reads.
     const SPARE_BYTES: usize = 4 << 20;
 
     impl<W: Unpark> Default for WorkerRing<W> {
