@@ -589,24 +589,25 @@ fn write_waiting(
     chunk: &[u8],
     offset: Option<u64>,
 ) -> io::Result<usize> {
-    let alone = matches!(
-        crate::runtime::context::current(),
-        crate::runtime::context::Current::Green { worker, .. } if worker.runs_nothing_else()
-    );
+    // Asked again after `learn_kind`, whose trip to the pool lets other green threads come.
+    let alone = || {
+        matches!(
+            crate::runtime::context::current(),
+            crate::runtime::context::Current::Green { worker, .. } if worker.runs_nothing_else()
+        )
+    };
     let mut kind = scratch.kind.load(Ordering::Relaxed);
-    if alone {
-        if kind == UNKNOWN {
-            kind = learn_kind(file, scratch);
-        }
-        if kind == REGULAR {
-            // Nothing else on this worker waits for its OS thread, and a regular file's write
-            // ends by itself: the write is made here, as std makes it, rather than handed to
-            // the pool and back (two thread wakes, ~20 us each on this machine, per write; a
-            // 1 MiB-block copy 0.80-0.84x std's speed that way, 0.94-1.03x this way). Still a
-            // park point, checked before anything is written, as a write that parks is.
-            nowait::park_point();
-            return write_on(file, chunk, offset);
-        }
+    if kind == UNKNOWN && alone() {
+        kind = learn_kind(file, scratch);
+    }
+    if kind == REGULAR && alone() {
+        // Nothing else on this worker waits for its OS thread, and a regular file's write ends
+        // by itself: the write is made here, as std makes it, rather than handed to the pool
+        // and back (two thread wakes, ~20 us each on this machine, per write; a 1 MiB-block
+        // copy 0.80-0.84x std's speed that way, 0.94-1.03x this way). Still a park point,
+        // checked before anything is written, as a write that parks is.
+        nowait::park_point();
+        return write_on(file, chunk, offset);
     }
     if chunk.len() < RING_WRITE_MAX {
         if let Some(result) = uring::write(file, chunk, offset) {
