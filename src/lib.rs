@@ -18,7 +18,7 @@
 //! - [`coro`]: the stackful core (contexts on pooled, guard-paged stacks, switched in asm).
 //! - [`runtime`]: the M:N scheduler, and the owner of a green thread's whole life; [`run`],
 //!   [`Runtime`]. A green thread is created in `runtime/spawn.rs`, parked in `runtime/park.rs`,
-//!   woken by `Task::unpark` (`runtime/task/mod.rs`) and `runtime::schedule`, and destroyed by
+//!   woken by `TaskRef::unpark` (`runtime/task/mod.rs`), and destroyed by
 //!   its worker (`Worker::run_task`, `runtime/worker.rs`).
 //! - [`thread`]: green threads shaped like `std::thread` (the front of the runtime), plus
 //!   cancellation.

@@ -134,6 +134,57 @@ fn unpark_from_a_plain_os_thread_wakes_a_green_thread() {
     assert_eq!(parked.join().unwrap(), "woken");
 }
 
+/// Wakes of a running green thread from another OS thread are posted to its worker's inbox,
+/// where the worker applies them when it next looks: one post at a time, however many wakes
+/// come (the thread here never lets its worker look), and none lost: the thread's next park
+/// returns at once.
+#[test]
+fn unparks_of_a_running_green_thread_from_an_os_thread_leave_one_token() {
+    let rt = Builder::new()
+        .worker_threads(1)
+        .stall_threshold(None)
+        .build()
+        .unwrap();
+    let go = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicBool::new(false));
+    let (g, s) = (go.clone(), started.clone());
+    let spinner = rt.spawn(move || {
+        s.store(true, Ordering::Release);
+        // Holds the worker without a park point: no post is applied meanwhile.
+        while !g.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+        let start = Instant::now();
+        thread::park_timeout(Duration::from_secs(10));
+        start.elapsed()
+    });
+    while !started.load(Ordering::Acquire) {
+        std::thread::yield_now();
+    }
+    // Lets the spinner go even if an assertion fails, so that the runtime can shut down.
+    struct Release(Arc<AtomicBool>);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+    let release = Release(go);
+    for i in 0..10_000 {
+        spinner.thread().unpark();
+        if i % 1000 == 999 {
+            let queued = rt.metrics().workers[0].queued;
+            assert!(queued <= 1, "{queued} wakes of one thread queued");
+        }
+    }
+    drop(release);
+    let parked_for = spinner.join().unwrap();
+    assert!(
+        parked_for < Duration::from_secs(5),
+        "the wakes were lost: parked {parked_for:?}"
+    );
+    assert_eq!(rt.metrics().workers[0].queued, 0);
+}
+
 struct SetOnDrop(Arc<AtomicBool>);
 impl Drop for SetOnDrop {
     fn drop(&mut self) {

@@ -220,6 +220,7 @@ impl Builder {
             workers: (0..workers)
                 .map(|_| Remote {
                     inbox: Queue::new(),
+                    inbox_closed: AtomicBool::new(false),
                     fresh: BoundedQueue::new(super::FRESH_CAPACITY),
                     next: super::next_slot::NextSlot::new(),
                     thread: OnceLock::new(),

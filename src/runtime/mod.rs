@@ -8,8 +8,8 @@
 //!   a `Context`; the worker is its owner from then on;
 //! - parked: `park.rs` (`park_until`, `yield_now`) suspends it to its worker, whose `run_task`
 //!   commits the park through its `ParkState` (`task/park_state.rs`);
-//! - woken: `Task::unpark` (`task/mod.rs`), then `schedule` (below) puts it back in its owner's
-//!   queue (locally, or through the owner's inbox from another thread);
+//! - woken: `TaskRef::unpark` (`task/mod.rs`) puts it back in its owner's queue on the owner's
+//!   OS thread, or posts the wake to the owner's inbox from any other (`Remote::post`, below);
 //! - destroyed: `Worker::run_task` again, at `Resumed::Finished`: the stack goes back to the
 //!   worker's `StackPool`, and the thread's `Live` count goes with its body.
 //!
@@ -64,8 +64,11 @@ const FRESH_CAPACITY: usize = 256;
 
 /// The part of a worker that other threads reach.
 pub(crate) struct Remote {
-    /// Wakes of green threads this worker owns, from other OS threads.
+    /// Wakes of green threads this worker owns, posted by other OS threads (see
+    /// `task::park_state`): the worker applies them as it takes them out.
     pub(crate) inbox: Queue<TaskRef>,
+    /// The worker has gone (see [`Remote::post`]).
+    pub(crate) inbox_closed: AtomicBool,
     /// Green threads spawned on this worker that have not started: any idle worker may steal
     /// them (started ones never move, see docs/ARCHITECTURE.md). Bounded: spawns overflow into
     /// the injector.
@@ -90,6 +93,38 @@ pub(crate) struct Remote {
     /// A dump waiting for this worker's answer, and its flag (see `dump`).
     pub(crate) dump: Mutex<Option<Arc<dump::Job>>>,
     pub(crate) dump_pending: AtomicBool,
+}
+
+impl Remote {
+    /// Posts a wake of a green thread this worker owns, from another OS thread, and wakes the
+    /// worker wherever it sleeps (`shared` is the worker's runtime, `index` its index).
+    ///
+    /// A worker that has gone takes nothing out of its inbox any more, and a post left there
+    /// would keep the runtime alive (its task holds the runtime). Once a worker has gone, every
+    /// green thread it owned has finished, so such a post is stale and its poster drops it: the
+    /// worker closes the inbox and then empties it, the poster pushes and then looks at the
+    /// close, with a SeqCst fence on each side, so one of the two sees the other's write.
+    pub(crate) fn post(&self, shared: &Shared, index: usize, task: TaskRef) {
+        self.inbox.push(task);
+        shared.unpark_worker(index);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.inbox_closed.load(Ordering::Relaxed) {
+            self.drop_posts();
+        }
+    }
+
+    /// The worker, as it goes (see [`post`](Self::post)).
+    pub(crate) fn close_inbox(&self) {
+        self.inbox_closed.store(true, Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.drop_posts();
+    }
+
+    fn drop_posts(&self) {
+        while let Some(post) = self.inbox.pop() {
+            drop(post);
+        }
+    }
 }
 
 /// A value alone in its cache line (two lines: adjacent-line prefetch pairs them on x86).
@@ -224,29 +259,6 @@ impl Shared {
                 .iter()
                 .any(|w| !w.fresh.is_empty() || !w.next.is_empty())
     }
-}
-
-/// Puts a woken green thread back in its owner's run queue. A green thread that has started
-/// runs only on its owner worker; from any other OS thread the wake goes through the owner's
-/// inbox.
-pub(crate) fn schedule(task: TaskRef) {
-    let owner = task.owner.load(Ordering::Acquire);
-    // The queue takes this reference over: a local wake moves it, with no count to change.
-    let task = match worker::push_local(task, owner as usize) {
-        Ok(()) => return,
-        Err(task) => task,
-    };
-    let shared = task.shared.clone();
-    if owner == task::NO_OWNER {
-        // Not started yet: parked before its first run cannot happen, so this is unreachable in
-        // practice; queue it where anyone can start it.
-        shared.injector.push(task);
-        shared.notify_one();
-        return;
-    }
-    let owner = owner as usize;
-    shared.workers[owner].inbox.push(task);
-    shared.unpark_worker(owner);
 }
 
 /// A zsync runtime: worker OS threads running green threads.
@@ -608,3 +620,30 @@ where
 }
 
 pub(crate) use global::global_handle;
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// A handle of a green thread that finished, unparked from another OS thread after its
+    /// runtime has gone: the wake is posted to a worker that takes nothing out of its inbox any
+    /// more, and a post left there would hold the runtime forever (the post's task holds the
+    /// runtime, and the runtime the inbox). The poster drops it (`Remote::post`), so the
+    /// runtime goes with the handle's last reference.
+    #[test]
+    fn a_wake_posted_after_the_runtime_has_gone_does_not_keep_it_alive() {
+        let runtime = Runtime::builder().worker_threads(1).build().unwrap();
+        let weak = Arc::downgrade(&runtime.handle.shared);
+        let finished = runtime.spawn(|| {});
+        let thread = finished.thread().clone();
+        finished.join().unwrap();
+        drop(runtime);
+        assert!(weak.upgrade().is_some(), "the handle holds the runtime");
+        thread.unpark(); // from this OS thread: a post to the gone worker
+        drop(thread);
+        assert!(
+            weak.upgrade().is_none(),
+            "a stale post kept the runtime alive"
+        );
+    }
+}

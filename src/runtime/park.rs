@@ -5,8 +5,9 @@
 //! A green thread parks in two steps (see `task::park_state`): [`park_until`] consumes a waiting
 //! token or suspends to its worker with `Reason::Park`, arming a timer in its worker's wheel if
 //! it has a deadline; the worker commits the park once the stack is suspended. It is woken by
-//! `Task::unpark` (any thread), which puts it back in its worker's run queue through
-//! `runtime::schedule`. An OS thread parks with `std::thread::park`.
+//! `TaskRef::unpark` (any thread), which puts it back in its worker's run queue: at once on the
+//! worker's own OS thread, through a post to the worker's inbox from any other. An OS thread
+//! parks with `std::thread::park`.
 //!
 //! Each entry point here reads "where am I?" once ([`context::current`]) and keeps the answer
 //! across its suspension: a green thread resumes on the same worker.

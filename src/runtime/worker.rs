@@ -149,19 +149,6 @@ pub(crate) struct Worker {
     pub(crate) uring: crate::reactor::uring::WorkerRing<super::Thread>,
 }
 
-/// Queues `task` on this thread's worker if it is `owner` (a wake from its own worker: no
-/// atomics, no inbox). Gives the task back if this thread is not that worker.
-#[inline]
-pub(crate) fn push_local(task: TaskRef, owner: usize) -> Result<(), TaskRef> {
-    match context::current().worker_at(&task.shared, owner) {
-        Some(w) => {
-            w.ready.borrow_mut().push_back(task);
-            Ok(())
-        }
-        None => Err(task),
-    }
-}
-
 /// A green thread that will never run (its runtime is shutting down): drop its closure and
 /// stack. Its joiner sees it cancelled: dropping its `Unstarted` token drops the closure unrun
 /// and completes the join packet with `Cancelled` (see `task::cell`).
@@ -228,6 +215,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         // Nobody polls it any more: waits on its sources fall back to poll(2).
         reactor.shut_down();
     }
+    // Every green thread this worker owned has finished: a wake posted from now on is stale.
+    worker.remote().close_inbox();
     context::set_worker(std::ptr::null());
 }
 
@@ -336,9 +325,7 @@ impl Worker {
         if let Some(task) = self.ready.borrow_mut().pop_front() {
             return Some(task);
         }
-        self.remote()
-            .inbox
-            .pop()
+        self.take_posted()
             .or_else(|| self.remote().fresh.pop())
             .or_else(|| self.remote().next.take())
             .or_else(|| self.take_injected())
@@ -372,7 +359,7 @@ impl Worker {
                 self.last_trim.set(now);
             }
             self.fire_timers();
-            if let Some(task) = remote.inbox.pop().or_else(|| self.take_injected()) {
+            if let Some(task) = self.take_posted().or_else(|| self.take_injected()) {
                 return Turn::Taken(task);
             }
         }
@@ -503,9 +490,7 @@ impl Worker {
         let mut found = None;
         for round in 0..SEARCH_ROUNDS {
             found = self
-                .remote()
-                .inbox
-                .pop()
+                .take_posted()
                 .or_else(|| self.remote().fresh.pop())
                 .or_else(|| self.take_injected())
                 .or_else(|| {
@@ -710,7 +695,7 @@ impl Worker {
                     WorkerMetrics::add(&metrics.parked, 1);
                     WorkerMetrics::add(&metrics.parks, 1);
                     // The park keeps this reference (the thread stays alive in no queue); the
-                    // waker that moves it out of `PARKED` takes it over (`TaskRef::wake`), so
+                    // waker that moves it out of `PARKED` takes it over (`TaskRef::wake_here`), so
                     // neither the park nor the wake changes the count.
                     std::mem::forget(task);
                 } else {
@@ -909,7 +894,10 @@ impl Worker {
             }
         };
         // The index fits: the builder allows at most `MAX_WORKER_THREADS` workers.
-        task.owner.store(self.index as u32, Ordering::Release);
+        task.owner.store(self.index as u32, Ordering::Relaxed);
+        // From here on only this OS thread changes its park word; remote wakes come as posts
+        // to the inbox (see `park_state`). The claim publishes the index above.
+        task.park.claim();
         let task_ptr = TaskRef::as_ptr(task);
         let mut context = Context::new(stack, move |s| entry(task_ptr, s, f));
         if let Some(name) = &task.name {
@@ -920,6 +908,26 @@ impl Worker {
         unsafe { task.sched() }.owned_slot = self.owned.borrow_mut().insert(task.clone());
         WorkerMetrics::add(&self.remote().owned.0, 1);
         true
+    }
+
+    /// Queues a green thread this worker owns, woken on this OS thread, behind the ready ones.
+    #[inline]
+    pub(crate) fn push_ready(&self, task: TaskRef) {
+        self.ready.borrow_mut().push_back(task);
+    }
+
+    /// Applies the wakes other OS threads posted to this worker's inbox (see `park_state`), in
+    /// order, until one wakes a parked green thread, which it returns for running. A post for a
+    /// thread that has not parked since leaves it a token; one for a finished thread, nothing.
+    fn take_posted(&self) -> Option<TaskRef> {
+        while let Some(post) = self.remote().inbox.pop() {
+            post.park.take_post();
+            // The post's own reference goes with `post`; a parked thread's comes from its park.
+            if let Some(task) = post.wake_here() {
+                return Some(task);
+            }
+        }
+        None
     }
 
     /// Fires due timers; true if any fired.
@@ -943,7 +951,7 @@ impl Worker {
         let mut ready = self.ready.borrow_mut();
         for task in due.drain(..).rev() {
             // The park's reference goes to the queue; the timer's own goes here.
-            if let Some(task) = task.wake() {
+            if let Some(task) = task.wake_here() {
                 ready.push_front(task);
             }
         }
@@ -1093,7 +1101,7 @@ impl Worker {
                 .ready
                 .borrow_mut()
                 .pop_front()
-                .or_else(|| self.remote().inbox.pop())
+                .or_else(|| self.take_posted())
             {
                 self.run_task(task);
             }

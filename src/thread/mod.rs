@@ -4,8 +4,8 @@
 //! on a plain OS thread, where it blocks like std.
 //!
 //! This module is std's front only: each function calls down into the runtime, which owns a
-//! green thread's life (`runtime::spawn` creates it, `runtime::park` parks it, `Task::unpark` and
-//! `runtime::schedule` wake it, the worker's `run_task` destroys it). [`Thread`], [`ThreadId`],
+//! green thread's life (`runtime::spawn` creates it, `runtime::park` parks it, `TaskRef::unpark`
+//! wakes it, the worker's `run_task` destroys it). [`Thread`], [`ThreadId`],
 //! [`JoinHandle`] and [`Cancelled`] are the runtime's types, re-exported here.
 //!
 //! ```

@@ -3,8 +3,8 @@
 //! Life cycle: created by `runtime::spawn` (spawn.rs) with its closure (`Body::New`), put in a
 //! run queue; the first worker to run it becomes its owner for good, gives it a stack from its
 //! pool and turns it into a `Context` (`Body::Running`, worker.rs `start`); it parks in
-//! `runtime::park` and is woken by [`Task::unpark`] through [`ParkState`] and
-//! `runtime::schedule`; when its closure returns the worker gives its stack back to the pool
+//! `runtime::park` and is woken by [`TaskRef::unpark`] through [`ParkState`] (on its owner's
+//! OS thread) or a post to its owner's inbox (from any other); when its closure returns the worker gives its stack back to the pool
 //! (`Body::Done`, worker.rs `run_task`).
 //!
 //! The files here: the task itself (this file), its [`ThreadId`](id) and public
@@ -25,7 +25,7 @@ use super::{Live, Shared};
 use crate::coro::{Context, Stack, Suspender};
 use cancel::ParkPoint;
 use id::ThreadId;
-use park_state::{ParkState, Wake};
+use park_state::{FarWake, ParkState, Wake};
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -262,25 +262,50 @@ impl Task {
 }
 
 impl TaskRef {
-    /// Wakes the green thread, or leaves it a token if it is not parked.
+    /// Wakes the green thread, or leaves it a token if it is not parked. On its owner's OS
+    /// thread the wake is a plain change of its park word, and a parked thread goes to the back
+    /// of the worker's ready queue; from any other thread a started green thread's wake is
+    /// posted to its owner's inbox (see `park_state`).
     #[inline]
     pub(crate) fn unpark(&self) {
-        if let Some(task) = self.wake() {
-            super::schedule(task);
+        let owner = self.owner.load(Ordering::Relaxed);
+        // `owner` is this worker's index only if this worker started the thread (the one
+        // writer of that index), so the thread is claimed by this OS thread.
+        match super::context::current().worker_at(&self.shared, owner as usize) {
+            Some(worker) => {
+                if let Some(task) = self.wake_here() {
+                    worker.push_ready(task);
+                }
+            }
+            None => self.wake_from_afar(),
         }
     }
 
-    /// The state-word half of [`unpark`](Self::unpark): wakes the green thread or leaves it a
-    /// token. If it was parked, returns the reference its park held (see
-    /// `Worker::after_suspend`), for the caller to queue: a park and a wake change no count.
+    /// The park-word half of a wake on the green thread's owner OS thread (the caller's
+    /// promise: its worker's timers, its inbox, or [`unpark`](Self::unpark) after checking):
+    /// wakes the green thread or leaves it a token. If it was parked, returns the reference its
+    /// park held (see `Worker::after_suspend`), for the caller to queue on this worker: a park
+    /// and a local wake change no count.
     #[inline]
-    pub(crate) fn wake(&self) -> Option<TaskRef> {
-        (self.park.unpark() == Wake::Schedule).then(|| {
+    pub(crate) fn wake_here(&self) -> Option<TaskRef> {
+        (self.park.wake_here() == Wake::Schedule).then(|| {
             // SAFETY: the park kept a reference (`after_suspend` forgets it only when the
             // commit to `PARKED` succeeded), and moving the thread out of `PARKED` made this
             // waker its only taker.
             unsafe { TaskRef::from_raw(TaskRef::as_ptr(self)) }
         })
+    }
+
+    /// A wake from an OS thread other than the owner's: a token in the park word of a thread
+    /// that has not started, or a post to the owner's inbox (one at a time: a wake that finds
+    /// a post still there rides on it).
+    #[inline(never)]
+    fn wake_from_afar(&self) {
+        if self.park.wake_from_afar() == FarWake::Post && self.park.post() {
+            // Read after `wake_from_afar` saw the claim, which published it.
+            let owner = self.owner.load(Ordering::Relaxed) as usize;
+            self.shared.workers[owner].post(&self.shared, owner, self.clone());
+        }
     }
 
     /// Asks the green thread to stop at its next park point, and wakes it.

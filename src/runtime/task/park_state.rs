@@ -1,4 +1,5 @@
-//! The one word that decides the race between a green thread going to sleep and a waker.
+//! The one word that decides the race between a green thread going to sleep and its wakers,
+//! biased to the OS thread that owns the green thread.
 //!
 //! States: `RUNNING` (running, or queued to run), `NOTIFIED` (running or queued, with an unpark
 //! token waiting), `PARKED` (suspended, in no queue). The green thread parks in two steps: it
@@ -7,14 +8,44 @@
 //! the two steps leaves a token (`RUNNING -> NOTIFIED`), which makes that transition fail, and
 //! the worker requeues the green thread. A waker that finds `PARKED` moves it to `RUNNING` and is
 //! then the only one to schedule it. So no wake-up is lost and none schedules a thread twice.
+//!
+//! # Owner bias
+//!
+//! A started green thread runs only on its owner worker's OS thread, and most of its wakes come
+//! from there too (a sibling's send, a timer, the worker's own reactor). So once it has started
+//! (its worker *claims* the word: [`claim`](ParkState::claim), setting `OWNED`), only that OS
+//! thread changes the state: the token look, the commit of a park and every wake made on that
+//! OS thread ([`wake_here`](ParkState::wake_here)) are plain loads and stores, with no locked
+//! instruction (a locked one waits for every store before it to drain: the park's alone was 11%
+//! of a channel ping-pong's samples). A waker on any other OS thread never writes the state of a
+//! claimed word: it *posts* the wake to the owner's inbox ([`post`](ParkState::post): a flag
+//! swapped to true, so a green thread sits in an inbox at most once however often it is woken)
+//! and the owner applies it, as a wake of its own, when it takes the post out of its inbox
+//! ([`take_post`](ParkState::take_post), then `wake_here`). A remote wake that comes while the
+//! green thread is still running is seen after it parked: it then parks and is woken at once.
+//!
+//! Before the claim (a green thread that has not started, which any worker may still steal) the
+//! state is shared, and a waker compare-exchanges `RUNNING -> NOTIFIED` (a green thread that
+//! has not started is never `PARKED`). The claim is a read-modify-write, so a waker's
+//! compare-exchange either comes before it (its token is in the word the owner then reads) or
+//! fails on it (the waker then sees `OWNED` and posts).
+//!
+//! The post's ordering: a remote waker's writes before its wake must be visible to the green
+//! thread woken. The first poster's writes travel with its inbox push; a later poster that finds
+//! the flag set pushes nothing, but its swap is a release read-modify-write in the flag's
+//! history, and the owner's `take_post` is an acquire read-modify-write that reads the flag's
+//! latest value, so it sees that poster's writes too. A poster whose swap comes after
+//! `take_post` finds the flag clear and posts again (at worst, one spurious token).
 
-use crate::loom::sync::atomic::{AtomicU8, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 const RUNNING: u8 = 0;
 const NOTIFIED: u8 = 1;
 const PARKED: u8 = 2;
+/// Set by the claim, for the green thread's life: only the owner OS thread changes the state.
+const OWNED: u8 = 4;
 
-/// What a waker must do after [`ParkState::unpark`].
+/// What a waker must do after [`ParkState::wake_here`].
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Wake {
     /// The thread was parked: the caller now owns it and must schedule it.
@@ -23,63 +54,162 @@ pub(crate) enum Wake {
     Token,
 }
 
+/// What a waker on another OS thread must do after [`ParkState::wake_from_afar`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum FarWake {
+    /// The green thread has not started: a token was left in the shared word; nothing more.
+    Token,
+    /// The green thread has started: the wake must be posted to its owner (see
+    /// [`ParkState::post`]).
+    Post,
+}
+
 #[derive(Debug)]
-pub(crate) struct ParkState(AtomicU8);
+pub(crate) struct ParkState {
+    state: AtomicU8,
+    /// A post of a remote wake is in the owner's inbox, not yet taken out.
+    posted: AtomicBool,
+}
 
 impl ParkState {
     pub(crate) fn new() -> Self {
-        ParkState(AtomicU8::new(RUNNING))
+        ParkState {
+            state: AtomicU8::new(RUNNING),
+            posted: AtomicBool::new(false),
+        }
     }
 
-    /// Green-thread side, before suspending: takes a waiting token if there is one. `true`
-    /// means "do not park".
+    /// The owner worker, as it starts the green thread, after publishing itself as the owner
+    /// (`Task::owner`, which a remote waker reads once it sees `OWNED`): from now on only this
+    /// OS thread changes the state.
+    #[inline]
+    pub(crate) fn claim(&self) {
+        // Release: a remote waker that sees `OWNED` sees the owner's index. Acquire: a token a
+        // remote waker left before the claim is seen with what that waker wrote before it.
+        self.state.fetch_or(OWNED, Ordering::AcqRel);
+    }
+
+    /// The green thread itself, before suspending (on its owner's OS thread): takes a waiting
+    /// token if there is one. `true` means "do not park".
     #[inline]
     pub(crate) fn take_token(&self) -> bool {
-        // Look before the compare-exchange, which costs as much when it fails: usually there
-        // is no token, and a token that arrives after this look makes `commit_park` fail, so
-        // the thread is requeued at once rather than lost.
-        self.0.load(Ordering::Relaxed) == NOTIFIED
-            && self
-                .0
-                .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
+        debug_assert!(self.state.load(Ordering::Relaxed) & OWNED != 0);
+        // Plain: only this OS thread changes a claimed word.
+        if self.state.load(Ordering::Relaxed) == OWNED | NOTIFIED {
+            self.state.store(OWNED | RUNNING, Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
     }
 
-    /// Worker side, after the green thread's stack has suspended: `true` if it is now parked;
-    /// `false` if a token arrived meanwhile (it is consumed here) and the caller must requeue
-    /// the thread.
+    /// The owner worker, after the green thread's stack has suspended: `true` if it is now
+    /// parked; `false` if a token arrived meanwhile (it is consumed here) and the caller must
+    /// requeue the thread.
     #[inline]
     pub(crate) fn commit_park(&self) -> bool {
-        match self
-            .0
-            .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => true,
-            Err(_) => {
-                // Only a token can have come in between: consume it.
-                self.0.store(RUNNING, Ordering::Relaxed);
-                false
+        // Plain: only this OS thread changes a claimed word, and a wake from another one waits
+        // in the inbox until this worker takes it out (then it finds `PARKED`).
+        let parked = self.state.load(Ordering::Relaxed) == OWNED | RUNNING;
+        let next = if parked { PARKED } else { RUNNING };
+        self.state.store(OWNED | next, Ordering::Relaxed);
+        parked
+    }
+
+    /// A wake on the owner's OS thread (a sibling green thread, the worker's timers, reactor
+    /// or inbox): wakes the green thread or leaves it a token. Called anywhere else, it could
+    /// lose a wake (no memory unsafety: the caller checks where it runs, `TaskRef::unpark`).
+    #[inline]
+    pub(crate) fn wake_here(&self) -> Wake {
+        let state = self.state.load(Ordering::Relaxed);
+        debug_assert!(
+            state & OWNED != 0,
+            "a local wake of a green thread not started"
+        );
+        let (next, wake) = match state & !OWNED {
+            PARKED => (RUNNING, Wake::Schedule),
+            RUNNING => (NOTIFIED, Wake::Token),
+            _ => return Wake::Token,
+        };
+        self.state.store(OWNED | next, Ordering::Relaxed);
+        wake
+    }
+
+    /// A wake from any other OS thread: leaves a token in the word of a green thread that has
+    /// not started, or says that the wake must be posted to its owner.
+    #[inline]
+    pub(crate) fn wake_from_afar(&self) -> FarWake {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & OWNED != 0 {
+                return FarWake::Post;
+            }
+            if state == NOTIFIED {
+                return FarWake::Token;
+            }
+            debug_assert_eq!(state, RUNNING, "a green thread parked before it started");
+            match self.state.compare_exchange_weak(
+                RUNNING,
+                NOTIFIED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return FarWake::Token,
+                Err(actual) => state = actual,
             }
         }
     }
 
-    /// Any thread: wakes the green thread or leaves it a token.
+    /// A remote waker, after [`FarWake::Post`]: `true` if the caller must put the green thread
+    /// in its owner's inbox; `false` if a post is already there, not yet taken out (it will be
+    /// applied after this call, and carries this waker's writes: see the module docs).
     #[inline]
-    pub(crate) fn unpark(&self) -> Wake {
-        let mut state = self.0.load(Ordering::Relaxed);
-        loop {
-            let (next, wake) = match state {
-                PARKED => (RUNNING, Wake::Schedule),
-                RUNNING => (NOTIFIED, Wake::Token),
-                _ => return Wake::Token,
+    pub(crate) fn post(&self) -> bool {
+        !self.posted.swap(true, Ordering::AcqRel)
+    }
+
+    /// The owner, taking a post out of its inbox, before applying it with
+    /// [`wake_here`](Self::wake_here).
+    #[inline]
+    pub(crate) fn take_post(&self) {
+        self.posted.swap(false, Ordering::AcqRel);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// A started green thread parks while one of its siblings on the same OS thread wakes it
+    /// (before the park, between its two steps, or after): it ends up either not parking (a
+    /// token) or parked and scheduled exactly once. This is also what makes the park's
+    /// reference sound (`Worker::after_suspend` keeps the reference it ran the thread with
+    /// when the commit succeeds, and the waker that gets `Wake::Schedule` takes it over): one
+    /// side ends up with it. All on one OS thread, so the three orders are all there is.
+    #[test]
+    fn a_wake_on_the_owner_thread_is_neither_lost_nor_doubled() {
+        for wake_at in 0..3 {
+            let state = ParkState::new();
+            state.claim();
+            let mut scheduled = 0;
+            let mut wake = |state: &ParkState| {
+                if state.wake_here() == Wake::Schedule {
+                    scheduled += 1;
+                }
             };
-            match self
-                .0
-                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => return wake,
-                Err(actual) => state = actual,
+            if wake_at == 0 {
+                wake(&state);
             }
+            let took_token = state.take_token();
+            if wake_at == 1 {
+                wake(&state);
+            }
+            let parked = !took_token && state.commit_park();
+            if wake_at == 2 {
+                wake(&state);
+            }
+            assert_eq!(scheduled, usize::from(parked), "wake at step {wake_at}");
+            assert_eq!(took_token, wake_at == 0, "wake at step {wake_at}");
         }
     }
 }
@@ -90,40 +220,139 @@ mod loom_tests {
     use crate::loom::sync::atomic::AtomicUsize;
     use crate::loom::sync::Arc;
     use crate::loom::thread;
+    use crate::runtime::queue::Queue;
 
-    /// A green thread parks once while another thread unparks it once: the green thread ends up
-    /// either not parking (token) or parked and scheduled exactly once; never parked and
-    /// forgotten. This is also what makes the park's reference sound (`Worker::after_suspend`
-    /// keeps the reference it ran the thread with when the commit succeeds, and the waker that
-    /// gets `Wake::Schedule` takes it over, `TaskRef::wake`): exactly one side ends up
-    /// with it, the worker (requeued) when the commit fails, the one scheduling waker when it
-    /// succeeds.
+    /// Joins the wakers once all `n` have said they are done (their last step), so that none
+    /// can unpark this thread while it waits in `join`: loom takes such an unpark for a
+    /// missing notification (tokio-rs/loom#249).
+    fn join_after(done: &AtomicUsize, n: usize, wakers: Vec<thread::JoinHandle<()>>) {
+        while done.load(Ordering::Acquire) < n {
+            thread::yield_now();
+        }
+        for w in wakers {
+            w.join().unwrap();
+        }
+    }
+
+    /// The worker of a green thread that parks, and another OS thread that wakes it, from
+    /// before its start on: the waker either leaves a token in the shared word (before the
+    /// claim) or posts the wake to the owner's inbox, which the owner applies. However the two
+    /// interleave, the green thread is scheduled exactly once if it parked, never if it took a
+    /// token, and what the waker wrote before its wake is visible to it when it runs. (A lost
+    /// wake shows as a deadlock: the worker sleeps until a post comes.)
     #[test]
-    fn no_lost_or_double_wakeup() {
+    fn a_remote_wake_reaches_the_owner_exactly_once() {
         loom::model(|| {
             let state = Arc::new(ParkState::new());
-            let scheduled = Arc::new(AtomicUsize::new(0));
-            let (s2, sched2) = (state.clone(), scheduled.clone());
+            let inbox: Arc<Queue<u32>> = Arc::new(Queue::new());
+            let data = Arc::new(AtomicUsize::new(0));
+            let worker = thread::current();
+            let done = Arc::new(AtomicUsize::new(0));
+            let (s2, i2, d2, done2) = (state.clone(), inbox.clone(), data.clone(), done.clone());
             let waker = thread::spawn(move || {
-                if s2.unpark() == Wake::Schedule {
-                    sched2.fetch_add(1, Ordering::SeqCst);
+                d2.store(1, Ordering::Relaxed);
+                if s2.wake_from_afar() == FarWake::Post && s2.post() {
+                    i2.push(7);
+                    worker.unpark();
                 }
+                done2.store(1, Ordering::Release);
             });
-            // The green thread's park: token first, then the worker's commit after the switch.
-            let parked = !state.take_token() && state.commit_park();
-            waker.join().unwrap();
-            let scheduled = scheduled.load(Ordering::SeqCst);
-            if parked {
-                assert_eq!(
-                    scheduled, 1,
-                    "a parked thread must be scheduled by the waker"
-                );
-            } else {
-                assert_eq!(
-                    scheduled, 0,
-                    "a thread that did not park must not be scheduled"
-                );
+            // The worker starts the green thread, which parks once.
+            state.claim();
+            let took_token = state.take_token();
+            if took_token {
+                assert_eq!(data.load(Ordering::Relaxed), 1, "a token without the write");
             }
+            let parked = !took_token && state.commit_park();
+            let mut runs = 0;
+            if parked {
+                // The worker loop: take posts out of the inbox and apply them; sleep when
+                // there is none.
+                loop {
+                    let post = inbox.pop();
+                    if let Some(task) = post {
+                        assert_eq!(task, 7);
+                        state.take_post();
+                        if state.wake_here() == Wake::Schedule {
+                            runs += 1;
+                            assert_eq!(data.load(Ordering::Relaxed), 1, "woken without the write");
+                            break;
+                        }
+                    } else {
+                        thread::park();
+                    }
+                }
+            }
+            join_after(&done, 1, vec![waker]);
+            assert_eq!(runs, usize::from(parked));
+            // A post that was not needed (the token was taken first) stays harmless: applied
+            // late, it leaves a token and schedules nothing.
+            let late = inbox.pop();
+            if late.is_some() {
+                state.take_post();
+                assert_eq!(state.wake_here(), Wake::Token, "scheduled twice");
+            }
+        });
+    }
+
+    /// Two remote wakers wake a parked green thread that waits until it sees both their writes:
+    /// the second waker may find the first's post still in the inbox and push nothing, and its
+    /// write must then be visible when that post is applied; if it comes later, it posts again.
+    /// The green thread runs each time a post schedules it, and parks again until it has seen
+    /// both. A lost wake shows as a deadlock.
+    #[test]
+    fn a_second_remote_wake_rides_on_the_first_post() {
+        loom::model(|| {
+            let state = Arc::new(ParkState::new());
+            state.claim();
+            // Parked before the wakers come.
+            assert!(!state.take_token() && state.commit_park());
+            let inbox: Arc<Queue<u32>> = Arc::new(Queue::new());
+            let data = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+            let worker = thread::current();
+            let done = Arc::new(AtomicUsize::new(0));
+            let wakers: Vec<_> = (0..2)
+                .map(|i| {
+                    let (s, inbox, d, w, done) = (
+                        state.clone(),
+                        inbox.clone(),
+                        data.clone(),
+                        worker.clone(),
+                        done.clone(),
+                    );
+                    thread::spawn(move || {
+                        d[i].store(1, Ordering::Relaxed);
+                        if s.wake_from_afar() == FarWake::Post && s.post() {
+                            inbox.push(i as u32);
+                            w.unpark();
+                        }
+                        done.fetch_add(1, Ordering::Release);
+                    })
+                })
+                .collect();
+            loop {
+                let post = inbox.pop();
+                match post {
+                    Some(_) => {
+                        state.take_post();
+                        assert_eq!(state.wake_here(), Wake::Schedule);
+                        // The green thread runs: done once it has seen both writes.
+                        if data.iter().all(|d| d.load(Ordering::Relaxed) == 1) {
+                            break;
+                        }
+                        assert!(!state.take_token() && state.commit_park());
+                    }
+                    None => thread::park(),
+                }
+            }
+            join_after(&done, 2, wakers);
+            // A post left over is a spurious token for the running thread.
+            let late = inbox.pop();
+            if late.is_some() {
+                state.take_post();
+                assert_eq!(state.wake_here(), Wake::Token);
+            }
+            assert!(inbox.is_empty());
         });
     }
 }
