@@ -137,7 +137,7 @@ fn unpark_from_a_plain_os_thread_wakes_a_green_thread() {
 /// Wakes of a running green thread from another OS thread are posted to its worker's inbox,
 /// where the worker applies them when it next looks: one post at a time, however many wakes
 /// come (the thread here never lets its worker look), and none lost: the thread's next park
-/// returns at once.
+/// takes the posted wake as a token and returns at once.
 #[test]
 fn unparks_of_a_running_green_thread_from_an_os_thread_leave_one_token() {
     let rt = Builder::new()
@@ -154,9 +154,12 @@ fn unparks_of_a_running_green_thread_from_an_os_thread_leave_one_token() {
         while !g.load(Ordering::Acquire) {
             std::hint::spin_loop();
         }
+        let handle = Handle::current();
+        let switches = handle.metrics().switches;
         let start = Instant::now();
         thread::park_timeout(Duration::from_secs(10));
-        start.elapsed()
+        // Taken as a token: the park did not suspend, so the worker did not switch back in.
+        (start.elapsed(), handle.metrics().switches - switches)
     });
     while !started.load(Ordering::Acquire) {
         std::thread::yield_now();
@@ -177,12 +180,127 @@ fn unparks_of_a_running_green_thread_from_an_os_thread_leave_one_token() {
         }
     }
     drop(release);
-    let parked_for = spinner.join().unwrap();
+    let (parked_for, switches) = spinner.join().unwrap();
     assert!(
         parked_for < Duration::from_secs(5),
         "the wakes were lost: parked {parked_for:?}"
     );
-    assert_eq!(rt.metrics().workers[0].queued, 0);
+    assert_eq!(
+        switches, 0,
+        "the park suspended instead of taking the posted token"
+    );
+    // The post, its wake taken as a token by that park, is dropped when the worker looks.
+    wait_for_metrics(&rt, |m| m.workers[0].queued == 0);
+}
+
+/// Two parties taking turns through a shared counter, each waking the other with `unpark` and
+/// parking until its turn comes.
+struct Turns {
+    turn: AtomicUsize,
+}
+
+impl Turns {
+    /// Waits for turn `i` (parking), then passes the turn on and wakes `peer`.
+    fn take(&self, i: usize, peer: &thread::Thread) {
+        while self.turn.load(Ordering::Acquire) != i {
+            thread::park();
+        }
+        self.turn.store(i + 1, Ordering::Release);
+        peer.unpark();
+    }
+}
+
+/// Runs `body` on another OS thread and fails (rather than hangs) if it has not returned
+/// within `limit`: a lost wake leaves a party parked for good.
+fn within(limit: Duration, what: &str, body: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        body();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("{what}: a wake was lost (no progress for {limit:?})"));
+}
+
+/// A green thread and a plain OS thread wake each other in turn, 20,000 times each way: every
+/// wake of the green thread comes from another OS thread, so it is posted to its worker's inbox,
+/// often while the green thread is still on its way to park (the post then wakes it right
+/// after). None is lost.
+#[test]
+fn a_green_thread_and_an_os_thread_waking_each_other_in_turn_lose_no_wake() {
+    within(Duration::from_secs(60), "green <-> OS thread", || {
+        const ROUNDS: usize = 20_000;
+        let rt = runtime(Flavor::GreenThreads);
+        let turns = Arc::new(Turns {
+            turn: AtomicUsize::new(0),
+        });
+        let os = thread::current();
+        let t = turns.clone();
+        let green = rt.spawn(move || {
+            for i in 0..ROUNDS {
+                t.take(2 * i + 1, &os);
+            }
+        });
+        let green_thread = green.thread().clone();
+        for i in 0..ROUNDS {
+            turns.take(2 * i, &green_thread);
+        }
+        green.join().unwrap();
+        assert_eq!(turns.turn.load(Ordering::Acquire), 2 * ROUNDS);
+    });
+}
+
+/// The same between two green threads on different workers, 20,000 times each way: each wake
+/// crosses workers as a post. The first is spawned and holds its worker, spinning, until the
+/// second (spawned from this OS thread once the first runs, so an idle worker starts it) has
+/// started and the two have each other's handles. None is lost.
+#[test]
+fn green_threads_on_two_workers_waking_each_other_in_turn_lose_no_wake() {
+    within(
+        Duration::from_secs(60),
+        "green <-> green across workers",
+        || {
+            const ROUNDS: usize = 20_000;
+            // No stall warnings: the first side holds its worker on purpose for a moment.
+            let rt = Builder::new()
+                .worker_threads(2)
+                .stall_threshold(None)
+                .build()
+                .unwrap();
+            let turns = Arc::new(Turns {
+                turn: AtomicUsize::new(0),
+            });
+            // Each side's slot for the other's handle.
+            let peers: Arc<[Mutex<Option<thread::Thread>>; 2]> =
+                Arc::new([Mutex::new(None), Mutex::new(None)]);
+            let (started_tx, started_rx) = std::sync::mpsc::channel::<thread::Thread>();
+            let party = |side: usize| {
+                let (t, peers, started) = (turns.clone(), peers.clone(), started_tx.clone());
+                rt.spawn(move || {
+                    started.send(thread::current()).unwrap();
+                    // Holds the worker (no park point) until the other side's handle is here.
+                    let peer = loop {
+                        if let Some(peer) = peers[side].lock().unwrap().clone() {
+                            break peer;
+                        }
+                        std::hint::spin_loop();
+                    };
+                    for i in 0..ROUNDS {
+                        t.take(2 * i + side, &peer);
+                    }
+                })
+            };
+            let first = party(0);
+            let first_thread = started_rx.recv().unwrap();
+            let second = party(1);
+            let second_thread = started_rx.recv().unwrap();
+            *peers[1].lock().unwrap() = Some(first_thread);
+            *peers[0].lock().unwrap() = Some(second_thread);
+            first.join().unwrap();
+            second.join().unwrap();
+            assert_eq!(turns.turn.load(Ordering::Acquire), 2 * ROUNDS);
+        },
+    );
 }
 
 struct SetOnDrop(Arc<AtomicBool>);

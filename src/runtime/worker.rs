@@ -775,9 +775,9 @@ impl Worker {
     /// wakes, shutdown. Then this returns false and the caller suspends.
     ///
     /// Why the park may be committed before the switch: only this worker resumes its green
-    /// threads, and it is busy until the switch is done, so a wake that the commit lets in (an
-    /// unpark from another OS thread queues the thread in this worker's inbox) cannot resume
-    /// the thread before it is suspended.
+    /// threads, and it is busy until the switch is done, so no wake can resume the thread
+    /// before it is suspended: a wake on this OS thread comes after the switch, and one from
+    /// another OS thread is posted to this worker's inbox, which only this worker takes out.
     ///
     /// Returns true once the calling green thread has been continued.
     #[cfg(zsync_hand_over)]
@@ -918,13 +918,15 @@ impl Worker {
 
     /// Applies the wakes other OS threads posted to this worker's inbox (see `park_state`), in
     /// order, until one wakes a parked green thread, which it returns for running. A post for a
-    /// thread that has not parked since leaves it a token; one for a finished thread, nothing.
+    /// thread that has not parked since leaves it a token; one whose wake the thread took as a
+    /// token before parking, or one for a finished thread, nothing.
     fn take_posted(&self) -> Option<TaskRef> {
         while let Some(post) = self.remote().inbox.pop() {
-            post.park.take_post();
             // The post's own reference goes with `post`; a parked thread's comes from its park.
-            if let Some(task) = post.wake_here() {
-                return Some(task);
+            if post.park.take_post() {
+                if let Some(task) = post.wake_here() {
+                    return Some(task);
+                }
             }
         }
         None

@@ -4,8 +4,8 @@
 //! run queue; the first worker to run it becomes its owner for good, gives it a stack from its
 //! pool and turns it into a `Context` (`Body::Running`, worker.rs `start`); it parks in
 //! `runtime::park` and is woken by [`TaskRef::unpark`] through [`ParkState`] (on its owner's
-//! OS thread) or a post to its owner's inbox (from any other); when its closure returns the worker gives its stack back to the pool
-//! (`Body::Done`, worker.rs `run_task`).
+//! OS thread) or a post to its owner's inbox (from any other); when its closure returns the
+//! worker gives its stack back to the pool (`Body::Done`, worker.rs `run_task`).
 //!
 //! The files here: the task itself (this file), its [`ThreadId`](id) and public
 //! [`Thread`](handle) handle (also for OS threads), its park word (`park_state`), its join
