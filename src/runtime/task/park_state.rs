@@ -77,7 +77,8 @@ pub(crate) enum FarWake {
 #[derive(Debug)]
 pub(crate) struct ParkState {
     state: AtomicU8,
-    /// A post of a remote wake is in the owner's inbox, not yet taken out.
+    /// A remote wake not delivered yet: its post is in the owner's inbox, and the green
+    /// thread's next park may take it as a token first.
     posted: AtomicBool,
 }
 
@@ -182,8 +183,9 @@ impl ParkState {
     }
 
     /// A remote waker, after [`FarWake::Post`]: `true` if the caller must put the green thread
-    /// in its owner's inbox; `false` if a post is already there, not yet taken out (it will be
-    /// applied after this call, and carries this waker's writes: see the module docs).
+    /// in its owner's inbox; `false` if a wake not delivered yet is flagged already (its post is
+    /// in the inbox, and whichever clears the flag next, that post or a park taking it as a
+    /// token, delivers this wake too, with this waker's writes: see the module docs).
     #[inline]
     pub(crate) fn post(&self) -> bool {
         !self.posted.swap(true, Ordering::AcqRel)
