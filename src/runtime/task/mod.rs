@@ -297,8 +297,8 @@ impl TaskRef {
     }
 
     /// A wake from an OS thread other than the owner's: a token in the park word of a thread
-    /// that has not started, or a post to the owner's inbox (one at a time: a wake that finds
-    /// a post still there rides on it).
+    /// that has not started, or a post to the owner's inbox (a wake that finds an earlier one
+    /// not yet delivered rides on it and posts nothing).
     #[inline(never)]
     fn wake_from_afar(&self) {
         if self.park.wake_from_afar() == FarWake::Post && self.park.post() {

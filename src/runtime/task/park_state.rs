@@ -20,8 +20,8 @@
 //! of a channel ping-pong's samples). A waker on any other OS thread never writes the state of a
 //! claimed word: it *posts* the wake to the owner's inbox ([`post`](ParkState::post): a flag
 //! swapped to true, and only a wake that finds it clear pushes, so the wakes that come while a
-//! post waits add nothing to the inbox) and the owner applies it, as a wake of its own, when it takes the post out of its inbox
-//! ([`take_post`](ParkState::take_post), then `wake_here`). The flag is also the token of a
+//! post waits add nothing to the inbox) and the owner applies it, as a wake of its own, when it
+//! takes the post out of its inbox ([`take_post`](ParkState::take_post), then `wake_here`). The flag is also the token of a
 //! remote wake that comes while the green thread still runs: its park looks at the flag (the
 //! token look, and again at the commit) and takes it as a token rather than parking; the post,
 //! taken out later, then finds the flag clear and does nothing.
@@ -110,7 +110,7 @@ impl ParkState {
             self.state.store(OWNED | RUNNING, Ordering::Relaxed);
             true
         } else {
-            self.take_posted_token()
+            self.clear_posted()
         }
     }
 
@@ -122,19 +122,19 @@ impl ParkState {
         // Plain: only this OS thread changes a claimed word. A remote wake that comes after the
         // look at the flag posts (or has posted) a wake that this worker applies later, when
         // it finds `PARKED`.
-        let parked =
-            self.state.load(Ordering::Relaxed) == OWNED | RUNNING && !self.take_posted_token();
+        let parked = self.state.load(Ordering::Relaxed) == OWNED | RUNNING && !self.clear_posted();
         let next = if parked { PARKED } else { RUNNING };
         self.state.store(OWNED | next, Ordering::Relaxed);
         parked
     }
 
-    /// Takes a remote wake whose post is still in the inbox, as a token (the owner, before a
-    /// park): the post, taken out later, then finds the flag clear and does nothing. One
-    /// relaxed look first: there is usually none. (A look that misses a post just set is no
-    /// loss: that post wakes the parked thread when the worker takes it out.)
+    /// Clears the flag of a remote wake not delivered yet, if it is set: `true` if it was, and
+    /// the caller delivers the wake (the owner: a park taking it as a token, whose post then
+    /// finds the flag clear and does nothing, or `take_post`). One relaxed look first: there
+    /// is usually none. (A park's look that misses a post just set is no loss: that post wakes
+    /// the parked thread when the worker takes it out.)
     #[inline]
-    fn take_posted_token(&self) -> bool {
+    fn clear_posted(&self) -> bool {
         self.posted.load(Ordering::Relaxed) && self.posted.swap(false, Ordering::AcqRel)
     }
 
@@ -198,7 +198,7 @@ impl ParkState {
     pub(crate) fn take_post(&self) -> bool {
         // The look cannot miss the post's own wake: its poster set the flag before pushing the
         // post this worker popped. A clear flag means a token took it since.
-        self.posted.load(Ordering::Relaxed) && self.posted.swap(false, Ordering::AcqRel)
+        self.clear_posted()
     }
 }
 
