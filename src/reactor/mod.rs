@@ -19,6 +19,7 @@
 //! Tokens carry a generation: an event still in flight for a closed source whose slot was reused
 //! is recognised as stale and dropped, so it never wakes the wrong green thread.
 
+mod alarm;
 mod holder;
 pub(crate) mod scheduled_io;
 pub(crate) mod uring;
@@ -29,7 +30,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub(crate) use holder::DriverHolder;
 pub(crate) use scheduled_io::ScheduledIo;
@@ -48,6 +49,16 @@ impl Unpark for crate::loom::thread::Thread {
 }
 
 const WAKE_TOKEN: Token = Token(usize::MAX);
+const ALARM_TOKEN: Token = Token(usize::MAX - 1);
+
+/// How long a turn of the reactor may wait for events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Not at all: collect what is ready now.
+    No,
+    /// Until this instant (`None`: until an event or a wake).
+    Until(Option<Instant>),
+}
 
 struct Slot<W> {
     generation: u32,
@@ -64,6 +75,9 @@ pub(crate) struct Driver<W> {
     poll: Poll,
     events: Events,
     woken: Vec<(Arc<ScheduledIo<W>>, usize)>,
+    /// Ends a wait at its deadline to the microsecond; `None` if no timerfd could be made
+    /// (waits then end at the next whole millisecond).
+    alarm: Option<alarm::Alarm>,
 }
 
 /// A reactor whose sources wake waiters of type `W`.
@@ -92,11 +106,13 @@ impl<W: Unpark> Reactor<W> {
             Poll::new().map_err(|e| with_context(e, "cannot create the I/O reactor (epoll)"))?;
         let registry = poll.registry().try_clone()?;
         let waker = Waker::new(poll.registry(), WAKE_TOKEN)?;
+        let alarm = alarm::Alarm::new(poll.registry(), ALARM_TOKEN).ok();
         Ok(Reactor {
             driver: Mutex::new(Driver {
                 poll,
                 events: Events::with_capacity(1024),
                 woken: Vec::new(),
+                alarm,
             }),
             registry,
             waker,
@@ -133,14 +149,27 @@ impl<W: Unpark> Reactor<W> {
         }
     }
 
-    /// Waits up to `timeout` for events and wakes the waiters they concern. Returns
-    /// true if any source became ready.
-    pub(crate) fn turn(&self, driver: &mut Driver<W>, timeout: Option<Duration>) -> bool {
+    /// Waits as `wait` says for events and wakes the waiters they concern. Returns true if any
+    /// source became ready.
+    pub(crate) fn turn(&self, driver: &mut Driver<W>, wait: Wait) -> bool {
         let Driver {
             poll,
             events,
             woken,
+            alarm,
         } = driver;
+        let timeout = match wait {
+            Wait::No => Some(Duration::ZERO),
+            Wait::Until(None) => None,
+            Wait::Until(Some(deadline)) => {
+                let timeout = deadline.saturating_duration_since(Instant::now());
+                if let Some(alarm) = alarm {
+                    alarm.set(deadline, timeout);
+                }
+                // Rounded up to whole milliseconds by mio: the alarm ends the wait sooner.
+                Some(timeout)
+            }
+        };
         if let Err(e) = poll.poll(events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
                 // epoll_wait fails only on programming errors (EBADF, EINVAL).
@@ -151,7 +180,7 @@ impl<W: Unpark> Reactor<W> {
         {
             let table = self.table.lock().unwrap();
             for event in events.iter() {
-                if event.token() == WAKE_TOKEN {
+                if event.token() == WAKE_TOKEN || event.token() == ALARM_TOKEN {
                     continue;
                 }
                 let (index, generation) = split(event.token());
@@ -198,9 +227,14 @@ impl<W: Unpark> Reactor<W> {
             let index = match table.free.pop() {
                 Some(index) => index,
                 None => {
-                    let index = u32::try_from(table.slots.len()).map_err(|_| {
-                        io::Error::new(io::ErrorKind::OutOfMemory, "too many I/O sources")
-                    })?;
+                    // The two highest indices stay unused: with the highest generation their
+                    // tokens would be the waker's and the alarm's.
+                    let index = u32::try_from(table.slots.len())
+                        .ok()
+                        .filter(|&index| index < u32::MAX - 1)
+                        .ok_or_else(|| {
+                            io::Error::new(io::ErrorKind::OutOfMemory, "too many I/O sources")
+                        })?;
                     table.slots.push(Slot {
                         generation: 0,
                         io: None,

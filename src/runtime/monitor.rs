@@ -323,7 +323,7 @@ fn look(shared: &Shared, index: usize, seen: &mut Seen, now: Instant) -> bool {
     let ran = now.duration_since(seen.since);
     if let Some(reactor) = &remote.reactor {
         if let Some(mut driver) = reactor.try_drive() {
-            reactor.turn(&mut driver, Some(Duration::ZERO));
+            reactor.turn(&mut driver, crate::reactor::Wait::No);
         }
     }
     if ran >= TIME_SLICE && !seen.requested {

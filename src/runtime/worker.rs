@@ -23,6 +23,7 @@ use super::task::{Body, Local, Reason, Start, Task, TaskRef, Unstarted};
 use super::timer::wheel::{TimerKey, TimerWheel};
 use super::{Shared, FRESH_CAPACITY};
 use crate::coro::{Context, Resumed, StackPool, Suspender};
+use crate::reactor::Wait;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -352,7 +353,7 @@ impl Worker {
             // The poll is a system call: at most one per `BUSY_POLL_INTERVAL`.
             let now = Instant::now();
             if now.duration_since(self.last_poll.get()) >= BUSY_POLL_INTERVAL {
-                self.poll_io(Some(Duration::ZERO));
+                self.poll_io(Wait::No);
             }
             if now.duration_since(self.last_trim.get()) >= BUSY_TRIM_INTERVAL {
                 self.pool.borrow_mut().release_aged();
@@ -1030,10 +1031,9 @@ impl Worker {
             self.pool.borrow_mut().trim_aged();
             self.last_trim.set(now);
         }
-        // Measured after the trim, which can take a while.
-        let timeout = until.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-        if !self.poll_io(timeout) {
-            match timeout {
+        if !self.poll_io(Wait::Until(until)) {
+            // Measured after the trim, which can take a while.
+            match until.map(|deadline| deadline.saturating_duration_since(Instant::now())) {
                 Some(timeout) if timeout.is_zero() => {}
                 Some(timeout) => std::thread::park_timeout(timeout),
                 None => std::thread::park(),
@@ -1046,9 +1046,9 @@ impl Worker {
         self.shared.clock_now();
     }
 
-    /// Waits in this worker's reactor for up to `timeout` (`None`: until woken) and wakes the
-    /// green threads whose sources became ready. False if there is no reactor.
-    fn poll_io(&self, timeout: Option<Duration>) -> bool {
+    /// Waits in this worker's reactor as `wait` says (`Wait::Until(None)`: until woken) and
+    /// wakes the green threads whose sources became ready. False if there is no reactor.
+    fn poll_io(&self, wait: Wait) -> bool {
         let Some(reactor) = &self.remote().reactor else {
             return false;
         };
@@ -1060,8 +1060,8 @@ impl Worker {
         let Some(mut driver) = reactor.try_drive() else {
             return false;
         };
-        let blocking = timeout != Some(Duration::ZERO);
-        let timeout = if blocking {
+        let blocking = wait != Wait::No;
+        let wait = if blocking {
             // Announce ourselves before the last look at the queues (see `unpark_worker`).
             reactor.holder.announce(self.index);
             if !self.ready.borrow().is_empty()
@@ -1069,14 +1069,14 @@ impl Worker {
                 || self.shared.shutdown.load(Ordering::SeqCst)
                 || self.uring.has_completions()
             {
-                Some(Duration::ZERO)
+                Wait::No
             } else {
-                timeout
+                wait
             }
         } else {
-            timeout
+            wait
         };
-        reactor.turn(&mut driver, timeout);
+        reactor.turn(&mut driver, wait);
         if blocking {
             reactor.holder.release();
         }
@@ -1114,7 +1114,7 @@ impl Worker {
             {
                 // Someone is shielded, waits on another worker's thread, or its destructors
                 // wait on I/O: give it a moment, with the reactor running.
-                if !self.poll_io(Some(Duration::from_millis(1))) {
+                if !self.poll_io(Wait::Until(Some(Instant::now() + Duration::from_millis(1)))) {
                     std::thread::park_timeout(Duration::from_millis(1));
                 }
             }

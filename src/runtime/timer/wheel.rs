@@ -1,5 +1,12 @@
-//! A hierarchical timer wheel, one per worker: 6 levels of 64 slots, 1 ms per slot at level 0,
-//! 64 times coarser at each level up (the top level spans about 795 days).
+//! A hierarchical timer wheel, one per worker: 6 levels of 64 slots, one tick (2^16 ns, about
+//! 65.5 us) per slot at level 0, 64 times coarser at each level up (level 1's slots are 4.2 ms,
+//! level 2's 268 ms; the top level spans about 52 days).
+//!
+//! The tick is what a green thread's sleep can be late by, on top of the kernel's own wake-up
+//! latency: std's `sleep` on an OS thread is about 0.1 ms late, and so is ours. A 1 ms tick (what
+//! tokio's wheel has) made a 1 ms sleep take 1 to 2 ms, and a 100 us one take 1 ms or more; a
+//! finer tick costs little, since the levels still cascade an entry at most once per level and
+//! the occupancy maps skip empty slots.
 //!
 //! Entries live in a slab and each slot is an intrusive doubly-linked list of slab indices, so
 //! insert and cancel are O(1). A 64-bit occupancy map per level lets `advance` jump straight to
@@ -25,8 +32,10 @@ use std::time::{Duration, Instant};
 const LEVELS: usize = 6;
 const SLOT_BITS: u32 = 6;
 const SLOTS: usize = 1 << SLOT_BITS;
-/// Ticks (ms) the whole wheel spans.
+/// Ticks the whole wheel spans.
 const SPAN: u64 = 1 << (SLOT_BITS as u64 * LEVELS as u64);
+/// A tick is 2^TICK_SHIFT nanoseconds (65,536 ns).
+const TICK_SHIFT: u32 = 16;
 const NIL: u32 = u32::MAX;
 /// The `level` of an entry in the overflow list.
 const OVERFLOW: usize = LEVELS;
@@ -85,12 +94,29 @@ impl<T> TimerWheel<T> {
     /// Ticks since `start` at `t`, rounded up (deadlines) or down (the clock).
     fn ticks(&self, t: Instant, round_up: bool) -> u64 {
         let d = t.saturating_duration_since(self.start);
-        let ms = d.as_millis().min(u128::from(u64::MAX / 2)) as u64;
-        if round_up && d > Duration::from_millis(ms) {
-            ms + 1
+        // Saturates after 584 years, far beyond the wheel's span (such a deadline waits in the
+        // overflow list, and a wait for it is a wait forever).
+        let nanos = d
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(d.subsec_nanos()));
+        let ticks = nanos >> TICK_SHIFT;
+        if round_up && nanos & ((1 << TICK_SHIFT) - 1) != 0 {
+            ticks + 1
         } else {
-            ms
+            ticks
         }
+    }
+
+    /// The instant at which tick `tick` starts; `None` if that is too far away to be an
+    /// `Instant`.
+    fn instant(&self, tick: u64) -> Option<Instant> {
+        let nanos = u128::from(tick) << TICK_SHIFT;
+        let d = Duration::new(
+            u64::try_from(nanos / 1_000_000_000).ok()?,
+            (nanos % 1_000_000_000) as u32,
+        );
+        self.start.checked_add(d)
     }
 
     /// Arms a timer. A deadline in the past fires at the next `advance`.
@@ -135,7 +161,7 @@ impl<T> TimerWheel<T> {
     /// is too far away to be an `Instant` (a wait for it is a wait forever).
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let (_, _, when) = self.next_expiration()?;
-        self.start.checked_add(Duration::from_millis(when))
+        self.instant(when)
     }
 
     /// Fires, by passing their values to `fire`, every timer whose deadline is at or before
@@ -297,8 +323,10 @@ impl<T> TimerWheel<T> {
 mod tests {
     use super::*;
 
-    fn at(start: Instant, ms: u64) -> Instant {
-        start + Duration::from_millis(ms)
+    /// `ticks` ticks after `start`. The tests count in ticks (and call a tick "ms" where that
+    /// reads better: these tests were written when a tick was a millisecond).
+    fn at(start: Instant, ticks: u64) -> Instant {
+        start + Duration::from_nanos(ticks << TICK_SHIFT)
     }
 
     fn fired(wheel: &mut TimerWheel<u64>, now: Instant) -> Vec<u64> {
@@ -313,17 +341,17 @@ mod tests {
         let s = Instant::now();
         let mut w = TimerWheel::new(s);
         w.insert(at(s, 5), 5);
-        w.insert(s + Duration::from_micros(5_500), 55); // sub-millisecond: rounds up to 6
+        w.insert(at(s, 5) + Duration::from_micros(30), 55); // within tick 5: rounds up to 6
         w.insert(at(s, 0), 0);
         assert_eq!(fired(&mut w, at(s, 0)), [0]);
         assert_eq!(fired(&mut w, at(s, 4)), Vec::<u64>::new());
         assert_eq!(
-            fired(&mut w, s + Duration::from_micros(4_999)),
+            fired(&mut w, at(s, 5) - Duration::from_nanos(1)),
             Vec::<u64>::new()
         );
         assert_eq!(fired(&mut w, at(s, 5)), [5]);
         assert_eq!(
-            fired(&mut w, s + Duration::from_micros(5_700)),
+            fired(&mut w, at(s, 5) + Duration::from_micros(50)),
             Vec::<u64>::new()
         );
         assert_eq!(fired(&mut w, at(s, 6)), [55]);
@@ -627,15 +655,18 @@ mod tests {
                     now_us += u64::from(rand()) % 3_000_000;
                     let now = s + Duration::from_micros(now_us);
                     let got = fired(&mut w, now);
-                    // Due in the reference: deadline rounded up to the ms is <= now's ms.
-                    let now_ms = now_us / 1000;
+                    // Due in the reference: the deadline's tick, rounded up, is at or before
+                    // now's, rounded down (a tick is 65,536 ns).
+                    let tick = 65_536;
+                    let now_tick = now_us * 1000 / tick;
+                    let due_by_now = |d: u64| (d * 1000).div_ceil(tick) <= now_tick;
                     let mut due: Vec<u64> = reference
                         .iter()
-                        .filter(|(d, _, _)| d.div_ceil(1000) <= now_ms)
+                        .filter(|(d, _, _)| due_by_now(*d))
                         .map(|r| r.1)
                         .collect();
                     due.sort_unstable();
-                    reference.retain(|(d, _, _)| d.div_ceil(1000) > now_ms);
+                    reference.retain(|(d, _, _)| !due_by_now(*d));
                     assert_eq!(got, due, "at {now_us} us");
                     assert_eq!(w.len(), reference.len());
                 }
