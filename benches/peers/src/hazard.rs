@@ -163,6 +163,7 @@ fn tokio(pairs: usize, workers: usize) -> Outcome {
         tick.await.unwrap();
         Outcome {
             worst_late: ticker.worst(),
+            median_late: ticker.median(),
             ops_per_s: (B13_CLIENTS * pairs * 2) as f64 / elapsed.as_secs_f64(),
         }
     })
@@ -190,6 +191,7 @@ fn threads(pairs: usize) -> Outcome {
     tick.join().unwrap();
     Outcome {
         worst_late: ticker.worst(),
+        median_late: ticker.median(),
         ops_per_s: (B13_CLIENTS * pairs * 2) as f64 / elapsed.as_secs_f64(),
     }
 }

@@ -191,6 +191,7 @@ fn finish(ticker: Ticker, start: Instant, pairs: usize, join_ticker: impl FnOnce
 fn outcome(ticker: &Ticker, elapsed: std::time::Duration, pairs: usize) -> Outcome {
     Outcome {
         worst_late: ticker.worst(),
+        median_late: ticker.median(),
         ops_per_s: (B13_CLIENTS * pairs * 2) as f64 / elapsed.as_secs_f64(),
     }
 }

@@ -285,6 +285,15 @@ const SUITE: &[Workload] = &[
         3,
     ),
     child(
+        "B13-NET-LATE-P50",
+        "B13 redis lateness p50 zsync::net",
+        "ms",
+        false,
+        &["zsync", "tokio", "std"],
+        2,
+        3,
+    ),
+    child(
         "B13-NET-OPS",
         "B13 redis ops zsync::net",
         "ops/s",
@@ -668,7 +677,7 @@ fn child_main(args: &[String], quick: bool) {
         "B9" => micro::b9(implementation, micro::B9_INCREMENTS / scale, workers),
         "B12-READ" => files::b12_read(implementation, files::B12_READS / scale, workers),
         "B12-COPY" => files::b12_copy(implementation, workers),
-        "B13-LATE" | "B13-OPS" | "B13-NET-LATE" | "B13-NET-OPS" => {
+        "B13-LATE" | "B13-OPS" | "B13-NET-LATE" | "B13-NET-LATE-P50" | "B13-NET-OPS" => {
             hazard::b13(key, implementation, hazard::B13_PAIRS / scale, workers)
         }
         other => panic!("unknown workload {other}"),
