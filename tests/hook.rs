@@ -750,6 +750,52 @@ fn ppoll_and_select_park() {
                 assert_eq!(libc::poll(std::ptr::null_mut(), 0, 50), 0);
                 assert!(start.elapsed() >= Duration::from_millis(45));
             }
+            // Sub-millisecond timeouts on an fd that stays quiet: kept as they are (not rounded
+            // to poll's milliseconds, nor down to nothing), so never over early.
+            let (quiet, _quiet_writer) = pipe();
+            let mut p = libc::pollfd {
+                fd: quiet.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            for us in [300, 1_700] {
+                let ts = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: us * 1_000,
+                };
+                let start = Instant::now();
+                // SAFETY: one valid pollfd and timespec.
+                let n = unsafe { libc::ppoll(&mut p, 1, &ts, std::ptr::null()) };
+                let waited = start.elapsed();
+                assert_eq!(n, 0);
+                assert!(
+                    waited >= Duration::from_micros(us as u64),
+                    "{us} us: {waited:?}"
+                );
+                // SAFETY: an fd_set of our own, the fd below FD_SETSIZE.
+                let (n, waited) = unsafe {
+                    let mut set: libc::fd_set = std::mem::zeroed();
+                    libc::FD_SET(quiet.as_raw_fd(), &mut set);
+                    let mut tv = libc::timeval {
+                        tv_sec: 0,
+                        tv_usec: us,
+                    };
+                    let start = Instant::now();
+                    let n = libc::select(
+                        quiet.as_raw_fd() + 1,
+                        &mut set,
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                        &mut tv,
+                    );
+                    (n, start.elapsed())
+                };
+                assert_eq!(n, 0);
+                assert!(
+                    waited >= Duration::from_micros(us as u64),
+                    "{us} us: {waited:?}"
+                );
+            }
         });
         zsync::thread::sleep(Duration::from_millis(100));
         w.write_all(b"x").unwrap();

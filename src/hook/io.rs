@@ -331,9 +331,19 @@ fn sys_accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int
 
 /// `poll` with a timeout in milliseconds (negative: none), through the kernel's ppoll.
 fn sys_ppoll(fds: *mut pollfd, nfds: nfds_t, timeout_ms: c_int) -> c_int {
-    let ts = (timeout_ms >= 0).then(|| libc::timespec {
-        tv_sec: (timeout_ms / 1000) as libc::time_t,
-        tv_nsec: (timeout_ms % 1000) as libc::c_long * 1_000_000,
+    sys_ppoll_for(
+        fds,
+        nfds,
+        u64::try_from(timeout_ms).ok().map(Duration::from_millis),
+    )
+}
+
+/// The kernel's ppoll with a `Duration` timeout (`None`: forever).
+fn sys_ppoll_for(fds: *mut pollfd, nfds: nfds_t, wait: Option<Duration>) -> c_int {
+    let ts = wait.map(|d| libc::timespec {
+        // Saturates: a wait that long is a wait forever.
+        tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
     });
     sys_ppoll_masked(fds, nfds, ts, std::ptr::null())
 }
@@ -773,26 +783,37 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
 /// As [`read`]: `fds` points to `nfds` pollfds.
 #[no_mangle]
 pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
+    // A negative timeout waits forever.
+    let wait = u64::try_from(timeout).ok().map(Duration::from_millis);
+    // SAFETY: forwarded.
+    unsafe { poll_for(fds, nfds, wait) }
+}
+
+/// [`poll`] with its timeout as a `Duration` (`None`: forever): what `poll`, `ppoll` and
+/// `select` share. On a green thread the timeout is kept as finely as the worker's timers go
+/// (a tick of its timer wheel, 65.5 us), not rounded to `poll`'s milliseconds.
+///
+/// # Safety
+///
+/// As [`poll`].
+unsafe fn poll_for(fds: *mut pollfd, nfds: nfds_t, wait: Option<Duration>) -> c_int {
     let Current::Green { worker, task } = context::current() else {
-        return sys_ppoll(fds, nfds, timeout);
+        return sys_ppoll_for(fds, nfds, wait);
     };
     let Some(reactor) = worker.reactor() else {
-        return sys_ppoll(fds, nfds, timeout);
+        return sys_ppoll_for(fds, nfds, wait);
     };
-    if nfds == 0 && timeout != 0 {
+    if nfds == 0 && wait != Some(Duration::ZERO) {
         // A sleep (`poll(NULL, 0, ms)`): the timeout passes, or a request ends it.
-        let dur = u64::try_from(timeout).ok().map(Duration::from_millis);
-        return match super::sleep::green_sleep(dur) {
+        return match super::sleep::green_sleep(wait) {
             Ok(()) => 0,
             Err(pending) => fail(pending) as c_int,
         };
     }
-    if timeout == 0 || nfds == 0 || fds.is_null() || nfds > 1024 {
-        return sys_ppoll(fds, nfds, timeout);
+    if wait == Some(Duration::ZERO) || nfds == 0 || fds.is_null() || nfds > 1024 {
+        return sys_ppoll_for(fds, nfds, wait);
     }
-    let deadline = u64::try_from(timeout)
-        .ok()
-        .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
+    let deadline = wait.and_then(|d| Instant::now().checked_add(d));
     // SAFETY: the caller's contract.
     let list = unsafe { std::slice::from_raw_parts(fds, nfds as usize) };
     let mut ios = Vec::with_capacity(list.len());
@@ -805,12 +826,8 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
             let io = fd::slot(p.fd).and_then(|s: &Slot| s.io(p.fd, reactor));
             let Some(io) = io else {
                 // Not pollable through a reactor (a regular file is always ready anyway).
-                let left = deadline.map_or(-1, |d| {
-                    d.saturating_duration_since(Instant::now())
-                        .as_millis()
-                        .min(i32::MAX as u128) as c_int
-                });
-                return sys_ppoll(fds, nfds, left);
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                return sys_ppoll_for(fds, nfds, left);
             };
             let seen = io.snapshot();
             ios.push((io, seen, p.events));
@@ -1267,16 +1284,9 @@ pub unsafe extern "C" fn epoll_wait(
     unsafe { epoll_pwait(epfd, events, maxevents, timeout, std::ptr::null()) }
 }
 
-/// A `timespec` timeout as `poll`'s milliseconds, rounded up (`None`: invalid).
-fn timespec_ms(ts: &libc::timespec) -> Option<c_int> {
-    let d = super::timespec_duration(ts)?;
-    let ms = d.as_nanos().div_ceil(1_000_000);
-    Some(ms.min(i32::MAX as u128) as c_int)
-}
-
-/// `ppoll(2)`: on a green thread, [`poll`] (the timeout rounded up to a millisecond), unless
-/// `sigmask` unblocks a signal the thread blocks: then, as elsewhere, the real call, which
-/// applies the mask for the wait (see [`mask_parks`]).
+/// `ppoll(2)`: on a green thread, [`poll`] (with the timeout as fine as the worker's timers
+/// go), unless `sigmask` unblocks a signal the thread blocks: then, as elsewhere, the real call,
+/// which applies the mask for the wait (see [`mask_parks`]).
 ///
 /// # Safety
 ///
@@ -1296,17 +1306,17 @@ pub unsafe extern "C" fn ppoll(
     if !super::on_green_thread() || !mask_parks(sigmask) {
         return real();
     }
-    let ms = if timeout.is_null() {
-        -1
+    let wait = if timeout.is_null() {
+        None
     } else {
         // SAFETY: the caller's contract.
-        match timespec_ms(unsafe { &*timeout }) {
-            Some(ms) => ms,
+        match super::timespec_duration(unsafe { &*timeout }) {
+            Some(d) => Some(d),
             None => return real(), // EINVAL from the kernel
         }
     };
     // SAFETY: forwarded.
-    unsafe { poll(fds, nfds, ms) }
+    unsafe { poll_for(fds, nfds, wait) }
 }
 
 /// `__ppoll_chk`.
@@ -1405,13 +1415,11 @@ pub unsafe extern "C" fn select(
             });
         }
     }
-    let ms = tv.map_or(-1, |t| {
-        let us = t.tv_sec as u128 * 1_000_000 + t.tv_usec as u128;
-        us.div_ceil(1000).min(i32::MAX as u128) as c_int
-    });
+    // Both fields checked above (`valid_tv`): not negative, microseconds below a second.
+    let wait = tv.map(|t| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000));
     let start = Instant::now();
     // SAFETY: our own list.
-    let r = unsafe { poll(list.as_mut_ptr(), list.len() as nfds_t, ms) };
+    let r = unsafe { poll_for(list.as_mut_ptr(), list.len() as nfds_t, wait) };
     if r < 0 {
         return r;
     }
