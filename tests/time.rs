@@ -34,7 +34,20 @@ fn sleep_is_never_short_and_not_much_long() {
                 "slept {took:?} for {ms} ms"
             );
         }
+        // Finer than a millisecond (the green-thread timers tick every 65.5 us): still never
+        // short, whatever part of a tick the sleep starts in.
+        for us in [150u64, 1_300, 2_050] {
+            for _ in 0..5 {
+                let start = Instant::now();
+                sleep(Duration::from_micros(us));
+                let took = start.elapsed();
+                assert!(took >= Duration::from_micros(us), "slept {took:?} for {us} us");
+            }
+        }
         let deadline = Instant::now() + Duration::from_millis(3);
+        sleep_until(deadline);
+        assert!(Instant::now() >= deadline);
+        let deadline = Instant::now() + Duration::from_micros(400);
         sleep_until(deadline);
         assert!(Instant::now() >= deadline);
         sleep(Duration::ZERO);
