@@ -41,7 +41,10 @@ fn sleep_is_never_short_and_not_much_long() {
                 let start = Instant::now();
                 sleep(Duration::from_micros(us));
                 let took = start.elapsed();
-                assert!(took >= Duration::from_micros(us), "slept {took:?} for {us} us");
+                assert!(
+                    took >= Duration::from_micros(us),
+                    "slept {took:?} for {us} us"
+                );
             }
         }
         let deadline = Instant::now() + Duration::from_millis(3);
