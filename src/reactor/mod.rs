@@ -56,8 +56,11 @@ const ALARM_TOKEN: Token = Token(usize::MAX - 1);
 pub(crate) enum Wait {
     /// Not at all: collect what is ready now.
     No,
-    /// Until this instant (`None`: until an event or a wake).
+    /// Until this instant (`None`: until an event or a wake), ended there by the alarm.
     Until(Option<Instant>),
+    /// Until about this instant: the next whole millisecond after it will do (a worker's
+    /// wake-up to trim its stacks), so the alarm is not armed for it.
+    Roughly(Instant),
 }
 
 struct Slot<W> {
@@ -169,6 +172,7 @@ impl<W: Unpark> Reactor<W> {
                 // Rounded up to whole milliseconds by mio: the alarm ends the wait sooner.
                 Some(timeout)
             }
+            Wait::Roughly(deadline) => Some(deadline.saturating_duration_since(Instant::now())),
         };
         if let Err(e) = poll.poll(events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {

@@ -1014,8 +1014,10 @@ impl Worker {
             self.idle_since.set((resumes, now));
         }
         let idle_for = now.duration_since(self.idle_since.get().1);
-        // Until the sleep's end, unless it ends sooner to trim.
+        // Until the sleep's end (to the timer's precision), unless it ends sooner to trim
+        // (whenever, to the millisecond: no alarm is armed for it).
         let mut until = next_deadline;
+        let mut to_trim = false;
         if next_deadline.is_none_or(|d| d.saturating_duration_since(now) >= TRIM_INTERVAL) {
             if self.trimmed_at.get() != Some(resumes) {
                 if idle_for >= TRIM_INTERVAL {
@@ -1024,6 +1026,7 @@ impl Worker {
                     self.trimmed_at.set(Some(resumes));
                 } else {
                     until = Some(now + (TRIM_INTERVAL - idle_for));
+                    to_trim = true;
                 }
             }
         } else if now.duration_since(self.last_trim.get()) >= TRIM_INTERVAL {
@@ -1031,7 +1034,11 @@ impl Worker {
             self.pool.borrow_mut().trim_aged();
             self.last_trim.set(now);
         }
-        if !self.poll_io(Wait::Until(until)) {
+        let wait = match until {
+            Some(at) if to_trim => Wait::Roughly(at),
+            _ => Wait::Until(until),
+        };
+        if !self.poll_io(wait) {
             // Measured after the trim, which can take a while.
             match until.map(|deadline| deadline.saturating_duration_since(Instant::now())) {
                 Some(timeout) if timeout.is_zero() => {}
@@ -1114,7 +1121,7 @@ impl Worker {
             {
                 // Someone is shielded, waits on another worker's thread, or its destructors
                 // wait on I/O: give it a moment, with the reactor running.
-                if !self.poll_io(Wait::Until(Some(Instant::now() + Duration::from_millis(1)))) {
+                if !self.poll_io(Wait::Roughly(Instant::now() + Duration::from_millis(1))) {
                     std::thread::park_timeout(Duration::from_millis(1));
                 }
             }
