@@ -2,7 +2,7 @@
 //! which includes this file by path): 200 green threads doing redis SET/GET through the `redis`
 //! crate's blocking client, while a ticker green thread sleeps 1 ms at a time.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,10 +42,9 @@ pub fn url() -> String {
     format!("redis://127.0.0.1:{port}/")
 }
 
-/// A ticker's worst lateness so far, in microseconds, every tick's lateness, and its stop flag.
+/// A ticker's record of every tick's lateness, and its stop flag.
 #[derive(Clone, Default)]
 pub struct Ticker {
-    pub worst_us: Arc<AtomicU64>,
     /// Each tick's lateness in microseconds (pushed by the ticker alone: the lock is never
     /// contended; a few thousand ticks per run).
     pub lates_us: Arc<Mutex<Vec<u64>>>,
@@ -56,7 +55,6 @@ impl Ticker {
     /// Records one tick that started at `before`.
     pub fn record(&self, before: Instant) {
         let late = before.elapsed().saturating_sub(TICK).as_micros() as u64;
-        self.worst_us.fetch_max(late, Ordering::Relaxed);
         self.lates_us.lock().unwrap().push(late);
     }
 
@@ -71,8 +69,10 @@ impl Ticker {
         self.stop.load(Ordering::Relaxed)
     }
 
+    /// The worst tick's lateness (zero if none ticked).
     pub fn worst(&self) -> Duration {
-        Duration::from_micros(self.worst_us.load(Ordering::Relaxed))
+        let lates = self.lates_us.lock().unwrap();
+        Duration::from_micros(lates.iter().copied().max().unwrap_or(0))
     }
 
     /// The ticker's loop on a blocking runtime (zsync's green threads, std's OS threads):
