@@ -633,3 +633,66 @@ fn os_threads_flavor_runs_the_same_network_code() {
             }
         });
 }
+
+// A write to a stream whose peer is gone fails with `BrokenPipe` (or `ConnectionReset`), as
+// std's does, and never raises `SIGPIPE` (zsync's writes pass `MSG_NOSIGNAL`, as std's do).
+// Rust programs start with `SIGPIPE` ignored, which would hide the signal: the case runs in a
+// child process (this test binary again) that sets it back to the default action, which
+// kills the process.
+
+const SIGPIPE_CHILD: &str = "ZSYNC_NET_TEST_SIGPIPE_CHILD";
+
+/// Writes to `stream` until it fails; the error's kind.
+fn write_until_it_fails(mut stream: impl Write) -> ErrorKind {
+    for _ in 0..1000 {
+        if let Err(e) = stream.write_all(&[7u8; 4096]) {
+            return e.kind();
+        }
+    }
+    panic!("writes to a stream whose peer is gone kept succeeding");
+}
+
+fn writes_to_gone_peers() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    drop(listener.accept().unwrap());
+    let kind = write_until_it_fails(client);
+    assert!(
+        matches!(kind, ErrorKind::BrokenPipe | ErrorKind::ConnectionReset),
+        "TCP: {kind:?}"
+    );
+    let (a, b) = UnixStream::pair().unwrap();
+    drop(b);
+    assert_eq!(
+        write_until_it_fails(a),
+        ErrorKind::BrokenPipe,
+        "Unix stream"
+    );
+}
+
+#[test]
+fn a_write_to_a_gone_peer_is_broken_pipe_not_sigpipe() {
+    if std::env::var_os(SIGPIPE_CHILD).is_some() {
+        // SAFETY: restores the default action of one signal before any thread of this child
+        // process writes to a socket; no handler is installed.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        writes_to_gone_peers(); // on this OS thread
+        runtime().block_on(writes_to_gone_peers); // on a green thread
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_write_to_a_gone_peer_is_broken_pipe_not_sigpipe",
+            "--exact",
+            "--test-threads=1",
+        ])
+        .env(SIGPIPE_CHILD, "1")
+        .output()
+        .expect("re-execute the test binary");
+    assert!(
+        out.status.success(),
+        "the child failed (killed by SIGPIPE?): {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

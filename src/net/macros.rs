@@ -66,7 +66,10 @@ macro_rules! stream_io {
     ($ty:ident) => {
         impl std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.0.read_stream(buf.len(), |mut s| s.read(buf))
+                // std's `read` as a raw system call (see `net::sys`).
+                self.0.read_stream(buf.len(), |s| {
+                    crate::net::sys::recv(std::os::fd::AsRawFd::as_raw_fd(s), buf)
+                })
             }
 
             fn read_vectored(
@@ -80,7 +83,10 @@ macro_rules! stream_io {
 
         impl std::io::Write for &$ty {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.do_io(Direction::Write, |mut s| s.write(buf))
+                // std's `write` as a raw system call (see `net::sys`).
+                self.0.do_io(Direction::Write, |s| {
+                    crate::net::sys::send(std::os::fd::AsRawFd::as_raw_fd(s), buf)
+                })
             }
 
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {

@@ -7,6 +7,7 @@
 mod addr;
 pub(crate) mod io_source;
 pub(crate) mod macros;
+pub(crate) mod sys;
 mod tcp;
 mod udp;
 
