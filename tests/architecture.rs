@@ -3,7 +3,7 @@
 //! `shared` folder beside it).
 //!
 //! A module is the first path component under `src/` (`src/runtime/task/mod.rs` is `runtime`;
-//! `lib.rs` and the `loom.rs` shim are left out). Module A depends on B when a file of A names
+//! `lib.rs` and the `loom/` shim are left out). Module A depends on B when a file of A names
 //! `crate::B` (or `$crate::B`, or `crate::{B, ..}`) outside a `//` comment. The intended
 //! direction: `thread`, `net`, `os`, `time`, `sync`, `blocking`, `future` -> `runtime` ->
 //! `reactor`, `coro` (`net` and `os` may use `reactor` directly; `coro` and `reactor` are

@@ -74,10 +74,9 @@ struct Table<W> {
 }
 
 /// The driver: the `Poll` and its event buffer, used by one worker at a time.
-pub(crate) struct Driver<W> {
+pub(crate) struct Driver {
     poll: Poll,
     events: Events,
-    woken: Vec<(Arc<ScheduledIo<W>>, usize)>,
     /// Ends a wait at its deadline to the microsecond; `None` if no timerfd could be made
     /// (waits then end at the next whole millisecond).
     alarm: Option<alarm::Alarm>,
@@ -85,7 +84,7 @@ pub(crate) struct Driver<W> {
 
 /// A reactor whose sources wake waiters of type `W`.
 pub(crate) struct Reactor<W> {
-    driver: Mutex<Driver<W>>,
+    driver: Mutex<Driver>,
     registry: Registry,
     waker: Waker,
     table: Mutex<Table<W>>,
@@ -114,7 +113,6 @@ impl<W: Unpark> Reactor<W> {
             driver: Mutex::new(Driver {
                 poll,
                 events: Events::with_capacity(1024),
-                woken: Vec::new(),
                 alarm,
             }),
             registry,
@@ -144,7 +142,7 @@ impl<W: Unpark> Reactor<W> {
     }
 
     /// The driver, if no other worker has it.
-    pub(crate) fn try_drive(&self) -> Option<MutexGuard<'_, Driver<W>>> {
+    pub(crate) fn try_drive(&self) -> Option<MutexGuard<'_, Driver>> {
         match self.driver.try_lock() {
             Ok(driver) => Some(driver),
             Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
@@ -154,11 +152,10 @@ impl<W: Unpark> Reactor<W> {
 
     /// Waits as `wait` says for events and wakes the waiters they concern. Returns true if any
     /// source became ready.
-    pub(crate) fn turn(&self, driver: &mut Driver<W>, wait: Wait) -> bool {
+    pub(crate) fn turn(&self, driver: &mut Driver, wait: Wait) -> bool {
         let Driver {
             poll,
             events,
-            woken,
             alarm,
         } = driver;
         let timeout = match wait {
@@ -181,6 +178,7 @@ impl<W: Unpark> Reactor<W> {
             }
             return false;
         }
+        let mut any = false;
         {
             let table = self.table.lock().unwrap();
             for event in events.iter() {
@@ -192,7 +190,7 @@ impl<W: Unpark> Reactor<W> {
                     .slots
                     .get(index as usize)
                     .filter(|slot| slot.generation == generation)
-                    .and_then(|slot| slot.io.clone())
+                    .and_then(|slot| slot.io.as_ref())
                 else {
                     continue; // stale: the source was closed and its slot reused
                 };
@@ -213,12 +211,15 @@ impl<W: Unpark> Reactor<W> {
                     // Both directions retry and meet the error.
                     ready |= READABLE | WRITABLE;
                 }
-                woken.push((io, ready));
+                // Under the table's lock, which keeps the source alive without a reference
+                // count of its own (an `Arc` clone and drop per event, two atomic operations
+                // on a line other workers may hold). Lock order: the table's, then the
+                // source's waiter lock; nothing takes them the other way round, and waking a
+                // waiter takes neither (it queues a green thread, posts to another worker's
+                // inbox or writes its waker).
+                io.set_ready(ready);
+                any = true;
             }
-        }
-        let any = !woken.is_empty();
-        for (io, ready) in woken.drain(..) {
-            io.set_ready(ready);
         }
         any
     }

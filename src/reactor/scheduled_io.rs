@@ -8,8 +8,8 @@
 //! seen either by the waiter's check or by the driver's wake: it is never lost.
 
 use super::Unpark;
+use crate::loom::lock::Lock;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::loom::sync::Mutex;
 
 /// The direction an operation waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,14 +57,14 @@ struct Waiters<W> {
 pub(crate) struct ScheduledIo<W> {
     /// Ready bits in the low byte, the event tick above.
     readiness: AtomicUsize,
-    waiters: Mutex<Waiters<W>>,
+    waiters: Lock<Waiters<W>>,
 }
 
 impl<W: Unpark> ScheduledIo<W> {
     pub(crate) fn new() -> Self {
         ScheduledIo {
             readiness: AtomicUsize::new(0),
-            waiters: Mutex::new(Waiters {
+            waiters: Lock::new(Waiters {
                 next_key: 0,
                 list: Vec::new(),
             }),
@@ -97,7 +97,7 @@ impl<W: Unpark> ScheduledIo<W> {
         // so that the common event allocates nothing (a `Vec` per event was a `malloc` and a
         // `free` per request of an echo server); `rest` allocates only for a second one.
         let (first, rest) = {
-            let mut waiters = self.waiters.lock().unwrap();
+            let mut waiters = self.waiters.lock();
             let mut first = None;
             let mut rest = Vec::new();
             let mut i = 0;
@@ -118,8 +118,8 @@ impl<W: Unpark> ScheduledIo<W> {
         if let Some(waiter) = first {
             waiter.unpark();
         }
-        for waiter in rest {
-            waiter.unpark();
+        if !rest.is_empty() {
+            rest.into_iter().for_each(|waiter| waiter.unpark());
         }
     }
 
@@ -151,7 +151,7 @@ impl<W: Unpark> ScheduledIo<W> {
     /// Operation side: enqueues `waiter` for `direction` unless readiness arrived or moved since
     /// `seen` (then `None`: do not park, try again). Returns the key for [`Self::remove`].
     pub(crate) fn register(&self, seen: Snapshot, direction: Direction, waiter: W) -> Option<u64> {
-        let mut waiters = self.waiters.lock().unwrap();
+        let mut waiters = self.waiters.lock();
         let now = self.snapshot();
         if now.tick() != seen.tick() || now.is_ready(direction) {
             return None;
@@ -165,7 +165,7 @@ impl<W: Unpark> ScheduledIo<W> {
     /// Takes a waiter out of the list (it gave up: timeout, cancellation, spurious wake). A
     /// waiter the driver already woke is gone already; nothing was handed to it but a wake.
     pub(crate) fn remove(&self, key: u64) {
-        let mut waiters = self.waiters.lock().unwrap();
+        let mut waiters = self.waiters.lock();
         if let Some(i) = waiters.list.iter().position(|w| w.0 == key) {
             waiters.list.swap_remove(i);
         }
@@ -204,11 +204,11 @@ mod tests {
         io.set_ready(READABLE);
         assert_eq!(readers.load(Ordering::Relaxed), 3);
         assert_eq!(writers.load(Ordering::Relaxed), 0);
-        assert_eq!(io.waiters.lock().unwrap().list.len(), 1);
+        assert_eq!(io.waiters.lock().list.len(), 1);
         io.set_ready(WRITABLE | READABLE);
         assert_eq!(readers.load(Ordering::Relaxed), 3);
         assert_eq!(writers.load(Ordering::Relaxed), 1);
-        assert!(io.waiters.lock().unwrap().list.is_empty());
+        assert!(io.waiters.lock().list.is_empty());
     }
 }
 
@@ -311,7 +311,7 @@ mod loom_tests {
             io.set_ready(WRITABLE);
             writer.join().unwrap();
             assert!(!io.snapshot().is_ready(Direction::Read));
-            assert_eq!(io.waiters.lock().unwrap().list.len(), 1);
+            assert_eq!(io.waiters.lock().list.len(), 1);
         });
     }
 }

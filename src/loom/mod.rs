@@ -3,6 +3,11 @@
 //! model-checked with `RUSTFLAGS="--cfg loom" cargo test --release --lib`.
 //!
 //! Loom never runs real stack switches: its models drive each protocol from plain loom threads.
+//!
+//! [`lock::Lock`] is the crate's short critical-section lock: a spin lock normally, loom's mutex
+//! in models.
+
+pub(crate) mod lock;
 
 #[cfg(loom)]
 pub(crate) use loom::{sync, thread};
