@@ -94,32 +94,32 @@ impl<W: Unpark> ScheduledIo<W> {
         }
         // After the tick is published: a waiter that enqueued under this lock saw the old tick.
         // They are woken after the lock. Usually there is one (a socket's reader), kept apart
-        // so that the common event allocates nothing (a `Vec` per event was a `malloc` and a
-        // `free` per request of an echo server); `rest` allocates only for a second one.
-        let (first, rest) = {
+        // so that the common event allocates nothing and drops nothing (a `Vec` per event was
+        // a `malloc` and a `free` per request of an echo server); `more` exists only for a
+        // second one.
+        let (first, more) = {
             let mut waiters = self.waiters.lock();
             let mut first = None;
-            let mut rest = Vec::new();
+            let mut more: Option<Vec<W>> = None;
             let mut i = 0;
             while i < waiters.list.len() {
                 if ready & waiters.list[i].1.mask() != 0 {
                     let waiter = waiters.list.swap_remove(i).2;
-                    if first.is_none() {
-                        first = Some(waiter);
-                    } else {
-                        rest.push(waiter);
+                    match first {
+                        None => first = Some(waiter),
+                        Some(_) => more.get_or_insert_with(Vec::new).push(waiter),
                     }
                 } else {
                     i += 1;
                 }
             }
-            (first, rest)
+            (first, more)
         };
         if let Some(waiter) = first {
             waiter.unpark();
         }
-        if !rest.is_empty() {
-            rest.into_iter().for_each(|waiter| waiter.unpark());
+        if let Some(more) = more {
+            more.into_iter().for_each(|waiter| waiter.unpark());
         }
     }
 
