@@ -45,11 +45,12 @@
 //! number closed behind the hooks' back (glibc closing inside itself, `fclose`) and reused by a
 //! call that does not forget it (`open`).
 
+use crate::loom::lock::Lock;
 use crate::reactor::{Registration, ScheduledIo};
 use crate::runtime::{Reactor, Thread};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 const CHUNK: usize = 1024;
@@ -76,7 +77,9 @@ pub(super) struct Slot {
     /// `(NONBLOCK_GENERATION + 1) << 1 | O_NONBLOCK set` when the fd's mode was last read; 0
     /// if not known.
     nonblocking: AtomicU64,
-    registration: Mutex<Option<Registration<Thread>>>,
+    /// Under the crate's short spin lock: read by every call that may wait (two per request
+    /// of a server), held across a system call only when the fd is first registered.
+    registration: Lock<Option<Registration<Thread>>>,
 }
 
 /// Bumped by the `setsockopt` hook whenever a socket timeout is set: every remembered "no
@@ -128,7 +131,7 @@ pub(super) fn slot(fd: RawFd) -> Option<&'static Slot> {
             stream: AtomicBool::new(false),
             no_timeout: [AtomicU64::new(0), AtomicU64::new(0)],
             nonblocking: AtomicU64::new(0),
-            registration: Mutex::new(None),
+            registration: Lock::new(None),
         })
         .collect();
     let Ok(fresh) = Box::<Chunk>::try_from(slots.into_boxed_slice()) else {
@@ -240,11 +243,7 @@ impl Slot {
             remembered.store(0, Ordering::Relaxed);
         }
         self.nonblocking.store(0, Ordering::Relaxed);
-        let old = self
-            .registration
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let old = self.registration.lock().take();
         drop(old);
     }
 
@@ -252,7 +251,7 @@ impl Slot {
     /// reactor that still runs); nothing is registered here. Read before a try, so that a try
     /// that fails parks on a snapshot older than itself, without trying again.
     pub(super) fn registered_io(&self) -> Option<Arc<ScheduledIo<Thread>>> {
-        let registration = self.registration.lock().unwrap_or_else(|e| e.into_inner());
+        let registration = self.registration.lock();
         registration
             .as_ref()
             .filter(|r| !r.reactor.is_shut_down())
@@ -263,7 +262,7 @@ impl Slot {
     /// first if it has none. `None` if the fd cannot be registered (epoll refuses regular
     /// files) or its reactor has shut down.
     pub(super) fn io(&self, fd: RawFd, reactor: &Arc<Reactor>) -> Option<Arc<ScheduledIo<Thread>>> {
-        let mut registration = self.registration.lock().unwrap_or_else(|e| e.into_inner());
+        let mut registration = self.registration.lock();
         if registration
             .as_ref()
             .is_some_and(|r| r.reactor.is_shut_down())
