@@ -15,6 +15,16 @@ fn runtime() -> Runtime {
     Builder::new().worker_threads(2).build().unwrap()
 }
 
+/// Runs the test `name` alone in a child process (this test binary again) with `env` set, which
+/// tells the test it is the child.
+fn run_as_child(name: &str, env: &str) -> std::process::Output {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(env, "1")
+        .output()
+        .expect("re-execute the test binary")
+}
+
 /// An echo server on green threads: one per connection. Returns its address.
 fn spawn_echo_server(listener: TcpListener) {
     zsync::spawn(move || {
@@ -597,15 +607,10 @@ fn running_out_of_file_descriptors_is_a_clear_error() {
         });
         return;
     }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "running_out_of_file_descriptors_is_a_clear_error",
-            "--nocapture",
-        ])
-        .env("ZSYNC_EMFILE_CHILD", "1")
-        .output()
-        .unwrap();
+    let out = run_as_child(
+        "running_out_of_file_descriptors_is_a_clear_error",
+        "ZSYNC_EMFILE_CHILD",
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("EMFILE-OK"),
@@ -680,15 +685,10 @@ fn a_write_to_a_gone_peer_is_broken_pipe_not_sigpipe() {
         runtime().block_on(writes_to_gone_peers); // on a green thread
         return;
     }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "a_write_to_a_gone_peer_is_broken_pipe_not_sigpipe",
-            "--exact",
-            "--test-threads=1",
-        ])
-        .env(SIGPIPE_CHILD, "1")
-        .output()
-        .expect("re-execute the test binary");
+    let out = run_as_child(
+        "a_write_to_a_gone_peer_is_broken_pipe_not_sigpipe",
+        SIGPIPE_CHILD,
+    );
     assert!(
         out.status.success(),
         "the child failed (killed by SIGPIPE?): {:?}\n{}",

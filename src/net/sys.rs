@@ -40,78 +40,90 @@ fn result(n: isize) -> io::Result<usize> {
     }
 }
 
-#[cfg(any(
-    target_arch = "x86_64",
-    target_arch = "aarch64",
-    target_arch = "riscv64"
-))]
 mod raw {
-    use libc::{c_long, sockaddr, socklen_t};
     use std::os::fd::RawFd;
-    use std::ptr;
 
     /// # Safety
     /// `buf` must be valid and writable for `len` bytes for the call.
     #[inline]
     pub(super) unsafe fn recv(fd: RawFd, buf: *mut u8, len: usize) -> isize {
+        #[cfg(any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "riscv64"
+        ))]
+        // SAFETY: the caller's promise covers `buf`, which the kernel writes.
+        return unsafe { transfer(libc::SYS_recvfrom, fd, buf, len, 0) };
+        #[cfg(not(any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "riscv64"
+        )))]
+        // SAFETY: the caller's promise covers `buf`.
+        return unsafe { libc::recv(fd, buf.cast(), len, 0) as isize };
+    }
+
+    /// # Safety
+    /// `buf` must be valid for `len` bytes for the call.
+    #[inline]
+    pub(super) unsafe fn send(fd: RawFd, buf: *const u8, len: usize) -> isize {
+        #[cfg(any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "riscv64"
+        ))]
+        // SAFETY: the caller's promise covers `buf`, which the kernel only reads.
+        return unsafe {
+            transfer(
+                libc::SYS_sendto,
+                fd,
+                buf.cast_mut(),
+                len,
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        #[cfg(not(any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "riscv64"
+        )))]
+        // SAFETY: the caller's promise covers `buf`.
+        return unsafe { libc::send(fd, buf.cast(), len, libc::MSG_NOSIGNAL) as isize };
+    }
+
+    /// `recvfrom` or `sendto` (`nr`) on a connected stream: `buf`, `len`, `flags`, and no
+    /// address (null and 0 for both calls' last two arguments).
+    ///
+    /// # Safety
+    /// `buf` must be valid for `len` bytes for the call (and writable, for `recvfrom`).
+    #[cfg(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64"
+    ))]
+    #[inline]
+    unsafe fn transfer(
+        nr: libc::c_long,
+        fd: RawFd,
+        buf: *mut u8,
+        len: usize,
+        flags: libc::c_int,
+    ) -> isize {
         // Every argument goes as a whole word: `syscall` is variadic and hands the registers
         // to the kernel as they are, so a 32-bit argument could arrive with undefined upper
         // bits.
-        // SAFETY: the caller's promise covers `buf`; the address arguments are null (no
-        // sender's address is asked for), which the kernel accepts.
+        // SAFETY: the caller's promise covers `buf`; the kernel keeps no reference after it
+        // returns, and accepts a null address of length 0 for both calls.
         unsafe {
             libc::syscall(
-                libc::SYS_recvfrom,
-                c_long::from(fd),
+                nr,
+                libc::c_long::from(fd),
                 buf,
                 len,
-                0 as c_long,
-                ptr::null_mut::<sockaddr>(),
-                ptr::null_mut::<socklen_t>(),
+                libc::c_long::from(flags),
+                0 as libc::c_long,
+                0 as libc::c_long,
             ) as isize
         }
-    }
-
-    /// # Safety
-    /// `buf` must be valid for `len` bytes for the call.
-    #[inline]
-    pub(super) unsafe fn send(fd: RawFd, buf: *const u8, len: usize) -> isize {
-        // SAFETY: as for `recv`; no destination address (a connected stream), length 0.
-        unsafe {
-            libc::syscall(
-                libc::SYS_sendto,
-                c_long::from(fd),
-                buf,
-                len,
-                c_long::from(libc::MSG_NOSIGNAL),
-                ptr::null::<sockaddr>(),
-                0 as c_long,
-            ) as isize
-        }
-    }
-}
-
-#[cfg(not(any(
-    target_arch = "x86_64",
-    target_arch = "aarch64",
-    target_arch = "riscv64"
-)))]
-mod raw {
-    use std::os::fd::RawFd;
-
-    /// # Safety
-    /// `buf` must be valid and writable for `len` bytes for the call.
-    #[inline]
-    pub(super) unsafe fn recv(fd: RawFd, buf: *mut u8, len: usize) -> isize {
-        // SAFETY: the caller's promise covers `buf`.
-        unsafe { libc::recv(fd, buf.cast(), len, 0) as isize }
-    }
-
-    /// # Safety
-    /// `buf` must be valid for `len` bytes for the call.
-    #[inline]
-    pub(super) unsafe fn send(fd: RawFd, buf: *const u8, len: usize) -> isize {
-        // SAFETY: the caller's promise covers `buf`.
-        unsafe { libc::send(fd, buf.cast(), len, libc::MSG_NOSIGNAL) as isize }
     }
 }
