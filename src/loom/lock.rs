@@ -11,7 +11,8 @@
 ///
 /// A test-and-test-and-set spin lock: taking it is one compare-exchange and releasing it is a
 /// plain store, which matters on paths like a channel round trip that take it several times.
-/// Critical sections are a few dozen instructions (plus, at most, an unpark), so a waiter spins
+/// Critical sections are a few dozen instructions (plus, at most, an unpark; the hooks' fd
+/// registration also makes its one `epoll_ctl` under it, once per fd), so a waiter spins
 /// briefly and then yields its OS thread. Under loom it is loom's mutex.
 #[cfg(not(loom))]
 pub(crate) struct Lock<T> {
