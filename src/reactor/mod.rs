@@ -74,9 +74,12 @@ struct Table<W> {
 }
 
 /// The driver: the `Poll` and its event buffer, used by one worker at a time.
-pub(crate) struct Driver {
+pub(crate) struct Driver<W> {
     poll: Poll,
     events: Events,
+    /// The waiters an event made ready, woken once the table's lock is released; kept from
+    /// turn to turn, so that an event allocates nothing.
+    woken: Vec<W>,
     /// Ends a wait at its deadline to the microsecond; `None` if no timerfd could be made
     /// (waits then end at the next whole millisecond).
     alarm: Option<alarm::Alarm>,
@@ -84,7 +87,7 @@ pub(crate) struct Driver {
 
 /// A reactor whose sources wake waiters of type `W`.
 pub(crate) struct Reactor<W> {
-    driver: Mutex<Driver>,
+    driver: Mutex<Driver<W>>,
     registry: Registry,
     waker: Waker,
     table: Mutex<Table<W>>,
@@ -113,6 +116,7 @@ impl<W: Unpark> Reactor<W> {
             driver: Mutex::new(Driver {
                 poll,
                 events: Events::with_capacity(1024),
+                woken: Vec::new(),
                 alarm,
             }),
             registry,
@@ -142,7 +146,7 @@ impl<W: Unpark> Reactor<W> {
     }
 
     /// The driver, if no other worker has it.
-    pub(crate) fn try_drive(&self) -> Option<MutexGuard<'_, Driver>> {
+    pub(crate) fn try_drive(&self) -> Option<MutexGuard<'_, Driver<W>>> {
         match self.driver.try_lock() {
             Ok(driver) => Some(driver),
             Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
@@ -152,10 +156,11 @@ impl<W: Unpark> Reactor<W> {
 
     /// Waits as `wait` says for events and wakes the waiters they concern. Returns true if any
     /// source became ready.
-    pub(crate) fn turn(&self, driver: &mut Driver, wait: Wait) -> bool {
+    pub(crate) fn turn(&self, driver: &mut Driver<W>, wait: Wait) -> bool {
         let Driver {
             poll,
             events,
+            woken,
             alarm,
         } = driver;
         let timeout = match wait {
@@ -213,13 +218,13 @@ impl<W: Unpark> Reactor<W> {
                 }
                 // Under the table's lock, which keeps the source alive without a reference
                 // count of its own (an `Arc` clone and drop per event, two atomic operations
-                // on a line other workers may hold). Lock order: the table's, then the
-                // source's waiter lock; nothing takes them the other way round, and waking a
-                // waiter takes neither (it queues a green thread, posts to another worker's
-                // inbox or writes its waker).
-                io.set_ready(ready);
+                // on a line other workers may hold); its waiters are woken after the lock.
+                io.set_ready_into(ready, woken);
                 any = true;
             }
+        }
+        for waiter in woken.drain(..) {
+            waiter.unpark();
         }
         any
     }

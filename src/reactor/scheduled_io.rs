@@ -75,9 +75,13 @@ impl<W: Unpark> ScheduledIo<W> {
         Snapshot(self.readiness.load(Ordering::Acquire))
     }
 
-    /// Driver side: the kernel reported `ready` (a set of the bit constants). Wakes every
-    /// waiter of a direction that can now make progress.
-    pub(crate) fn set_ready(&self, ready: usize) {
+    /// Driver side: the kernel reported `ready` (a set of the bit constants). Publishes it, and
+    /// moves every waiter of a direction that can now make progress into `woken`, for the
+    /// caller to wake once it holds no lock of its own: a wake may post to another worker, and
+    /// dropping a waiter's handle may drop the last reference to a finished green thread, and
+    /// with it the value it returned (a socket, whose deregistration takes the reactor's table
+    /// lock). The caller's `woken` is reused from turn to turn: an event allocates nothing.
+    pub(crate) fn set_ready_into(&self, ready: usize, woken: &mut Vec<W>) {
         let mut current = self.readiness.load(Ordering::Relaxed);
         loop {
             let tick = (current >> TICK_SHIFT).wrapping_add(1);
@@ -93,33 +97,24 @@ impl<W: Unpark> ScheduledIo<W> {
             }
         }
         // After the tick is published: a waiter that enqueued under this lock saw the old tick.
-        // They are woken after the lock. Usually there is one (a socket's reader), kept apart
-        // so that the common event allocates nothing and drops nothing (a `Vec` per event was
-        // a `malloc` and a `free` per request of an echo server); `more` exists only for a
-        // second one.
-        let (first, more) = {
-            let mut waiters = self.waiters.lock();
-            let mut first = None;
-            let mut more: Option<Vec<W>> = None;
-            let mut i = 0;
-            while i < waiters.list.len() {
-                if ready & waiters.list[i].1.mask() != 0 {
-                    let waiter = waiters.list.swap_remove(i).2;
-                    match first {
-                        None => first = Some(waiter),
-                        Some(_) => more.get_or_insert_with(Vec::new).push(waiter),
-                    }
-                } else {
-                    i += 1;
-                }
+        let mut waiters = self.waiters.lock();
+        let mut i = 0;
+        while i < waiters.list.len() {
+            if ready & waiters.list[i].1.mask() != 0 {
+                woken.push(waiters.list.swap_remove(i).2);
+            } else {
+                i += 1;
             }
-            (first, more)
-        };
-        if let Some(waiter) = first {
-            waiter.unpark();
         }
-        if let Some(more) = more {
-            more.into_iter().for_each(|waiter| waiter.unpark());
+    }
+
+    /// [`Self::set_ready_into`], then wakes them: for the models and tests, which hold no lock.
+    #[cfg(test)]
+    pub(crate) fn set_ready(&self, ready: usize) {
+        let mut woken = Vec::new();
+        self.set_ready_into(ready, &mut woken);
+        for waiter in woken {
+            waiter.unpark();
         }
     }
 
