@@ -181,8 +181,8 @@ mod tests {
         }
     }
 
-    /// An edge wakes every waiter it concerns, however many (the first is kept apart from the
-    /// rest), and leaves the others in the list.
+    /// An edge wakes every waiter it concerns, however many, and leaves the others in the
+    /// list.
     #[test]
     fn an_edge_wakes_every_waiter_of_its_directions() {
         let io = ScheduledIo::<Counter>::new();
