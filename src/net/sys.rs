@@ -19,7 +19,7 @@ use std::os::fd::RawFd;
 pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid and writable for `buf.len()` bytes for the whole call, the kernel
     // writes no more than that, and keeps no reference after it returns.
-    result(unsafe { raw::recv(fd, buf.as_mut_ptr(), buf.len()) })
+    result(unsafe { transfer(Call::Recv, fd, buf.as_mut_ptr(), buf.len()) })
 }
 
 /// What std's `write` on a stream socket does: `sendto(fd, buf, len, MSG_NOSIGNAL, NULL, 0)`
@@ -28,7 +28,7 @@ pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for `buf.len()` bytes for the whole call; the kernel only reads it,
     // and keeps no reference after it returns.
-    result(unsafe { raw::send(fd, buf.as_ptr(), buf.len()) })
+    result(unsafe { transfer(Call::Send, fd, buf.as_ptr().cast_mut(), buf.len()) })
 }
 
 #[inline]
@@ -40,90 +40,65 @@ fn result(n: isize) -> io::Result<usize> {
     }
 }
 
-mod raw {
-    use std::os::fd::RawFd;
+/// Which of the two calls.
+#[derive(Clone, Copy)]
+enum Call {
+    /// `recvfrom` with no flags: the kernel writes the buffer.
+    Recv,
+    /// `sendto` with `MSG_NOSIGNAL`: the kernel only reads it.
+    Send,
+}
 
-    /// # Safety
-    /// `buf` must be valid and writable for `len` bytes for the call.
-    #[inline]
-    pub(super) unsafe fn recv(fd: RawFd, buf: *mut u8, len: usize) -> isize {
-        #[cfg(any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "riscv64"
-        ))]
-        // SAFETY: the caller's promise covers `buf`, which the kernel writes.
-        return unsafe { transfer(libc::SYS_recvfrom, fd, buf, len, 0) };
-        #[cfg(not(any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "riscv64"
-        )))]
-        // SAFETY: the caller's promise covers `buf`.
-        return unsafe { libc::recv(fd, buf.cast(), len, 0) as isize };
+/// Makes `call` on the connected stream `fd` with `len` bytes at `buf`, and no address (null and
+/// 0 for both calls' last two arguments): -1 with `errno` set on failure.
+///
+/// # Safety
+/// `buf` must be valid for `len` bytes for the call, and writable for [`Call::Recv`].
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv64"
+))]
+#[inline]
+unsafe fn transfer(call: Call, fd: RawFd, buf: *mut u8, len: usize) -> isize {
+    let (nr, flags) = match call {
+        Call::Recv => (libc::SYS_recvfrom, 0),
+        Call::Send => (libc::SYS_sendto, libc::MSG_NOSIGNAL),
+    };
+    // Every argument goes as a whole word: `syscall` is variadic and hands the registers to the
+    // kernel as they are, so a 32-bit argument could arrive with undefined upper bits.
+    // SAFETY: the caller's promise covers `buf`; the kernel keeps no reference after it
+    // returns, and accepts a null address of length 0 for both calls.
+    unsafe {
+        libc::syscall(
+            nr,
+            libc::c_long::from(fd),
+            buf,
+            len,
+            libc::c_long::from(flags),
+            0 as libc::c_long,
+            0 as libc::c_long,
+        ) as isize
     }
+}
 
-    /// # Safety
-    /// `buf` must be valid for `len` bytes for the call.
-    #[inline]
-    pub(super) unsafe fn send(fd: RawFd, buf: *const u8, len: usize) -> isize {
-        #[cfg(any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "riscv64"
-        ))]
-        // SAFETY: the caller's promise covers `buf`, which the kernel only reads.
-        return unsafe {
-            transfer(
-                libc::SYS_sendto,
-                fd,
-                buf.cast_mut(),
-                len,
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        #[cfg(not(any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "riscv64"
-        )))]
-        // SAFETY: the caller's promise covers `buf`.
-        return unsafe { libc::send(fd, buf.cast(), len, libc::MSG_NOSIGNAL) as isize };
-    }
-
-    /// `recvfrom` or `sendto` (`nr`) on a connected stream: `buf`, `len`, `flags`, and no
-    /// address (null and 0 for both calls' last two arguments).
-    ///
-    /// # Safety
-    /// `buf` must be valid for `len` bytes for the call (and writable, for `recvfrom`).
-    #[cfg(any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "riscv64"
-    ))]
-    #[inline]
-    unsafe fn transfer(
-        nr: libc::c_long,
-        fd: RawFd,
-        buf: *mut u8,
-        len: usize,
-        flags: libc::c_int,
-    ) -> isize {
-        // Every argument goes as a whole word: `syscall` is variadic and hands the registers
-        // to the kernel as they are, so a 32-bit argument could arrive with undefined upper
-        // bits.
-        // SAFETY: the caller's promise covers `buf`; the kernel keeps no reference after it
-        // returns, and accepts a null address of length 0 for both calls.
-        unsafe {
-            libc::syscall(
-                nr,
-                libc::c_long::from(fd),
-                buf,
-                len,
-                libc::c_long::from(flags),
-                0 as libc::c_long,
-                0 as libc::c_long,
-            ) as isize
+/// [`transfer`] through glibc's wrappers, on targets whose system call numbers are not checked
+/// here.
+///
+/// # Safety
+/// As for the other `transfer`.
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv64"
+)))]
+#[inline]
+unsafe fn transfer(call: Call, fd: RawFd, buf: *mut u8, len: usize) -> isize {
+    // SAFETY: the caller's promise covers `buf`.
+    unsafe {
+        match call {
+            Call::Recv => libc::recv(fd, buf.cast(), len, 0) as isize,
+            Call::Send => libc::send(fd, buf.cast_const().cast(), len, libc::MSG_NOSIGNAL) as isize,
         }
     }
 }
