@@ -136,6 +136,43 @@ fn an_unnamed_context_overflow_is_reported_too() {
     );
 }
 
+/// A context that resumed another (which suspended back to it) and then overflows is named,
+/// not the inner one: the report follows whichever stack runs.
+#[test]
+fn an_overflow_after_a_nested_resume_names_the_outer_context() {
+    if in_child() {
+        let mut outer = Context::new(Stack::new(64 * 1024).unwrap(), |_| {
+            let mut inner = Context::new(Stack::new(32 * 1024).unwrap(), |s| loop {
+                s.suspend();
+            });
+            inner.set_name("inner".into());
+            for _ in 0..3 {
+                inner.resume();
+            }
+            recurse_forever(0);
+        });
+        outer.set_name("outer".into());
+        outer.resume();
+        return;
+    }
+    let out = run_child(
+        "an_overflow_after_a_nested_resume_names_the_outer_context",
+        &[],
+    );
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("green thread 'outer' has overflowed its stack (64 KiB)"),
+        "{}",
+        describe(&out)
+    );
+}
+
 #[test]
 fn a_fault_outside_any_context_is_left_to_the_previous_handler() {
     if in_child() {

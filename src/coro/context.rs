@@ -161,18 +161,32 @@ impl Context {
     /// If the context has already finished.
     #[inline]
     pub fn resume(&mut self) -> Resumed {
+        if self.state != State::Suspended {
+            return self.resume_unstarted();
+        }
+        self.switch(RESUME)
+    }
+
+    /// `resume`'s once-per-context branch, out of line so that the round trip inlined into a
+    /// caller's loop is only the switch: the first resume, which prepares the thread for
+    /// overflow reports, or the panic on a finished context.
+    #[cold]
+    #[inline(never)]
+    fn resume_unstarted(&mut self) -> Resumed {
         assert!(
-            matches!(self.state, State::NotStarted | State::Suspended),
+            self.state == State::NotStarted,
             "zsync::coro::Context::resume called on a context that has finished"
         );
+        overflow::prepare_thread();
         self.switch(RESUME)
     }
 
     #[inline]
     fn switch(&mut self, arg: usize) -> Resumed {
-        // SAFETY: `self` may be resumed (`resume` checked it, `force_unwind` resumes only a
-        // suspended context), and nothing hands over from it (only `Suspender::hand_over` does,
-        // and only for a parent that resumes with `resume_raw`), so `self` is what comes back.
+        // SAFETY: `self` may be resumed (`resume` checked it and prepared the thread for a
+        // first run, `force_unwind` resumes only a suspended context), and nothing hands over
+        // from it (only `Suspender::hand_over` does, and only for a parent that resumes with
+        // `resume_raw`), so `self` is what comes back.
         let returned = unsafe { Self::enter(self, arg) };
         self.settle(returned)
     }
@@ -182,29 +196,26 @@ impl Context {
     ///
     /// # Safety
     /// `this` is a context that is not running, not finished, and not borrowed for the call
-    /// (the context, or a sibling it hands over to, may write its own `Context` meanwhile).
+    /// (the context, or a sibling it hands over to, may write its own `Context` meanwhile). If
+    /// it has never run, `overflow::prepare_thread` was called on this thread.
     #[inline]
     unsafe fn enter(this: *mut Context, arg: usize) -> Returned {
         // SAFETY: valid, not running and unborrowed (the caller's promise); the borrow ends
         // before the switch.
-        let (sp, link, info, fresh) = unsafe {
+        let (sp, link, info) = unsafe {
             let this = &mut *this;
             (
                 this.sp,
                 &raw mut (*this.header).link,
                 &raw const (*this.header).info,
-                this.state == State::NotStarted,
             )
         };
-        if fresh {
-            overflow::prepare_thread();
-        }
         let prev = overflow::enter(info);
         // SAFETY: the context is not running, `sp` is its saved stack pointer and `link` its
         // link slot (the header lives as long as the stack). The switch returns here on this
         // same OS thread.
         let transfer = unsafe { arch::resume(sp, link, arg) };
-        overflow::leave(info, prev);
+        overflow::leave(prev);
         Returned(transfer)
     }
 
@@ -219,10 +230,13 @@ impl Context {
     pub(crate) unsafe fn resume_raw(this: *mut Context) -> Returned {
         // SAFETY: the caller's promise.
         unsafe {
-            assert!(
-                matches!((*this).state, State::NotStarted | State::Suspended),
-                "zsync::coro::Context::resume called on a context that has finished"
-            );
+            if (*this).state != State::Suspended {
+                assert!(
+                    (*this).state == State::NotStarted,
+                    "zsync::coro::Context::resume called on a context that has finished"
+                );
+                overflow::prepare_thread();
+            }
             Self::enter(this, RESUME)
         }
     }

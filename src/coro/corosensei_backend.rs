@@ -109,7 +109,7 @@ impl Context {
         let info: *const StackInfo = &*self.info;
         let prev = overflow::enter(info);
         let result = self.coroutine.resume(arg);
-        overflow::leave(info, prev);
+        overflow::leave(prev);
         match result {
             CoroutineResult::Yield(sp) => {
                 self.low_water = self.low_water.min(sp);

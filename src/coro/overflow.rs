@@ -30,38 +30,31 @@ thread_local! {
 }
 
 /// Publishes `info` as the context about to run on this thread; returns the one published
-/// before, to be handed to [`leave`] when the context switches back.
+/// before (a parent context's, or null on a thread's own stack), for [`leave`] to put back when
+/// the context switches back.
 ///
-/// Stores only when the value changes: a context resumed again and again from the same parent
-/// costs one TLS load here. `info` must stay at a fixed address until [`forget`] is called for
-/// it (it lives in the context's stack header), because [`leave`] may leave it published after
-/// the context has suspended. The handler only compares fault addresses with the guard range of
-/// what is published, so a stale entry that is still valid can cause no harm.
+/// One TLS load and one store, no branch: every switch pays this, so it is kept as small as a
+/// round trip inlined into a caller's loop allows. `info` lives in the context's stack header
+/// and stays at a fixed address while published; [`forget`] clears it before that memory is
+/// reused.
 ///
 /// Inlined on purpose: this runs on the parent's side of the switch, and the parent never
 /// changes OS thread, so a TLS address the compiler keeps across the switch stays right.
-#[inline]
+#[inline(always)]
 pub(crate) fn enter(info: *const StackInfo) -> *const StackInfo {
-    CURRENT.with(|c| {
-        let prev = c.get();
-        if prev != info {
-            c.set(info);
-        }
-        prev
-    })
+    CURRENT.with(|c| c.replace(info))
 }
 
-/// Called when the context published by [`enter`] has switched back to its parent. If the
-/// parent is itself a context, it is published again; if the parent is a plain thread stack,
-/// the entry is left as it is (see [`enter`]).
-#[inline]
-pub(crate) fn leave(info: *const StackInfo, prev: *const StackInfo) {
-    if !prev.is_null() && prev != info {
-        CURRENT.with(|c| c.set(prev));
-    }
+/// Called when the context published by [`enter`] has switched back to its parent: publishes
+/// again what `enter` returned (the parent context, or nothing on a thread's own stack).
+#[inline(always)]
+pub(crate) fn leave(prev: *const StackInfo) {
+    CURRENT.with(|c| c.set(prev));
 }
 
-/// Unpublishes `info` before the memory it lives in is reused or unmapped.
+/// Unpublishes `info` before the memory it lives in is reused or unmapped. Every `enter` is
+/// paired with a `leave` (a resume always returns, panics are caught on the context's side), so
+/// a finished context is normally no longer published; this makes sure of it.
 #[inline]
 pub(crate) fn forget(info: *const StackInfo) {
     let _ = CURRENT.try_with(|c| {
