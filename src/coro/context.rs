@@ -162,22 +162,8 @@ impl Context {
     #[inline]
     pub fn resume(&mut self) -> Resumed {
         if self.state != State::Suspended {
-            return self.resume_unstarted();
+            first_resume(self.state);
         }
-        self.switch(RESUME)
-    }
-
-    /// `resume`'s once-per-context branch, out of line so that the round trip inlined into a
-    /// caller's loop is only the switch: the first resume, which prepares the thread for
-    /// overflow reports, or the panic on a finished context.
-    #[cold]
-    #[inline(never)]
-    fn resume_unstarted(&mut self) -> Resumed {
-        assert!(
-            self.state == State::NotStarted,
-            "zsync::coro::Context::resume called on a context that has finished"
-        );
-        overflow::prepare_thread();
         self.switch(RESUME)
     }
 
@@ -231,11 +217,7 @@ impl Context {
         // SAFETY: the caller's promise.
         unsafe {
             if (*this).state != State::Suspended {
-                assert!(
-                    (*this).state == State::NotStarted,
-                    "zsync::coro::Context::resume called on a context that has finished"
-                );
-                overflow::prepare_thread();
+                first_resume((*this).state);
             }
             Self::enter(this, RESUME)
         }
@@ -247,28 +229,16 @@ impl Context {
     pub(crate) fn settle(&mut self, returned: Returned) -> Resumed {
         let transfer = returned.0;
         if transfer.sp.is_null() {
+            self.state = State::Finished;
             // SAFETY: a null stack pointer means the entry finished, and `arg` is then its
             // finish value.
-            unsafe { self.finished(transfer.arg) }
+            unsafe { finished(transfer.arg) }
         } else {
             self.sp = transfer.sp;
             self.stack_mut().note_suspended_at(transfer.sp as usize);
             self.state = State::Suspended;
             Resumed::Suspended
         }
-    }
-
-    /// `settle`'s once-per-context branch, out of line: a resume inlined into its caller's loop
-    /// stays small (the finish payload's decoding and drop are not part of every round trip).
-    ///
-    /// # Safety
-    /// `arg` is the finish value the entry made with `unwind::Finished::into_arg`.
-    #[cold]
-    #[inline(never)]
-    unsafe fn finished(&mut self, arg: usize) -> Resumed {
-        self.state = State::Finished;
-        // SAFETY: the caller's promise; decoded once.
-        Resumed::Finished(unsafe { Finished::from_arg(arg) }.into_result())
     }
 
     #[inline]
@@ -502,6 +472,32 @@ impl std::fmt::Debug for Suspender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Suspender").finish_non_exhaustive()
     }
+}
+
+/// `resume`'s once-per-context branch, out of line and given the state by value, not the
+/// context: a round trip inlined into a caller's loop is then only the switch, and the
+/// `Context`, whose address no call sees, can stay in registers across iterations. The first
+/// resume prepares the thread for overflow reports; a finished context panics.
+#[cold]
+#[inline(never)]
+fn first_resume(state: State) {
+    assert!(
+        state == State::NotStarted,
+        "zsync::coro::Context::resume called on a context that has finished"
+    );
+    overflow::prepare_thread();
+}
+
+/// `settle`'s once-per-context branch, out of line for the same reason: the finish payload's
+/// decoding and drop are not part of every round trip.
+///
+/// # Safety
+/// `arg` is the finish value the entry made with `unwind::Finished::into_arg`, decoded once.
+#[cold]
+#[inline(never)]
+unsafe fn finished(arg: usize) -> Resumed {
+    // SAFETY: the caller's promise.
+    Resumed::Finished(unsafe { Finished::from_arg(arg) }.into_result())
 }
 
 unsafe fn drop_closure<F>(slot: *mut u8) {
