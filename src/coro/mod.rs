@@ -52,6 +52,21 @@ fn closure_fits<F>(stack: &Stack) -> bool {
 }
 
 /// What [`Context::resume`] reports.
+///
+/// ```
+/// use zsync::coro::{Context, Resumed, Stack};
+///
+/// let mut ctx = Context::new(Stack::new(64 * 1024)?, |s| s.suspend());
+/// assert!(matches!(ctx.resume(), Resumed::Suspended));
+/// assert!(matches!(ctx.resume(), Resumed::Finished(Ok(()))));
+///
+/// let mut ctx = Context::new(Stack::new(64 * 1024)?, |_| panic!("boom"));
+/// let Resumed::Finished(Err(payload)) = ctx.resume() else {
+///     panic!("the context did not panic");
+/// };
+/// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub enum Resumed {
     /// The context called [`Suspender::suspend`] and can be resumed again.

@@ -582,6 +582,22 @@ pub struct OpenOptions(std::fs::OpenOptions);
 
 impl OpenOptions {
     /// All options off.
+    ///
+    /// ```
+    /// use zsync::fs::OpenOptions;
+    /// let path = std::env::temp_dir().join(format!("zsync-oo-new-doc-{}", std::process::id()));
+    /// // Not even read access: std refuses to open with no access mode.
+    /// let err = OpenOptions::new().open(&path).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// let file = OpenOptions::new()
+    ///     .read(true)
+    ///     .write(true)
+    ///     .create(true)
+    ///     .open(&path)?;
+    /// assert_eq!(file.metadata()?.len(), 0);
+    /// zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[must_use]
     #[allow(clippy::new_without_default)] // std's OpenOptions has no Default either
     pub fn new() -> OpenOptions {
@@ -589,30 +605,87 @@ impl OpenOptions {
     }
 
     /// Read access.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// let path = std::env::temp_dir().join(format!("zsync-oo-read-doc-{}", std::process::id()));
+    /// zsync::fs::write(&path, "data")?;
+    /// let mut file = zsync::fs::OpenOptions::new().read(true).open(&path)?;
+    /// let mut text = String::new();
+    /// file.read_to_string(&mut text)?;
+    /// assert_eq!(text, "data");
+    /// zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn read(&mut self, read: bool) -> &mut OpenOptions {
         self.0.read(read);
         self
     }
 
     /// Write access.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let path = std::env::temp_dir().join(format!("zsync-oo-write-doc-{}", std::process::id()));
+    /// zsync::fs::write(&path, "old data")?;
+    /// let mut file = zsync::fs::OpenOptions::new().write(true).open(&path)?;
+    /// file.write_all(b"new")?; // from the start, over the old bytes
+    /// assert_eq!(zsync::fs::read_to_string(&path)?, "new data");
+    /// zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn write(&mut self, write: bool) -> &mut OpenOptions {
         self.0.write(write);
         self
     }
 
     /// Append mode: every write goes to the end (implies write access).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let path = std::env::temp_dir().join(format!("zsync-oo-append-doc-{}", std::process::id()));
+    /// zsync::fs::write(&path, "one\n")?;
+    /// let mut file = zsync::fs::OpenOptions::new().append(true).open(&path)?;
+    /// file.write_all(b"two\n")?;
+    /// assert_eq!(zsync::fs::read_to_string(&path)?, "one\ntwo\n");
+    /// zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn append(&mut self, append: bool) -> &mut OpenOptions {
         self.0.append(append);
         self
     }
 
     /// Truncate an existing file to length 0 (needs write access).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use zsync::fs::OpenOptions;
+    /// let path = std::env::temp_dir().join(format!("zsync-oo-trunc-doc-{}", std::process::id()));
+    /// zsync::fs::write(&path, "old data")?;
+    /// let mut file = OpenOptions::new().write(true).truncate(true).open(&path)?;
+    /// file.write_all(b"new")?;
+    /// assert_eq!(zsync::fs::read_to_string(&path)?, "new");
+    /// zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn truncate(&mut self, truncate: bool) -> &mut OpenOptions {
         self.0.truncate(truncate);
         self
     }
 
     /// Create the file if it does not exist (needs write or append access).
+    ///
+    /// ```
+    /// use zsync::fs::OpenOptions;
+    /// let path = std::env::temp_dir().join(format!("zsync-oo-create-doc-{}", std::process::id()));
+    /// let err = OpenOptions::new().write(true).open(&path).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// OpenOptions::new().write(true).create(true).open(&path)?;
+    /// assert!(zsync::fs::metadata(&path)?.is_file());
+    /// zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn create(&mut self, create: bool) -> &mut OpenOptions {
         self.0.create(create);
         self
@@ -620,6 +693,18 @@ impl OpenOptions {
 
     /// Create the file, failing with `AlreadyExists` if it exists (atomically; symlinks are
     /// not followed). Overrides `create` and `truncate`.
+    ///
+    /// ```
+    /// use zsync::fs::OpenOptions;
+    /// let path = std::env::temp_dir().join(format!("zsync-oo-excl-doc-{}", std::process::id()));
+    /// let mut options = OpenOptions::new();
+    /// options.write(true).create_new(true);
+    /// options.open(&path)?;
+    /// let err = options.open(&path).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+    /// zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn create_new(&mut self, create_new: bool) -> &mut OpenOptions {
         self.0.create_new(create_new);
         self
@@ -629,6 +714,23 @@ impl OpenOptions {
     ///
     /// # Errors
     /// As std: `InvalidInput` for a combination std rejects, the OS's error otherwise.
+    ///
+    /// ```
+    /// use std::io::{Read, Seek, Write};
+    /// let path = std::env::temp_dir().join(format!("zsync-oo-open-doc-{}", std::process::id()));
+    /// let text = zsync::run(move || -> std::io::Result<String> {
+    ///     let mut options = zsync::fs::OpenOptions::new();
+    ///     let mut file = options.read(true).write(true).create(true).open(&path)?;
+    ///     file.write_all(b"on a green thread")?;
+    ///     file.rewind()?;
+    ///     let mut text = String::new();
+    ///     file.read_to_string(&mut text)?;
+    ///     zsync::fs::remove_file(&path)?;
+    ///     Ok(text)
+    /// })?;
+    /// assert_eq!(text, "on a green thread");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open<P: AsRef<Path>>(&self, path: P) -> io::Result<File> {
         op::open(path.as_ref(), &self.0).map(File::from_std)
     }
@@ -1005,12 +1107,32 @@ pub struct DirEntry {
 
 impl DirEntry {
     /// The full path: the directory's path joined with the file name.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("zsync-de-path-doc-{}", std::process::id()));
+    /// zsync::fs::create_dir(&dir)?;
+    /// zsync::fs::write(dir.join("a.txt"), "")?;
+    /// let entry = zsync::fs::read_dir(&dir)?.next().unwrap()?;
+    /// assert_eq!(entry.path(), dir.join("a.txt"));
+    /// zsync::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[must_use]
     pub fn path(&self) -> PathBuf {
         self.entry.path()
     }
 
     /// The entry's name within its directory.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("zsync-de-name-doc-{}", std::process::id()));
+    /// zsync::fs::create_dir(&dir)?;
+    /// zsync::fs::write(dir.join("a.txt"), "")?;
+    /// let entry = zsync::fs::read_dir(&dir)?.next().unwrap()?;
+    /// assert_eq!(entry.file_name(), "a.txt");
+    /// zsync::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[must_use]
     pub fn file_name(&self) -> OsString {
         self.entry.file_name()
@@ -1020,6 +1142,16 @@ impl DirEntry {
     ///
     /// # Errors
     /// As std (`NotFound` if the entry was removed since it was listed).
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("zsync-de-meta-doc-{}", std::process::id()));
+    /// zsync::fs::create_dir(&dir)?;
+    /// zsync::os::unix::fs::symlink("/", dir.join("link"))?;
+    /// let entry = zsync::fs::read_dir(&dir)?.next().unwrap()?;
+    /// assert!(entry.metadata()?.is_symlink()); // the link itself, not `/`
+    /// zsync::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn metadata(&self) -> io::Result<Metadata> {
         op::entry_metadata(&self.entry)
     }
@@ -1029,6 +1161,15 @@ impl DirEntry {
     ///
     /// # Errors
     /// As std.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("zsync-de-type-doc-{}", std::process::id()));
+    /// zsync::fs::create_dir_all(dir.join("sub"))?;
+    /// let entry = zsync::fs::read_dir(&dir)?.next().unwrap()?;
+    /// assert!(entry.file_type()?.is_dir());
+    /// zsync::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn file_type(&self) -> io::Result<FileType> {
         match self.file_type {
             Some(file_type) => Ok(file_type),
@@ -1068,6 +1209,14 @@ pub struct DirBuilder {
 
 impl DirBuilder {
     /// A builder that creates one directory with mode 0o777 (before the umask).
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("zsync-db-new-doc-{}", std::process::id()));
+    /// zsync::fs::DirBuilder::new().create(&dir)?;
+    /// assert!(zsync::fs::metadata(&dir)?.is_dir());
+    /// zsync::fs::remove_dir(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[must_use]
     pub fn new() -> DirBuilder {
         DirBuilder {
@@ -1077,6 +1226,18 @@ impl DirBuilder {
     }
 
     /// Whether missing parents are created too (and an existing directory is no error).
+    ///
+    /// ```
+    /// use zsync::fs::DirBuilder;
+    /// let dir = std::env::temp_dir().join(format!("zsync-db-rec-doc-{}", std::process::id()));
+    /// let err = DirBuilder::new().create(dir.join("a/b")).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// DirBuilder::new().recursive(true).create(dir.join("a/b"))?;
+    /// DirBuilder::new().recursive(true).create(dir.join("a/b"))?; // exists: no error
+    /// assert!(zsync::fs::metadata(dir.join("a/b"))?.is_dir());
+    /// zsync::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn recursive(&mut self, recursive: bool) -> &mut DirBuilder {
         self.recursive = recursive;
         self
@@ -1086,6 +1247,16 @@ impl DirBuilder {
     ///
     /// # Errors
     /// As std.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("zsync-db-create-doc-{}", std::process::id()));
+    /// let builder = zsync::fs::DirBuilder::new();
+    /// builder.create(&dir)?;
+    /// let err = builder.create(&dir).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+    /// zsync::fs::remove_dir(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn create<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
         op::create_dir(path.as_ref(), self.recursive, self.mode)
     }

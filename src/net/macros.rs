@@ -133,21 +133,74 @@ macro_rules! timeouts {
     () => {
         /// Sets the read timeout: a read that waits longer fails with `WouldBlock`, as std's
         /// does on Unix. `Some(Duration::ZERO)` is an InvalidInput error.
+        ///
+        /// ```
+        /// use std::io::Read;
+        /// use std::time::Duration;
+        /// use zsync::net::{TcpListener, TcpStream};
+        /// let listener = TcpListener::bind("127.0.0.1:0")?;
+        /// let mut stream = TcpStream::connect(listener.local_addr()?)?;
+        /// stream.set_read_timeout(Some(Duration::from_millis(10)))?;
+        /// let err = stream.read(&mut [0; 1]).unwrap_err();
+        /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+        /// let err = stream.set_read_timeout(Some(Duration::ZERO)).unwrap_err();
+        /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub fn set_read_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
             self.0.set_timeout(Direction::Read, dur)
         }
 
         /// Sets the write timeout, like `set_read_timeout`.
+        ///
+        /// ```
+        /// use std::io::Write;
+        /// use std::time::Duration;
+        /// use zsync::net::{TcpListener, TcpStream};
+        /// let listener = TcpListener::bind("127.0.0.1:0")?;
+        /// let mut stream = TcpStream::connect(listener.local_addr()?)?;
+        /// stream.set_write_timeout(Some(Duration::from_millis(10)))?;
+        /// // Nobody reads: once the buffers are full, a write waits 10 ms and fails.
+        /// let err = loop {
+        ///     if let Err(e) = stream.write(&[0; 65536]) {
+        ///         break e;
+        ///     }
+        /// };
+        /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub fn set_write_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
             self.0.set_timeout(Direction::Write, dur)
         }
 
-        /// The read timeout.
+        /// The read timeout; `None` (the default) means reads wait indefinitely.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use zsync::net::{TcpListener, TcpStream};
+        /// let listener = TcpListener::bind("127.0.0.1:0")?;
+        /// let stream = TcpStream::connect(listener.local_addr()?)?;
+        /// assert_eq!(stream.read_timeout()?, None);
+        /// stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+        /// assert_eq!(stream.read_timeout()?, Some(Duration::from_secs(1)));
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
             Ok(self.0.timeout(Direction::Read))
         }
 
-        /// The write timeout.
+        /// The write timeout; `None` (the default) means writes wait indefinitely.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use zsync::net::{TcpListener, TcpStream};
+        /// let listener = TcpListener::bind("127.0.0.1:0")?;
+        /// let stream = TcpStream::connect(listener.local_addr()?)?;
+        /// assert_eq!(stream.write_timeout()?, None);
+        /// stream.set_write_timeout(Some(Duration::from_secs(1)))?;
+        /// assert_eq!(stream.write_timeout()?, Some(Duration::from_secs(1)));
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
             Ok(self.0.timeout(Direction::Write))
         }

@@ -104,17 +104,49 @@ impl Command {
     /// A command for `program`, like `std::process::Command::new`: no arguments, the parent's
     /// environment and working directory, and standard streams inherited for `spawn` and
     /// `status` (`output` pipes standard output and error, and gives a null standard input).
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let out = Command::new("echo").output()?;
+    /// assert!(out.status.success());
+    /// assert_eq!(out.stdout, b"\n"); // no arguments: an empty line
+    ///
+    /// let missing = Command::new("no-such-program").status();
+    /// assert_eq!(missing.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new<S: AsRef<OsStr>>(program: S) -> Command {
         Command::from(std::process::Command::new(program))
     }
 
     /// Adds an argument.
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let out = Command::new("sh")
+    ///     .arg("-c")
+    ///     .arg("echo $# $1")
+    ///     .arg("sh")
+    ///     .arg("one arg")
+    ///     .output()?;
+    /// assert_eq!(out.stdout, b"1 one arg\n"); // one `arg`, one argument, spaces and all
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn arg<S: AsRef<OsStr>>(&mut self, arg: S) -> &mut Command {
         self.inner.arg(arg);
         self
     }
 
     /// Adds arguments.
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let out = Command::new("echo")
+    ///     .args(["-n", "hello", "world"])
+    ///     .output()?;
+    /// assert_eq!(out.stdout, b"hello world");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn args<I, S>(&mut self, args: I) -> &mut Command
     where
         I: IntoIterator<Item = S>,
@@ -125,12 +157,33 @@ impl Command {
     }
 
     /// Sets an environment variable for the child.
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let out = Command::new("sh")
+    ///     .args(["-c", "echo $GREETING"])
+    ///     .env("GREETING", "hi")
+    ///     .output()?;
+    /// assert_eq!(out.stdout, b"hi\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn env<K: AsRef<OsStr>, V: AsRef<OsStr>>(&mut self, key: K, val: V) -> &mut Command {
         self.inner.env(key, val);
         self
     }
 
     /// Sets environment variables for the child.
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let vars = [("FIRST", "1"), ("SECOND", "2")];
+    /// let out = Command::new("sh")
+    ///     .args(["-c", "echo $FIRST$SECOND"])
+    ///     .envs(vars)
+    ///     .output()?;
+    /// assert_eq!(out.stdout, b"12\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
     where
         I: IntoIterator<Item = (K, V)>,
@@ -142,24 +195,70 @@ impl Command {
     }
 
     /// Removes an environment variable from the child's environment.
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let out = Command::new("sh")
+    ///     .args(["-c", "echo ${HOME-unset}"])
+    ///     .env_remove("HOME")
+    ///     .output()?;
+    /// assert_eq!(out.stdout, b"unset\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn env_remove<K: AsRef<OsStr>>(&mut self, key: K) -> &mut Command {
         self.inner.env_remove(key);
         self
     }
 
     /// Starts the child with an empty environment (plus what `env` adds afterwards).
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let out = Command::new("sh")
+    ///     .args(["-c", "echo ${HOME-unset} $ONLY"])
+    ///     .env_clear()
+    ///     .env("ONLY", "me")
+    ///     .output()?;
+    /// assert_eq!(out.stdout, b"unset me\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn env_clear(&mut self) -> &mut Command {
         self.inner.env_clear();
         self
     }
 
     /// Sets the child's working directory.
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let out = Command::new("sh")
+    ///     .args(["-c", "pwd"])
+    ///     .current_dir("/")
+    ///     .output()?;
+    /// assert_eq!(out.stdout, b"/\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn current_dir<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
         self.inner.current_dir(dir);
         self
     }
 
     /// Sets the child's standard input.
+    ///
+    /// ```
+    /// use zsync::process::{Command, Stdio};
+    /// let mut echo = Command::new("echo")
+    ///     .arg("piped")
+    ///     .stdout(Stdio::piped())
+    ///     .spawn()?;
+    /// // One child's standard output as the next one's standard input.
+    /// let out = Command::new("cat")
+    ///     .stdin(echo.stdout.take().unwrap())
+    ///     .output()?;
+    /// assert!(echo.wait()?.success());
+    /// assert_eq!(out.stdout, b"piped\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stdin<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
         self.inner.stdin(cfg);
         self.stdio_set[0] = true;
@@ -167,6 +266,17 @@ impl Command {
     }
 
     /// Sets the child's standard output.
+    ///
+    /// ```
+    /// use zsync::process::{Command, Stdio};
+    /// let out = Command::new("echo")
+    ///     .arg("gone")
+    ///     .stdout(Stdio::null())
+    ///     .output()?;
+    /// assert!(out.status.success());
+    /// assert!(out.stdout.is_empty()); // `output` keeps the setting
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stdout<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
         self.inner.stdout(cfg);
         self.stdio_set[1] = true;
@@ -174,6 +284,20 @@ impl Command {
     }
 
     /// Sets the child's standard error.
+    ///
+    /// ```
+    /// use zsync::io::Read;
+    /// use zsync::process::{Command, Stdio};
+    /// let mut child = Command::new("sh")
+    ///     .args(["-c", "echo oops >&2"])
+    ///     .stderr(Stdio::piped())
+    ///     .spawn()?;
+    /// let mut err = String::new();
+    /// child.stderr.take().unwrap().read_to_string(&mut err)?;
+    /// assert!(child.wait()?.success());
+    /// assert_eq!(err, "oops\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stderr<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
         self.inner.stderr(cfg);
         self.stdio_set[2] = true;
@@ -186,6 +310,16 @@ impl Command {
     /// # Errors
     /// As std: `NotFound` for a missing program, `PermissionDenied` for one that is not
     /// executable, the error of a failed `pre_exec` hook or `current_dir`, ...
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let status = zsync::run(|| Command::new("sh").args(["-c", "exit 7"]).spawn()?.wait())?;
+    /// assert_eq!(status.code(), Some(7));
+    ///
+    /// let missing = Command::new("no-such-program").spawn();
+    /// assert_eq!(missing.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn spawn(&mut self) -> io::Result<Child> {
         self.inner.spawn().map(Child::from)
     }
@@ -196,6 +330,19 @@ impl Command {
     ///
     /// # Errors
     /// As `spawn`, and any error reading the pipes or waiting.
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let out = zsync::run(|| {
+    ///     Command::new("sh")
+    ///         .args(["-c", "echo out; echo err >&2; exit 1"])
+    ///         .output()
+    /// })?;
+    /// assert_eq!(out.status.code(), Some(1));
+    /// assert_eq!(out.stdout, b"out\n");
+    /// assert_eq!(out.stderr, b"err\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn output(&mut self) -> io::Result<Output> {
         if !in_runtime() {
             return self.inner.output();
@@ -229,6 +376,14 @@ impl Command {
     ///
     /// # Errors
     /// As `spawn`, and any error waiting.
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let status = zsync::run(|| Command::new("false").status())?;
+    /// assert!(!status.success());
+    /// assert_eq!(status.code(), Some(1));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn status(&mut self) -> io::Result<ExitStatus> {
         if !in_runtime() {
             return self.inner.status();
@@ -237,21 +392,60 @@ impl Command {
     }
 
     /// The program, as given to `new`.
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let cmd = Command::new("echo");
+    /// assert_eq!(cmd.get_program(), "echo");
+    /// ```
     pub fn get_program(&self) -> &OsStr {
         self.inner.get_program()
     }
 
     /// The arguments (not the program).
+    ///
+    /// ```
+    /// use std::ffi::OsStr;
+    /// use zsync::process::Command;
+    /// let mut cmd = Command::new("echo");
+    /// cmd.arg("first").arg("second");
+    /// let args: Vec<&OsStr> = cmd.get_args().collect();
+    /// assert_eq!(args, &["first", "second"]);
+    /// ```
     pub fn get_args(&self) -> CommandArgs<'_> {
         self.inner.get_args()
     }
 
     /// The environment changes: `(key, Some(value))` set, `(key, None)` removed.
+    ///
+    /// ```
+    /// use std::ffi::OsStr;
+    /// use zsync::process::Command;
+    /// let mut cmd = Command::new("sh");
+    /// cmd.env("TERM", "dumb").env_remove("TZ");
+    /// let envs: Vec<(&OsStr, Option<&OsStr>)> = cmd.get_envs().collect();
+    /// assert_eq!(
+    ///     envs,
+    ///     &[
+    ///         (OsStr::new("TERM"), Some(OsStr::new("dumb"))),
+    ///         (OsStr::new("TZ"), None)
+    ///     ]
+    /// );
+    /// ```
     pub fn get_envs(&self) -> CommandEnvs<'_> {
         self.inner.get_envs()
     }
 
     /// The working directory, if set.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use zsync::process::Command;
+    /// let mut cmd = Command::new("sh");
+    /// assert_eq!(cmd.get_current_dir(), None);
+    /// cmd.current_dir("/");
+    /// assert_eq!(cmd.get_current_dir(), Some(Path::new("/")));
+    /// ```
     pub fn get_current_dir(&self) -> Option<&Path> {
         self.inner.get_current_dir()
     }
@@ -288,6 +482,21 @@ impl fmt::Debug for Command {
 
 /// A running or exited child process, like `std::process::Child`. Dropping it neither kills
 /// nor waits for the process.
+///
+/// ```
+/// use zsync::io::Write;
+/// use zsync::process::{Command, Stdio};
+/// let status = zsync::run(|| {
+///     let mut child = Command::new("sh")
+///         .args(["-c", "read code; exit $code"])
+///         .stdin(Stdio::piped())
+///         .spawn()?;
+///     child.stdin.as_mut().unwrap().write_all(b"5\n")?;
+///     child.wait() // closes standard input first
+/// })?;
+/// assert_eq!(status.code(), Some(5));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Child {
     /// The child's standard input, if piped. `wait` closes it first.
     pub stdin: Option<ChildStdin>,
@@ -318,11 +527,33 @@ impl Child {
     ///
     /// # Errors
     /// As std.
+    ///
+    /// ```
+    /// use zsync::os::unix::process::ExitStatusExt;
+    /// use zsync::process::Command;
+    /// let mut child = Command::new("sleep").arg("100").spawn()?;
+    /// child.kill()?;
+    /// assert_eq!(child.wait()?.signal(), Some(9)); // SIGKILL
+    /// assert!(child.kill().is_ok()); // already reaped
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn kill(&mut self) -> io::Result<()> {
         self.inner.kill()
     }
 
     /// The process id.
+    ///
+    /// ```
+    /// use zsync::process::{Command, Stdio};
+    /// let child = Command::new("sh")
+    ///     .args(["-c", "echo $$"])
+    ///     .stdout(Stdio::piped())
+    ///     .spawn()?;
+    /// let pid = child.id();
+    /// let out = child.wait_with_output()?;
+    /// assert_eq!(out.stdout, format!("{pid}\n").as_bytes());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn id(&self) -> u32 {
         self.inner.id()
     }
@@ -334,6 +565,20 @@ impl Child {
     /// # Errors
     /// As std; and a green thread that is cancelled or timed out unwinds from here (the child
     /// is not killed, and a later `wait` still works).
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let status = zsync::run(|| -> std::io::Result<_> {
+    ///     let mut child = Command::new("sh")
+    ///         .args(["-c", "sleep 0.1; exit 4"])
+    ///         .spawn()?;
+    ///     let status = child.wait()?; // parks this green thread only
+    ///     assert_eq!(child.wait()?, status); // the same status again
+    ///     Ok(status)
+    /// })?;
+    /// assert_eq!(status.code(), Some(4));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
         if !in_runtime() {
@@ -348,6 +593,16 @@ impl Child {
     ///
     /// # Errors
     /// As std.
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let mut child = Command::new("sleep").arg("100").spawn()?;
+    /// assert_eq!(child.try_wait()?, None); // still running
+    /// child.kill()?;
+    /// let status = child.wait()?;
+    /// assert_eq!(child.try_wait()?, Some(status));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         self.inner.try_wait()
     }
@@ -357,6 +612,20 @@ impl Child {
     ///
     /// # Errors
     /// Any error reading or waiting.
+    ///
+    /// ```
+    /// use zsync::io::Write;
+    /// use zsync::process::{Command, Stdio};
+    /// let mut child = Command::new("cat")
+    ///     .stdin(Stdio::piped())
+    ///     .stdout(Stdio::piped())
+    ///     .spawn()?;
+    /// child.stdin.as_mut().unwrap().write_all(b"meow")?;
+    /// let out = zsync::run(move || child.wait_with_output())?; // cat sees the end of its input
+    /// assert!(out.status.success());
+    /// assert_eq!(out.stdout, b"meow");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait_with_output(mut self) -> io::Result<Output> {
         drop(self.stdin.take());
         if !in_runtime() {

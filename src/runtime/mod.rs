@@ -300,6 +300,16 @@ impl std::fmt::Debug for Runtime {
 }
 
 /// A cheap, cloneable reference to a runtime, usable from any thread.
+///
+/// ```
+/// let rt = zsync::Runtime::new()?;
+/// let handle = rt.handle();
+/// let answer = std::thread::spawn(move || handle.block_on(|| 6 * 7))
+///     .join()
+///     .unwrap();
+/// assert_eq!(answer, 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Handle {
     pub(crate) shared: Arc<Shared>,
@@ -316,6 +326,13 @@ impl std::fmt::Debug for Handle {
 impl Runtime {
     /// A runtime with the default settings: one worker per available CPU, 256 KiB stacks.
     ///
+    /// ```
+    /// let rt = zsync::Runtime::new()?;
+    /// let cpus = std::thread::available_parallelism()?.get();
+    /// assert_eq!(rt.handle().worker_threads(), cpus);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// If a worker OS thread cannot be started.
     pub fn new() -> io::Result<Runtime> {
@@ -323,6 +340,12 @@ impl Runtime {
     }
 
     /// A [`Builder`] to configure a runtime.
+    ///
+    /// ```
+    /// let rt = zsync::Runtime::builder().worker_threads(2).build()?;
+    /// assert_eq!(rt.handle().worker_threads(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn builder() -> Builder {
         Builder::new()
     }
@@ -383,6 +406,17 @@ impl Runtime {
     /// Runs `f` as a green thread and blocks the calling thread until it returns its value. A
     /// panic in `f` is resumed here.
     ///
+    /// ```
+    /// use std::panic::{catch_unwind, AssertUnwindSafe};
+    /// let rt = zsync::Runtime::new()?;
+    /// let data = vec![1, 2, 3];
+    /// assert_eq!(rt.block_on(move || data.iter().sum::<i32>()), 6);
+    ///
+    /// let caught = catch_unwind(AssertUnwindSafe(|| rt.block_on(|| panic!("boom"))));
+    /// assert_eq!(caught.unwrap_err().downcast_ref::<&str>(), Some(&"boom"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Panics
     /// If `f` panics; as [`Runtime::spawn`] otherwise.
     pub fn block_on<F, T>(&self, f: F) -> T
@@ -394,6 +428,14 @@ impl Runtime {
     }
 
     /// Spawns a green thread on this runtime.
+    ///
+    /// ```
+    /// let rt = zsync::Runtime::new()?;
+    /// let handles: Vec<_> = (0..4).map(|i| rt.spawn(move || i * 10)).collect();
+    /// let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    /// assert_eq!(results, [0, 10, 20, 30]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Panics
     /// If no stack can be mapped for it (see [`crate::thread::Builder::spawn`] for the error),
@@ -408,6 +450,14 @@ impl Runtime {
 
     /// A handle to this runtime.
     ///
+    /// ```
+    /// let rt = zsync::Runtime::builder().worker_threads(2).build()?;
+    /// let handle = rt.handle();
+    /// let h = handle.spawn(|| zsync::runtime::Handle::current().worker_threads());
+    /// assert_eq!(h.join().unwrap(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Panics
     /// In a forked child if the runtime was built before `fork()` (see the type's docs).
     #[track_caller]
@@ -417,6 +467,18 @@ impl Runtime {
     }
 
     /// Counters and gauges of this runtime.
+    ///
+    /// ```
+    /// let rt = zsync::Runtime::new()?;
+    /// rt.block_on(|| {
+    ///     let handles: Vec<_> = (0..10).map(|i| zsync::spawn(move || i)).collect();
+    ///     for h in handles {
+    ///         h.join().unwrap();
+    ///     }
+    /// });
+    /// assert_eq!(rt.metrics().spawns, 11); // the ten, and `block_on`'s own green thread
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn metrics(&self) -> Metrics {
         self.handle.metrics()
     }
@@ -521,6 +583,13 @@ fn shut_down(shared: &Shared, workers: Vec<std::thread::JoinHandle<()>>) {
 impl Handle {
     /// The runtime the calling code runs on.
     ///
+    /// ```
+    /// let rt = zsync::Runtime::builder().worker_threads(3).build()?;
+    /// let workers = rt.block_on(|| zsync::runtime::Handle::current().worker_threads());
+    /// assert_eq!(workers, 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Panics
     /// Outside any zsync runtime, with a message that says so; see [`Handle::try_current`].
     pub fn current() -> Handle {
@@ -531,11 +600,27 @@ impl Handle {
     }
 
     /// The runtime the calling code runs on, or `None` outside any zsync runtime.
+    ///
+    /// ```
+    /// use zsync::runtime::Handle;
+    /// assert!(Handle::try_current().is_none()); // a plain OS thread
+    /// assert!(zsync::run(|| Handle::try_current().is_some()));
+    /// ```
     pub fn try_current() -> Option<Handle> {
         context::current().runtime().map(|shared| Handle { shared })
     }
 
     /// Spawns a green thread on this runtime.
+    ///
+    /// ```
+    /// let rt = zsync::Runtime::new()?;
+    /// let handle = rt.handle();
+    /// let h = std::thread::spawn(move || handle.spawn(|| "spawned from another OS thread"))
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(h.join().unwrap(), "spawned from another OS thread");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Panics
     /// If no stack can be mapped for it, or in a forked child if the runtime was built before
@@ -551,6 +636,16 @@ impl Handle {
 
     /// Runs `f` as a green thread on this runtime and blocks the calling thread (parks the
     /// calling green thread) until it returns; a panic in `f` is resumed here.
+    ///
+    /// ```
+    /// let a = zsync::Runtime::new()?;
+    /// let b = zsync::Runtime::builder().worker_threads(1).build()?;
+    /// let on_b = b.handle();
+    /// // A green thread of `a` waits (parked) for one on `b`.
+    /// let answer = a.block_on(move || on_b.block_on(|| 6 * 7));
+    /// assert_eq!(answer, 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn block_on<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
@@ -582,16 +677,44 @@ impl Handle {
     }
 
     /// Counters and gauges of this runtime.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// zsync::run(|| {
+    ///     let handle = zsync::runtime::Handle::current();
+    ///     let sleeper = zsync::spawn(|| zsync::thread::sleep(Duration::from_millis(20)));
+    ///     let metrics = handle.metrics();
+    ///     assert_eq!(metrics.live, 2); // this green thread and the sleeper
+    ///     assert_eq!(metrics.workers.len(), handle.worker_threads());
+    ///     sleeper.join().unwrap();
+    /// });
+    /// ```
     pub fn metrics(&self) -> Metrics {
         Metrics::collect(&self.shared)
     }
 
     /// Lists the runtime's live green threads; see [`Runtime::dump`].
+    ///
+    /// ```
+    /// use zsync::runtime::{Handle, ThreadState};
+    /// zsync::run(|| {
+    ///     let me = zsync::thread::current().id();
+    ///     let dump = Handle::current().dump();
+    ///     let listed = dump.threads().iter().find(|t| t.id == me).unwrap();
+    ///     assert_eq!(listed.state, ThreadState::Running);
+    /// });
+    /// ```
     pub fn dump(&self) -> Dump {
         dump::collect(&self.shared)
     }
 
     /// The number of worker OS threads.
+    ///
+    /// ```
+    /// let rt = zsync::Runtime::builder().worker_threads(2).build()?;
+    /// assert_eq!(rt.handle().worker_threads(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn worker_threads(&self) -> usize {
         self.shared.workers.len()
     }

@@ -38,12 +38,41 @@ pub type Result<T> = std::thread::Result<T>;
 
 /// Blocks the calling thread until its token is available, like `std::thread::park`; on a green
 /// thread only the green thread waits. A park point: a pending cancellation unwinds from here.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// let flag = Arc::new(AtomicBool::new(false));
+/// let parked = zsync::thread::spawn({
+///     let flag = flag.clone();
+///     move || {
+///         // Parks until unparked; a spurious wake-up just looks at the flag again.
+///         while !flag.load(Ordering::Acquire) {
+///             zsync::thread::park();
+///         }
+///     }
+/// });
+/// flag.store(true, Ordering::Release);
+/// parked.thread().unpark();
+/// assert!(parked.join().is_ok());
+/// ```
 #[inline]
 pub fn park() {
     park::park();
 }
 
 /// Like [`park`], but gives up after `dur`.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let start = Instant::now();
+/// zsync::thread::park_timeout(Duration::from_millis(5)); // nobody unparks: gives up
+/// assert!(start.elapsed() >= Duration::from_millis(5));
+///
+/// zsync::thread::current().unpark(); // the token is available: returns at once
+/// zsync::thread::park_timeout(Duration::from_secs(10));
+/// assert!(start.elapsed() < Duration::from_secs(10));
+/// ```
 #[inline]
 pub fn park_timeout(dur: Duration) {
     park::park_until(Instant::now().checked_add(dur));
@@ -51,6 +80,22 @@ pub fn park_timeout(dur: Duration) {
 
 /// Lets other green threads on this worker run (on an OS thread: `std::thread::yield_now`). A
 /// park point.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// let rt = zsync::runtime::Builder::new().worker_threads(1).build()?;
+/// let done = Arc::new(AtomicBool::new(false));
+/// let flag = done.clone();
+/// rt.block_on(move || {
+///     zsync::spawn(move || flag.store(true, Ordering::Release));
+///     // One worker: the spawned green thread runs only when this one lets it.
+///     while !done.load(Ordering::Acquire) {
+///         zsync::thread::yield_now();
+///     }
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[inline]
 pub fn yield_now() {
     park::yield_now();
@@ -58,6 +103,13 @@ pub fn yield_now() {
 
 /// Puts the calling thread to sleep for at least `dur`; the same function as
 /// [`zsync::time::sleep`](crate::time::sleep).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let start = Instant::now();
+/// zsync::thread::sleep(Duration::from_millis(5));
+/// assert!(start.elapsed() >= Duration::from_millis(5));
+/// ```
 #[inline]
 pub fn sleep(dur: Duration) {
     park::sleep_until(Instant::now().checked_add(dur));
@@ -65,6 +117,24 @@ pub fn sleep(dur: Duration) {
 
 /// True while the calling green thread (or OS thread) is unwinding, like
 /// `std::thread::panicking`, but answered for the green thread, not the OS thread under it.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// static UNWINDING: AtomicBool = AtomicBool::new(false);
+/// struct Probe;
+/// impl Drop for Probe {
+///     fn drop(&mut self) {
+///         UNWINDING.store(zsync::thread::panicking(), Ordering::Relaxed);
+///     }
+/// }
+/// let h = zsync::thread::spawn(|| {
+///     let _probe = Probe;
+///     panic!("unwinding");
+/// });
+/// assert!(h.join().is_err());
+/// assert!(UNWINDING.load(Ordering::Relaxed));
+/// assert!(!zsync::thread::panicking());
+/// ```
 #[inline]
 pub fn panicking() -> bool {
     park::panicking()
@@ -93,12 +163,29 @@ pub fn shield<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// A park point that does not park: CPU-bound loops call it to stay cancellable.
+///
+/// ```
+/// let spinner = zsync::thread::spawn(|| loop {
+///     zsync::thread::check_cancel(); // a CPU-bound loop that never parks
+/// });
+/// let err = spinner.cancel().unwrap_err();
+/// assert!(err.is::<zsync::thread::Cancelled>());
+/// ```
 pub fn check_cancel() {
     crate::runtime::monitor::coop::poll();
     park::park_point();
 }
 
 /// Green-thread factory, like `std::thread::Builder`.
+///
+/// ```
+/// let handle = zsync::thread::Builder::new()
+///     .name("answer".into())
+///     .stack_size(64 * 1024)
+///     .spawn(|| (zsync::thread::current().name().map(str::to_owned), 6 * 7))?;
+/// assert_eq!(handle.join().unwrap(), (Some("answer".to_owned()), 42));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct Builder {
     name: Option<String>,
@@ -107,6 +194,13 @@ pub struct Builder {
 
 impl Builder {
     /// A builder with no name and the runtime's default stack size.
+    ///
+    /// ```
+    /// let builder = zsync::thread::Builder::new();
+    /// let handle = builder.spawn(|| zsync::thread::current().name().is_none())?;
+    /// assert!(handle.join().unwrap());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> Builder {
         Builder::default()
     }
@@ -141,6 +235,20 @@ impl Builder {
     }
 
     /// Spawns the green thread on the current runtime, or on the global one outside any.
+    ///
+    /// ```
+    /// use zsync::runtime::Handle;
+    /// use zsync::thread::Builder;
+    ///
+    /// let handle = Builder::new().spawn(|| 2 + 2)?;
+    /// assert_eq!(handle.join().unwrap(), 4);
+    ///
+    /// let rt = zsync::Runtime::builder().worker_threads(1).build()?;
+    /// let h = rt.block_on(|| Builder::new().spawn(Handle::current))?;
+    /// // Spawned from a green thread of `rt`: it runs on `rt`, not on the global runtime.
+    /// assert_eq!(h.join().unwrap().worker_threads(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Errors
     /// `InvalidInput` for a bad stack size or a name with a NUL byte; `OutOfMemory` when no

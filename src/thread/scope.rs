@@ -98,6 +98,23 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 impl Builder {
     /// Spawns a scoped green thread with this builder's settings.
     ///
+    /// ```
+    /// let a = vec![1, 2, 3];
+    /// let mut x = 0;
+    /// zsync::thread::scope(|s| {
+    ///     let first = zsync::thread::Builder::new()
+    ///         .name("first".into())
+    ///         .spawn_scoped(s, || {
+    ///             (zsync::thread::current().name() == Some("first"), a.len())
+    ///         })?;
+    ///     zsync::thread::Builder::new().spawn_scoped(s, || x += a[0] + a[2])?;
+    ///     assert_eq!(first.join().unwrap(), (true, 3));
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// assert_eq!(x, 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`Builder::spawn`].
     pub fn spawn_scoped<'scope, 'env, F, T>(

@@ -24,11 +24,27 @@ pub fn sleep(dur: Duration) {
 }
 
 /// Puts the calling thread to sleep until `deadline`. A park point.
+///
+/// ```
+/// use zsync::time::{sleep_until, Duration, Instant};
+/// let deadline = Instant::now() + Duration::from_millis(5);
+/// sleep_until(deadline);
+/// assert!(Instant::now() >= deadline);
+/// ```
 pub fn sleep_until(deadline: Instant) {
     park::sleep_until(Some(deadline));
 }
 
 /// The error of a [`timeout`] whose deadline passed.
+///
+/// ```
+/// use zsync::time::{sleep, timeout, Duration, Elapsed};
+/// let err: Elapsed =
+///     timeout(Duration::from_millis(1), || sleep(Duration::from_secs(10))).unwrap_err();
+/// assert_eq!(err.to_string(), "deadline has elapsed");
+/// let err = std::io::Error::from(err);
+/// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Elapsed(());
 
@@ -86,6 +102,17 @@ pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
 
 /// Ticks at a fixed period without drift: each tick is scheduled from the previous deadline,
 /// not from when the previous `tick` returned (like tokio's `Interval`).
+///
+/// ```
+/// use zsync::time::{interval, sleep, Duration};
+/// let mut ticks = interval(Duration::from_millis(2));
+/// let start = ticks.tick();
+/// sleep(Duration::from_millis(7)); // busy: the ticks at +2, +4 and +6 ms are missed
+/// // They complete at once, each still at its own scheduled instant.
+/// assert_eq!(ticks.tick(), start + Duration::from_millis(2));
+/// assert_eq!(ticks.tick(), start + Duration::from_millis(4));
+/// assert_eq!(ticks.tick(), start + Duration::from_millis(6));
+/// ```
 #[derive(Debug)]
 pub struct Interval {
     /// The next tick; `None` once it would be too far away to be an `Instant` (a period such
@@ -121,6 +148,15 @@ impl Interval {
     /// was busy complete at once (burst), as tokio's default does. A tick too far away to be an
     /// `Instant` (after the first, with a period like `Duration::MAX`) never comes: the call
     /// waits until it is cancelled or its `timeout()` expires.
+    ///
+    /// ```
+    /// use zsync::time::{interval, Duration, Instant};
+    /// let mut ticks = interval(Duration::from_millis(5));
+    /// let first = ticks.tick(); // at once
+    /// let second = ticks.tick();
+    /// assert_eq!(second - first, Duration::from_millis(5));
+    /// assert!(Instant::now() >= second);
+    /// ```
     pub fn tick(&mut self) -> Instant {
         let Some(deadline) = self.next else {
             park::sleep_until(None);
@@ -132,6 +168,12 @@ impl Interval {
     }
 
     /// The period.
+    ///
+    /// ```
+    /// use zsync::time::{interval, Duration};
+    /// let ticks = interval(Duration::from_millis(250));
+    /// assert_eq!(ticks.period(), Duration::from_millis(250));
+    /// ```
     pub fn period(&self) -> Duration {
         self.period
     }

@@ -55,6 +55,23 @@ pub struct UnixListener(IoSource<std_unix::UnixListener>);
 pub struct UnixDatagram(IoSource<std_unix::UnixDatagram>);
 
 /// An endless iterator over the connections of a [`UnixListener`].
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use zsync::os::unix::net::{UnixListener, UnixStream};
+/// let name = format!("zsync-incoming-struct-{}.sock", std::process::id());
+/// let path = std::env::temp_dir().join(name);
+/// let _ = std::fs::remove_file(&path);
+/// let listener = UnixListener::bind(&path)?;
+/// let mut client = UnixStream::connect(&path)?;
+/// client.write_all(b"hi")?;
+/// let mut server = listener.incoming().next().unwrap()?;
+/// let mut buf = [0; 2];
+/// server.read_exact(&mut buf)?;
+/// assert_eq!(&buf, b"hi");
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Incoming<'a> {
     listener: &'a UnixListener,
@@ -63,21 +80,64 @@ pub struct Incoming<'a> {
 macro_rules! common {
     () => {
         /// The local address.
+        ///
+        /// ```
+        /// use zsync::os::unix::net::UnixListener;
+        /// let name = format!("zsync-local_addr-{}.sock", std::process::id());
+        /// let path = std::env::temp_dir().join(name);
+        /// let _ = std::fs::remove_file(&path);
+        /// let listener = UnixListener::bind(&path)?;
+        /// assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+        /// std::fs::remove_file(&path)?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub fn local_addr(&self) -> io::Result<SocketAddr> {
             self.0.get_ref().local_addr()
         }
 
         /// A new handle to the same socket, sharing its timeouts and non-blocking mode.
+        ///
+        /// ```
+        /// use std::io::{Read, Write};
+        /// use std::time::Duration;
+        /// use zsync::os::unix::net::UnixStream;
+        /// let (a, mut b) = UnixStream::pair()?;
+        /// let mut clone = a.try_clone()?;
+        /// a.set_read_timeout(Some(Duration::from_secs(1)))?;
+        /// assert_eq!(clone.read_timeout()?, Some(Duration::from_secs(1)));
+        /// clone.write_all(b"hi")?;
+        /// let mut buf = [0; 2];
+        /// b.read_exact(&mut buf)?;
+        /// assert_eq!(&buf, b"hi");
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub fn try_clone(&self) -> io::Result<Self> {
             Ok(Self(self.0.clone_with(self.0.get_ref().try_clone()?)))
         }
 
         /// Takes the pending socket error (SO_ERROR).
+        ///
+        /// ```
+        /// use zsync::os::unix::net::UnixStream;
+        /// let (a, _b) = UnixStream::pair()?;
+        /// assert!(a.take_error()?.is_none());
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub fn take_error(&self) -> io::Result<Option<io::Error>> {
             self.0.get_ref().take_error()
         }
 
         /// In non-blocking mode, calls that would wait return `WouldBlock` instead.
+        ///
+        /// ```
+        /// use std::io::Read;
+        /// use zsync::os::unix::net::UnixStream;
+        /// let (mut a, _b) = UnixStream::pair()?;
+        /// a.set_nonblocking(true)?;
+        /// let err = a.read(&mut [0; 1]).unwrap_err();
+        /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
             self.0.set_nonblocking(nonblocking);
             Ok(())
@@ -87,6 +147,18 @@ macro_rules! common {
 
 impl UnixStream {
     /// Connects to the socket at `path`.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::{UnixListener, UnixStream};
+    /// let name = format!("zsync-stream-connect-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let _listener = UnixListener::bind(&path)?;
+    /// let stream = UnixStream::connect(&path)?;
+    /// assert_eq!(stream.peer_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         Ok(UnixStream(IoSource::new(std_unix::UnixStream::connect(
             path,
@@ -94,6 +166,19 @@ impl UnixStream {
     }
 
     /// Connects to the socket at `address`.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::{UnixListener, UnixStream};
+    /// let name = format!("zsync-stream-connect_addr-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// let addr = listener.local_addr()?;
+    /// let stream = UnixStream::connect_addr(&addr)?;
+    /// assert_eq!(stream.peer_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect_addr(address: &SocketAddr) -> io::Result<UnixStream> {
         Ok(UnixStream(IoSource::new(
             std_unix::UnixStream::connect_addr(address)?,
@@ -101,17 +186,46 @@ impl UnixStream {
     }
 
     /// A connected pair of sockets.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use zsync::os::unix::net::UnixStream;
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// a.write_all(b"ping")?;
+    /// let mut buf = [0; 4];
+    /// b.read_exact(&mut buf)?;
+    /// assert_eq!(&buf, b"ping");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = std_unix::UnixStream::pair()?;
         Ok((UnixStream(IoSource::new(a)?), UnixStream(IoSource::new(b)?)))
     }
 
     /// The peer's address.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::UnixStream;
+    /// let (a, _b) = UnixStream::pair()?;
+    /// assert!(a.peer_addr()?.is_unnamed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.0.get_ref().peer_addr()
     }
 
     /// Shuts down the read half, the write half or both.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::net::Shutdown;
+    /// use zsync::os::unix::net::UnixStream;
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// a.shutdown(Shutdown::Write)?;
+    /// let mut buf = Vec::new();
+    /// assert_eq!(b.read_to_end(&mut buf)?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.0.get_ref().shutdown(how)
     }
@@ -124,6 +238,17 @@ crate::net::macros::stream_io!(UnixStream);
 
 impl UnixListener {
     /// Creates a socket at `path` and listens on it.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::UnixListener;
+    /// let name = format!("zsync-listener-bind-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         Ok(UnixListener(IoSource::new(std_unix::UnixListener::bind(
             path,
@@ -131,6 +256,18 @@ impl UnixListener {
     }
 
     /// Listens on `address`.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::{SocketAddr, UnixListener};
+    /// let name = format!("zsync-listener-bind_addr-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let addr = SocketAddr::from_pathname(&path)?;
+    /// let listener = UnixListener::bind_addr(&addr)?;
+    /// assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind_addr(address: &SocketAddr) -> io::Result<UnixListener> {
         Ok(UnixListener(IoSource::new(
             std_unix::UnixListener::bind_addr(address)?,
@@ -138,6 +275,24 @@ impl UnixListener {
     }
 
     /// Waits for a connection and returns it with the peer's address.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use zsync::os::unix::net::{UnixListener, UnixStream};
+    /// let name = format!("zsync-accept-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// let mut client = UnixStream::connect(&path)?;
+    /// let (mut server, peer) = listener.accept()?;
+    /// assert!(peer.is_unnamed()); // the client did not bind its socket
+    /// client.write_all(b"hi")?;
+    /// let mut buf = [0; 2];
+    /// server.read_exact(&mut buf)?;
+    /// assert_eq!(&buf, b"hi");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (stream, addr) = self.0.do_io(Direction::Read, |l| l.accept()).map_err(|e| {
             crate::reactor::with_context_if_exhausted(e, "cannot accept a connection")
@@ -146,6 +301,20 @@ impl UnixListener {
     }
 
     /// An endless iterator of accepted connections.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::{UnixListener, UnixStream};
+    /// let name = format!("zsync-incoming-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// let _first = UnixStream::connect(&path)?;
+    /// let _second = UnixStream::connect(&path)?;
+    /// let accepted: Vec<UnixStream> = listener.incoming().take(2).collect::<Result<_, _>>()?;
+    /// assert_eq!(accepted.len(), 2);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
@@ -164,6 +333,20 @@ impl std::iter::FusedIterator for Incoming<'_> {}
 
 impl UnixDatagram {
     /// Creates a datagram socket bound to `path`.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::UnixDatagram;
+    /// let name = format!("zsync-datagram-bind-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let socket = UnixDatagram::bind(&path)?;
+    /// UnixDatagram::unbound()?.send_to(b"hi", &path)?;
+    /// let mut buf = [0; 2];
+    /// assert_eq!(socket.recv(&mut buf)?, 2);
+    /// assert_eq!(&buf, b"hi");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
         Ok(UnixDatagram(IoSource::new(std_unix::UnixDatagram::bind(
             path,
@@ -171,6 +354,18 @@ impl UnixDatagram {
     }
 
     /// Creates a datagram socket bound to `address`.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::{SocketAddr, UnixDatagram};
+    /// let name = format!("zsync-datagram-bind_addr-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let addr = SocketAddr::from_pathname(&path)?;
+    /// let socket = UnixDatagram::bind_addr(&addr)?;
+    /// assert_eq!(socket.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind_addr(address: &SocketAddr) -> io::Result<UnixDatagram> {
         Ok(UnixDatagram(IoSource::new(
             std_unix::UnixDatagram::bind_addr(address)?,
@@ -178,6 +373,13 @@ impl UnixDatagram {
     }
 
     /// Creates an unbound datagram socket.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::UnixDatagram;
+    /// let socket = UnixDatagram::unbound()?;
+    /// assert!(socket.local_addr()?.is_unnamed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn unbound() -> io::Result<UnixDatagram> {
         Ok(UnixDatagram(IoSource::new(
             std_unix::UnixDatagram::unbound()?,
@@ -185,6 +387,16 @@ impl UnixDatagram {
     }
 
     /// A connected pair of datagram sockets.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::UnixDatagram;
+    /// let (a, b) = UnixDatagram::pair()?;
+    /// b.send(b"pong")?;
+    /// let mut buf = [0; 8];
+    /// let n = a.recv(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"pong");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = std_unix::UnixDatagram::pair()?;
         Ok((
@@ -194,48 +406,164 @@ impl UnixDatagram {
     }
 
     /// Connects the socket to `path`.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::UnixDatagram;
+    /// let name = format!("zsync-datagram-connect-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let server = UnixDatagram::bind(&path)?;
+    /// let client = UnixDatagram::unbound()?;
+    /// client.connect(&path)?;
+    /// client.send(b"hi")?;
+    /// let mut buf = [0; 2];
+    /// assert_eq!(server.recv(&mut buf)?, 2);
+    /// assert_eq!(&buf, b"hi");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
         self.0.get_ref().connect(path)
     }
 
     /// Connects the socket to `address`.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::UnixDatagram;
+    /// let name = format!("zsync-datagram-connect_addr-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let server = UnixDatagram::bind(&path)?;
+    /// let client = UnixDatagram::unbound()?;
+    /// client.connect_addr(&server.local_addr()?)?;
+    /// assert_eq!(client.peer_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect_addr(&self, address: &SocketAddr) -> io::Result<()> {
         self.0.get_ref().connect_addr(address)
     }
 
     /// The peer's address.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::UnixDatagram;
+    /// let (a, _b) = UnixDatagram::pair()?;
+    /// assert!(a.peer_addr()?.is_unnamed());
+    /// assert!(UnixDatagram::unbound()?.peer_addr().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.0.get_ref().peer_addr()
     }
 
     /// Receives one datagram and the address it came from.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::UnixDatagram;
+    /// let name = format!("zsync-recv_from-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let server = UnixDatagram::bind(&path)?;
+    /// let client = UnixDatagram::unbound()?;
+    /// client.send_to(b"hi", &path)?;
+    /// let mut buf = [0; 8];
+    /// let (n, from) = server.recv_from(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"hi");
+    /// assert!(from.is_unnamed()); // the sender is not bound
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.0.do_io(Direction::Read, |s| s.recv_from(buf))
     }
 
     /// Receives one datagram from the connected peer.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::UnixDatagram;
+    /// let (a, b) = UnixDatagram::pair()?;
+    /// a.send(b"one")?;
+    /// a.send(b"two")?;
+    /// let mut buf = [0; 8];
+    /// let n = b.recv(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"one");
+    /// let n = b.recv(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"two");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.do_io(Direction::Read, |s| s.recv(buf))
     }
 
     /// Sends `buf` to the socket at `path`.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::UnixDatagram;
+    /// let name = format!("zsync-send_to-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let server = UnixDatagram::bind(&path)?;
+    /// let client = UnixDatagram::unbound()?;
+    /// assert_eq!(client.send_to(b"hi", &path)?, 2);
+    /// let mut buf = [0; 8];
+    /// let n = server.recv(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"hi");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
         let path = path.as_ref();
         self.0.do_io(Direction::Write, |s| s.send_to(buf, path))
     }
 
     /// Sends `buf` to `address`.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::UnixDatagram;
+    /// let name = format!("zsync-send_to_addr-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let server = UnixDatagram::bind(&path)?;
+    /// let client = UnixDatagram::unbound()?;
+    /// assert_eq!(client.send_to_addr(b"hi", &server.local_addr()?)?, 2);
+    /// let mut buf = [0; 8];
+    /// let n = server.recv(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"hi");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn send_to_addr(&self, buf: &[u8], address: &SocketAddr) -> io::Result<usize> {
         self.0
             .do_io(Direction::Write, |s| s.send_to_addr(buf, address))
     }
 
     /// Sends `buf` to the connected peer.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::UnixDatagram;
+    /// let (a, b) = UnixDatagram::pair()?;
+    /// assert_eq!(a.send(b"hi")?, 2);
+    /// let mut buf = [0; 8];
+    /// let n = b.recv(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"hi");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.0.do_io(Direction::Write, |s| s.send(buf))
     }
 
     /// Shuts down the read half, the write half or both.
+    ///
+    /// ```
+    /// use std::net::Shutdown;
+    /// use zsync::os::unix::net::UnixDatagram;
+    /// let (a, _b) = UnixDatagram::pair()?;
+    /// a.shutdown(Shutdown::Write)?;
+    /// let err = a.send(b"lost").unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.0.get_ref().shutdown(how)
     }
