@@ -68,6 +68,7 @@ impl<'a, T> RecvCase<'a, T> {
     }
 
     /// Whether this arm was the one selected.
+    #[doc(hidden)]
     pub fn is_done(&self) -> bool {
         self.out.is_some()
     }
@@ -76,6 +77,7 @@ impl<'a, T> RecvCase<'a, T> {
     ///
     /// # Panics
     /// If the arm was not selected.
+    #[doc(hidden)]
     pub fn into_output(self) -> Result<T, RecvError> {
         self.out.expect("select!: this arm was not selected")
     }
@@ -92,6 +94,7 @@ impl<'a, T> SendCase<'a, T> {
     }
 
     /// Whether this arm was the one selected.
+    #[doc(hidden)]
     pub fn is_done(&self) -> bool {
         self.out.is_some()
     }
@@ -100,6 +103,7 @@ impl<'a, T> SendCase<'a, T> {
     ///
     /// # Panics
     /// If the arm was not selected.
+    #[doc(hidden)]
     pub fn into_output(self) -> Result<(), SendError<T>> {
         self.out.expect("select!: this arm was not selected")
     }
