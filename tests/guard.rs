@@ -30,6 +30,23 @@ fn describe(out: &Output) -> String {
     )
 }
 
+/// Runs the test `name` in a child with `env` and checks that it was aborted with `report` on
+/// its standard error (the overflow handler's line).
+fn assert_aborts_reporting(name: &str, env: &[(&str, &str)], report: &str) {
+    let out = run_child(name, env);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(report),
+        "{}",
+        describe(&out)
+    );
+}
+
 #[test]
 fn writing_into_the_guard_page_faults() {
     if in_child() {
@@ -93,21 +110,10 @@ fn a_stack_overflow_names_the_green_thread() {
         return;
     }
     for mechanism in ["madvise", "mprotect"] {
-        let out = run_child(
+        assert_aborts_reporting(
             "a_stack_overflow_names_the_green_thread",
             &[("ZSYNC_STACK_GUARD", mechanism)],
-        );
-        assert_eq!(
-            out.status.signal(),
-            Some(libc::SIGABRT),
-            "{}",
-            describe(&out)
-        );
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains("green thread 'overflow-victim' has overflowed its stack (64 KiB)"),
-            "{}",
-            describe(&out)
+            "green thread 'overflow-victim' has overflowed its stack (64 KiB)",
         );
     }
 }
@@ -121,18 +127,10 @@ fn an_unnamed_context_overflow_is_reported_too() {
         ctx.resume();
         return;
     }
-    let out = run_child("an_unnamed_context_overflow_is_reported_too", &[]);
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGABRT),
-        "{}",
-        describe(&out)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("green thread '<unnamed>' has overflowed its stack (32 KiB)"),
-        "{}",
-        describe(&out)
+    assert_aborts_reporting(
+        "an_unnamed_context_overflow_is_reported_too",
+        &[],
+        "green thread '<unnamed>' has overflowed its stack (32 KiB)",
     );
 }
 
@@ -155,21 +153,10 @@ fn an_overflow_after_a_nested_resume_names_the_outer_context() {
         outer.resume();
         return;
     }
-    let out = run_child(
+    assert_aborts_reporting(
         "an_overflow_after_a_nested_resume_names_the_outer_context",
         &[],
-    );
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGABRT),
-        "{}",
-        describe(&out)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("green thread 'outer' has overflowed its stack (64 KiB)"),
-        "{}",
-        describe(&out)
+        "green thread 'outer' has overflowed its stack (64 KiB)",
     );
 }
 
