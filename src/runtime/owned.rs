@@ -54,9 +54,21 @@ impl<T: Clone> OwnedTasks<T> {
         self.slots.len() == self.free.len()
     }
 
-    /// Every live green thread, cloned (shutdown cancels them while they unwind and leave).
+    /// Every live green thread, cloned (for `Runtime::dump`).
     pub(crate) fn snapshot(&self) -> Vec<T> {
         self.slots.iter().flatten().cloned().collect()
+    }
+
+    /// Clones into `batch` up to `max` live green threads from slot `*from` on, and moves
+    /// `*from` past the last slot looked at. Shutdown cancels the live green threads a batch at
+    /// a time (they unwind and leave, freeing slots, while it walks on).
+    pub(crate) fn batch_from(&self, from: &mut usize, max: usize, batch: &mut Vec<T>) {
+        while *from < self.slots.len() && batch.len() < max {
+            if let Some(task) = &self.slots[*from] {
+                batch.push(task.clone());
+            }
+            *from += 1;
+        }
     }
 }
 
@@ -72,6 +84,16 @@ mod tests {
         let slots: Vec<u32> = tasks.iter().map(|t| owned.insert(t.clone())).collect();
         assert_eq!(slots, [0, 1, 2]);
         assert_eq!(owned.snapshot().len(), 3);
+        let (mut from, mut batch) = (0, Vec::new());
+        owned.batch_from(&mut from, 2, &mut batch);
+        assert_eq!((from, batch.len()), (2, 2));
+        batch.clear();
+        owned.batch_from(&mut from, 2, &mut batch);
+        assert_eq!(
+            (from, batch.len()),
+            (3, 1),
+            "a batch stops at the end of the slab"
+        );
         assert!(Arc::ptr_eq(&owned.remove(1).unwrap(), &tasks[1]));
         assert!(owned.remove(1).is_none(), "a slot is freed once");
         assert_eq!(
