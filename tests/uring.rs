@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zsync::fs::{File, OpenOptions};
-use zsync::os::unix::fs::FileExt;
+use zsync::os::unix::fs::{FileExt, OpenOptionsExt};
 use zsync::runtime::Builder;
 
 struct TempDir(PathBuf);
@@ -236,7 +236,14 @@ fn operations_of_every_size_reusing_the_rings_buffers_carry_their_own_bytes() {
             // A sibling parked on the worker: a lone writer writes in place, not on the ring.
             let sibling = park_a_sibling();
             let before = zsync::fs::io_uring_submissions_on_this_worker();
-            let file = File::create(&path).unwrap();
+            // O_DSYNC: small writes to a local file are made in place otherwise.
+            let file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .custom_flags(libc::O_DSYNC)
+                .open(&path)
+                .unwrap();
             // Each size at its own offset, with a fill of its own: a byte left over from a
             // larger write shows as a wrong byte or a wrong length.
             let mut offset = 0u64;
@@ -336,7 +343,6 @@ fn a_partly_cached_range_is_read_in_full() {
 /// for the device, blocking the worker): its reads go to the ring.
 #[test]
 fn o_direct_reads_go_to_the_ring() {
-    use zsync::os::unix::fs::OpenOptionsExt;
     let dir = tmpdir();
     let path = dir.0.join("direct");
     make_file(&path, 64 << 10);
@@ -417,11 +423,30 @@ fn nowait_writes_refused(path: &Path) -> bool {
     refused
 }
 
+/// Whether small writes of a green thread with siblings on its worker are made in place for a
+/// file under `path`'s directory: `Some(true)` on the file systems this test knows keep writes
+/// in the page cache (`Some(false)` with `ZSYNC_FS_IN_PLACE=0`), `None` elsewhere.
+fn small_writes_in_place(path: &Path) -> Option<bool> {
+    if std::env::var_os("ZSYNC_FS_IN_PLACE").is_some_and(|v| v == "0") {
+        return Some(false);
+    }
+    let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
+    let mut fs = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: a valid NUL-terminated path, and room for the answer.
+    assert_eq!(unsafe { libc::statfs(c_path.as_ptr(), fs.as_mut_ptr()) }, 0);
+    // SAFETY: statfs succeeded.
+    let magic = unsafe { fs.assume_init() }.f_type as u32;
+    // ext4, tmpfs, xfs, btrfs, overlayfs.
+    [0xEF53, 0x0102_1994, 0x5846_5342, 0x9123_683E, 0x794C_7630]
+        .contains(&magic)
+        .then_some(true)
+}
+
 /// A green thread that is all its worker runs writes a regular file in place, as std does:
 /// no ring submission and no park per write (the worker's switch count does not grow with
 /// them), small writes and 1 MiB ones alike, and the bytes land. With a sibling started on
-/// its worker, its small writes go to the ring again (where the file system refuses writes
-/// that do not wait).
+/// its worker, its small writes are made in place too on a local file system, and go to the
+/// ring with `ZSYNC_FS_IN_PLACE=0` (where the file system refuses writes that do not wait).
 #[test]
 fn a_green_thread_alone_on_its_worker_writes_in_place() {
     const SMALL: usize = 100;
@@ -454,22 +479,27 @@ fn a_green_thread_alone_on_its_worker_writes_in_place() {
             parked < 20,
             "{parked} switches for {WRITES} writes made in place"
         );
-        if to_ring {
-            let sibling = park_a_sibling();
-            let submissions = zsync::fs::io_uring_submissions_on_this_worker();
-            for _ in 0..10 {
-                file.write_all(&[0xDD; SMALL]).unwrap();
-            }
-            assert!(
-                zsync::fs::io_uring_submissions_on_this_worker() >= submissions + 10,
-                "the writes of a green thread with a sibling did not go to the ring"
-            );
-            sibling.release();
+        let sibling = park_a_sibling();
+        let submissions = zsync::fs::io_uring_submissions_on_this_worker();
+        for _ in 0..10 {
+            file.write_all(&[0xDD; SMALL]).unwrap();
         }
+        let submitted = zsync::fs::io_uring_submissions_on_this_worker() - submissions;
+        match small_writes_in_place(&path2) {
+            Some(true) => assert_eq!(
+                submitted, 0,
+                "small writes to a local file went to the ring"
+            ),
+            Some(false) if to_ring => assert!(
+                submitted >= 10,
+                "the writes of a green thread with a sibling did not go to the ring"
+            ),
+            _ => {}
+        }
+        sibling.release();
     });
     let data = std::fs::read(&path).unwrap();
-    let tail = if to_ring { 10 * SMALL } else { 0 };
-    assert_eq!(data.len(), WRITES * SMALL + LARGE + tail);
+    assert_eq!(data.len(), WRITES * SMALL + LARGE + 10 * SMALL);
     for i in 0..WRITES {
         assert!(
             data[i * SMALL..(i + 1) * SMALL]
@@ -481,6 +511,87 @@ fn a_green_thread_alone_on_its_worker_writes_in_place() {
     let large = &data[WRITES * SMALL..WRITES * SMALL + LARGE];
     assert!(large.iter().all(|&b| b == 0xEE));
     assert!(data[WRITES * SMALL + LARGE..].iter().all(|&b| b == 0xDD));
+}
+
+/// A green thread with a parked sibling on its worker makes small writes to a local file in
+/// place: no ring submission and no switch per write, and the bytes land (write, write_all,
+/// write_at and write_vectored). A file opened with `O_DSYNC` (each write waits for the
+/// device) is never written in place: its small writes go to the ring.
+#[test]
+fn small_writes_with_a_sibling_are_made_in_place_on_a_local_file_system() {
+    const WRITES: usize = 200;
+    let dir = tmpdir();
+    let path = dir.0.join("shared");
+    let synced = dir.0.join("synced");
+    std::fs::write(&synced, b"").unwrap();
+    let in_place = small_writes_in_place(&dir.0);
+    let to_ring = uring_expected() && nowait_writes_refused(&synced);
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let handle = rt.handle();
+    let (path2, synced2) = (path.clone(), synced.clone());
+    rt.block_on(move || {
+        use std::io::IoSlice;
+        let sibling = park_a_sibling();
+        let mut file = File::create(&path2).unwrap();
+        // The first write learns what the file is (on the pool, once per file).
+        file.write_all(&[0u8; 10]).unwrap();
+        let submissions = zsync::fs::io_uring_submissions_on_this_worker();
+        let switches = handle.metrics().switches;
+        for i in 1..WRITES {
+            match i % 3 {
+                0 => file.write_all(&[i as u8; 10]).unwrap(),
+                1 => assert_eq!(file.write(&[i as u8; 10]).unwrap(), 10),
+                _ => {
+                    let (a, b) = ([i as u8; 4], [i as u8; 6]);
+                    let n = file
+                        .write_vectored(&[IoSlice::new(&a), IoSlice::new(&b)])
+                        .unwrap();
+                    assert_eq!(n, 10);
+                }
+            }
+        }
+        file.write_all_at(&[0xAB; 10], 0).unwrap();
+        let submitted = zsync::fs::io_uring_submissions_on_this_worker() - submissions;
+        let switched = handle.metrics().switches - switches;
+        if in_place == Some(true) {
+            assert_eq!(
+                submitted, 0,
+                "a small write to a local file went to the ring"
+            );
+            assert!(
+                switched < 20,
+                "{switched} switches for {WRITES} writes in place"
+            );
+        }
+        let synced = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_DSYNC)
+            .open(&synced2)
+            .unwrap();
+        let submissions = zsync::fs::io_uring_submissions_on_this_worker();
+        for k in 0..5u64 {
+            synced.write_all_at(&[k as u8; 10], k * 10).unwrap();
+        }
+        if to_ring {
+            assert!(
+                zsync::fs::io_uring_submissions_on_this_worker() >= submissions + 5,
+                "the small writes to an O_DSYNC file did not go to the ring"
+            );
+        }
+        sibling.release();
+    });
+    let data = std::fs::read(&path).unwrap();
+    assert_eq!(data.len(), WRITES * 10);
+    assert!(data[..10].iter().all(|&b| b == 0xAB));
+    for i in 1..WRITES {
+        assert!(
+            data[i * 10..(i + 1) * 10].iter().all(|&b| b == i as u8),
+            "write {i}"
+        );
+    }
+    let synced = std::fs::read(&synced).unwrap();
+    assert_eq!(synced.len(), 50);
+    assert!((0..5).all(|k| synced[k * 10..(k + 1) * 10].iter().all(|&b| b == k as u8)));
 }
 
 /// A write made in place is still a park point, checked before it writes: a loop of them by a

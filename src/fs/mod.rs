@@ -29,6 +29,11 @@
 //!
 //! # What runs where
 //!
+//! - **On a green thread, in place**: a read of cached data (`RWF_NOWAIT`), a write a file
+//!   system takes without waiting (xfs, btrfs), a write to a regular file by a green thread
+//!   that is all its worker runs, and a write under 16 KiB to a regular file on a local file
+//!   system (ext4, tmpfs, ...: made as std makes it, timed, and sent to the ring for a while
+//!   after one that took over 1 ms; `ZSYNC_FS_IN_PLACE=0` turns that off). See docs/API.md.
 //! - **On a green thread, through io_uring** (Linux, when the kernel allows it): `read`,
 //!   `read_exact`, `write`, `write_all` (at the file position), `read_at`, `read_exact_at`,
 //!   `write_at`, `write_all_at`, `sync_all` and `sync_data`. Each worker has one ring, made on
@@ -88,6 +93,7 @@
 //!   is still running on the pool duplicates the descriptor instead (same open file, same
 //!   position, another fd number).
 
+mod in_place;
 mod nowait;
 mod op;
 pub(crate) mod uring;

@@ -4,7 +4,9 @@
 //! where the call runs. Inside a runtime, a read or write is first tried without waiting
 //! (`super::nowait`: `RWF_NOWAIT`, one syscall into the caller's buffer, no park) and only
 //! when that would wait goes on: a write to a regular file by a green thread that is all its
-//! worker runs is made in place (see [`write_waiting`]); on a green thread, reads, writes under
+//! worker runs is made in place, and so is a write under [`RING_WRITE_MAX`] to a regular file
+//! on a local file system while such writes stay fast (see [`write_waiting`] and
+//! `super::in_place`); on a green thread, other reads, writes under
 //! [`RING_WRITE_MAX`] and fsync go to the worker's io_uring ring when it has one
 //! (`super::uring`); otherwise (and for every other operation) a green thread, or a thread of
 //! a `Flavor::OsThreads` runtime, runs the call on the blocking pool through [`crate::unblock`]
@@ -29,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{nowait, uring};
+use super::{in_place, nowait, uring};
 
 /// The most a single read or write hands to the pool at once. std's `read` and `write` may
 /// return short counts anyway; `read_exact`, `write_all` and friends loop over chunks.
@@ -61,15 +63,17 @@ pub(crate) struct Scratch {
     buf: Mutex<Vec<u8>>,
     pub(crate) nowait: nowait::Support,
     /// What the file is, learnt (with an `fstat` on the pool) before its first write that
-    /// cannot be made at once: [`UNKNOWN`],
-    /// [`REGULAR`] or [`OTHER`] (the type of an open file cannot change). See
-    /// [`write_waiting`].
+    /// cannot be made at once: [`UNKNOWN`], [`REGULAR`], [`LOCAL`] or [`OTHER`] (the type of
+    /// an open file cannot change). See [`write_waiting`].
     kind: AtomicU8,
 }
 
 const UNKNOWN: u8 = 0;
+/// A regular file whose small writes go to the ring when others share the worker.
 const REGULAR: u8 = 1;
 const OTHER: u8 = 2;
+/// A regular file whose small writes may be made in place (see `super::in_place`).
+const LOCAL: u8 = 3;
 
 impl Scratch {
     /// An owned buffer of at least `len` initialised bytes (contents unspecified).
@@ -563,8 +567,8 @@ fn read_exact_loop(
 }
 
 /// One write of at most [`MAX_CHUNK`] bytes (at `offset`, or at the file position): at once if
-/// the file system can do it without waiting (`nowait`: not ext4 or tmpfs), else on the ring
-/// if it is smaller than [`RING_WRITE_MAX`], else on the pool.
+/// the file system can do it without waiting (`nowait`: not ext4 or tmpfs), else as
+/// [`write_waiting`] decides.
 #[inline]
 fn write_some(
     file: &Arc<std_fs::File>,
@@ -580,8 +584,9 @@ fn write_some(
 }
 
 /// [`write_some`] when the write would wait (or `RWF_NOWAIT` cannot be tried): made here if
-/// the caller is all its worker runs and the file is regular, else on the ring if it is
-/// small, else on the pool.
+/// the caller is all its worker runs and the file is regular, or if it is small and the file
+/// is a regular one on a local file system (`in_place`), else on the ring if it is small,
+/// else on the pool.
 #[inline(never)]
 fn write_waiting(
     file: &Arc<std_fs::File>,
@@ -596,11 +601,12 @@ fn write_waiting(
             crate::runtime::context::Current::Green { worker, .. } if worker.runs_nothing_else()
         )
     };
+    let small = chunk.len() < RING_WRITE_MAX;
     let mut kind = scratch.kind.load(Ordering::Relaxed);
-    if kind == UNKNOWN && alone() {
+    if kind == UNKNOWN && (alone() || (small && in_place::enabled())) {
         kind = learn_kind(file, scratch);
     }
-    if kind == REGULAR && alone() {
+    if kind != UNKNOWN && kind != OTHER && alone() {
         // Nothing else on this worker waits for its OS thread, and a regular file's write ends
         // by itself: the write is made here, as std makes it, rather than handed to the pool
         // and back (two thread wakes, ~20 us each on this machine, per write; a 1 MiB-block
@@ -609,7 +615,14 @@ fn write_waiting(
         nowait::park_point();
         return write_on(file, chunk, offset);
     }
-    if chunk.len() < RING_WRITE_MAX {
+    if small && kind == LOCAL && in_place::allowed() {
+        // A small write to a local file system's page cache: made here, timed (see
+        // `in_place`), rather than through io_uring's kernel threads (~25-100 us of thread
+        // wake-ups per write on this machine, against ~4 us for the write). A park point too.
+        nowait::park_point();
+        return in_place::write(|| write_on(file, chunk, offset));
+    }
+    if small {
         if let Some(result) = uring::write(file, chunk, offset) {
             return result;
         }
@@ -617,7 +630,7 @@ fn write_waiting(
     if kind == UNKNOWN {
         kind = learn_kind(file, scratch);
     }
-    if kind == REGULAR {
+    if kind == REGULAR || kind == LOCAL {
         // A write to a regular file ends by itself (no reader to wait for, as a pipe's may), so
         // the caller can afford to wait for it: `unblock_scoped` keeps it parked, shielded from
         // cancellation, until the pool has returned, and the pool writes straight from the
@@ -643,14 +656,21 @@ fn write_on(file: &std_fs::File, data: &[u8], offset: Option<u64>) -> io::Result
     }
 }
 
-/// What the file is ([`REGULAR`] or [`OTHER`]), learnt once per `File` before its first write
-/// that cannot be made at once, on the pool (an `fstat` may wait too: FUSE), where a
+/// What the file is ([`LOCAL`], [`REGULAR`] or [`OTHER`]), learnt once per `File` before its
+/// first write that cannot be made at once, on the pool (`fstat` and `fstatfs` may wait too:
+/// FUSE, NFS), where a
 /// cancellation may abandon it: nothing is written yet. (Learnt with the write, a first write
 /// to a regular file would be abandoned and land after the caller had unwound.)
 #[cold]
 fn learn_kind(file: &Arc<std_fs::File>, scratch: &Scratch) -> u8 {
-    let regular = fstat(file).is_ok_and(|m| m.is_file());
-    let kind = if regular { REGULAR } else { OTHER };
+    let kind = on_file(file, (), |file, ()| {
+        Ok(match file.metadata() {
+            Ok(m) if m.is_file() && in_place::qualifies(file) => LOCAL,
+            Ok(m) if m.is_file() => REGULAR,
+            _ => OTHER,
+        })
+    })
+    .unwrap_or(OTHER);
     scratch.kind.store(kind, Ordering::Relaxed);
     kind
 }
@@ -746,6 +766,17 @@ pub(crate) fn write_vectored(
     }
     if let Some(result) = nowait::write_vectored(file, &scratch.nowait, bufs, None) {
         return result;
+    }
+    if total < RING_WRITE_MAX && in_place::enabled() {
+        // Small: made here on a local file system, as `write_waiting` makes a small write.
+        let mut kind = scratch.kind.load(Ordering::Relaxed);
+        if kind == UNKNOWN {
+            kind = learn_kind(file, scratch);
+        }
+        if kind == LOCAL && in_place::allowed() {
+            nowait::park_point();
+            return in_place::write(|| (&**file).write_vectored(bufs));
+        }
     }
     let mut owned = scratch.take(total);
     let mut filled = 0;

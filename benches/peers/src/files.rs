@@ -1,6 +1,7 @@
-//! B12 files: random 4 KiB reads of a 256 MiB file by 64 tasks (warm page cache), and a copy of
-//! that file in 1 MiB blocks, on zsync::fs (io_uring or, with `ZSYNC_IO_URING=0` set on the
-//! child, the blocking pool), tokio::fs and std on OS threads.
+//! B12 files: random 4 KiB reads of a 256 MiB file by 64 tasks (warm page cache), a copy of
+//! that file in 1 MiB blocks, and 64 MiB written in 4 KiB writes by a task with a waiting
+//! sibling, on zsync::fs (io_uring or, with `ZSYNC_IO_URING=0` set on the child, the blocking
+//! pool), tokio::fs and std on OS threads.
 //!
 //! The runner makes the file once per run (`prepare`) in a directory under the system's temp
 //! directory, passes the directory to each child in `DIR_VAR` and removes it at the end; each
@@ -20,6 +21,8 @@ pub const FILE_SIZE: u64 = 256 << 20;
 const BLOCK: usize = 4096;
 /// The size of one block of the copy.
 const COPY_BLOCK: usize = 1 << 20;
+/// Bytes written by B12's small writes, in blocks of [`BLOCK`].
+const WRITTEN: usize = 64 << 20;
 /// The number of concurrent readers.
 pub const B12_TASKS: usize = 64;
 /// Random reads in total (shared evenly by the readers).
@@ -290,4 +293,74 @@ pub fn b12_copy(implementation: &str, workers: usize) -> f64 {
     assert_eq!(std::fs::metadata(&to).unwrap().len(), FILE_SIZE);
     std::fs::remove_file(&to).unwrap();
     (FILE_SIZE >> 20) as f64 / elapsed.as_secs_f64()
+}
+
+/// Writes 64 MiB in 4 KiB `write_all` calls to a new file on one task while another task of the
+/// same runtime waits (on zsync a green thread parked on the writer's worker, so the writer is
+/// not all its worker runs): MiB per second. Not synced, removed at the end.
+pub fn b12_write(implementation: &str, workers: usize) -> f64 {
+    let dir = dir_from_env();
+    let to = dir.join(format!("small-{}", std::process::id()));
+    let to2 = to.clone();
+    let block = vec![0x5Au8; BLOCK];
+    let elapsed = match implementation {
+        "zsync" => {
+            let rt = crate::micro::zsync_rt(workers);
+            rt.block_on(move || {
+                let (started_tx, started_rx) = zsync::sync::mpsc::channel::<()>();
+                let (release, release_rx) = zsync::sync::mpsc::channel::<()>();
+                let sibling = zsync::spawn(move || {
+                    started_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                });
+                // The spawner parks at once, so the sibling starts on its worker.
+                started_rx.recv().unwrap();
+                let start = Instant::now();
+                let mut file = zsync::fs::File::create(&to2).unwrap();
+                for _ in 0..WRITTEN / BLOCK {
+                    file.write_all(&block).unwrap();
+                }
+                drop(file);
+                let elapsed = start.elapsed();
+                release.send(()).unwrap();
+                sibling.join().unwrap();
+                elapsed
+            })
+        }
+        "tokio" => {
+            use tokio::io::AsyncWriteExt;
+            crate::micro::tokio_rt(workers).block_on(async move {
+                let (release, wait) = tokio::sync::oneshot::channel::<()>();
+                let sibling = tokio::spawn(async move { wait.await.unwrap() });
+                let elapsed = tokio::spawn(async move {
+                    let start = Instant::now();
+                    let mut file = tokio::fs::File::create(&to2).await.unwrap();
+                    for _ in 0..WRITTEN / BLOCK {
+                        file.write_all(&block).await.unwrap();
+                    }
+                    // tokio's File writes in the background: wait for the last write.
+                    file.flush().await.unwrap();
+                    drop(file);
+                    start.elapsed()
+                })
+                .await
+                .unwrap();
+                release.send(()).unwrap();
+                sibling.await.unwrap();
+                elapsed
+            })
+        }
+        _ => {
+            let start = Instant::now();
+            let mut file = std::fs::File::create(&to2).unwrap();
+            for _ in 0..WRITTEN / BLOCK {
+                file.write_all(&block).unwrap();
+            }
+            drop(file);
+            start.elapsed()
+        }
+    };
+    assert_eq!(std::fs::metadata(&to).unwrap().len(), WRITTEN as u64);
+    std::fs::remove_file(&to).unwrap();
+    (WRITTEN >> 20) as f64 / elapsed.as_secs_f64()
 }

@@ -130,6 +130,14 @@ const fn files(
     w
 }
 
+/// B12's small writes by zsync alone with `ZSYNC_FS_IN_PLACE=0` (on the ring, as before writes
+/// were made in place), showing the peers of `peers_from`.
+const fn ring_writes(name: &'static str, peers_from: &'static str) -> Workload {
+    let mut w = files("B12-WRITE", name, "MiB/s", Some(peers_from));
+    w.zsync_env = &[("ZSYNC_FS_IN_PLACE", "0")];
+    w
+}
+
 const fn server(
     key: &'static str,
     name: &'static str,
@@ -259,6 +267,8 @@ const SUITE: &[Workload] = &[
         "MiB/s",
         Some("B12 copy io_uring"),
     ),
+    files("B12-WRITE", "B12 4 KiB writes", "MiB/s", None),
+    ring_writes("B12 4 KiB writes ring", "B12 4 KiB writes"),
     hazard("B13-LATE", "B13 redis lateness hook", "ms", false, None),
     hazard(
         "B13-LATE",
@@ -677,6 +687,7 @@ fn child_main(args: &[String], quick: bool) {
         "B9" => micro::b9(implementation, micro::B9_INCREMENTS / scale, workers),
         "B12-READ" => files::b12_read(implementation, files::B12_READS / scale, workers),
         "B12-COPY" => files::b12_copy(implementation, workers),
+        "B12-WRITE" => files::b12_write(implementation, workers),
         "B13-LATE" | "B13-OPS" | "B13-NET-LATE" | "B13-NET-LATE-P50" | "B13-NET-OPS" => {
             hazard::b13(key, implementation, hazard::B13_PAIRS / scale, workers)
         }
@@ -733,7 +744,7 @@ fn main() {
                     selected.is_empty()
                         || selected.iter().any(|s| {
                             let scaling = w.name.starts_with("B10");
-                            // B12-READ and B12-COPY are selected by `b12` or by their own key.
+                            // B12-READ, B12-COPY and B12-WRITE are selected by `b12` or by their own key.
                             let group = w.key.split('-').next().unwrap();
                             ((*s == w.key || *s == group) && !scaling) || (*s == "B10" && scaling)
                         })
