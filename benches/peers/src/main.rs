@@ -615,6 +615,9 @@ fn write_report(rows: &[Row], command: &str, partial: bool, quick: bool) {
                     None => merged.push(row.clone()),
                 }
             }
+            // In the suite's order, a new row where it belongs.
+            let position = |r: &Row| SUITE.iter().position(|w| w.name == r.name);
+            merged.sort_by_key(position);
             let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
             let first = previous.lines().next().unwrap_or_default();
             // A second run of the same rows does not repeat the note.
@@ -623,7 +626,25 @@ fn write_report(rows: &[Row], command: &str, partial: bool, quick: bool) {
                 names.join(", ")
             );
             let first = first.replace(&note, "");
-            let md = format!("{first}{note}\n\n{}", report::markdown(&merged));
+            // Rows not measured again keep their lines as they were: their ratios were
+            // computed from the unrounded medians, which the table does not keep.
+            let table: String = report::markdown(&merged)
+                .lines()
+                .map(|line| {
+                    let name = line
+                        .trim_matches('|')
+                        .split('|')
+                        .next()
+                        .unwrap_or("")
+                        .trim();
+                    let kept = previous
+                        .lines()
+                        .find(|old| old.starts_with(&format!("| {name} |")))
+                        .filter(|_| !names.contains(&name) && SUITE.iter().any(|w| w.name == name));
+                    format!("{}\n", kept.unwrap_or(line))
+                })
+                .collect();
+            let md = format!("{first}{note}\n\n{table}");
             (merged, md)
         }
         None => {
