@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod common;
+
 const CHILD_VAR: &str = "ZSYNC_IO_CHILD";
 
 /// Starts this binary again running only `child_entry`, in case `case`.
@@ -37,6 +39,7 @@ fn child_entry() {
         Ok("output") => child_output(),
         Ok("stdin_lines") => child_stdin_lines(),
         Ok("stdin_all") => child_stdin_all(),
+        Ok("small_lines") => child_small_lines(),
         _ => {}
     }
 }
@@ -168,7 +171,86 @@ fn stdout_and_stderr_from_green_threads() {
     assert!(out.status.success(), "child failed: {out:?}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
-    let lines = marked(&stdout, "@");
+    check_output(&stdout);
+    let mut errs = marked(&stderr, "!e");
+    errs.sort_unstable();
+    assert_eq!(errs.len(), 50, "{stderr}");
+    errs.dedup();
+    assert_eq!(errs.len(), 50);
+    assert_eq!(marked(&stdout, "#pool"), ["#pool threads 0"]);
+}
+
+/// Standard output redirected to a regular file: 50 green threads' lines land whole and once
+/// (made in place on a local file system, through the pool elsewhere).
+#[test]
+fn stdout_to_a_regular_file_from_green_threads() {
+    let path = std::env::temp_dir().join(format!("zsync-io-stdout-{}", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    let out = child("output").stdout(file).output().unwrap();
+    let stdout = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(out.status.success(), "child failed: {out:?}");
+    check_output(&stdout);
+}
+
+/// Standard output redirected to a regular file on a local file system, written by a green
+/// thread with a parked sibling on its worker: its small writes are made in place, none goes
+/// to the blocking pool (with `ZSYNC_FS_IN_PLACE=0` each does), and they land in order.
+#[test]
+fn small_writes_to_stdout_in_a_local_file_are_made_in_place() {
+    let path = std::env::temp_dir().join(format!("zsync-io-lines-{}", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    let out = child("small_lines").stdout(file).output().unwrap();
+    let stdout = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(out.status.success(), "child failed: {out:?}");
+    let lines = marked(&stdout, "@line ");
+    let expected: Vec<String> = (0..200).map(|i| format!("@line {i}")).collect();
+    assert_eq!(lines, expected);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let to_pool: u64 = marked(&stderr, "#pool writes ")[0]["#pool writes ".len()..]
+        .parse()
+        .unwrap();
+    match common::small_writes_in_place(&std::env::temp_dir()) {
+        Some(true) => assert_eq!(to_pool, 0, "small writes to a local file went to the pool"),
+        Some(false) => assert_eq!(to_pool, 200, "199 lines and a flush"),
+        None => {}
+    }
+}
+
+fn child_small_lines() {
+    let rt = zsync::runtime::Builder::new()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let to_pool = rt.block_on(|| {
+        // A sibling parked on the worker: the writer is not all its worker runs.
+        let (started_tx, started_rx) = zsync::sync::mpsc::channel::<()>();
+        let (release, release_rx) = zsync::sync::mpsc::channel::<()>();
+        let sibling = zsync::spawn(move || {
+            started_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+        });
+        started_rx.recv().unwrap();
+        // The first write learns what standard output is (a trip to the pool, not a write).
+        writeln!(zsync::io::stdout(), "@line 0").unwrap();
+        let before = zsync::io::stdio_pool_writes();
+        for i in 1..200 {
+            writeln!(zsync::io::stdout(), "@line {i}").unwrap();
+        }
+        zsync::io::stdout().flush().unwrap();
+        let to_pool = zsync::io::stdio_pool_writes() - before;
+        release.send(()).unwrap();
+        sibling.join().unwrap();
+        to_pool
+    });
+    eprintln!("#pool writes {to_pool}");
+}
+
+/// The `@` lines the "output" child writes: every green thread's lines whole and once, the
+/// locked sequence together, std's lines first and last.
+fn check_output(stdout: &str) {
+    let lines = marked(stdout, "@");
     assert_eq!(lines.first(), Some(&"@std before"), "{stdout}");
     assert_eq!(lines.last(), Some(&"@std after"), "{stdout}");
     // Every green thread's line, whole and once.
@@ -189,12 +271,6 @@ fn stdout_and_stderr_from_green_threads() {
     // The locked sequence stayed together, reentrant write included.
     assert!(lines.contains(&"@L begin middle end"), "{stdout}");
     assert_eq!(lines.len(), 1000 + 3);
-    let mut errs = marked(&stderr, "!e");
-    errs.sort_unstable();
-    assert_eq!(errs.len(), 50, "{stderr}");
-    errs.dedup();
-    assert_eq!(errs.len(), 50);
-    assert_eq!(marked(&stdout, "#pool"), ["#pool threads 0"]);
 }
 
 #[test]

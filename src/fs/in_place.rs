@@ -81,13 +81,29 @@ pub(crate) fn enabled() -> bool {
     }
 }
 
+/// Writes of fewer bytes than this may be made in place.
+pub(crate) const MAX_LEN: usize = super::op::RING_WRITE_MAX;
+
 /// Whether `file` is a regular file on a local file system, opened for writes that return when
 /// the bytes are in the page cache. Makes `fstat`, `fstatfs` and `fcntl` calls: on the pool.
 pub(crate) fn qualifies(file: &File) -> bool {
     use std::os::fd::AsRawFd;
-    let fd = file.as_raw_fd();
+    fd_qualifies(file.as_raw_fd())
+}
+
+/// [`qualifies`] for a raw descriptor (standard output redirected to a file).
+pub(crate) fn fd_qualifies(fd: std::os::fd::RawFd) -> bool {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` is writable memory of the right size; a bad `fd` is an error, not UB.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: `fstat` succeeded, so it filled `st` in.
+    if unsafe { st.assume_init() }.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return false;
+    }
     let mut fs = std::mem::MaybeUninit::<libc::statfs>::uninit();
-    // SAFETY: `fs` is writable memory of the right size; `fd` is open for the call.
+    // SAFETY: `fs` is writable memory of the right size; a bad `fd` is an error, not UB.
     if unsafe { libc::fstatfs(fd, fs.as_mut_ptr()) } != 0 {
         return false;
     }
@@ -167,9 +183,13 @@ pub(crate) fn allowed() -> bool {
     enabled() && BREAKER.allows(Instant::now)
 }
 
-/// Makes `write` (one `pwrite` or `write` call) here, timing it for the [`Breaker`].
+/// Makes `write` (one `pwrite` or `write` call, or a flush) here, timing it for the
+/// [`Breaker`]. A park point first, checked before anything is written, as a write that parks
+/// is; and it counts against the cooperative budget, as a call that does not wait does.
 #[inline]
-pub(crate) fn write(write: impl FnOnce() -> io::Result<usize>) -> io::Result<usize> {
+pub(crate) fn write<T>(write: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    crate::runtime::monitor::coop::poll();
+    crate::runtime::park::park_point();
     let started = Instant::now();
     let result = write();
     BREAKER.record(started, Instant::now());
@@ -221,6 +241,13 @@ mod tests {
 
     #[test]
     fn regular_files_in_the_temporary_directory_qualify_and_others_do_not() {
+        use std::os::fd::AsRawFd;
+        let dir = File::open(std::env::temp_dir()).unwrap();
+        assert!(
+            !fd_qualifies(dir.as_raw_fd()),
+            "a directory is no regular file"
+        );
+        assert!(!fd_qualifies(-1));
         let path = std::env::temp_dir().join(format!("zsync-in-place-{}", std::process::id()));
         let file = File::create(&path).unwrap();
         // The temporary directory is on a local file system wherever these tests run.

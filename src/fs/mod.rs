@@ -93,7 +93,7 @@
 //!   is still running on the pool duplicates the descriptor instead (same open file, same
 //!   position, another fd number).
 
-mod in_place;
+pub(crate) mod in_place;
 mod nowait;
 mod op;
 pub(crate) mod uring;

@@ -618,8 +618,8 @@ fn write_waiting(
     if small && kind == LOCAL && in_place::allowed() {
         // A small write to a local file system's page cache: made here, timed (see
         // `in_place`), rather than through io_uring's kernel threads (~25-100 us of thread
-        // wake-ups per write on this machine, against ~4 us for the write). A park point too.
-        nowait::park_point();
+        // wake-ups per write on this machine, against ~4 us for the write). A park point too
+        // (`in_place::write`).
         return in_place::write(|| write_on(file, chunk, offset));
     }
     if small {
@@ -774,7 +774,6 @@ pub(crate) fn write_vectored(
             kind = learn_kind(file, scratch);
         }
         if kind == LOCAL && in_place::allowed() {
-            nowait::park_point();
             return in_place::write(|| (&**file).write_vectored(bufs));
         }
     }

@@ -2,10 +2,13 @@
 //!
 //! Each stream has one operation per kind (fill, read to end, write, write all, flush). From a
 //! green thread, a pollable fd (a pipe, a socket, a terminal) is tried without blocking and
-//! waited on through the worker's reactor (see [`Pollable`]); any other fd moves owned bytes
-//! to or from std's own handle on the blocking pool (see [`crate::fs`]'s `offload` rule). On
+//! waited on through the worker's reactor (see [`Pollable`]); small writes to a regular file
+//! on a local file system are made in place, timed (`crate::fs::in_place`); any other fd moves
+//! owned bytes to or from std's own handle on the blocking pool (see [`crate::fs`]'s `offload`
+//! rule). On
 //! an OS thread everything runs on the calling thread, through std's handles.
 
+use crate::fs::in_place;
 use crate::reactor::{self, scheduled_io::Direction, ScheduledIo};
 use crate::runtime::context::{self, Current};
 use crate::runtime::Thread;
@@ -15,7 +18,7 @@ use std::fmt;
 use std::io::{self, BufRead, Lines, Read, Write};
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The most one write hands to the pool at once.
@@ -411,7 +414,13 @@ impl OutShared {
             return self.write_green(&registration, buf, all);
         }
         let stream = self.stream;
+        if buf.len() < in_place::MAX_LEN && self.pollable().writes_in_place() {
+            // Redirected to a file on a local file system: made here, as `zsync::fs` makes a
+            // small write (see `crate::fs::in_place`).
+            return in_place::write(|| to_std(stream, buf, all));
+        }
         let owned = buf[..buf.len().min(WRITE_CHUNK)].to_vec();
+        POOL_WRITES.fetch_add(1, Ordering::Relaxed);
         crate::blocking::unblock(move || to_std(stream, &owned, all))
     }
 
@@ -482,6 +491,11 @@ impl OutShared {
             return to_std(self.stream);
         }
         let stream = self.stream;
+        if self.pollable().writes_in_place() {
+            // What std buffered (less than a line: under `in_place::MAX_LEN`).
+            return in_place::write(|| to_std(stream));
+        }
+        POOL_WRITES.fetch_add(1, Ordering::Relaxed);
         crate::blocking::unblock(move || to_std(stream))
     }
 
@@ -751,10 +765,18 @@ struct Pollable {
     /// The kernel refused `RWF_NOWAIT` on it (a terminal): a zero-timeout poll, then the real
     /// call.
     no_nowait: AtomicBool,
+    /// For an fd epoll refused: whether small writes to it may be made in place (a regular
+    /// file on a local file system, see `crate::fs::in_place`), learnt once on the pool:
+    /// [`KIND_UNKNOWN`], [`KIND_IN_PLACE`] or [`KIND_POOL`].
+    kind: AtomicU8,
     registration: std::sync::Mutex<Option<Arc<reactor::Registration<Thread>>>>,
 }
 
 static STDIO: [Pollable; 3] = [Pollable::new(0), Pollable::new(1), Pollable::new(2)];
+
+const KIND_UNKNOWN: u8 = 0;
+const KIND_IN_PLACE: u8 = 1;
+const KIND_POOL: u8 = 2;
 
 /// Calls of the standard streams that took the reactor path (for tests).
 static REACTOR_CALLS: AtomicU64 = AtomicU64::new(0);
@@ -766,14 +788,46 @@ pub fn stdio_reactor_calls() -> u64 {
     REACTOR_CALLS.load(Ordering::Relaxed)
 }
 
+/// Writes and flushes of standard output and error sent to the blocking pool (for tests).
+static POOL_WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// How many writes and flushes of standard output and error went to the blocking pool (for
+/// tests: a small write to a file on a local file system is made in place instead).
+#[doc(hidden)]
+pub fn stdio_pool_writes() -> u64 {
+    POOL_WRITES.load(Ordering::Relaxed)
+}
+
 impl Pollable {
     const fn new(fd: RawFd) -> Self {
         Pollable {
             fd,
             refused: AtomicBool::new(false),
             no_nowait: AtomicBool::new(false),
+            kind: AtomicU8::new(KIND_UNKNOWN),
             registration: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Whether a small write to this fd, which epoll refused, may be made on the calling green
+    /// thread now. The first call learns what the fd is, on the pool (`fstat` and `fstatfs`
+    /// may wait on a network file system). Like `refused`, the answer is kept for good: an fd
+    /// that `dup2` points elsewhere later keeps it.
+    fn writes_in_place(&self) -> bool {
+        if !in_place::enabled() {
+            return false;
+        }
+        let kind = match self.kind.load(Ordering::Relaxed) {
+            KIND_UNKNOWN => {
+                let fd = self.fd;
+                let local = crate::blocking::unblock(move || in_place::fd_qualifies(fd));
+                let kind = if local { KIND_IN_PLACE } else { KIND_POOL };
+                self.kind.store(kind, Ordering::Relaxed);
+                kind
+            }
+            kind => kind,
+        };
+        kind == KIND_IN_PLACE && in_place::allowed()
     }
 
     /// The fd's registration with a live reactor, when the caller is a green thread whose

@@ -164,3 +164,23 @@ impl Drop for DropCounter {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// Whether small writes of a green thread with siblings on its worker are made in place for a
+/// file under `path`'s directory: `Some(true)` on the file systems this test knows keep writes
+/// in the page cache (`Some(false)` with `ZSYNC_FS_IN_PLACE=0`), `None` elsewhere.
+pub fn small_writes_in_place(path: &std::path::Path) -> Option<bool> {
+    if std::env::var_os("ZSYNC_FS_IN_PLACE").is_some_and(|v| v == "0") {
+        return Some(false);
+    }
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let mut fs = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: a valid NUL-terminated path, and room for the answer.
+    assert_eq!(unsafe { libc::statfs(c_path.as_ptr(), fs.as_mut_ptr()) }, 0);
+    // SAFETY: statfs succeeded.
+    let magic = unsafe { fs.assume_init() }.f_type as u32;
+    // ext4, tmpfs, xfs, btrfs, overlayfs.
+    [0xEF53, 0x0102_1994, 0x5846_5342, 0x9123_683E, 0x794C_7630]
+        .contains(&magic)
+        .then_some(true)
+}
