@@ -4,8 +4,6 @@
 //! a blocked file operation, a worker that keeps running while a file operation blocks.
 //!
 //! std's fs tests that do not apply here, and why:
-//! - `file_lock_multiple_shared`, `file_lock_blocking`, `file_lock_drop`, `file_lock_dup`:
-//!   `File::lock` and friends are Rust 1.89; this crate supports 1.85 and does not offer them.
 //! - `test_read_buf_at`, `test_read_buf_exact_at`, `file_test_read_buf`: `read_buf` and
 //!   `BorrowedBuf` are unstable.
 //! - `test_fs_set_times`, `test_fs_set_times_on_dir`, `test_fs_set_times_follows_symlink`,
@@ -693,6 +691,80 @@ fn access_and_modification_times() {
             (Err(ea), Err(eb)) => assert_eq!(ea.kind(), eb.kind()),
             (x, y) => panic!("creation time known for one and not the other: {x:?} {y:?}"),
         }
+    });
+}
+
+/// Two open files of one path both take shared locks; each lets go, and both take them again
+/// without waiting (std's `file_lock_multiple_shared`).
+#[test]
+fn file_lock_multiple_shared() {
+    each_way(|| {
+        let dir = tmpdir();
+        let path = dir.join("shared");
+        let a = File::create(&path).unwrap();
+        let b = File::open(&path).unwrap();
+        a.lock_shared().unwrap();
+        b.lock_shared().unwrap();
+        a.unlock().unwrap();
+        b.unlock().unwrap();
+        a.try_lock_shared().unwrap();
+        b.try_lock_shared().unwrap();
+    });
+}
+
+/// A shared lock keeps an exclusive one out until it is let go; an exclusive one keeps a shared
+/// one out (std's `file_lock_blocking`, with the error kinds).
+#[test]
+fn file_lock_blocking() {
+    each_way(|| {
+        let dir = tmpdir();
+        let path = dir.join("blocking");
+        let a = File::create(&path).unwrap();
+        let b = File::open(&path).unwrap();
+        a.lock_shared().unwrap();
+        match b.try_lock() {
+            Err(fs::TryLockError::WouldBlock) => {}
+            other => panic!("an exclusive lock over a shared one: {other:?}"),
+        }
+        a.unlock().unwrap();
+        b.try_lock().unwrap();
+        let err = a.try_lock_shared().unwrap_err();
+        assert!(matches!(err, fs::TryLockError::WouldBlock));
+        assert_eq!(std::io::Error::from(err).kind(), ErrorKind::WouldBlock);
+        b.unlock().unwrap();
+        a.lock().unwrap();
+    });
+}
+
+/// Closing the file lets go of its lock (std's `file_lock_drop`).
+#[test]
+fn file_lock_drop() {
+    each_way(|| {
+        let dir = tmpdir();
+        let path = dir.join("drop");
+        let a = File::create(&path).unwrap();
+        let b = File::open(&path).unwrap();
+        a.lock_shared().unwrap();
+        drop(a);
+        b.try_lock().unwrap();
+    });
+}
+
+/// The lock belongs to the open file: a `try_clone` keeps it after the original is closed
+/// (std's `file_lock_dup`).
+#[test]
+fn file_lock_dup() {
+    each_way(|| {
+        let dir = tmpdir();
+        let path = dir.join("dup");
+        let a = File::create(&path).unwrap();
+        let b = File::open(&path).unwrap();
+        a.lock_shared().unwrap();
+        let clone = a.try_clone().unwrap();
+        drop(a);
+        assert!(matches!(b.try_lock(), Err(fs::TryLockError::WouldBlock)));
+        drop(clone);
+        b.try_lock().unwrap();
     });
 }
 
@@ -1612,6 +1684,80 @@ fn a_cancelled_large_write_to_a_regular_file_is_over_when_cancel_returns() {
             file.set_len(0).unwrap();
         }
     });
+}
+
+/// A green thread waiting in `lock` for a lock another open file holds parks: on one worker,
+/// a sibling keeps running meanwhile, and the lock is taken once it is let go (by a plain
+/// thread, so that a `lock` that blocked the worker would fail the test, not hang it). A
+/// waiting `lock` that is cancelled, or whose `timeout()` expires, unwinds and leaves the file
+/// unlocked.
+#[test]
+fn a_green_thread_waiting_for_a_file_lock_parks_and_is_cancellable() {
+    let dir = tmpdir();
+    let path = dir.join("lock");
+    let holder = Arc::new(std::fs::File::create(&path).unwrap());
+    holder.lock().unwrap();
+    let releaser = std::thread::spawn({
+        let holder = holder.clone();
+        move || {
+            std::thread::sleep(Duration::from_millis(150));
+            holder.unlock().unwrap();
+        }
+    });
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let path2 = path.clone();
+    let (ticks, waited) = rt.block_on(move || {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = zsync::spawn({
+            let (ticks, stop) = (ticks.clone(), stop.clone());
+            move || {
+                while !stop.load(Ordering::SeqCst) {
+                    ticks.fetch_add(1, Ordering::SeqCst);
+                    zsync::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        });
+        let waiter = zsync::spawn({
+            let path = path2.clone();
+            move || {
+                let file = File::open(&path).unwrap();
+                let started = Instant::now();
+                file.lock().unwrap();
+                let waited = started.elapsed();
+                file.unlock().unwrap();
+                waited
+            }
+        });
+        zsync::thread::sleep(Duration::from_millis(100));
+        let ticks_while_waiting = ticks.load(Ordering::SeqCst);
+        assert!(!waiter.is_finished(), "took a lock another open file holds");
+        let waited = waiter.join().unwrap();
+        // Cancelled while waiting: unwinds, and the lock is not taken for it.
+        holder.try_lock().unwrap();
+        let cancelled = zsync::spawn({
+            let path = path2.clone();
+            move || File::open(&path).unwrap().lock()
+        });
+        zsync::thread::sleep(Duration::from_millis(30));
+        let payload = cancelled.cancel().unwrap_err();
+        assert!(payload.is::<zsync::Cancelled>());
+        let file = File::open(&path2).unwrap();
+        let outcome = zsync::time::timeout(Duration::from_millis(30), || file.lock());
+        assert!(outcome.is_err(), "a lock held elsewhere was taken");
+        holder.unlock().unwrap();
+        file.try_lock()
+            .expect("a cancelled or timed-out lock left the file locked");
+        stop.store(true, Ordering::SeqCst);
+        ticker.join().unwrap();
+        (ticks_while_waiting, waited)
+    });
+    releaser.join().unwrap();
+    assert!(
+        ticks > 20,
+        "the sibling ran {ticks} times in 100 ms of waiting"
+    );
+    assert!(waited >= Duration::from_millis(100), "{waited:?}");
 }
 
 #[test]

@@ -416,7 +416,7 @@ fn check_cancel_makes_a_busy_loop_cancellable() {
             let mut n = 0u64;
             loop {
                 n = n.wrapping_add(1);
-                if n % 1024 == 0 {
+                if n.is_multiple_of(1024) {
                     thread::check_cancel();
                 }
             }

@@ -1,7 +1,7 @@
 //! File-system access shaped like `std::fs`: port by changing `std::fs` to `zsync::fs`.
 //!
 //! The names, signatures, error kinds and the value types are std's ([`Metadata`],
-//! [`Permissions`], [`FileType`] and [`FileTimes`] are std's own, re-exported); `File`,
+//! [`Permissions`], [`FileType`], [`FileTimes`] and [`TryLockError`] are std's own, re-exported); `File`,
 //! `OpenOptions`, `ReadDir`, `DirEntry` and `DirBuilder` are zsync types with std's methods and
 //! std's traits (`Read`, `Write`, `Seek` for `File` and `&File`,
 //! `std::os::unix::fs::{FileExt, OpenOptionsExt, DirEntryExt, DirBuilderExt}`, the raw-fd
@@ -86,7 +86,9 @@
 //!   (`zsync::fs::metadata(path)?.is_dir()`).
 //! - `impl Read/Write/Seek for Arc<File>` (std has them for `Arc<std::fs::File>`) cannot be
 //!   written outside std; `&File` implements all three, so `&*arc` works.
-//! - `File::lock` and friends (Rust 1.89) are not offered yet: this crate supports Rust 1.85.
+//! - `File::lock` and `lock_shared` on a green thread wait for a lock held elsewhere by trying
+//!   again after parks of 1 ms, doubling up to 16 ms (Linux gives no readiness event for a
+//!   released `flock`): a lock let go is taken up to 16 ms later than by std's blocking call.
 //! - Dropping a `File` closes it on the calling thread, as std does (`close` does not wait on
 //!   local file systems); `try_clone` (`dup`) also runs there.
 //! - Converting a `File` into a `std::fs::File` (or a raw fd) while an abandoned operation on it
@@ -106,7 +108,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-pub use std::fs::{FileTimes, FileType, Metadata, Permissions};
+pub use std::fs::{FileTimes, FileType, Metadata, Permissions, TryLockError};
 
 /// How many file operations this process has submitted to io_uring so far (all runtimes
 /// together). For tests and diagnostics: it stays at 0 while every operation goes to the
@@ -382,6 +384,121 @@ impl File {
     /// ```
     pub fn set_modified(&self, time: SystemTime) -> io::Result<()> {
         self.set_times(FileTimes::new().set_modified(time))
+    }
+
+    /// Takes an exclusive advisory lock on the file, waiting while another open file holds a
+    /// lock on it, like `std::fs::File::lock` (`flock(LOCK_EX)`). The lock belongs to the open
+    /// file (shared with its `try_clone`s) and goes when it is closed or [`unlock`]ed.
+    ///
+    /// On a green thread a lock held elsewhere is waited for by trying again after a park
+    /// (1 ms, doubling up to 16 ms): the worker runs other green threads meanwhile, and the
+    /// wait is cancellable (it then leaves the file unlocked).
+    ///
+    /// [`unlock`]: File::unlock
+    ///
+    /// # Errors
+    /// As std.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("zsync-lock-doc-{}", std::process::id()));
+    /// use std::time::Duration;
+    /// let file = zsync::fs::File::create(&path)?;
+    /// let other = zsync::fs::File::open(&path)?;
+    /// file.lock()?;
+    /// let waiter = zsync::spawn(move || {
+    ///     other.lock().unwrap(); // parks until `file` lets go
+    ///     other.unlock().unwrap();
+    /// });
+    /// zsync::thread::sleep(Duration::from_millis(20));
+    /// assert!(!waiter.is_finished());
+    /// file.unlock()?;
+    /// waiter.join().unwrap();
+    /// # zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn lock(&self) -> io::Result<()> {
+        op::lock(&self.inner, false)
+    }
+
+    /// Takes a shared advisory lock on the file, waiting while another open file holds an
+    /// exclusive one, like `std::fs::File::lock_shared` (`flock(LOCK_SH)`); on a green thread
+    /// the wait parks, as for [`lock`](File::lock).
+    ///
+    /// # Errors
+    /// As std.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("zsync-lock-sh-doc-{}", std::process::id()));
+    /// let a = zsync::fs::File::create(&path)?;
+    /// let b = zsync::fs::File::open(&path)?;
+    /// a.lock_shared()?;
+    /// b.lock_shared()?; // shared locks coexist
+    /// assert!(matches!(a.try_lock(), Err(zsync::fs::TryLockError::WouldBlock)));
+    /// # zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn lock_shared(&self) -> io::Result<()> {
+        op::lock(&self.inner, true)
+    }
+
+    /// Takes an exclusive advisory lock if no other open file holds a lock on the file, like
+    /// `std::fs::File::try_lock`; never waits.
+    ///
+    /// # Errors
+    /// [`TryLockError::WouldBlock`] if another open file holds a lock, else as std.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("zsync-trylock-doc-{}", std::process::id()));
+    /// let a = zsync::fs::File::create(&path)?;
+    /// let b = zsync::fs::File::open(&path)?;
+    /// a.try_lock().unwrap();
+    /// assert!(matches!(b.try_lock(), Err(zsync::fs::TryLockError::WouldBlock)));
+    /// a.unlock()?;
+    /// b.try_lock().unwrap();
+    /// # zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_lock(&self) -> Result<(), TryLockError> {
+        op::try_lock(&self.inner, false)
+    }
+
+    /// Takes a shared advisory lock if no other open file holds an exclusive one, like
+    /// `std::fs::File::try_lock_shared`; never waits.
+    ///
+    /// # Errors
+    /// [`TryLockError::WouldBlock`] if another open file holds an exclusive lock, else as std.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("zsync-trylock-sh-doc-{}", std::process::id()));
+    /// let a = zsync::fs::File::create(&path)?;
+    /// let b = zsync::fs::File::open(&path)?;
+    /// a.try_lock_shared().unwrap();
+    /// b.try_lock_shared().unwrap();
+    /// # zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_lock_shared(&self) -> Result<(), TryLockError> {
+        op::try_lock(&self.inner, true)
+    }
+
+    /// Releases the advisory lock this open file holds, like `std::fs::File::unlock`; never
+    /// waits.
+    ///
+    /// # Errors
+    /// As std.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("zsync-unlock-doc-{}", std::process::id()));
+    /// let a = zsync::fs::File::create(&path)?;
+    /// let b = zsync::fs::File::open(&path)?;
+    /// a.lock()?;
+    /// a.unlock()?;
+    /// b.try_lock().unwrap();
+    /// # zsync::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn unlock(&self) -> io::Result<()> {
+        self.inner.unlock()
     }
 
     /// Gives up the `Arc` and the buffer: the std file, or a duplicate of its descriptor if an

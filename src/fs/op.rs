@@ -30,6 +30,7 @@ use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::{in_place, nowait, uring};
 
@@ -866,6 +867,52 @@ pub(crate) fn fchmod(file: &Arc<std_fs::File>, perm: Permissions) -> io::Result<
 
 pub(crate) fn set_times(file: &Arc<std_fs::File>, times: FileTimes) -> io::Result<()> {
     on_file(file, times, |f, times| f.set_times(times))
+}
+
+// ---- advisory locks ----
+
+/// The first wait between two tries of a lock that is held elsewhere.
+const LOCK_POLL_FIRST: Duration = Duration::from_millis(1);
+/// The longest wait between two tries.
+const LOCK_POLL_MAX: Duration = Duration::from_millis(16);
+
+/// `File::lock` (`shared`: `lock_shared`): std's `flock`. A green thread (or a thread of a
+/// `Flavor::OsThreads` runtime) takes a free lock at once with a try that does not wait
+/// (`LOCK_NB`, on the calling thread), and waits for a lock held elsewhere by trying again
+/// after a park of 1 ms, doubling up to 16 ms: Linux gives no readiness event for a released
+/// `flock`, and a blocking `flock` on the pool could not be abandoned safely (a lock taken
+/// later for a caller that had given up would have to be let go, and on the same open file
+/// that could let go of a lock a later call had taken). Each park is a park point: a waiting
+/// `lock` is cancellable and `timeout()` ends it, and the file is then not locked by it.
+pub(crate) fn lock(file: &std_fs::File, shared: bool) -> io::Result<()> {
+    if !offload() {
+        return if shared {
+            file.lock_shared()
+        } else {
+            file.lock()
+        };
+    }
+    let mut pause = LOCK_POLL_FIRST;
+    loop {
+        nowait::park_point();
+        match try_lock(file, shared) {
+            Err(std_fs::TryLockError::WouldBlock) => {}
+            Err(std_fs::TryLockError::Error(e)) => return Err(e),
+            Ok(()) => return Ok(()),
+        }
+        crate::thread::sleep(pause);
+        pause = (pause * 2).min(LOCK_POLL_MAX);
+    }
+}
+
+/// `File::try_lock` (`shared`: `try_lock_shared`): std's `flock` with `LOCK_NB`, which does
+/// not wait, on the calling thread.
+pub(crate) fn try_lock(file: &std_fs::File, shared: bool) -> Result<(), std_fs::TryLockError> {
+    if shared {
+        file.try_lock_shared()
+    } else {
+        file.try_lock()
+    }
 }
 
 pub(crate) fn fchown(fd: BorrowedFd<'_>, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {

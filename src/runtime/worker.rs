@@ -295,7 +295,8 @@ impl Worker {
         loop {
             // A worker that never runs dry (green threads that keep yielding, a server under
             // constant load) must still see the shutdown: every fairness tick, not only when idle.
-            if self.tick.get() % FAIRNESS_TICK == 0 && self.shared.shutdown.load(Ordering::Acquire)
+            if self.tick.get().is_multiple_of(FAIRNESS_TICK)
+                && self.shared.shutdown.load(Ordering::Acquire)
             {
                 return;
             }
@@ -345,7 +346,7 @@ impl Worker {
     #[inline(always)]
     fn take_turns<const LOOK_ONLY: bool>(&self, tick: u32) -> Turn {
         let remote = self.remote();
-        if tick % FAIRNESS_TICK == 0 {
+        if tick.is_multiple_of(FAIRNESS_TICK) {
             if LOOK_ONLY {
                 return Turn::Due;
             }
@@ -371,7 +372,7 @@ impl Worker {
         // Due timers, by the clock: a pick can cost tens of microseconds (a loopback write runs
         // the receiver's side too), so 61 of them can be milliseconds, far too late for a
         // sleeper. One relaxed look at a cell, and a clock read only while a timer is armed.
-        if tick % TIMER_CHECK_TICK == 0 {
+        if tick.is_multiple_of(TIMER_CHECK_TICK) {
             if let Some(due) = self.timer_due.get() {
                 if LOOK_ONLY {
                     return Turn::Due;
@@ -381,7 +382,7 @@ impl Worker {
                 }
             }
         }
-        if tick % NEXT_FAIRNESS_TICK != 0 {
+        if !tick.is_multiple_of(NEXT_FAIRNESS_TICK) {
             if LOOK_ONLY {
                 if !remote.next.is_empty() {
                     return Turn::Due;
@@ -390,7 +391,7 @@ impl Worker {
                 return Turn::Taken(task);
             }
         }
-        if tick % BALANCE_TICK == 0 {
+        if tick.is_multiple_of(BALANCE_TICK) {
             if LOOK_ONLY {
                 return Turn::Due;
             }
@@ -401,7 +402,7 @@ impl Worker {
         // Woken and new green threads take turns, so that neither a thread that keeps yielding
         // nor a burst of spawns can hold the other back; but new ones are left to a less
         // loaded worker (see `may_start_fresh`).
-        if tick % 2 == 0 && !remote.fresh.is_empty() {
+        if tick.is_multiple_of(2) && !remote.fresh.is_empty() {
             if LOOK_ONLY {
                 return Turn::Due;
             }
