@@ -1,5 +1,5 @@
 //! zsync::io: standard output and error written from green threads, standard input read by
-//! green threads. Each case runs this test binary again as a child process (selected by the
+//! green threads, anonymous pipes (`zsync::io::pipe`). Each case runs this test binary again as a child process (selected by the
 //! `ZSYNC_IO_CHILD` variable) with its standard streams piped, and checks what came out.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -359,4 +359,135 @@ fn stdin_from_a_regular_file_goes_through_the_pool() {
     // epoll refuses a regular file: read on the pool (stdout, a pipe, is not written from a
     // green thread in this case).
     assert_eq!(marked(&stdout, "@pool used"), ["@pool used true"]);
+}
+
+// ---- zsync::io::pipe ----
+
+/// A pattern byte: a byte out of place or lost shows.
+fn pattern(i: usize) -> u8 {
+    (i.wrapping_mul(31) ^ (i >> 8)) as u8
+}
+
+/// A megabyte through an anonymous pipe (sixteen times its buffer), written by one thread and
+/// read by another, arrives whole and in order: on a plain OS thread, on green threads and on
+/// a `Flavor::OsThreads` runtime; the reader sees the end once the writer is dropped.
+#[test]
+fn a_pipe_carries_a_megabyte_in_order() {
+    common::on_each_model(|| {
+        const LEN: usize = 1 << 20;
+        let (mut reader, mut writer) = zsync::io::pipe().unwrap();
+        let sender = zsync::thread::spawn(move || {
+            let data: Vec<u8> = (0..LEN).map(pattern).collect();
+            for chunk in data.chunks(10_000) {
+                writer.write_all(chunk).unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).unwrap();
+        sender.join().unwrap();
+        assert_eq!(got.len(), LEN);
+        assert!(got.iter().enumerate().all(|(i, &b)| b == pattern(i)));
+    });
+}
+
+/// Clones of both ends share the pipe (std's pipe test): bytes written through a clone are
+/// read through a clone, through `&PipeReader` too, and the end comes only when every write
+/// end is gone.
+#[test]
+fn pipe_ends_cloned_share_the_pipe() {
+    common::on_each_model(|| {
+        let (reader, writer) = zsync::io::pipe().unwrap();
+        let reader2 = reader.try_clone().unwrap();
+        let mut writer2 = writer.try_clone().unwrap();
+        writer2.write_all(b"ab").unwrap();
+        (&writer).write_all(b"cd").unwrap();
+        let mut two = [0u8; 2];
+        (&reader2).read_exact(&mut two).unwrap();
+        assert_eq!(&two, b"ab");
+        drop(writer);
+        writer2.write_all(b"ef").unwrap();
+        drop(writer2);
+        let mut rest = String::new();
+        (&reader).read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "cdef");
+    });
+}
+
+/// A green thread writing into a full pipe parks: on one worker its sibling keeps running
+/// until a plain thread starts reading (a write that blocked the worker would fail this test,
+/// not hang it).
+#[test]
+fn a_green_thread_writing_a_full_pipe_parks() {
+    const LEN: usize = 1 << 20;
+    let (mut reader, mut writer) = zsync::io::pipe().unwrap();
+    let drain = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).unwrap();
+        got
+    });
+    let rt = zsync::runtime::Builder::new()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let ticks = rt.block_on(move || {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = zsync::spawn({
+            let (ticks, stop) = (ticks.clone(), stop.clone());
+            move || {
+                while !stop.load(Ordering::SeqCst) {
+                    ticks.fetch_add(1, Ordering::SeqCst);
+                    zsync::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        });
+        let sender = zsync::spawn(move || {
+            let data: Vec<u8> = (0..LEN).map(pattern).collect();
+            writer.write_all(&data).unwrap();
+        });
+        zsync::thread::sleep(Duration::from_millis(100));
+        let seen = ticks.load(Ordering::SeqCst);
+        assert!(!sender.is_finished(), "a megabyte fit into the pipe");
+        sender.join().unwrap();
+        stop.store(true, Ordering::SeqCst);
+        ticker.join().unwrap();
+        seen
+    });
+    let got = drain.join().unwrap();
+    assert_eq!(got.len(), LEN);
+    assert!(got.iter().enumerate().all(|(i, &b)| b == pattern(i)));
+    assert!(ticks > 20, "the sibling ran {ticks} times in 100 ms");
+}
+
+/// Pipe ends go to child processes as their standard streams (in blocking mode, as they
+/// expect): `cat` reads what is written into the pipe, and `echo` writes into one.
+#[test]
+fn pipe_ends_as_a_childs_standard_streams() {
+    use zsync::process::{Command, Stdio};
+    let (cat_out, echo_out) = zsync::run(|| {
+        let (reader, mut writer) = zsync::io::pipe().unwrap();
+        let cat = Command::new("cat")
+            .stdin(reader)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writer.write_all(b"into cat").unwrap();
+        drop(writer);
+        let cat_out = cat.wait_with_output().unwrap();
+        let (mut reader, writer) = zsync::io::pipe().unwrap();
+        let mut echo = Command::new("echo");
+        echo.arg("from echo").stdout(writer);
+        let status = echo.status().unwrap();
+        drop(echo); // the command holds the write end until it goes
+        let mut echo_out = String::new();
+        reader.read_to_string(&mut echo_out).unwrap();
+        assert!(status.success());
+        (cat_out, echo_out)
+    });
+    assert!(cat_out.status.success());
+    assert_eq!(cat_out.stdout, b"into cat");
+    assert_eq!(echo_out, "from echo\n");
 }

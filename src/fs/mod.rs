@@ -501,6 +501,18 @@ impl File {
         self.inner.unlock()
     }
 
+    /// Whether the file is a terminal, like std's `IsTerminal` for `File` (which is sealed, so
+    /// this is an inherent method: `file.is_terminal()` works as with std's).
+    ///
+    /// ```
+    /// let tty = zsync::fs::File::open("/dev/null")?;
+    /// assert!(!tty.is_terminal());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn is_terminal(&self) -> bool {
+        std::io::IsTerminal::is_terminal(&*self.inner)
+    }
+
     /// Gives up the `Arc` and the buffer: the std file, or a duplicate of its descriptor if an
     /// abandoned operation still holds it.
     fn into_std(self) -> io::Result<std::fs::File> {

@@ -59,14 +59,19 @@
 //!   worker thread (fine for a terminal, a file or a pipe with room; a pipe nobody reads would
 //!   block the worker). Use `writeln!(zsync::io::stdout(), ...)` on green threads when that
 //!   matters.
-//! - Every write to `Stdout`/`Stderr` is one system call (on the reactor path) or one trip to
-//!   the pool: for many small writes, wrap the lock in a [`BufWriter`].
+//! - Every write to `Stdout`/`Stderr` is one system call (on the reactor path, or made in place
+//!   to a file on a local file system) or one trip to the pool: for many small writes, wrap the
+//!   lock in a [`BufWriter`].
 //! - zsync's `Stdin` on the reactor path reads fd 0 itself, not through std's buffer: bytes a
 //!   `std::io::stdin()` read had buffered are not seen (another reason to use one of them).
-//! - `IsTerminal` is sealed in std: ask the fd instead (`stdout().as_fd().is_terminal()`).
+//! - `IsTerminal` is sealed in std, so zsync's handles (and `zsync::fs::File`) cannot implement
+//!   it: each has an inherent `is_terminal()` instead, which `stdout().is_terminal()` finds as
+//!   it finds std's (a function generic over `T: IsTerminal` needs `stdout().as_fd()`).
 
+pub(crate) mod pipe;
 mod stdio;
 
+pub use pipe::{pipe, PipeReader, PipeWriter};
 pub use stdio::{stderr, stdin, stdout, Stderr, StderrLock, Stdin, StdinLock, Stdout, StdoutLock};
 #[doc(hidden)]
 pub use stdio::{stdio_pool_writes, stdio_reactor_calls};

@@ -627,6 +627,32 @@ macro_rules! output {
             }
         }
 
+        impl $name {
+            /// Whether the stream is a terminal, like std's `IsTerminal` (which is sealed, so
+            /// zsync's handles answer it with this method: `stream.is_terminal()` works as
+            /// with std's, trait import or not).
+            ///
+            /// ```
+            #[doc = concat!("let tty = zsync::io::", stringify!($func), "().is_terminal();")]
+            #[doc = concat!("assert_eq!(tty, std::io::IsTerminal::is_terminal(&std::io::", stringify!($func), "()));")]
+            /// ```
+            pub fn is_terminal(&self) -> bool {
+                std::io::IsTerminal::is_terminal(&self.std)
+            }
+        }
+
+        impl $lock<'_> {
+            /// Whether the stream is a terminal, like std's `IsTerminal` for its lock.
+            ///
+            /// ```
+            #[doc = concat!("let lock = zsync::io::", stringify!($func), "().lock();")]
+            #[doc = concat!("assert_eq!(lock.is_terminal(), std::io::IsTerminal::is_terminal(&std::io::", stringify!($func), "()));")]
+            /// ```
+            pub fn is_terminal(&self) -> bool {
+                std::io::IsTerminal::is_terminal(&self.std)
+            }
+        }
+
         impl AsFd for $name {
             fn as_fd(&self) -> BorrowedFd<'_> {
                 self.std.as_fd()
@@ -726,6 +752,32 @@ impl fmt::Debug for Stdin {
 impl fmt::Debug for StdinLock<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StdinLock").finish_non_exhaustive()
+    }
+}
+
+impl Stdin {
+    /// Whether standard input is a terminal, like std's `IsTerminal` (which is sealed, so
+    /// zsync's handles answer it with this method: `stdin().is_terminal()` works as with std's,
+    /// trait import or not).
+    ///
+    /// ```
+    /// let interactive = zsync::io::stdin().is_terminal();
+    /// assert_eq!(interactive, std::io::IsTerminal::is_terminal(&std::io::stdin()));
+    /// ```
+    pub fn is_terminal(&self) -> bool {
+        std::io::IsTerminal::is_terminal(&self.std)
+    }
+}
+
+impl StdinLock<'_> {
+    /// Whether standard input is a terminal, like std's `IsTerminal` for its lock.
+    ///
+    /// ```
+    /// let lock = zsync::io::stdin().lock();
+    /// assert_eq!(lock.is_terminal(), std::io::IsTerminal::is_terminal(&std::io::stdin()));
+    /// ```
+    pub fn is_terminal(&self) -> bool {
+        std::io::IsTerminal::is_terminal(&self.std)
     }
 }
 
