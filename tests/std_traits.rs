@@ -382,3 +382,35 @@ fn zsync_only_types() {
     assert_not_impl!(oneshot::Sender<Rc<u8>>: Send);
     assert_not_impl!(oneshot::Receiver<Rc<u8>>: Send);
 }
+
+/// std's names that a port writes as `zsync::...` after changing its imports: the re-exported
+/// types and functions of std's thread, time, net and io modules resolve (and are std's own,
+/// so values pass between the two), and the items zsync mirrors exist under std's names.
+#[test]
+fn std_names_resolve_under_zsync_paths() {
+    use std::time::Duration;
+    // time: std's clock types and constants.
+    let now: std::time::SystemTime = zsync::time::SystemTime::now();
+    let since = now.duration_since(zsync::time::UNIX_EPOCH).unwrap();
+    assert!(since > Duration::from_secs(1_600_000_000));
+    let err: zsync::time::SystemTimeError =
+        zsync::time::UNIX_EPOCH.duration_since(now).unwrap_err();
+    assert!(err.duration() > Duration::ZERO);
+    let bad: zsync::time::TryFromFloatSecsError = Duration::try_from_secs_f64(-1.0).unwrap_err();
+    assert!(!bad.to_string().is_empty());
+    // net: std's address parse error.
+    let parse: Result<zsync::net::IpAddr, zsync::net::AddrParseError> = "not an address".parse();
+    assert!(parse.is_err());
+    // thread: std's parallelism and thread-local key types.
+    assert!(zsync::thread::available_parallelism().unwrap().get() >= 1);
+    thread_local!(static COUNT: std::cell::Cell<u32> = const { std::cell::Cell::new(7) });
+    let key: &'static zsync::thread::LocalKey<std::cell::Cell<u32>> = &COUNT;
+    let read: Result<u32, zsync::thread::AccessError> = key.try_with(|c| c.get());
+    assert_eq!(read.unwrap(), 7);
+    // io: pipes and is_terminal, as std's.
+    let (reader, writer) = zsync::io::pipe().unwrap();
+    let _: (zsync::io::PipeReader, zsync::io::PipeWriter) = (reader, writer);
+    let _: bool = zsync::io::stdout().is_terminal();
+    // fs: std's try-lock error.
+    let _: Option<zsync::fs::TryLockError> = None;
+}

@@ -883,6 +883,29 @@ impl std::os::unix::fs::OpenOptionsExt for OpenOptions {
     }
 }
 
+/// Creates a symbolic link, like std's deprecated `std::fs::soft_link`: use
+/// [`zsync::os::unix::fs::symlink`](crate::os::unix::fs::symlink).
+///
+/// # Errors
+/// As std.
+///
+/// ```
+/// # #![allow(deprecated)]
+/// let dir = std::env::temp_dir().join(format!("zsync-soft-link-doc-{}", std::process::id()));
+/// zsync::fs::create_dir_all(&dir)?;
+/// zsync::fs::write(dir.join("target"), b"x")?;
+/// zsync::fs::soft_link(dir.join("target"), dir.join("link"))?;
+/// assert_eq!(zsync::fs::read(dir.join("link"))?, b"x");
+/// zsync::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[deprecated(
+    note = "replaced with zsync::os::unix::fs::symlink, as std's with std::os::unix::fs::symlink"
+)]
+pub fn soft_link<P: AsRef<Path>, Q: AsRef<Path>>(original: P, link: Q) -> io::Result<()> {
+    crate::os::unix::fs::symlink(original, link)
+}
+
 /// Reads a whole file, like `std::fs::read`.
 ///
 /// # Errors

@@ -28,6 +28,9 @@ pub use crate::runtime::task::handle::{current, Thread};
 pub use crate::runtime::task::id::ThreadId;
 pub use crate::runtime::task::join::JoinHandle;
 pub use scope::{scope, Scope, ScopedJoinHandle};
+/// std's own: `thread_local!` keys are per OS thread, so green threads of one worker share
+/// them (see the crate's docs/API.md); `available_parallelism` is the machine's.
+pub use std::thread::{available_parallelism, AccessError, LocalKey};
 
 use crate::runtime::{park, spawn, Handle};
 use std::io;

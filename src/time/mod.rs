@@ -6,7 +6,9 @@
 
 use crate::runtime::park;
 
-pub use std::time::{Duration, Instant};
+pub use std::time::{
+    Duration, Instant, SystemTime, SystemTimeError, TryFromFloatSecsError, UNIX_EPOCH,
+};
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
