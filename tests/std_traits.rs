@@ -414,3 +414,25 @@ fn std_names_resolve_under_zsync_paths() {
     // fs: std's try-lock error.
     let _: Option<zsync::fs::TryLockError> = None;
 }
+
+/// `std::os` paths a port writes as `zsync::os`: the fd module, `std::os::unix`'s `ffi`, `io`
+/// and prelude (std's own), and `chroot`, which fails as std's does without the capability.
+#[test]
+fn std_os_names_resolve_under_zsync_paths() {
+    use zsync::os::fd::{BorrowedFd, OwnedFd};
+    use zsync::os::unix::io::RawFd;
+    use zsync::os::unix::prelude::*; // AsFd, AsRawFd, OsStrExt, ...
+    let file = zsync::fs::File::open("/dev/null").unwrap();
+    let fd: BorrowedFd<'_> = file.as_fd();
+    let raw: RawFd = fd.as_raw_fd();
+    assert_eq!(raw, file.as_raw_fd());
+    let owned: OwnedFd = file.into();
+    assert!(owned.as_raw_fd() >= 0);
+    assert_eq!(std::ffi::OsStr::new("abc").as_bytes(), b"abc");
+    let name = std::ffi::OsStr::new("xyz");
+    assert_eq!(zsync::os::unix::ffi::OsStrExt::as_bytes(name), b"xyz");
+    let missing = std::env::temp_dir().join("zsync-chroot-test-missing");
+    let ours = zsync::os::unix::fs::chroot(&missing).unwrap_err();
+    let stds = std::os::unix::fs::chroot(&missing).unwrap_err();
+    assert_eq!(ours.kind(), stds.kind());
+}

@@ -128,7 +128,7 @@ pub fn io_uring_submissions_on_this_worker() -> u64 {
     }
 }
 
-pub(crate) use op::{chown_path, fchown, invalid_utf8, offload, symlink};
+pub(crate) use op::{chown_path, chroot, fchown, invalid_utf8, offload, symlink};
 
 /// An open file, like `std::fs::File`: `Read`, `Write` and `Seek` (for `File` and `&File`),
 /// positional I/O through `std::os::unix::fs::FileExt`; each blocking call parks only the

@@ -197,6 +197,10 @@ pub(crate) fn hard_link(original: &Path, link: &Path) -> io::Result<()> {
     on_paths(original, link, |o, l| std_fs::hard_link(o, l))
 }
 
+pub(crate) fn chroot(dir: &Path) -> io::Result<()> {
+    on_path(dir, |d| std::os::unix::fs::chroot(d))
+}
+
 pub(crate) fn symlink(original: &Path, link: &Path) -> io::Result<()> {
     on_paths(original, link, |o, l| std::os::unix::fs::symlink(o, l))
 }

@@ -43,6 +43,22 @@ pub fn symlink<P: AsRef<Path>, Q: AsRef<Path>>(original: P, link: Q) -> io::Resu
     crate::fs::symlink(original.as_ref(), link.as_ref())
 }
 
+/// Changes the root directory of this process to `dir`, like `std::os::unix::fs::chroot`
+/// (`chroot(2)`: needs `CAP_SYS_CHROOT`; the working directory is not changed).
+///
+/// # Errors
+/// As std (`PermissionDenied` without the capability, `NotFound` for a missing directory).
+///
+/// ```
+/// // Without the capability (or in a directory that does not exist) it fails as std's does.
+/// let missing = std::env::temp_dir().join("zsync-chroot-doc-missing");
+/// let err = zsync::os::unix::fs::chroot(&missing).unwrap_err();
+/// assert_eq!(err.kind(), std::os::unix::fs::chroot(&missing).unwrap_err().kind());
+/// ```
+pub fn chroot<P: AsRef<Path>>(dir: P) -> io::Result<()> {
+    crate::fs::chroot(dir.as_ref())
+}
+
 /// Changes the owner and group of a path, following symlinks, like
 /// `std::os::unix::fs::chown`; `None` leaves that id unchanged.
 ///
