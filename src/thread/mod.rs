@@ -81,6 +81,34 @@ pub fn park_timeout(dur: Duration) {
     park::park_until(Instant::now().checked_add(dur));
 }
 
+/// [`park_timeout`] in milliseconds, like std's deprecated `std::thread::park_timeout_ms`.
+///
+/// ```
+/// # #![allow(deprecated)]
+/// let start = std::time::Instant::now();
+/// zsync::thread::park_timeout_ms(2);
+/// assert!(start.elapsed() >= std::time::Duration::from_millis(2));
+/// ```
+#[deprecated(
+    note = "replaced by zsync::thread::park_timeout, as std's by std::thread::park_timeout"
+)]
+pub fn park_timeout_ms(ms: u32) {
+    park_timeout(Duration::from_millis(u64::from(ms)));
+}
+
+/// [`sleep`] in milliseconds, like std's deprecated `std::thread::sleep_ms`. A park point.
+///
+/// ```
+/// # #![allow(deprecated)]
+/// let start = std::time::Instant::now();
+/// zsync::thread::sleep_ms(2);
+/// assert!(start.elapsed() >= std::time::Duration::from_millis(2));
+/// ```
+#[deprecated(note = "replaced by zsync::thread::sleep, as std's by std::thread::sleep")]
+pub fn sleep_ms(ms: u32) {
+    sleep(Duration::from_millis(u64::from(ms)));
+}
+
 /// Lets other green threads on this worker run (on an OS thread: `std::thread::yield_now`). A
 /// park point.
 ///
