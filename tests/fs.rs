@@ -35,6 +35,8 @@ use zsync::fs::{self, File, OpenOptions};
 use zsync::os::unix::fs::{symlink, FileExt, PermissionsExt};
 use zsync::runtime::{Builder, Flavor};
 
+mod common;
+
 /// Runs `body` on this plain OS thread, on a green thread, and on a `Flavor::OsThreads`
 /// runtime's thread.
 fn each_way(body: fn()) {
@@ -1707,17 +1709,7 @@ fn a_green_thread_waiting_for_a_file_lock_parks_and_is_cancellable() {
     let rt = Builder::new().worker_threads(1).build().unwrap();
     let path2 = path.clone();
     let (ticks, waited) = rt.block_on(move || {
-        let ticks = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let ticker = zsync::spawn({
-            let (ticks, stop) = (ticks.clone(), stop.clone());
-            move || {
-                while !stop.load(Ordering::SeqCst) {
-                    ticks.fetch_add(1, Ordering::SeqCst);
-                    zsync::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        });
+        let ticker = common::Ticker::spawn();
         let waiter = zsync::spawn({
             let path = path2.clone();
             move || {
@@ -1730,7 +1722,7 @@ fn a_green_thread_waiting_for_a_file_lock_parks_and_is_cancellable() {
             }
         });
         zsync::thread::sleep(Duration::from_millis(100));
-        let ticks_while_waiting = ticks.load(Ordering::SeqCst);
+        let ticks_while_waiting = ticker.ticks();
         assert!(!waiter.is_finished(), "took a lock another open file holds");
         let waited = waiter.join().unwrap();
         // Cancelled while waiting: unwinds, and the lock is not taken for it.
@@ -1748,8 +1740,7 @@ fn a_green_thread_waiting_for_a_file_lock_parks_and_is_cancellable() {
         holder.unlock().unwrap();
         file.try_lock()
             .expect("a cancelled or timed-out lock left the file locked");
-        stop.store(true, Ordering::SeqCst);
-        ticker.join().unwrap();
+        ticker.stop();
         (ticks_while_waiting, waited)
     });
     releaser.join().unwrap();

@@ -28,12 +28,14 @@
 //! - `ZSYNC_FS_IN_PLACE=0` turns this off (such writes then go to the ring, as before it
 //!   existed): for measuring, and for tests of the ring's write path.
 //!
+//! Standard output and error redirected to such a file take the same path (src/io/stdio.rs).
 //! A green thread that is all its worker runs writes regular files in place at any size and
 //! without this check (`op::write_waiting`): nobody waits for it.
 
+use crate::env_switch::EnvSwitch;
 use std::fs::File;
 use std::io;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -60,25 +62,13 @@ const LOCAL_FILE_SYSTEMS: [u32; 9] = [
     0x2FC1_2FC1, // zfs
 ];
 
-/// Whether in-place writes are on in this process: not decided yet, yes, or no
-/// (`ZSYNC_FS_IN_PLACE=0`).
-static MODE: AtomicU8 = AtomicU8::new(UNDECIDED);
-const UNDECIDED: u8 = 0;
-const ON: u8 = 1;
-const OFF: u8 = 2;
+/// Whether in-place writes are on in this process (`ZSYNC_FS_IN_PLACE=0` turns them off).
+static SWITCH: EnvSwitch = EnvSwitch::new("ZSYNC_FS_IN_PLACE");
 
 /// Whether `ZSYNC_FS_IN_PLACE=0` left in-place writes on.
 #[inline]
 pub(crate) fn enabled() -> bool {
-    match MODE.load(Ordering::Relaxed) {
-        ON => true,
-        OFF => false,
-        _ => {
-            let on = std::env::var_os("ZSYNC_FS_IN_PLACE").is_none_or(|v| v != "0");
-            MODE.store(if on { ON } else { OFF }, Ordering::Relaxed);
-            on
-        }
-    }
+    SWITCH.is_on()
 }
 
 /// Writes of fewer bytes than this may be made in place.
@@ -151,6 +141,7 @@ impl Breaker {
     /// longer end wins. A heuristic needs no more.)
     #[cold]
     fn trip(&self, at: Instant) {
+        SLOW_WRITES.fetch_add(1, Ordering::Relaxed);
         let at = nanos_since_base(at);
         let (until, last) = (
             self.off_until.load(Ordering::Relaxed),
@@ -176,6 +167,9 @@ fn nanos_since_base(t: Instant) -> u64 {
 }
 
 static BREAKER: Breaker = Breaker::new();
+
+/// In-place writes that took over [`SLOW`], process-wide (see `zsync::fs::in_place_slow_writes`).
+pub(crate) static SLOW_WRITES: AtomicU64 = AtomicU64::new(0);
 
 /// Whether a small write to a file that [`qualifies`] may be made in place now.
 #[inline]

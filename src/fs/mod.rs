@@ -118,6 +118,14 @@ pub fn io_uring_submissions() -> u64 {
     crate::reactor::uring::SUBMITTED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Small writes made in place that took over 1 ms so far, process-wide; each turned such writes
+/// off for a while (see docs/API.md). For tests, which cannot expect a write in place when one
+/// was slow on a loaded machine.
+#[doc(hidden)]
+pub fn in_place_slow_writes() -> u64 {
+    in_place::SLOW_WRITES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// File operations the calling green thread's worker has submitted to its io_uring ring (0 on
 /// any other thread). For tests that must not count what other tests of the process submit.
 #[doc(hidden)]

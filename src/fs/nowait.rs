@@ -39,29 +39,19 @@
 //! `ZSYNC_FS_NOWAIT=0` turns this off (every read and write then goes to the ring or the pool, as
 //! before it existed): for measuring, and for tests of the waiting paths.
 
+use crate::env_switch::EnvSwitch;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// Whether `RWF_NOWAIT` is tried in this process: not decided yet, yes, or no (`ZSYNC_FS_NOWAIT=0`,
-/// or the kernel refused `preadv2`/`pwritev2` themselves).
-static MODE: AtomicU8 = AtomicU8::new(UNDECIDED);
-const UNDECIDED: u8 = 0;
-const ON: u8 = 1;
-const OFF: u8 = 2;
+/// Whether `RWF_NOWAIT` is tried in this process: off with `ZSYNC_FS_NOWAIT=0`, or once the
+/// kernel refused `preadv2`/`pwritev2` themselves.
+static SWITCH: EnvSwitch = EnvSwitch::new("ZSYNC_FS_NOWAIT");
 
 #[inline]
 fn enabled() -> bool {
-    match MODE.load(Ordering::Relaxed) {
-        ON => true,
-        OFF => false,
-        _ => {
-            let on = std::env::var_os("ZSYNC_FS_NOWAIT").is_none_or(|v| v != "0");
-            MODE.store(if on { ON } else { OFF }, Ordering::Relaxed);
-            on
-        }
-    }
+    SWITCH.is_on()
 }
 
 const READS_UNSUPPORTED: u8 = 1;
@@ -194,7 +184,7 @@ fn failed(support: &Support, bit: u8) -> Option<io::Result<usize>> {
             None
         }
         Some(libc::ENOSYS) => {
-            MODE.store(OFF, Ordering::Relaxed);
+            SWITCH.turn_off();
             None
         }
         _ => Some(Err(err)),

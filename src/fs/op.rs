@@ -76,6 +76,11 @@ const OTHER: u8 = 2;
 /// A regular file whose small writes may be made in place (see `super::in_place`).
 const LOCAL: u8 = 3;
 
+/// Whether `kind` is one of the regular files ([`REGULAR`] or [`LOCAL`]).
+fn is_regular(kind: u8) -> bool {
+    matches!(kind, REGULAR | LOCAL)
+}
+
 impl Scratch {
     /// An owned buffer of at least `len` initialised bytes (contents unspecified).
     pub(crate) fn take(&self, len: usize) -> Vec<u8> {
@@ -611,7 +616,7 @@ fn write_waiting(
     if kind == UNKNOWN && (alone() || (small && in_place::enabled())) {
         kind = learn_kind(file, scratch);
     }
-    if kind != UNKNOWN && kind != OTHER && alone() {
+    if is_regular(kind) && alone() {
         // Nothing else on this worker waits for its OS thread, and a regular file's write ends
         // by itself: the write is made here, as std makes it, rather than handed to the pool
         // and back (two thread wakes, ~20 us each on this machine, per write; a 1 MiB-block
@@ -635,7 +640,7 @@ fn write_waiting(
     if kind == UNKNOWN {
         kind = learn_kind(file, scratch);
     }
-    if kind == REGULAR || kind == LOCAL {
+    if is_regular(kind) {
         // A write to a regular file ends by itself (no reader to wait for, as a pipe's may), so
         // the caller can afford to wait for it: `unblock_scoped` keeps it parked, shielded from
         // cancellation, until the pool has returned, and the pool writes straight from the
@@ -662,10 +667,10 @@ fn write_on(file: &std_fs::File, data: &[u8], offset: Option<u64>) -> io::Result
 }
 
 /// What the file is ([`LOCAL`], [`REGULAR`] or [`OTHER`]), learnt once per `File` before its
-/// first write that cannot be made at once, on the pool (`fstat` and `fstatfs` may wait too:
-/// FUSE, NFS), where a
-/// cancellation may abandon it: nothing is written yet. (Learnt with the write, a first write
-/// to a regular file would be abandoned and land after the caller had unwound.)
+/// first write that cannot be made at once, on the pool (`fstat` and `fstatfs` may wait too, on
+/// FUSE or NFS), where a cancellation may abandon it: nothing is written yet. (Learnt with the
+/// write, a first write to a regular file would be abandoned and land after the caller had
+/// unwound.)
 #[cold]
 fn learn_kind(file: &Arc<std_fs::File>, scratch: &Scratch) -> u8 {
     let kind = on_file(file, (), |file, ()| {

@@ -5,8 +5,7 @@
 //! waited on through the worker's reactor (see [`Pollable`]); small writes to a regular file
 //! on a local file system are made in place, timed (`crate::fs::in_place`); any other fd moves
 //! owned bytes to or from std's own handle on the blocking pool (see [`crate::fs`]'s `offload`
-//! rule). On
-//! an OS thread everything runs on the calling thread, through std's handles.
+//! rule). On an OS thread everything runs on the calling thread, through std's handles.
 
 use crate::fs::in_place;
 use crate::reactor::{self, scheduled_io::Direction, ScheduledIo};
@@ -492,7 +491,7 @@ impl OutShared {
         }
         let stream = self.stream;
         if self.pollable().writes_in_place() {
-            // What std buffered (less than a line: under `in_place::MAX_LEN`).
+            // What std's line buffer holds: 1 KiB at most, well under `in_place::MAX_LEN`.
             return in_place::write(|| to_std(stream));
         }
         POOL_WRITES.fetch_add(1, Ordering::Relaxed);

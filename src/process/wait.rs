@@ -12,18 +12,16 @@
 //! calls waitid(WEXITED | WNOWAIT), which returns at the exit without reaping, and the green
 //! thread then reaps with `try_wait`, so std's `Child` stays the only reaper.
 
+use crate::env_switch::EnvSwitch;
 use crate::net::io_source::IoSource;
 use crate::reactor::scheduled_io::Direction;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::ExitStatus;
-use std::sync::atomic::{AtomicU8, Ordering};
 
-/// Whether pidfd_open works in this process: unknown, yes, no.
-static PIDFD: AtomicU8 = AtomicU8::new(UNKNOWN);
-const UNKNOWN: u8 = 0;
-const WORKS: u8 = 1;
-const MISSING: u8 = 2;
+/// Whether pidfds are used in this process: off with `ZSYNC_PIDFD=0`, or once the kernel
+/// refused `pidfd_open` (`ENOSYS` before 5.3, `EPERM` from a seccomp filter).
+static PIDFD: EnvSwitch = EnvSwitch::new("ZSYNC_PIDFD");
 
 /// A child's pidfd, opened at its first wait that needs one.
 #[derive(Debug, Default)]
@@ -36,17 +34,7 @@ pub(super) enum PidFd {
 }
 
 fn pidfd_allowed() -> bool {
-    match PIDFD.load(Ordering::Relaxed) {
-        WORKS => true,
-        MISSING => false,
-        _ => {
-            let allowed = std::env::var_os("ZSYNC_PIDFD").is_none_or(|v| v != "0");
-            if !allowed {
-                PIDFD.store(MISSING, Ordering::Relaxed);
-            }
-            allowed
-        }
-    }
+    PIDFD.is_on()
 }
 
 fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
@@ -69,12 +57,9 @@ impl PidFd {
             *self = PidFd::Unavailable;
             if pidfd_allowed() {
                 match pidfd_open(pid).and_then(IoSource::new) {
-                    Ok(source) => {
-                        PIDFD.store(WORKS, Ordering::Relaxed);
-                        *self = PidFd::Open(source);
-                    }
+                    Ok(source) => *self = PidFd::Open(source),
                     Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
-                        PIDFD.store(MISSING, Ordering::Relaxed);
+                        PIDFD.turn_off();
                     }
                     // Out of fds and the like: this child waits on the pool.
                     Err(_) => {}

@@ -104,6 +104,7 @@ pub(crate) use ring::*;
 
 mod ring {
     use super::Completion;
+    use crate::env_switch::EnvSwitch;
     use crate::reactor::Unpark;
     use crate::reactor::{Reactor, Registration};
     use io_uring::{opcode, squeue, types, IoUring, Probe};
@@ -112,7 +113,7 @@ mod ring {
     use std::mem::ManuallyDrop;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::rc::Rc;
-    use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
 
     /// Entries in a ring's submission queue (the completion queue has twice as many).
@@ -122,25 +123,15 @@ mod ring {
     /// The `user_data` of cancellation SQEs, whose completions are not waited for.
     const CANCEL_TAG: u64 = u64::MAX;
 
-    /// Whether io_uring may be used in this process: not decided yet, yes, or no.
-    static MODE: AtomicU8 = AtomicU8::new(UNDECIDED);
-    const UNDECIDED: u8 = 0;
-    const ALLOWED: u8 = 1;
-    const REFUSED: u8 = 2;
+    /// Whether io_uring may be used in this process: off with `ZSYNC_IO_URING=0`, or once the
+    /// kernel refused a ring.
+    static SWITCH: EnvSwitch = EnvSwitch::new("ZSYNC_IO_URING");
 
     /// File operations submitted to a ring, process-wide (see `zsync::fs::io_uring_ops`).
     pub(crate) static SUBMITTED: AtomicU64 = AtomicU64::new(0);
 
     fn allowed() -> bool {
-        match MODE.load(Ordering::Relaxed) {
-            ALLOWED => true,
-            REFUSED => false,
-            _ => {
-                let on = std::env::var_os("ZSYNC_IO_URING").is_none_or(|v| v != "0");
-                MODE.store(if on { ALLOWED } else { REFUSED }, Ordering::Relaxed);
-                on
-            }
-        }
+        SWITCH.is_on()
     }
 
     /// One operation: its completion and what the kernel may use until then.
@@ -297,7 +288,7 @@ mod ring {
                         e.raw_os_error(),
                         Some(libc::ENOSYS | libc::EPERM | libc::EACCES)
                     ) {
-                        MODE.store(REFUSED, Ordering::Relaxed);
+                        SWITCH.turn_off();
                     }
                     return None;
                 }
@@ -313,7 +304,7 @@ mod ring {
                 .iter()
                 .all(|&code| probe.is_supported(code))
             {
-                MODE.store(REFUSED, Ordering::Relaxed);
+                SWITCH.turn_off();
                 return None;
             }
             // SAFETY: eventfd has no memory-safety preconditions; the result is checked.

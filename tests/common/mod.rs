@@ -82,6 +82,11 @@ impl Ticker {
         }
     }
 
+    /// Ticks so far.
+    pub fn ticks(&self) -> usize {
+        self.ticks.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Stops the ticker; returns its tick count and its worst lateness.
     pub fn stop(self) -> (usize, std::time::Duration) {
         use std::sync::atomic::Ordering;
@@ -183,4 +188,31 @@ pub fn small_writes_in_place(path: &std::path::Path) -> Option<bool> {
     [0xEF53, 0x0102_1994, 0x5846_5342, 0x9123_683E, 0x794C_7630]
         .contains(&magic)
         .then_some(true)
+}
+
+/// A green thread started on the caller's worker and parked there until released: the caller
+/// is then not all its worker runs.
+pub struct ParkedSibling {
+    release: zsync::sync::mpsc::Sender<()>,
+    handle: zsync::thread::JoinHandle<()>,
+}
+
+impl ParkedSibling {
+    /// Parks a new green thread on the calling green thread's worker.
+    pub fn park() -> ParkedSibling {
+        let (started_tx, started_rx) = zsync::sync::mpsc::channel::<()>();
+        let (release, release_rx) = zsync::sync::mpsc::channel::<()>();
+        let handle = zsync::spawn(move || {
+            started_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+        });
+        // A new green thread starts on its spawner's worker when the spawner parks at once.
+        started_rx.recv().unwrap();
+        ParkedSibling { release, handle }
+    }
+
+    pub fn release(self) {
+        self.release.send(()).unwrap();
+        self.handle.join().unwrap();
+    }
 }
