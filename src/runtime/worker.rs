@@ -186,42 +186,6 @@ fn entry(task: *const Task, suspender: &Suspender, f: Unstarted) {
 
 /// The worker thread's main function.
 pub(crate) fn run(shared: Arc<Shared>, index: usize) {
-    if let Some(us) = std::env::var("ZSYNC_EXP_SLICE_US")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        #[repr(C)]
-        struct SchedAttr {
-            size: u32,
-            policy: u32,
-            flags: u64,
-            nice: i32,
-            priority: u32,
-            runtime: u64,
-            deadline: u64,
-            period: u64,
-            util_min: u32,
-            util_max: u32,
-        }
-        let attr = SchedAttr {
-            size: 56,
-            policy: 0,
-            flags: 0,
-            nice: 0,
-            priority: 0,
-            runtime: us * 1000,
-            deadline: 0,
-            period: 0,
-            util_min: 0,
-            util_max: 0,
-        };
-        // SAFETY: experiment.
-        let rc = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
-        eprintln!(
-            "sched_setattr slice {us} us: {rc} {}",
-            std::io::Error::last_os_error()
-        );
-    }
     let worker = Worker {
         index,
         remote: &shared.workers[index],
