@@ -911,7 +911,7 @@ impl std::os::unix::fs::OpenOptionsExt for OpenOptions {
     note = "replaced with zsync::os::unix::fs::symlink, as std's with std::os::unix::fs::symlink"
 )]
 pub fn soft_link<P: AsRef<Path>, Q: AsRef<Path>>(original: P, link: Q) -> io::Result<()> {
-    crate::os::unix::fs::symlink(original, link)
+    op::symlink(original.as_ref(), link.as_ref())
 }
 
 /// Reads a whole file, like `std::fs::read`.
