@@ -8,7 +8,10 @@
 //! in poll(2). O_NONBLOCK belongs to the open file description, and the pipe's two ends are two
 //! of them, so the other end (another process's, or std's) never sees it. Handing a pipe end
 //! back to std (`into_raw_fd`, `OwnedFd::from`, `Stdio::from`, the std type's `From`) restores
-//! blocking mode first, since another process may get it next.
+//! blocking mode first, since another process may get it next. A `try_clone` shares the open
+//! file description: one end handed back while its clone stays with zsync leaves the clone in
+//! blocking mode too, so its waits block its OS thread (hand the clone back as well, or keep
+//! both).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
