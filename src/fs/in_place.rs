@@ -33,8 +33,8 @@
 //! without this check (`op::write_waiting`): nobody waits for it.
 
 use crate::env_switch::EnvSwitch;
-use std::fs::File;
 use std::io;
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -74,24 +74,24 @@ pub(crate) fn enabled() -> bool {
 /// Writes of fewer bytes than this may be made in place.
 pub(crate) const MAX_LEN: usize = super::op::RING_WRITE_MAX;
 
-/// Whether `file` is a regular file on a local file system, opened for writes that return when
-/// the bytes are in the page cache. Makes `fstat`, `fstatfs` and `fcntl` calls: on the pool.
-pub(crate) fn qualifies(file: &File) -> bool {
-    use std::os::fd::AsRawFd;
-    fd_qualifies(file.as_raw_fd())
-}
-
-/// [`qualifies`] for a raw descriptor (standard output redirected to a file).
-pub(crate) fn fd_qualifies(fd: std::os::fd::RawFd) -> bool {
+/// Whether `fd` is a regular file on a local file system, opened for writes that return when
+/// the bytes are in the page cache (standard output redirected to a file). Makes `fstat`,
+/// `fstatfs` and `fcntl` calls: on the pool.
+pub(crate) fn fd_qualifies(fd: RawFd) -> bool {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `st` is writable memory of the right size; a bad `fd` is an error, not UB.
     if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
         return false;
     }
     // SAFETY: `fstat` succeeded, so it filled `st` in.
-    if unsafe { st.assume_init() }.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return false;
-    }
+    let regular = unsafe { st.assume_init() }.st_mode & libc::S_IFMT == libc::S_IFREG;
+    regular && writes_to_page_cache(fd)
+}
+
+/// Whether a write to `fd`, a regular file, returns once its bytes are in the page cache: a
+/// local file system's, without `O_DIRECT`, `O_SYNC` or `O_DSYNC`. Makes `fstatfs` and `fcntl`
+/// calls: on the pool.
+pub(crate) fn writes_to_page_cache(fd: RawFd) -> bool {
     let mut fs = std::mem::MaybeUninit::<libc::statfs>::uninit();
     // SAFETY: `fs` is writable memory of the right size; a bad `fd` is an error, not UB.
     if unsafe { libc::fstatfs(fd, fs.as_mut_ptr()) } != 0 {
@@ -171,7 +171,7 @@ static BREAKER: Breaker = Breaker::new();
 /// In-place writes that took over [`SLOW`], process-wide (see `zsync::fs::in_place_slow_writes`).
 pub(crate) static SLOW_WRITES: AtomicU64 = AtomicU64::new(0);
 
-/// Whether a small write to a file that [`qualifies`] may be made in place now.
+/// Whether a small write to a file that [`fd_qualifies`] may be made in place now.
 #[inline]
 pub(crate) fn allowed() -> bool {
     enabled() && BREAKER.allows(Instant::now)
@@ -193,6 +193,7 @@ pub(crate) fn write<T>(write: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use std::fs::File;
 
     #[test]
     fn a_slow_write_turns_in_place_writes_off_for_a_back_off_that_grows_while_they_stay_slow() {
@@ -245,7 +246,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("zsync-in-place-{}", std::process::id()));
         let file = File::create(&path).unwrap();
         // The temporary directory is on a local file system wherever these tests run.
-        assert!(qualifies(&file));
+        assert!(fd_qualifies(file.as_raw_fd()));
         drop(file);
         use std::os::unix::fs::OpenOptionsExt;
         let synced = std::fs::OpenOptions::new()
@@ -253,7 +254,10 @@ mod tests {
             .custom_flags(libc::O_DSYNC)
             .open(&path)
             .unwrap();
-        assert!(!qualifies(&synced), "O_DSYNC writes wait for the device");
+        assert!(
+            !fd_qualifies(synced.as_raw_fd()),
+            "O_DSYNC writes wait for the device"
+        );
         std::fs::remove_file(&path).unwrap();
     }
 }

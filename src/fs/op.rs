@@ -26,7 +26,7 @@
 
 use std::fs::{self as std_fs, FileTimes, Metadata, Permissions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -675,7 +675,7 @@ fn write_on(file: &std_fs::File, data: &[u8], offset: Option<u64>) -> io::Result
 fn learn_kind(file: &Arc<std_fs::File>, scratch: &Scratch) -> u8 {
     let kind = on_file(file, (), |file, ()| {
         Ok(match file.metadata() {
-            Ok(m) if m.is_file() && in_place::qualifies(file) => LOCAL,
+            Ok(m) if m.is_file() && in_place::writes_to_page_cache(file.as_raw_fd()) => LOCAL,
             Ok(m) if m.is_file() => REGULAR,
             _ => OTHER,
         })
