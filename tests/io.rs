@@ -397,15 +397,18 @@ fn pipe_ends_cloned_share_the_pipe() {
     });
 }
 
-/// A green thread writing into a full pipe parks: on one worker its sibling keeps running
-/// until a plain thread starts reading (a write that blocked the worker would fail this test,
-/// not hang it).
+/// A green thread writing into a full pipe parks: on one worker its sibling keeps ticking while
+/// the writer waits, and only then does a plain thread start reading (a write that blocked the
+/// worker would fail this test, not hang it).
 #[test]
 fn a_green_thread_writing_a_full_pipe_parks() {
     const LEN: usize = 1 << 20;
     let (mut reader, mut writer) = zsync::io::pipe().unwrap();
+    let (go, gate) = std::sync::mpsc::channel::<()>();
     let drain = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(150));
+        // Without the go (a blocked worker cannot send it), read anyway after a while so that
+        // the test fails rather than hangs.
+        let _ = gate.recv_timeout(Duration::from_secs(10));
         let mut got = Vec::new();
         reader.read_to_end(&mut got).unwrap();
         got
@@ -414,23 +417,31 @@ fn a_green_thread_writing_a_full_pipe_parks() {
         .worker_threads(1)
         .build()
         .unwrap();
-    let ticks = rt.block_on(move || {
+    let (ticked, full) = rt.block_on(move || {
         let ticker = common::Ticker::spawn();
         let sender = zsync::spawn(move || {
             let data: Vec<u8> = (0..LEN).map(pattern).collect();
             writer.write_all(&data).unwrap();
         });
-        zsync::thread::sleep(Duration::from_millis(100));
-        let seen = ticker.ticks();
-        assert!(!sender.is_finished(), "a megabyte fit into the pipe");
+        zsync::thread::sleep(Duration::from_millis(10));
+        let ticked = ticker.ticked(20);
+        let full = !sender.is_finished();
+        go.send(()).unwrap();
         sender.join().unwrap();
         ticker.stop();
-        seen
+        (ticked, full)
     });
     let got = drain.join().unwrap();
     assert_eq!(got.len(), LEN);
     assert!(got.iter().enumerate().all(|(i, &b)| b == pattern(i)));
-    assert!(ticks > 20, "the sibling ran {ticks} times in 100 ms");
+    assert!(
+        ticked,
+        "the sibling stopped while a green thread wrote into a full pipe"
+    );
+    assert!(
+        full,
+        "a megabyte fit into the pipe, or was written while the worker was stuck"
+    );
 }
 
 /// Pipe ends go to child processes as their standard streams (in blocking mode, as they

@@ -87,6 +87,23 @@ impl Ticker {
         self.ticks.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Parks the calling green thread until the ticker has ticked `more` times from now, or 10 s
+    /// have passed; says whether it ticked them. Evidence, not a rate: a test that lets a plain
+    /// thread go only after this holds on a machine however loaded, and fails (not hangs) when
+    /// the worker is blocked.
+    pub fn ticked(&self, more: usize) -> bool {
+        use std::time::{Duration, Instant};
+        let goal = self.ticks() + more;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.ticks() < goal {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            zsync::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
     /// Stops the ticker; returns its tick count and its worst lateness.
     pub fn stop(self) -> (usize, std::time::Duration) {
         use std::sync::atomic::Ordering;
