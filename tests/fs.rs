@@ -1837,3 +1837,61 @@ fn one_worker_keeps_running_while_a_file_read_blocks() {
         "the only worker was blocked by the file read: {ticks} ticks"
     );
 }
+
+/// Lookups of cached paths on a local file system are answered on the green thread itself
+/// (no trip to the pool), with std's answers: `metadata`, `symlink_metadata`, `exists`, opening
+/// a file that exists (read, write, append) and `File::metadata`. With `ZSYNC_FS_IN_PLACE=0`
+/// none is, and the answers are the same.
+#[test]
+fn cached_lookups_are_answered_in_place_with_std_answers() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tmpdir();
+    let path = dir.join("served");
+    std::fs::write(&path, b"static content").unwrap();
+    let missing = dir.join("missing");
+    // Cached as a server's repeated lookups are.
+    std::fs::metadata(&path).unwrap();
+    let _ = std::fs::metadata(&missing);
+    let expected = std::fs::metadata(&path).unwrap();
+    let in_place = common::small_writes_in_place(&path);
+    let (answered, slow) = zsync::run(move || {
+        let (before, slow_before) = zsync::fs::in_place_lookups();
+        let found = fs::metadata(&path).unwrap();
+        assert_eq!((found.ino(), found.len()), (expected.ino(), 14));
+        assert!(fs::symlink_metadata(&path).unwrap().is_file());
+        assert!(fs::exists(&path).unwrap());
+        assert!(!fs::exists(&missing).unwrap());
+        assert_eq!(
+            fs::metadata(&missing).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        let mut text = String::new();
+        File::open(&path)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "static content");
+        let mut appending = OpenOptions::new().append(true).open(&path).unwrap();
+        appending.write_all(b"!").unwrap();
+        assert_eq!(appending.metadata().unwrap().len(), 15);
+        let mut writing = OpenOptions::new().write(true).open(&path).unwrap();
+        writing.write_all(b"S").unwrap();
+        assert_eq!(
+            File::open(&missing).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        let (after, slow_after) = zsync::fs::in_place_lookups();
+        (after - before, slow_after - slow_before)
+    });
+    assert_eq!(
+        std::fs::read_to_string(dir.join("served")).unwrap(),
+        "Static content!"
+    );
+    match in_place {
+        // Ten lookups; the counter is the process's, so other tests may add to it. A slow
+        // lookup on a loaded machine sends the next ones to the pool for a while.
+        Some(true) if slow == 0 => assert!(answered >= 10, "{answered} answered in place"),
+        Some(false) => assert_eq!(answered, 0, "ZSYNC_FS_IN_PLACE=0 left lookups in place"),
+        _ => {}
+    }
+}

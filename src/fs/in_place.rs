@@ -102,16 +102,23 @@ pub(crate) fn writes_to_page_cache(fd: RawFd) -> bool {
     // SAFETY: F_GETFL reads the flags of a descriptor the `File` keeps open.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     let waits = libc::O_DIRECT | libc::O_SYNC | libc::O_DSYNC;
-    LOCAL_FILE_SYSTEMS.contains(&magic) && flags >= 0 && flags & waits == 0
+    is_local_file_system(magic) && flags >= 0 && flags & waits == 0
 }
 
-/// The process's in-place writes: off for a while after a slow one, for longer after each slow
-/// one that follows soon after the last back-off.
+/// Whether `magic` (`statfs`'s `f_type`) names a local file system (see [`LOCAL_FILE_SYSTEMS`]).
+pub(crate) fn is_local_file_system(magic: u32) -> bool {
+    LOCAL_FILE_SYSTEMS.contains(&magic)
+}
+
+/// The process's in-place writes (or lookups, `super::lookup`): off for a while after a slow
+/// one, for longer after each slow one that follows soon after the last back-off.
 pub(crate) struct Breaker {
     /// Nanoseconds after `base` until which in-place writes are off; 0: never tripped.
     off_until: AtomicU64,
     /// The back-off last used, in nanoseconds.
     back_off: AtomicU64,
+    /// How many took over [`SLOW`].
+    slow: AtomicU64,
 }
 
 impl Breaker {
@@ -119,7 +126,13 @@ impl Breaker {
         Breaker {
             off_until: AtomicU64::new(0),
             back_off: AtomicU64::new(0),
+            slow: AtomicU64::new(0),
         }
+    }
+
+    /// How many took over [`SLOW`] so far.
+    pub(crate) fn slow(&self) -> u64 {
+        self.slow.load(Ordering::Relaxed)
     }
 
     /// Whether a write may be made in place at `now`.
@@ -141,7 +154,7 @@ impl Breaker {
     /// longer end wins. A heuristic needs no more.)
     #[cold]
     fn trip(&self, at: Instant) {
-        SLOW_WRITES.fetch_add(1, Ordering::Relaxed);
+        self.slow.fetch_add(1, Ordering::Relaxed);
         let at = nanos_since_base(at);
         let (until, last) = (
             self.off_until.load(Ordering::Relaxed),
@@ -169,7 +182,9 @@ fn nanos_since_base(t: Instant) -> u64 {
 static BREAKER: Breaker = Breaker::new();
 
 /// In-place writes that took over [`SLOW`], process-wide (see `zsync::fs::in_place_slow_writes`).
-pub(crate) static SLOW_WRITES: AtomicU64 = AtomicU64::new(0);
+pub(crate) fn slow_writes() -> u64 {
+    BREAKER.slow()
+}
 
 /// Whether a small write to a file that [`fd_qualifies`] may be made in place now.
 #[inline]

@@ -33,7 +33,10 @@
 //!   system takes without waiting (xfs, btrfs), a write to a regular file by a green thread
 //!   that is all its worker runs, and a write under 16 KiB to a regular file on a local file
 //!   system (ext4, tmpfs, ...: made as std makes it, timed, and sent to the ring for a while
-//!   after one that took over 1 ms; `ZSYNC_FS_IN_PLACE=0` turns that off). See docs/API.md.
+//!   after one that took over 1 ms; `ZSYNC_FS_IN_PLACE=0` turns that off); and `metadata`,
+//!   `symlink_metadata`, `exists`, `File::metadata` and opening a file that exists, when the
+//!   kernel resolves the path from its dentry cache and the file system is local (timed the
+//!   same way). See docs/API.md.
 //! - **On a green thread, through io_uring** (Linux, when the kernel allows it): `read`,
 //!   `read_exact`, `write`, `write_all` (at the file position), `read_at`, `read_exact_at`,
 //!   `write_at`, `write_all_at`, `sync_all` and `sync_data`. Each worker has one ring, made on
@@ -42,9 +45,9 @@
 //!   and a completion wakes the green thread. Reads and writes at the file position use offset
 //!   -1 (`IORING_FEAT_RW_CUR_POS`): the kernel uses and advances the file position as `read(2)`
 //!   and `write(2)` do, so `Seek` and std's position semantics hold.
-//! - **On a green thread, on the blocking pool**: every other call that can block (opening,
-//!   seeking, `stat`, `set_len`, vectored and to-the-end reads, directory listing, every path
-//!   operation), and everything when io_uring is off: `ZSYNC_IO_URING=0`, or a kernel that
+//! - **On a green thread, on the blocking pool**: every other call that can block (creating
+//!   opens, those lookups when the path is not cached, seeking, `set_len`, vectored and
+//!   to-the-end reads, directory listing, every other path operation), and everything when io_uring is off: `ZSYNC_IO_URING=0`, or a kernel that
 //!   refuses io_uring (`ENOSYS`, `EPERM` from `kernel.io_uring_disabled` or a seccomp filter, an
 //!   old kernel without the opcodes or `IORING_FEAT_RW_CUR_POS`), decided at run time. They run
 //!   on zsync's blocking pool (see [`crate::unblock`]) and park only the calling green thread.
@@ -96,6 +99,7 @@
 //!   position, another fd number).
 
 pub(crate) mod in_place;
+mod lookup;
 mod nowait;
 mod op;
 pub(crate) mod uring;
@@ -123,7 +127,18 @@ pub fn io_uring_submissions() -> u64 {
 /// was slow on a loaded machine.
 #[doc(hidden)]
 pub fn in_place_slow_writes() -> u64 {
-    in_place::SLOW_WRITES.load(std::sync::atomic::Ordering::Relaxed)
+    in_place::slow_writes()
+}
+
+/// Lookups (`metadata`, `exists`, opening a file that exists, ...) answered on the calling green
+/// thread so far, process-wide, and how many of them took over 1 ms (each turned lookups in
+/// place off for a while; see docs/API.md). For tests.
+#[doc(hidden)]
+pub fn in_place_lookups() -> (u64, u64) {
+    (
+        lookup::ANSWERED.load(std::sync::atomic::Ordering::Relaxed),
+        lookup::slow(),
+    )
 }
 
 /// File operations the calling green thread's worker has submitted to its io_uring ring (0 on
@@ -720,8 +735,27 @@ impl IntoRawFd for File {
 /// zsync::fs::remove_file(&path)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Clone, Debug)]
-pub struct OpenOptions(std::fs::OpenOptions);
+#[derive(Clone)]
+pub struct OpenOptions(std::fs::OpenOptions, OpenShape);
+
+/// What [`OpenOptions`] were given, as far as opening in place needs to know (std's
+/// `OpenOptions` does not say).
+#[derive(Clone, Copy, Default)]
+struct OpenShape {
+    read: bool,
+    write: bool,
+    append: bool,
+    truncate: bool,
+    create: bool,
+    create_new: bool,
+    custom_flags: i32,
+}
+
+impl fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
 
 impl OpenOptions {
     /// All options off.
@@ -744,7 +778,7 @@ impl OpenOptions {
     #[must_use]
     #[allow(clippy::new_without_default)] // std's OpenOptions has no Default either
     pub fn new() -> OpenOptions {
-        OpenOptions(std::fs::OpenOptions::new())
+        OpenOptions(std::fs::OpenOptions::new(), OpenShape::default())
     }
 
     /// Read access.
@@ -762,6 +796,7 @@ impl OpenOptions {
     /// ```
     pub fn read(&mut self, read: bool) -> &mut OpenOptions {
         self.0.read(read);
+        self.1.read = read;
         self
     }
 
@@ -779,6 +814,7 @@ impl OpenOptions {
     /// ```
     pub fn write(&mut self, write: bool) -> &mut OpenOptions {
         self.0.write(write);
+        self.1.write = write;
         self
     }
 
@@ -796,6 +832,7 @@ impl OpenOptions {
     /// ```
     pub fn append(&mut self, append: bool) -> &mut OpenOptions {
         self.0.append(append);
+        self.1.append = append;
         self
     }
 
@@ -814,6 +851,7 @@ impl OpenOptions {
     /// ```
     pub fn truncate(&mut self, truncate: bool) -> &mut OpenOptions {
         self.0.truncate(truncate);
+        self.1.truncate = truncate;
         self
     }
 
@@ -831,6 +869,7 @@ impl OpenOptions {
     /// ```
     pub fn create(&mut self, create: bool) -> &mut OpenOptions {
         self.0.create(create);
+        self.1.create = create;
         self
     }
 
@@ -850,6 +889,7 @@ impl OpenOptions {
     /// ```
     pub fn create_new(&mut self, create_new: bool) -> &mut OpenOptions {
         self.0.create_new(create_new);
+        self.1.create_new = create_new;
         self
     }
 
@@ -875,7 +915,15 @@ impl OpenOptions {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn open<P: AsRef<Path>>(&self, path: P) -> io::Result<File> {
-        op::open(path.as_ref(), &self.0).map(File::from_std)
+        let shape = self.1;
+        let in_place = lookup::open_flags(
+            shape.read,
+            shape.write,
+            shape.append,
+            shape.truncate || shape.create || shape.create_new,
+            shape.custom_flags,
+        );
+        op::open(path.as_ref(), &self.0, in_place).map(File::from_std)
     }
 }
 
@@ -887,6 +935,7 @@ impl std::os::unix::fs::OpenOptionsExt for OpenOptions {
 
     fn custom_flags(&mut self, flags: i32) -> &mut OpenOptions {
         self.0.custom_flags(flags);
+        self.1.custom_flags = flags;
         self
     }
 }

@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{in_place, nowait, uring};
+use super::{in_place, lookup, nowait, uring};
 
 /// The most a single read or write hands to the pool at once. std's `read` and `write` may
 /// return short counts anyway; `read_exact`, `write_all` and friends loop over chunks.
@@ -154,23 +154,47 @@ where
 
 // ---- opening and path operations ----
 
-pub(crate) fn open(path: &Path, options: &std_fs::OpenOptions) -> io::Result<std_fs::File> {
+/// Opens `path`; `in_place`: the `open(2)` flags when the options allow opening in place (see
+/// `super::lookup`).
+pub(crate) fn open(
+    path: &Path,
+    options: &std_fs::OpenOptions,
+    in_place: Option<libc::c_int>,
+) -> io::Result<std_fs::File> {
     if !offload() {
         return options.open(path);
+    }
+    if let Some(opened) = in_place.and_then(|flags| lookup::open(path, flags)) {
+        return opened;
     }
     let (path, options) = (path.to_path_buf(), options.clone());
     run(move || options.open(&path))
 }
 
 pub(crate) fn stat(path: &Path) -> io::Result<Metadata> {
+    if offload() {
+        if let Some(found) = lookup::stat(path, true) {
+            return found;
+        }
+    }
     on_path(path, |p| std_fs::metadata(p))
 }
 
 pub(crate) fn lstat(path: &Path) -> io::Result<Metadata> {
+    if offload() {
+        if let Some(found) = lookup::stat(path, false) {
+            return found;
+        }
+    }
     on_path(path, |p| std_fs::symlink_metadata(p))
 }
 
 pub(crate) fn exists(path: &Path) -> io::Result<bool> {
+    if offload() {
+        if let Some(found) = lookup::exists(path) {
+            return found;
+        }
+    }
     on_path(path, |p| std_fs::exists(p))
 }
 
@@ -867,6 +891,11 @@ pub(crate) fn set_len(file: &Arc<std_fs::File>, size: u64) -> io::Result<()> {
 }
 
 pub(crate) fn fstat(file: &Arc<std_fs::File>) -> io::Result<Metadata> {
+    if offload() {
+        if let Some(found) = lookup::fstat(file) {
+            return found;
+        }
+    }
     on_file(file, (), |f, ()| f.metadata())
 }
 
