@@ -150,6 +150,7 @@ fn child_stdin_all() {
     });
     println!("@all {len} {sum}");
     println!("@pool used {}", zsync::io::stdio_reactor_calls() == 0);
+    println!("@in place reads {}", zsync::io::stdin_in_place_reads());
 }
 
 #[test]
@@ -325,24 +326,55 @@ fn stdin_read_to_end_of_a_large_input() {
     );
 }
 
+/// Standard input redirected from a regular file: its cached bytes are read on the green thread
+/// itself (`RWF_NOWAIT`), no trip to the pool; with `ZSYNC_FS_NOWAIT=0` the pool reads them
+/// through std's stdin. Either way every byte arrives, in order.
 #[test]
-fn stdin_from_a_regular_file_goes_through_the_pool() {
+fn stdin_from_a_regular_file_is_read_in_place_when_cached() {
     let path = std::env::temp_dir().join(format!("zsync-io-stdin-{}", std::process::id()));
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     let expected_sum: u64 = data.iter().map(|&b| b as u64).sum();
     std::fs::write(&path, &data).unwrap();
-    let file = std::fs::File::open(&path).unwrap();
-    let out = child("stdin_all").stdin(file).output().unwrap();
+    for nowait in [true, false] {
+        let file = std::fs::File::open(&path).unwrap();
+        let mut child = child("stdin_all");
+        child.env("ZSYNC_FS_NOWAIT", if nowait { "1" } else { "0" });
+        let out = child.stdin(file).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            marked(&stdout, "@all"),
+            [format!("@all 100000 {expected_sum}").as_str()]
+        );
+        // epoll refuses a regular file: no reactor.
+        assert_eq!(marked(&stdout, "@pool used"), ["@pool used true"]);
+        let in_place: u64 = marked(&stdout, "@in place reads")[0]
+            .strip_prefix("@in place reads ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        if nowait && takes_nowait_reads(&path) {
+            // The file was just written: its bytes are cached. Two 64 KiB reads and the end.
+            assert!(in_place >= 2, "{in_place} reads in place");
+        } else if !nowait {
+            assert_eq!(in_place, 0, "ZSYNC_FS_NOWAIT=0 left stdin reads in place");
+        }
+    }
     std::fs::remove_file(&path).unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(
-        marked(&stdout, "@all"),
-        [format!("@all 100000 {expected_sum}").as_str()]
-    );
-    // epoll refuses a regular file: read on the pool (stdout, a pipe, is not written from a
-    // green thread in this case).
-    assert_eq!(marked(&stdout, "@pool used"), ["@pool used true"]);
+}
+
+/// Whether the file system under `path` reads cached bytes with `RWF_NOWAIT` (some, tmpfs on
+/// older kernels among them, refuse the flag).
+fn takes_nowait_reads(path: &std::path::Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).unwrap();
+    let mut byte = [0u8; 1];
+    let iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: one iovec over a live one-byte buffer, for the call only.
+    unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, 0, libc::RWF_NOWAIT) == 1 }
 }
 
 // ---- zsync::io::pipe ----

@@ -100,7 +100,7 @@
 
 pub(crate) mod in_place;
 mod lookup;
-mod nowait;
+pub(crate) mod nowait;
 mod op;
 pub(crate) mod uring;
 

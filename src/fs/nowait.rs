@@ -65,6 +65,11 @@ const CHECKED: u8 = 4;
 pub(crate) struct Support(AtomicU8);
 
 impl Support {
+    /// Nothing known yet (for a `static`: standard input's, src/io/stdio.rs).
+    pub(crate) const fn new() -> Support {
+        Support(AtomicU8::new(0))
+    }
+
     #[inline]
     fn allows(&self, file: &File, bit: u8) -> bool {
         if !enabled() {

@@ -74,7 +74,7 @@ mod stdio;
 pub use pipe::{pipe, PipeReader, PipeWriter};
 pub use stdio::{stderr, stdin, stdout, Stderr, StderrLock, Stdin, StdinLock, Stdout, StdoutLock};
 #[doc(hidden)]
-pub use stdio::{stdio_pool_writes, stdio_reactor_calls};
+pub use stdio::{stdin_in_place_reads, stdio_pool_writes, stdio_reactor_calls};
 
 pub use std::io::{
     copy, empty, read_to_string, repeat, sink, BufRead, BufReader, BufWriter, Bytes, Chain, Cursor,

@@ -3,7 +3,9 @@
 //! Each stream has one operation per kind (fill, read to end, write, write all, flush). From a
 //! green thread, a pollable fd (a pipe, a socket, a terminal) is tried without blocking and
 //! waited on through the worker's reactor (see [`Pollable`]); small writes to a regular file
-//! on a local file system are made in place, timed (`crate::fs::in_place`); any other fd moves
+//! on a local file system are made in place, timed (`crate::fs::in_place`), and so are reads of
+//! standard input that need no wait (`RWF_NOWAIT`: a redirected file's cached bytes, see
+//! [`pull_in_place`]); any other fd moves
 //! owned bytes to or from std's own handle on the blocking pool (see [`crate::fs`]'s `offload`
 //! rule). On an OS thread everything runs on the calling thread, through std's handles.
 
@@ -16,7 +18,7 @@ use crate::thread::ThreadId;
 use std::fmt;
 use std::io::{self, BufRead, Lines, Read, Write};
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -122,10 +124,14 @@ fn pull(carry: &Arc<std::sync::Mutex<Carry>>, how: Pull) -> io::Result<()> {
     if let Some(registration) = STDIO[0].prepare() {
         return pull_green(carry, how, &registration);
     }
-    lock_carry(carry).in_flight = true;
     if !crate::fs::offload() {
+        lock_carry(carry).in_flight = true;
         return from_std(carry, how);
     }
+    if let Some(pulled) = pull_in_place(carry, how) {
+        return pulled;
+    }
+    lock_carry(carry).in_flight = true;
     let carry = Arc::clone(carry);
     crate::blocking::unblock(move || from_std(&carry, how))
 }
@@ -147,6 +153,41 @@ fn pull_green(
             return Ok(());
         }
     }
+}
+
+/// [`pull`] for standard input that epoll refuses (a regular file), on the calling green thread:
+/// what can be read without waiting (`RWF_NOWAIT` at the file position, as `zsync::fs` reads
+/// first: a regular file's cached bytes) goes to the carry at once, no trip to the pool. `None`:
+/// it would wait (bytes not cached, a file system that cannot say, `ZSYNC_FS_NOWAIT=0`), and
+/// the pool reads (the rest, for `ToEnd`), through std's stdin as before.
+fn pull_in_place(carry: &std::sync::Mutex<Carry>, how: Pull) -> Option<io::Result<()>> {
+    /// What standard input has shown of `RWF_NOWAIT` (`EOPNOTSUPP` is remembered).
+    static SUPPORT: crate::fs::nowait::Support = crate::fs::nowait::Support::new();
+    // SAFETY: a `File` over fd 0 that is never dropped (so never closes it), used for reads
+    // only, as std's stdin reads fd 0 whatever it is.
+    let input = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(0) });
+    let mut buf = vec![0; READ_CHUNK];
+    loop {
+        let n = match crate::fs::nowait::read(&input, &SUPPORT, &mut buf, None)? {
+            Ok(n) => n,
+            Err(e) => return Some(Err(e)),
+        };
+        IN_PLACE_READS.fetch_add(1, Ordering::Relaxed);
+        lock_carry(carry).bytes.extend_from_slice(&buf[..n]);
+        if n == 0 || matches!(how, Pull::Some) {
+            return Some(Ok(()));
+        }
+    }
+}
+
+/// Reads of standard input made in place (for tests).
+static IN_PLACE_READS: AtomicU64 = AtomicU64::new(0);
+
+/// How many reads of standard input were made on the calling green thread without waiting
+/// (a regular file's cached bytes), not on the blocking pool (for tests).
+#[doc(hidden)]
+pub fn stdin_in_place_reads() -> u64 {
+    IN_PLACE_READS.load(Ordering::Relaxed)
 }
 
 /// A handle to the standard input, like `std::io::Stdin`: reads park only the calling green
