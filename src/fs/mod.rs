@@ -46,8 +46,9 @@
 //!   -1 (`IORING_FEAT_RW_CUR_POS`): the kernel uses and advances the file position as `read(2)`
 //!   and `write(2)` do, so `Seek` and std's position semantics hold.
 //! - **On a green thread, on the blocking pool**: every other call that can block (creating
-//!   opens, those lookups when the path is not cached, seeking, `set_len`, vectored and
-//!   to-the-end reads, directory listing, every other path operation), and everything when io_uring is off: `ZSYNC_IO_URING=0`, or a kernel that
+//!   opens, those lookups when the path is not cached, seeking, `set_len`, vectored reads and
+//!   the part of a to-the-end read that is not cached, directory listing, every other path
+//!   operation), and everything when io_uring is off: `ZSYNC_IO_URING=0`, or a kernel that
 //!   refuses io_uring (`ENOSYS`, `EPERM` from `kernel.io_uring_disabled` or a seccomp filter, an
 //!   old kernel without the opcodes or `IORING_FEAT_RW_CUR_POS`), decided at run time. They run
 //!   on zsync's blocking pool (see [`crate::unblock`]) and park only the calling green thread.
@@ -560,11 +561,11 @@ impl Read for &File {
     }
 
     fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        op::read_to_end(&self.inner, buf)
+        op::read_to_end(&self.inner, &self.scratch, buf)
     }
 
     fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
-        op::read_to_string(&self.inner, buf)
+        op::read_to_string(&self.inner, &self.scratch, buf)
     }
 }
 

@@ -199,10 +199,24 @@ pub(crate) fn exists(path: &Path) -> io::Result<bool> {
 }
 
 pub(crate) fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
+    if offload() {
+        if let Some(opened) = lookup::open(path, libc::O_RDONLY) {
+            let mut bytes = Vec::new();
+            read_to_end(&Arc::new(opened?), &Scratch::default(), &mut bytes)?;
+            return Ok(bytes);
+        }
+    }
     on_path(path, |p| std_fs::read(p))
 }
 
 pub(crate) fn read_whole_string(path: &Path) -> io::Result<String> {
+    if offload() {
+        if let Some(opened) = lookup::open(path, libc::O_RDONLY) {
+            let mut text = String::new();
+            read_to_string(&Arc::new(opened?), &Scratch::default(), &mut text)?;
+            return Ok(text);
+        }
+    }
     on_path(path, |p| std_fs::read_to_string(p))
 }
 
@@ -453,10 +467,41 @@ pub(crate) fn read_exact(
 }
 
 /// Reads to the end in one trip to the pool. Like std, the bytes read before an error are kept.
-pub(crate) fn read_to_end(file: &Arc<std_fs::File>, buf: &mut Vec<u8>) -> io::Result<usize> {
+/// How much room a read to the end made in place asks for at least (the `Vec` grows as it
+/// does for std's `read_to_end`: geometrically).
+const TO_END_STEP: usize = 32 << 10;
+
+pub(crate) fn read_to_end(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    buf: &mut Vec<u8>,
+) -> io::Result<usize> {
     if !offload() {
         return (&**file).read_to_end(buf);
     }
+    let start = buf.len();
+    // While the bytes are cached, read them here (`RWF_NOWAIT`), straight into `buf`; the pool
+    // reads whatever would wait.
+    loop {
+        let filled = buf.len();
+        buf.reserve(TO_END_STEP);
+        let room = (buf.capacity() - filled).min(MAX_CHUNK);
+        buf.resize(filled + room, 0);
+        let read = nowait::read(file, &scratch.nowait, &mut buf[filled..], None);
+        match read {
+            Some(Ok(n)) => buf.truncate(filled + n),
+            _ => buf.truncate(filled),
+        }
+        match read {
+            Some(Ok(0)) => return Ok(buf.len() - start),
+            Some(Ok(_)) => {}
+            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            // As std's: what was read stays in `buf`.
+            Some(Err(e)) => return Err(e),
+            None => break,
+        }
+    }
+    let before = buf.len() - start;
     let file = Arc::clone(file);
     let (data, result) = run(move || {
         let mut data = Vec::new();
@@ -469,16 +514,20 @@ pub(crate) fn read_to_end(file: &Arc<std_fs::File>, buf: &mut Vec<u8>) -> io::Re
     } else {
         buf.extend_from_slice(&data);
     }
-    result.map(|_| n)
+    result.map(|_| before + n)
 }
 
 /// Like std's: on invalid UTF-8 nothing is appended and the error is `InvalidData`.
-pub(crate) fn read_to_string(file: &Arc<std_fs::File>, buf: &mut String) -> io::Result<usize> {
+pub(crate) fn read_to_string(
+    file: &Arc<std_fs::File>,
+    scratch: &Scratch,
+    buf: &mut String,
+) -> io::Result<usize> {
     if !offload() {
         return (&**file).read_to_string(buf);
     }
     let mut bytes = Vec::new();
-    let result = read_to_end(file, &mut bytes);
+    let result = read_to_end(file, scratch, &mut bytes);
     match String::from_utf8(bytes) {
         Ok(text) => {
             buf.push_str(&text);
