@@ -1,5 +1,5 @@
-//! Lookups of a cached path: `metadata`, opening (and closing) a file that exists, and
-//! `fs::read` of a cached 4 KiB file (open, read to the end, close), from a
+//! Lookups of a cached path: `metadata`, opening (and closing) a file that exists,
+//! `canonicalize`, and `fs::read` of a cached 4 KiB file (open, read to the end, close), from a
 //! green thread (answered in place, see src/fs/lookup.rs), through the blocking pool (where
 //! they went before, and still go when the path is not cached or the file system is not
 //! local: `zsync::unblock` around std's call, the pool path's own cost), and std's call on a
@@ -30,7 +30,7 @@ fn lookups(c: &mut Criterion) {
     let rt = Builder::new().worker_threads(1).build().unwrap();
     let mut g = c.benchmark_group("fs_lookup");
     type Op = fn(&std::path::Path);
-    let ops: [(&str, Op, Op); 3] = [
+    let ops: [(&str, Op, Op); 4] = [
         (
             "metadata",
             |p| {
@@ -44,6 +44,11 @@ fn lookups(c: &mut Criterion) {
             "open_close",
             |p| drop(zsync::fs::File::open(p).unwrap()),
             |p| drop(std::fs::File::open(p).unwrap()),
+        ),
+        (
+            "canonicalize",
+            |p| drop(zsync::fs::canonicalize(p).unwrap()),
+            |p| drop(std::fs::canonicalize(p).unwrap()),
         ),
         (
             "read_4k_file",

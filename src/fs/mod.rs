@@ -34,7 +34,7 @@
 //!   that is all its worker runs, and a write under 16 KiB to a regular file on a local file
 //!   system (ext4, tmpfs, ...: made as std makes it, timed, and sent to the ring for a while
 //!   after one that took over 1 ms; `ZSYNC_FS_IN_PLACE=0` turns that off); and `metadata`,
-//!   `symlink_metadata`, `exists`, `File::metadata` and opening a file that exists, when the
+//!   `symlink_metadata`, `exists`, `canonicalize`, `File::metadata` and opening a file that exists, when the
 //!   kernel resolves the path from its dentry cache and the file system is local (timed the
 //!   same way). See docs/API.md.
 //! - **On a green thread, through io_uring** (Linux, when the kernel allows it): `read`,

@@ -276,6 +276,11 @@ pub(crate) fn create_dir(path: &Path, recursive: bool, mode: u32) -> io::Result<
 }
 
 pub(crate) fn canonicalize(path: &Path) -> io::Result<PathBuf> {
+    if offload() {
+        if let Some(found) = lookup::canonicalize(path) {
+            return found;
+        }
+    }
     on_path(path, |p| std_fs::canonicalize(p))
 }
 
