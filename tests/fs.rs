@@ -1840,8 +1840,8 @@ fn one_worker_keeps_running_while_a_file_read_blocks() {
 
 /// Lookups of cached paths on a local file system are answered on the green thread itself
 /// (no trip to the pool), with std's answers: `metadata`, `symlink_metadata`, `exists`,
-/// `canonicalize`, opening a file that exists (read, write, append; `fs::read` too) and
-/// `File::metadata`. With `ZSYNC_FS_IN_PLACE=0`
+/// `canonicalize`, opening a file that exists (read, write, append; `fs::read` too),
+/// `File::metadata` and `DirEntry::metadata`. With `ZSYNC_FS_IN_PLACE=0`
 /// none is, and the answers are the same.
 #[test]
 fn cached_lookups_are_answered_in_place_with_std_answers() {
@@ -1883,6 +1883,12 @@ fn cached_lookups_are_answered_in_place_with_std_answers() {
             fs::canonicalize(dotted.join("served")).unwrap(),
             std::fs::canonicalize(&path).unwrap()
         );
+        let listed: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap())
+            .collect();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].metadata().unwrap().ino(), expected.ino());
         let mut appending = OpenOptions::new().append(true).open(&path).unwrap();
         appending.write_all(b"!").unwrap();
         assert_eq!(appending.metadata().unwrap().len(), 15);
@@ -1900,9 +1906,9 @@ fn cached_lookups_are_answered_in_place_with_std_answers() {
         "Static content!"
     );
     match in_place {
-        // Twelve lookups; the counter is the process's, so other tests may add to it. A slow
+        // Thirteen lookups; the counter is the process's, so other tests may add to it. A slow
         // lookup on a loaded machine sends the next ones to the pool for a while.
-        Some(true) if slow == 0 => assert!(answered >= 12, "{answered} answered in place"),
+        Some(true) if slow == 0 => assert!(answered >= 13, "{answered} answered in place"),
         Some(false) => assert_eq!(answered, 0, "ZSYNC_FS_IN_PLACE=0 left lookups in place"),
         _ => {}
     }

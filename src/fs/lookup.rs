@@ -1,5 +1,5 @@
 //! Lookups made in place: `metadata`, `symlink_metadata`, `exists`, `canonicalize`,
-//! `File::metadata` and opening a file that exists (no `create`, `create_new` or `truncate`)
+//! `File::metadata`, `DirEntry::metadata` and opening a file that exists (no `create`, `create_new` or `truncate`)
 //! are answered on the calling green thread, with no trip to the blocking pool, when the kernel
 //! can answer from its caches and (for those that reach the file itself) the file lives on a
 //! local file system.

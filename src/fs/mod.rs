@@ -34,9 +34,9 @@
 //!   that is all its worker runs, and a write under 16 KiB to a regular file on a local file
 //!   system (ext4, tmpfs, ...: made as std makes it, timed, and sent to the ring for a while
 //!   after one that took over 1 ms; `ZSYNC_FS_IN_PLACE=0` turns that off); and `metadata`,
-//!   `symlink_metadata`, `exists`, `canonicalize`, `File::metadata` and opening a file that exists, when the
-//!   kernel resolves the path from its dentry cache and the file system is local (timed the
-//!   same way). See docs/API.md.
+//!   `symlink_metadata`, `exists`, `canonicalize`, `File::metadata`, `DirEntry::metadata` and
+//!   opening a file that exists, when the kernel resolves the path from its dentry cache and
+//!   the file system is local (timed the same way). See docs/API.md.
 //! - **On a green thread, through io_uring** (Linux, when the kernel allows it): `read`,
 //!   `read_exact`, `write`, `write_all` (at the file position), `read_at`, `read_exact_at`,
 //!   `write_at`, `write_all_at`, `sync_all` and `sync_data`. Each worker has one ring, made on
@@ -1354,7 +1354,9 @@ impl DirEntry {
         self.entry.file_name()
     }
 
-    /// The entry's metadata, not following a symlink (`fstatat` relative to the directory).
+    /// The entry's metadata, not following a symlink (`fstatat` relative to the directory; on
+    /// a green thread, when the entry's path is cached, in place by that path while it names
+    /// the inode the listing gave).
     ///
     /// # Errors
     /// As std (`NotFound` if the entry was removed since it was listed).

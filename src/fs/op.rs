@@ -395,8 +395,17 @@ pub(crate) fn read_dir_next(
 }
 
 pub(crate) fn entry_metadata(entry: &Arc<std_fs::DirEntry>) -> io::Result<Metadata> {
+    use std::os::unix::fs::{DirEntryExt, MetadataExt};
     if !offload() {
         return entry.metadata();
+    }
+    // std's looks the name up in the directory it listed (`fstatat` on its descriptor); by path
+    // it is the same file only while it has the inode the listing gave (the directory may have
+    // been renamed, the name taken by another file): otherwise, and for any error, the pool.
+    if let Some(Ok(found)) = lookup::stat(&entry.path(), false) {
+        if found.ino() == entry.ino() {
+            return Ok(found);
+        }
     }
     let entry = Arc::clone(entry);
     run(move || entry.metadata())
