@@ -3,7 +3,7 @@
 //! green thread (answered in place, see src/fs/lookup.rs), through the blocking pool (where
 //! they went before, and still go when the path is not cached or the file system is not
 //! local: `zsync::unblock` around std's call, the pool path's own cost), and std's call on a
-//! plain OS thread. `cargo bench --bench fs`.
+//! plain OS thread; and `Seek` of an open file the same three ways. `cargo bench --bench fs`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::path::PathBuf;
@@ -90,9 +90,52 @@ fn lookups(c: &mut Criterion) {
     g.finish();
 }
 
+/// `Seek` of an open file (`SeekFrom::End(0)`, which reads the size the inode holds).
+fn seeks(c: &mut Criterion) {
+    use std::io::{Seek, SeekFrom};
+    let file = scratch();
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let mut g = c.benchmark_group("fs_seek");
+    let path = file.0.clone();
+    g.bench_function("green_thread_in_place", |b| {
+        b.iter_custom(|iters| {
+            let path = path.clone();
+            rt.block_on(move || {
+                let mut f = zsync::fs::File::open(&path).unwrap();
+                let start = Instant::now();
+                for _ in 0..iters {
+                    criterion::black_box(f.seek(SeekFrom::End(0)).unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    g.bench_function("green_thread_pool", |b| {
+        b.iter_custom(|iters| {
+            let path = path.clone();
+            rt.block_on(move || {
+                let f = std::sync::Arc::new(std::fs::File::open(&path).unwrap());
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let f = f.clone();
+                    criterion::black_box(
+                        zsync::unblock(move || (&*f).seek(SeekFrom::End(0))).unwrap(),
+                    );
+                }
+                start.elapsed()
+            })
+        })
+    });
+    let mut f = std::fs::File::open(&path).unwrap();
+    g.bench_function("std_os_thread", |b| {
+        b.iter(|| criterion::black_box(f.seek(SeekFrom::End(0)).unwrap()))
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(20);
-    targets = lookups
+    targets = lookups, seeks
 }
 criterion_main!(benches);

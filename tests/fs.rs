@@ -1841,7 +1841,7 @@ fn one_worker_keeps_running_while_a_file_read_blocks() {
 /// Lookups of cached paths on a local file system are answered on the green thread itself
 /// (no trip to the pool), with std's answers: `metadata`, `symlink_metadata`, `exists`,
 /// `canonicalize`, opening a file that exists (read, write, append; `fs::read` too),
-/// `File::metadata` and `DirEntry::metadata`. With `ZSYNC_FS_IN_PLACE=0`
+/// `File::metadata`, `DirEntry::metadata`, and `Seek` of an open file. With `ZSYNC_FS_IN_PLACE=0`
 /// none is, and the answers are the same.
 #[test]
 fn cached_lookups_are_answered_in_place_with_std_answers() {
@@ -1873,6 +1873,12 @@ fn cached_lookups_are_answered_in_place_with_std_answers() {
             .unwrap();
         assert_eq!(text, "static content");
         assert_eq!(fs::read(&path).unwrap(), b"static content");
+        let mut seeking = File::open(&path).unwrap();
+        assert_eq!(seeking.seek(SeekFrom::End(-7)).unwrap(), 7);
+        let mut tail = String::new();
+        seeking.read_to_string(&mut tail).unwrap();
+        assert_eq!(tail, "content");
+        assert_eq!(seeking.stream_position().unwrap(), 14);
         let dotted = path
             .parent()
             .unwrap()
@@ -1906,9 +1912,9 @@ fn cached_lookups_are_answered_in_place_with_std_answers() {
         "Static content!"
     );
     match in_place {
-        // Thirteen lookups; the counter is the process's, so other tests may add to it. A slow
+        // Sixteen lookups and seeks; the counter is the process's, so other tests may add to it. A slow
         // lookup on a loaded machine sends the next ones to the pool for a while.
-        Some(true) if slow == 0 => assert!(answered >= 13, "{answered} answered in place"),
+        Some(true) if slow == 0 => assert!(answered >= 16, "{answered} answered in place"),
         Some(false) => assert_eq!(answered, 0, "ZSYNC_FS_IN_PLACE=0 left lookups in place"),
         _ => {}
     }

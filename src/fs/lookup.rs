@@ -1,5 +1,5 @@
 //! Lookups made in place: `metadata`, `symlink_metadata`, `exists`, `canonicalize`,
-//! `File::metadata`, `DirEntry::metadata` and opening a file that exists (no `create`, `create_new` or `truncate`)
+//! `File::metadata`, `DirEntry::metadata`, `Seek` of an open file and opening a file that exists (no `create`, `create_new` or `truncate`)
 //! are answered on the calling green thread, with no trip to the blocking pool, when the kernel
 //! can answer from its caches and (for those that reach the file itself) the file lives on a
 //! local file system.
@@ -44,7 +44,7 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::Instant;
 
 /// What an attempt in place came to: `Some` answer, or `None`: ask the pool.
@@ -138,6 +138,37 @@ pub(crate) fn canonicalize(path: &Path) -> Answer<PathBuf> {
             }
             Some(Ok(PathBuf::from(std::ffi::OsString::from_vec(resolved))))
         })
+    })
+}
+
+/// What [`seek`] learnt of a file, once (`Scratch::seeks`): not yet, or whether it is a regular
+/// file or a directory on a local file system.
+pub(crate) const SEEK_UNKNOWN: u8 = 0;
+const SEEK_IN_PLACE: u8 = 1;
+const SEEK_ON_POOL: u8 = 2;
+
+/// `Seek` of an open file: `lseek` on a regular file or a directory of a local file system only
+/// moves the position in memory (`SeekFrom::End` reads the size the inode holds), so it is made
+/// here. Elsewhere (a network or FUSE file system may ask its server for the size; a device's
+/// driver does what it likes) it goes to the pool. `known` keeps what the file is.
+pub(crate) fn seek(file: &File, known: &AtomicU8, pos: std::io::SeekFrom) -> Answer<u64> {
+    use std::io::Seek;
+    timed(|| {
+        let in_place = match known.load(Ordering::Relaxed) {
+            SEEK_UNKNOWN => {
+                let what = describe(file.as_raw_fd())?;
+                let in_place = what.local && matches!(what.kind, libc::S_IFREG | libc::S_IFDIR);
+                let learnt = if in_place {
+                    SEEK_IN_PLACE
+                } else {
+                    SEEK_ON_POOL
+                };
+                known.store(learnt, Ordering::Relaxed);
+                in_place
+            }
+            learnt => learnt == SEEK_IN_PLACE,
+        };
+        in_place.then(|| (&*file).seek(pos))
     })
 }
 

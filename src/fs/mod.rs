@@ -36,7 +36,8 @@
 //!   after one that took over 1 ms; `ZSYNC_FS_IN_PLACE=0` turns that off); and `metadata`,
 //!   `symlink_metadata`, `exists`, `canonicalize`, `File::metadata`, `DirEntry::metadata` and
 //!   opening a file that exists, when the kernel resolves the path from its dentry cache and
-//!   the file system is local (timed the same way). See docs/API.md.
+//!   the file system is local, and `Seek` of a file on a local file system (timed the same
+//!   way). See docs/API.md.
 //! - **On a green thread, through io_uring** (Linux, when the kernel allows it): `read`,
 //!   `read_exact`, `write`, `write_all` (at the file position), `read_at`, `read_exact_at`,
 //!   `write_at`, `write_all_at`, `sync_all` and `sync_data`. Each worker has one ring, made on
@@ -46,9 +47,9 @@
 //!   -1 (`IORING_FEAT_RW_CUR_POS`): the kernel uses and advances the file position as `read(2)`
 //!   and `write(2)` do, so `Seek` and std's position semantics hold.
 //! - **On a green thread, on the blocking pool**: every other call that can block (creating
-//!   opens, those lookups when the path is not cached, seeking, `set_len`, vectored reads and
-//!   the part of a to-the-end read that is not cached, directory listing, every other path
-//!   operation), and everything when io_uring is off: `ZSYNC_IO_URING=0`, or a kernel that
+//!   opens, those lookups when the path is not cached, seeking elsewhere, `set_len`, vectored
+//!   reads and the part of a to-the-end read that is not cached, directory listing, every other
+//!   path operation), and everything when io_uring is off: `ZSYNC_IO_URING=0`, or a kernel that
 //!   refuses io_uring (`ENOSYS`, `EPERM` from `kernel.io_uring_disabled` or a seccomp filter, an
 //!   old kernel without the opcodes or `IORING_FEAT_RW_CUR_POS`), decided at run time. They run
 //!   on zsync's blocking pool (see [`crate::unblock`]) and park only the calling green thread.
@@ -630,7 +631,7 @@ impl Write for File {
 
 impl Seek for &File {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        op::seek(&self.inner, pos)
+        op::seek(&self.inner, &self.scratch, pos)
     }
 }
 

@@ -63,6 +63,8 @@ pub(crate) fn offload() -> bool {
 pub(crate) struct Scratch {
     buf: Mutex<Vec<u8>>,
     pub(crate) nowait: nowait::Support,
+    /// Whether its `Seek` is made in place (`lookup::seek`), learnt on the first one.
+    pub(crate) seeks: AtomicU8,
     /// What the file is, learnt (with an `fstat` on the pool) before its first write that
     /// cannot be made at once: [`UNKNOWN`], [`REGULAR`], [`LOCAL`] or [`OTHER`] (the type of
     /// an open file cannot change). See [`write_waiting`].
@@ -927,7 +929,12 @@ pub(crate) fn write_all_at(
     write_all_loop(file, scratch, buf, Some(offset))
 }
 
-pub(crate) fn seek(file: &Arc<std_fs::File>, pos: SeekFrom) -> io::Result<u64> {
+pub(crate) fn seek(file: &Arc<std_fs::File>, scratch: &Scratch, pos: SeekFrom) -> io::Result<u64> {
+    if offload() {
+        if let Some(moved) = lookup::seek(file, &scratch.seeks, pos) {
+            return moved;
+        }
+    }
     on_file(file, pos, |mut f, pos| f.seek(pos))
 }
 
