@@ -124,6 +124,20 @@ fn on_path<T: Send + 'static>(path: &Path, f: fn(&Path) -> io::Result<T>) -> io:
     run(move || f(&path))
 }
 
+/// An operation on one path that `lookup` answers in place when it can (see `super::lookup`).
+fn looked_up<T: Send + 'static>(
+    path: &Path,
+    lookup: impl FnOnce(&Path) -> Option<io::Result<T>>,
+    f: fn(&Path) -> io::Result<T>,
+) -> io::Result<T> {
+    if offload() {
+        if let Some(found) = lookup(path) {
+            return found;
+        }
+    }
+    on_path(path, f)
+}
+
 /// An operation on two paths.
 fn on_paths<T: Send + 'static>(
     from: &Path,
@@ -174,30 +188,19 @@ pub(crate) fn open(
 }
 
 pub(crate) fn stat(path: &Path) -> io::Result<Metadata> {
-    if offload() {
-        if let Some(found) = lookup::stat(path, true) {
-            return found;
-        }
-    }
-    on_path(path, |p| std_fs::metadata(p))
+    looked_up(path, |p| lookup::stat(p, true), |p| std_fs::metadata(p))
 }
 
 pub(crate) fn lstat(path: &Path) -> io::Result<Metadata> {
-    if offload() {
-        if let Some(found) = lookup::stat(path, false) {
-            return found;
-        }
-    }
-    on_path(path, |p| std_fs::symlink_metadata(p))
+    looked_up(
+        path,
+        |p| lookup::stat(p, false),
+        |p| std_fs::symlink_metadata(p),
+    )
 }
 
 pub(crate) fn exists(path: &Path) -> io::Result<bool> {
-    if offload() {
-        if let Some(found) = lookup::exists(path) {
-            return found;
-        }
-    }
-    on_path(path, |p| std_fs::exists(p))
+    looked_up(path, lookup::exists, |p| std_fs::exists(p))
 }
 
 pub(crate) fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
@@ -278,12 +281,7 @@ pub(crate) fn create_dir(path: &Path, recursive: bool, mode: u32) -> io::Result<
 }
 
 pub(crate) fn canonicalize(path: &Path) -> io::Result<PathBuf> {
-    if offload() {
-        if let Some(found) = lookup::canonicalize(path) {
-            return found;
-        }
-    }
-    on_path(path, |p| std_fs::canonicalize(p))
+    looked_up(path, lookup::canonicalize, |p| std_fs::canonicalize(p))
 }
 
 pub(crate) fn read_link(path: &Path) -> io::Result<PathBuf> {
@@ -482,11 +480,12 @@ pub(crate) fn read_exact(
     read_exact_loop(file, scratch, buf, None)
 }
 
-/// Reads to the end in one trip to the pool. Like std, the bytes read before an error are kept.
 /// How much room a read to the end made in place asks for at least (the `Vec` grows as it
 /// does for std's `read_to_end`: geometrically).
 const TO_END_STEP: usize = 32 << 10;
 
+/// Reads to the end: in place while the bytes are cached, the rest in one trip to the pool.
+/// Like std, the bytes read before an error are kept.
 pub(crate) fn read_to_end(
     file: &Arc<std_fs::File>,
     scratch: &Scratch,

@@ -5,9 +5,9 @@
 //! waited on through the worker's reactor (see [`Pollable`]); small writes to a regular file
 //! on a local file system are made in place, timed (`crate::fs::in_place`), and so are reads of
 //! standard input that need no wait (`RWF_NOWAIT`: a redirected file's cached bytes, see
-//! [`pull_in_place`]); any other fd moves
-//! owned bytes to or from std's own handle on the blocking pool (see [`crate::fs`]'s `offload`
-//! rule). On an OS thread everything runs on the calling thread, through std's handles.
+//! [`pull_in_place`]); any other fd moves owned bytes to or from std's own handle on the
+//! blocking pool (see [`crate::fs`]'s `offload` rule). On an OS thread everything runs on the
+//! calling thread, through std's handles.
 
 use crate::fs::in_place;
 use crate::reactor::{self, scheduled_io::Direction, ScheduledIo};
