@@ -39,7 +39,7 @@ pub struct Stack {
     /// Bytes left unused below the mapping's top so that the tops of different stacks fall in
     /// different cache sets (a multiple of 64, below 1 KiB: see `set_colour`).
     colour: u16,
-    /// The mapping this stack is a slice of, if it was mapped with others (see [`Stack::batch`]);
+    /// The mapping this stack is a slice of, if it was mapped with others (see `Stack::batch`);
     /// `None` if the stack is a mapping of its own.
     chunk: Option<Arc<Chunk>>,
     /// The lowest stack pointer a context on this stack was seen suspended at since its memory

@@ -1,6 +1,6 @@
 //! io_uring for file operations: one ring per worker, used by the green threads it runs. A
 //! driver below the runtime, like the reactor: it wakes its waiters through
-//! [`Unpark`](crate::reactor::Unpark) and knows nothing of green threads; `zsync::fs`
+//! [`Unpark`] and knows nothing of green threads; `zsync::fs`
 //! (`fs::uring`) submits and waits, the worker loop calls [`WorkerRing::turn`].
 //!
 //! # Where things happen

@@ -395,7 +395,7 @@ impl<T> Chan<T> {
     /// Queues a `select!` receive arm, unless it can complete now (then true, not queued).
     ///
     /// # Safety
-    /// As for [`WaitList::push_back`]: the entry stays put until [`unregister_recv`].
+    /// As for [`WaitList::push_back`]: the entry stays put until [`Self::unregister_recv`].
     pub(crate) unsafe fn register_recv(&self, entry: &Entry<SlotPtr<T>>) -> bool {
         let mut inner = self.inner.lock();
         if !inner.queue.is_empty() || inner.tx_gone {
@@ -431,7 +431,7 @@ impl<T> Chan<T> {
     /// Queues a `select!` send arm (no slot), unless it can complete now (then true).
     ///
     /// # Safety
-    /// As for [`WaitList::push_back`]: the entry stays put until [`unregister_send`].
+    /// As for [`WaitList::push_back`]: the entry stays put until [`Self::unregister_send`].
     pub(crate) unsafe fn register_send(&self, entry: &Entry<SlotPtr<T>>) -> bool {
         let mut inner = self.inner.lock();
         if inner.rx_gone

@@ -1,4 +1,4 @@
-//! [`Condvar`]: std's condition variable over zsync's [`Mutex`].
+//! [`Condvar`]: std's condition variable over zsync's [`Mutex`](super::Mutex).
 //!
 //! A waiter queues on the condvar's list *before* it unlocks the mutex, so a notification sent
 //! after the unlock always finds it. A waiter notified before a cancellation or an expired

@@ -64,7 +64,7 @@ pub fn park() {
     park::park();
 }
 
-/// Like [`park`], but gives up after `dur`.
+/// Like [`park()`], but gives up after `dur`.
 ///
 /// ```
 /// use std::time::{Duration, Instant};

@@ -83,7 +83,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// Spawns a scoped green thread.
     ///
     /// # Panics
-    /// If no stack can be mapped, like [`spawn`](super::spawn).
+    /// If no stack can be mapped, like [`spawn`](super::spawn()).
     pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
     where
         F: FnOnce() -> T + Send + 'scope,

@@ -297,7 +297,7 @@ impl ParkPoint {
         })
     }
 
-    /// What [`Self::check`] would raise now (ignoring whether the OS thread is unwinding),
+    /// What [`Self::check_or`] would raise now (ignoring whether the OS thread is unwinding),
     /// without raising it: for waits that must not unwind (the `hook` feature's libc calls).
     pub(crate) fn pending(&self, cancel: &AtomicBool) -> Option<Pending> {
         if self.shield > 0 {
