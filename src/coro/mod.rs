@@ -36,6 +36,7 @@ mod context;
 #[cfg(zsync_corosensei)]
 #[path = "corosensei_backend.rs"]
 mod context;
+mod discard;
 mod overflow;
 mod pool;
 mod stack;

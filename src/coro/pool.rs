@@ -1,5 +1,6 @@
 //! A per-thread cache of stacks of one size.
 
+use super::discard::Discard;
 use super::stack::{round_stack_size, Stack, DEFAULT_STACK_SIZE};
 use std::collections::VecDeque;
 use std::io;
@@ -185,7 +186,7 @@ impl StackPool {
         }
         self.hot.push_back(stack);
         if self.hot.len() > HOT_STACKS {
-            self.cool_oldest(false);
+            self.cool_oldest(false, &mut Discard::new());
         }
     }
 
@@ -196,13 +197,13 @@ impl StackPool {
     /// the stack is in `warm`: cooling releases all of a stack's memory). (A `mincore` per
     /// finished green thread made busy workers queue on the process's mapping lock.)
     #[cold]
-    fn cool_oldest(&mut self, check: bool) {
+    fn cool_oldest(&mut self, check: bool, discard: &mut Discard) {
         if let Some(mut stack) = self.hot.pop_front() {
             stack.depth_unchecked = if check {
-                stack.release_below(self.keep_resident);
+                stack.release_below(self.keep_resident, discard);
                 false
             } else {
-                !stack.release_below_if_seen_deep(self.keep_resident)
+                !stack.release_below_if_seen_deep(self.keep_resident, discard)
             };
             self.warm.push_back(stack);
             if self.warm.len() > WARM_STACKS {
@@ -225,11 +226,23 @@ impl StackPool {
     /// (sleepers that end while more are spawned) reuses its own stacks as they are, instead of
     /// faulting them back in after each trim.
     pub(crate) fn trim_aged(&mut self) {
-        while !self.hot.is_empty() {
-            self.cool_oldest(true);
-        }
-        self.check_warm_depth();
+        self.cool_and_check();
         self.release_aged();
+    }
+
+    /// Moves every hot stack to the warm set, and releases the deep memory of the warm stacks
+    /// that were not checked when they went there: all of it in one batch.
+    fn cool_and_check(&mut self) {
+        // Flushed when it goes, at the end of this call: every stack it names stays in `warm`
+        // until then.
+        let mut discard = Discard::new();
+        while !self.hot.is_empty() {
+            self.cool_oldest(true, &mut discard);
+        }
+        for stack in self.warm.iter_mut().filter(|s| s.depth_unchecked) {
+            stack.release_below(self.keep_resident, &mut discard);
+            stack.depth_unchecked = false;
+        }
     }
 
     /// Releases the memory of the stacks that have waited beyond the warm set since the
@@ -245,14 +258,6 @@ impl StackPool {
         std::mem::swap(&mut self.aged, &mut self.cooling);
     }
 
-    /// Releases the deep memory of warm stacks that were not checked when they went there.
-    fn check_warm_depth(&mut self) {
-        for stack in self.warm.iter_mut().filter(|s| s.depth_unchecked) {
-            stack.release_below(self.keep_resident);
-            stack.depth_unchecked = false;
-        }
-    }
-
     /// Tells the pool that it is about to be dropped, with many stacks still to come back (a
     /// worker shutting down while its green threads unwind): stacks returned from now on are
     /// kept as they are, not released one run at a time, for the pool's drop to unmap with
@@ -265,10 +270,7 @@ impl StackPool {
     /// Releases the memory of every idle stack below the keep-resident window. A scheduler calls
     /// this when its thread goes idle.
     pub fn trim(&mut self) {
-        while !self.hot.is_empty() {
-            self.cool_oldest(true);
-        }
-        self.check_warm_depth();
+        self.cool_and_check();
         self.release_cooling();
     }
 }

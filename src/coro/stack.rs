@@ -8,6 +8,7 @@
 //! stack). The choice is made once, at run time; `ZSYNC_STACK_GUARD=mprotect` forces the
 //! fallback.
 
+use super::discard::{Discard, PIDFD_SELF};
 use std::io;
 use std::ops::Range;
 use std::ptr::NonNull;
@@ -129,10 +130,6 @@ fn preferred_guard() -> GuardKind {
         }
     }
 }
-
-/// `PIDFD_SELF_THREAD_GROUP` from Linux 6.15's uapi headers: "this process" for the pidfd
-/// system calls, without opening a pidfd.
-const PIDFD_SELF: libc::c_int = -10001;
 
 /// Whether `process_madvise` may be tried for the guards of a batch (cleared the first time the
 /// kernel refuses it: before 6.13 it takes no `MADV_GUARD_INSTALL`, before 6.15 no `PIDFD_SELF`).
@@ -413,8 +410,8 @@ impl Stack {
     /// nothing below it is either. Each `madvise` that drops pages ends in a TLB shootdown, an
     /// interrupt to every other CPU running this process: a burst of returning green threads
     /// that never went deep must not pay one each.
-    pub(crate) fn release_below(&mut self, keep: usize) {
-        if self.release_below_if_seen_deep(keep) {
+    pub(super) fn release_below(&mut self, keep: usize, discard: &mut Discard) {
+        if self.release_below_if_seen_deep(keep, discard) {
             return;
         }
         let len = self.len_below(keep);
@@ -433,9 +430,10 @@ impl Stack {
             }
         }
         // SAFETY: a range of our own mapping above the guard page. The caller guarantees that
-        // nothing on the stack is alive (the context that used it has finished), so discarding
-        // the contents is not observable. DONTNEED leaves the guard marker in place.
-        unsafe { libc::madvise(self.limit().cast(), len, libc::MADV_DONTNEED) };
+        // nothing on the stack is alive (the context that used it has finished) and keeps the
+        // stack unused until `discard` goes, so discarding the contents is not observable.
+        // DONTNEED leaves the guard marker in place.
+        unsafe { discard.push(self.limit(), len) };
     }
 
     /// The first step of `release_below`, and all of it on the busy path, where it asks the
@@ -443,25 +441,31 @@ impl Stack {
     /// suspended down there, and returns true; returns false (nothing done) if it never was.
     /// Then the stack is most likely shallow, but a recursion that went deep and came back up
     /// between two suspensions leaves no trace here: only `release_below` can tell.
-    pub(crate) fn release_below_if_seen_deep(&mut self, keep: usize) -> bool {
+    pub(super) fn release_below_if_seen_deep(
+        &mut self,
+        keep: usize,
+        discard: &mut Discard,
+    ) -> bool {
         let len = self.len_below(keep);
         let seen_deep = self.low_water < self.limit() as usize + len;
         self.low_water = usize::MAX;
         if seen_deep {
-            // SAFETY: as in `release_below`: our own usable range, nothing alive on it.
-            unsafe { libc::madvise(self.limit().cast(), len, libc::MADV_DONTNEED) };
+            // SAFETY: as in `release_below`: our own usable range, nothing alive on it, and the
+            // stack unused until `discard` goes (the caller's promise).
+            unsafe { discard.push(self.limit(), len) };
         }
         seen_deep
     }
 }
 
-/// Gives back the memory of every stack in `stacks` (entirely, guard pages excepted), with one
-/// `madvise` per run of stacks that lie next to each other in one mapping rather than one per
-/// stack: each call costs a TLB shootdown. The guard pages in between are covered too, which
-/// leaves them guards (`MADV_GUARD_INSTALL` markers survive `MADV_DONTNEED`; an `mprotect`
-/// guard has no memory to drop).
+/// Gives back the memory of every stack in `stacks` (entirely, guard pages excepted), one range
+/// per run of stacks that lie next to each other in one mapping, all ranges together (see
+/// [`Discard`]: each system call costs a TLB shootdown). The guard pages in between are covered
+/// too, which leaves them guards (`MADV_GUARD_INSTALL` markers survive `MADV_DONTNEED`; an
+/// `mprotect` guard has no memory to drop).
 pub(crate) fn release_all(stacks: &mut [Stack]) {
     stacks.sort_unstable_by_key(|s| s.base.as_ptr() as usize);
+    let mut discard = Discard::new();
     let mut i = 0;
     while i < stacks.len() {
         let start = stacks[i].limit() as usize;
@@ -473,8 +477,8 @@ pub(crate) fn release_all(stacks: &mut [Stack]) {
         }
         // SAFETY: the usable ranges of stacks we own (and the guard pages between them, which
         // DONTNEED leaves guarded); nothing lives on them (the caller's contract, as for
-        // `release_below`).
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        // `release_below`), and `stacks` stays borrowed until `discard` goes, below.
+        unsafe { discard.push(start as *mut u8, end - start) };
         i = j;
     }
 }
@@ -577,7 +581,7 @@ impl Drop for Stack {
         if self.chunk.is_some() {
             // A slice of a shared mapping: give its memory back now; the mapping goes with the
             // last stack of the chunk (the Arc).
-            self.release_below(0);
+            self.release_below(0, &mut Discard::new());
             return;
         }
         // SAFETY: our own mapping, unmapped once; no context runs on it any more (a Context
