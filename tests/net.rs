@@ -319,6 +319,91 @@ fn udp_ping_pong() {
     });
 }
 
+/// `net.core.somaxconn`: the most connections a listener's queue may hold.
+fn somaxconn() -> usize {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(128)
+}
+
+/// Connections made, none accepted yet: more than std's backlog of 128.
+const UNACCEPTED: usize = 300;
+
+#[test]
+fn a_listener_queues_hundreds_of_connections_before_the_first_accept() {
+    if somaxconn() <= UNACCEPTED {
+        eprintln!("skipped: net.core.somaxconn is {}", somaxconn());
+        return;
+    }
+    // With std's backlog (128) the kernel drops the connection attempts past the 129th, and
+    // each waits a second for its SYN to be sent again: a thousand clients connecting at once
+    // to a green-thread server took seconds.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let clients: Vec<std::net::TcpStream> = (0..UNACCEPTED)
+        .map(|i| {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                .unwrap_or_else(|e| panic!("connection {i} of {UNACCEPTED}: {e}"))
+        })
+        .collect();
+    for _ in 0..UNACCEPTED {
+        listener.accept().unwrap();
+    }
+    drop(clients);
+}
+
+#[test]
+fn a_unix_listener_queues_hundreds_of_connections_before_the_first_accept() {
+    use std::os::unix::ffi::OsStrExt;
+    if somaxconn() <= UNACCEPTED {
+        eprintln!("skipped: net.core.somaxconn is {}", somaxconn());
+        return;
+    }
+    // (std's Unix listeners ask for the system's maximum; ours are std's.)
+    let path = std::env::temp_dir().join(format!("zsync-backlog-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).unwrap();
+    // Non-blocking connects: a full queue answers EAGAIN at once instead of blocking.
+    // SAFETY (test): a zeroed sockaddr_un is valid; the path fits (checked).
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    assert!(bytes.len() < addr.sun_path.len());
+    for (dst, &src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = src as libc::c_char;
+    }
+    let mut fds = Vec::new();
+    for i in 0..UNACCEPTED {
+        // SAFETY (test): plain socket calls on a descriptor this test owns and closes below.
+        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0) };
+        assert!(fd >= 0);
+        fds.push(fd);
+        // SAFETY (test): `addr` is a valid sockaddr_un of the size given.
+        let rc = unsafe {
+            libc::connect(
+                fd,
+                (&addr as *const libc::sockaddr_un).cast(),
+                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "connection {i} of {UNACCEPTED}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    for _ in 0..UNACCEPTED {
+        listener.accept().unwrap();
+    }
+    for fd in fds {
+        // SAFETY (test): opened above, closed once.
+        unsafe { libc::close(fd) };
+    }
+    std::fs::remove_file(&path).unwrap();
+}
+
 #[test]
 fn unix_stream_echo_and_datagrams() {
     let path = std::env::temp_dir().join(format!("zsync-test-{}.sock", std::process::id()));

@@ -5,7 +5,7 @@ use crate::net::io_source::IoSource;
 use crate::reactor::scheduled_io::Direction;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{FromRawFd, IntoRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::time::{Duration, Instant};
 
 /// A TCP stream between a local and a remote socket, like `std::net::TcpStream`; blocking calls
@@ -170,6 +170,7 @@ impl TcpListener {
     /// `std::net::TcpListener::bind`.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         let listener = each_addr(&addr, |a| std::net::TcpListener::bind(*a))?;
+        super::deepen_backlog(listener.as_raw_fd());
         Ok(TcpListener(IoSource::new(listener)?))
     }
 
