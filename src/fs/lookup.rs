@@ -141,40 +141,46 @@ pub(crate) fn canonicalize(path: &Path) -> Answer<PathBuf> {
     })
 }
 
-/// What [`seek`] learnt of a file, once (`Scratch::seeks`): not yet, or whether it is a regular
-/// file or a directory on a local file system.
-pub(crate) const SEEK_UNKNOWN: u8 = 0;
-const SEEK_IN_PLACE: u8 = 1;
-const SEEK_ON_POOL: u8 = 2;
+/// Where an open file lives, learnt once per `File` (`Scratch::place`) by its first [`seek`] or
+/// [`fstat`] made here (an open file's type and mount cannot change): not yet, a regular file
+/// or a directory of a local file system, something else there (a FIFO, a device), or another
+/// file system (network, FUSE).
+const PLACE_UNKNOWN: u8 = 0;
+const LOCAL_SEEKABLE: u8 = 1;
+const LOCAL_OTHER: u8 = 2;
+const ELSEWHERE: u8 = 3;
+
+/// Where `file` lives (see [`PLACE_UNKNOWN`]), from `known` or learnt now with one `statx`;
+/// `None` when lookups in place are off.
+fn place(file: &File, known: &AtomicU8) -> Option<u8> {
+    match known.load(Ordering::Relaxed) {
+        PLACE_UNKNOWN => {
+            let what = describe(file.as_raw_fd())?;
+            let place = match (what.local, what.kind) {
+                (true, libc::S_IFREG | libc::S_IFDIR) => LOCAL_SEEKABLE,
+                (true, _) => LOCAL_OTHER,
+                (false, _) => ELSEWHERE,
+            };
+            known.store(place, Ordering::Relaxed);
+            Some(place)
+        }
+        learnt => Some(learnt),
+    }
+}
 
 /// `Seek` of an open file: `lseek` on a regular file or a directory of a local file system only
 /// moves the position in memory (`SeekFrom::End` reads the size the inode holds), so it is made
 /// here. Elsewhere (a network or FUSE file system may ask its server for the size; a device's
-/// driver does what it likes) it goes to the pool. `known` keeps what the file is.
+/// driver does what it likes) it goes to the pool. `known` keeps where the file lives.
 pub(crate) fn seek(file: &File, known: &AtomicU8, pos: std::io::SeekFrom) -> Answer<u64> {
     use std::io::Seek;
-    timed(|| {
-        let in_place = match known.load(Ordering::Relaxed) {
-            SEEK_UNKNOWN => {
-                let what = describe(file.as_raw_fd())?;
-                let in_place = what.local && matches!(what.kind, libc::S_IFREG | libc::S_IFDIR);
-                let learnt = if in_place {
-                    SEEK_IN_PLACE
-                } else {
-                    SEEK_ON_POOL
-                };
-                known.store(learnt, Ordering::Relaxed);
-                in_place
-            }
-            learnt => learnt == SEEK_IN_PLACE,
-        };
-        in_place.then(|| (&*file).seek(pos))
-    })
+    timed(|| (place(file, known)? == LOCAL_SEEKABLE).then(|| (&*file).seek(pos)))
 }
 
-/// `File::metadata` of an open file.
-pub(crate) fn fstat(file: &File) -> Answer<Metadata> {
-    timed(|| describe(file.as_raw_fd())?.local.then(|| file.metadata()))
+/// `File::metadata` of an open file of a local file system (the inode's fields, no server to
+/// ask). `known` keeps where the file lives.
+pub(crate) fn fstat(file: &File, known: &AtomicU8) -> Answer<Metadata> {
+    timed(|| (place(file, known)? != ELSEWHERE).then(|| file.metadata()))
 }
 
 /// Opens `path` with `flags`, the `open(2)` flags std would pass (an access mode, `O_APPEND`,
@@ -517,7 +523,7 @@ mod tests {
         let status = unsafe { libc::fcntl(opened.as_raw_fd(), libc::F_GETFL) };
         assert_eq!(status & libc::O_NONBLOCK, 0, "O_NONBLOCK left set");
         assert_eq!(status & libc::O_ACCMODE, libc::O_RDONLY);
-        assert!(fstat(&opened)
+        assert!(fstat(&opened, &AtomicU8::new(PLACE_UNKNOWN))
             .expect("answered in place")
             .unwrap()
             .is_file());

@@ -331,7 +331,7 @@ impl File {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn metadata(&self) -> io::Result<Metadata> {
-        op::fstat(&self.inner)
+        op::fstat(&self.inner, &self.scratch)
     }
 
     /// A new handle to the same open file (`dup`): it shares the position and the flags.

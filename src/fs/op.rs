@@ -63,8 +63,9 @@ pub(crate) fn offload() -> bool {
 pub(crate) struct Scratch {
     buf: Mutex<Vec<u8>>,
     pub(crate) nowait: nowait::Support,
-    /// Whether its `Seek` is made in place (`lookup::seek`), learnt on the first one.
-    pub(crate) seeks: AtomicU8,
+    /// Where the file lives, for its seeks and `metadata` in place (`lookup::seek`,
+    /// `lookup::fstat`), learnt on the first one.
+    pub(crate) place: AtomicU8,
     /// What the file is, learnt (with an `fstat` on the pool) before its first write that
     /// cannot be made at once: [`UNKNOWN`], [`REGULAR`], [`LOCAL`] or [`OTHER`] (the type of
     /// an open file cannot change). See [`write_waiting`].
@@ -930,7 +931,7 @@ pub(crate) fn write_all_at(
 
 pub(crate) fn seek(file: &Arc<std_fs::File>, scratch: &Scratch, pos: SeekFrom) -> io::Result<u64> {
     if offload() {
-        if let Some(moved) = lookup::seek(file, &scratch.seeks, pos) {
+        if let Some(moved) = lookup::seek(file, &scratch.place, pos) {
             return moved;
         }
     }
@@ -959,9 +960,9 @@ pub(crate) fn set_len(file: &Arc<std_fs::File>, size: u64) -> io::Result<()> {
     on_file(file, size, |f, size| f.set_len(size))
 }
 
-pub(crate) fn fstat(file: &Arc<std_fs::File>) -> io::Result<Metadata> {
+pub(crate) fn fstat(file: &Arc<std_fs::File>, scratch: &Scratch) -> io::Result<Metadata> {
     if offload() {
-        if let Some(found) = lookup::fstat(file) {
+        if let Some(found) = lookup::fstat(file, &scratch.place) {
             return found;
         }
     }
