@@ -404,6 +404,125 @@ fn a_unix_listener_queues_hundreds_of_connections_before_the_first_accept() {
     std::fs::remove_file(&path).unwrap();
 }
 
+/// A Unix listener at `path` whose queue holds one unaccepted connection (`listen(fd, 0)`;
+/// std's and zsync's `bind` ask for the most the system allows).
+fn listener_with_room_for_one(path: &std::path::Path) -> std::os::unix::net::UnixListener {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let _ = std::fs::remove_file(path);
+    // SAFETY (test): plain socket calls; the descriptor is owned by the listener returned.
+    unsafe {
+        let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let listener = std::os::unix::net::UnixListener::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_un = std::mem::zeroed();
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (dst, &src) in addr.sun_path.iter_mut().zip(path.as_os_str().as_bytes()) {
+            *dst = src as libc::c_char;
+        }
+        let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+        assert_eq!(
+            libc::bind(fd, (&addr as *const libc::sockaddr_un).cast(), len),
+            0
+        );
+        assert_eq!(libc::listen(fd, 0), 0);
+        listener
+    }
+}
+
+#[test]
+fn a_unix_connect_to_a_full_queue_parks_only_its_green_thread() {
+    let path = std::env::temp_dir().join(format!("zsync-full-{}.sock", std::process::id()));
+    let listener = listener_with_room_for_one(&path);
+    // If the connect held the worker, nothing would ever accept: after 10 s a plain thread
+    // makes room, so that the test fails (below) instead of hanging.
+    let (done, watchdog) = std::sync::mpsc::channel::<()>();
+    let rescuer = listener.try_clone().unwrap();
+    let watchdog = std::thread::spawn(move || {
+        if watchdog.recv_timeout(Duration::from_secs(10)).is_err() {
+            drop(rescuer.accept());
+        }
+    });
+    let served = common::runtime(1).block_on({
+        let path = path.clone();
+        move || {
+            let _first = UnixStream::connect(&path).unwrap(); // the queue is full now
+            let ticker = common::Ticker::spawn();
+            let waiting = Arc::new(std::sync::atomic::AtomicBool::new(true));
+            let connector = zsync::spawn({
+                let (path, waiting) = (path.clone(), waiting.clone());
+                move || {
+                    let connected = UnixStream::connect(&path);
+                    waiting.store(false, std::sync::atomic::Ordering::SeqCst);
+                    connected
+                }
+            });
+            // The only worker goes on (a blocking connect would hold it until the accept).
+            assert!(ticker.ticked(20), "the worker was held by the connect");
+            assert!(
+                waiting.load(std::sync::atomic::Ordering::SeqCst),
+                "connected while the queue was full"
+            );
+            done.send(()).unwrap();
+            // Room: one connection accepted. The waiting connect completes.
+            let (accepted, _) = listener.accept().unwrap();
+            let mut second = connector.join().unwrap().unwrap();
+            let (mut accepted2, _) = listener.accept().unwrap();
+            second.write_all(b"hi").unwrap();
+            let mut buf = [0u8; 2];
+            accepted2.read_exact(&mut buf).unwrap();
+            assert_eq!(&buf, b"hi");
+
+            // A connect that waits for room is cancellable: timeout() ends it.
+            let _third = UnixStream::connect(&path).unwrap(); // full again
+            let start = Instant::now();
+            let waited =
+                zsync::time::timeout(Duration::from_millis(50), || UnixStream::connect(&path));
+            assert!(waited.is_err(), "connected to a full queue: {waited:?}");
+            assert!(start.elapsed() >= Duration::from_millis(50));
+            ticker.stop();
+            drop(accepted);
+            true
+        }
+    });
+    assert!(served);
+    watchdog.join().unwrap();
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn a_unix_connect_on_a_green_thread_gives_std_s_errors_and_reaches_abstract_names() {
+    use std::os::linux::net::SocketAddrExt;
+    use zsync::os::unix::net::SocketAddr;
+    let dir = std::env::temp_dir();
+    let missing = dir.join(format!("zsync-missing-{}.sock", std::process::id()));
+    let not_a_socket = dir.join(format!("zsync-not-a-socket-{}", std::process::id()));
+    std::fs::write(&not_a_socket, b"").unwrap();
+    let too_long = dir.join("x".repeat(200));
+    let with_nul = std::path::PathBuf::from("/tmp/a\0b");
+    let paths = [missing, not_a_socket.clone(), too_long, with_nul];
+    common::runtime(1).block_on(move || {
+        for path in &paths {
+            let Err(ours) = UnixStream::connect(path) else {
+                panic!("{} connected", path.display())
+            };
+            let std_ = std::os::unix::net::UnixStream::connect(path).err().unwrap();
+            assert_eq!(ours.kind(), std_.kind(), "{}", path.display());
+            assert_eq!(ours.to_string(), std_.to_string(), "{}", path.display());
+        }
+        let name = format!("zsync-abstract-{}", std::process::id());
+        let address = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let listener = UnixListener::bind_addr(&address).unwrap();
+        let mut client = UnixStream::connect_addr(&address).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        client.write_all(b"abstract").unwrap();
+        let mut buf = [0u8; 8];
+        server.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"abstract");
+    });
+    std::fs::remove_file(&not_a_socket).unwrap();
+}
+
 #[test]
 fn unix_stream_echo_and_datagrams() {
     let path = std::env::temp_dir().join(format!("zsync-test-{}.sock", std::process::id()));

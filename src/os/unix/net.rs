@@ -1,8 +1,8 @@
 //! Unix domain sockets shaped like `std::os::unix::net`: blocking calls park only the calling
 //! green thread.
 //!
-//! `UnixStream::connect` is std's own connect: on a Unix socket it does not wait (unless the
-//! listener's backlog is full).
+//! `UnixStream::connect` on a green thread does not wait in the kernel for room in a full
+//! listener's queue: it parks and tries again (see `stream_connect`).
 
 use crate::net::io_source::IoSource;
 use crate::reactor::scheduled_io::Direction;
@@ -12,6 +12,14 @@ use std::os::unix::net as std_unix;
 use std::path::Path;
 
 pub use std::os::unix::net::SocketAddr;
+
+/// Whether the caller is a green thread (whose worker must not wait in the kernel).
+fn on_green_thread() -> bool {
+    matches!(
+        crate::runtime::context::current(),
+        crate::runtime::context::Current::Green { .. }
+    )
+}
 
 /// A Unix stream socket, like `std::os::unix::net::UnixStream`.
 ///
@@ -159,10 +167,18 @@ impl UnixStream {
     /// std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    ///
+    /// On a green thread, a listener whose queue of unaccepted connections is full parks the
+    /// caller (tries again after 1 to 16 ms) instead of holding its worker until the listening
+    /// process accepts; the wait is cancellable. Elsewhere it is std's blocking connect.
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
-        Ok(UnixStream(IoSource::new(std_unix::UnixStream::connect(
-            path,
-        )?)?))
+        if !on_green_thread() {
+            return Ok(UnixStream(IoSource::new(std_unix::UnixStream::connect(
+                path,
+            )?)?));
+        }
+        // std's checks of the path, with std's errors.
+        Self::connect_addr(&SocketAddr::from_pathname(path)?)
     }
 
     /// Connects to the socket at `address`.
@@ -179,10 +195,18 @@ impl UnixStream {
     /// std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    ///
+    /// On a green thread it waits for room in a full listener's queue as
+    /// [`connect`](Self::connect) does.
     pub fn connect_addr(address: &SocketAddr) -> io::Result<UnixStream> {
-        Ok(UnixStream(IoSource::new(
-            std_unix::UnixStream::connect_addr(address)?,
-        )?))
+        let stream = match on_green_thread()
+            .then(|| super::stream_connect::connect(address))
+            .flatten()
+        {
+            Some(connected) => connected?,
+            None => std_unix::UnixStream::connect_addr(address)?,
+        };
+        Ok(UnixStream(IoSource::new(stream)?))
     }
 
     /// A connected pair of sockets.
