@@ -27,6 +27,8 @@ use zsync::os::unix::process::{CommandExt, ExitStatusExt};
 use zsync::process::{Child, Command, Output, Stdio};
 use zsync::runtime::{Builder, Flavor};
 
+mod common;
+
 /// Runs `body` on this plain OS thread, on a green thread, and on a `Flavor::OsThreads`
 /// runtime's thread.
 fn each_way(body: fn()) {
@@ -712,4 +714,77 @@ fn fallback_body() {
         );
         let _ = ticker.cancel();
     });
+}
+
+/// The CPUs the calling OS thread may run on, as `/proc` lists them ("0-1").
+fn allowed_cpus_of(status: &str) -> String {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list in /proc/<pid>/status")
+        .trim()
+        .to_string()
+}
+
+/// Pins the calling OS thread to CPU 0 (`Some`), or lets it run anywhere again (`None`).
+fn pin_this_thread(cpus: Option<&libc::cpu_set_t>) {
+    // SAFETY (test): a valid CPU set for the calling thread (pid 0).
+    let set = cpus.copied().unwrap_or_else(|| unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        set
+    });
+    // SAFETY (test): as above.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
+    assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn a_green_thread_s_spawn_forks_on_the_pool_unless_alone_or_a_pre_exec_hook_needs_its_thread() {
+    // SAFETY (test): reads the calling thread's CPU set into a zeroed one.
+    let mut everywhere: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let r =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&everywhere), &mut everywhere) };
+    assert_eq!(r, 0);
+    // SAFETY (test): CPU_COUNT reads the set.
+    if unsafe { libc::CPU_COUNT(&everywhere) } < 2 {
+        eprintln!("skipped: one CPU, so a pinned thread and a free one look alike");
+        return;
+    }
+    let default = allowed_cpus_of(&std::fs::read_to_string("/proc/thread-self/status").unwrap());
+    Builder::new()
+        .worker_threads(1)
+        .build()
+        .unwrap()
+        .block_on(move || {
+            // A pool thread made before the worker is pinned (a new one would inherit the pin).
+            zsync::unblock(|| ());
+            // Pin the worker's OS thread: a child forked there inherits the pin.
+            pin_this_thread(None);
+            let child_cpus = |cmd: &mut Command| {
+                let out = cmd.arg("/proc/self/status").output().unwrap();
+                allowed_cpus_of(&String::from_utf8(out.stdout).unwrap())
+            };
+            // All its worker runs: forked here, as std (the reader of standard error that
+            // `output` starts is not started yet when it spawns).
+            let alone = child_cpus(&mut Command::new("cat"));
+            // With another green thread on the worker: forked on the pool.
+            let sibling = common::ParkedSibling::park();
+            let shared = child_cpus(&mut Command::new("cat"));
+            let mut hooked = Command::new("cat");
+            // SAFETY (test): the hook does nothing.
+            unsafe { hooked.pre_exec(|| Ok(())) };
+            let hooked = child_cpus(&mut hooked);
+            sibling.release();
+            pin_this_thread(Some(&everywhere));
+            assert_eq!(alone, "0", "a lone green thread's spawn left its thread");
+            assert_eq!(
+                shared, default,
+                "spawned on the worker, holding its green threads"
+            );
+            assert_eq!(
+                hooked, "0",
+                "a pre_exec command spawned away from its thread"
+            );
+        });
 }

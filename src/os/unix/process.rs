@@ -152,6 +152,8 @@ impl CommandExt for Command {
     {
         // SAFETY: the caller keeps std's contract for `f`, which this passes on unchanged.
         unsafe { std::os::unix::process::CommandExt::pre_exec(self.as_std_mut(), f) };
+        // `f` may depend on the thread that forks: not a pool thread.
+        self.spawn_here();
         self
     }
 
