@@ -353,9 +353,22 @@ fn a_listener_queues_hundreds_of_connections_before_the_first_accept() {
     drop(clients);
 }
 
+/// `path` as a `sockaddr_un`, for the raw socket calls of the tests below.
+fn sockaddr_un(path: &std::path::Path) -> libc::sockaddr_un {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY (test): a zeroed sockaddr_un is valid.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    assert!(bytes.len() < addr.sun_path.len());
+    for (dst, &src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = src as libc::c_char;
+    }
+    addr
+}
+
 #[test]
 fn a_unix_listener_queues_hundreds_of_connections_before_the_first_accept() {
-    use std::os::unix::ffi::OsStrExt;
     if somaxconn() <= UNACCEPTED {
         eprintln!("skipped: net.core.somaxconn is {}", somaxconn());
         return;
@@ -365,14 +378,7 @@ fn a_unix_listener_queues_hundreds_of_connections_before_the_first_accept() {
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).unwrap();
     // Non-blocking connects: a full queue answers EAGAIN at once instead of blocking.
-    // SAFETY (test): a zeroed sockaddr_un is valid; the path fits (checked).
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    let bytes = path.as_os_str().as_bytes();
-    assert!(bytes.len() < addr.sun_path.len());
-    for (dst, &src) in addr.sun_path.iter_mut().zip(bytes) {
-        *dst = src as libc::c_char;
-    }
+    let addr = sockaddr_un(&path);
     let mut fds = Vec::new();
     for i in 0..UNACCEPTED {
         // SAFETY (test): plain socket calls on a descriptor this test owns and closes below.
@@ -408,18 +414,13 @@ fn a_unix_listener_queues_hundreds_of_connections_before_the_first_accept() {
 /// std's and zsync's `bind` ask for the most the system allows).
 fn listener_with_room_for_one(path: &std::path::Path) -> std::os::unix::net::UnixListener {
     use std::os::fd::FromRawFd;
-    use std::os::unix::ffi::OsStrExt;
     let _ = std::fs::remove_file(path);
+    let addr = sockaddr_un(path);
     // SAFETY (test): plain socket calls; the descriptor is owned by the listener returned.
     unsafe {
         let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
         assert!(fd >= 0);
         let listener = std::os::unix::net::UnixListener::from_raw_fd(fd);
-        let mut addr: libc::sockaddr_un = std::mem::zeroed();
-        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        for (dst, &src) in addr.sun_path.iter_mut().zip(path.as_os_str().as_bytes()) {
-            *dst = src as libc::c_char;
-        }
         let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
         assert_eq!(
             libc::bind(fd, (&addr as *const libc::sockaddr_un).cast(), len),
