@@ -8,20 +8,62 @@
 //! `process_madvise` takes a vector of ranges, and since Linux 6.16 flushes the TLB once for
 //! all of them: 1.3 us per stack in the same program, 64 ranges a call here. Where the kernel
 //! refuses it (before 6.13 it takes no `MADV_DONTNEED`, before 6.15 no `PIDFD_SELF`), each
-//! range gets its own `madvise`, as before.
+//! range gets its own `madvise`, as before. The call itself, [`advise_at_once`], also installs
+//! the guard pages of a new batch of stacks (`stack::Stack::batch_into`).
 
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `PIDFD_SELF_THREAD_GROUP` from Linux 6.15's uapi headers: "this process" for the pidfd
 /// system calls, without opening a pidfd.
-pub(super) const PIDFD_SELF: libc::c_int = -10001;
+const PIDFD_SELF: libc::c_int = -10001;
 
 /// Ranges per call: an array on the caller's stack (the kernel takes up to `UIO_MAXIOV`).
 const RANGES: usize = 64;
 
-/// Whether `process_madvise` may be tried (cleared the first time the kernel refuses it).
+/// Whether `process_madvise` may be tried with `MADV_DONTNEED` (cleared the first time the
+/// kernel refuses it).
 static AT_ONCE: AtomicBool = AtomicBool::new(true);
+
+/// `process_madvise(PIDFD_SELF, ranges, advice)`: the bytes advised (the ranges are advised in
+/// order; fewer than all of them: the kernel stopped part-way), or `None` when the call failed.
+/// A refusal as such (an advice or `PIDFD_SELF` the kernel does not take, a seccomp filter)
+/// clears `allowed`, and while it is clear this is `None` without a call.
+///
+/// # Safety
+/// Giving `advice` for every range is sound: the ranges lie in mappings of ours that nothing
+/// uses in a way the advice would break.
+pub(super) unsafe fn advise_at_once(
+    ranges: &[libc::iovec],
+    advice: libc::c_int,
+    allowed: &AtomicBool,
+) -> Option<usize> {
+    if !allowed.load(Ordering::Relaxed) {
+        return None;
+    }
+    // SAFETY: the caller's promise for the ranges; the kernel reads `ranges.len()` iovecs from
+    // the slice, which holds that many.
+    let advised = unsafe {
+        libc::syscall(
+            libc::SYS_process_madvise,
+            PIDFD_SELF,
+            ranges.as_ptr(),
+            ranges.len(),
+            advice,
+            0,
+        )
+    };
+    if advised >= 0 {
+        return Some(advised as usize);
+    }
+    if matches!(
+        std::io::Error::last_os_error().raw_os_error(),
+        Some(libc::EINVAL | libc::EBADF | libc::ENOSYS | libc::EPERM | libc::ESRCH)
+    ) {
+        allowed.store(false, Ordering::Relaxed);
+    }
+    None
+}
 
 /// Ranges of stack memory to discard, discarded together when the batch is full and when it
 /// is dropped.
@@ -69,33 +111,16 @@ impl Discard {
             unsafe { std::slice::from_raw_parts(self.ranges.as_ptr().cast(), self.len) };
         self.len = 0;
         let mut done = 0;
-        if self.at_once && ranges.len() > 1 && AT_ONCE.load(Ordering::Relaxed) {
-            // SAFETY: every range meets `push`'s contract (ours, nothing lives there); the
-            // kernel reads `ranges.len()` iovecs from the slice, which holds that many.
-            let advised = unsafe {
-                libc::syscall(
-                    libc::SYS_process_madvise,
-                    PIDFD_SELF,
-                    ranges.as_ptr(),
-                    ranges.len(),
-                    libc::MADV_DONTNEED,
-                    0,
-                )
-            };
-            if advised >= 0 {
-                // The ranges are advised in order; a short count means the kernel stopped
-                // part-way: the rest go one by one below.
-                let mut bytes = advised as usize;
+        if self.at_once && ranges.len() > 1 {
+            // SAFETY: every range meets `push`'s contract (ours, nothing lives there).
+            if let Some(mut bytes) =
+                unsafe { advise_at_once(ranges, libc::MADV_DONTNEED, &AT_ONCE) }
+            {
+                // Stopped part-way: the rest go one by one below.
                 while done < ranges.len() && bytes >= ranges[done].iov_len {
                     bytes -= ranges[done].iov_len;
                     done += 1;
                 }
-            } else if matches!(
-                std::io::Error::last_os_error().raw_os_error(),
-                Some(libc::EINVAL | libc::EBADF | libc::ENOSYS | libc::EPERM | libc::ESRCH)
-            ) {
-                // Refused as such: do not ask again.
-                AT_ONCE.store(false, Ordering::Relaxed);
             }
         }
         for range in &ranges[done..] {

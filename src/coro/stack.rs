@@ -8,7 +8,7 @@
 //! stack). The choice is made once, at run time; `ZSYNC_STACK_GUARD=mprotect` forces the
 //! fallback.
 
-use super::discard::{Discard, PIDFD_SELF};
+use super::discard::{advise_at_once, Discard};
 use std::io;
 use std::ops::Range;
 use std::ptr::NonNull;
@@ -155,32 +155,16 @@ fn install_guards_at_once(base: *mut u8, len: usize, page: usize, count: usize) 
             range.iov_len = page;
         }
         // SAFETY: each range is the first page of a stack in our own fresh mapping, which
-        // nothing uses yet; installing a guard there only makes those pages inaccessible. The
-        // kernel reads `n` iovecs from `ranges`, which holds that many.
-        let advised = unsafe {
-            libc::syscall(
-                libc::SYS_process_madvise,
-                PIDFD_SELF,
-                ranges.as_ptr(),
-                n,
-                MADV_GUARD_INSTALL,
-                0,
-            )
-        };
-        if advised < 0 {
-            // Refused as such (not the memory): do not ask again. Anything else (ENOMEM) is
-            // left for the one-by-one `madvise` to meet and report.
-            let refused = matches!(
-                io::Error::last_os_error().raw_os_error(),
-                Some(libc::EINVAL | libc::EBADF | libc::ENOSYS | libc::EPERM | libc::ESRCH)
-            );
-            if refused {
-                GUARDS_AT_ONCE.store(false, Ordering::Relaxed);
-            }
+        // nothing uses yet; installing a guard there only makes those pages inaccessible.
+        // A failure other than a refusal (ENOMEM) is left for the one-by-one `madvise` to meet
+        // and report.
+        let Some(advised) =
+            (unsafe { advise_at_once(&ranges[..n], MADV_GUARD_INSTALL, &GUARDS_AT_ONCE) })
+        else {
             break;
-        }
+        };
         // The ranges are advised in order; a short count means the kernel stopped part-way.
-        let done = advised as usize / page;
+        let done = advised / page;
         installed += done;
         if done < n {
             break;
