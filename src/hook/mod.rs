@@ -51,7 +51,7 @@
 //! [`crate::blocking::unblock_scoped`]: the caller waits, shielded, until the job has returned,
 //! so the pointers outlive their use.
 
-use crate::runtime::context::{self, Current};
+use crate::runtime::context::on_green_thread;
 use std::time::Duration;
 
 mod dns;
@@ -59,12 +59,6 @@ mod fcntl;
 mod fd;
 mod io;
 mod sleep;
-
-/// True if the caller is a green thread, running.
-#[inline]
-fn on_green_thread() -> bool {
-    matches!(context::current(), Current::Green { .. })
-}
 
 /// Sets the calling OS thread's `errno`.
 fn set_errno(value: libc::c_int) {

@@ -41,6 +41,12 @@ pub(crate) enum Current<'a> {
     Os,
 }
 
+/// True if the caller is a green thread, running (whose worker must not wait in the kernel).
+#[inline]
+pub(crate) fn on_green_thread() -> bool {
+    matches!(current(), Current::Green { .. })
+}
+
 /// Where the calling code runs; see the module docs. The references are valid as long as the
 /// calling code runs: the worker for the whole worker loop, the task until it finishes (its
 /// worker holds it while it runs, and a green thread's code runs only then).

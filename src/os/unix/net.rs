@@ -13,13 +13,7 @@ use std::path::Path;
 
 pub use std::os::unix::net::SocketAddr;
 
-/// Whether the caller is a green thread (whose worker must not wait in the kernel).
-fn on_green_thread() -> bool {
-    matches!(
-        crate::runtime::context::current(),
-        crate::runtime::context::Current::Green { .. }
-    )
-}
+use crate::runtime::context::on_green_thread;
 
 /// A Unix stream socket, like `std::os::unix::net::UnixStream`.
 ///
