@@ -126,6 +126,7 @@ pub(crate) struct Waiter {
 }
 
 impl Waiter {
+    #[inline]
     pub(crate) fn new() -> Waiter {
         Waiter {
             state: AtomicUsize::new(WAITING),
@@ -361,6 +362,7 @@ impl<D: Copy> WaitList<D> {
     }
 
     /// Unlinks the first entry. The result may be used only while the lock is held.
+    #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<Popped<D>> {
         let head = self.head;
         // SAFETY: a linked entry of this list.

@@ -212,10 +212,17 @@ impl ParkPoint {
     /// The earliest time a park must wake up at for a `timeout()`, unless shielded. Deadlines
     /// already passed are left out: their timeout was raised, or it is deferred and the worker
     /// wakes the thread when it can be raised (waking for them now would spin).
+    #[inline]
     pub(crate) fn wake_deadline(&self) -> Option<Instant> {
         if self.shield > 0 || self.timeouts.is_empty() {
             return None;
         }
+        self.earliest_timeout()
+    }
+
+    /// [`wake_deadline`](Self::wake_deadline) with `timeout()`s in force.
+    #[inline(never)]
+    fn earliest_timeout(&self) -> Option<Instant> {
         let now = Instant::now();
         self.timeouts
             .iter()
