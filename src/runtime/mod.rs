@@ -51,6 +51,8 @@ pub(crate) use queue::{BoundedQueue, Queue};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+#[cfg(not(loom))]
+pub(crate) use task::handle::ThisWorker;
 pub(crate) use task::handle::{current, Thread};
 pub(crate) use task::join::JoinHandle;
 use task::TaskRef;

@@ -140,26 +140,27 @@ impl<T> Chan<T> {
     /// next one received anyway). Under the lock.
     #[inline]
     fn hand_to_receiver_here(inner: &mut Inner<T>, msg: T) -> Result<(), T> {
-        match inner.receivers.front_data() {
-            Some(slot) if !slot.is_null() && inner.receivers.front_is_on_this_worker() => {
-                let first = inner.receivers.pop_front().expect("a first receiver");
-                // SAFETY: the slot lives in the frame of the receiver whose entry was linked;
-                // it touches the slot only under this lock, or after a `HANDOFF`, and (on this
-                // worker) not before this OS thread switches to it.
-                unsafe { (*slot).with_mut(|s| *s = Some(msg)) };
-                // Unparked under the lock with no handle of its own: it cannot run (and go)
-                // before this OS thread switches to it, see `front_is_on_this_worker`. (A
-                // blocked receive's waiter is in this list only: `notify_here` applies.)
-                if first.notify_here(HANDOFF) {
-                    return Ok(());
-                }
-                // It gave up (a deadline): it takes the lock again and never looks in its
-                // slot. The message goes the usual way.
-                // SAFETY: as above.
-                Err(unsafe { (*slot).with_mut(|s| (*s).take()) }.expect("the message just put"))
-            }
-            _ => Err(msg),
+        let Some(slot) = inner.receivers.front_data().filter(|slot| !slot.is_null()) else {
+            return Err(msg);
+        };
+        let Some(here) = inner.receivers.front_on_this_worker() else {
+            return Err(msg);
+        };
+        let first = inner.receivers.pop_front().expect("a first receiver");
+        // SAFETY: the slot lives in the frame of the receiver whose entry was linked; it
+        // touches the slot only under this lock, or after a `HANDOFF`, and (on this worker) not
+        // before this OS thread switches to it.
+        unsafe { (*slot).with_mut(|s| *s = Some(msg)) };
+        // Unparked under the lock with no handle of its own: it cannot run (and go) before
+        // this OS thread switches to it, see `front_on_this_worker`. (A blocked receive's
+        // waiter is in this list only: `notify_here` applies.)
+        if first.notify_here(HANDOFF, here) {
+            return Ok(());
         }
+        // It gave up (a deadline): it takes the lock again and never looks in its slot. The
+        // message goes the usual way.
+        // SAFETY: as above.
+        Err(unsafe { (*slot).with_mut(|s| (*s).take()) }.expect("the message just put"))
     }
 
     /// Takes the message of the first blocked sender (which is then done), or wakes the first

@@ -36,6 +36,18 @@ use std::cell::Cell;
 use std::ptr;
 use std::time::Instant;
 
+/// The calling OS thread's worker, found for a waiter it owns
+/// ([`WaitList::front_on_this_worker`]). None exists under loom (its threads are OS threads).
+#[cfg(not(loom))]
+pub(crate) type Here<'w> = crate::runtime::ThisWorker<'w>;
+/// The calling OS thread's worker, found for a waiter it owns
+/// ([`WaitList::front_on_this_worker`]). None exists under loom (its threads are OS threads).
+#[cfg(loom)]
+pub(crate) enum Here<'w> {
+    #[allow(dead_code)]
+    Never(std::convert::Infallible, std::marker::PhantomData<&'w ()>),
+}
+
 /// What wakes a parked waiter: a zsync thread, or a loom thread in models.
 #[cfg(not(loom))]
 pub(crate) type Unparker = crate::runtime::Thread;
@@ -348,17 +360,17 @@ impl<D: Copy> WaitList<D> {
         unsafe { self.head.as_ref() }.map(Entry::data)
     }
 
-    /// Whether the first entry's waiter is a green thread of the calling OS thread's worker
-    /// (see `Thread::is_on_this_worker`): it cannot run, let alone return, before this OS thread
-    /// switches to it. Never under loom (its threads are OS threads).
+    /// The calling OS thread's worker, if the first entry's waiter is a green thread it owns
+    /// (see `Thread::on_this_worker`): that waiter cannot run, let alone return, before this OS
+    /// thread switches to it. Never under loom (its threads are OS threads).
     #[inline]
-    pub(crate) fn front_is_on_this_worker(&self) -> bool {
+    pub(crate) fn front_on_this_worker<'w>(&self) -> Option<Here<'w>> {
         // SAFETY: linked entries and their waiters are alive while we hold the lock.
         #[cfg(not(loom))]
         return unsafe { self.head.as_ref() }
-            .is_some_and(|entry| unsafe { &*entry.waiter.get() }.thread.is_on_this_worker());
+            .and_then(|entry| unsafe { &*entry.waiter.get() }.thread.on_this_worker());
         #[cfg(loom)]
-        return false;
+        return None;
     }
 
     /// Unlinks the first entry. The result may be used only while the lock is held.
@@ -458,12 +470,13 @@ impl<D: Copy> Popped<D> {
     }
 
     /// [`notify_locked`](Self::notify_locked) for a waiter that is linked in this list only
-    /// (not a `select!` waiter) and runs on the caller's worker (see
-    /// [`WaitList::front_is_on_this_worker`]): its state word changes without a
+    /// (not a `select!` waiter) and runs on the caller's worker, `here` (see
+    /// [`WaitList::front_on_this_worker`]): its state word changes without a
     /// read-modify-write. Nothing else can change it meanwhile: other notifiers reach it
     /// through this list, under the lock the caller holds, and the waiter itself (its `abort`)
     /// runs only on its worker's OS thread, which is running the caller.
-    pub(crate) fn notify_here(self, kind: usize) -> bool {
+    #[inline]
+    pub(crate) fn notify_here(self, kind: usize, here: Here<'_>) -> bool {
         // SAFETY: as in `data`; the waiter outlives its linked entries.
         let entry = unsafe { &*self.0 };
         // SAFETY: as above; and it cannot run (and return) before this OS thread switches to
@@ -475,8 +488,13 @@ impl<D: Copy> Popped<D> {
         waiter
             .state
             .store((entry.token.get() << KIND_BITS) | kind, Ordering::Release);
-        waiter.thread.unpark();
-        true
+        #[cfg(not(loom))]
+        {
+            waiter.thread.unpark_on(here);
+            true
+        }
+        #[cfg(loom)]
+        match here {}
     }
 }
 

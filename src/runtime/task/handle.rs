@@ -8,10 +8,17 @@
 use super::id::ThreadId;
 use super::TaskRef;
 use crate::runtime::context::{self, Current};
+use crate::runtime::worker::Worker;
 use crate::runtime::Shared;
 use std::cell::OnceCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+/// The calling OS thread's worker, as [`Thread::on_this_worker`] found it, for a wake that
+/// follows ([`Thread::unpark_on`]). Not `Send`: it stays on the OS thread that found it.
+#[derive(Clone, Copy)]
+#[cfg_attr(loom, allow(dead_code))] // loom models wake loom threads
+pub(crate) struct ThisWorker<'w>(&'w Worker);
 
 /// An OS thread as zsync sees it: a plain thread, or one spawned by a `Flavor::OsThreads`
 /// runtime.
@@ -110,16 +117,36 @@ impl Thread {
         }
     }
 
-    /// Whether this is a green thread owned by the worker of the calling OS thread. Such a
+    /// The calling OS thread's worker, if this is a green thread that worker owns. Such a
     /// thread does not run, and so cannot return from anything, before this OS thread switches
-    /// to it: a caller on this worker may touch what it left on its stack until then.
+    /// to it: a caller on this worker may touch what it left on its stack until then, and wake
+    /// it with [`unpark_on`](Self::unpark_on) without looking again where it runs.
+    #[cfg_attr(loom, allow(dead_code))] // loom models wake loom threads
     #[inline]
-    pub(crate) fn is_on_this_worker(&self) -> bool {
+    pub(crate) fn on_this_worker<'w>(&self) -> Option<ThisWorker<'w>> {
         match &self.0 {
             ThreadRef::Green(task) => context::current()
                 .worker_at(&task.shared, task.owner.load(Ordering::Relaxed) as usize)
-                .is_some(),
-            ThreadRef::Os(_) => false,
+                .map(ThisWorker),
+            ThreadRef::Os(_) => None,
+        }
+    }
+
+    /// [`unpark`](Self::unpark) for a thread that [`on_this_worker`](Self::on_this_worker)
+    /// found owned by `worker`: a plain change of its park word and a place in the worker's
+    /// ready queue, without a second thread-local read. (The ownership is looked at again,
+    /// two loads: a `worker` found for another thread gets the ordinary `unpark`.)
+    #[cfg_attr(loom, allow(dead_code))]
+    #[inline]
+    pub(crate) fn unpark_on(&self, worker: ThisWorker<'_>) {
+        match &self.0 {
+            ThreadRef::Green(task)
+                if std::ptr::eq(&*worker.0.shared, &*task.shared)
+                    && task.owner.load(Ordering::Relaxed) as usize == worker.0.index =>
+            {
+                task.wake_on(worker.0)
+            }
+            _ => self.unpark(),
         }
     }
 
@@ -172,15 +199,29 @@ pub fn current() -> Thread {
 /// (a green thread's task is kept alive by its worker until it finishes; an OS thread's by its
 /// thread-local).
 #[cfg_attr(loom, allow(dead_code))] // loom models park loom threads instead
+#[inline]
 pub(crate) unsafe fn current_unowned() -> std::mem::ManuallyDrop<Thread> {
-    let thread = match context::current() {
+    match context::current() {
         // SAFETY: a running task is counted by `TaskRef`s; the handle is never dropped, so no
         // count is released that was not taken.
-        Current::Green { task, .. } => {
-            Thread::green(unsafe { TaskRef::from_raw(TaskRef::as_ptr(task)) })
-        }
-        // SAFETY: as above, for the thread-local `Arc` of this OS thread.
-        _ => with_os_self(|me| Thread::os(unsafe { Arc::from_raw(Arc::as_ptr(me)) })),
-    };
-    std::mem::ManuallyDrop::new(thread)
+        Current::Green { task, .. } => std::mem::ManuallyDrop::new(Thread::green(unsafe {
+            TaskRef::from_raw(TaskRef::as_ptr(task))
+        })),
+        // SAFETY: the caller's promise, passed on.
+        _ => unsafe { os_current_unowned() },
+    }
+}
+
+/// [`current_unowned`] on an OS thread (out of line: the thread-local `OsThread`, made on
+/// first use).
+///
+/// # Safety
+/// As for [`current_unowned`].
+#[cfg_attr(loom, allow(dead_code))]
+#[inline(never)]
+unsafe fn os_current_unowned() -> std::mem::ManuallyDrop<Thread> {
+    // SAFETY: as for a green thread's, for the thread-local `Arc` of this OS thread.
+    with_os_self(|me| {
+        std::mem::ManuallyDrop::new(Thread::os(unsafe { Arc::from_raw(Arc::as_ptr(me)) }))
+    })
 }

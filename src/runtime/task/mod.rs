@@ -21,6 +21,7 @@ pub(crate) mod panic_hook;
 pub(crate) mod park_state;
 
 use super::dump::WaitReason;
+use super::worker::Worker;
 use super::{Live, Shared};
 use crate::coro::{Context, Stack, Suspender};
 use cancel::ParkPoint;
@@ -272,12 +273,17 @@ impl TaskRef {
         // `owner` is this worker's index only if this worker started the thread (the one
         // writer of that index), so the thread is claimed by this OS thread.
         match super::context::current().worker_at(&self.shared, owner as usize) {
-            Some(worker) => {
-                if let Some(task) = self.wake_here() {
-                    worker.push_ready(task);
-                }
-            }
+            Some(worker) => self.wake_on(worker),
             None => self.wake_from_afar(),
+        }
+    }
+
+    /// The wake on the owner's OS thread, `worker` (the caller's promise: it checked): the
+    /// park word's change, and the ready queue's back for a thread that was parked.
+    #[inline]
+    pub(crate) fn wake_on(&self, worker: &Worker) {
+        if let Some(task) = self.wake_here() {
+            worker.push_ready(task);
         }
     }
 
