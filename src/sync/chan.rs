@@ -107,6 +107,9 @@ impl<T> Chan<T> {
 
     /// Queues `msg` if the channel takes it now, and wakes a waiting receiver. Receivers are
     /// woken under the lock (`notify_one_locked`): they always take it again after a wake.
+    // Always: the whole of a send that does not wait (a call of its own cost B4 ~17
+    // instructions per send, its registers saved and restored: callgrind).
+    #[inline(always)]
     fn push(&self, inner: &mut Inner<T>, msg: T) -> Result<(), TrySendError<T>> {
         if inner.rx_gone {
             return Err(TrySendError::Disconnected(msg));
@@ -213,11 +216,20 @@ impl<T> Chan<T> {
     pub(crate) fn send(&self, msg: T) -> Result<(), SendError<T>> {
         crate::runtime::monitor::coop::poll();
         let mut inner = self.inner.lock();
-        let msg = match self.push(&mut inner, msg) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Disconnected(msg)) => return Err(SendError(msg)),
-            Err(TrySendError::Full(msg)) => msg,
-        };
+        match self.push(&mut inner, msg) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Disconnected(msg)) => Err(SendError(msg)),
+            Err(TrySendError::Full(msg)) => self.send_wait(inner, msg),
+        }
+    }
+
+    /// The rest of a send that found no room: waits on `senders` with its message in a slot.
+    #[inline(never)]
+    fn send_wait<'a>(
+        &'a self,
+        mut inner: LockGuard<'a, Inner<T>>,
+        msg: T,
+    ) -> Result<(), SendError<T>> {
         let waiter = Waiter::new();
         let slot: Slot<T> = UnsafeCell::new(Some(msg));
         let entry = Entry::new(&waiter, 0, &slot as SlotPtr<T>);
