@@ -834,6 +834,130 @@ fn a_chain_of_spawns_does_not_starve_ready_green_threads() {
     yielder.join().unwrap();
 }
 
+/// Two green threads that talk over channels hand their worker to each other at every message,
+/// and the worker's run loop may never see a pick of its own: what the loop does on its
+/// fairness turns must still happen. A dump is answered, a green thread spawned from outside
+/// (the injector) runs, a wake from another OS thread (the inbox) is applied, a sleeper's timer
+/// fires and a socket's readiness is seen, all while the two keep talking on the only worker.
+#[test]
+fn a_worker_whose_green_threads_hand_over_to_each_other_still_takes_its_turns() {
+    /// Stops the talk when the test ends, failed or not (dropped before the runtime, whose drop
+    /// would otherwise wait for two green threads that never stop).
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let _stop_on_drop = StopOnDrop(stop.clone());
+    let round_trips = Arc::new(AtomicUsize::new(0));
+    let (ping_tx, ping_rx) = zsync::sync::mpsc::channel::<u32>();
+    let (pong_tx, pong_rx) = zsync::sync::mpsc::channel::<u32>();
+    let echo = rt.spawn(move || {
+        for v in ping_rx {
+            if pong_tx.send(v).is_err() {
+                break;
+            }
+        }
+    });
+    let pinger = {
+        let (stop, round_trips) = (stop.clone(), round_trips.clone());
+        rt.spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                ping_tx.send(1).unwrap();
+                pong_rx.recv().unwrap();
+                round_trips.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    let talking = |what: &str| {
+        let seen = round_trips.load(Ordering::Relaxed);
+        let start = Instant::now();
+        while round_trips.load(Ordering::Relaxed) < seen + 1000 {
+            assert!(start.elapsed() < Duration::from_secs(10), "{what}: no talk");
+            std::thread::yield_now();
+        }
+    };
+    talking("at first");
+    // A parked green thread, woken from this OS thread (its inbox), and a sleeper.
+    let woken = Arc::new(AtomicBool::new(false));
+    let parked = {
+        let woken = woken.clone();
+        rt.spawn(move || {
+            while !woken.load(Ordering::SeqCst) {
+                thread::park();
+            }
+        })
+    };
+    let slept = rt.spawn(|| thread::sleep(Duration::from_millis(5)));
+    // A socket whose data arrives while the two talk.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reader = rt.spawn(move || {
+        let mut stream = zsync::net::TcpStream::connect(addr).unwrap();
+        let mut byte = [0u8; 1];
+        std::io::Read::read_exact(&mut stream, &mut byte).unwrap();
+        byte[0]
+    });
+    listener.set_nonblocking(true).unwrap();
+    let start = Instant::now();
+    let mut peer = loop {
+        match listener.accept() {
+            Ok((peer, _)) => break peer,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "a green thread spawned from outside never connected"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    };
+    talking("with a reader connected");
+    std::io::Write::write_all(&mut peer, &[42]).unwrap();
+    // The dump waits for the worker's answer: asked from another OS thread, so that a worker
+    // that never answers fails the test instead of hanging it.
+    let (dumped_tx, dumped) = std::sync::mpsc::channel();
+    let handle = rt.handle();
+    std::thread::spawn(move || dumped_tx.send(handle.dump().threads().len()));
+    let listed = dumped
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a dump was never answered");
+    assert!(listed >= 4, "{listed} green threads listed");
+    let injected = rt.spawn(|| 7);
+    woken.store(true, Ordering::SeqCst);
+    parked.thread().unpark();
+    let within = |done: &dyn Fn() -> bool, what: &str| {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < Duration::from_secs(10), "{what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    within(
+        &|| injected.is_finished(),
+        "a green thread spawned from outside never ran",
+    );
+    within(
+        &|| parked.is_finished(),
+        "a wake from another OS thread was never applied",
+    );
+    within(&|| slept.is_finished(), "a sleeper's timer never fired");
+    within(
+        &|| reader.is_finished(),
+        "a socket's readiness was never seen",
+    );
+    talking("at the end");
+    assert_eq!(injected.join().unwrap(), 7);
+    assert_eq!(reader.join().unwrap(), 42);
+    stop.store(true, Ordering::SeqCst);
+    pinger.join().unwrap();
+    echo.join().unwrap();
+}
+
 /// Dropping a runtime whose workers never run dry (green threads that keep yielding) cancels
 /// them and returns: the workers look for the shutdown at every fairness tick, not only when
 /// they are idle. (It hung before.)
