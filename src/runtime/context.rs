@@ -109,8 +109,7 @@ impl<'a> Current<'a> {
     /// that green thread cannot run before this thread switches to it).
     #[inline]
     pub(crate) fn worker_at(self, shared: &Shared, index: usize) -> Option<&'a Worker> {
-        self.worker_of(shared)
-            .filter(|worker| worker.index == index)
+        self.worker().filter(|worker| worker.is(shared, index))
     }
 
     /// The runtime the calling code runs on: its worker's, or its `Flavor::OsThreads`

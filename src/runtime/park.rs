@@ -192,12 +192,11 @@ pub(crate) fn park_until_woken(deadline: Option<Instant>, wait: &WaitReason) {
 /// last look at its notification and this park point, a notifier on another thread may hand it
 /// a message, a lock or a permit: then nothing is raised here (the hand-over took effect), and
 /// the request waits for the next park point.
-#[cfg_attr(loom, allow(dead_code))]
-// loom models park loom threads instead
 // Always inline, with `suspend_green`: the park of every `zsync::sync` waiter (`Waiter::wait`,
 // its one hot caller). As two calls of their own they cost B4 ~45 instructions per park, 6% of
 // its round trip (callgrind), and a cancelled waiter unwinds through two frames fewer.
 #[inline(always)]
+#[cfg_attr(loom, allow(dead_code))] // loom models park loom threads instead
 pub(crate) fn park_until_woken_or(
     deadline: Option<Instant>,
     wait: &WaitReason,

@@ -284,6 +284,12 @@ impl Worker {
         })
     }
 
+    /// Whether this is worker `index` of `shared` (not of another runtime).
+    #[inline]
+    pub(crate) fn is(&self, shared: &Shared, index: usize) -> bool {
+        std::ptr::eq(&*self.shared, shared) && self.index == index
+    }
+
     #[inline]
     pub(crate) fn remote(&self) -> &super::Remote {
         // SAFETY: it points into `shared.workers`, a boxed slice that is never resized and
@@ -414,17 +420,29 @@ impl Worker {
         if self.remote().dump_pending.load(Ordering::Relaxed) {
             self.answer_dump();
         }
-        // The poll is a system call: at most one per `BUSY_POLL_INTERVAL`.
         let now = Instant::now();
-        if now.duration_since(self.last_poll.get()) >= BUSY_POLL_INTERVAL {
+        if self.busy_poll_due(now) {
             self.poll_io(Wait::No);
         }
-        if now.duration_since(self.last_trim.get()) >= BUSY_TRIM_INTERVAL {
+        if self.busy_trim_due(now) {
             self.pool.borrow_mut().release_aged();
             self.last_trim.set(now);
         }
         self.fire_timers();
         self.take_posted().or_else(|| self.take_injected())
+    }
+
+    /// Whether a busy worker polls its reactor at this fairness tick: the poll is a system
+    /// call, at most one per [`BUSY_POLL_INTERVAL`].
+    #[inline]
+    fn busy_poll_due(&self, now: Instant) -> bool {
+        now.duration_since(self.last_poll.get()) >= BUSY_POLL_INTERVAL
+    }
+
+    /// Whether a busy worker gives back its aged idle stacks at this fairness tick.
+    #[inline]
+    fn busy_trim_due(&self, now: Instant) -> bool {
+        now.duration_since(self.last_trim.get()) >= BUSY_TRIM_INTERVAL
     }
 
     /// Whether [`fairness_turn`](Self::fairness_turn) (or the run loop's shutdown check, or a
@@ -445,8 +463,7 @@ impl Worker {
             return true;
         }
         let now = Instant::now();
-        now.duration_since(self.last_poll.get()) >= BUSY_POLL_INTERVAL
-            || now.duration_since(self.last_trim.get()) >= BUSY_TRIM_INTERVAL
+        self.busy_poll_due(now) || self.busy_trim_due(now)
     }
 
     /// Whether this worker may start one of its own new green threads now. Where a green

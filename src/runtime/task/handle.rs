@@ -141,8 +141,9 @@ impl Thread {
     pub(crate) fn unpark_on(&self, worker: ThisWorker<'_>) {
         match &self.0 {
             ThreadRef::Green(task)
-                if std::ptr::eq(&*worker.0.shared, &*task.shared)
-                    && task.owner.load(Ordering::Relaxed) as usize == worker.0.index =>
+                if worker
+                    .0
+                    .is(&task.shared, task.owner.load(Ordering::Relaxed) as usize) =>
             {
                 task.wake_on(worker.0)
             }
