@@ -926,7 +926,8 @@ fn a_worker_whose_green_threads_hand_over_to_each_other_still_takes_its_turns() 
     let listed = dumped
         .recv_timeout(Duration::from_secs(10))
         .expect("a dump was never answered");
-    assert!(listed >= 4, "{listed} green threads listed");
+    // At least the two that talk (the others may have finished or not started yet).
+    assert!(listed >= 2, "{listed} green threads listed");
     let injected = rt.spawn(|| 7);
     woken.store(true, Ordering::SeqCst);
     parked.thread().unpark();
