@@ -100,8 +100,7 @@ impl<'a> Current<'a> {
     /// The worker of this OS thread if it is one of `shared`'s (not another runtime's).
     #[inline]
     pub(crate) fn worker_of(self, shared: &Shared) -> Option<&'a Worker> {
-        self.worker()
-            .filter(|worker| std::ptr::eq(&*worker.shared, shared))
+        self.worker().filter(|worker| worker.of(shared))
     }
 
     /// The worker of this OS thread if it is worker `index` of `shared`: the owner worker of a

@@ -284,10 +284,16 @@ impl Worker {
         })
     }
 
-    /// Whether this is worker `index` of `shared` (not of another runtime).
+    /// Whether this is a worker of `shared` (not of another runtime).
+    #[inline]
+    pub(crate) fn of(&self, shared: &Shared) -> bool {
+        std::ptr::eq(&*self.shared, shared)
+    }
+
+    /// Whether this is worker `index` of `shared`.
     #[inline]
     pub(crate) fn is(&self, shared: &Shared, index: usize) -> bool {
-        std::ptr::eq(&*self.shared, shared) && self.index == index
+        self.of(shared) && self.index == index
     }
 
     #[inline]
