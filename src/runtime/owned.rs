@@ -54,6 +54,11 @@ impl<T: Clone> OwnedTasks<T> {
         self.slots.len() == self.free.len()
     }
 
+    /// How many green threads are live.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
     /// Every live green thread, cloned (for `Runtime::dump`).
     pub(crate) fn snapshot(&self) -> Vec<T> {
         self.slots.iter().flatten().cloned().collect()
@@ -84,6 +89,7 @@ mod tests {
         let slots: Vec<u32> = tasks.iter().map(|t| owned.insert(t.clone())).collect();
         assert_eq!(slots, [0, 1, 2]);
         assert_eq!(owned.snapshot().len(), 3);
+        assert_eq!(owned.len(), 3);
         let (mut from, mut batch) = (0, Vec::new());
         owned.batch_from(&mut from, 2, &mut batch);
         assert_eq!((from, batch.len()), (2, 2));
@@ -96,6 +102,7 @@ mod tests {
         );
         assert!(Arc::ptr_eq(&owned.remove(1).unwrap(), &tasks[1]));
         assert!(owned.remove(1).is_none(), "a slot is freed once");
+        assert_eq!(owned.len(), 2);
         assert_eq!(
             owned.insert(tasks[1].clone()),
             1,

@@ -1157,7 +1157,8 @@ impl Worker {
     /// unwound; drop the ones that never started.
     fn shut_down(&self) {
         // Every stack that comes back from here on is unmapped when the worker goes.
-        self.pool.borrow_mut().retire();
+        let live = self.owned.borrow().len();
+        self.pool.borrow_mut().retire(live);
         let mut batch = Vec::with_capacity(SHUTDOWN_BATCH);
         while !self.owned.borrow().is_empty() {
             // A batch at a time, each run until it has unwound (or waits) before the next is
