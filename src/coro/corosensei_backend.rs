@@ -132,6 +132,11 @@ impl Context {
         None
     }
 
+    /// The asm backend's prefetch of a suspended stack; corosensei does not show where its
+    /// stack pointer is, so this does nothing.
+    #[inline(always)]
+    pub(crate) fn prefetch_stack(&self) {}
+
     /// True once the context has been resumed at least once.
     pub fn is_started(&self) -> bool {
         self.coroutine.started()

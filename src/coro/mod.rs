@@ -39,11 +39,13 @@ mod context;
 mod discard;
 mod overflow;
 mod pool;
+mod prefetch;
 mod stack;
 mod unwind;
 
 pub use context::{Context, Suspender};
 pub use pool::StackPool;
+pub(crate) use prefetch::prefetch;
 pub use stack::{guard_mechanism, Stack, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 
 /// Whether a context's closure of type `F` goes on its own stack (fast), or must be boxed
