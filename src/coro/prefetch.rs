@@ -39,7 +39,11 @@ mod tests {
         // from any of them would fault; a prefetch must not.
         let stack = Stack::new(MIN_STACK_SIZE).unwrap();
         let guard = stack.limit().wrapping_sub(1);
-        for addr in [std::ptr::null(), usize::MAX as *const u8, guard.cast_const()] {
+        for addr in [
+            std::ptr::null(),
+            usize::MAX as *const u8,
+            guard.cast_const(),
+        ] {
             prefetch(addr);
         }
     }

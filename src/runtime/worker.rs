@@ -1200,13 +1200,15 @@ impl Worker {
                 for task in batch.drain(..) {
                     task.request_cancel();
                 }
-                // Run what the cancellations woke, plus wakes from other threads.
-                while let Some(task) = self
-                    .ready
-                    .borrow_mut()
-                    .pop_front()
-                    .or_else(|| self.take_posted())
-                {
+                // Run what the cancellations woke, plus wakes from other threads: each a
+                // parked green thread whose stack has long left the cache (prefetched as for
+                // any queue of them, see `prefetch_queued`).
+                loop {
+                    let queued = self.ready.borrow_mut().pop_front();
+                    let Some(task) = queued.or_else(|| self.take_posted()) else {
+                        break;
+                    };
+                    self.prefetch_queued();
                     self.run_task(task);
                 }
             }
