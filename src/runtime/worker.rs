@@ -864,7 +864,10 @@ impl Worker {
         let ready = self.ready.borrow();
         if let Some(first) = ready.front() {
             // SAFETY: a queued green thread is not running, and this worker owns it (see
-            // `hand_over_to_next`): reading its body here races with nothing.
+            // `hand_over_to_next`): reading its body here races with nothing. (Or it is the
+            // caller of a hand-over, queued by a wake while it ran: then this reads its own
+            // body on its own OS thread, as the hand-over does next, with no other reference
+            // to it alive: the worker resumed it through a raw pointer, `resume_raw`.)
             if let Body::Running { context, .. } = unsafe { (*TaskRef::as_ptr(first)).body() } {
                 context.prefetch_stack();
             }
