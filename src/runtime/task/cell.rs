@@ -134,10 +134,13 @@ impl TaskRef {
     #[inline(always)]
     pub(crate) fn prefetch(this: &TaskRef) {
         let task = this.ptr.as_ptr().cast::<u8>();
-        let mut offset = 0;
-        while offset < std::mem::size_of::<Task>() {
-            crate::coro::prefetch(task.wrapping_add(offset));
-            offset += 64;
+        // Every line the task touches, from the one holding its first byte: the allocation is
+        // not 64-byte aligned, so its (at most) 104 bytes can span three lines.
+        let end = task.wrapping_add(std::mem::size_of::<Task>());
+        let mut line = task.wrapping_sub(task as usize % 64);
+        while line < end {
+            crate::coro::prefetch(line);
+            line = line.wrapping_add(64);
         }
     }
 
