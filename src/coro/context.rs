@@ -8,7 +8,7 @@
 
 use super::arch;
 use super::overflow::{self, StackInfo};
-use super::prefetch::prefetch;
+use super::prefetch::{prefetch, CACHE_LINE};
 use super::unwind::{self, Finished, RESUME, UNWIND};
 use super::{Resumed, Stack};
 use std::cell::Cell;
@@ -267,7 +267,7 @@ impl Context {
     pub(crate) fn prefetch_stack(&self) {
         if self.state == State::Suspended {
             for line in 0..RESUME_LINES {
-                prefetch(self.sp.wrapping_add(line * 64));
+                prefetch(self.sp.wrapping_add(line * CACHE_LINE));
             }
         }
     }

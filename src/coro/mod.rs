@@ -45,7 +45,7 @@ mod unwind;
 
 pub use context::{Context, Suspender};
 pub use pool::StackPool;
-pub(crate) use prefetch::prefetch;
+pub(crate) use prefetch::{prefetch, CACHE_LINE};
 pub use stack::{guard_mechanism, Stack, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 
 /// Whether a context's closure of type `F` goes on its own stack (fast), or must be boxed

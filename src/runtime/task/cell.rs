@@ -16,6 +16,7 @@
 //! takes it to zero synchronises with every earlier drop (an acquire fence) before freeing.
 
 use super::{Body, Start, Task};
+use crate::coro::{prefetch, CACHE_LINE};
 use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, Ordering};
@@ -135,12 +136,12 @@ impl TaskRef {
     pub(crate) fn prefetch(this: &TaskRef) {
         let task = this.ptr.as_ptr().cast::<u8>();
         // Every line the task touches, from the one holding its first byte: the allocation is
-        // not 64-byte aligned, so its (at most) 104 bytes can span three lines.
+        // not line-aligned, so its (at most) 104 bytes can span three lines.
         let end = task.wrapping_add(std::mem::size_of::<Task>());
-        let mut line = task.wrapping_sub(task as usize % 64);
+        let mut line = task.wrapping_sub(task as usize % CACHE_LINE);
         while line < end {
-            crate::coro::prefetch(line);
-            line = line.wrapping_add(64);
+            prefetch(line);
+            line = line.wrapping_add(CACHE_LINE);
         }
     }
 
