@@ -326,7 +326,12 @@ impl<T> Chan<T> {
         }
     }
 
-    #[inline(never)]
+    /// The rest of a receive that found the queue empty: waits on `receivers`. Inlined into
+    /// `recv`, which saves every callee-saved register for its own fast path anyway: out of
+    /// line, each blocking receive paid a second prologue, frame and epilogue (B4, a ping-pong
+    /// over two channels: 1,214 -> 1,145 instructions per round trip by callgrind; a receive
+    /// that finds a message costs the same).
+    #[inline]
     fn recv_wait<'a>(
         &'a self,
         mut inner: LockGuard<'a, Inner<T>>,
