@@ -163,6 +163,7 @@ impl Waiter {
     }
 
     /// Makes a notified waiter wait again. Only while none of its entries is linked.
+    #[inline]
     pub(crate) fn reset(&self) {
         self.state.store(WAITING, Ordering::Relaxed);
     }
