@@ -342,9 +342,7 @@ impl Worker {
         if let Turn::Taken(task) = self.take_turns::<false>(tick) {
             return Some(task);
         }
-        let queued = self.ready.borrow_mut().pop_front();
-        if let Some(task) = queued {
-            self.prefetch_queued();
+        if let Some(task) = self.pop_ready() {
             return Some(task);
         }
         self.take_posted()
@@ -853,6 +851,18 @@ impl Worker {
         !self.ready.borrow().is_empty() && self.hand_over_to_next()
     }
 
+    /// Takes the ready queue's first green thread, and asks the CPU for what the ones queued
+    /// behind it touch first (`prefetch_queued`): every take from `ready` of a green thread
+    /// about to run goes through here.
+    #[inline(always)]
+    fn pop_ready(&self) -> Option<TaskRef> {
+        let task = self.ready.borrow_mut().pop_front();
+        if task.is_some() {
+            self.prefetch_queued();
+        }
+        task
+    }
+
     /// While the green thread just taken from the ready queue runs, asks the CPU for what the
     /// two queued behind it touch first: the stack top of the next one (whose task the previous
     /// call asked for, so that reading its stack pointer is cheap now) and the task of the one
@@ -903,10 +913,9 @@ impl Worker {
             }
         };
         self.tick.set(tick);
-        let next = self.ready.borrow_mut().pop_front();
+        let next = self.pop_ready();
         // SAFETY: checked above: the queue's first entry.
         let next = unsafe { next.unwrap_unchecked() };
-        self.prefetch_queued();
         // The caller's side of `run_task`, after a resume.
         // SAFETY: the slot holds the caller (see `run_task`); taking it out is the worker's
         // part, done here; the caller reads it again only once continued, when it holds the
@@ -1205,13 +1214,8 @@ impl Worker {
                 }
                 // Run what the cancellations woke, plus wakes from other threads: each a
                 // parked green thread whose stack has long left the cache (prefetched as for
-                // any queue of them, see `prefetch_queued`).
-                loop {
-                    let queued = self.ready.borrow_mut().pop_front();
-                    let Some(task) = queued.or_else(|| self.take_posted()) else {
-                        break;
-                    };
-                    self.prefetch_queued();
+                // any queue of them, see `pop_ready`).
+                while let Some(task) = self.pop_ready().or_else(|| self.take_posted()) {
                     self.run_task(task);
                 }
             }
