@@ -219,6 +219,47 @@ fn running_out_of_mappings_is_an_error_that_names_the_limit() {
     );
 }
 
+#[test]
+fn a_scoped_thread_that_could_not_start_is_reported_by_its_join_only() {
+    // At the limit, the first green thread whose stack cannot be mapped fails as it starts
+    // (its closure is dropped unrun and its `join` gives the error); the spawns after it map
+    // eagerly and fail themselves. Before the fix, joining the one that failed at start took
+    // a panic off `scope`'s count that no panic had put there, and `scope` then panicked.
+    if in_child() {
+        let rt = zsync::runtime::Builder::new()
+            .worker_threads(1)
+            .stack_size(16 * 1024)
+            .build()
+            .unwrap();
+        rt.block_on(|| {
+            let (failed_at_start, refused) = zsync::thread::scope(|s| {
+                let mut handles = Vec::new();
+                let refused = loop {
+                    match zsync::thread::Builder::new().spawn_scoped(s, zsync::thread::park) {
+                        Ok(h) => handles.push(h),
+                        Err(err) => break err,
+                    }
+                    zsync::thread::yield_now(); // let the worker start what was spawned
+                };
+                for h in &handles {
+                    h.thread().unpark();
+                }
+                let failed = handles.into_iter().filter_map(|h| h.join().err()).count();
+                (failed, refused)
+            });
+            println!("refused: {:?}: {refused}", refused.kind());
+            assert_eq!(refused.kind(), std::io::ErrorKind::OutOfMemory);
+            assert!(failed_at_start >= 1, "no green thread failed as it started");
+        });
+        println!("scope returned");
+        return;
+    }
+    exhaust_in_child(
+        "a_scoped_thread_that_could_not_start_is_reported_by_its_join_only",
+        "scope returned",
+    );
+}
+
 fn max_map_count() -> usize {
     std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .unwrap()

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 struct ScopeData {
     running: AtomicUsize,
-    /// Scoped threads that panicked and whose handle has not reported it through `join`.
+    /// Scoped threads that panicked, or never ran, and whose handle has not reported it through
+    /// `join`.
     unjoined_panics: AtomicUsize,
     owner: Thread,
 }
@@ -35,7 +36,9 @@ pub struct ScopedJoinHandle<'scope, T> {
 
 /// Creates a scope for spawning green threads that borrow local data; every thread spawned in
 /// it is joined before `scope` returns. Like `std::thread::scope`, it panics if a thread that
-/// was not joined panicked.
+/// was not joined panicked; so does a thread that was not joined and never ran (its stack could
+/// not be mapped when it was due to start, or the runtime shut down first), whose `join` would
+/// have returned the error.
 ///
 /// ```
 /// let mut numbers = vec![1, 2, 3];
@@ -128,25 +131,43 @@ impl Builder {
     {
         let data = scope.data.clone();
         data.running.fetch_add(1, Ordering::AcqRel);
-        let panics = data.clone();
-        let body = move || match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(value) => value,
-            Err(payload) => {
-                panics.unjoined_panics.fetch_add(1, Ordering::AcqRel);
-                resume_unwind(payload)
-            }
+        // Counts this thread among the unjoined failures unless its closure returns: a panic
+        // (the guard drops as the unwinding passes) and a closure dropped without running (its
+        // stack could not be mapped at start, or the runtime shut down first) both end in an
+        // `Err` from `join`, which takes the count back.
+        let failed = FailureGuard(data.clone());
+        let body = move || {
+            let failed = failed;
+            let value = f();
+            std::mem::forget(failed);
+            value
         };
         // SAFETY: `scope` waits until `running` drops to zero, which DoneGuard does only once
         // the thread has dropped its closure and its share of the join packet (spawn_unchecked
         // drops `last` after both). What is left, the handle's share, lives no longer than
         // 'scope. If spawning fails, the closure and the guard are dropped at once.
-        let inner = unsafe { self.spawn_unchecked(&scope.handle, body, DoneGuard(data.clone())) }?;
+        let spawned = unsafe { self.spawn_unchecked(&scope.handle, body, DoneGuard(data.clone())) };
+        let inner = spawned.inspect_err(|_| {
+            // The closure was dropped unrun and counted, but the caller gets this error, not
+            // a handle: as std's `spawn_scoped`, a spawn that fails here fails only here.
+            data.unjoined_panics.fetch_sub(1, Ordering::AcqRel);
+        })?;
         Ok(ScopedJoinHandle {
             inner,
             data,
             scope: PhantomData,
             result: PhantomData,
         })
+    }
+}
+
+/// Counts a scoped thread among `unjoined_panics` when it drops: kept alive (forgotten) only
+/// by a closure that returned.
+struct FailureGuard(Arc<ScopeData>);
+
+impl Drop for FailureGuard {
+    fn drop(&mut self) {
+        self.0.unjoined_panics.fetch_add(1, Ordering::AcqRel);
     }
 }
 
