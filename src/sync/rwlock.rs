@@ -164,6 +164,9 @@ impl RawRwLock {
                 self.state.fetch_or(WRITER, Ordering::Relaxed);
                 list.pop_front()
             } else {
+                if state & READERS >= MAX_READERS {
+                    break; // full: the last reader out lets the queued ones in
+                }
                 // Counted before the reader can run (and unlock).
                 self.state.fetch_add(READER, Ordering::Relaxed);
                 list.pop_front()
@@ -192,6 +195,10 @@ impl RawRwLock {
 
     #[cold]
     fn lock_contended(&self, writer: bool) {
+        if !writer && self.state.load(Ordering::Relaxed) & READERS >= MAX_READERS {
+            // As std: a count this high means read guards are being leaked.
+            panic!("too many active read locks on RwLock");
+        }
         let waiter = Waiter::new();
         let entry = Entry::new(&waiter, 0, writer);
         if !self.enqueue(&entry, writer) {
@@ -685,6 +692,48 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
 impl<T: ?Sized + fmt::Display> fmt::Display for RwLockWriteGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         (**self).fmt(f)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Past the reader limit, `read` panics as std's does, and the count never reaches the
+    /// writer bit (it did: a queued reader was let in without a look at the count).
+    #[test]
+    fn a_read_past_the_reader_limit_panics_and_leaves_the_state_alone() {
+        let lock = RawRwLock::new();
+        lock.state.store(MAX_READERS, Ordering::Relaxed);
+        assert!(!lock.try_read());
+        let panicked = std::panic::catch_unwind(|| lock.read()).unwrap_err();
+        assert_eq!(
+            panicked.downcast_ref::<&str>(),
+            Some(&"too many active read locks on RwLock")
+        );
+        assert_eq!(lock.state.load(Ordering::Relaxed), MAX_READERS);
+        // The last readers out: the lock is free again.
+        lock.state.store(READER, Ordering::Relaxed);
+        // SAFETY: the one read lock left is ours to release.
+        unsafe { lock.read_unlock() };
+        assert!(lock.try_write());
+    }
+
+    /// A reader queued behind the limit (while a writer waited, say) is let in only once the
+    /// count allows it.
+    #[test]
+    fn the_dispatch_of_queued_readers_stops_at_the_limit() {
+        let lock = RawRwLock::new();
+        lock.state.store(MAX_READERS | PARKED, Ordering::Relaxed);
+        let waiter = Waiter::new();
+        let entry = Entry::new(&waiter, 0, false);
+        let mut list = lock.waiters.lock();
+        // SAFETY: the entry and its waiter outlive the list's use of them (removed below).
+        unsafe { list.push_back(&entry) };
+        assert!(lock.dispatch(&mut list).is_empty());
+        assert_eq!(lock.state.load(Ordering::Relaxed), MAX_READERS | PARKED);
+        // SAFETY: linked above, not handed over.
+        unsafe { list.remove(&entry) };
     }
 }
 
