@@ -304,3 +304,34 @@ fn scoped_threads_borrow_and_join() {
         }
     });
 }
+
+#[test]
+fn spawn_unchecked_lets_a_joined_thread_borrow() {
+    // std's `Builder::spawn_unchecked`: no `'static` bounds; joining before the borrowed data
+    // goes away keeps it sound.
+    on_each_model(|| {
+        let mut counted = vec![0u32; 4];
+        let words = String::from("one two three");
+        let handles: Vec<_> = counted
+            .iter_mut()
+            .enumerate()
+            .map(|(i, slot)| {
+                let words = &words;
+                // SAFETY: every handle is joined below, while `counted` and `words` live.
+                unsafe {
+                    Builder::new()
+                        .name(format!("borrower {i}"))
+                        .spawn_unchecked(move || {
+                            *slot = words.split(' ').count() as u32 + i as u32;
+                            thread::current().name().map(str::to_owned)
+                        })
+                }
+                .unwrap()
+            })
+            .collect();
+        for (i, h) in handles.into_iter().enumerate() {
+            assert_eq!(h.join().unwrap(), Some(format!("borrower {i}")));
+        }
+        assert_eq!(counted, [3, 4, 5, 6]);
+    });
+}

@@ -302,6 +302,35 @@ impl Builder {
         }
     }
 
+    /// Spawns a green thread without the `'static` bounds on the closure and its result, like
+    /// `std::thread::Builder::spawn_unchecked`: [`scope`] is the safe way to do this.
+    ///
+    /// ```
+    /// let data = vec![1, 2, 3];
+    /// // SAFETY: the handle is joined below, before `data` goes away.
+    /// let handle = unsafe { zsync::thread::Builder::new().spawn_unchecked(|| data.len()) }?;
+    /// assert_eq!(handle.join().unwrap(), 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Safety
+    /// As std's: the caller makes sure the green thread does not outlive anything its closure
+    /// or its result borrows, by joining it before the borrowed data goes away (or by
+    /// borrowing nothing that is not `'static`). Dropping the `JoinHandle` detaches the thread,
+    /// which then may outlive the borrow.
+    ///
+    /// # Errors
+    /// As [`spawn`](Builder::spawn).
+    pub unsafe fn spawn_unchecked<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send,
+        T: Send,
+    {
+        // SAFETY: the caller's promise is the one `spawn_unchecked` asks for (with nothing
+        // dropped last).
+        unsafe { spawn::spawn_unchecked(None, self.options(), f, ()) }
+    }
+
     /// Spawns without the `'static` bounds (for scoped threads). `last` is dropped after
     /// everything else the thread holds, its share of the join packet included, even if the
     /// closure never runs.
@@ -309,7 +338,7 @@ impl Builder {
     /// # Safety
     /// The caller makes sure that nothing `f` or its result borrow goes away before `last` has
     /// been dropped.
-    pub(crate) unsafe fn spawn_unchecked<'a, F, T, L>(
+    pub(crate) unsafe fn spawn_guarded<'a, F, T, L>(
         self,
         handle: &Handle,
         f: F,

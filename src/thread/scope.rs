@@ -143,10 +143,10 @@ impl Builder {
             value
         };
         // SAFETY: `scope` waits until `running` drops to zero, which DoneGuard does only once
-        // the thread has dropped its closure and its share of the join packet (spawn_unchecked
+        // the thread has dropped its closure and its share of the join packet (spawn_guarded
         // drops `last` after both). What is left, the handle's share, lives no longer than
         // 'scope. If spawning fails, the closure and the guard are dropped at once.
-        let spawned = unsafe { self.spawn_unchecked(&scope.handle, body, DoneGuard(data.clone())) };
+        let spawned = unsafe { self.spawn_guarded(&scope.handle, body, DoneGuard(data.clone())) };
         let inner = spawned.inspect_err(|_| {
             // The closure was dropped unrun and counted, but the caller gets this error, not
             // a handle: as std's `spawn_scoped`, a spawn that fails here fails only here.
