@@ -809,3 +809,14 @@ fn once_lock_racing_readers_and_writers_on_os_threads() {
 fn once_lock_racing_readers_and_writers_on_green_threads() {
     common::runtime(2).block_on(once_lock_racing_readers_and_writers);
 }
+
+#[test]
+#[allow(deprecated)]
+fn once_init_is_std_s_deprecated_constant() {
+    static ONCE: zsync::sync::Once = zsync::sync::ONCE_INIT;
+    let mut runs = 0;
+    ONCE.call_once(|| runs += 1);
+    ONCE.call_once(|| runs += 1);
+    assert_eq!(runs, 1);
+    assert!(ONCE.is_completed());
+}

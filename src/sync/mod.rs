@@ -56,6 +56,9 @@ pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;
 
+/// std's, deprecated there since 1.38 (use `Once::new()`), here so that a port compiles.
+#[allow(deprecated)]
+pub use std::sync::ONCE_INIT;
 pub use std::sync::{
     atomic, Arc, LazyLock, LockResult, Once, OnceLock, OnceState, PoisonError, TryLockError,
     TryLockResult, Weak,
