@@ -390,6 +390,34 @@ fn trimming_returns_deep_pages_and_keeps_the_top() {
     assert!(kept >= 1, "the top of the stack stays resident");
 }
 
+/// A pool told to keep more than a whole stack resident keeps the whole stack at a trim: the
+/// rounding up to pages saturates (`usize::MAX` wrapped around to 0 and released everything, or
+/// panicked with overflow checks on).
+#[test]
+fn keeping_more_than_a_stack_resident_keeps_all_of_it() {
+    const SIZE: usize = 256 * 1024;
+    for keep in [usize::MAX, usize::MAX - 4095, SIZE + 1] {
+        let mut pool = StackPool::new(SIZE).unwrap().keep_resident(keep);
+        let stack = pool.get().unwrap();
+        let (limit, top) = (stack.limit() as usize, stack.top() as usize);
+        let mut ctx = Context::new(stack, |_| {
+            dig_then(200, &|| {});
+        });
+        assert!(matches!(ctx.resume(), Resumed::Finished(Ok(()))));
+        let stack = ctx.into_stack().unwrap();
+        let mapped = top.next_multiple_of(4096) - limit;
+        let before = resident_pages(limit, mapped);
+        assert!(before > 40, "the recursion touched {before} pages");
+        pool.put(stack);
+        pool.trim();
+        let after = resident_pages(limit, mapped);
+        assert_eq!(
+            after, before,
+            "keep_resident({keep}): pages released by trim"
+        );
+    }
+}
+
 /// Recurses `n` frames of about 1 KiB each, then calls `bottom`.
 #[inline(never)]
 fn dig_then(n: usize, bottom: &dyn Fn()) -> u8 {

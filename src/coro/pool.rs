@@ -107,7 +107,9 @@ impl StackPool {
         self
     }
 
-    /// Sets how many bytes at the top of an idle stack stay resident when the pool trims it.
+    /// Sets how many bytes at the top of an idle stack stay resident when the pool trims it
+    /// (rounded up to whole pages). A value at least the stack size, `usize::MAX` included,
+    /// keeps whole stacks resident.
     pub fn keep_resident(mut self, bytes: usize) -> StackPool {
         self.keep_resident = bytes;
         self

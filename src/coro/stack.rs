@@ -379,10 +379,11 @@ impl Stack {
     }
 
     /// How many bytes lie below the `keep` topmost ones (rounded up to pages): the part
-    /// `release_below` gives back.
+    /// `release_below` gives back. A `keep` beyond the stack keeps all of it (it saturates:
+    /// `StackPool::keep_resident(usize::MAX)` must not wrap around to keeping nothing).
     fn len_below(&self, keep: usize) -> usize {
         let page = page_size();
-        let keep = (keep + page - 1) & !(page - 1);
+        let keep = keep.saturating_add(page - 1) & !(page - 1);
         self.size().saturating_sub(keep)
     }
 
