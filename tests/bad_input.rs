@@ -276,6 +276,37 @@ fn runtime_worker_counts_are_validated_by_build() {
     }
 }
 
+/// `dump_on_signal` with a signal the dump cannot or must not take: `build` refuses it with
+/// `InvalidInput` and a message naming the signal. 32 and 33 are glibc's own (its `sigaction`
+/// refused them with a bare "Invalid argument"); a fault signal would loop on the fault and
+/// hide the stack-overflow report.
+#[test]
+fn dump_signals_that_cannot_or_must_not_be_caught_are_refused() {
+    let reserved = 32..libc::SIGRTMIN();
+    let faults = [
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGILL,
+        libc::SIGFPE,
+        libc::SIGTRAP,
+    ];
+    let uncatchable = [0, -1, libc::SIGKILL, libc::SIGSTOP, 65, 256, i32::MAX];
+    for signal in reserved.chain(faults).chain(uncatchable) {
+        let err = build_error(Builder::new().worker_threads(1).dump_on_signal(signal));
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{signal}: {err}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("runtime::Builder::dump_on_signal: signal ")
+                && text.contains(&format!("signal {signal} ")),
+            "{signal}: {err}"
+        );
+    }
+    let err = build_error(Builder::new().dump_on_signal(libc::SIGSEGV));
+    assert!(err.to_string().contains("SIGSEGV"), "{err}");
+    let err = build_error(Builder::new().dump_on_signal(32));
+    assert!(err.to_string().contains("reserved"), "{err}");
+}
+
 /// Threads of this process, from /proc.
 fn os_thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()

@@ -176,7 +176,10 @@ impl Builder {
     /// ```
     ///
     /// [`build`](Self::build) fails with `InvalidInput` for a signal that cannot be caught
-    /// (SIGKILL, SIGSTOP, out of range).
+    /// (SIGKILL, SIGSTOP, out of range, or one the C library keeps for itself: glibc's 32 and
+    /// 33, below `SIGRTMIN()`) and for a fault signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+    /// SIGTRAP), whose handler would run the faulting code again and hide the stack-overflow
+    /// report; the message names the signal.
     pub fn dump_on_signal(mut self, signal: i32) -> Builder {
         self.dump_signal = Some(signal);
         self

@@ -449,19 +449,49 @@ pub(crate) mod signal {
         }
     }
 
-    /// Checks that `signal` can be caught (not SIGKILL, SIGSTOP, or out of range).
+    /// Checks that `signal` can be caught, and that a dump is a sane answer to it: not SIGKILL
+    /// or SIGSTOP, not a signal the C library keeps for itself (between Linux's 31 standard
+    /// signals and `SIGRTMIN()`: glibc's threads use 32 and 33, and its `sigaction` refuses
+    /// them), not out of range, and not a fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP): a
+    /// handler that returns from a fault runs the faulting instruction again, so the dump
+    /// would loop, and it would take the place of the stack-overflow report
+    /// (`coro::overflow`'s SIGSEGV/SIGBUS handler).
     pub(crate) fn check(signal: i32) -> io::Result<()> {
+        let refused = |why: &str| {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("runtime::Builder::dump_on_signal: signal {signal} {why}"),
+            ))
+        };
+        /// The last of Linux's standard signals (SIGSYS); real-time ones start at `SIGRTMIN()`.
+        const LAST_STANDARD: i32 = 31;
         if signal <= 0
             || signal > libc::SIGRTMAX()
             || signal > i32::from(u8::MAX)
             || matches!(signal, libc::SIGKILL | libc::SIGSTOP)
         {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("runtime::Builder::dump_on_signal: signal {signal} cannot be caught"),
+            return refused("cannot be caught");
+        }
+        if signal > LAST_STANDARD && signal < libc::SIGRTMIN() {
+            return refused(&format!(
+                "is reserved by the C library (signals {} to {} are; SIGRTMIN is {})",
+                LAST_STANDARD + 1,
+                libc::SIGRTMIN() - 1,
+                libc::SIGRTMIN()
             ));
         }
-        Ok(())
+        let fault = match signal {
+            libc::SIGSEGV => "SIGSEGV",
+            libc::SIGBUS => "SIGBUS",
+            libc::SIGILL => "SIGILL",
+            libc::SIGFPE => "SIGFPE",
+            libc::SIGTRAP => "SIGTRAP",
+            _ => return Ok(()),
+        };
+        refused(&format!(
+            "({fault}) reports a fault: a dump handler would hide it (and the stack-overflow \
+             report) and run the faulting code again"
+        ))
     }
 
     /// Registers `shared` for a dump on `signal`: starts the pipe and thread, installs the
@@ -484,7 +514,13 @@ pub(crate) mod signal {
                 action.sa_flags = libc::SA_RESTART;
                 libc::sigemptyset(&mut action.sa_mask);
                 if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
-                    return Err(io::Error::last_os_error());
+                    let err = io::Error::last_os_error();
+                    return Err(io::Error::new(
+                        err.kind(),
+                        format!(
+                            "runtime::Builder::dump_on_signal: signal {signal}: sigaction: {err}"
+                        ),
+                    ));
                 }
             }
             registry.installed.push(signal);
