@@ -544,3 +544,81 @@ fn a_handle_from_before_fork_fails_clearly_in_the_child() {
     }
     assert_child_passes("a_handle_from_before_fork_fails_clearly_in_the_child", &[]);
 }
+
+// ---- 11. Blocking calls in a thread-local destructor ------------------------------------------
+
+/// What a thread-local destructor saw of zsync's blocking calls.
+struct InDestructor {
+    slept: Duration,
+    name: Option<String>,
+    recv_timed_out: bool,
+}
+
+thread_local! {
+    static REPORTS_AS_IT_GOES: std::cell::RefCell<Option<ReportsAsItGoes>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Makes zsync calls as its thread exits, and reports what they did.
+struct ReportsAsItGoes(mpsc::Sender<InDestructor>);
+
+impl Drop for ReportsAsItGoes {
+    fn drop(&mut self) {
+        let start = Instant::now();
+        zsync::thread::sleep(Duration::from_millis(1));
+        let slept = start.elapsed();
+        let name = zsync::thread::current().name().map(str::to_owned);
+        zsync::thread::park_timeout(Duration::from_millis(1));
+        let shielded = zsync::thread::shield(|| 7);
+        assert_eq!(shielded, 7);
+        // A wait on a zsync channel: the waiter path, with the thread's handle.
+        let (_tx, rx) = zsync::sync::mpsc::channel::<()>();
+        let recv_timed_out = rx.recv_timeout(Duration::from_millis(1)).is_err();
+        let _ = self.0.send(InDestructor {
+            slept,
+            name,
+            recv_timed_out,
+        });
+    }
+}
+
+/// A plain std thread whose thread-local's destructor sleeps, parks, waits on a channel and
+/// asks for its own handle through zsync, as it may through std: it exits normally. zsync's
+/// own thread-locals may be gone by then (they were registered after this one, and go first):
+/// those calls aborted the process ("cannot access a Thread Local Storage value during or
+/// after destruction").
+#[test]
+fn blocking_calls_in_a_thread_local_destructor_work_as_std_s() {
+    if !in_child() {
+        assert_child_passes(
+            "blocking_calls_in_a_thread_local_destructor_work_as_std_s",
+            &[],
+        );
+        return;
+    }
+    for zsync_first in [false, true] {
+        let (tx, rx) = mpsc::channel();
+        let exited = std::thread::Builder::new()
+            .name("tls-dtor".into())
+            .spawn(move || {
+                if zsync_first {
+                    // zsync's thread-locals made before ours: they go after it.
+                    zsync::thread::sleep(Duration::from_millis(1));
+                }
+                REPORTS_AS_IT_GOES.with(|r| *r.borrow_mut() = Some(ReportsAsItGoes(tx)));
+                // ... or after ours: they go before it.
+                zsync::thread::sleep(Duration::from_millis(1));
+                let (_keep, rx) = zsync::sync::mpsc::channel::<()>();
+                let _ = rx.recv_timeout(Duration::from_millis(1));
+            })
+            .unwrap()
+            .join();
+        assert!(exited.is_ok(), "the thread did not exit normally");
+        let seen = rx
+            .recv_timeout(DEADLINE)
+            .expect("the destructor did not report");
+        assert!(seen.slept >= Duration::from_millis(1), "{:?}", seen.slept);
+        assert_eq!(seen.name.as_deref(), Some("tls-dtor"));
+        assert!(seen.recv_timed_out);
+    }
+}

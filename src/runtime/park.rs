@@ -33,7 +33,21 @@ fn with_park_point<R>(f: impl FnOnce(&mut ParkPoint, &AtomicBool) -> R) -> R {
     match context::current().task() {
         // SAFETY: we are this green thread, running.
         Some(task) => f(&mut unsafe { task.local() }.park_point, &task.cancel),
-        None => with_os_self(|me| OS_PARK_POINT.with(|pp| f(&mut pp.borrow_mut(), &me.cancel))),
+        None => with_os_self(|me| with_os_park_point(|pp| f(pp, &me.cancel))),
+    }
+}
+
+/// Runs `f` with the calling OS thread's park-point state. In a thread-local destructor that
+/// runs after `OS_PARK_POINT`'s (see `handle::with_os_self`), with a fresh one: no shield and
+/// no `timeout()` is active there (a `timeout()` entered there does not expire), and nothing is
+/// raised that the thread could not raise anyway (its `OsThread` is new too, never cancelled).
+fn with_os_park_point<R>(f: impl FnOnce(&mut ParkPoint) -> R) -> R {
+    // `try_with` first: `with` would panic, and a panic in a thread-local destructor aborts.
+    // Once alive it stays alive for this call (only this thread's exit destroys it).
+    if OS_PARK_POINT.try_with(|_| ()).is_ok() {
+        OS_PARK_POINT.with(|pp| f(&mut pp.borrow_mut()))
+    } else {
+        f(&mut ParkPoint::new())
     }
 }
 
@@ -66,8 +80,7 @@ fn os_park_point() {
 /// [`os_park_point`] for a queued waiter: see `ParkPoint::check_or`.
 fn os_park_point_or(withdraw: &dyn Fn() -> bool) {
     let raise = with_os_self(|me| {
-        OS_PARK_POINT.with(|pp| {
-            let mut pp = pp.borrow_mut();
+        with_os_park_point(|pp| {
             catch_unwind(AssertUnwindSafe(|| pp.check_or(&me.cancel, withdraw))).err()
         })
     });

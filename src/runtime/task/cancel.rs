@@ -359,6 +359,9 @@ impl ParkPoint {
     }
 
     pub(crate) fn leave_shield(&mut self) {
-        self.shield -= 1;
+        // Saturating: in a thread-local destructor that runs after an OS thread's park-point
+        // state is gone, each call gets a fresh state (see `park::with_os_park_point`), so a
+        // shield is left on one that never entered it.
+        self.shield = self.shield.saturating_sub(1);
     }
 }

@@ -41,18 +41,31 @@ pub(crate) fn os_self() -> Arc<OsThread> {
 }
 
 /// Runs `f` with the calling OS thread's `OsThread`, made on first use.
+///
+/// As a thread exits, its thread-locals are destroyed one by one, in no order a program can
+/// rely on; a destructor of its own may still call zsync (std's `thread::sleep` works there).
+/// One that runs after `OS_SELF` has gone gets a new `OsThread` for each call: it blocks as
+/// std does, but has a new `ThreadId` each time and cannot be cancelled (nothing can reach it).
 pub(crate) fn with_os_self<R>(f: impl FnOnce(&Arc<OsThread>) -> R) -> R {
-    OS_SELF.with(|cell| {
-        f(cell.get_or_init(|| {
-            let thread = std::thread::current();
-            Arc::new(OsThread {
-                id: ThreadId::next(),
-                name: thread.name().map(Arc::from),
-                thread,
-                cancel: AtomicBool::new(false),
-                runtime: None,
-            })
-        }))
+    // Looked at first with `try_with` (`with` would panic, and a panic in a thread-local
+    // destructor aborts); once alive it stays alive for this call: only this thread's exit
+    // destroys it, and this thread is here.
+    if OS_SELF.try_with(|_| ()).is_ok() {
+        OS_SELF.with(|cell| f(cell.get_or_init(new_os_thread)))
+    } else {
+        f(&new_os_thread())
+    }
+}
+
+/// A new `OsThread` for the calling OS thread, not yet known to zsync.
+fn new_os_thread() -> Arc<OsThread> {
+    let thread = std::thread::current();
+    Arc::new(OsThread {
+        id: ThreadId::next(),
+        name: thread.name().map(Arc::from),
+        thread,
+        cancel: AtomicBool::new(false),
+        runtime: None,
     })
 }
 
@@ -63,14 +76,21 @@ pub(crate) fn set_os_self(me: Arc<OsThread>) {
     });
 }
 
-/// The runtime of a `Flavor::OsThreads` thread.
+/// The runtime of a `Flavor::OsThreads` thread. `None` in a thread-local destructor that runs
+/// after `OS_SELF`'s (see [`with_os_self`]): such a thread's spawns go to the global runtime.
 pub(crate) fn os_thread_runtime() -> Option<Arc<Shared>> {
-    OS_SELF.with(|cell| cell.get().and_then(|t| t.runtime.clone()))
+    OS_SELF
+        .try_with(|cell| cell.get().and_then(|t| t.runtime.clone()))
+        .ok()
+        .flatten()
 }
 
-/// Whether the calling OS thread belongs to a `Flavor::OsThreads` runtime (no count taken).
+/// Whether the calling OS thread belongs to a `Flavor::OsThreads` runtime (no count taken);
+/// false once its `OS_SELF` is gone, as [`os_thread_runtime`].
 pub(crate) fn os_thread_has_runtime() -> bool {
-    OS_SELF.with(|cell| cell.get().is_some_and(|t| t.runtime.is_some()))
+    OS_SELF
+        .try_with(|cell| cell.get().is_some_and(|t| t.runtime.is_some()))
+        .unwrap_or(false)
 }
 
 /// A handle to a green thread or an OS thread, like `std::thread::Thread`.
@@ -221,8 +241,13 @@ pub(crate) unsafe fn current_unowned() -> std::mem::ManuallyDrop<Thread> {
 #[cfg_attr(loom, allow(dead_code))]
 #[inline(never)]
 unsafe fn os_current_unowned() -> std::mem::ManuallyDrop<Thread> {
-    // SAFETY: as for a green thread's, for the thread-local `Arc` of this OS thread.
-    with_os_self(|me| {
+    let cached = OS_SELF.try_with(|cell| {
+        let me = cell.get_or_init(new_os_thread);
+        // SAFETY: as for a green thread's, for the thread-local `Arc` of this OS thread.
         std::mem::ManuallyDrop::new(Thread::os(unsafe { Arc::from_raw(Arc::as_ptr(me)) }))
-    })
+    });
+    // In a thread-local destructor that runs after `OS_SELF`'s (see `with_os_self`) there is
+    // nothing to borrow from: a handle of its own, which is never dropped, so that its
+    // `OsThread` leaks (a few dozen bytes per waiting zsync call such a destructor makes).
+    cached.unwrap_or_else(|_| std::mem::ManuallyDrop::new(Thread::os(new_os_thread())))
 }
