@@ -622,3 +622,36 @@ fn blocking_calls_in_a_thread_local_destructor_work_as_std_s() {
         assert!(seen.recv_timed_out);
     }
 }
+
+// ---- 12. A thread joining itself ---------------------------------------------------------------
+
+/// A green thread (or an OS thread of an OS-threads runtime) that is handed its own join handle
+/// and joins it panics as std's join does on Linux (pthread_join's EDEADLK), instead of parking
+/// forever; the runtime then goes down as usual.
+#[test]
+fn a_thread_joining_itself_panics_as_std_s_does() {
+    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
+        let rt = Builder::new()
+            .worker_threads(1)
+            .flavor(flavor)
+            .build()
+            .unwrap();
+        let (give, mine) = zsync::sync::mpsc::channel::<thread::JoinHandle<()>>();
+        let (report, reported) = mpsc::channel();
+        let me = rt.spawn(move || {
+            let me = mine.recv().unwrap();
+            let joined = catch_unwind(AssertUnwindSafe(|| me.join()));
+            let _ = report.send(joined.map_err(|p| panic_message(&*p)).map(|_| ()));
+        });
+        give.send(me).unwrap();
+        let joined = reported
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("{flavor:?}: a thread joining itself hung"));
+        assert_eq!(
+            joined,
+            Err("failed to join thread: Resource deadlock avoided (os error 35)".to_string()),
+            "{flavor:?}"
+        );
+        drop(rt);
+    }
+}

@@ -171,6 +171,16 @@ impl Thread {
         }
     }
 
+    /// Whether `self` and `other` are handles of the same thread: one comparison of pointers.
+    #[inline]
+    pub(crate) fn is(&self, other: &Thread) -> bool {
+        match (&self.0, &other.0) {
+            (ThreadRef::Green(a), ThreadRef::Green(b)) => TaskRef::as_ptr(a) == TaskRef::as_ptr(b),
+            (ThreadRef::Os(a), ThreadRef::Os(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
     pub(crate) fn request_cancel(&self) {
         match &self.0 {
             ThreadRef::Green(task) => task.request_cancel(),

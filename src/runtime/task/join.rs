@@ -190,14 +190,23 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
 impl<T> JoinHandle<T> {
     /// Waits for the thread to finish: `Ok` with its value, or `Err` with its panic payload.
     /// A park point.
+    ///
+    /// # Panics
+    /// If the thread joins itself (its own handle, sent to it), which would wait forever: with
+    /// std's message on Linux, "failed to join thread: Resource deadlock avoided (os error
+    /// 35)".
     pub fn join(self) -> std::thread::Result<T> {
+        let me = super::handle::current();
+        // Only a thread that has not finished can join itself; the identity is two pointers.
+        if me.is(&self.thread) && !self.packet.is_done() {
+            join_self();
+        }
         let wait = crate::runtime::WaitReason::Join {
             thread: self.thread.id(),
         };
-        self.packet
-            .wait(Joiner::Thread(super::handle::current()), || {
-                crate::runtime::park::park_for(wait);
-            })
+        self.packet.wait(Joiner::Thread(me), || {
+            crate::runtime::park::park_for(wait);
+        })
     }
 
     /// True once the thread has finished.
@@ -215,6 +224,9 @@ impl<T> JoinHandle<T> {
     /// cancellation is delivered at the thread's next park point; a thread that never parks
     /// cannot be cancelled until it does.
     ///
+    /// # Panics
+    /// As [`join`](Self::join), if the thread cancels itself through its own handle.
+    ///
     /// [`Cancelled`]: crate::Cancelled
     pub fn cancel(self) -> std::thread::Result<T> {
         if !self.packet.is_done() {
@@ -222,6 +234,18 @@ impl<T> JoinHandle<T> {
         }
         self.join()
     }
+}
+
+/// A thread joining itself: panics as std's join does, where `pthread_join` reports the
+/// deadlock (before anything is registered in the packet: a waiter there that names the
+/// thread itself would keep its own task alive).
+#[cold]
+#[inline(never)]
+fn join_self() -> ! {
+    panic!(
+        "failed to join thread: {}",
+        std::io::Error::from_raw_os_error(libc::EDEADLK)
+    )
 }
 
 #[cfg(all(test, loom))]
