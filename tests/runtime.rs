@@ -1184,6 +1184,114 @@ fn threads_queued_at_shutdown_are_cancelled_and_their_closures_dropped() {
     assert_eq!(drops.load(Ordering::SeqCst), 100);
 }
 
+/// Joins `handles` from a helper OS thread, failing after 5 s (a hang fails instead of
+/// hanging).
+fn join_within<T: Send + 'static>(
+    handles: Vec<thread::JoinHandle<T>>,
+    what: &str,
+) -> Vec<std::thread::Result<T>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(handles.into_iter().map(|h| h.join()).collect());
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .unwrap_or_else(|_| panic!("{what}: join hung"))
+}
+
+/// A `Handle` that outlives its runtime: a green thread (or OS thread) it spawns is cancelled
+/// before it starts, its closure dropped unrun, and its `block_on` panics saying why. (Both
+/// hung: the thread waited in a queue nobody looked at any more.)
+#[test]
+fn a_handle_outliving_its_runtime_cancels_its_spawns_and_its_block_on_panics() {
+    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
+        let rt = runtime(flavor);
+        let handle = rt.handle();
+        drop(rt);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let ran = Arc::new(AtomicBool::new(false));
+        let (counted, r) = (DropCounter(drops.clone()), ran.clone());
+        let h = handle.spawn(move || {
+            let _counted = counted;
+            r.store(true, Ordering::SeqCst);
+        });
+        let mut joined = join_within(vec![h], "a spawn on a dropped runtime");
+        let payload = joined.pop().unwrap().unwrap_err();
+        assert!(payload.is::<Cancelled>(), "{flavor:?}");
+        assert!(!ran.load(Ordering::SeqCst), "{flavor:?}: it ran");
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "{flavor:?}");
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let caught = std::panic::catch_unwind(|| handle.block_on(|| 7));
+            let _ = tx.send(caught.map_err(|p| p.downcast::<&str>().map(|m| *m)));
+        });
+        let caught = rx
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("{flavor:?}: block_on on a dropped runtime hung"));
+        match caught {
+            Err(Ok(message)) => {
+                assert_eq!(message, "zsync: block_on: the runtime has shut down")
+            }
+            other => panic!("{flavor:?}: block_on on a dropped runtime gave {other:?}"),
+        }
+    }
+}
+
+/// Spawns and `block_on`s from another OS thread before, while and after the runtime is
+/// dropped: each spawned thread either runs or is cancelled, each `block_on` returns or panics
+/// saying the runtime has shut down; none waits forever (a spawn that came just after the
+/// shutdown's last look at its queue did).
+#[test]
+fn spawns_racing_the_shutdown_run_or_are_cancelled_never_wait_forever() {
+    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
+        for round in 0..10 {
+            let rt = Builder::new()
+                .worker_threads(1)
+                .flavor(flavor)
+                .build()
+                .unwrap();
+            let handle = rt.handle();
+            let dropped = Arc::new(AtomicBool::new(false));
+            let spawner = {
+                let dropped = dropped.clone();
+                std::thread::spawn(move || {
+                    let mut handles = Vec::new();
+                    let mut after = 0;
+                    // Until a few hundred spawns after the drop has returned.
+                    while after < 200 && handles.len() < 5_000 {
+                        if dropped.load(Ordering::SeqCst) {
+                            after += 1;
+                        }
+                        let i = handles.len();
+                        handles.push(handle.spawn(move || i));
+                        if i % 500 == 0 {
+                            match std::panic::catch_unwind(|| handle.block_on(move || i)) {
+                                Ok(value) => assert_eq!(value, i),
+                                Err(p) => assert_eq!(
+                                    p.downcast_ref::<&str>().copied(),
+                                    Some("zsync: block_on: the runtime has shut down")
+                                ),
+                            }
+                        }
+                    }
+                    handles
+                })
+            };
+            std::thread::sleep(Duration::from_micros(100 + 50 * round));
+            drop(rt);
+            dropped.store(true, Ordering::SeqCst);
+            let handles = spawner.join().unwrap();
+            let joined = join_within(handles, &format!("{flavor:?} round {round}"));
+            for (i, result) in joined.into_iter().enumerate() {
+                match result {
+                    Ok(value) => assert_eq!(value, i),
+                    Err(payload) => assert!(payload.is::<Cancelled>()),
+                }
+            }
+        }
+    }
+}
+
 /// A spawn returns without parking, so it yields now and then like every such call (the
 /// budget): a green thread that spawns in a loop lets the other green threads of its worker
 /// run. (Before, on one worker, none ran until the loop ended.)

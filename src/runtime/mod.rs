@@ -252,6 +252,21 @@ impl Shared {
         }
     }
 
+    /// Cancels every green thread in the injector, none of which has started: each closure is
+    /// dropped and each joiner sees `Cancelled`. For a runtime that has shut down (see
+    /// `shut_down` and `spawn::spawn_green`).
+    pub(crate) fn cancel_injected(&self) {
+        while let Some(task) = self.injector.pop() {
+            worker::abandon(task);
+        }
+    }
+
+    /// True if this runtime has begun to shut down (or has): it starts no new thread.
+    #[inline]
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
     /// True if any run queue a worker can take from holds something.
     pub(crate) fn has_shared_work(&self, index: usize) -> bool {
         !self.injector.is_empty()
@@ -269,7 +284,9 @@ impl Shared {
 /// point, running its destructors), waits for them, and joins the workers. A runtime may be
 /// dropped on one of its own threads (a green thread that owns it): the drop then hands the
 /// shutdown to a new OS thread and returns at once, and the dropping thread is cancelled at its
-/// next park point like the others.
+/// next park point like the others. A [`Handle`] may outlive its runtime: a green thread it
+/// spawns once the shutdown has begun is cancelled before it starts ([`Handle::spawn`]), and
+/// its [`block_on`](Handle::block_on) panics, saying that the runtime has shut down.
 ///
 /// # `fork()`
 /// A forked child has only the thread that called `fork()`: the runtime's workers do not exist
@@ -561,10 +578,11 @@ fn shut_down(shared: &Shared, workers: Vec<std::thread::JoinHandle<()>>) {
         let _ = worker.join();
     }
     // Green threads spawned from outside after the workers stopped never ran: dropping them
-    // drops their closures, and their joiners see them cancelled.
-    while let Some(task) = shared.injector.pop() {
-        worker::abandon(task);
-    }
+    // drops their closures, and their joiners see them cancelled. The fence pairs with the one
+    // a spawn from outside makes after its push (`spawn::spawn_green`): a spawn this look
+    // misses sees the shutdown flag, set above, and cancels its thread itself.
+    std::sync::atomic::fence(Ordering::SeqCst);
+    shared.cancel_injected();
     // OS threads of `Flavor::OsThreads`: cancelled like green threads (each unwinds at its
     // next park point), then joined. Unwinding ones may spawn more: repeat until none.
     loop {
@@ -624,6 +642,20 @@ impl Handle {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
+    /// On a runtime that has shut down (its [`Runtime`] was dropped), or that is shutting down,
+    /// the green thread is cancelled before it starts, as one still queued when the shutdown
+    /// began: its closure is dropped unrun, and `join` returns `Err` with a [`crate::Cancelled`]
+    /// payload.
+    ///
+    /// ```
+    /// let rt = zsync::Runtime::new()?;
+    /// let handle = rt.handle();
+    /// drop(rt);
+    /// let payload = handle.spawn(|| 7).join().unwrap_err();
+    /// assert!(payload.is::<zsync::Cancelled>());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Panics
     /// If no stack can be mapped for it, or in a forked child if the runtime was built before
     /// `fork()` (see [`Runtime`]); [`crate::thread::Builder::spawn`] returns these as errors.
@@ -648,11 +680,32 @@ impl Handle {
     /// assert_eq!(answer, 42);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    ///
+    /// # Panics
+    /// If `f` panics; as [`Handle::spawn`]; and, with the message "zsync: block_on: the runtime
+    /// has shut down", on a runtime that has shut down (its [`Runtime`] was dropped) or that
+    /// shuts down before `f` returns: there is no value to return (`f` never ran, or was
+    /// cancelled).
+    ///
+    /// ```
+    /// use std::panic::{catch_unwind, AssertUnwindSafe};
+    /// let rt = zsync::Runtime::new()?;
+    /// let handle = rt.handle();
+    /// drop(rt);
+    /// let caught = catch_unwind(AssertUnwindSafe(|| handle.block_on(|| 7)));
+    /// let payload = caught.unwrap_err();
+    /// let message = payload.downcast_ref::<&str>().unwrap();
+    /// assert_eq!(*message, "zsync: block_on: the runtime has shut down");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn block_on<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        if self.shared.is_shut_down() {
+            shut_down_block_on();
+        }
         let root = self.spawn(f);
         let id = root.thread().id();
         self.shared
@@ -673,6 +726,13 @@ impl Handle {
                     && self.shared.deadlocked.swap(false, Ordering::SeqCst) =>
             {
                 panic!("zsync: {DEADLOCK}")
+            }
+            // Cancelled by the shutdown, before it started (the spawn raced the shutdown's
+            // start) or while it ran.
+            Err(payload)
+                if payload.is::<task::cancel::Cancelled>() && self.shared.is_shut_down() =>
+            {
+                shut_down_block_on()
             }
             Err(payload) => std::panic::resume_unwind(payload),
         }
@@ -745,6 +805,13 @@ where
 }
 
 pub(crate) use global::global_handle;
+
+/// `block_on` on a runtime that has shut down (or did while it waited): no value to return.
+#[cold]
+#[track_caller]
+fn shut_down_block_on() -> ! {
+    panic!("zsync: block_on: the runtime has shut down")
+}
 
 #[cfg(all(test, not(loom)))]
 mod tests {

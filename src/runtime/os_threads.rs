@@ -13,6 +13,9 @@ use std::io;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex};
 
+/// What a new OS thread is handed by its spawner: its `OsThread`, and how to start.
+type Handed = (Arc<OsThread>, Start);
+
 /// Runs `body` on a new OS thread, counted in `live` until it ends.
 pub(super) fn spawn(
     shared: &Arc<Shared>,
@@ -36,11 +39,13 @@ pub(super) fn spawn(
     // mutex and condvar, not a channel: std's channels wait with `thread::park`, and a wake-up
     // they leave behind would be taken by this thread's next `thread::park` as an unpark (a
     // lost unpark later: std's own park tests hang).
-    let slot: Arc<(Mutex<Option<Arc<OsThread>>>, Condvar)> = Arc::default();
+    // With it goes how to start: a thread spawned on a runtime that has shut down is cancelled
+    // before it starts, as a green thread would be.
+    let slot: Arc<(Mutex<Option<Handed>>, Condvar)> = Arc::default();
     let handed = slot.clone();
     let os = builder.spawn(move || {
         let _live = live;
-        let me = {
+        let (me, start) = {
             let (lock, ready) = &*handed;
             let mut me = lock.lock().unwrap_or_else(|e| e.into_inner());
             loop {
@@ -51,7 +56,7 @@ pub(super) fn spawn(
             }
         };
         set_os_self(me);
-        body(Start::Run);
+        body(start);
     });
     let os = os.map_err(os_thread_error)?;
     let me = Arc::new(OsThread {
@@ -61,14 +66,23 @@ pub(super) fn spawn(
         cancel: AtomicBool::new(false),
         runtime: Some(shared.clone()),
     });
-    let (lock, ready) = &*slot;
-    *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(me.clone());
-    ready.notify_one();
     shared
         .os_threads
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push((os, Thread::os(me.clone())));
+    // The shutdown sets its flag and then takes this list, under its lock, until it finds it
+    // empty. If this push came after its last take (nobody will cancel or join the thread),
+    // the lock orders the flag before this load: the thread starts cancelled, its closure
+    // dropped unrun. If it came before, the shutdown cancels and joins it like the others.
+    let start = if shared.is_shut_down() {
+        Start::Cancel
+    } else {
+        Start::Run
+    };
+    let (lock, ready) = &*slot;
+    *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some((me.clone(), start));
+    ready.notify_one();
     Ok(Thread::os(me))
 }
 

@@ -258,6 +258,16 @@ fn spawn_green<X: Tail>(
             shared.external_spawns.fetch_add(1, Ordering::Relaxed);
             shared.injector.push(queued);
             shared.notify_one();
+            // A runtime that has shut down takes nothing more out of its injector: its last
+            // look there (`shut_down`, once the workers have gone) may have come before this
+            // push, and the thread would wait there forever, its joiner with it. The flag is set
+            // before that look and read after this push, with a SeqCst fence on each side:
+            // either the look finds the thread, or this finds the flag and cancels what is
+            // queued (new threads never start once the shutdown has begun).
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if shared.shutdown.load(Ordering::Relaxed) {
+                shared.cancel_injected();
+            }
         }
     }
     // A spawn returns without parking, so it honours the budget and the monitor's yield
