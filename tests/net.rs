@@ -295,6 +295,189 @@ fn nonblocking_mode_returns_would_block_at_once() {
     });
 }
 
+/// Whether `fd`'s open file description is in `O_NONBLOCK` mode.
+fn fd_is_nonblocking(fd: &impl std::os::fd::AsRawFd) -> bool {
+    // SAFETY (test): F_GETFL on an fd the caller keeps open.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    assert_ne!(flags, -1, "{}", std::io::Error::last_os_error());
+    flags & libc::O_NONBLOCK != 0
+}
+
+/// A path for a Unix socket of this test process, nothing there yet.
+fn socket_path(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("zsync-{name}-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Each of the three ways a std socket comes in: `From<std type>`, `FromRawFd` and
+/// `From<OwnedFd>`, in turn by `round` (0, 1, 2).
+macro_rules! take_over {
+    ($ours:ty, $std_socket:expr, $round:expr) => {{
+        use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+        match $round {
+            0 => <$ours>::from($std_socket),
+            // SAFETY (test): the fd was just released by its owner.
+            1 => unsafe { <$ours>::from_raw_fd($std_socket.into_raw_fd()) },
+            _ => <$ours>::from(OwnedFd::from($std_socket)),
+        }
+    }};
+}
+
+#[test]
+fn a_std_socket_taken_over_keeps_its_timeouts_and_non_blocking_mode() {
+    let three = Some(Duration::from_secs(3));
+    let five = Some(Duration::from_secs(5));
+    for round in 0..3 {
+        // Timeouts set on the std socket are the zsync socket's.
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let std_stream = std::net::TcpStream::connect(std_listener.local_addr().unwrap()).unwrap();
+        std_stream.set_read_timeout(three).unwrap();
+        std_stream.set_write_timeout(five).unwrap();
+        let stream = take_over!(TcpStream, std_stream, round);
+        assert_eq!(
+            (
+                stream.read_timeout().unwrap(),
+                stream.write_timeout().unwrap()
+            ),
+            (three, five)
+        );
+        assert!(fd_is_nonblocking(&stream)); // internally, as always
+
+        let std_udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        std_udp.set_read_timeout(five).unwrap();
+        let udp = take_over!(UdpSocket, std_udp, round);
+        assert_eq!(
+            (udp.read_timeout().unwrap(), udp.write_timeout().unwrap()),
+            (five, None)
+        );
+
+        let (std_a, _std_b) = std::os::unix::net::UnixStream::pair().unwrap();
+        std_a.set_write_timeout(three).unwrap();
+        let unix = take_over!(UnixStream, std_a, round);
+        assert_eq!(
+            (unix.read_timeout().unwrap(), unix.write_timeout().unwrap()),
+            (None, three)
+        );
+
+        let (std_a, _std_b) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        std_a.set_read_timeout(three).unwrap();
+        std_a.set_write_timeout(five).unwrap();
+        let datagram = take_over!(UnixDatagram, std_a, round);
+        assert_eq!(
+            (
+                datagram.read_timeout().unwrap(),
+                datagram.write_timeout().unwrap()
+            ),
+            (three, five)
+        );
+
+        // A socket std had in non-blocking mode answers `WouldBlock` at once, as std's did.
+        let (std_a, _std_b) = std::os::unix::net::UnixStream::pair().unwrap();
+        std_a.set_nonblocking(true).unwrap();
+        let mut unix = take_over!(UnixStream, std_a, round);
+        let err = unix.read(&mut [0u8; 4]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        std_listener.set_nonblocking(true).unwrap();
+        let listener = take_over!(TcpListener, std_listener, round);
+        assert_eq!(listener.accept().unwrap_err().kind(), ErrorKind::WouldBlock);
+        let path = socket_path(&format!("taken-over-{round}"));
+        let std_listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        std_listener.set_nonblocking(true).unwrap();
+        let listener = take_over!(UnixListener, std_listener, round);
+        assert_eq!(listener.accept().unwrap_err().kind(), ErrorKind::WouldBlock);
+        std::fs::remove_file(&path).unwrap();
+        // And one in blocking mode blocks.
+        let (std_a, _std_b) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        let datagram = take_over!(UnixDatagram, std_a, round);
+        datagram
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let start = Instant::now();
+        let err = datagram.recv(&mut [0u8; 4]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+        assert!(start.elapsed() >= Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_read_timeout_a_std_socket_came_with_ends_a_green_thread_s_read() {
+    runtime().block_on(|| {
+        let (std_a, _std_b) = std::os::unix::net::UnixStream::pair().unwrap();
+        std_a
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut ours = UnixStream::from(std_a);
+        let start = Instant::now();
+        let err = ours.read(&mut [0u8; 4]).unwrap_err();
+        let waited = start.elapsed();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+        assert!(waited >= Duration::from_millis(100), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+    });
+}
+
+#[test]
+fn a_socket_handed_back_carries_its_timeouts_and_non_blocking_mode() {
+    use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+    let three = Some(Duration::from_secs(3));
+    let five = Some(Duration::from_secs(5));
+    // Set through zsync: in the kernel once the socket is std's again.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    stream.set_read_timeout(three).unwrap();
+    stream.set_write_timeout(five).unwrap();
+    stream.set_nonblocking(true).unwrap();
+    // SAFETY (test): the fd was just released by `into_raw_fd`.
+    let mut back = unsafe { std::net::TcpStream::from_raw_fd(stream.into_raw_fd()) };
+    assert_eq!(
+        (back.read_timeout().unwrap(), back.write_timeout().unwrap()),
+        (three, five)
+    );
+    assert!(fd_is_nonblocking(&back));
+    assert_eq!(
+        back.read(&mut [0u8; 4]).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+
+    // A timeout the std socket came with and zsync's caller removed is gone from the kernel
+    // too, and the fd is blocking again.
+    let (std_a, _std_b) = std::os::unix::net::UnixDatagram::pair().unwrap();
+    std_a.set_read_timeout(three).unwrap();
+    std_a.set_nonblocking(true).unwrap();
+    let ours = UnixDatagram::from(std_a);
+    ours.set_read_timeout(None).unwrap();
+    ours.set_write_timeout(five).unwrap();
+    ours.set_nonblocking(false).unwrap();
+    let back = std::os::unix::net::UnixDatagram::from(OwnedFd::from(ours));
+    assert_eq!(
+        (back.read_timeout().unwrap(), back.write_timeout().unwrap()),
+        (None, five)
+    );
+    assert!(!fd_is_nonblocking(&back));
+
+    // Untouched, a socket goes in and comes back as it was.
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_write_timeout(three).unwrap();
+    udp.set_nonblocking(true).unwrap();
+    let back = std::net::UdpSocket::from(OwnedFd::from(UdpSocket::from(udp)));
+    assert_eq!(
+        (back.read_timeout().unwrap(), back.write_timeout().unwrap()),
+        (None, three)
+    );
+    assert!(fd_is_nonblocking(&back));
+    // A socket zsync made comes back blocking, with no timeouts.
+    let (a, _b) = UnixStream::pair().unwrap();
+    // SAFETY (test): the fd was just released by `into_raw_fd`.
+    let back = unsafe { std::os::unix::net::UnixStream::from_raw_fd(a.into_raw_fd()) };
+    assert_eq!(
+        (back.read_timeout().unwrap(), back.write_timeout().unwrap()),
+        (None, None)
+    );
+    assert!(!fd_is_nonblocking(&back));
+}
+
 #[test]
 fn udp_ping_pong() {
     runtime().block_on(|| {

@@ -33,6 +33,10 @@ macro_rules! pipe_end {
             /// # Panics
             /// If the fd refuses `FIONBIO` (a pipe never does).
             fn from(inner: $std) -> $ty {
+                // Unlike a socket's (`IoSource::adopt`), the fd's O_NONBLOCK is not read into
+                // a non-blocking mode: the pipe types, std's and these, have none to offer (no
+                // `set_nonblocking`), so an end std had made non-blocking with fcntl parks here
+                // as a blocking one, and goes back to std in blocking mode, as before.
                 let file = std::fs::File::from(std::os::fd::OwnedFd::from(inner));
                 $ty($crate::net::io_source::IoSource::new(file).expect("FIONBIO on a pipe fd"))
             }

@@ -13,7 +13,10 @@
 //!   down) blocks in poll(2), which is std's blocking behaviour.
 //!
 //! User-level non-blocking mode (`set_nonblocking(true)`) is a flag: calls then return
-//! `WouldBlock` at once, like std's.
+//! `WouldBlock` at once, like std's. It and the timeouts live in `Options`, not in the kernel; a
+//! conversion carries them across: a socket taken over from a caller (`IoSource::adopt`) brings
+//! its `O_NONBLOCK` and its kernel timeouts in, and one handed back (`IoSource::into_socket`)
+//! writes them into the kernel, so it behaves after a conversion as before.
 
 use crate::reactor::scheduled_io::{Direction, Snapshot};
 use crate::reactor::{self, ScheduledIo};
@@ -43,10 +46,35 @@ pub(crate) struct IoSource<S: AsRawFd> {
 }
 
 impl<S: AsRawFd> IoSource<S> {
-    /// Takes `inner` over, switching its fd to non-blocking mode.
+    /// Takes `inner` over, switching its fd to non-blocking mode; blocking behaviour and no
+    /// timeouts. For the sockets and pipes zsync makes itself (connect, accept, bind, pair,
+    /// pipe), which start that way: one system call, where [`Self::adopt`] would make four.
     pub(crate) fn new(inner: S) -> io::Result<Self> {
         set_nonblocking(inner.as_raw_fd(), true)?;
         Ok(Self::with_options(inner, Arc::default()))
+    }
+
+    /// Takes over a socket a caller hands in (`From<std type>`, `FromRawFd`,
+    /// `From<OwnedFd>`), so that it behaves as std's did: its `O_NONBLOCK` becomes the
+    /// user-level non-blocking flag and its SO_RCVTIMEO / SO_SNDTIMEO the timeouts, which zsync
+    /// keeps here from then on (the kernel ignores them on the non-blocking fd zsync makes of
+    /// it; [`Self::into_socket`] writes them back). An option the kernel does not answer for
+    /// (not a socket) counts as unset.
+    pub(crate) fn adopt(inner: S) -> io::Result<Self> {
+        let fd = inner.as_raw_fd();
+        // SAFETY: F_GETFL takes no argument and only reads the fd's status flags.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        let nonblocking = flags != -1 && flags & libc::O_NONBLOCK != 0;
+        let options = Options {
+            nonblocking: AtomicBool::new(nonblocking),
+            read_timeout: AtomicU64::new(kernel_timeout(fd, libc::SO_RCVTIMEO)),
+            write_timeout: AtomicU64::new(kernel_timeout(fd, libc::SO_SNDTIMEO)),
+        };
+        // Already non-blocking: nothing to switch.
+        if !nonblocking {
+            set_nonblocking(fd, true)?;
+        }
+        Ok(Self::with_options(inner, Arc::new(options)))
     }
 
     fn with_options(inner: S, options: Arc<Options>) -> Self {
@@ -68,7 +96,20 @@ impl<S: AsRawFd> IoSource<S> {
         &self.inner
     }
 
-    /// Gives the socket back in blocking mode (unless the user asked for non-blocking).
+    /// Gives a socket back as std's would be after the same calls: zsync's timeouts written
+    /// into the kernel (SO_RCVTIMEO / SO_SNDTIMEO; a zero `timeval`, none, where zsync has
+    /// none, which also clears a timeout the socket came in with) and the fd in blocking mode
+    /// unless the user asked for non-blocking.
+    pub(crate) fn into_socket(self) -> S {
+        let fd = self.inner.as_raw_fd();
+        // Cannot fail on a socket fd.
+        let _ = set_kernel_timeout(fd, libc::SO_RCVTIMEO, self.timeout(Direction::Read));
+        let _ = set_kernel_timeout(fd, libc::SO_SNDTIMEO, self.timeout(Direction::Write));
+        self.into_inner()
+    }
+
+    /// Gives the fd back in blocking mode (unless the user asked for non-blocking); a socket
+    /// goes through [`Self::into_socket`], which also hands its timeouts back.
     pub(crate) fn into_inner(self) -> S {
         let IoSource {
             registration,
@@ -305,6 +346,70 @@ pub(crate) fn set_nonblocking(fd: RawFd, nonblocking: bool) -> io::Result<()> {
     let mut on = libc::c_int::from(nonblocking);
     // SAFETY: FIONBIO reads one c_int through the pointer, which is valid for the call.
     if unsafe { libc::ioctl(fd, libc::FIONBIO, &mut on) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The socket's SO_RCVTIMEO or SO_SNDTIMEO (`name`) in nanoseconds, as [`Options`] keeps it (0:
+/// none); 0 too if the kernel does not answer (not a socket).
+fn kernel_timeout(fd: RawFd, name: libc::c_int) -> u64 {
+    let mut tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let mut len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes to `tv`, a valid `timeval`, during the call.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            name,
+            (&mut tv as *mut libc::timeval).cast(),
+            &mut len,
+        )
+    };
+    if r == -1 {
+        return 0;
+    }
+    // The kernel never answers with negative fields; a zero `timeval` is "none", as for std.
+    let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
+    let micros = u32::try_from(tv.tv_usec).unwrap_or(0).min(999_999);
+    let nanos = Duration::new(secs, micros * 1000).as_nanos();
+    u64::try_from(nanos).unwrap_or(u64::MAX)
+}
+
+/// Sets the socket's SO_RCVTIMEO or SO_SNDTIMEO (`name`) to `dur` as std's `set_read_timeout`
+/// does: seconds beyond `time_t` saturate, a timeout under a microsecond becomes one (a zero
+/// `timeval` would mean none), and `None` is the zero `timeval`.
+fn set_kernel_timeout(fd: RawFd, name: libc::c_int, dur: Option<Duration>) -> io::Result<()> {
+    let tv = match dur {
+        None => libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        Some(d) => {
+            let mut tv = libc::timeval {
+                tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+                tv_usec: d.subsec_micros() as libc::suseconds_t,
+            };
+            if tv.tv_sec == 0 && tv.tv_usec == 0 {
+                tv.tv_usec = 1;
+            }
+            tv
+        }
+    };
+    // SAFETY: the kernel reads `size_of::<timeval>()` bytes from `tv` during the call.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            name,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if r == -1 {
         return Err(io::Error::last_os_error());
     }
     Ok(())

@@ -18,7 +18,7 @@ macro_rules! fd_traits {
         }
 
         impl std::os::fd::FromRawFd for $ty {
-            /// Takes over `fd` (switching it to non-blocking mode internally).
+            /// Takes over `fd` as `From<std type>` does.
             unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> $ty {
                 // SAFETY: the caller hands over an open socket fd of the right kind.
                 <$ty>::from(unsafe { <$std as std::os::fd::FromRawFd>::from_raw_fd(fd) })
@@ -26,29 +26,33 @@ macro_rules! fd_traits {
         }
 
         impl std::os::fd::IntoRawFd for $ty {
-            /// Gives the fd back in blocking mode (unless set non-blocking).
+            /// Gives the fd back with the socket's timeouts in the kernel, in blocking mode
+            /// unless set non-blocking: as a std socket would be after the same calls.
             fn into_raw_fd(self) -> std::os::fd::RawFd {
-                self.0.into_inner().into_raw_fd()
+                self.0.into_socket().into_raw_fd()
             }
         }
 
         impl From<std::os::fd::OwnedFd> for $ty {
+            /// Takes over `fd` as `From<std type>` does.
             fn from(fd: std::os::fd::OwnedFd) -> $ty {
                 <$ty>::from(<$std>::from(fd))
             }
         }
 
         impl From<$ty> for std::os::fd::OwnedFd {
+            /// Gives the fd back as `into_raw_fd` does.
             fn from(value: $ty) -> std::os::fd::OwnedFd {
-                value.0.into_inner().into()
+                value.0.into_socket().into()
             }
         }
 
         impl From<$std> for $ty {
-            /// Takes over a std socket. Its fd is switched to non-blocking mode (which cannot
-            /// fail on a socket); calls on the result block as std's did.
+            /// Takes over a std socket, which behaves as it did: its non-blocking mode and its
+            /// read and write timeouts become the socket's (zsync keeps them itself, switching
+            /// the fd to non-blocking mode internally, which cannot fail on a socket).
             fn from(inner: $std) -> $ty {
-                let source = crate::net::io_source::IoSource::new(inner);
+                let source = crate::net::io_source::IoSource::adopt(inner);
                 $ty(source.expect("FIONBIO on a socket fd"))
             }
         }
