@@ -479,6 +479,72 @@ fn a_socket_handed_back_carries_its_timeouts_and_non_blocking_mode() {
 }
 
 #[test]
+fn each_socket_type_converts_into_its_std_type() {
+    let two = Some(Duration::from_secs(2));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = TcpStream::connect(addr).unwrap();
+    client.set_read_timeout(two).unwrap();
+    let mut client = std::net::TcpStream::from(client);
+    assert_eq!(client.read_timeout().unwrap(), two);
+    assert!(!fd_is_nonblocking(&client));
+    listener.set_nonblocking(true).unwrap();
+    let listener = std::net::TcpListener::from(listener);
+    assert!(fd_is_nonblocking(&listener));
+    let (mut server, _) = loop {
+        match listener.accept() {
+            Ok(accepted) => break accepted,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::yield_now(),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    server.write_all(b"std").unwrap();
+    let mut buf = [0u8; 3];
+    client.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"std");
+
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_write_timeout(two).unwrap();
+    let udp = std::net::UdpSocket::from(udp);
+    assert_eq!(
+        (udp.read_timeout().unwrap(), udp.write_timeout().unwrap()),
+        (None, two)
+    );
+    assert!(!fd_is_nonblocking(&udp));
+
+    let (a, b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    b.set_read_timeout(two).unwrap();
+    let (mut a, mut b) = (
+        std::os::unix::net::UnixStream::from(a),
+        std::os::unix::net::UnixStream::from(b),
+    );
+    assert_eq!(a.read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert_eq!(b.read_timeout().unwrap(), two);
+    a.write_all(b"abc").unwrap();
+    b.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"abc");
+
+    let path = socket_path("to-std");
+    let listener = std::os::unix::net::UnixListener::from(UnixListener::bind(&path).unwrap());
+    assert!(!fd_is_nonblocking(&listener));
+    let _client = UnixStream::connect(&path).unwrap();
+    listener.accept().unwrap();
+    std::fs::remove_file(&path).unwrap();
+
+    let (a, b) = UnixDatagram::pair().unwrap();
+    b.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let (a, b) = (
+        std::os::unix::net::UnixDatagram::from(a),
+        std::os::unix::net::UnixDatagram::from(b),
+    );
+    // The kernel's timeout now ends std's blocking read.
+    assert_eq!(b.recv(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    a.send(b"xyz").unwrap();
+    assert_eq!(b.recv(&mut buf).unwrap(), 3);
+}
+
+#[test]
 fn udp_ping_pong() {
     runtime().block_on(|| {
         let server = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -1,10 +1,11 @@
 //! What every zsync socket type shares, written once: the fd traits and conversions, `Read` and
 //! `Write` for stream sockets, and the socket timeouts.
 
-/// `AsRawFd`, `AsFd`, `FromRawFd`, `IntoRawFd`, `OwnedFd` conversions, `From<std type>` and
-/// `Debug` for a socket type wrapping an `IoSource` of `$std`.
+/// `AsRawFd`, `AsFd`, `FromRawFd`, `IntoRawFd`, `OwnedFd` conversions, `From<std type>`, the
+/// std type's `From<Self>` (documented by the attributes given first) and `Debug` for a socket
+/// type wrapping an `IoSource` of `$std`.
 macro_rules! fd_traits {
-    ($ty:ident, $std:ty) => {
+    ($(#[$to_std:meta])* $ty:ident, $std:ty) => {
         impl std::os::fd::AsRawFd for $ty {
             fn as_raw_fd(&self) -> std::os::fd::RawFd {
                 self.0.as_raw_fd()
@@ -44,6 +45,13 @@ macro_rules! fd_traits {
             /// Gives the fd back as `into_raw_fd` does.
             fn from(value: $ty) -> std::os::fd::OwnedFd {
                 value.0.into_socket().into()
+            }
+        }
+
+        impl From<$ty> for $std {
+            $(#[$to_std])*
+            fn from(value: $ty) -> $std {
+                value.0.into_socket()
             }
         }
 

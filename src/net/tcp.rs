@@ -230,5 +230,35 @@ impl<'a> Iterator for Incoming<'a> {
 
 impl std::iter::FusedIterator for Incoming<'_> {}
 
-super::macros::fd_traits!(TcpStream, std::net::TcpStream);
-super::macros::fd_traits!(TcpListener, std::net::TcpListener);
+super::macros::fd_traits!(
+    /// Gives the socket back to std, as `into_raw_fd` does: its read and write timeouts in
+    /// the kernel, its fd in blocking mode unless it was set non-blocking.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zsync::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    /// let theirs = std::net::TcpStream::from(stream);
+    /// assert_eq!(theirs.read_timeout()?, Some(Duration::from_secs(2)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    TcpStream,
+    std::net::TcpStream
+);
+super::macros::fd_traits!(
+    /// Gives the listener back to std, as `into_raw_fd` does: in blocking mode unless it was
+    /// set non-blocking.
+    ///
+    /// ```
+    /// use zsync::net::TcpListener;
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let theirs = std::net::TcpListener::from(listener);
+    /// assert_eq!(theirs.local_addr()?, addr);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    TcpListener,
+    std::net::TcpListener
+);

@@ -168,4 +168,19 @@ impl UdpSocket {
     }
 }
 
-super::macros::fd_traits!(UdpSocket, std::net::UdpSocket);
+super::macros::fd_traits!(
+    /// Gives the socket back to std, as `into_raw_fd` does: its read and write timeouts in
+    /// the kernel, its fd in blocking mode unless it was set non-blocking.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zsync::net::UdpSocket;
+    /// let socket = UdpSocket::bind("127.0.0.1:0")?;
+    /// socket.set_write_timeout(Some(Duration::from_secs(2)))?;
+    /// let theirs = std::net::UdpSocket::from(socket);
+    /// assert_eq!(theirs.write_timeout()?, Some(Duration::from_secs(2)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    UdpSocket,
+    std::net::UdpSocket
+);

@@ -590,6 +590,56 @@ impl UnixDatagram {
     crate::net::macros::timeouts!();
 }
 
-crate::net::macros::fd_traits!(UnixStream, std_unix::UnixStream);
-crate::net::macros::fd_traits!(UnixListener, std_unix::UnixListener);
-crate::net::macros::fd_traits!(UnixDatagram, std_unix::UnixDatagram);
+crate::net::macros::fd_traits!(
+    /// Gives the socket back to std, as `into_raw_fd` does: its read and write timeouts in
+    /// the kernel, its fd in blocking mode unless it was set non-blocking.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zsync::os::unix::net::UnixStream;
+    /// let (a, _b) = UnixStream::pair()?;
+    /// a.set_read_timeout(Some(Duration::from_secs(2)))?;
+    /// let theirs = std::os::unix::net::UnixStream::from(a);
+    /// assert_eq!(theirs.read_timeout()?, Some(Duration::from_secs(2)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    UnixStream,
+    std_unix::UnixStream
+);
+crate::net::macros::fd_traits!(
+    /// Gives the listener back to std, as `into_raw_fd` does: in blocking mode unless it was
+    /// set non-blocking.
+    ///
+    /// ```
+    /// use zsync::os::unix::net::UnixListener;
+    /// let name = format!("zsync-listener-to-std-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// let theirs = std::os::unix::net::UnixListener::from(listener);
+    /// assert_eq!(theirs.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    UnixListener,
+    std_unix::UnixListener
+);
+crate::net::macros::fd_traits!(
+    /// Gives the socket back to std, as `into_raw_fd` does: its read and write timeouts in
+    /// the kernel, its fd in blocking mode unless it was set non-blocking.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zsync::os::unix::net::UnixDatagram;
+    /// let (a, _b) = UnixDatagram::pair()?;
+    /// a.set_nonblocking(true)?;
+    /// a.set_write_timeout(Some(Duration::from_secs(2)))?;
+    /// let theirs = std::os::unix::net::UnixDatagram::from(a);
+    /// assert_eq!(theirs.write_timeout()?, Some(Duration::from_secs(2)));
+    /// let err = theirs.recv(&mut [0; 4]).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock); // still non-blocking
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    UnixDatagram,
+    std_unix::UnixDatagram
+);
