@@ -654,4 +654,89 @@ fn a_thread_joining_itself_panics_as_std_s_does() {
         );
         drop(rt);
     }
+
+/// A descriptor that refuses non-blocking mode (`FIONBIO` fails with `EBADF` on `O_PATH`),
+/// which safe code can open.
+fn o_path_fd() -> std::os::fd::OwnedFd {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(std::env::temp_dir())
+        .unwrap();
+    dir.into()
+}
+
+/// `ours` failed as the kernel fails any I/O on an `O_PATH` fd, with std's kind for it.
+fn assert_ebadf<T: std::fmt::Debug>(what: &str, ours: std::io::Result<T>) {
+    let err = ours.expect_err(what);
+    let stds = std::io::Error::from_raw_os_error(libc::EBADF);
+    assert_eq!(err.raw_os_error(), Some(libc::EBADF), "{what}: {err}");
+    assert_eq!(err.kind(), stds.kind(), "{what}: {err}");
+}
+
+/// Every conversion from an `O_PATH` fd, and the I/O on it, on the calling thread.
+fn o_path_fds_convert_and_fail_their_io() {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    use std::time::Duration;
+    use zsync::net::{TcpListener, TcpStream, UdpSocket};
+    use zsync::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+
+    let mut tcp = TcpStream::from(o_path_fd());
+    assert_ebadf("TCP read", tcp.read(&mut [0u8; 4]));
+    assert_ebadf("TCP write", tcp.write(b"x"));
+    tcp.set_read_timeout(Some(Duration::from_millis(10)))
+        .unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    assert_ebadf("non-blocking TCP read", tcp.read(&mut [0u8; 4]));
+    // Handed back, it is the same fd again (the kernel refused every change on the way).
+    let std_tcp = std::net::TcpStream::from(tcp);
+    drop(std_tcp);
+    // SAFETY (test): a fresh fd released by its owner.
+    let listener = unsafe { TcpListener::from_raw_fd(o_path_fd().into_raw_fd()) };
+    assert_ebadf("TCP accept", listener.accept());
+    let udp = UdpSocket::from(std::net::UdpSocket::from(o_path_fd()));
+    assert_ebadf("UDP recv", udp.recv(&mut [0u8; 4]));
+    let mut unix = UnixStream::from(o_path_fd());
+    assert_ebadf("Unix read", unix.read(&mut [0u8; 4]));
+    assert_ebadf(
+        "Unix listener accept",
+        UnixListener::from(o_path_fd()).accept(),
+    );
+    assert_ebadf(
+        "Unix datagram send",
+        UnixDatagram::from(o_path_fd()).send(b"x"),
+    );
+
+    let (mut reader, mut writer) = (
+        zsync::io::PipeReader::from(o_path_fd()),
+        zsync::io::PipeWriter::from(std::io::PipeWriter::from(o_path_fd())),
+    );
+    assert_ebadf("pipe read", reader.read(&mut [0u8; 4]));
+    assert_ebadf("pipe write", writer.write(b"x"));
+    let mut stdout = zsync::process::ChildStdout::from(o_path_fd());
+    assert_ebadf("child stdout read", stdout.read(&mut [0u8; 4]));
+    drop(std::io::PipeReader::from(reader));
+}
+
+#[test]
+fn an_fd_that_refuses_non_blocking_mode_converts_and_its_io_fails_as_std_s() {
+    if in_child() {
+        o_path_fds_convert_and_fail_their_io();
+        for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
+            let rt = Builder::new()
+                .worker_threads(1)
+                .flavor(flavor)
+                .build()
+                .unwrap();
+            rt.block_on(o_path_fds_convert_and_fail_their_io);
+        }
+        return;
+    }
+    // In a child, under a deadline: a conversion or a call that blocked would hang.
+    assert_child_passes(
+        "an_fd_that_refuses_non_blocking_mode_converts_and_its_io_fails_as_std_s",
+        &[],
+    );
 }

@@ -28,17 +28,16 @@ macro_rules! pipe_end {
         }
 
         impl From<$std> for $ty {
-            /// Takes over std's pipe end, switching it to non-blocking mode internally.
-            ///
-            /// # Panics
-            /// If the fd refuses `FIONBIO` (a pipe never does).
+            /// Takes over std's pipe end, switching it to non-blocking mode internally. Never
+            /// panics: an fd that refuses non-blocking mode is kept as it is, and its calls
+            /// fail as std's would (`EBADF` on an `O_PATH` fd).
             fn from(inner: $std) -> $ty {
                 // Unlike a socket's (`IoSource::adopt`), the fd's O_NONBLOCK is not read into
                 // a non-blocking mode: the pipe types, std's and these, have none to offer (no
                 // `set_nonblocking`), so an end std had made non-blocking with fcntl parks here
                 // as a blocking one, and goes back to std in blocking mode, as before.
                 let file = std::fs::File::from(std::os::fd::OwnedFd::from(inner));
-                $ty($crate::net::io_source::IoSource::new(file).expect("FIONBIO on a pipe fd"))
+                $ty($crate::net::io_source::IoSource::adopt_pipe(file))
             }
         }
 

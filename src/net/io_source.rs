@@ -47,8 +47,8 @@ pub(crate) struct IoSource<S: AsRawFd> {
 
 impl<S: AsRawFd> IoSource<S> {
     /// Takes `inner` over, switching its fd to non-blocking mode; blocking behaviour and no
-    /// timeouts. For the sockets and pipes zsync makes itself (connect, accept, bind, pair,
-    /// pipe), which start that way: one system call, where [`Self::adopt`] would make four.
+    /// timeouts. For the sockets zsync makes itself (connect, accept, bind, pair) and its
+    /// pidfds, which start that way: one system call, where [`Self::adopt`] would make four.
     pub(crate) fn new(inner: S) -> io::Result<Self> {
         set_nonblocking(inner.as_raw_fd(), true)?;
         Ok(Self::with_options(inner, Arc::default()))
@@ -59,8 +59,9 @@ impl<S: AsRawFd> IoSource<S> {
     /// user-level non-blocking flag and its SO_RCVTIMEO / SO_SNDTIMEO the timeouts, which zsync
     /// keeps here from then on (the kernel ignores them on the non-blocking fd zsync makes of
     /// it; [`Self::into_socket`] writes them back). An option the kernel does not answer for
-    /// (not a socket) counts as unset.
-    pub(crate) fn adopt(inner: S) -> io::Result<Self> {
+    /// (not a socket) counts as unset. Never fails: see [`Self::adopt_pipe`] for an fd that
+    /// refuses non-blocking mode.
+    pub(crate) fn adopt(inner: S) -> Self {
         let fd = inner.as_raw_fd();
         // SAFETY: F_GETFL takes no argument and only reads the fd's status flags.
         let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
@@ -72,9 +73,18 @@ impl<S: AsRawFd> IoSource<S> {
         };
         // Already non-blocking: nothing to switch.
         if !nonblocking {
-            set_nonblocking(fd, true)?;
+            switch_if_it_can(fd);
         }
-        Ok(Self::with_options(inner, Arc::new(options)))
+        Self::with_options(inner, Arc::new(options))
+    }
+
+    /// Takes over a pipe end a caller hands in (or one zsync made), switching its fd to
+    /// non-blocking mode; blocking behaviour, as std's pipe types have no other. Never fails:
+    /// an fd that refuses non-blocking mode is kept as it is, as std would keep it (see
+    /// `switch_if_it_can`).
+    pub(crate) fn adopt_pipe(inner: S) -> Self {
+        switch_if_it_can(inner.as_raw_fd());
+        Self::with_options(inner, Arc::default())
     }
 
     fn with_options(inner: S, options: Arc<Options>) -> Self {
@@ -349,6 +359,18 @@ pub(crate) fn set_nonblocking(fd: RawFd, nonblocking: bool) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Switches an fd a caller handed in to non-blocking mode, or leaves it as it is if it refuses,
+/// as std's conversions accept any fd. On Linux, `FIONBIO` fails only on an `O_PATH` descriptor
+/// (`EBADF`; safe code opens one with `custom_flags(libc::O_PATH)`), whose every read, write,
+/// send, receive and accept fails at once with that same `EBADF`, as std's calls on it do: the
+/// I/O loop tries first (nothing is registered yet) and returns that error, so it neither
+/// blocks nor spins. (poll(2) would answer `POLLNVAL` at once, and epoll refuses to register
+/// it.) Were some other fd refused (a security module's ioctl policy), it would stay in its
+/// blocking mode and its calls block their thread, as std's would.
+fn switch_if_it_can(fd: RawFd) {
+    let _ = set_nonblocking(fd, true);
 }
 
 /// The socket's SO_RCVTIMEO or SO_SNDTIMEO (`name`) in nanoseconds, as [`Options`] keeps it (0:

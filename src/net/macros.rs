@@ -58,10 +58,11 @@ macro_rules! fd_traits {
         impl From<$std> for $ty {
             /// Takes over a std socket, which behaves as it did: its non-blocking mode and its
             /// read and write timeouts become the socket's (zsync keeps them itself, switching
-            /// the fd to non-blocking mode internally, which cannot fail on a socket).
+            /// the fd to non-blocking mode internally). Never panics: an fd that is not a
+            /// socket is taken as std takes it, and its calls fail as std's would (`EBADF` on
+            /// an `O_PATH` fd).
             fn from(inner: $std) -> $ty {
-                let source = crate::net::io_source::IoSource::adopt(inner);
-                $ty(source.expect("FIONBIO on a socket fd"))
+                $ty(crate::net::io_source::IoSource::adopt(inner))
             }
         }
 
