@@ -40,6 +40,7 @@ fn child_entry() {
         Ok("stdin_lines") => child_stdin_lines(),
         Ok("stdin_all") => child_stdin_all(),
         Ok("small_lines") => child_small_lines(),
+        Ok("stdio_to_child") => child_stdio_to_child(),
         _ => {}
     }
 }
@@ -504,4 +505,83 @@ fn pipe_ends_as_a_childs_standard_streams() {
     assert!(cat_out.status.success());
     assert_eq!(cat_out.stdout, b"into cat");
     assert_eq!(echo_out, "from echo\n");
+}
+
+/// Runs `echo text` with its standard output going to `to`.
+fn echo(text: &str, to: std::process::Stdio) {
+    let status = zsync::process::Command::new("echo")
+        .arg(text)
+        .stdout(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn child_stdio_to_child() {
+    use zsync::process::Command;
+    // Neither std's conversion nor zsync's flushes: the line std still buffers comes out after
+    // the child's.
+    print!("@std tail");
+    echo("@std child", std::io::stdout().into());
+    println!();
+    print!("@zsync tail");
+    echo("@zsync child", zsync::io::stdout().into());
+    println!();
+    zsync::run(|| {
+        echo("@green to stdout", zsync::io::stdout().into());
+        echo("!green to stderr", zsync::io::stderr().into());
+        let status = Command::new("sh")
+            .args(["-c", "echo '!sh to stderr' >&2"])
+            .stderr(zsync::io::stderr())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    });
+}
+
+/// `zsync::io::stdout()` and `stderr()` as a child's streams: the child writes to the
+/// parent's own standard output or error, unflushed, as with std's.
+#[test]
+fn stdout_and_stderr_as_a_childs_streams() {
+    let out = child("stdio_to_child").output().unwrap();
+    assert!(out.status.success(), "child failed: {out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        marked(&stdout, "@"),
+        [
+            "@std child",
+            "@std tail",
+            "@zsync child",
+            "@zsync tail",
+            "@green to stdout"
+        ],
+        "{stdout}"
+    );
+    assert_eq!(
+        marked(&stderr, "!"),
+        ["!green to stderr", "!sh to stderr"],
+        "{stderr}"
+    );
+}
+
+/// A pipe's ends taken over from raw fds (`FromRawFd`, as std's have) work as `pipe()`'s.
+#[test]
+fn pipe_ends_from_raw_fds() {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    common::on_each_model(|| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        // SAFETY (test): both fds were just released by their owners.
+        let (mut reader, mut writer) = unsafe {
+            (
+                zsync::io::PipeReader::from_raw_fd(reader.into_raw_fd()),
+                zsync::io::PipeWriter::from_raw_fd(writer.into_raw_fd()),
+            )
+        };
+        writer.write_all(b"raw ends").unwrap();
+        drop(writer);
+        let mut text = String::new();
+        reader.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "raw ends");
+    });
 }

@@ -545,6 +545,50 @@ fn each_socket_type_converts_into_its_std_type() {
 }
 
 #[test]
+fn a_unix_listener_reference_iterates_over_its_connections() {
+    runtime().block_on(|| {
+        let path = socket_path("into-iter");
+        let listener = UnixListener::bind(&path).unwrap();
+        for i in 0..3u8 {
+            UnixStream::connect(&path).unwrap().write_all(&[i]).unwrap();
+        }
+        let mut got = Vec::new();
+        for stream in &listener {
+            let mut byte = [0u8; 1];
+            stream.unwrap().read_exact(&mut byte).unwrap();
+            got.push(byte[0]);
+            if got.len() == 3 {
+                break;
+            }
+        }
+        assert_eq!(got, [0, 1, 2]);
+        std::fs::remove_file(&path).unwrap();
+    });
+}
+
+/// `TcpListener::set_only_v6` and `only_v6` (deprecated in std, as here) answer as std's on
+/// the same kind of listener: bound already, so setting is refused.
+#[test]
+#[allow(deprecated)]
+fn only_v6_answers_as_std_s() {
+    fn answer<T>(r: std::io::Result<T>) -> Result<T, Option<i32>> {
+        r.map_err(|e| e.raw_os_error())
+    }
+    for addr in ["127.0.0.1:0", "[::1]:0"] {
+        let Ok(stds) = std::net::TcpListener::bind(addr) else {
+            continue; // no IPv6 here
+        };
+        let ours = TcpListener::bind(addr).unwrap();
+        assert_eq!(answer(ours.only_v6()), answer(stds.only_v6()), "{addr}");
+        for on in [true, false] {
+            let (theirs, mine) = (stds.set_only_v6(on), ours.set_only_v6(on));
+            assert!(mine.is_err(), "{addr}: set after bind");
+            assert_eq!(answer(mine), answer(theirs), "{addr}");
+        }
+    }
+}
+
+#[test]
 fn udp_ping_pong() {
     runtime().block_on(|| {
         let server = UdpSocket::bind("127.0.0.1:0").unwrap();

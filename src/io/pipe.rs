@@ -212,6 +212,53 @@ fn duplicate(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
+impl FromRawFd for PipeReader {
+    /// Takes over `fd`, the read end of a pipe, as `From<OwnedFd>` does, like std's
+    /// `PipeReader::from_raw_fd`. (std gives `FromRawFd` to its anonymous pipe's ends only, not
+    /// to a child's: neither does zsync.)
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::os::fd::{FromRawFd, IntoRawFd};
+    /// let (reader, mut writer) = std::io::pipe()?;
+    /// // SAFETY: the fd was just released by its owner, and nothing else has it.
+    /// let mut reader = unsafe { zsync::io::PipeReader::from_raw_fd(reader.into_raw_fd()) };
+    /// writer.write_all(b"raw")?;
+    /// drop(writer);
+    /// let mut text = String::new();
+    /// reader.read_to_string(&mut text)?;
+    /// assert_eq!(text, "raw");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    unsafe fn from_raw_fd(fd: RawFd) -> PipeReader {
+        // SAFETY: the caller hands over an open fd that nothing else owns.
+        PipeReader::from(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+impl FromRawFd for PipeWriter {
+    /// Takes over `fd`, the write end of a pipe, as `From<OwnedFd>` does, like std's
+    /// `PipeWriter::from_raw_fd`.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::os::fd::{FromRawFd, IntoRawFd};
+    /// let (mut reader, writer) = std::io::pipe()?;
+    /// // SAFETY: the fd was just released by its owner, and nothing else has it.
+    /// let mut writer = unsafe { zsync::io::PipeWriter::from_raw_fd(writer.into_raw_fd()) };
+    /// writer.write_all(b"raw")?;
+    /// drop(writer);
+    /// let mut text = String::new();
+    /// reader.read_to_string(&mut text)?;
+    /// assert_eq!(text, "raw");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    unsafe fn from_raw_fd(fd: RawFd) -> PipeWriter {
+        // SAFETY: the caller hands over an open fd that nothing else owns.
+        PipeWriter::from(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
 impl PipeReader {
     /// Another handle to the same read end, like `std::io::PipeReader::try_clone`.
     ///

@@ -783,6 +783,46 @@ output!(
     stderr
 );
 
+impl From<Stdout> for std::process::Stdio {
+    /// The process's standard output as a child's standard output or error, like std's
+    /// `From<io::Stdout> for Stdio`: the child writes to the same fd 1. Like std's, it does
+    /// not flush: text `print!` or this `Stdout` left in std's buffer (a line not yet ended)
+    /// may come out after the child's output; flush first to keep the order.
+    ///
+    /// ```
+    /// use zsync::io::Write;
+    /// use zsync::process::Command;
+    /// let mut out = zsync::io::stdout();
+    /// write!(out, "the child says: ")?;
+    /// out.flush()?; // not done by the conversion
+    /// let status = Command::new("echo").arg("hello").stdout(zsync::io::stdout()).status()?;
+    /// assert!(status.success());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn from(stdout: Stdout) -> std::process::Stdio {
+        std::process::Stdio::from(stdout.std)
+    }
+}
+
+impl From<Stderr> for std::process::Stdio {
+    /// The process's standard error as a child's standard output or error, like std's
+    /// `From<io::Stderr> for Stdio`: the child writes to the same fd 2 (std's `Stderr` keeps no
+    /// buffer, so there is nothing to flush, and nothing is).
+    ///
+    /// ```
+    /// use zsync::process::Command;
+    /// let status = Command::new("sh")
+    ///     .args(["-c", "echo 'a warning from the child' >&2"])
+    ///     .stderr(zsync::io::stderr())
+    ///     .status()?;
+    /// assert!(status.success());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn from(stderr: Stderr) -> std::process::Stdio {
+        std::process::Stdio::from(stderr.std)
+    }
+}
+
 impl fmt::Debug for Stdin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stdin").finish_non_exhaustive()

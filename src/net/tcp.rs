@@ -219,6 +219,47 @@ impl TcpListener {
         self.0.set_nonblocking(nonblocking);
         Ok(())
     }
+
+    /// Sets IPV6_V6ONLY, as std's `TcpListener::set_only_v6` does (deprecated there since
+    /// Rust 1.16, and here as there): the option only matters before `bind`, and every
+    /// listener is bound already, so Linux refuses it (`InvalidInput`, `EINVAL`; an IPv4
+    /// listener has no such option: an error too).
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
+    /// use zsync::net::TcpListener;
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// assert!(listener.set_only_v6(true).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[deprecated(
+        since = "1.16.0",
+        note = "this option can only be set before the socket is bound"
+    )]
+    pub fn set_only_v6(&self, only_v6: bool) -> io::Result<()> {
+        #[allow(deprecated)]
+        self.0.get_ref().set_only_v6(only_v6)
+    }
+
+    /// Reads IPV6_V6ONLY, as std's `TcpListener::only_v6` does (deprecated there since Rust
+    /// 1.16, and here as there); an IPv4 listener has no such option (an error).
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
+    /// use zsync::net::TcpListener;
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stds = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// assert_eq!(listener.only_v6().is_err(), stds.only_v6().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[deprecated(
+        since = "1.16.0",
+        note = "this option can only be set before the socket is bound"
+    )]
+    pub fn only_v6(&self) -> io::Result<bool> {
+        #[allow(deprecated)]
+        self.0.get_ref().only_v6()
+    }
 }
 
 impl<'a> Iterator for Incoming<'a> {

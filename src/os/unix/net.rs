@@ -349,6 +349,35 @@ impl Iterator for Incoming<'_> {
 
 impl std::iter::FusedIterator for Incoming<'_> {}
 
+impl<'a> IntoIterator for &'a UnixListener {
+    type Item = io::Result<UnixStream>;
+    type IntoIter = Incoming<'a>;
+
+    /// The listener's connections, as [`UnixListener::incoming`], so that `for stream in
+    /// &listener` works as with std's.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use zsync::os::unix::net::{UnixListener, UnixStream};
+    /// let name = format!("zsync-into-iter-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// UnixStream::connect(&path)?.write_all(b"hi")?;
+    /// for stream in &listener {
+    ///     let mut text = String::new();
+    ///     stream?.read_to_string(&mut text)?;
+    ///     assert_eq!(text, "hi");
+    ///     break;
+    /// }
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn into_iter(self) -> Incoming<'a> {
+        self.incoming()
+    }
+}
+
 impl UnixDatagram {
     /// Creates a datagram socket bound to `path`.
     ///
