@@ -740,3 +740,94 @@ fn an_fd_that_refuses_non_blocking_mode_converts_and_its_io_fails_as_std_s() {
         &[],
     );
 }
+
+/// `err` says file descriptors ran out, names the per-process limit and how to raise it, and
+/// keeps the OS's error (`EMFILE`) reachable as its source.
+fn assert_names_the_fd_limit(what: &str, err: std::io::Error) {
+    let message = err.to_string();
+    assert!(message.contains("RLIMIT_NOFILE"), "{what}: {message}");
+    assert!(message.contains("ulimit -n"), "{what}: {message}");
+    let emfile = std::io::Error::from_raw_os_error(libc::EMFILE);
+    assert_eq!(err.kind(), emfile.kind(), "{what}: {message}");
+    let source = err
+        .get_ref()
+        .and_then(|inner| inner.source())
+        .and_then(|source| source.downcast_ref::<std::io::Error>());
+    let code = source.and_then(std::io::Error::raw_os_error);
+    assert_eq!(code, Some(libc::EMFILE), "{what}: {message}");
+}
+
+/// With every file descriptor in use, each call that makes one fails with the limit named.
+fn each_fd_maker_names_the_limit(unix_listener: &std::path::Path) {
+    use zsync::net::{TcpListener, UdpSocket};
+    use zsync::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+    let dir = std::env::temp_dir();
+    let spare = dir.join(format!("zsync-emfile-{}", std::process::id()));
+    let _ = std::fs::remove_file(&spare);
+    // Take every descriptor left (std's calls: they are not under test).
+    let mut held = Vec::new();
+    let full = loop {
+        match std::fs::File::open("/dev/null") {
+            Ok(file) => held.push(file),
+            Err(e) => break e,
+        }
+        assert!(held.len() < 10_000, "the limit did not apply");
+    };
+    assert_eq!(full.raw_os_error(), Some(libc::EMFILE));
+
+    assert_names_the_fd_limit("UDP bind", UdpSocket::bind("127.0.0.1:0").unwrap_err());
+    assert_names_the_fd_limit("TCP bind", TcpListener::bind("127.0.0.1:0").unwrap_err());
+    assert_names_the_fd_limit("pipe", zsync::io::pipe().unwrap_err());
+    assert_names_the_fd_limit("File::open", zsync::fs::File::open(&dir).unwrap_err());
+    assert_names_the_fd_limit("File::create", zsync::fs::File::create(&spare).unwrap_err());
+    let options = zsync::fs::OpenOptions::new().read(true).open("/dev/null");
+    assert_names_the_fd_limit("OpenOptions::open", options.unwrap_err());
+    assert_names_the_fd_limit("UnixStream::pair", UnixStream::pair().unwrap_err());
+    assert_names_the_fd_limit(
+        "UnixStream::connect",
+        UnixStream::connect(unix_listener).unwrap_err(),
+    );
+    let bound = UnixListener::bind(&spare).unwrap_err();
+    assert_names_the_fd_limit("UnixListener::bind", bound);
+    let bound = UnixDatagram::bind(&spare).unwrap_err();
+    assert_names_the_fd_limit("UnixDatagram::bind", bound);
+    assert_names_the_fd_limit(
+        "UnixDatagram::unbound",
+        UnixDatagram::unbound().unwrap_err(),
+    );
+    assert_names_the_fd_limit("UnixDatagram::pair", UnixDatagram::pair().unwrap_err());
+    drop(held);
+    // With descriptors free again, the same calls work.
+    let _ = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let _ = zsync::io::pipe().unwrap();
+}
+
+#[test]
+fn running_out_of_file_descriptors_names_the_limit_for_sockets_pipes_and_files() {
+    if in_child() {
+        // The runtime, and a listener to connect to, before the limit is lowered.
+        let rt = common::runtime(1);
+        let path = std::env::temp_dir().join(format!("zsync-emfile-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let _listener = zsync::os::unix::net::UnixListener::bind(&path).unwrap();
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY (test): getrlimit and setrlimit on this (child) process, with a valid rlimit.
+        unsafe {
+            assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+            limit.rlim_cur = 256;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        }
+        each_fd_maker_names_the_limit(&path);
+        let on_green = path.clone();
+        rt.block_on(move || each_fd_maker_names_the_limit(&on_green));
+        std::fs::remove_file(&path).unwrap();
+        return;
+    }
+    assert_child_passes(
+        "running_out_of_file_descriptors_names_the_limit_for_sockets_pipes_and_files",
+        &[],
+    );
+}

@@ -200,7 +200,8 @@ impl File {
     /// Opens a file for reading, like `std::fs::File::open`.
     ///
     /// # Errors
-    /// As std: `NotFound` if the path does not exist, `PermissionDenied`, ...
+    /// As std: `NotFound` if the path does not exist, `PermissionDenied`, ...; out of file
+    /// descriptors, an error that names the limit and how to raise it.
     ///
     /// ```
     /// let err = zsync::fs::File::open("/no/such/file").unwrap_err();
@@ -898,7 +899,8 @@ impl OpenOptions {
     /// Opens `path` with these options.
     ///
     /// # Errors
-    /// As std: `InvalidInput` for a combination std rejects, the OS's error otherwise.
+    /// As std: `InvalidInput` for a combination std rejects, the OS's error otherwise; out of
+    /// file descriptors, one that names the limit and how to raise it.
     ///
     /// ```
     /// use std::io::{Read, Seek, Write};
@@ -925,7 +927,9 @@ impl OpenOptions {
             shape.truncate || shape.create || shape.create_new,
             shape.custom_flags,
         );
-        op::open(path.as_ref(), &self.0, in_place).map(File::from_std)
+        op::open(path.as_ref(), &self.0, in_place)
+            .map(File::from_std)
+            .map_err(|e| crate::reactor::with_context_if_exhausted(e, "cannot open a file"))
     }
 }
 

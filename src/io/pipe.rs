@@ -180,7 +180,8 @@ writable!(PipeWriter);
 /// `Stdio::from`, to a child process.
 ///
 /// # Errors
-/// As std (`EMFILE`, `ENFILE`: out of file descriptors).
+/// Out of file descriptors (`EMFILE`, `ENFILE`, as std): the error names the limit and how to
+/// raise it.
 ///
 /// ```
 /// use std::io::{Read, Write};
@@ -196,7 +197,8 @@ writable!(PipeWriter);
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn pipe() -> io::Result<(PipeReader, PipeWriter)> {
-    let (reader, writer) = std::io::pipe()?;
+    let (reader, writer) = std::io::pipe()
+        .map_err(|e| crate::reactor::with_context_if_exhausted(e, "cannot create a pipe"))?;
     Ok((PipeReader::from(reader), PipeWriter::from(writer)))
 }
 

@@ -169,7 +169,9 @@ impl TcpListener {
     /// Binds a listener to `addr`, trying each resolved address in turn, like
     /// `std::net::TcpListener::bind`.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        let listener = each_addr(&addr, |a| std::net::TcpListener::bind(*a))?;
+        let listener = each_addr(&addr, |a| std::net::TcpListener::bind(*a)).map_err(|e| {
+            crate::reactor::with_context_if_exhausted(e, "cannot open a TCP socket")
+        })?;
         super::deepen_backlog(listener.as_raw_fd());
         Ok(TcpListener(IoSource::new(listener)?))
     }

@@ -23,7 +23,9 @@ pub struct UdpSocket(IoSource<std::net::UdpSocket>);
 impl UdpSocket {
     /// Binds a socket to `addr`, trying each resolved address in turn.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
-        let socket = each_addr(&addr, |a| std::net::UdpSocket::bind(*a))?;
+        let socket = each_addr(&addr, |a| std::net::UdpSocket::bind(*a)).map_err(|e| {
+            crate::reactor::with_context_if_exhausted(e, "cannot open a UDP socket")
+        })?;
         Ok(UdpSocket(IoSource::new(socket)?))
     }
 

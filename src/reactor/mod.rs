@@ -305,6 +305,11 @@ fn split(token: Token) -> (u32, u32) {
 
 /// An error with `what` in front of the OS's message, keeping its kind; running out of file
 /// descriptors also names the limit and how to raise it.
+///
+/// An `io::Error` holds either an OS error code or a message of its own, never both, so the
+/// result's `raw_os_error()` is `None`; the OS's error is kept whole as its source
+/// (`err.get_ref()` is a [`Context`], whose `source()` is the original `io::Error`, code
+/// included), where error reporters that walk the chain find it too.
 pub(crate) fn with_context(e: io::Error, what: &str) -> io::Error {
     let hint = match e.raw_os_error() {
         Some(libc::EMFILE) => {
@@ -317,7 +322,28 @@ pub(crate) fn with_context(e: io::Error, what: &str) -> io::Error {
         }
         _ => "",
     };
-    io::Error::new(e.kind(), format!("{what}: {e}{hint}"))
+    let message = format!("{what}: {e}{hint}");
+    io::Error::new(e.kind(), Context { message, os: e })
+}
+
+/// The error inside [`with_context`]'s: the message, and the OS's error as the source. The
+/// message repeats the OS's own, since most callers print only the outer error.
+#[derive(Debug)]
+pub(crate) struct Context {
+    message: String,
+    os: io::Error,
+}
+
+impl std::fmt::Display for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Context {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.os)
+    }
 }
 
 /// `with_context` for fd exhaustion only; every other error is passed on as the OS gave it,
@@ -332,6 +358,27 @@ pub(crate) fn with_context_if_exhausted(e: io::Error, what: &str) -> io::Error {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exhaustion_error_names_the_limit_and_keeps_the_os_error_as_its_source() {
+        let err = with_context_if_exhausted(
+            io::Error::from_raw_os_error(libc::EMFILE),
+            "cannot open a thing",
+        );
+        assert_eq!(
+            err.kind(),
+            io::Error::from_raw_os_error(libc::EMFILE).kind()
+        );
+        let message = err.to_string();
+        assert!(message.starts_with("cannot open a thing: "), "{message}");
+        assert!(message.contains("RLIMIT_NOFILE"), "{message}");
+        let source = std::error::Error::source(err.get_ref().unwrap()).unwrap();
+        let os = source.downcast_ref::<io::Error>().unwrap();
+        assert_eq!(os.raw_os_error(), Some(libc::EMFILE));
+        // Any other error passes through as the OS gave it.
+        let other = with_context_if_exhausted(io::Error::from_raw_os_error(libc::EACCES), "x");
+        assert_eq!(other.raw_os_error(), Some(libc::EACCES));
+    }
 
     #[test]
     fn tokens_carry_index_and_generation() {

@@ -15,6 +15,12 @@ pub use std::os::unix::net::SocketAddr;
 
 use crate::runtime::context::on_green_thread;
 
+/// Names the limit, and how to raise it, in an error that says file descriptors ran out while
+/// making a socket; any other error passes as std gave it.
+fn exhausted(e: io::Error) -> io::Error {
+    crate::reactor::with_context_if_exhausted(e, "cannot open a Unix socket")
+}
+
 /// A Unix stream socket, like `std::os::unix::net::UnixStream`.
 ///
 /// ```
@@ -167,9 +173,8 @@ impl UnixStream {
     /// process accepts; the wait is cancellable. Elsewhere it is std's blocking connect.
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         if !on_green_thread() {
-            return Ok(UnixStream(IoSource::new(std_unix::UnixStream::connect(
-                path,
-            )?)?));
+            let stream = std_unix::UnixStream::connect(path).map_err(exhausted)?;
+            return Ok(UnixStream(IoSource::new(stream)?));
         }
         // std's checks of the path, with std's errors.
         Self::connect_addr(&SocketAddr::from_pathname(path)?)
@@ -198,7 +203,7 @@ impl UnixStream {
             .flatten()
         {
             Some(connected) => connected?,
-            None => std_unix::UnixStream::connect_addr(address)?,
+            None => std_unix::UnixStream::connect_addr(address).map_err(exhausted)?,
         };
         Ok(UnixStream(IoSource::new(stream)?))
     }
@@ -216,7 +221,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
-        let (a, b) = std_unix::UnixStream::pair()?;
+        let (a, b) = std_unix::UnixStream::pair().map_err(exhausted)?;
         Ok((UnixStream(IoSource::new(a)?), UnixStream(IoSource::new(b)?)))
     }
 
@@ -268,9 +273,8 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
-        Ok(UnixListener(IoSource::new(std_unix::UnixListener::bind(
-            path,
-        )?)?))
+        let listener = std_unix::UnixListener::bind(path).map_err(exhausted)?;
+        Ok(UnixListener(IoSource::new(listener)?))
     }
 
     /// Listens on `address`.
@@ -287,9 +291,8 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn bind_addr(address: &SocketAddr) -> io::Result<UnixListener> {
-        Ok(UnixListener(IoSource::new(
-            std_unix::UnixListener::bind_addr(address)?,
-        )?))
+        let listener = std_unix::UnixListener::bind_addr(address).map_err(exhausted)?;
+        Ok(UnixListener(IoSource::new(listener)?))
     }
 
     /// Waits for a connection and returns it with the peer's address.
@@ -395,9 +398,8 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
-        Ok(UnixDatagram(IoSource::new(std_unix::UnixDatagram::bind(
-            path,
-        )?)?))
+        let socket = std_unix::UnixDatagram::bind(path).map_err(exhausted)?;
+        Ok(UnixDatagram(IoSource::new(socket)?))
     }
 
     /// Creates a datagram socket bound to `address`.
@@ -414,9 +416,8 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn bind_addr(address: &SocketAddr) -> io::Result<UnixDatagram> {
-        Ok(UnixDatagram(IoSource::new(
-            std_unix::UnixDatagram::bind_addr(address)?,
-        )?))
+        let socket = std_unix::UnixDatagram::bind_addr(address).map_err(exhausted)?;
+        Ok(UnixDatagram(IoSource::new(socket)?))
     }
 
     /// Creates an unbound datagram socket.
@@ -428,9 +429,8 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn unbound() -> io::Result<UnixDatagram> {
-        Ok(UnixDatagram(IoSource::new(
-            std_unix::UnixDatagram::unbound()?,
-        )?))
+        let socket = std_unix::UnixDatagram::unbound().map_err(exhausted)?;
+        Ok(UnixDatagram(IoSource::new(socket)?))
     }
 
     /// A connected pair of datagram sockets.
@@ -445,7 +445,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
-        let (a, b) = std_unix::UnixDatagram::pair()?;
+        let (a, b) = std_unix::UnixDatagram::pair().map_err(exhausted)?;
         Ok((
             UnixDatagram(IoSource::new(a)?),
             UnixDatagram(IoSource::new(b)?),

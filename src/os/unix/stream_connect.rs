@@ -67,7 +67,11 @@ fn connect_raw(raw: &libc::sockaddr_un, len: libc::socklen_t) -> io::Result<Unix
         )
     };
     if fd < 0 {
-        return Err(io::Error::last_os_error());
+        let e = io::Error::last_os_error();
+        return Err(crate::reactor::with_context_if_exhausted(
+            e,
+            "cannot open a Unix socket",
+        ));
     }
     // SAFETY: the kernel just returned this descriptor; nothing else owns it.
     let socket = unsafe { OwnedFd::from_raw_fd(fd) };
