@@ -654,6 +654,7 @@ fn a_thread_joining_itself_panics_as_std_s_does() {
         );
         drop(rt);
     }
+}
 
 /// A descriptor that refuses non-blocking mode (`FIONBIO` fails with `EBADF` on `O_PATH`),
 /// which safe code can open.
