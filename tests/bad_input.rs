@@ -765,6 +765,14 @@ fn each_fd_maker_names_the_limit(unix_listener: &std::path::Path) {
     let dir = std::env::temp_dir();
     let spare = dir.join(format!("zsync-emfile-{}", std::process::id()));
     let _ = std::fs::remove_file(&spare);
+    // What the duplicating calls and the whole-file calls work on, made while there is room.
+    let readable = dir.join(format!("zsync-emfile-src-{}", std::process::id()));
+    std::fs::write(&readable, "data").unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (pipe_reader, pipe_writer) = zsync::io::pipe().unwrap();
+    let file = zsync::fs::File::open(&readable).unwrap();
+    let (unix, _unix_peer) = UnixStream::pair().unwrap();
     // Take every descriptor left (std's calls: they are not under test).
     let mut held = Vec::new();
     let full = loop {
@@ -797,7 +805,22 @@ fn each_fd_maker_names_the_limit(unix_listener: &std::path::Path) {
         UnixDatagram::unbound().unwrap_err(),
     );
     assert_names_the_fd_limit("UnixDatagram::pair", UnixDatagram::pair().unwrap_err());
+    assert_names_the_fd_limit("UdpSocket::try_clone", udp.try_clone().unwrap_err());
+    assert_names_the_fd_limit("TcpListener::try_clone", tcp.try_clone().unwrap_err());
+    assert_names_the_fd_limit("UnixStream::try_clone", unix.try_clone().unwrap_err());
+    assert_names_the_fd_limit("PipeReader::try_clone", pipe_reader.try_clone().unwrap_err());
+    assert_names_the_fd_limit("PipeWriter::try_clone", pipe_writer.try_clone().unwrap_err());
+    assert_names_the_fd_limit("File::try_clone", file.try_clone().unwrap_err());
+    assert_names_the_fd_limit("fs::read", zsync::fs::read(&readable).unwrap_err());
+    let text = zsync::fs::read_to_string(&readable);
+    assert_names_the_fd_limit("fs::read_to_string", text.unwrap_err());
+    assert_names_the_fd_limit("fs::write", zsync::fs::write(&spare, "x").unwrap_err());
+    let copied = zsync::fs::copy(&readable, &spare);
+    assert_names_the_fd_limit("fs::copy", copied.unwrap_err());
+    let listing = zsync::fs::read_dir(&dir).map(drop);
+    assert_names_the_fd_limit("fs::read_dir", listing.unwrap_err());
     drop(held);
+    std::fs::remove_file(&readable).unwrap();
     // With descriptors free again, the same calls work.
     let _ = UdpSocket::bind("127.0.0.1:0").unwrap();
     let _ = zsync::io::pipe().unwrap();

@@ -352,7 +352,11 @@ impl File {
     /// ```
     pub fn try_clone(&self) -> io::Result<File> {
         // dup(2) never waits.
-        Ok(File::from_std(self.inner.try_clone()?))
+        let file = self
+            .inner
+            .try_clone()
+            .map_err(exhausted("cannot duplicate a file"))?;
+        Ok(File::from_std(file))
     }
 
     /// Changes the permissions of the file (`fchmod`).
@@ -666,6 +670,12 @@ impl fmt::Debug for File {
     }
 }
 
+/// Names the limit and how to raise it when a call that opens (or duplicates) a descriptor ran
+/// out of them; every other error passes unchanged.
+fn exhausted(what: &'static str) -> impl FnOnce(io::Error) -> io::Error {
+    move |e| crate::reactor::with_context_if_exhausted(e, what)
+}
+
 impl From<std::fs::File> for File {
     fn from(file: std::fs::File) -> File {
         File::from_std(file)
@@ -929,7 +939,7 @@ impl OpenOptions {
         );
         op::open(path.as_ref(), &self.0, in_place)
             .map(File::from_std)
-            .map_err(|e| crate::reactor::with_context_if_exhausted(e, "cannot open a file"))
+            .map_err(exhausted("cannot open a file"))
     }
 }
 
@@ -982,7 +992,7 @@ pub fn soft_link<P: AsRef<Path>, Q: AsRef<Path>>(original: P, link: Q) -> io::Re
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn read<P: AsRef<Path>>(path: P) -> io::Result<Vec<u8>> {
-    op::read_whole(path.as_ref())
+    op::read_whole(path.as_ref()).map_err(exhausted("cannot read a file"))
 }
 
 /// Reads a whole file into a `String`, like `std::fs::read_to_string` (`InvalidData` if it is
@@ -999,7 +1009,7 @@ pub fn read<P: AsRef<Path>>(path: P) -> io::Result<Vec<u8>> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn read_to_string<P: AsRef<Path>>(path: P) -> io::Result<String> {
-    op::read_whole_string(path.as_ref())
+    op::read_whole_string(path.as_ref()).map_err(exhausted("cannot read a file"))
 }
 
 /// Writes `contents` as the whole file, creating or truncating it, like `std::fs::write`.
@@ -1015,7 +1025,7 @@ pub fn read_to_string<P: AsRef<Path>>(path: P) -> io::Result<String> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn write<P: AsRef<Path>, C: AsRef<[u8]>>(path: P, contents: C) -> io::Result<()> {
-    op::write_whole(path.as_ref(), contents.as_ref())
+    op::write_whole(path.as_ref(), contents.as_ref()).map_err(exhausted("cannot write a file"))
 }
 
 /// Copies a file's contents and permission bits, like `std::fs::copy`; returns the bytes copied.
@@ -1034,7 +1044,7 @@ pub fn write<P: AsRef<Path>, C: AsRef<[u8]>>(path: P, contents: C) -> io::Result
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn copy<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<u64> {
-    op::copy(from.as_ref(), to.as_ref())
+    op::copy(from.as_ref(), to.as_ref()).map_err(exhausted("cannot copy a file"))
 }
 
 /// Renames a file or directory, replacing `to` if it exists (and may be replaced), like
@@ -1268,7 +1278,7 @@ pub fn set_permissions<P: AsRef<Path>>(path: P, perm: Permissions) -> io::Result
 /// ```
 pub fn read_dir<P: AsRef<Path>>(path: P) -> io::Result<ReadDir> {
     Ok(ReadDir {
-        listing: op::read_dir(path.as_ref())?,
+        listing: op::read_dir(path.as_ref()).map_err(exhausted("cannot read a directory"))?,
         ready: Default::default(),
     })
 }

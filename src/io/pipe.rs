@@ -208,7 +208,11 @@ fn duplicate(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: F_DUPFD_CLOEXEC only reads `fd`, which the caller keeps open for the call.
     let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
     if new < 0 {
-        return Err(io::Error::last_os_error());
+        let err = io::Error::last_os_error();
+        return Err(crate::reactor::with_context_if_exhausted(
+            err,
+            "cannot duplicate a pipe end",
+        ));
     }
     // SAFETY: a fresh descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(new) })

@@ -96,10 +96,13 @@ impl<S: AsRawFd> IoSource<S> {
         }
     }
 
-    /// A second handle on a duplicate of the fd that shares this one's options, as std's
-    /// `try_clone` shares the socket's.
-    pub(crate) fn clone_with(&self, inner: S) -> Self {
-        Self::with_options(inner, self.options.clone())
+    /// A second handle on a duplicate of the fd (made by `dup`, std's `try_clone`) that shares
+    /// this one's options, as std's `try_clone` shares the socket's. Out of file descriptors,
+    /// the error names the limit and how to raise it.
+    pub(crate) fn try_clone(&self, dup: impl FnOnce(&S) -> io::Result<S>) -> io::Result<Self> {
+        let inner = dup(&self.inner)
+            .map_err(|e| reactor::with_context_if_exhausted(e, "cannot duplicate a socket"))?;
+        Ok(Self::with_options(inner, self.options.clone()))
     }
 
     pub(crate) fn get_ref(&self) -> &S {

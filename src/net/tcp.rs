@@ -121,7 +121,7 @@ impl TcpStream {
     /// A new handle to the same socket; it shares this one's timeouts and non-blocking mode,
     /// as std's clones share the socket's.
     pub fn try_clone(&self) -> io::Result<TcpStream> {
-        Ok(TcpStream(self.0.clone_with(self.0.get_ref().try_clone()?)))
+        Ok(TcpStream(self.0.try_clone(std::net::TcpStream::try_clone)?))
     }
 
     super::macros::timeouts!();
@@ -184,7 +184,7 @@ impl TcpListener {
     /// A new handle to the same socket.
     pub fn try_clone(&self) -> io::Result<TcpListener> {
         Ok(TcpListener(
-            self.0.clone_with(self.0.get_ref().try_clone()?),
+            self.0.try_clone(std::net::TcpListener::try_clone)?,
         ))
     }
 

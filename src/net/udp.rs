@@ -63,7 +63,7 @@ impl UdpSocket {
 
     /// A new handle to the same socket, sharing its timeouts and non-blocking mode.
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        Ok(UdpSocket(self.0.clone_with(self.0.get_ref().try_clone()?)))
+        Ok(UdpSocket(self.0.try_clone(std::net::UdpSocket::try_clone)?))
     }
 
     super::macros::timeouts!();

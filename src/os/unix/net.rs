@@ -120,7 +120,7 @@ macro_rules! common {
         /// # Ok::<(), std::io::Error>(())
         /// ```
         pub fn try_clone(&self) -> io::Result<Self> {
-            Ok(Self(self.0.clone_with(self.0.get_ref().try_clone()?)))
+            Ok(Self(self.0.try_clone(|s| s.try_clone())?))
         }
 
         /// Takes the pending socket error (SO_ERROR).
