@@ -808,8 +808,14 @@ fn each_fd_maker_names_the_limit(unix_listener: &std::path::Path) {
     assert_names_the_fd_limit("UdpSocket::try_clone", udp.try_clone().unwrap_err());
     assert_names_the_fd_limit("TcpListener::try_clone", tcp.try_clone().unwrap_err());
     assert_names_the_fd_limit("UnixStream::try_clone", unix.try_clone().unwrap_err());
-    assert_names_the_fd_limit("PipeReader::try_clone", pipe_reader.try_clone().unwrap_err());
-    assert_names_the_fd_limit("PipeWriter::try_clone", pipe_writer.try_clone().unwrap_err());
+    assert_names_the_fd_limit(
+        "PipeReader::try_clone",
+        pipe_reader.try_clone().unwrap_err(),
+    );
+    assert_names_the_fd_limit(
+        "PipeWriter::try_clone",
+        pipe_writer.try_clone().unwrap_err(),
+    );
     assert_names_the_fd_limit("File::try_clone", file.try_clone().unwrap_err());
     assert_names_the_fd_limit("fs::read", zsync::fs::read(&readable).unwrap_err());
     let text = zsync::fs::read_to_string(&readable);
@@ -819,6 +825,10 @@ fn each_fd_maker_names_the_limit(unix_listener: &std::path::Path) {
     assert_names_the_fd_limit("fs::copy", copied.unwrap_err());
     let listing = zsync::fs::read_dir(&dir).map(drop);
     assert_names_the_fd_limit("fs::read_dir", listing.unwrap_err());
+    let child = zsync::process::Command::new("true")
+        .stdout(zsync::process::Stdio::piped())
+        .spawn();
+    assert_names_the_fd_limit("Command::spawn", child.map(drop).unwrap_err());
     drop(held);
     std::fs::remove_file(&readable).unwrap();
     // With descriptors free again, the same calls work.

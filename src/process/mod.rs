@@ -354,11 +354,14 @@ impl Command {
             context::Current::Green { worker, .. } => !worker.runs_nothing_else(),
             _ => false,
         };
-        if self.spawn_here || !shares_its_worker {
-            return self.inner.spawn();
-        }
-        let inner = &mut self.inner;
-        crate::blocking::unblock_scoped(|| inner.spawn())
+        let spawned = if self.spawn_here || !shares_its_worker {
+            self.inner.spawn()
+        } else {
+            let inner = &mut self.inner;
+            crate::blocking::unblock_scoped(|| inner.spawn())
+        };
+        // Out of descriptors (for the pipes): name the limit and how to raise it.
+        spawned.map_err(|e| crate::reactor::with_context_if_exhausted(e, "cannot start a process"))
     }
 
     /// Runs the child to its end and collects its output, like
