@@ -418,3 +418,32 @@ fn a_send_cancelled_as_its_message_is_taken_is_either_sent_or_not() {
         outcomes[0], outcomes[1]
     );
 }
+
+/// A `timeout()` whose deadline passes between the park point's look at the clock and the
+/// park's own (tens of nanoseconds) still ends the park. It did not: the park left the passed
+/// deadline out, armed no timer and slept until something else woke the thread, forever here.
+#[test]
+fn a_timeout_that_expires_as_its_park_begins_still_ends_it() {
+    fn rounds() {
+        let (_tx, rx) = mpsc::channel::<()>();
+        for round in 0..2000u64 {
+            let limit = Duration::from_nanos(round % 400);
+            let parked: Result<(), _> = timeout(limit, || loop {
+                thread::park();
+            });
+            assert!(parked.is_err(), "round {round}");
+            let received = timeout(limit, || rx.recv());
+            assert!(received.is_err(), "round {round}");
+        }
+    }
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        rounds(); // on a plain OS thread
+        let rt = Builder::new().worker_threads(1).build().unwrap();
+        rt.block_on(rounds); // on a green thread
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a park outlived its expired timeout()");
+}

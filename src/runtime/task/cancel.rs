@@ -209,9 +209,13 @@ impl ParkPoint {
         self.raised = false;
     }
 
-    /// The earliest time a park must wake up at for a `timeout()`, unless shielded. Deadlines
-    /// already passed are left out: their timeout was raised, or it is deferred and the worker
-    /// wakes the thread when it can be raised (waking for them now would spin).
+    /// The earliest time a park must wake up at for a `timeout()`, unless shielded. A deadline
+    /// that has passed counts (the park returns at once, and the park point after it raises):
+    /// it passed after the park point before this park read the clock, and leaving it out
+    /// would lose the timeout until something else woke the thread, forever on a quiet one.
+    /// Except while this OS thread unwinds: then the timeout was raised already, or it is
+    /// deferred and the worker wakes the thread when it can be raised (waking for it now would
+    /// spin).
     #[inline]
     pub(crate) fn wake_deadline(&self) -> Option<Instant> {
         if self.shield > 0 || self.timeouts.is_empty() {
@@ -223,12 +227,12 @@ impl ParkPoint {
     /// [`wake_deadline`](Self::wake_deadline) with `timeout()`s in force.
     #[inline(never)]
     fn earliest_timeout(&self) -> Option<Instant> {
+        let deadlines = self.timeouts.iter().map(|f| f.deadline);
+        if !std::thread::panicking() {
+            return deadlines.min();
+        }
         let now = Instant::now();
-        self.timeouts
-            .iter()
-            .map(|f| f.deadline)
-            .filter(|&d| d > now)
-            .min()
+        deadlines.filter(|&d| d > now).min()
     }
 
     /// Whether `check` would raise now (a cancellation or an expired `timeout()`, not shielded,
