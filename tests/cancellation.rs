@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use zsync::runtime::{Builder, Flavor};
 use zsync::sync::{mpsc, Mutex, RwLock};
 use zsync::thread;
@@ -107,13 +107,19 @@ impl Drop for ParksInDrop {
 
 /// On one worker, green thread A unwinds (from a cancellation, or from a panic) and parks in a
 /// destructor for 300 ms. Meanwhile B, on the same worker, is cancelled (or its `timeout()`
-/// expires). B's request cannot be raised while A is mid-unwind, but must land right after.
-fn other_thread_parked_mid_unwind(a_panics: bool, b_uses_timeout: bool) {
+/// expires). B is not unwinding itself, so its request lands at once, while A is still parked
+/// mid-unwind (std's panic count, per OS thread, is A's). With `hook_replaced` (the program set
+/// a panic hook of its own after the runtime started, so zsync cannot tell whose unwind it is)
+/// B's request waits for A's unwind to end instead, and lands right after it.
+fn other_thread_parked_mid_unwind(a_panics: bool, b_uses_timeout: bool, hook_replaced: bool) {
     within(
         Duration::from_secs(20),
-        "a request that waited for another unwind",
+        "a request that met another unwind",
         move || {
             runtime(1, Flavor::GreenThreads).block_on(move || {
+                if hook_replaced {
+                    std::panic::set_hook(Box::new(|_| {}));
+                }
                 let a_done = Arc::new(AtomicBool::new(false));
                 let (parked_tx, parked_rx) = mpsc::channel();
                 let guard = ParksInDrop {
@@ -130,10 +136,8 @@ fn other_thread_parked_mid_unwind(a_panics: bool, b_uses_timeout: bool) {
                 });
                 let b = thread::spawn(move || {
                     if b_uses_timeout {
-                        let started = Instant::now();
                         let r = timeout(Duration::from_millis(50), || thread::sleep(HOUR));
                         assert!(r.is_err(), "the timeout expired");
-                        started.elapsed()
                     } else {
                         thread::sleep(HOUR);
                         unreachable!()
@@ -149,15 +153,12 @@ fn other_thread_parked_mid_unwind(a_panics: bool, b_uses_timeout: bool) {
                 };
                 parked_rx.recv().unwrap();
                 let switches = zsync::runtime::Handle::current().metrics().switches;
-                let b_result = if b_uses_timeout {
-                    b.join().map(|_| ())
-                } else {
-                    b.cancel().map(|_| ())
-                };
+                let b_result = if b_uses_timeout { b.join() } else { b.cancel() };
                 assert!(b_result.is_ok() == b_uses_timeout);
-                assert!(
+                assert_eq!(
                     a_done.load(Ordering::SeqCst),
-                    "B's request landed after A's unwind"
+                    hook_replaced,
+                    "B's request landed after A's unwind only if it had to wait for it"
                 );
                 // B waited without spinning through the scheduler meanwhile.
                 let switches = zsync::runtime::Handle::current().metrics().switches - switches;
@@ -171,25 +172,86 @@ fn other_thread_parked_mid_unwind(a_panics: bool, b_uses_timeout: bool) {
                 if let Some(a) = a {
                     assert!(a.join().is_err(), "A panicked");
                 }
+                assert!(a_done.load(Ordering::SeqCst), "A's destructor finished");
             })
         },
     );
 }
 
 #[test]
-fn a_cancel_waits_for_another_green_threads_cancellation_unwind_then_lands() {
-    other_thread_parked_mid_unwind(false, false);
+fn a_cancel_lands_while_another_green_threads_cancellation_unwind_is_parked() {
+    other_thread_parked_mid_unwind(false, false, false);
 }
 
 #[test]
-fn a_cancel_waits_for_another_green_threads_panic_unwind_then_lands() {
-    other_thread_parked_mid_unwind(true, false);
+fn a_cancel_lands_while_another_green_threads_panic_unwind_is_parked() {
+    other_thread_parked_mid_unwind(true, false, false);
 }
 
 #[test]
-fn a_timeout_waits_for_another_green_threads_unwind_then_lands() {
-    other_thread_parked_mid_unwind(false, true);
-    other_thread_parked_mid_unwind(true, true);
+fn a_timeout_lands_while_another_green_threads_unwind_is_parked() {
+    other_thread_parked_mid_unwind(false, true, false);
+    other_thread_parked_mid_unwind(true, true, false);
+}
+
+#[test]
+fn without_zsync_s_panic_hook_a_request_waits_for_another_unwind_then_lands() {
+    // In a child: the hook replaced here would be the whole test binary's.
+    if std::env::var_os(CHILD).is_some() {
+        for (a_panics, b_uses_timeout) in [(false, false), (true, false), (false, true)] {
+            other_thread_parked_mid_unwind(a_panics, b_uses_timeout, true);
+        }
+        println!("all landed");
+        return;
+    }
+    let out = run_child("without_zsync_s_panic_hook_a_request_waits_for_another_unwind_then_lands");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("all landed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A guard that cancels and joins a background green thread in its destructor, the clean-up a
+/// struct owning a green thread does: when the guard's own thread unwinds (a panic here), the
+/// background thread shares its worker and is cancelled during that unwind. It was deferred
+/// until the unwind ended, which waited for it: a deadlock (the runtime's drop hung as well).
+#[test]
+fn a_destructor_cancels_and_joins_a_green_thread_of_its_worker_during_an_unwind() {
+    struct StopsOnDrop(Option<thread::JoinHandle<()>>);
+    impl Drop for StopsOnDrop {
+        fn drop(&mut self) {
+            let background = self.0.take().unwrap();
+            assert!(background.cancel().unwrap_err().is::<Cancelled>());
+        }
+    }
+    for workers in [1, 2] {
+        within(
+            Duration::from_secs(20),
+            "a cancel from a destructor during an unwind",
+            move || {
+                let rt = runtime(workers, Flavor::GreenThreads);
+                rt.block_on(|| {
+                    let owner = thread::spawn(|| {
+                        let background = thread::spawn(|| thread::sleep(HOUR));
+                        let _stops = StopsOnDrop(Some(background));
+                        thread::sleep(Duration::from_millis(5));
+                        panic!("the owner fails");
+                    });
+                    assert!(owner.join().is_err());
+                    // And at shutdown: the owner cancelled, its guard cancelling the other.
+                    thread::spawn(|| {
+                        let background = thread::spawn(|| thread::sleep(HOUR));
+                        let _stops = StopsOnDrop(Some(background));
+                        thread::sleep(HOUR);
+                    });
+                    thread::sleep(Duration::from_millis(5));
+                });
+                drop(rt);
+            },
+        );
+    }
 }
 
 #[test]

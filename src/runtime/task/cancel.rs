@@ -10,16 +10,24 @@
 //! # When a request cannot be raised: the race with another thread's unwinding
 //!
 //! Raising inside a destructor that runs during unwinding would be a panic while panicking: the
-//! process aborts. So a park point never raises while the OS thread is unwinding, and the only
+//! process aborts. So a park point never raises while its thread is unwinding, and the only
 //! exact answer to "is anything on this OS thread unwinding?" is std's panic count
 //! (`std::thread::panicking()`). It counts per OS thread, and a worker runs many green threads:
 //! when green thread A parks in a destructor mid-unwind, the count stays up while B, C, ... run.
-//! B cannot tell whether the count is its own or A's, so its due request is *deferred*, never
-//! dropped: [`Check::Deferred`] tells the caller to register B with its worker, which wakes every
+//! B tells whether the count may be its own from its own evidence: it raised a request that may
+//! still unwind it (`raised`), or the panic hook saw it start a panic (`panic_started`). With
+//! neither, the count is A's, and B's request is raised at once (two unwinds in flight on one
+//! OS thread, on two stacks, are what std allows: a panic in B while A is suspended mid-unwind
+//! is no different). Waiting for A instead would deadlock the clean-up where A's unwind waits
+//! for B, as a guard that cancels and joins a background green thread in its destructor does.
+//!
+//! The hook's evidence is complete only while the hook sees every panic (see
+//! `panic_hook::sees_every_panic`: a program that replaced it loses it). Without it, or with
+//! evidence that B may be unwinding, B's due request is *deferred*, never dropped:
+//! [`Check::Deferred`] tells the caller to register B with its worker, which wakes every
 //! deferred green thread as soon as its OS thread's count is back to zero (it looks after each
 //! green thread it runs: only a running green thread can end an unwind). B then reaches a park
-//! point again and raises. A request therefore waits at most as long as another green thread of
-//! the same worker stays suspended mid-unwind.
+//! point again and raises.
 //!
 //! # Panicking, per green thread
 //!
@@ -183,19 +191,42 @@ impl ParkPoint {
         unwinding
     }
 
+    /// Whether a due request must wait because raising it now might interrupt this thread's
+    /// own unwinding (a panic while panicking: the process aborts). std's count is exact when
+    /// it says nobody on this OS thread unwinds, and on an OS thread of its own when it says
+    /// somebody does. On a green thread, that somebody may be another green thread of the
+    /// worker, suspended mid-unwind (in a destructor that parked): this thread's own evidence
+    /// then decides, when it is complete (`raised` is ours; `panic_started` is the panic
+    /// hook's, exact while the hook sees every panic). Waiting for the other thread's unwind
+    /// to end would deadlock the common clean-up where that unwind waits for this thread: a
+    /// guard whose destructor cancels and joins a background green thread of the same worker.
+    fn must_wait_for_unwinding(&mut self) -> bool {
+        if !self.os_thread_unwinding() {
+            return false;
+        }
+        if self.raised || self.panic_started {
+            return true;
+        }
+        !(super::panic_hook::sees_every_panic()
+            && crate::runtime::context::current().task().is_some())
+    }
+
     /// Whether this thread is unwinding (from a panic, a cancellation or a timeout), as far as
-    /// `zsync::thread::panicking()` is concerned.
+    /// `zsync::thread::panicking()` is concerned. Without the panic hook's word (replaced by
+    /// the program), std's per-OS-thread answer, as `std::thread::panicking()` gives it.
     pub(crate) fn unwinding(&mut self) -> bool {
-        self.os_thread_unwinding() && (self.raised || self.panic_started)
+        self.os_thread_unwinding()
+            && (self.raised || self.panic_started || !super::panic_hook::sees_every_panic())
     }
 
     /// Whether this thread is unwinding from a panic: what poisons a lock. `own_os_thread`:
     /// the caller is an OS thread, for which std's count is exact, so any unwind that is not a
     /// raise of ours is a panic (even one the panic hook did not see: it is installed only once
-    /// a runtime starts or a request is first raised). A green thread needs the hook's word.
+    /// a runtime starts or a request is first raised). A green thread needs the hook's word,
+    /// and without it (replaced by the program) takes std's count as an OS thread does.
     pub(crate) fn unwinding_from_panic(&mut self, own_os_thread: bool) -> bool {
         self.os_thread_unwinding()
-            && if own_os_thread {
+            && if own_os_thread || !super::panic_hook::sees_every_panic() {
                 !self.raised
             } else {
                 self.panic_started
@@ -249,7 +280,7 @@ impl ParkPoint {
                 let now = Instant::now();
                 self.timeouts.iter().any(|f| f.deadline <= now)
             });
-        due && !self.os_thread_unwinding()
+        due && !self.must_wait_for_unwinding()
     }
 
     /// Raises `Cancelled` or a `TimedOut` if one is due and may be raised. `withdraw` is called
@@ -293,7 +324,7 @@ impl ParkPoint {
         };
         // Never interrupt an unwinding stack; see the module docs for whose unwinding this may
         // be and why the request then waits instead of being dropped.
-        if self.os_thread_unwinding() {
+        if self.must_wait_for_unwinding() {
             return Ok(Check::Deferred);
         }
         if !withdraw() {

@@ -26,10 +26,35 @@ pub(crate) fn install() {
         let default = std::panic::take_hook();
         let previous_is_default = std::ptr::eq(&*previous, &*default);
         drop(default);
+        let watch = Watch;
         std::panic::set_hook(Box::new(move |info| {
+            let _ = &watch;
             hook(&previous, previous_is_default, info)
         }));
+        INSTALLED.store(true, Ordering::Release);
     });
+}
+
+/// True once the hook is installed, until std drops it.
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the hook sees every panic that starts, so that a green thread's `panic_started`
+/// (see `cancel`) is exact: it is installed, and std has not dropped it (a program that sets a
+/// hook of its own replaces ours, and std drops the old one, unless the program took it with
+/// `take_hook` to call it from its own, as the usual wrapping does). A program that takes ours
+/// and keeps it without calling it is not seen: its green threads' panics then go unrecorded
+/// while it keeps ours aside.
+pub(crate) fn sees_every_panic() -> bool {
+    INSTALLED.load(Ordering::Acquire)
+}
+
+/// Owned by the installed hook: its drop says that std (or the program) dropped the hook.
+struct Watch;
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        INSTALLED.store(false, Ordering::Release);
+    }
 }
 
 fn hook(previous: &Hook, previous_is_default: bool, info: &PanicHookInfo<'_>) {
