@@ -820,3 +820,31 @@ fn std_reexports_are_std_types() {
     let err: std::sync::PoisonError<u8> = zsync::sync::PoisonError::new(1);
     assert_eq!(err.to_string(), "poisoned lock: another task failed inside");
 }
+
+/// A waiter whose `timeout()` expires (or that is cancelled) before its round is released takes
+/// its arrival back: a retry counts once, and the round waits for the thread that is missing.
+/// It counted twice: the retry alone released a barrier for two.
+#[test]
+fn a_barrier_waiter_that_gives_up_no_longer_counts() {
+    on_each_model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let gave_up = timeout(Duration::from_millis(10), || barrier.wait());
+        assert!(gave_up.is_err());
+        let retried = timeout(Duration::from_millis(10), || barrier.wait());
+        assert!(retried.is_err(), "a retry alone released the round");
+        // Two real arrivals release it, with one leader.
+        let b = barrier.clone();
+        let other = thread::spawn(move || b.wait().is_leader());
+        let me = barrier.wait().is_leader();
+        assert!(me ^ other.join().unwrap());
+        // A cancelled waiter too.
+        let b = barrier.clone();
+        let waiting = thread::spawn(move || {
+            b.wait();
+        });
+        thread::sleep(Duration::from_millis(5));
+        assert!(waiting.cancel().unwrap_err().is::<Cancelled>());
+        let retried = timeout(Duration::from_millis(10), || barrier.wait());
+        assert!(retried.is_err(), "the cancelled waiter still counted");
+    });
+}

@@ -81,6 +81,10 @@ impl Barrier {
         let local_gen = lock.generation_id;
         lock.count += 1;
         if lock.count < self.num_threads {
+            let withdraw = Withdraw {
+                barrier: self,
+                generation: local_gen,
+            };
             let _guard = self
                 .cvar
                 .wait_while_for(
@@ -89,12 +93,35 @@ impl Barrier {
                     crate::runtime::WaitReason::Barrier,
                 )
                 .unwrap_or_else(PoisonError::into_inner);
+            std::mem::forget(withdraw);
             BarrierWaitResult(false)
         } else {
             lock.count = 0;
             lock.generation_id = lock.generation_id.wrapping_add(1);
             self.cvar.notify_all();
             BarrierWaitResult(true)
+        }
+    }
+}
+
+/// Takes a waiter's arrival back when its wait unwinds (it was cancelled, or its `timeout()`
+/// expired) before its round was released: otherwise a thread that retries after a timeout
+/// would count twice, and a round could be released with a thread missing.
+struct Withdraw<'a> {
+    barrier: &'a Barrier,
+    generation: usize,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        // A park point during the unwind: it never raises there, so this lock is taken.
+        let mut state = self
+            .barrier
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if state.generation_id == self.generation {
+            state.count -= 1;
         }
     }
 }
