@@ -509,3 +509,45 @@ fn a_timeout_that_expires_as_its_park_begins_still_ends_it() {
         .recv_timeout(Duration::from_secs(60))
         .expect("a park outlived its expired timeout()");
 }
+
+/// A `timeout()` entered inside a shield bounds the shielded code's own waits (it never fired:
+/// the shield held every timeout back), while the shield still holds back a cancellation and
+/// the `timeout()`s entered before it.
+#[test]
+fn a_timeout_inside_a_shield_fires_and_the_shield_still_holds_the_rest_back() {
+    within(Duration::from_secs(20), "a timeout inside a shield", || {
+        let inner = |label: &str| {
+            let started = std::time::Instant::now();
+            let r = thread::shield(|| timeout(Duration::from_millis(10), || thread::sleep(HOUR)));
+            assert!(r.is_err(), "{label}: the inner timeout fired");
+            assert!(started.elapsed() < Duration::from_secs(5), "{label}");
+        };
+        inner("OS thread");
+        runtime(1, Flavor::GreenThreads).block_on(move || {
+            inner("green thread");
+            // An outer timeout is held back by the shield, even while an inner one fires.
+            let outer = timeout(Duration::from_millis(5), || {
+                let held = thread::shield(|| {
+                    let r = timeout(Duration::from_millis(30), || thread::sleep(HOUR));
+                    assert!(r.is_err(), "the inner timeout fired, not the outer");
+                    7
+                });
+                assert_eq!(held, 7, "the shielded code ran to its end");
+                thread::sleep(HOUR); // the outer timeout lands here
+            });
+            assert!(outer.is_err());
+            // A cancellation is held back too, and lands after the shield.
+            let (entered_tx, entered_rx) = mpsc::channel();
+            let h = thread::spawn(move || {
+                let r = thread::shield(|| {
+                    entered_tx.send(()).unwrap();
+                    timeout(Duration::from_millis(30), || thread::sleep(HOUR))
+                });
+                assert!(r.is_err());
+                thread::sleep(HOUR);
+            });
+            entered_rx.recv().unwrap();
+            assert!(h.cancel().unwrap_err().is::<Cancelled>());
+        });
+    });
+}

@@ -171,15 +171,24 @@ pub fn panicking() -> bool {
     park::panicking()
 }
 
-/// Runs `f` with cancellation and `timeout()` held back: they are delivered at the first park
-/// point after `f` returns.
+/// Runs `f` with cancellation and the `timeout()`s entered before it held back: they are
+/// delivered at the first park point after `f` returns. A `timeout()` entered inside `f` works
+/// there as anywhere (a clean-up can bound its own waits).
 ///
 /// ```
+/// use std::time::Duration;
 /// let value = zsync::thread::shield(|| {
 ///     zsync::thread::yield_now(); // not a cancellation point in here
 ///     5
 /// });
 /// assert_eq!(value, 5);
+/// // A bounded clean-up: the shield holds a cancellation back, not this timeout.
+/// let flushed = zsync::thread::shield(|| {
+///     zsync::time::timeout(Duration::from_millis(10), || {
+///         zsync::thread::sleep(Duration::from_secs(3600)) // a flush that never ends
+///     })
+/// });
+/// assert!(flushed.is_err());
 /// ```
 pub fn shield<T>(f: impl FnOnce() -> T) -> T {
     struct Leave;

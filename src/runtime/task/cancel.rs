@@ -86,6 +86,9 @@ pub(crate) struct TimedOut {
 struct Frame {
     id: u64,
     deadline: Instant,
+    /// The `shield` depth it was entered at: only a shield entered after it (deeper) holds it
+    /// back; the code inside a shield may bound its own waits.
+    shield: u32,
     /// Its expiry was reported to foreign code without raising (a `hook` call failed with
     /// `ETIMEDOUT`): a panic that code raises in answer is this timeout's unwind.
     reported: bool,
@@ -137,12 +140,13 @@ impl Timeouts {
         self.0.iter_mut().flat_map(|t| t.frames.iter_mut())
     }
 
-    fn push(&mut self, deadline: Instant) -> u64 {
+    fn push(&mut self, deadline: Instant, shield: u32) -> u64 {
         let t = self.0.get_or_insert_with(Box::default);
         t.last_id += 1;
         t.frames.push(Frame {
             id: t.last_id,
             deadline,
+            shield,
             reported: false,
         });
         t.last_id
@@ -249,7 +253,7 @@ impl ParkPoint {
     /// spin).
     #[inline]
     pub(crate) fn wake_deadline(&self) -> Option<Instant> {
-        if self.shield > 0 || self.timeouts.is_empty() {
+        if self.timeouts.is_empty() {
             return None;
         }
         self.earliest_timeout()
@@ -258,7 +262,7 @@ impl ParkPoint {
     /// [`wake_deadline`](Self::wake_deadline) with `timeout()`s in force.
     #[inline(never)]
     fn earliest_timeout(&self) -> Option<Instant> {
-        let deadlines = self.timeouts.iter().map(|f| f.deadline);
+        let deadlines = self.live_timeouts().map(|f| f.deadline);
         if !std::thread::panicking() {
             return deadlines.min();
         }
@@ -270,15 +274,12 @@ impl ParkPoint {
     /// and the OS thread not unwinding), without raising.
     #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn due(&mut self, cancel: &AtomicBool) -> bool {
-        if self.shield > 0 {
-            return false;
-        }
         // The clock only when there is a `timeout()` to hold it against: this runs before every
         // park of an io_uring wait.
-        let due = cancel.load(Ordering::Acquire)
+        let due = (self.shield == 0 && cancel.load(Ordering::Acquire))
             || (!self.timeouts.is_empty() && {
                 let now = Instant::now();
-                self.timeouts.iter().any(|f| f.deadline <= now)
+                self.live_timeouts().any(|f| f.deadline <= now)
             });
         due && !self.must_wait_for_unwinding()
     }
@@ -290,8 +291,9 @@ impl ParkPoint {
     /// park point. Other park points pass `&|| true`.
     #[inline]
     pub(crate) fn check_or(&mut self, cancel: &AtomicBool, withdraw: &dyn Fn() -> bool) -> Check {
-        // The common case, inline at every park point: nothing requested, no `timeout()`.
-        if self.shield > 0 || (!cancel.load(Ordering::Acquire) && self.timeouts.is_empty()) {
+        // The common case, inline at every park point: no `timeout()`, and no cancellation
+        // requested (or one held back by a shield).
+        if self.timeouts.is_empty() && (self.shield > 0 || !cancel.load(Ordering::Acquire)) {
             return Check::Clear;
         }
         match self.check_slow(cancel, withdraw) {
@@ -311,13 +313,13 @@ impl ParkPoint {
         cancel: &AtomicBool,
         withdraw: &dyn Fn() -> bool,
     ) -> Result<Check, Box<dyn std::any::Any + Send>> {
-        let cancelled = cancel.load(Ordering::Acquire);
+        let cancelled = self.shield == 0 && cancel.load(Ordering::Acquire);
         // The outermost expired timeout wins: everything inside it is unwound anyway.
         let expired = if cancelled {
             None
         } else {
             let now = Instant::now();
-            match self.timeouts.iter().find(|f| f.deadline <= now) {
+            match self.live_timeouts().find(|f| f.deadline <= now) {
                 Some(frame) => Some(frame.id),
                 None => return Ok(Check::Clear),
             }
@@ -342,10 +344,7 @@ impl ParkPoint {
     /// What [`Self::check_or`] would raise now (ignoring whether the OS thread is unwinding),
     /// without raising it: for waits that must not unwind (the `hook` feature's libc calls).
     pub(crate) fn pending(&self, cancel: &AtomicBool) -> Option<Pending> {
-        if self.shield > 0 {
-            return None;
-        }
-        if cancel.load(Ordering::Acquire) {
+        if self.shield == 0 && cancel.load(Ordering::Acquire) {
             return Some(Pending::Cancelled);
         }
         // The clock only when there is a `timeout()` to hold it against: this runs before and
@@ -354,8 +353,7 @@ impl ParkPoint {
             return None;
         }
         let now = Instant::now();
-        self.timeouts
-            .iter()
+        self.live_timeouts()
             .any(|f| f.deadline <= now)
             .then_some(Pending::TimedOut)
     }
@@ -365,7 +363,12 @@ impl ParkPoint {
     #[cfg_attr(not(feature = "hook"), allow(dead_code))]
     pub(crate) fn report_expired(&mut self) {
         let now = Instant::now();
-        for frame in self.timeouts.iter_mut().filter(|f| f.deadline <= now) {
+        let depth = self.shield;
+        for frame in self
+            .timeouts
+            .iter_mut()
+            .filter(|f| f.shield >= depth && f.deadline <= now)
+        {
             frame.reported = true;
         }
     }
@@ -382,7 +385,14 @@ impl ParkPoint {
     }
 
     pub(crate) fn push_timeout(&mut self, deadline: Instant) -> u64 {
-        self.timeouts.push(deadline)
+        self.timeouts.push(deadline, self.shield)
+    }
+
+    /// The `timeout()`s no shield holds back: those entered inside the innermost shield (or
+    /// with none), outermost first.
+    fn live_timeouts(&self) -> impl Iterator<Item = &Frame> {
+        let depth = self.shield;
+        self.timeouts.iter().filter(move |f| f.shield >= depth)
     }
 
     pub(crate) fn pop_timeout(&mut self, id: u64) {
