@@ -1076,3 +1076,90 @@ fn a_green_thread_parked_in_a_hooked_read_is_no_deadlock() {
     });
     peer.join().unwrap();
 }
+
+// What a hooked call answers, compared with libc's: the count, errno, and how long it takes.
+
+/// An `AF_UNIX` socket pair of `ty` as raw fds (the tests close them with the process).
+fn raw_pair(ty: libc::c_int) -> (libc::c_int, libc::c_int) {
+    let mut fds = [0; 2];
+    // SAFETY: a writable array of two fds.
+    assert_eq!(
+        unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) },
+        0
+    );
+    (fds[0], fds[1])
+}
+
+fn errno() -> libc::c_int {
+    std::io::Error::last_os_error().raw_os_error().unwrap()
+}
+
+fn set_errno(value: libc::c_int) {
+    // SAFETY: this thread's errno.
+    unsafe { *libc::__errno_location() = value };
+}
+
+/// `write(2)` of `data` on `fd`, from an OS thread after `ms` milliseconds.
+fn write_later(fd: libc::c_int, ms: u64, data: &'static [u8]) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(ms));
+        // SAFETY: a valid buffer.
+        unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+    })
+}
+
+#[test]
+fn a_read_of_nothing_returns_at_once_and_takes_no_datagram() {
+    one_worker().block_on(|| {
+        // SAFETY (the block): raw calls on our own fds and buffers.
+        unsafe {
+            // An empty stream socket: 0 at once (a recv of nothing would wait for data).
+            let (a, b) = raw_pair(libc::SOCK_STREAM);
+            let peer = write_later(b, 2000, b"x");
+            let start = Instant::now();
+            assert_eq!(libc::read(a, std::ptr::null_mut(), 0), 0);
+            let iov = libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            };
+            assert_eq!(libc::readv(a, &iov, 1), 0);
+            assert_eq!(libc::readv(a, &iov, 0), 0);
+            assert!(
+                start.elapsed() < Duration::from_secs(1),
+                "{:?}",
+                start.elapsed()
+            );
+            peer.join().unwrap();
+            // A datagram socket: the datagram stays queued.
+            let (a, b) = raw_pair(libc::SOCK_DGRAM);
+            assert_eq!(libc::write(b, b"abc".as_ptr().cast(), 3), 3);
+            assert_eq!(libc::read(a, std::ptr::null_mut(), 0), 0);
+            assert_eq!(libc::readv(a, &iov, 1), 0);
+            let mut buf = [0u8; 8];
+            let n = libc::recv(a, buf.as_mut_ptr().cast(), 8, libc::MSG_DONTWAIT);
+            assert_eq!(n, 3);
+        }
+    });
+}
+
+#[test]
+fn readv_and_writev_beyond_iov_max_fail_with_einval() {
+    one_worker().block_on(|| {
+        let (a, b) = raw_pair(libc::SOCK_STREAM);
+        let mut byte = [0u8; 1];
+        let iov: Vec<libc::iovec> = (0..1025)
+            .map(|_| libc::iovec {
+                iov_base: byte.as_mut_ptr().cast(),
+                iov_len: 1,
+            })
+            .collect();
+        // SAFETY: 1025 valid iovecs (which the kernel refuses to read).
+        unsafe {
+            assert_eq!(libc::write(b, b"x".as_ptr().cast(), 1), 1);
+            assert_eq!(libc::readv(a, iov.as_ptr(), 1025), -1);
+            assert_eq!(errno(), libc::EINVAL);
+            assert_eq!(libc::writev(a, iov.as_ptr(), 1025), -1);
+            assert_eq!(errno(), libc::EINVAL);
+        }
+    });
+}

@@ -392,6 +392,12 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
         fd,
         Direction::Read,
         || {
+            if count == 0 {
+                // A read of nothing returns 0 at once, whatever is queued (the kernel's
+                // socket read checks the length first); a recv of nothing would wait for
+                // data, and on a datagram socket take a datagram and drop it.
+                return sys_read(fd, buf, 0);
+            }
             sys_recvfrom(
                 fd,
                 buf,
@@ -428,11 +434,13 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
     )
 }
 
+/// `IOV_MAX` on Linux: `readv`/`writev` fail with `EINVAL` beyond it (`recvmsg`/`sendmsg`,
+/// which the hooks use on a socket, with `EMSGSIZE`).
+const IOV_MAX: c_int = 1024;
+
 /// The total length of an iovec array (0, "unknown", for a null one or a count the kernel
 /// refuses: it is read only where the kernel would read it).
 fn iov_len_sum(iov: *const iovec, iovcnt: c_int) -> usize {
-    /// `IOV_MAX` on Linux: `readv` fails with `EINVAL` beyond it.
-    const IOV_MAX: c_int = 1024;
     if iov.is_null() || iovcnt <= 0 || iovcnt > IOV_MAX {
         return 0;
     }
@@ -457,19 +465,29 @@ fn iov_msg(iov: *const iovec, iovcnt: c_int) -> msghdr {
 /// As [`read`].
 #[no_mangle]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
-    if iovcnt < 0 || !matches!(context::current(), Current::Green { .. }) {
-        // SAFETY: as in `sys_recvfrom`.
-        return unsafe { libc::syscall(libc::SYS_readv, fd, iov, iovcnt) as ssize_t };
+    // SAFETY: as in `sys_recvfrom`.
+    let real = || unsafe { libc::syscall(libc::SYS_readv, fd, iov, iovcnt) as ssize_t };
+    // A count the kernel refuses is its `EINVAL` (not `recvmsg`'s `EMSGSIZE`).
+    if !(0..=IOV_MAX).contains(&iovcnt) || !matches!(context::current(), Current::Green { .. }) {
+        return real();
     }
     let mut msg = iov_msg(iov, iovcnt);
+    let len = iov_len_sum(iov, iovcnt);
     green_io(
         fd,
         Direction::Read,
-        || sys_recvmsg(fd, &mut msg, libc::MSG_DONTWAIT),
+        // Nothing to read (or buffers the kernel will refuse): the real call, which returns at
+        // once without touching the queue (see `read`).
+        || {
+            if len == 0 {
+                real()
+            } else {
+                sys_recvmsg(fd, &mut msg, libc::MSG_DONTWAIT)
+            }
+        },
         Some((iov, iovcnt)),
-        Some(iov_len_sum(iov, iovcnt)),
-        // SAFETY: as in `sys_recvfrom`.
-        || unsafe { libc::syscall(libc::SYS_readv, fd, iov, iovcnt) as ssize_t },
+        Some(len),
+        real,
     )
 }
 
@@ -480,7 +498,8 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> s
 /// As [`read`].
 #[no_mangle]
 pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
-    if iovcnt < 0 || !matches!(context::current(), Current::Green { .. }) {
+    // As in `readv`: the kernel's `EINVAL` for a count it refuses.
+    if !(0..=IOV_MAX).contains(&iovcnt) || !matches!(context::current(), Current::Green { .. }) {
         // SAFETY: as in `sys_recvfrom`.
         return unsafe { libc::syscall(libc::SYS_writev, fd, iov, iovcnt) as ssize_t };
     }
