@@ -33,7 +33,7 @@
 //! Not hooked: regular files (not pollable; use `zsync::fs`).
 
 use super::fd::{self, Slot};
-use super::{errno, set_errno};
+use super::{errno, set_errno, KeepErrno};
 use crate::reactor::scheduled_io::Direction;
 use crate::reactor::ScheduledIo;
 use crate::runtime::context::{self, Current};
@@ -52,7 +52,21 @@ use std::time::{Duration, Instant};
 /// the real call where the green path cannot be taken. `drains` is the buffer size of a read
 /// that, if it returns less on a stream socket, drained it (see `IoSource::read_stream`): the
 /// fd's readability is then cleared, and the next read waits without trying first.
+/// `errno` is the caller's again when it succeeds.
 fn green_io(
+    fd: RawFd,
+    direction: Direction,
+    op: impl FnMut() -> ssize_t,
+    pipe: Option<(*const iovec, c_int)>,
+    drains: Option<usize>,
+    blocking: impl Fn() -> ssize_t,
+) -> ssize_t {
+    let keep = KeepErrno::new();
+    keep.ret(try_until_ready(fd, direction, op, pipe, drains, blocking))
+}
+
+/// [`green_io`], but for `errno`.
+fn try_until_ready(
     fd: RawFd,
     direction: Direction,
     mut op: impl FnMut() -> ssize_t,
@@ -119,7 +133,7 @@ fn green_io(
                     // (The real call would block the worker, and with it whoever was to make
                     // the fd ready.)
                     slot.reset();
-                    return green_io(fd, direction, op, pipe_arg, drains, blocking);
+                    return try_until_ready(fd, direction, op, pipe_arg, drains, blocking);
                 }
                 libc::ENOTSOCK => {
                     // The same, for a socket call (`recv`...), which fails on it anyway.
@@ -238,6 +252,14 @@ fn pipe_try(
         set_errno(libc::EAGAIN);
         -1
     }
+}
+
+/// [`fd::forget`], `errno` preserved: dropping a registration makes a system call, whose
+/// failure must not show through the successful call that forgot the fd.
+fn forget(fd: RawFd) {
+    let saved = errno();
+    fd::forget(fd);
+    set_errno(saved);
 }
 
 /// A cancelled or timed-out hooked call: -1 with `ECANCELED` or `ETIMEDOUT`.
@@ -677,7 +699,7 @@ pub unsafe extern "C" fn accept4(
         accept,
     ) as c_int;
     if r >= 0 {
-        fd::forget(r); // a fresh fd: nothing remembered for its number applies to it
+        forget(r); // a fresh fd: nothing remembered for its number applies to it
     }
     r
 }
@@ -700,6 +722,12 @@ pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut sockle
 /// As [`read`].
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    let keep = KeepErrno::new();
+    keep.ret(green_connect(fd, addr, len))
+}
+
+/// [`connect`], but for `errno`.
+fn green_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     // SAFETY: as in `sys_recvfrom`.
     let real = || unsafe { libc::syscall(libc::SYS_connect, fd, addr, len) as c_int };
     let Current::Green { worker, task } = context::current() else {
@@ -816,6 +844,17 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
 ///
 /// As [`poll`].
 unsafe fn poll_for(fds: *mut pollfd, nfds: nfds_t, wait: Option<Duration>) -> c_int {
+    let keep = KeepErrno::new();
+    // SAFETY: forwarded.
+    keep.ret(unsafe { green_poll(fds, nfds, wait) })
+}
+
+/// [`poll_for`], but for `errno`.
+///
+/// # Safety
+///
+/// As [`poll`].
+unsafe fn green_poll(fds: *mut pollfd, nfds: nfds_t, wait: Option<Duration>) -> c_int {
     let Current::Green { worker, task } = context::current() else {
         return sys_ppoll_for(fds, nfds, wait);
     };
@@ -984,7 +1023,7 @@ pub unsafe extern "C" fn __poll_chk(
 /// `close(2)`: the reactor forgets the fd first.
 #[no_mangle]
 pub extern "C" fn close(fd: c_int) -> c_int {
-    fd::forget(fd);
+    forget(fd);
     // SAFETY: closing a number is safe for memory; the caller owns the fd.
     unsafe { libc::syscall(libc::SYS_close, fd) as c_int }
 }
@@ -1004,7 +1043,7 @@ pub extern "C" fn dup2(oldfd: c_int, newfd: c_int) -> c_int {
 #[no_mangle]
 pub extern "C" fn dup3(oldfd: c_int, newfd: c_int, flags: c_int) -> c_int {
     if oldfd != newfd {
-        fd::forget(newfd);
+        forget(newfd);
     }
     // SAFETY: plain integers.
     unsafe { libc::syscall(libc::SYS_dup3, oldfd, newfd, flags) as c_int }
@@ -1047,7 +1086,7 @@ pub extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     // SAFETY: plain integers.
     let fd = unsafe { libc::syscall(libc::SYS_socket, domain, ty, protocol) as c_int };
     if fd >= 0 {
-        fd::forget(fd);
+        forget(fd);
     }
     fd
 }
@@ -1058,7 +1097,7 @@ pub extern "C" fn dup(oldfd: c_int) -> c_int {
     // SAFETY: a plain integer.
     let fd = unsafe { libc::syscall(libc::SYS_dup, oldfd) as c_int };
     if fd >= 0 {
-        fd::forget(fd);
+        forget(fd);
     }
     fd
 }
@@ -1120,7 +1159,7 @@ unsafe fn forget_pair(fds: *const c_int) {
     // SAFETY: the caller's promise.
     let pair = unsafe { [fds.read(), fds.add(1).read()] };
     for fd in pair {
-        fd::forget(fd);
+        forget(fd);
     }
 }
 
@@ -1180,6 +1219,21 @@ fn mask_parks(sigmask: *const libc::sigset_t) -> bool {
 /// or `wait` (`None`: forever) passes, trying the real call with timeout 0 in between. `real`
 /// is the real call with the caller's own timeout, made where the green path does not apply.
 fn foreign_epoll_wait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    wait: Option<Duration>,
+    sigmask: *const libc::sigset_t,
+    real: impl Fn() -> c_int,
+) -> c_int {
+    let keep = KeepErrno::new();
+    keep.ret(foreign_epoll_park(
+        epfd, events, maxevents, wait, sigmask, real,
+    ))
+}
+
+/// [`foreign_epoll_wait`], but for `errno`.
+fn foreign_epoll_park(
     epfd: c_int,
     events: *mut libc::epoll_event,
     maxevents: c_int,

@@ -72,6 +72,26 @@ fn errno() -> libc::c_int {
     unsafe { *libc::__errno_location() }
 }
 
+/// The caller's `errno`, for a hook to put back when it succeeds: libc's calls leave `errno`
+/// alone then, but a hooked call may meet an error on its way (a try that would block, a
+/// registration epoll refuses), and while it is parked the worker's other green threads run
+/// on the same OS thread and set `errno` too.
+struct KeepErrno(libc::c_int);
+
+impl KeepErrno {
+    fn new() -> KeepErrno {
+        KeepErrno(errno())
+    }
+
+    /// `r`, with the caller's `errno` back if `r` is a success (not negative).
+    fn ret<R: PartialOrd + Default>(self, r: R) -> R {
+        if r >= R::default() {
+            set_errno(self.0);
+        }
+        r
+    }
+}
+
 /// A valid `timespec` as a duration (`None`: negative or out of range, for the kernel to
 /// refuse).
 fn timespec_duration(ts: &libc::timespec) -> Option<Duration> {

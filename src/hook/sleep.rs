@@ -15,7 +15,7 @@
 //! the wall clock does not move it). Other clocks (CPU-time clocks, `CLOCK_TAI`) make the real
 //! call.
 
-use super::{errno, on_green_thread, set_errno, timespec_duration};
+use super::{errno, on_green_thread, set_errno, timespec_duration, KeepErrno};
 use crate::runtime::park::{park_quiet, WaitReason};
 use crate::runtime::task::cancel::Pending;
 use libc::{c_int, c_uint, clockid_t, timespec};
@@ -89,8 +89,9 @@ pub unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timespec) -> 
     let Some(dur) = timespec_duration(unsafe { &*req }) else {
         return real_nanosleep(req, rem);
     };
+    let keep = KeepErrno::new();
     match green_sleep(Some(dur)) {
-        Ok(()) => 0,
+        Ok(()) => keep.ret(0),
         Err(_) => {
             zero(rem);
             set_errno(libc::EINTR);
@@ -118,6 +119,24 @@ pub unsafe extern "C" fn clock_nanosleep(
     if req.is_null() || !measured || !on_green_thread() {
         return real_clock_nanosleep(clock, flags, req, rem);
     }
+    // It returns its error number and never sets `errno` (which the worker's other green
+    // threads may set while this one sleeps).
+    let keep = KeepErrno::new();
+    // SAFETY: forwarded.
+    keep.ret(unsafe { green_clock_nanosleep(clock, flags, req, rem) })
+}
+
+/// The green path of [`clock_nanosleep`], but for `errno`.
+///
+/// # Safety
+///
+/// As [`nanosleep`]; `req` not null.
+unsafe fn green_clock_nanosleep(
+    clock: clockid_t,
+    flags: c_int,
+    req: *const timespec,
+    rem: *mut timespec,
+) -> c_int {
     // SAFETY: non-null, and the caller's contract makes it a readable timespec.
     let req_ts = unsafe { &*req };
     let Some(dur) = timespec_duration(req_ts) else {
