@@ -1258,3 +1258,204 @@ fn errno_is_left_alone_by_calls_that_succeed() {
         }
     });
 }
+
+/// Writes `a` then, `ms` milliseconds later, `b` to `fd` from an OS thread, then closes it if
+/// `close`.
+fn write_twice(
+    fd: libc::c_int,
+    a: &'static [u8],
+    ms: u64,
+    b: &'static [u8],
+    close: bool,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: valid buffers; our fd.
+        unsafe {
+            libc::write(fd, a.as_ptr().cast(), a.len());
+            std::thread::sleep(Duration::from_millis(ms));
+            libc::write(fd, b.as_ptr().cast(), b.len());
+            if close {
+                libc::close(fd);
+            }
+        }
+    })
+}
+
+#[test]
+fn waitall_and_rcvlowat_reads_wait_for_the_whole_count() {
+    one_worker().block_on(|| {
+        // SAFETY (the block): raw calls on our own fds and buffers.
+        unsafe {
+            let mut buf = [0u8; 100];
+            // MSG_WAITALL: both halves, in recv and recvmsg.
+            let (a, b) = raw_pair(libc::SOCK_STREAM);
+            let peer = write_twice(b, b"12345", 100, b"67890", false);
+            assert_eq!(
+                libc::recv(a, buf.as_mut_ptr().cast(), 10, libc::MSG_WAITALL),
+                10
+            );
+            assert_eq!(&buf[..10], b"1234567890");
+            peer.join().unwrap();
+            let peer = write_twice(b, b"abc", 100, b"defg", false);
+            let (mut x, mut y) = ([0u8; 2], [0u8; 5]);
+            let iov = [
+                libc::iovec {
+                    iov_base: x.as_mut_ptr().cast(),
+                    iov_len: 2,
+                },
+                libc::iovec {
+                    iov_base: y.as_mut_ptr().cast(),
+                    iov_len: 5,
+                },
+            ];
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = iov.as_ptr().cast_mut();
+            msg.msg_iovlen = 2;
+            assert_eq!(libc::recvmsg(a, &mut msg, libc::MSG_WAITALL), 7);
+            assert_eq!((&x, &y), (b"ab", b"cdefg"));
+            peer.join().unwrap();
+            // The end of the stream ends it with what came.
+            let peer = write_twice(b, b"12", 100, b"3", true);
+            assert_eq!(
+                libc::recv(a, buf.as_mut_ptr().cast(), 10, libc::MSG_WAITALL),
+                3
+            );
+            peer.join().unwrap();
+            // So does SO_RCVTIMEO: what came, then EAGAIN when nothing did.
+            let (a, b) = raw_pair(libc::SOCK_STREAM);
+            let tv = libc::timeval {
+                tv_sec: 0,
+                tv_usec: 200_000,
+            };
+            let tvp = (&tv as *const libc::timeval).cast();
+            assert_eq!(
+                libc::setsockopt(a, libc::SOL_SOCKET, libc::SO_RCVTIMEO, tvp, 16),
+                0
+            );
+            assert_eq!(libc::write(b, b"xy".as_ptr().cast(), 2), 2);
+            let start = Instant::now();
+            assert_eq!(
+                libc::recv(a, buf.as_mut_ptr().cast(), 10, libc::MSG_WAITALL),
+                2
+            );
+            assert!(
+                start.elapsed() >= Duration::from_millis(150),
+                "{:?}",
+                start.elapsed()
+            );
+            assert_eq!(
+                libc::recv(a, buf.as_mut_ptr().cast(), 10, libc::MSG_WAITALL),
+                -1
+            );
+            assert_eq!(errno(), libc::EAGAIN);
+            // SO_RCVLOWAT: a plain read waits for that many bytes.
+            let (a, b) = raw_pair(libc::SOCK_STREAM);
+            let lowat: libc::c_int = 10;
+            let lowatp = (&lowat as *const libc::c_int).cast();
+            assert_eq!(
+                libc::setsockopt(a, libc::SOL_SOCKET, libc::SO_RCVLOWAT, lowatp, 4),
+                0
+            );
+            let peer = write_twice(b, b"12345", 100, b"67890", false);
+            assert_eq!(libc::read(a, buf.as_mut_ptr().cast(), 100), 10);
+            peer.join().unwrap();
+        }
+    });
+}
+
+/// Reads everything from `fd` on an OS thread, starting after 200 ms, until the end of the
+/// stream; returns the count.
+fn drain_later(fd: libc::c_int) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0;
+        loop {
+            // SAFETY: our buffer.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                return total;
+            }
+            total += n as usize;
+        }
+    })
+}
+
+#[test]
+fn a_blocking_write_on_a_stream_socket_or_a_pipe_writes_everything() {
+    one_worker().block_on(|| {
+        const BIG: usize = 4 << 20;
+        let data = vec![7u8; BIG];
+        // SAFETY (the block): raw calls on our own fds and buffers.
+        unsafe {
+            let half = [
+                libc::iovec {
+                    iov_base: data.as_ptr().cast_mut().cast(),
+                    iov_len: BIG / 2,
+                },
+                libc::iovec {
+                    iov_base: data.as_ptr().cast_mut().cast(),
+                    iov_len: BIG / 2,
+                },
+            ];
+            for call in 0..4 {
+                let (a, b) = raw_pair(libc::SOCK_STREAM);
+                let reader = drain_later(b);
+                let n = match call {
+                    0 => libc::send(a, data.as_ptr().cast(), BIG, 0),
+                    1 => libc::write(a, data.as_ptr().cast(), BIG),
+                    2 => libc::writev(a, half.as_ptr(), 2),
+                    _ => {
+                        let mut msg: libc::msghdr = std::mem::zeroed();
+                        msg.msg_iov = half.as_ptr().cast_mut();
+                        msg.msg_iovlen = 2;
+                        libc::sendmsg(a, &msg, 0)
+                    }
+                };
+                assert_eq!(n, BIG as isize, "call {call}");
+                libc::close(a);
+                assert_eq!(reader.join().unwrap(), BIG, "call {call}");
+            }
+            // SO_SNDTIMEO: the part sent when it passes, then EAGAIN.
+            let (a, _b) = raw_pair(libc::SOCK_STREAM);
+            let tv = libc::timeval {
+                tv_sec: 0,
+                tv_usec: 200_000,
+            };
+            let tvp = (&tv as *const libc::timeval).cast();
+            assert_eq!(
+                libc::setsockopt(a, libc::SOL_SOCKET, libc::SO_SNDTIMEO, tvp, 16),
+                0
+            );
+            let start = Instant::now();
+            let n = libc::send(a, data.as_ptr().cast(), BIG, 0);
+            assert!(n > 0 && (n as usize) < BIG, "{n}");
+            assert!(
+                start.elapsed() >= Duration::from_millis(150),
+                "{:?}",
+                start.elapsed()
+            );
+            assert_eq!(libc::send(a, data.as_ptr().cast(), BIG, 0), -1);
+            assert_eq!(errno(), libc::EAGAIN);
+            // A pipe: a blocking write of more than it holds is written whole too, and one of
+            // PIPE_BUF bytes is never split.
+            let mut fds = [0; 2];
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            let reader = drain_later(fds[0]);
+            assert_eq!(libc::write(fds[1], data.as_ptr().cast(), 1 << 20), 1 << 20);
+            let mut small = 0;
+            for _ in 0..64 {
+                small += libc::write(fds[1], data.as_ptr().cast(), libc::PIPE_BUF);
+                assert_eq!(small % libc::PIPE_BUF as isize, 0);
+            }
+            let n = libc::writev(fds[1], half.as_ptr(), 2);
+            assert_eq!(n, BIG as isize);
+            libc::close(fds[1]);
+            assert_eq!(
+                reader.join().unwrap(),
+                (1 << 20) + 64 * libc::PIPE_BUF + BIG
+            );
+        }
+    });
+}

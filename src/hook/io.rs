@@ -26,9 +26,11 @@
 //! take it), or, where the kernel refuses that flag (ttys), a zero-timeout `poll` then the real
 //! call, which blocks the worker if another reader drained the fd in between (see
 //! [`pipe_try`]). The green thread parks as for a socket; a character device epoll refuses
-//! (`/dev/null`, `/dev/zero`, which never block) makes the real call. A write that the pipe
-//! cannot take whole returns the part written, as on a non-blocking pipe (callers that loop, as
-//! `write_all` and the usual C loop do, see no difference).
+//! (`/dev/null`, `/dev/zero`, which never block) makes the real call.
+//!
+//! Where the kernel's blocking path goes on after a partial transfer, so does the hook (see
+//! [`go_on`]): a blocking write on a stream socket or a pipe writes everything, a read on a
+//! stream socket waits for `MSG_WAITALL`'s length or `SO_RCVLOWAT`'s count.
 //!
 //! Not hooked: regular files (not pollable; use `zsync::fs`).
 
@@ -61,12 +63,45 @@ fn green_io(
     drains: Option<usize>,
     blocking: impl Fn() -> ssize_t,
 ) -> ssize_t {
-    let keep = KeepErrno::new();
-    keep.ret(try_until_ready(fd, direction, op, pipe, drains, blocking))
+    green_io_in(
+        &mut Wait::default(),
+        fd,
+        direction,
+        op,
+        pipe,
+        drains,
+        blocking,
+    )
 }
 
-/// [`green_io`], but for `errno`.
+/// The deadline of one hooked call, which may take several [`green_io`]s (a `MSG_WAITALL` read,
+/// a blocking send on a stream socket: see [`go_on`]): the socket's timeout, read at the call's
+/// first wait, holds for the whole call, as the kernel's does.
+#[derive(Default)]
+struct Wait {
+    /// `None` until a wait has read the socket's timeout.
+    deadline: Option<Option<Instant>>,
+}
+
+/// [`green_io`] as one part of a call, under the call's deadline `wait`.
+fn green_io_in(
+    wait: &mut Wait,
+    fd: RawFd,
+    direction: Direction,
+    op: impl FnMut() -> ssize_t,
+    pipe: Option<(*const iovec, c_int)>,
+    drains: Option<usize>,
+    blocking: impl Fn() -> ssize_t,
+) -> ssize_t {
+    let keep = KeepErrno::new();
+    keep.ret(try_until_ready(
+        wait, fd, direction, op, pipe, drains, blocking,
+    ))
+}
+
+/// [`green_io_in`], but for `errno`.
 fn try_until_ready(
+    wait: &mut Wait,
     fd: RawFd,
     direction: Direction,
     mut op: impl FnMut() -> ssize_t,
@@ -89,8 +124,8 @@ fn try_until_ready(
     let Some(reactor) = worker.reactor() else {
         return blocking();
     };
-    let mut deadline = None;
-    let mut first_wait = true;
+    let mut deadline = wait.deadline.flatten();
+    let mut first_wait = wait.deadline.is_none();
     // Registered with a reactor only once a call would block (zsync's own non-blocking
     // sockets, which register themselves, never get that far). An fd registered by an earlier
     // wait gives its readiness snapshot before the first try: a try that fails then parks at
@@ -133,7 +168,7 @@ fn try_until_ready(
                     // (The real call would block the worker, and with it whoever was to make
                     // the fd ready.)
                     slot.reset();
-                    return try_until_ready(fd, direction, op, pipe_arg, drains, blocking);
+                    return try_until_ready(wait, fd, direction, op, pipe_arg, drains, blocking);
                 }
                 libc::ENOTSOCK => {
                     // The same, for a socket call (`recv`...), which fails on it anyway.
@@ -149,13 +184,12 @@ fn try_until_ready(
         }
         if first_wait && pipe.is_none() {
             first_wait = false;
-            let index = match direction {
-                Direction::Read => 0,
-                Direction::Write => 1,
+            let timeout = match direction {
+                Direction::Read => read_settings(fd, slot).0,
+                Direction::Write => slot.socket_timeout(1, || socket_timeout(fd, direction)),
             };
-            deadline = slot
-                .socket_timeout(index, || socket_timeout(fd, direction))
-                .and_then(|t| Instant::now().checked_add(t));
+            deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+            wait.deadline = Some(deadline);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             if !tried {
@@ -269,6 +303,117 @@ fn fail(pending: Pending) -> ssize_t {
         Pending::TimedOut => libc::ETIMEDOUT,
     });
     -1
+}
+
+/// The socket's `SO_RCVTIMEO`, if set, and its `SO_RCVLOWAT`. The slot remembers "neither" (no
+/// timeout, a low-water mark of 1) as it remembers "no timeout" (the `setsockopt` hook makes
+/// it ask again when either is set), so that a plain socket's reads ask nothing.
+fn read_settings(fd: RawFd, slot: &Slot) -> (Option<Duration>, usize) {
+    let mut lowat = 1;
+    let timeout = slot.socket_timeout(0, || {
+        lowat = rcvlowat(fd);
+        match socket_timeout(fd, Direction::Read) {
+            // Not plain, so not to be remembered: "a timeout" too long to be a deadline.
+            None if lowat > 1 => Some(Duration::MAX),
+            timeout => timeout,
+        }
+    });
+    (timeout.filter(|&t| t != Duration::MAX), lowat)
+}
+
+/// The socket's `SO_RCVLOWAT` (1 if it cannot be read).
+fn rcvlowat(fd: RawFd) -> usize {
+    let mut lowat: c_int = 1;
+    let mut len = std::mem::size_of::<c_int>() as socklen_t;
+    let saved = errno();
+    // SAFETY: a writable int and its length.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            (&mut lowat as *mut c_int).cast(),
+            &mut len,
+        )
+    };
+    set_errno(saved);
+    if r == -1 {
+        return 1;
+    }
+    usize::try_from(lowat).unwrap_or(1).max(1)
+}
+
+/// The rest of a blocking call that a green thread's first try did in part, where the kernel's
+/// blocking path goes on: a read on a stream socket until `MSG_WAITALL`'s full length or
+/// `SO_RCVLOWAT`'s count, a write on a stream socket or a pipe until all of it is written
+/// (each try is non-blocking, and takes what the buffers hold). It stops at the end of the
+/// stream, an error, a cancellation or the socket's timeout and returns what was done, as the
+/// kernel does (which reports an error only when nothing was done); and it does not go on in
+/// the user's non-blocking mode, where the kernel does not either. `first` is the first try's
+/// answer, for `len` bytes; `target(slot)` the count to reach (asked after a partial first try
+/// only); `step(done, wait)` one more try, for what is left after `done` bytes, under the
+/// call's deadline `wait`.
+fn go_on(
+    fd: RawFd,
+    len: usize,
+    first: ssize_t,
+    wait: &mut Wait,
+    writes: bool,
+    target: impl FnOnce(&Slot) -> usize,
+    mut step: impl FnMut(usize, &mut Wait) -> ssize_t,
+) -> ssize_t {
+    if first <= 0 || first as usize >= len || !super::on_green_thread() {
+        return first;
+    }
+    let Some(slot) = fd::slot(fd) else {
+        return first;
+    };
+    let applies = match slot.kind(fd) {
+        fd::SOCKET => slot.is_stream(),
+        fd::NOWAIT | fd::POLL_FIRST => writes,
+        _ => false,
+    };
+    if !applies {
+        return first;
+    }
+    let target = target(slot).min(len);
+    let mut done = first as usize;
+    if done >= target || slot.user_nonblocking(fd) {
+        return first;
+    }
+    let keep = KeepErrno::new();
+    while done < target {
+        let r = step(done, wait);
+        if r <= 0 {
+            break; // what was done is the answer; the next call meets the end or the error
+        }
+        done += r as usize;
+    }
+    keep.ret(done as ssize_t)
+}
+
+/// The buffers of `iov` after their first `skip` bytes: what is left of a call.
+fn iov_after(iov: *const iovec, iovcnt: c_int, mut skip: usize) -> Vec<iovec> {
+    // SAFETY: libc's contract; called after a try the kernel made with these buffers.
+    let iovs = unsafe { std::slice::from_raw_parts(iov, iovcnt.max(0) as usize) };
+    let mut rest = Vec::with_capacity(iovs.len());
+    for v in iovs {
+        if skip >= v.iov_len && skip > 0 {
+            skip -= v.iov_len;
+            continue;
+        }
+        rest.push(iovec {
+            iov_base: v.iov_base.cast::<u8>().wrapping_add(skip).cast(),
+            iov_len: v.iov_len - skip,
+        });
+        skip = 0;
+    }
+    rest
+}
+
+/// `p` moved on by `n` bytes (a buffer's rest; not dereferenced here).
+fn skip<T>(p: *mut T, n: usize) -> *mut c_void {
+    p.cast::<u8>().wrapping_add(n).cast()
 }
 
 /// The socket's SO_RCVTIMEO or SO_SNDTIMEO, if set.
@@ -399,61 +544,96 @@ fn wants_block(flags: c_int) -> bool {
     flags & libc::MSG_DONTWAIT == 0
 }
 
-/// `read(2)`.
+/// `read(2)`. On a stream socket a read that `SO_RCVLOWAT` makes wait for more goes on until
+/// it has that many bytes (see [`go_on`]).
 ///
 /// # Safety
 ///
 /// libc's contract for every hook here: the pointers are valid for the lengths given.
 #[no_mangle]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
-    let iov = iovec {
-        iov_base: buf,
-        iov_len: count,
+    let try_from = |done: usize, wait: &mut Wait| {
+        let (buf, count) = (skip(buf, done), count - done);
+        let iov = iovec {
+            iov_base: buf,
+            iov_len: count,
+        };
+        green_io_in(
+            wait,
+            fd,
+            Direction::Read,
+            || {
+                if count == 0 {
+                    // A read of nothing returns 0 at once, whatever is queued (the kernel's
+                    // socket read checks the length first); a recv of nothing would wait for
+                    // data, and on a datagram socket take a datagram and drop it.
+                    return sys_read(fd, buf, 0);
+                }
+                sys_recvfrom(
+                    fd,
+                    buf,
+                    count,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+            },
+            Some((&iov, 1)),
+            Some(count),
+            || sys_read(fd, buf, count),
+        )
     };
-    green_io(
+    let mut wait = Wait::default();
+    let first = try_from(0, &mut wait);
+    go_on(
         fd,
-        Direction::Read,
-        || {
-            if count == 0 {
-                // A read of nothing returns 0 at once, whatever is queued (the kernel's
-                // socket read checks the length first); a recv of nothing would wait for
-                // data, and on a datagram socket take a datagram and drop it.
-                return sys_read(fd, buf, 0);
-            }
-            sys_recvfrom(
-                fd,
-                buf,
-                count,
-                libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            )
-        },
-        Some((&iov, 1)),
-        Some(count),
-        || sys_read(fd, buf, count),
+        count,
+        first,
+        &mut wait,
+        false,
+        |slot| read_settings(fd, slot).1,
+        try_from,
     )
 }
 
-/// `write(2)`.
+/// After a part was written, a failure is the next call's to report, as the kernel's blocking
+/// send reports it only when nothing was sent: no `SIGPIPE` for the rest.
+fn rest_flags(flags: c_int, done: usize) -> c_int {
+    if done > 0 {
+        flags | libc::MSG_NOSIGNAL
+    } else {
+        flags
+    }
+}
+
+/// `write(2)`. A blocking write on a stream socket or a pipe writes everything (see
+/// [`go_on`]).
 ///
 /// # Safety
 ///
 /// As [`read`].
 #[no_mangle]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
-    let iov = iovec {
-        iov_base: buf.cast_mut(),
-        iov_len: count,
+    let try_from = |done: usize, wait: &mut Wait| {
+        let (buf, count) = (skip(buf.cast_mut(), done).cast_const(), count - done);
+        let iov = iovec {
+            iov_base: buf.cast_mut(),
+            iov_len: count,
+        };
+        let flags = rest_flags(libc::MSG_DONTWAIT, done);
+        green_io_in(
+            wait,
+            fd,
+            Direction::Write,
+            || sys_sendto(fd, buf, count, flags, std::ptr::null(), 0),
+            Some((&iov, 1)),
+            None,
+            || sys_write(fd, buf, count),
+        )
     };
-    green_io(
-        fd,
-        Direction::Write,
-        || sys_sendto(fd, buf, count, libc::MSG_DONTWAIT, std::ptr::null(), 0),
-        Some((&iov, 1)),
-        None,
-        || sys_write(fd, buf, count),
-    )
+    let mut wait = Wait::default();
+    let first = try_from(0, &mut wait);
+    go_on(fd, count, first, &mut wait, true, |_| count, try_from)
 }
 
 /// `IOV_MAX` on Linux: `readv`/`writev` fail with `EINVAL` beyond it (`recvmsg`/`sendmsg`,
@@ -480,7 +660,7 @@ fn iov_msg(iov: *const iovec, iovcnt: c_int) -> msghdr {
     msg
 }
 
-/// `readv(2)`.
+/// `readv(2)`. As [`read`], `SO_RCVLOWAT` included.
 ///
 /// # Safety
 ///
@@ -493,27 +673,50 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> s
     if !(0..=IOV_MAX).contains(&iovcnt) || !matches!(context::current(), Current::Green { .. }) {
         return real();
     }
-    let mut msg = iov_msg(iov, iovcnt);
     let len = iov_len_sum(iov, iovcnt);
-    green_io(
+    let try_from = |done: usize, wait: &mut Wait| {
+        let rest;
+        let (iov, iovcnt) = if done == 0 {
+            (iov, iovcnt)
+        } else {
+            rest = iov_after(iov, iovcnt, done);
+            (rest.as_ptr(), rest.len() as c_int)
+        };
+        // SAFETY: as in `sys_recvfrom`.
+        let real = || unsafe { libc::syscall(libc::SYS_readv, fd, iov, iovcnt) as ssize_t };
+        let mut msg = iov_msg(iov, iovcnt);
+        green_io_in(
+            wait,
+            fd,
+            Direction::Read,
+            // Nothing to read (or buffers the kernel will refuse): the real call, which returns
+            // at once without touching the queue (see `read`).
+            || {
+                if len == 0 {
+                    real()
+                } else {
+                    sys_recvmsg(fd, &mut msg, libc::MSG_DONTWAIT)
+                }
+            },
+            Some((iov, iovcnt)),
+            Some(len - done),
+            real,
+        )
+    };
+    let mut wait = Wait::default();
+    let first = try_from(0, &mut wait);
+    go_on(
         fd,
-        Direction::Read,
-        // Nothing to read (or buffers the kernel will refuse): the real call, which returns at
-        // once without touching the queue (see `read`).
-        || {
-            if len == 0 {
-                real()
-            } else {
-                sys_recvmsg(fd, &mut msg, libc::MSG_DONTWAIT)
-            }
-        },
-        Some((iov, iovcnt)),
-        Some(len),
-        real,
+        len,
+        first,
+        &mut wait,
+        false,
+        |slot| read_settings(fd, slot).1,
+        try_from,
     )
 }
 
-/// `writev(2)`.
+/// `writev(2)`. As [`write`].
 ///
 /// # Safety
 ///
@@ -525,19 +728,46 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> 
         // SAFETY: as in `sys_recvfrom`.
         return unsafe { libc::syscall(libc::SYS_writev, fd, iov, iovcnt) as ssize_t };
     }
-    let msg = iov_msg(iov, iovcnt);
-    green_io(
-        fd,
-        Direction::Write,
-        || sys_sendmsg(fd, &msg, libc::MSG_DONTWAIT),
-        Some((iov, iovcnt)),
-        None,
-        // SAFETY: as in `sys_recvfrom`.
-        || unsafe { libc::syscall(libc::SYS_writev, fd, iov, iovcnt) as ssize_t },
-    )
+    let try_from = |done: usize, wait: &mut Wait| {
+        let rest;
+        let (iov, iovcnt) = if done == 0 {
+            (iov, iovcnt)
+        } else {
+            rest = iov_after(iov, iovcnt, done);
+            (rest.as_ptr(), rest.len() as c_int)
+        };
+        let msg = iov_msg(iov, iovcnt);
+        let flags = rest_flags(libc::MSG_DONTWAIT, done);
+        green_io_in(
+            wait,
+            fd,
+            Direction::Write,
+            || sys_sendmsg(fd, &msg, flags),
+            Some((iov, iovcnt)),
+            None,
+            // SAFETY: as in `sys_recvfrom`.
+            || unsafe { libc::syscall(libc::SYS_writev, fd, iov, iovcnt) as ssize_t },
+        )
+    };
+    let mut wait = Wait::default();
+    let first = try_from(0, &mut wait);
+    let len = iov_len_sum(iov, iovcnt);
+    go_on(fd, len, first, &mut wait, true, |_| len, try_from)
 }
 
-/// `recvfrom(2)`.
+/// The count a blocking read with `flags` waits for on a stream socket: all of `len` with
+/// `MSG_WAITALL`, else `SO_RCVLOWAT`'s; none more with `MSG_PEEK`, whose tries do not add up.
+fn read_target(fd: RawFd, slot: &Slot, flags: c_int, len: usize) -> usize {
+    if flags & libc::MSG_PEEK != 0 {
+        0
+    } else if flags & libc::MSG_WAITALL != 0 {
+        len
+    } else {
+        read_settings(fd, slot).1
+    }
+}
+
+/// `recvfrom(2)`. On a stream socket, `MSG_WAITALL` and `SO_RCVLOWAT` are kept (see [`go_on`]).
 ///
 /// # Safety
 ///
@@ -554,13 +784,29 @@ pub unsafe extern "C" fn recvfrom(
     if !wants_block(flags) {
         return sys_recvfrom(fd, buf, len, flags, addr, addrlen);
     }
-    green_io(
+    let drains = flags & (libc::MSG_PEEK | libc::MSG_WAITALL | libc::MSG_TRUNC) == 0;
+    let try_from = |done: usize, wait: &mut Wait| {
+        let (buf, len) = (skip(buf, done), len - done);
+        green_io_in(
+            wait,
+            fd,
+            Direction::Read,
+            || sys_recvfrom(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
+            None,
+            drains.then_some(len),
+            || sys_recvfrom(fd, buf, len, flags, addr, addrlen),
+        )
+    };
+    let mut wait = Wait::default();
+    let first = try_from(0, &mut wait);
+    go_on(
         fd,
-        Direction::Read,
-        || sys_recvfrom(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
-        None,
-        (flags & (libc::MSG_PEEK | libc::MSG_WAITALL | libc::MSG_TRUNC) == 0).then_some(len),
-        || sys_recvfrom(fd, buf, len, flags, addr, addrlen),
+        len,
+        first,
+        &mut wait,
+        false,
+        |slot| read_target(fd, slot, flags, len),
+        try_from,
     )
 }
 
@@ -584,7 +830,7 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
     }
 }
 
-/// `sendto(2)`.
+/// `sendto(2)`. A blocking send on a stream socket sends everything (see [`go_on`]).
 ///
 /// # Safety
 ///
@@ -601,14 +847,22 @@ pub unsafe extern "C" fn sendto(
     if !wants_block(flags) {
         return sys_sendto(fd, buf, len, flags, addr, addrlen);
     }
-    green_io(
-        fd,
-        Direction::Write,
-        || sys_sendto(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
-        None,
-        None,
-        || sys_sendto(fd, buf, len, flags, addr, addrlen),
-    )
+    let try_from = |done: usize, wait: &mut Wait| {
+        let (buf, len) = (skip(buf.cast_mut(), done).cast_const(), len - done);
+        let flags = rest_flags(flags, done);
+        green_io_in(
+            wait,
+            fd,
+            Direction::Write,
+            || sys_sendto(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
+            None,
+            None,
+            || sys_sendto(fd, buf, len, flags, addr, addrlen),
+        )
+    };
+    let mut wait = Wait::default();
+    let first = try_from(0, &mut wait);
+    go_on(fd, len, first, &mut wait, true, |_| len, try_from)
 }
 
 /// `send(2)`.
@@ -622,7 +876,22 @@ pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags:
     unsafe { sendto(fd, buf, len, flags, std::ptr::null(), 0) }
 }
 
-/// `recvmsg(2)`.
+/// The length of a message's buffers (0 for a message the kernel will refuse).
+///
+/// # Safety
+///
+/// `msg` is null or valid.
+unsafe fn msg_len(msg: *const msghdr) -> usize {
+    if msg.is_null() {
+        return 0;
+    }
+    // SAFETY: the caller's promise.
+    let (iov, iovlen) = unsafe { ((*msg).msg_iov, (*msg).msg_iovlen) };
+    c_int::try_from(iovlen).map_or(0, |n| iov_len_sum(iov, n))
+}
+
+/// `recvmsg(2)`. As [`recvfrom`]; a part that brings ancillary data ends the call there (the
+/// kernel stops at a message carrying fds).
 ///
 /// # Safety
 ///
@@ -632,17 +901,71 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
     if !wants_block(flags) {
         return sys_recvmsg(fd, msg, flags);
     }
-    green_io(
-        fd,
-        Direction::Read,
-        || sys_recvmsg(fd, msg, flags | libc::MSG_DONTWAIT),
-        None,
-        None,
-        || sys_recvmsg(fd, msg, flags),
-    )
+    let first_try = |wait: &mut Wait| {
+        green_io_in(
+            wait,
+            fd,
+            Direction::Read,
+            || sys_recvmsg(fd, msg, flags | libc::MSG_DONTWAIT),
+            None,
+            None,
+            || sys_recvmsg(fd, msg, flags),
+        )
+    };
+    if msg.is_null() {
+        return first_try(&mut Wait::default());
+    }
+    // SAFETY: the caller's message, valid; the kernel overwrites these two lengths.
+    let (namelen, controllen) = unsafe { ((*msg).msg_namelen, (*msg).msg_controllen) };
+    let mut wait = Wait::default();
+    let first = first_try(&mut wait);
+    // SAFETY: as above.
+    let len = unsafe { msg_len(msg) };
+    let target = |slot: &Slot| {
+        // SAFETY: as above; filled in by the kernel.
+        let ancillary = unsafe { (*msg).msg_controllen } != 0;
+        if ancillary {
+            0
+        } else {
+            read_target(fd, slot, flags, len)
+        }
+    };
+    let ended = std::cell::Cell::new(false);
+    let step = |done: usize, wait: &mut Wait| {
+        if ended.get() {
+            return 0; // ends `go_on` with what was read
+        }
+        // SAFETY: as above.
+        let user = unsafe { &mut *msg };
+        let rest = iov_after(user.msg_iov, user.msg_iovlen as c_int, done);
+        let mut part = iov_msg(rest.as_ptr(), rest.len() as c_int);
+        part.msg_name = user.msg_name;
+        part.msg_namelen = namelen;
+        part.msg_control = user.msg_control;
+        part.msg_controllen = controllen;
+        let partp: *mut msghdr = &mut part;
+        let r = green_io_in(
+            wait,
+            fd,
+            Direction::Read,
+            || sys_recvmsg(fd, partp, flags | libc::MSG_DONTWAIT),
+            None,
+            None,
+            || sys_recvmsg(fd, partp, flags),
+        );
+        if r > 0 {
+            user.msg_namelen = part.msg_namelen;
+            user.msg_controllen = part.msg_controllen;
+            user.msg_flags = part.msg_flags;
+            // Ancillary data ends the call here, as it ends the kernel's read.
+            ended.set(part.msg_controllen != 0);
+        }
+        r
+    };
+    go_on(fd, len, first, &mut wait, false, target, step)
 }
 
-/// `sendmsg(2)`.
+/// `sendmsg(2)`. As [`sendto`]; ancillary data goes with the first part only.
 ///
 /// # Safety
 ///
@@ -652,14 +975,36 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
     if !wants_block(flags) {
         return sys_sendmsg(fd, msg, flags);
     }
-    green_io(
-        fd,
-        Direction::Write,
-        || sys_sendmsg(fd, msg, flags | libc::MSG_DONTWAIT),
-        None,
-        None,
-        || sys_sendmsg(fd, msg, flags),
-    )
+    let try_from = |done: usize, wait: &mut Wait| {
+        let rest;
+        let mut part;
+        let msg = if done == 0 {
+            msg
+        } else {
+            // SAFETY: the caller's message, which the first try's kernel call accepted.
+            let user = unsafe { &*msg };
+            rest = iov_after(user.msg_iov, user.msg_iovlen as c_int, done);
+            part = iov_msg(rest.as_ptr(), rest.len() as c_int);
+            part.msg_name = user.msg_name;
+            part.msg_namelen = user.msg_namelen;
+            &part as *const msghdr
+        };
+        let flags = rest_flags(flags, done);
+        green_io_in(
+            wait,
+            fd,
+            Direction::Write,
+            || sys_sendmsg(fd, msg, flags | libc::MSG_DONTWAIT),
+            None,
+            None,
+            || sys_sendmsg(fd, msg, flags),
+        )
+    };
+    let mut wait = Wait::default();
+    let first = try_from(0, &mut wait);
+    // SAFETY: the caller's message, null or valid.
+    let len = unsafe { msg_len(msg) };
+    go_on(fd, len, first, &mut wait, true, |_| len, try_from)
 }
 
 /// `accept4(2)`.
@@ -1069,9 +1414,14 @@ pub unsafe extern "C" fn setsockopt(
     // runs on), which a 32-bit-time_t program's libc may use.
     const SO_RCVTIMEO_NEW: c_int = 66;
     const SO_SNDTIMEO_NEW: c_int = 67;
+    // `SO_RCVLOWAT` is remembered with the read timeout (see `read_settings`).
     let timeout = matches!(
         name,
-        libc::SO_RCVTIMEO | libc::SO_SNDTIMEO | SO_RCVTIMEO_NEW | SO_SNDTIMEO_NEW
+        libc::SO_RCVTIMEO
+            | libc::SO_SNDTIMEO
+            | SO_RCVTIMEO_NEW
+            | SO_SNDTIMEO_NEW
+            | libc::SO_RCVLOWAT
     );
     if level == libc::SOL_SOCKET && timeout {
         // After the call: a wait that read the old value in between is then asked again.
