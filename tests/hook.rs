@@ -1459,3 +1459,85 @@ fn a_blocking_write_on_a_stream_socket_or_a_pipe_writes_everything() {
         }
     });
 }
+
+#[test]
+fn a_read_after_one_that_stopped_early_with_data_left_does_not_wait() {
+    one_worker().block_on(|| {
+        // SAFETY (the block): raw calls on our own fds and buffers.
+        unsafe {
+            let mut buf = [0u8; 100];
+            // AF_UNIX: a read stops after a message that carries fds, with "B" still queued.
+            let (a, b) = raw_pair(libc::SOCK_STREAM);
+            let peer = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                libc::write(b, b"0".as_ptr().cast(), 1);
+                std::thread::sleep(Duration::from_millis(100));
+                let mut iov = libc::iovec {
+                    iov_base: b"A".as_ptr().cast_mut().cast(),
+                    iov_len: 1,
+                };
+                let mut cbuf = [0u64; 4];
+                let mut msg: libc::msghdr = std::mem::zeroed();
+                msg.msg_iov = &mut iov;
+                msg.msg_iovlen = 1;
+                msg.msg_control = cbuf.as_mut_ptr().cast();
+                msg.msg_controllen = libc::CMSG_SPACE(4) as _;
+                let c = libc::CMSG_FIRSTHDR(&msg);
+                (*c).cmsg_level = libc::SOL_SOCKET;
+                (*c).cmsg_type = libc::SCM_RIGHTS;
+                (*c).cmsg_len = libc::CMSG_LEN(4) as _;
+                *(libc::CMSG_DATA(c) as *mut libc::c_int) = 0;
+                assert_eq!(libc::sendmsg(b, &msg, 0), 1);
+                libc::write(b, b"B".as_ptr().cast(), 1);
+                std::thread::sleep(Duration::from_secs(3));
+                libc::write(b, b"C".as_ptr().cast(), 1);
+            });
+            // The first read waits (the fd is registered), the second takes "A" (its fd is
+            // closed for want of a control buffer) and stops there.
+            assert_eq!(libc::read(a, buf.as_mut_ptr().cast(), 100), 1);
+            zsync::thread::sleep(Duration::from_millis(300));
+            assert_eq!(libc::read(a, buf.as_mut_ptr().cast(), 100), 1);
+            assert_eq!(buf[0], b'A');
+            let start = Instant::now();
+            let n = libc::read(a, buf.as_mut_ptr().cast(), 100);
+            assert!(
+                start.elapsed() < Duration::from_secs(1),
+                "{:?}",
+                start.elapsed()
+            );
+            assert_eq!((n, buf[0]), (1, b'B'));
+            peer.join().unwrap();
+            // TCP: a read stops at the urgent mark, with "efg" still queued.
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let peer = std::thread::spawn(move || {
+                use std::os::fd::AsRawFd;
+                let s = std::net::TcpStream::connect(addr).unwrap();
+                let fd = s.as_raw_fd();
+                std::thread::sleep(Duration::from_millis(50));
+                libc::write(fd, b"0".as_ptr().cast(), 1);
+                std::thread::sleep(Duration::from_millis(100));
+                libc::send(fd, b"abc".as_ptr().cast(), 3, 0);
+                libc::send(fd, b"d".as_ptr().cast(), 1, libc::MSG_OOB);
+                libc::send(fd, b"efg".as_ptr().cast(), 3, 0);
+                std::thread::sleep(Duration::from_secs(3));
+                libc::write(fd, b"Z".as_ptr().cast(), 1);
+                std::thread::sleep(Duration::from_millis(100));
+            });
+            let (mut s, _) = listener.accept().unwrap();
+            assert_eq!(s.read(&mut buf).unwrap(), 1);
+            zsync::thread::sleep(Duration::from_millis(300));
+            assert_eq!(s.read(&mut buf).unwrap(), 3);
+            assert_eq!(&buf[..3], b"abc");
+            let start = Instant::now();
+            let n = s.read(&mut buf).unwrap();
+            assert!(
+                start.elapsed() < Duration::from_secs(1),
+                "{:?}",
+                start.elapsed()
+            );
+            assert_eq!(&buf[..n], b"efg");
+            peer.join().unwrap();
+        }
+    });
+}

@@ -68,9 +68,12 @@ pub(super) const POLL_FIRST: u8 = 4;
 
 pub(super) struct Slot {
     kind: AtomicU8,
-    /// A `SOCKET` of type `SOCK_STREAM` (set with `kind`): a read shorter than its buffer drained
-    /// it.
+    /// A `SOCKET` of type `SOCK_STREAM` (set with `kind`).
     stream: AtomicBool,
+    /// A TCP socket (set with `kind`): a read shorter than its buffer drained it, unless it
+    /// stopped at the urgent mark. (An `AF_UNIX` stream read also stops after a message that
+    /// carries fds, or one from another sender under `SO_PASSCRED`, with more queued.)
+    tcp: AtomicBool,
     /// Per direction (read, write): `TIMEOUT_GENERATION + 1` when the socket was last found
     /// without a timeout in that direction; 0 if not known.
     no_timeout: [AtomicU64; 2],
@@ -129,6 +132,7 @@ pub(super) fn slot(fd: RawFd) -> Option<&'static Slot> {
         .map(|_| Slot {
             kind: AtomicU8::new(UNKNOWN),
             stream: AtomicBool::new(false),
+            tcp: AtomicBool::new(false),
             no_timeout: [AtomicU64::new(0), AtomicU64::new(0)],
             nonblocking: AtomicU64::new(0),
             registration: Lock::new(None),
@@ -173,6 +177,9 @@ impl Slot {
             // `SOCKET` without this only misses a saved system call).
             self.stream
                 .store(ty == libc::SOCK_STREAM, Ordering::Relaxed);
+            let tcp = ty == libc::SOCK_STREAM
+                && super::socket_option(fd, libc::SO_PROTOCOL) == Some(libc::IPPROTO_TCP);
+            self.tcp.store(tcp, Ordering::Relaxed);
             SOCKET
         } else {
             match file_type(fd) {
@@ -187,6 +194,11 @@ impl Slot {
     /// Whether the fd is a stream socket (after `kind` said `SOCKET`).
     pub(super) fn is_stream(&self) -> bool {
         self.stream.load(Ordering::Relaxed)
+    }
+
+    /// Whether the fd is a TCP socket (after `kind` said `SOCKET`).
+    pub(super) fn is_tcp(&self) -> bool {
+        self.tcp.load(Ordering::Relaxed)
     }
 
     /// The kernel refused `RWF_NOWAIT` on the fd: poll it first from now on.
@@ -239,6 +251,7 @@ impl Slot {
     pub(super) fn reset(&self) {
         self.kind.store(UNKNOWN, Ordering::Relaxed);
         self.stream.store(false, Ordering::Relaxed);
+        self.tcp.store(false, Ordering::Relaxed);
         for remembered in &self.no_timeout {
             remembered.store(0, Ordering::Relaxed);
         }

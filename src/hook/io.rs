@@ -52,8 +52,10 @@ use std::time::{Duration, Instant};
 /// `readv`/`writev`, is the buffer list to try on a pollable fd that is not a socket (a pipe, a
 /// FIFO, a tty: see [`pipe_try`]); without it such an fd makes the real call. `blocking` makes
 /// the real call where the green path cannot be taken. `drains` is the buffer size of a read
-/// that, if it returns less on a stream socket, drained it (see `IoSource::read_stream`): the
-/// fd's readability is then cleared, and the next read waits without trying first.
+/// that, if it returns less on a TCP socket with no urgent data, drained it (see
+/// `IoSource::read_stream`): the fd's readability is then cleared, and the next read waits
+/// without trying first (on an `AF_UNIX` stream socket, whose reads also stop after a message
+/// carrying fds, the next read tries first).
 /// `errno` is the caller's again when it succeeds.
 fn green_io(
     fd: RawFd,
@@ -154,7 +156,11 @@ fn try_until_ready(
             };
             if r >= 0 {
                 if let (Some(want), Some(ready), Some(seen)) = (drains, io.as_ref(), seen) {
-                    if r > 0 && (r as usize) < want && pipe.is_none() && slot.is_stream() {
+                    // Only TCP, and not at the urgent mark: a read that stops there, or an
+                    // `AF_UNIX` one that stops after a message carrying fds, leaves data that
+                    // no new event will announce.
+                    let drained = r > 0 && (r as usize) < want && pipe.is_none();
+                    if drained && slot.is_tcp() && !seen.is_urgent() {
                         ready.clear_drained(seen);
                     }
                 }

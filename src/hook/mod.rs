@@ -103,6 +103,12 @@ fn timespec_duration(ts: &libc::timespec) -> Option<Duration> {
 
 /// The socket type of `fd` (`SO_TYPE`), or `None` if it is not a socket. `errno` preserved.
 fn socket_type(fd: std::os::fd::RawFd) -> Option<libc::c_int> {
+    socket_option(fd, libc::SO_TYPE)
+}
+
+/// An int socket option of `fd` at `SOL_SOCKET`, or `None` if it cannot be read. `errno`
+/// preserved.
+fn socket_option(fd: std::os::fd::RawFd, name: libc::c_int) -> Option<libc::c_int> {
     let mut ty: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     let saved = errno();
@@ -111,7 +117,7 @@ fn socket_type(fd: std::os::fd::RawFd) -> Option<libc::c_int> {
         libc::getsockopt(
             fd,
             libc::SOL_SOCKET,
-            libc::SO_TYPE,
+            name,
             (&mut ty as *mut libc::c_int).cast(),
             &mut len,
         )

@@ -25,7 +25,7 @@ pub(crate) mod scheduled_io;
 pub(crate) mod uring;
 
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
-use scheduled_io::{READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use scheduled_io::{READABLE, READ_CLOSED, URGENT, WRITABLE, WRITE_CLOSED};
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -212,6 +212,9 @@ impl<W: Unpark> Reactor<W> {
                 if event.is_write_closed() {
                     ready |= WRITE_CLOSED;
                 }
+                if event.is_priority() {
+                    ready |= URGENT;
+                }
                 if event.is_error() {
                     // Both directions retry and meet the error.
                     ready |= READABLE | WRITABLE;
@@ -259,7 +262,8 @@ impl<W: Unpark> Reactor<W> {
         let result = self.registry.register(
             &mut mio::unix::SourceFd(&fd),
             token,
-            Interest::READABLE | Interest::WRITABLE,
+            // PRIORITY: the hooks' drained-read rule must know of TCP's urgent mark.
+            Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
         );
         if let Err(e) = result {
             self.release(token);

@@ -54,6 +54,18 @@ struct Waiters<W> {
     list: Vec<(u64, Direction, W)>,
 }
 
+/// The last event said the source has urgent data (`EPOLLPRI`: TCP's urgent mark, where a read
+/// stops short with more queued). Set or cleared by each event, never by an operation.
+pub(crate) const URGENT: usize = 32;
+
+impl Snapshot {
+    /// The last event reported urgent data (see [`URGENT`]). For the hooks' drained-read rule.
+    #[cfg_attr(not(feature = "hook"), allow(dead_code))]
+    pub(crate) fn is_urgent(self) -> bool {
+        self.0 & URGENT != 0
+    }
+}
+
 pub(crate) struct ScheduledIo<W> {
     /// Ready bits in the low byte, the event tick above.
     readiness: AtomicUsize,
@@ -75,7 +87,8 @@ impl<W: Unpark> ScheduledIo<W> {
         Snapshot(self.readiness.load(Ordering::Acquire))
     }
 
-    /// Driver side: the kernel reported `ready` (a set of the bit constants). Publishes it, and
+    /// Driver side: the kernel reported `ready` (a set of the bit constants, `URGENT` included
+    /// when the event had it: the one bit an event also clears). Publishes it, and
     /// moves every waiter of a direction that can now make progress into `woken`, for the
     /// caller to wake once it holds no lock of its own: a wake may post to another worker, and
     /// dropping a waiter's handle may drop the last reference to a finished green thread, and
@@ -85,7 +98,7 @@ impl<W: Unpark> ScheduledIo<W> {
         let mut current = self.readiness.load(Ordering::Relaxed);
         loop {
             let tick = (current >> TICK_SHIFT).wrapping_add(1);
-            let new = (tick << TICK_SHIFT) | (current & READY_BITS) | ready;
+            let new = (tick << TICK_SHIFT) | (current & READY_BITS & !URGENT) | ready;
             match self.readiness.compare_exchange_weak(
                 current,
                 new,
