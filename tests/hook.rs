@@ -1541,3 +1541,105 @@ fn a_read_after_one_that_stopped_early_with_data_left_does_not_wait() {
         }
     });
 }
+
+/// `connect(2)` of `fd` to `addr` (a `sockaddr_in` or `sockaddr_un`).
+///
+/// # Safety
+///
+/// `addr` is a valid socket address of its type.
+unsafe fn connect_to<A>(fd: libc::c_int, addr: &A) -> libc::c_int {
+    // SAFETY: the caller's address, its size.
+    unsafe {
+        libc::connect(
+            fd,
+            (addr as *const A).cast(),
+            std::mem::size_of::<A>() as libc::socklen_t,
+        )
+    }
+}
+
+#[test]
+fn connect_again_after_a_blocking_connect_gives_eisconn() {
+    one_worker().block_on(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let sin = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: listener.local_addr().unwrap().port().to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: our socket and address.
+        unsafe {
+            let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            assert_eq!(connect_to(s, &sin), 0);
+            assert_eq!(connect_to(s, &sin), -1);
+            assert_eq!(errno(), libc::EISCONN);
+            libc::close(s);
+        }
+    });
+}
+
+#[test]
+fn a_unix_connect_to_a_full_backlog_waits_for_room() {
+    one_worker().block_on(|| {
+        // SAFETY (the block): raw calls on our own fds and address.
+        unsafe {
+            let l = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+            let mut addr: libc::sockaddr_un = std::mem::zeroed();
+            addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            // An abstract address: nothing to clean up.
+            let name = format!("zsync-hook-backlog-{}", libc::getpid());
+            for (i, c) in name.bytes().enumerate() {
+                addr.sun_path[i + 1] = c as libc::c_char;
+            }
+            let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+            assert_eq!(
+                libc::bind(l, (&addr as *const libc::sockaddr_un).cast(), len),
+                0
+            );
+            assert_eq!(libc::listen(l, 0), 0);
+            let first = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+            assert_eq!(connect_to(first, &addr), 0);
+            let acceptor = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                let a = libc::accept(l, std::ptr::null_mut(), std::ptr::null_mut());
+                let b = libc::accept(l, std::ptr::null_mut(), std::ptr::null_mut());
+                assert!(a >= 0 && b >= 0);
+            });
+            let ticker = Ticker::start();
+            let second = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+            let start = Instant::now();
+            assert_eq!(connect_to(second, &addr), 0, "{}", errno());
+            assert!(
+                start.elapsed() >= Duration::from_millis(250),
+                "{:?}",
+                start.elapsed()
+            );
+            acceptor.join().unwrap();
+            assert!(ticker.stop() >= 10, "the worker was blocked");
+            // With SO_SNDTIMEO: EAGAIN once it passes, as the kernel's blocking connect.
+            let tv = libc::timeval {
+                tv_sec: 0,
+                tv_usec: 200_000,
+            };
+            let third = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+            let tvp = (&tv as *const libc::timeval).cast();
+            assert_eq!(
+                libc::setsockopt(third, libc::SOL_SOCKET, libc::SO_SNDTIMEO, tvp, 16),
+                0
+            );
+            let fourth = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+            assert_eq!(connect_to(fourth, &addr), 0);
+            let start = Instant::now();
+            assert_eq!(connect_to(third, &addr), -1);
+            assert_eq!(errno(), libc::EAGAIN);
+            assert!(
+                start.elapsed() >= Duration::from_millis(150),
+                "{:?}",
+                start.elapsed()
+            );
+        }
+    });
+}

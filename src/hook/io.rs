@@ -19,7 +19,8 @@
 //! `accept` waits until the listener is readable, then makes the real (blocking) call: if
 //! another thread takes the connection in between, the worker blocks until the next one.
 //! `connect` sets `O_NONBLOCK` for the call only (the connection proceeds without it), waits
-//! until the socket is writable and reports `SO_ERROR`.
+//! until the socket is writable and connects again for the outcome; on a Unix socket whose
+//! listener's queue is full (`EAGAIN`), it tries again after a growing pause.
 //!
 //! `read`, `write`, `readv`, `writev` on a pipe, a FIFO or a character device (a tty) have no
 //! `MSG_DONTWAIT`: they are tried with `preadv2`/`pwritev2` and `RWF_NOWAIT` (pipes and FIFOs
@@ -1101,16 +1102,48 @@ fn green_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
         unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_SETFL, flags) };
         set_errno(saved);
     };
-    set(flags | libc::O_NONBLOCK as libc::c_long);
-    let r = real();
-    set(flags);
-    // Another thread waiting on the socket (through this fd or a `dup` of it) may have read
-    // and remembered the borrowed `O_NONBLOCK` in between (see the `fd` module).
-    fd::nonblocking_changed();
+    let try_connect = || {
+        set(flags | libc::O_NONBLOCK as libc::c_long);
+        let r = real();
+        let e = errno();
+        set(flags);
+        // Another thread waiting on the socket (through this fd or a `dup` of it) may have
+        // read and remembered the borrowed `O_NONBLOCK` in between (see the `fd` module).
+        fd::nonblocking_changed();
+        set_errno(e);
+        r
+    };
+    let deadline =
+        || socket_timeout(fd, Direction::Write).and_then(|t| Instant::now().checked_add(t));
+    let mut r = try_connect();
+    if r == -1 && errno() == libc::EAGAIN {
+        // SAFETY: the kernel has read the address (it answered for it), so it is valid.
+        let unix = unsafe { (*addr).sa_family } == libc::AF_UNIX as libc::sa_family_t;
+        if unix {
+            // A listener whose queue is full, where a blocking connect waits until it has
+            // room (or `SO_SNDTIMEO` passes: `EAGAIN`). No event tells when it has (the
+            // socket's own readiness says nothing of it): park 1 ms, doubling up to 16, and
+            // try again, as zsync's own `UnixStream::connect`.
+            let deadline = deadline();
+            let mut pause = Duration::from_millis(1);
+            while r == -1 && errno() == libc::EAGAIN {
+                let now = Instant::now();
+                if deadline.is_some_and(|d| now >= d) {
+                    return -1; // EAGAIN, as the kernel's after the timeout
+                }
+                let nap = deadline.map_or(pause, |d| pause.min(d - now));
+                if let Err(pending) = super::sleep::green_sleep(Some(nap)) {
+                    return fail(pending) as c_int;
+                }
+                pause = (pause * 2).min(Duration::from_millis(16));
+                r = try_connect();
+            }
+        }
+    }
     if r == 0 || errno() != libc::EINPROGRESS {
         return r;
     }
-    let deadline = socket_timeout(fd, Direction::Write).and_then(|t| Instant::now().checked_add(t));
+    let deadline = deadline();
     loop {
         let Some(io) = slot.io(fd, reactor) else {
             // Cannot wait in a reactor: wait in poll(2), as the kernel would.
@@ -1152,26 +1185,10 @@ fn green_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
             }
         }
     }
-    let mut err: c_int = 0;
-    let mut len = std::mem::size_of::<c_int>() as socklen_t;
-    // SAFETY: a writable int and its length.
-    let r = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_ERROR,
-            (&mut err as *mut c_int).cast(),
-            &mut len,
-        )
-    };
-    if r == -1 {
-        return -1;
-    }
-    if err != 0 {
-        set_errno(err);
-        return -1;
-    }
-    0
+    // The connection is made or has failed: a second connect says which (0, or its error), and
+    // marks the socket connected, so that a third one says `EISCONN`, as after libc's
+    // blocking connect. (`SO_ERROR` alone would leave the second one to answer 0.)
+    real()
 }
 
 /// `poll(2)`.
