@@ -1643,3 +1643,37 @@ fn a_unix_connect_to_a_full_backlog_waits_for_room() {
         }
     });
 }
+
+/// `select` with no fds and a timeout of `usec` microseconds: its answer, errno, and how long
+/// it took.
+fn select_sleep(usec: libc::suseconds_t) -> (libc::c_int, libc::c_int, Duration) {
+    let mut tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: usec,
+    };
+    let null = std::ptr::null_mut();
+    let start = Instant::now();
+    // SAFETY: no sets, a valid timeval.
+    let r = unsafe { libc::select(0, null, null, null, &mut tv) };
+    (r, errno(), start.elapsed())
+}
+
+#[test]
+fn select_takes_a_microsecond_count_of_a_second_or_more() {
+    // glibc carries whole seconds over, on any thread; a negative count is EINVAL.
+    for green in [true, false] {
+        let (r, _, took) = if green {
+            one_worker().block_on(|| select_sleep(1_100_000))
+        } else {
+            select_sleep(1_100_000)
+        };
+        assert_eq!(r, 0, "green: {green}");
+        assert!(took >= Duration::from_millis(1050), "{took:?}");
+        let (r, e, _) = if green {
+            one_worker().block_on(|| select_sleep(-1))
+        } else {
+            select_sleep(-1)
+        };
+        assert_eq!((r, e), (-1, libc::EINVAL), "green: {green}");
+    }
+}

@@ -1805,9 +1805,26 @@ pub unsafe extern "C" fn select(
         // SAFETY: the caller's contract.
         unsafe { *timeout }
     });
-    let valid_tv = tv.is_none_or(|t| t.tv_sec >= 0 && (0..1_000_000).contains(&t.tv_usec));
-    let green =
-        super::on_green_thread() && (0..=libc::FD_SETSIZE as c_int).contains(&nfds) && valid_tv;
+    // As glibc's select: a negative timeout is `EINVAL`; whole seconds of microseconds are
+    // carried over (so is Linux's own select; `pselect6`, which the real call is, refuses them).
+    if tv.is_some_and(|t| t.tv_sec < 0 || t.tv_usec < 0) {
+        set_errno(libc::EINVAL);
+        return -1;
+    }
+    let tv = tv.map(|t| {
+        let carry = t.tv_usec / 1_000_000;
+        match t.tv_sec.checked_add(carry) {
+            Some(tv_sec) => libc::timeval {
+                tv_sec,
+                tv_usec: t.tv_usec % 1_000_000,
+            },
+            None => libc::timeval {
+                tv_sec: libc::time_t::MAX,
+                tv_usec: 999_999,
+            },
+        }
+    });
+    let green = super::on_green_thread() && (0..=libc::FD_SETSIZE as c_int).contains(&nfds);
     if !green {
         let mut ts = tv.map(|t| libc::timespec {
             tv_sec: t.tv_sec,
@@ -1861,7 +1878,7 @@ pub unsafe extern "C" fn select(
             });
         }
     }
-    // Both fields checked above (`valid_tv`): not negative, microseconds below a second.
+    // Both fields made valid above: not negative, microseconds below a second.
     let wait = tv.map(|t| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000));
     let start = Instant::now();
     // SAFETY: our own list.
