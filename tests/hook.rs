@@ -1677,3 +1677,27 @@ fn select_takes_a_microsecond_count_of_a_second_or_more() {
         assert_eq!((r, e), (-1, libc::EINVAL), "green: {green}");
     }
 }
+
+extern "C" fn on_usr2(_: libc::c_int) {}
+
+#[test]
+fn an_interrupted_sleep_returns_the_whole_seconds_left() {
+    // glibc's sleep(3) drops the fraction: 2.7 s left is 2.
+    // SAFETY: a handler that does nothing, without SA_RESTART.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_usr2 as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        assert_eq!(libc::sigaction(libc::SIGUSR2, &sa, std::ptr::null_mut()), 0);
+    }
+    // SAFETY: this thread's id.
+    let me = unsafe { libc::pthread_self() } as usize;
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: the sleeping thread, alive until the sleep returns.
+        unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR2) };
+    });
+    // SAFETY: a plain call.
+    let left = unsafe { libc::sleep(3) };
+    killer.join().unwrap();
+    assert_eq!(left, 2);
+}

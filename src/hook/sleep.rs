@@ -188,8 +188,9 @@ pub extern "C" fn sleep(seconds: c_uint) -> c_uint {
     let remainder: *mut timespec = &mut ts;
     // SAFETY: a valid timespec, also the remainder (nanosleep reads it before writing it).
     if unsafe { nanosleep(remainder, remainder) } == -1 {
-        // glibc's rounding of an interrupted sleep's remainder.
-        return ts.tv_sec as c_uint + c_uint::from(ts.tv_nsec >= 500_000_000);
+        // glibc's answer for an interrupted sleep: the whole seconds left, the fraction
+        // dropped (2.7 s left is 2).
+        return ts.tv_sec as c_uint;
     }
     0
 }
