@@ -82,7 +82,45 @@ pub(super) struct Slot {
     nonblocking: AtomicU64,
     /// Under the crate's short spin lock: read by every call that may wait (two per request
     /// of a server), held across a system call only when the fd is first registered.
-    registration: Lock<Option<Registration<Thread>>>,
+    registration: Lock<Option<Registered>>,
+}
+
+/// A registration, with the fork generation it was made in. One made before a `fork()` of
+/// this process belongs to the parent's reactor, whose epoll instance the child shares: in the
+/// child it is never waited on, and forgetting it leaks it instead of deregistering the fd
+/// (which would remove the parent's interest in the file it still uses, and take the parent's
+/// reactor's locks, which a thread that does not exist here may have held at the fork).
+struct Registered {
+    registration: std::mem::ManuallyDrop<Registration<Thread>>,
+    fork_generation: u64,
+}
+
+impl Registered {
+    fn new(registration: Registration<Thread>) -> Registered {
+        Registered {
+            registration: std::mem::ManuallyDrop::new(registration),
+            fork_generation: crate::runtime::fork_generation(),
+        }
+    }
+
+    /// Made in this process (not inherited through a `fork()`).
+    fn is_ours(&self) -> bool {
+        self.fork_generation == crate::runtime::fork_generation()
+    }
+
+    /// Usable for a wait: ours, and its reactor still runs.
+    fn is_live(&self) -> bool {
+        self.is_ours() && !self.registration.reactor.is_shut_down()
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if self.is_ours() {
+            // SAFETY: dropped once, here; never used again.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.registration) };
+        }
+    }
 }
 
 /// Bumped by the `setsockopt` hook whenever a socket timeout is set: every remembered "no
@@ -267,8 +305,8 @@ impl Slot {
         let registration = self.registration.lock();
         registration
             .as_ref()
-            .filter(|r| !r.reactor.is_shut_down())
-            .map(|r| r.io.clone())
+            .filter(|r| r.is_live())
+            .map(|r| r.registration.io.clone())
     }
 
     /// The readiness of `fd` in a reactor: its registration's, registering it with `reactor`
@@ -276,16 +314,13 @@ impl Slot {
     /// files) or its reactor has shut down.
     pub(super) fn io(&self, fd: RawFd, reactor: &Arc<Reactor>) -> Option<Arc<ScheduledIo<Thread>>> {
         let mut registration = self.registration.lock();
-        if registration
-            .as_ref()
-            .is_some_and(|r| r.reactor.is_shut_down())
-        {
+        if registration.as_ref().is_some_and(|r| !r.is_live()) {
             *registration = None;
         }
         if registration.is_none() {
-            *registration = Some(reactor.register(fd).ok()?);
+            *registration = Some(Registered::new(reactor.register(fd).ok()?));
         }
-        registration.as_ref().map(|r| r.io.clone())
+        registration.as_ref().map(|r| r.registration.io.clone())
     }
 }
 

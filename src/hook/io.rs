@@ -39,7 +39,7 @@ use super::fd::{self, Slot};
 use super::{errno, set_errno, KeepErrno};
 use crate::reactor::scheduled_io::Direction;
 use crate::reactor::ScheduledIo;
-use crate::runtime::context::{self, Current};
+use crate::runtime::context::Current;
 use crate::runtime::park::{park_quiet, WaitReason};
 use crate::runtime::task::cancel::Pending;
 use crate::runtime::Thread;
@@ -112,7 +112,7 @@ fn try_until_ready(
     drains: Option<usize>,
     blocking: impl Fn() -> ssize_t,
 ) -> ssize_t {
-    let Current::Green { worker, task } = context::current() else {
+    let Current::Green { worker, task } = super::current() else {
         return blocking();
     };
     let Some(slot) = fd::slot(fd) else {
@@ -677,7 +677,7 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> s
     // SAFETY: as in `sys_recvfrom`.
     let real = || unsafe { libc::syscall(libc::SYS_readv, fd, iov, iovcnt) as ssize_t };
     // A count the kernel refuses is its `EINVAL` (not `recvmsg`'s `EMSGSIZE`).
-    if !(0..=IOV_MAX).contains(&iovcnt) || !matches!(context::current(), Current::Green { .. }) {
+    if !(0..=IOV_MAX).contains(&iovcnt) || !matches!(super::current(), Current::Green { .. }) {
         return real();
     }
     let len = iov_len_sum(iov, iovcnt);
@@ -731,7 +731,7 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> s
 #[no_mangle]
 pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
     // As in `readv`: the kernel's `EINVAL` for a count it refuses.
-    if !(0..=IOV_MAX).contains(&iovcnt) || !matches!(context::current(), Current::Green { .. }) {
+    if !(0..=IOV_MAX).contains(&iovcnt) || !matches!(super::current(), Current::Green { .. }) {
         // SAFETY: as in `sys_recvfrom`.
         return unsafe { libc::syscall(libc::SYS_writev, fd, iov, iovcnt) as ssize_t };
     }
@@ -1082,7 +1082,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
 fn green_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     // SAFETY: as in `sys_recvfrom`.
     let real = || unsafe { libc::syscall(libc::SYS_connect, fd, addr, len) as c_int };
-    let Current::Green { worker, task } = context::current() else {
+    let Current::Green { worker, task } = super::current() else {
         return real();
     };
     let (Some(slot), Some(reactor)) = (fd::slot(fd), worker.reactor()) else {
@@ -1223,7 +1223,7 @@ unsafe fn poll_for(fds: *mut pollfd, nfds: nfds_t, wait: Option<Duration>) -> c_
 ///
 /// As [`poll`].
 unsafe fn green_poll(fds: *mut pollfd, nfds: nfds_t, wait: Option<Duration>) -> c_int {
-    let Current::Green { worker, task } = context::current() else {
+    let Current::Green { worker, task } = super::current() else {
         return sys_ppoll_for(fds, nfds, wait);
     };
     let Some(reactor) = worker.reactor() else {
@@ -1614,7 +1614,7 @@ fn foreign_epoll_park(
     sigmask: *const libc::sigset_t,
     real: impl Fn() -> c_int,
 ) -> c_int {
-    let Current::Green { worker, task } = context::current() else {
+    let Current::Green { worker, task } = super::current() else {
         return real();
     };
     if wait == Some(Duration::ZERO) || maxevents <= 0 || !mask_parks(sigmask) {

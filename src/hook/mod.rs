@@ -21,9 +21,11 @@
 //! (`-C link-args=-Wl,--export-dynamic`). Calls that glibc makes inside itself (`fread` ->
 //! `read`, `system` -> `waitpid`) use its private aliases and are not seen.
 //!
-//! Each hook asks one question first: is the caller a green thread of a zsync runtime
-//! ([`crate::runtime::context::current`], one thread-local read)? If not (an OS thread, the
-//! blocking pool, a worker's own code, the reactor, code before `main`), it makes the real call
+//! Each hook asks one question first: is the caller a green thread of a zsync runtime of this
+//! process ([`crate::runtime::context::current`], one thread-local read, and the runtime's fork
+//! generation, one relaxed load)? If not (an OS thread, the blocking pool, a worker's own code,
+//! the reactor, code before `main`, the child of a `fork()` made on a green thread), it makes
+//! the real call
 //! at once: the system call itself through `libc::syscall` (never the libc symbol, which is
 //! this very function), with libc's exact semantics (errno, `EINTR`, partial reads and writes);
 //! for the resolver, which is no system call, libc's own function found with
@@ -51,7 +53,7 @@
 //! [`crate::blocking::unblock_scoped`]: the caller waits, shielded, until the job has returned,
 //! so the pointers outlive their use.
 
-use crate::runtime::context::on_green_thread;
+use crate::runtime::context::{self, Current};
 use std::time::Duration;
 
 mod dns;
@@ -59,6 +61,26 @@ mod fcntl;
 mod fd;
 mod io;
 mod sleep;
+
+/// Where a hook's caller runs: [`context::current`], except that a green thread of a runtime
+/// built before a `fork()` of this process counts as a plain OS thread. Such a green thread is
+/// the one that called `fork()` (the child's only thread): its worker loop was copied, but the
+/// runtime's other threads were not, and parking would run the parent's other green threads
+/// here, in the child (and wait on the epoll fd it shares with the parent). libc just blocks
+/// this one thread; so does the hook, with the real call. One relaxed load more than
+/// `context::current`.
+#[inline]
+fn current<'a>() -> Current<'a> {
+    match context::current() {
+        Current::Green { worker, .. } if worker.shared.forked_away() => Current::Os,
+        current => current,
+    }
+}
+
+/// Whether the caller is a green thread the hooks may park (see [`current`]).
+fn on_green_thread() -> bool {
+    matches!(current(), Current::Green { .. })
+}
 
 /// Sets the calling OS thread's `errno`.
 fn set_errno(value: libc::c_int) {

@@ -42,6 +42,8 @@ pub use dump::{Dump, DumpedThread, IoDirection, ThreadState, WaitReason};
 pub use metrics::Metrics;
 
 pub(crate) use builder::THREAD_LIMITS;
+#[cfg(feature = "hook")]
+pub(crate) use fork::generation as fork_generation;
 pub(crate) use fork::{PerProcess, FORKED_RUNTIME};
 
 use idle::Idle;

@@ -1,0 +1,79 @@
+//! The `hook` feature around an fd's and a process's life: a child forked from a green thread,
+//! an fd closed (and its number reused) while a green thread waits on it in a hooked call, and
+//! fds that zsync::net registered itself. Run with `cargo test --release --features hook
+//! --test hook_life`.
+#![cfg(all(feature = "hook", target_os = "linux"))]
+
+mod common;
+
+use common::Ticker;
+use std::time::{Duration, Instant};
+use zsync::runtime::Builder;
+
+fn one_worker() -> zsync::Runtime {
+    Builder::new().worker_threads(1).build().unwrap()
+}
+
+/// Waits (parking the green thread) for the child `pid` to exit, killing it after 10 s; returns
+/// its exit code.
+fn wait_for_child(pid: libc::pid_t) -> i32 {
+    let start = Instant::now();
+    loop {
+        let mut status = 0;
+        // SAFETY (test): our own child, without blocking.
+        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        assert!(done >= 0, "waitpid: {}", std::io::Error::last_os_error());
+        if done == pid {
+            assert!(libc::WIFEXITED(status), "the child died: {status:#x}");
+            return libc::WEXITSTATUS(status);
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            // SAFETY (test): our own child; then reaped.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            panic!("the forked child hung");
+        }
+        zsync::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A child forked from a green thread has one thread, the forking one, and the runtime it came
+/// from does not exist there: a hooked sleep blocks that thread as libc's does. Parking it
+/// instead would run the parent's other green threads (a ticker here) in the child.
+#[test]
+fn a_child_forked_from_a_green_thread_sleeps_in_libc_and_runs_none_of_the_parent_s_threads() {
+    one_worker().block_on(|| {
+        let ticker = Ticker::spawn();
+        assert!(ticker.ticked(3));
+        // SAFETY (test): the child makes only system calls and atomic loads, then `_exit`s.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            let before = ticker.ticks();
+            let ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 200_000_000,
+            };
+            // SAFETY (test): a valid timespec, no remainder.
+            let slept = unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+            let ticked = ticker.ticks() != before;
+            let code = match (slept, ticked) {
+                (0, false) => 0,
+                (0, true) => 1, // the parent's ticker ran in the child
+                _ => 2,
+            };
+            // SAFETY (test): leaves the child without running the parent's exit handlers.
+            unsafe { libc::_exit(code) };
+        }
+        let code = wait_for_child(pid);
+        assert_eq!(
+            code, 0,
+            "1: the parent's ticker ran in the child; 2: nanosleep failed"
+        );
+        // The parent's runtime goes on.
+        assert!(ticker.ticked(3));
+        ticker.stop();
+    });
+}
