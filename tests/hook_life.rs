@@ -14,6 +14,45 @@ fn one_worker() -> zsync::Runtime {
     Builder::new().worker_threads(1).build().unwrap()
 }
 
+/// The tests that close fds and look at which number the next one gets, one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A connected pair of Unix stream sockets, raw (closed by the test).
+fn socketpair() -> (libc::c_int, libc::c_int) {
+    let mut fds = [0; 2];
+    // SAFETY (test): a writable array of two fds.
+    let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+    assert_eq!(r, 0, "socketpair: {}", std::io::Error::last_os_error());
+    (fds[0], fds[1])
+}
+
+/// Parks until `handle`'s green thread has finished or `limit` has passed; says whether it
+/// finished.
+fn finishes_within<T>(handle: &zsync::thread::JoinHandle<T>, limit: Duration) -> bool {
+    let start = Instant::now();
+    while !handle.is_finished() {
+        if start.elapsed() > limit {
+            return false;
+        }
+        zsync::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// A hooked `read` into 8 bytes on a green thread: its result and errno.
+fn green_read(fd: libc::c_int) -> zsync::thread::JoinHandle<(isize, i32, Vec<u8>)> {
+    zsync::spawn(move || {
+        let mut buf = [0u8; 8];
+        // SAFETY (test): a writable buffer of 8 bytes.
+        let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        (r, errno, buf[..r.max(0) as usize].to_vec())
+    })
+}
+
 /// Waits (parking the green thread) for the child `pid` to exit, killing it after 10 s; returns
 /// its exit code.
 fn wait_for_child(pid: libc::pid_t) -> i32 {
@@ -75,5 +114,36 @@ fn a_child_forked_from_a_green_thread_sleeps_in_libc_and_runs_none_of_the_parent
         // The parent's runtime goes on.
         assert!(ticker.ticked(3));
         ticker.stop();
+    });
+}
+
+/// Another thread closes the fd a green thread waits on in a hooked `read`, then the peer
+/// writes and closes. libc's read returns (`EBADF`, or the byte: a read already in the kernel
+/// keeps its file); the hooked one must return too, not wait for an event that cannot come
+/// now that the fd is deregistered.
+#[test]
+fn a_hooked_read_returns_when_another_thread_closes_its_fd() {
+    let _serial = serial();
+    one_worker().block_on(|| {
+        let (a, b) = socketpair();
+        let reader = green_read(a);
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            // SAFETY (test): our fds, each closed once; the byte is a valid buffer.
+            unsafe {
+                libc::close(a);
+                std::thread::sleep(Duration::from_millis(50));
+                libc::write(b, b"x".as_ptr().cast(), 1);
+                libc::close(b);
+            }
+        });
+        let finished = finishes_within(&reader, Duration::from_secs(5));
+        closer.join().unwrap();
+        assert!(finished, "the read still waits 5 s after its fd was closed");
+        let (r, errno, _) = reader.join().unwrap();
+        assert!(
+            r == 1 || (r == -1 && errno == libc::EBADF),
+            "read = {r}, errno {errno}"
+        );
     });
 }

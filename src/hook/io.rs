@@ -142,6 +142,11 @@ fn try_until_ready(
         let seen = io
             .as_ref()
             .map(|io: &Arc<ScheduledIo<Thread>>| io.snapshot());
+        if seen.is_some_and(|s| s.is_deregistered()) {
+            // The registration this call waits on was dropped (another thread closed the fd,
+            // which woke this one): no event will come. The real call, as libc's, made now.
+            return blocking();
+        }
         // A read on a socket known not to be readable waits first (as `IoSource::io_loop`
         // does): not in non-blocking mode, and a last try once the deadline has passed.
         let known_empty = direction == Direction::Read
@@ -1629,6 +1634,9 @@ fn foreign_epoll_park(
     let deadline = wait.and_then(|d| Instant::now().checked_add(d));
     loop {
         let seen = io.snapshot();
+        if seen.is_deregistered() {
+            return real(); // closed by another thread: as in `green_io`
+        }
         let r = sys_epoll_pwait(epfd, events, maxevents, 0, sigmask);
         if r != 0 {
             return r;

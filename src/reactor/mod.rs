@@ -296,6 +296,9 @@ impl<W: Unpark> Drop for Registration<W> {
             .registry
             .deregister(&mut mio::unix::SourceFd(&self.fd));
         self.reactor.release(self.token);
+        // No event will wake a waiter on it now: wake them all (the hooks' waiters on an fd
+        // another thread closes; zsync's own sockets have none left by now).
+        self.io.deregistered();
     }
 }
 

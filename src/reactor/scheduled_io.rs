@@ -22,6 +22,9 @@ pub(crate) const READABLE: usize = 1;
 pub(crate) const WRITABLE: usize = 2;
 pub(crate) const READ_CLOSED: usize = 4;
 pub(crate) const WRITE_CLOSED: usize = 8;
+/// The source's registration was dropped (its fd deregistered): no event will come any more.
+/// Never cleared; every direction counts as ready, so that nobody waits on it.
+const DEREGISTERED: usize = 16;
 const READY_BITS: usize = 0xff;
 const TICK_SHIFT: usize = 8;
 
@@ -41,7 +44,13 @@ pub(crate) struct Snapshot(usize);
 
 impl Snapshot {
     pub(crate) fn is_ready(self, direction: Direction) -> bool {
-        self.0 & direction.mask() != 0
+        self.0 & (direction.mask() | DEREGISTERED) != 0
+    }
+
+    /// The registration was dropped (see [`ScheduledIo::deregistered`]).
+    #[cfg_attr(not(any(feature = "hook", loom)), allow(dead_code))]
+    pub(crate) fn is_deregistered(self) -> bool {
+        self.0 & DEREGISTERED != 0
     }
 
     fn tick(self) -> usize {
@@ -131,6 +140,38 @@ impl<W: Unpark> ScheduledIo<W> {
         }
     }
 
+    /// Called when the source's registration is dropped (its fd deregistered, usually about to
+    /// be closed): no event will wake its waiters any more, so they are woken now, every one,
+    /// to find out (a hooked call whose fd another thread closed returns instead of waiting
+    /// forever). Marks the source deregistered under the waiter lock, with a new tick: a
+    /// waiter that enqueues later sees it (`register` refuses), one that enqueued before is
+    /// taken here. Nothing else is waiting on the source's owner at this point: zsync's own
+    /// sockets drop their registration only when nobody can use them any more.
+    pub(crate) fn deregistered(&self) {
+        let woken = {
+            let mut waiters = self.waiters.lock();
+            let mut current = self.readiness.load(Ordering::Relaxed);
+            loop {
+                let tick = (current >> TICK_SHIFT).wrapping_add(1);
+                let new = (tick << TICK_SHIFT) | (current & READY_BITS) | DEREGISTERED;
+                match self.readiness.compare_exchange_weak(
+                    current,
+                    new,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => current = actual,
+                }
+            }
+            std::mem::take(&mut waiters.list)
+        };
+        // After the lock: as in `set_ready_into`, a wake may post to another worker.
+        for (_, _, waiter) in woken {
+            waiter.unpark();
+        }
+    }
+
     /// Operation side, after `WouldBlock`: forgets `direction`'s readiness unless a new event
     /// came in since `seen` was taken (then the caller simply tries again).
     pub(crate) fn clear(&self, seen: Snapshot, direction: Direction) {
@@ -157,7 +198,8 @@ impl<W: Unpark> ScheduledIo<W> {
     }
 
     /// Operation side: enqueues `waiter` for `direction` unless readiness arrived or moved since
-    /// `seen` (then `None`: do not park, try again). Returns the key for [`Self::remove`].
+    /// `seen`, or the source was deregistered (then `None`: do not park, try again). Returns
+    /// the key for [`Self::remove`].
     pub(crate) fn register(&self, seen: Snapshot, direction: Direction, waiter: W) -> Option<u64> {
         let mut waiters = self.waiters.lock();
         let now = self.snapshot();
@@ -294,6 +336,31 @@ mod loom_tests {
                 }
             }
             driver.join().unwrap();
+        });
+    }
+
+    /// A green thread waits on a source (the hooks' read loop: it gives up once the source is
+    /// deregistered) while another thread drops the source's registration (closes the fd): the
+    /// waiter is never left parked, whether the drop comes before its snapshot, between its
+    /// snapshot and its enqueue, or after it parked.
+    #[test]
+    fn a_waiter_is_never_left_parked_on_a_dropped_registration() {
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::<thread::Thread>::new());
+            let io2 = io.clone();
+            let closer = thread::spawn(move || io2.deregistered());
+            loop {
+                let seen = io.snapshot();
+                if seen.is_deregistered() {
+                    break;
+                }
+                io.clear(seen, Direction::Read); // the try said `WouldBlock`
+                if let Some(key) = io.register(seen, Direction::Read, thread::current()) {
+                    thread::park();
+                    io.remove(key);
+                }
+            }
+            closer.join().unwrap();
         });
     }
 
