@@ -83,6 +83,7 @@ fn wait_for_child(pid: libc::pid_t) -> i32 {
 /// instead would run the parent's other green threads (a ticker here) in the child.
 #[test]
 fn a_child_forked_from_a_green_thread_sleeps_in_libc_and_runs_none_of_the_parent_s_threads() {
+    let _serial = serial(); // its runtime's fds would take the numbers another test reuses
     one_worker().block_on(|| {
         let ticker = Ticker::spawn();
         assert!(ticker.ticked(3));
@@ -145,5 +146,69 @@ fn a_hooked_read_returns_when_another_thread_closes_its_fd() {
             r == 1 || (r == -1 && errno == libc::EBADF),
             "read = {r}, errno {errno}"
         );
+    });
+}
+
+/// As above, with a receive timeout on the socket, and a new socket takes the closed number
+/// before the peer writes to it. libc's read keeps the old file and gives `EAGAIN` when the
+/// timeout passes; a hooked read retries by number, and must not take the new socket's bytes:
+/// it fails with `EBADF` (what a read by that number gets from libc once the number is
+/// closed), and the new socket keeps them.
+#[test]
+fn a_hooked_read_never_reads_the_socket_that_took_its_closed_number() {
+    let _serial = serial();
+    one_worker().block_on(|| {
+        let (a, b) = socketpair();
+        let timeout = libc::timeval {
+            tv_sec: 1,
+            tv_usec: 0,
+        };
+        // SAFETY (test): a valid timeval and its size.
+        let r = unsafe {
+            libc::setsockopt(
+                a,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&timeout as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, 0);
+        let reader = green_read(a);
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            // SAFETY (test): our fd, closed once.
+            unsafe { libc::close(a) };
+            let (new, peer) = socketpair();
+            if new != a {
+                // Another thread took the number first: put the new socket there.
+                // SAFETY (test): our fds.
+                assert_eq!(unsafe { libc::dup2(new, a) }, a);
+            }
+            // SAFETY (test): a valid buffer of 3 bytes.
+            assert_eq!(unsafe { libc::write(peer, b"new".as_ptr().cast(), 3) }, 3);
+            (new, peer)
+        });
+        let finished = finishes_within(&reader, Duration::from_secs(5));
+        let (new, peer) = closer.join().unwrap();
+        assert!(finished, "the read still waits 5 s after its fd was closed");
+        let (r, errno, got) = reader.join().unwrap();
+        let mut left = [0u8; 8];
+        // SAFETY (test): a writable buffer of 8 bytes.
+        let kept = unsafe { libc::recv(new, left.as_mut_ptr().cast(), 8, libc::MSG_DONTWAIT) };
+        assert!(
+            r == -1 && (errno == libc::EBADF || errno == libc::EAGAIN),
+            "read = {r}, errno {errno}, bytes {got:?}"
+        );
+        assert_eq!(kept, 3, "the new socket lost its bytes");
+        // SAFETY (test): our fds, each closed once (`a` is `new` or its dup).
+        unsafe {
+            if new != a {
+                libc::close(a);
+            }
+            libc::close(new);
+            libc::close(peer);
+            libc::close(b);
+        }
     });
 }

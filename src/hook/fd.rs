@@ -83,6 +83,10 @@ pub(super) struct Slot {
     /// Under the crate's short spin lock: read by every call that may wait (two per request
     /// of a server), held across a system call only when the fd is first registered.
     registration: Lock<Option<Registered>>,
+    /// Bumped by [`Slot::reset`] (the number was closed, replaced or handed out afresh) before
+    /// its registration is dropped: a call that began under another value waits on a number
+    /// that no longer names its file (see [`Slot::epoch`]).
+    epoch: AtomicU64,
 }
 
 /// A registration, with the fork generation it was made in. One made before a `fork()` of
@@ -174,6 +178,7 @@ pub(super) fn slot(fd: RawFd) -> Option<&'static Slot> {
             no_timeout: [AtomicU64::new(0), AtomicU64::new(0)],
             nonblocking: AtomicU64::new(0),
             registration: Lock::new(None),
+            epoch: AtomicU64::new(0),
         })
         .collect();
     let Ok(fresh) = Box::<Chunk>::try_from(slots.into_boxed_slice()) else {
@@ -287,6 +292,10 @@ impl Slot {
     /// The fd turned out not to be what the slot said (it was closed and reused behind the
     /// hooks' back): forget everything.
     pub(super) fn reset(&self) {
+        // Before the registration is dropped, which wakes its waiters: a waiter that sees the
+        // drop (its snapshot, acquire, reads the deregistration's tick, released after this)
+        // sees the new epoch.
+        self.epoch.fetch_add(1, Ordering::Release);
         self.kind.store(UNKNOWN, Ordering::Relaxed);
         self.stream.store(false, Ordering::Relaxed);
         self.tcp.store(false, Ordering::Relaxed);
@@ -296,6 +305,15 @@ impl Slot {
         self.nonblocking.store(0, Ordering::Relaxed);
         let old = self.registration.lock().take();
         drop(old);
+    }
+
+    /// Which file the number names, as far as the hooks know: a call reads it when it starts
+    /// and, once it differs, the number was closed (and may name another file now) while the
+    /// call waited. libc's call, blocked in the kernel, keeps its own reference to the old file;
+    /// a call that retries by number cannot, and must not touch the new file either: it fails
+    /// with `EBADF`, as libc's does on a number closed before the call.
+    pub(super) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
     }
 
     /// The readiness of the fd's registration, if a wait has registered it already (with a

@@ -127,6 +127,8 @@ fn try_until_ready(
     let Some(reactor) = worker.reactor() else {
         return blocking();
     };
+    // The number's file at the start of the call: see `Slot::epoch`.
+    let epoch = slot.epoch();
     let mut deadline = wait.deadline.flatten();
     let mut first_wait = wait.deadline.is_none();
     // Registered with a reactor only once a call would block (zsync's own non-blocking
@@ -142,9 +144,15 @@ fn try_until_ready(
         let seen = io
             .as_ref()
             .map(|io: &Arc<ScheduledIo<Thread>>| io.snapshot());
+        if slot.epoch() != epoch {
+            // Closed by another thread while this call waited (which woke it), the number
+            // perhaps reused: never try it again (after the snapshot, see `Slot::reset`).
+            set_errno(libc::EBADF);
+            return -1;
+        }
         if seen.is_some_and(|s| s.is_deregistered()) {
-            // The registration this call waits on was dropped (another thread closed the fd,
-            // which woke this one): no event will come. The real call, as libc's, made now.
+            // The registration this call waits on was dropped otherwise (its reactor shut
+            // down): no event will come. The real call, as libc's, made now.
             return blocking();
         }
         // A read on a socket known not to be readable waits first (as `IoSource::io_loop`
@@ -1107,6 +1115,7 @@ fn green_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
         unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_SETFL, flags) };
         set_errno(saved);
     };
+    let epoch = slot.epoch(); // see `Slot::epoch`
     let try_connect = || {
         set(flags | libc::O_NONBLOCK as libc::c_long);
         let r = real();
@@ -1161,6 +1170,10 @@ fn green_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
             break;
         };
         let seen = io.snapshot();
+        if slot.epoch() != epoch {
+            set_errno(libc::EBADF); // closed by another thread: as in `green_io`
+            return -1;
+        }
         let mut p = pollfd {
             fd,
             events: libc::POLLOUT,
@@ -1628,14 +1641,19 @@ fn foreign_epoll_park(
     let (Some(slot), Some(reactor)) = (fd::slot(epfd), worker.reactor()) else {
         return real();
     };
+    let epoch = slot.epoch();
     let Some(io) = slot.io(epfd, reactor) else {
         return real();
     };
     let deadline = wait.and_then(|d| Instant::now().checked_add(d));
     loop {
         let seen = io.snapshot();
+        if slot.epoch() != epoch {
+            set_errno(libc::EBADF); // closed by another thread: as in `green_io`
+            return -1;
+        }
         if seen.is_deregistered() {
-            return real(); // closed by another thread: as in `green_io`
+            return real(); // as in `green_io`
         }
         let r = sys_epoll_pwait(epfd, events, maxevents, 0, sigmask);
         if r != 0 {
