@@ -212,3 +212,72 @@ fn a_hooked_read_never_reads_the_socket_that_took_its_closed_number() {
         }
     });
 }
+
+/// A hooked `poll` on the fd of a socket zsync::net registered on the same worker waits
+/// through that registration (epoll takes an fd once): it must park, not fall back to a
+/// blocking `poll` that holds the worker (and the ticker on it).
+#[test]
+fn a_hooked_poll_on_a_zsync_socket_parks() {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    one_worker().block_on(|| {
+        let listener = zsync::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = zsync::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        // zsync registers the client's fd with this worker's reactor.
+        client
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        assert!(client.read(&mut [0u8; 4]).is_err());
+        let ticker = Ticker::spawn();
+        let writer = zsync::spawn(move || {
+            // Runs only if the poll below lets the worker go.
+            let ticked = ticker.ticked(5);
+            server.write_all(b"x").unwrap();
+            ticker.stop();
+            ticked
+        });
+        let mut p = libc::pollfd {
+            fd: client.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY (test): one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, 3000) };
+        assert_eq!(r, 1, "the poll blocked the worker until its timeout");
+        assert!(writer.join().unwrap());
+        let mut byte = [0u8; 1];
+        client.set_read_timeout(None).unwrap();
+        assert_eq!(client.read(&mut byte).unwrap(), 1);
+    });
+}
+
+/// A std socket a hooked read has waited on (the hooks registered its fd), handed to
+/// zsync::net, works there: zsync waits through the same registration.
+#[test]
+fn a_std_socket_the_hooks_waited_on_works_as_a_zsync_socket() {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    one_worker().block_on(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peer = std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            s.write_all(b"1").unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            s.write_all(b"2").unwrap();
+            s
+        });
+        let (mut std_stream, _) = listener.accept().unwrap();
+        let mut byte = [0u8; 1];
+        std_stream.read_exact(&mut byte).unwrap(); // parks: the hooks register the fd
+        assert_eq!(&byte, b"1");
+        // SAFETY (test): the fd is the std stream's, handed over whole.
+        let mut stream = unsafe { zsync::net::TcpStream::from_raw_fd(std_stream.into_raw_fd()) };
+        stream.read_exact(&mut byte).unwrap();
+        assert_eq!(&byte, b"2");
+        let _peer = peer.join().unwrap();
+        drop(stream);
+    });
+}

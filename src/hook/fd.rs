@@ -1,6 +1,7 @@
 //! What the hooks remember per fd: whether it is a socket, a pipe/FIFO/character device or
 //! something else (asked once, with `SO_TYPE` and `fstat`; and whether it refused `RWF_NOWAIT`) and its
-//! registration with a reactor (made when a green thread first waits on it, dropped, which
+//! registration with a reactor (made when a green thread first waits on it, and shared with
+//! zsync's own registration of the fd, if any: see `Reactor::register`; dropped, which
 //! deregisters it, by the `close`/`dup2`/`dup3` hooks before the kernel can reuse the number;
 //! the hooks that hand out a number, `socket`, `accept`, `dup`, `pipe`, `socketpair`,
 //! `fcntl(F_DUPFD)`, forget it too, in case it was freed behind their back).

@@ -987,8 +987,9 @@ impl Pollable {
                 Some(registration)
             }
             Err(e) => {
-                // EPERM: not pollable (a regular file, /dev/null). Anything else (EEXIST: the
-                // `hook` feature registered it first) leaves it to the pool this time.
+                // EPERM: not pollable (a regular file, /dev/null). Anything else (out of
+                // memory or fds) leaves it to the pool this time. (An fd the `hook` feature
+                // registered first is shared, not refused: see `Reactor::register`.)
                 if e.raw_os_error() == Some(libc::EPERM) {
                     self.refused.store(true, Ordering::Relaxed);
                 }

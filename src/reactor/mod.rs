@@ -26,6 +26,7 @@ pub(crate) mod uring;
 
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use scheduled_io::{READABLE, READ_CLOSED, URGENT, WRITABLE, WRITE_CLOSED};
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,11 +67,20 @@ pub(crate) enum Wait {
 struct Slot<W> {
     generation: u32,
     io: Option<Arc<ScheduledIo<W>>>,
+    /// How many `Registration`s share it (see [`Reactor::register`]).
+    handles: usize,
+    /// Whether `Table::by_fd` maps its fd to it: false once another registration of the number
+    /// found it stale, and then its last handle leaves the epoll entry alone.
+    owns_fd: bool,
 }
 
 struct Table<W> {
     slots: Vec<Slot<W>>,
     free: Vec<u32>,
+    /// The slot registered for each fd number: one registration per fd and reactor, shared by
+    /// whoever registers it (zsync's own sockets, the `hook` feature's waits, the standard
+    /// streams), since epoll takes a file only once per number.
+    by_fd: HashMap<RawFd, u32>,
 }
 
 /// The driver: the `Poll` and its event buffer, used by one worker at a time.
@@ -97,7 +107,8 @@ pub(crate) struct Reactor<W> {
     shut_down: AtomicBool,
 }
 
-/// A source's place in the reactor; dropping it deregisters the fd.
+/// A source's place in the reactor, possibly shared with other registrations of the same fd;
+/// dropping the last one deregisters the fd.
 pub(crate) struct Registration<W: Unpark> {
     pub(crate) reactor: Arc<Reactor<W>>,
     pub(crate) io: Arc<ScheduledIo<W>>,
@@ -124,6 +135,7 @@ impl<W: Unpark> Reactor<W> {
             table: Mutex::new(Table {
                 slots: Vec::new(),
                 free: Vec::new(),
+                by_fd: HashMap::new(),
             }),
             holder: DriverHolder::new(),
             shut_down: AtomicBool::new(false),
@@ -232,33 +244,64 @@ impl<W: Unpark> Reactor<W> {
         any
     }
 
-    /// Registers `fd` for read and write readiness, edge-triggered.
+    /// Registers `fd` for read and write readiness, edge-triggered. An fd this reactor has
+    /// registered already gets that registration, shared (its readiness and waiters): epoll
+    /// refuses a second entry for one file at one number (`EEXIST`), and the two users (a
+    /// zsync socket and a hooked call on its fd, in either order) wait alike. The shared entry
+    /// is first re-armed with its own token, which also tells whether it is still the entry of
+    /// the file the number names now: a number closed behind its registrations' back and reused
+    /// is not (the kernel dropped the entry, or keeps it for the old file), and then it gets a
+    /// fresh registration, the stale one left to its holders (they see no more events). Made
+    /// under the table's lock, so that two first registrations of one fd meet.
     pub(crate) fn register(self: &Arc<Self>, fd: RawFd) -> io::Result<Registration<W>> {
-        let io = Arc::new(ScheduledIo::new());
-        let token = {
-            let mut table = self.table.lock().unwrap();
-            let index = match table.free.pop() {
-                Some(index) => index,
-                None => {
-                    // The two highest indices stay unused: with the highest generation their
-                    // tokens would be the waker's and the alarm's.
-                    let index = u32::try_from(table.slots.len())
-                        .ok()
-                        .filter(|&index| index < u32::MAX - 1)
-                        .ok_or_else(|| {
-                            io::Error::new(io::ErrorKind::OutOfMemory, "too many I/O sources")
-                        })?;
-                    table.slots.push(Slot {
-                        generation: 0,
-                        io: None,
+        let mut table = self.table.lock().unwrap();
+        let Table { slots, free, by_fd } = &mut *table;
+        if let Some(&index) = by_fd.get(&fd) {
+            let slot = &mut slots[index as usize];
+            let token = join(index, slot.generation);
+            let rearmed = self.registry.reregister(
+                &mut mio::unix::SourceFd(&fd),
+                token,
+                Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
+            );
+            match (rearmed, slot.io.as_ref()) {
+                (Ok(()), Some(io)) => {
+                    slot.handles += 1;
+                    return Ok(Registration {
+                        reactor: self.clone(),
+                        io: io.clone(),
+                        token,
+                        fd,
                     });
-                    index
                 }
-            };
-            let slot = &mut table.slots[index as usize];
-            slot.io = Some(io.clone());
-            join(index, slot.generation)
+                _ => {
+                    slot.owns_fd = false;
+                    by_fd.remove(&fd);
+                }
+            }
+        }
+        let index = match free.pop() {
+            Some(index) => index,
+            None => {
+                // The two highest indices stay unused: with the highest generation their
+                // tokens would be the waker's and the alarm's.
+                let index = u32::try_from(slots.len())
+                    .ok()
+                    .filter(|&index| index < u32::MAX - 1)
+                    .ok_or_else(|| {
+                        io::Error::new(io::ErrorKind::OutOfMemory, "too many I/O sources")
+                    })?;
+                slots.push(Slot {
+                    generation: 0,
+                    io: None,
+                    handles: 0,
+                    owns_fd: false,
+                });
+                index
+            }
         };
+        let slot = &mut slots[index as usize];
+        let token = join(index, slot.generation);
         let result = self.registry.register(
             &mut mio::unix::SourceFd(&fd),
             token,
@@ -266,9 +309,14 @@ impl<W: Unpark> Reactor<W> {
             Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
         );
         if let Err(e) = result {
-            self.release(token);
+            free.push(index);
             return Err(e);
         }
+        let io = Arc::new(ScheduledIo::new());
+        slot.io = Some(io.clone());
+        slot.handles = 1;
+        slot.owns_fd = true;
+        by_fd.insert(fd, index);
         Ok(Registration {
             reactor: self.clone(),
             io,
@@ -276,26 +324,34 @@ impl<W: Unpark> Reactor<W> {
             fd,
         })
     }
-
-    fn release(&self, token: Token) {
-        let (index, _) = split(token);
-        let mut table = self.table.lock().unwrap();
-        let slot = &mut table.slots[index as usize];
-        slot.io = None;
-        slot.generation = slot.generation.wrapping_add(1);
-        table.free.push(index);
-    }
 }
 
 impl<W: Unpark> Drop for Registration<W> {
     fn drop(&mut self) {
-        // Before the fd is closed (the owner closes it after dropping this), so that no event for
-        // it is reported again; one already in the driver's hands is stale by its generation.
-        let _ = self
-            .reactor
-            .registry
-            .deregister(&mut mio::unix::SourceFd(&self.fd));
-        self.reactor.release(self.token);
+        let (index, _) = split(self.token);
+        {
+            let mut table = self.reactor.table.lock().unwrap();
+            let Table { slots, free, by_fd } = &mut *table;
+            let slot = &mut slots[index as usize];
+            slot.handles -= 1;
+            if slot.handles > 0 {
+                return; // shared: the others still use it
+            }
+            if slot.owns_fd {
+                by_fd.remove(&self.fd);
+                // Before the fd is closed (the owner closes it after dropping this), so that no
+                // event for it is reported again; one already in the driver's hands is stale by
+                // its generation.
+                let _ = self
+                    .reactor
+                    .registry
+                    .deregister(&mut mio::unix::SourceFd(&self.fd));
+            }
+            slot.io = None;
+            slot.owns_fd = false;
+            slot.generation = slot.generation.wrapping_add(1);
+            free.push(index);
+        }
         // No event will wake a waiter on it now: wake them all (the hooks' waiters on an fd
         // another thread closes; zsync's own sockets have none left by now).
         self.io.deregistered();
@@ -409,5 +465,59 @@ mod tests {
         let second = reactor.register(a.as_raw_fd()).unwrap();
         assert_eq!(split(second.token).0, split(first_token).0);
         assert_ne!(second.token, first_token);
+    }
+
+    #[test]
+    fn a_second_registration_of_an_fd_shares_the_first_until_both_are_dropped() {
+        use std::os::fd::AsRawFd;
+        let reactor = Arc::new(Reactor::<NoWaiter>::new().unwrap());
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let first = reactor.register(a.as_raw_fd()).unwrap();
+        let second = reactor.register(a.as_raw_fd()).unwrap(); // epoll alone: EEXIST
+        assert!(Arc::ptr_eq(&first.io, &second.io));
+        assert_eq!(first.token, second.token);
+        drop(first);
+        assert!(!second.io.snapshot().is_deregistered());
+        // Still in the epoll set: a third one shares it too.
+        let third = reactor.register(a.as_raw_fd()).unwrap();
+        assert!(Arc::ptr_eq(&third.io, &second.io));
+        let io = second.io.clone();
+        drop((second, third));
+        assert!(io.snapshot().is_deregistered());
+        // Gone from the epoll set: registering again makes a new one.
+        let fresh = reactor.register(a.as_raw_fd()).unwrap();
+        assert!(!Arc::ptr_eq(&fresh.io, &io));
+    }
+
+    #[test]
+    fn a_number_closed_behind_its_registration_s_back_and_reused_gets_a_fresh_one() {
+        use std::os::fd::{AsRawFd, IntoRawFd};
+        let reactor = Arc::new(Reactor::<NoWaiter>::new().unwrap());
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (c, _d) = std::os::unix::net::UnixStream::pair().unwrap();
+        let number = a.as_raw_fd();
+        let stale = reactor.register(number).unwrap();
+        // `a`'s file moves to a number of 100 or more (its epoll entry, keyed by file and
+        // number, stays for the old pair), and `c`'s file takes the number.
+        let kept = a.into_raw_fd();
+        // SAFETY (test): `kept` is ours.
+        let moved = unsafe { libc::fcntl(kept, libc::F_DUPFD_CLOEXEC, 100) };
+        assert!(moved >= 0);
+        // SAFETY (test): our fds.
+        assert_eq!(
+            unsafe { libc::dup3(c.as_raw_fd(), number, libc::O_CLOEXEC) },
+            number
+        );
+        let fresh = reactor.register(number).unwrap();
+        assert!(!Arc::ptr_eq(&fresh.io, &stale.io));
+        // The stale one's last drop leaves the fresh one's epoll entry alone.
+        drop(stale);
+        let again = reactor.register(number).unwrap();
+        assert!(Arc::ptr_eq(&again.io, &fresh.io));
+        // SAFETY (test): ours (`number` now holds `c`'s file, closed by the drops below).
+        unsafe { libc::close(moved) };
+        drop((fresh, again));
+        // SAFETY (test): `number` is a dup of `c`'s file, ours.
+        unsafe { libc::close(number) };
     }
 }
