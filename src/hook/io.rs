@@ -1578,11 +1578,12 @@ fn sys_epoll_pwait(
 /// Whether a wait given `sigmask` may park the green thread: the mask unblocks no signal that
 /// the calling OS thread blocks now (a null mask, the thread's own mask, a fuller one). Then no
 /// signal can end the real call that could not end the mask-less one, which parks too (a
-/// parked call is not ended by a signal: its handler runs on the worker, and the call goes on,
-/// as with `SA_RESTART`). A mask that unblocks a signal asks for the real call's guarantee, that
-/// the signal is taken during the wait and ends it with `EINTR` (the `pselect` idiom against
-/// the race between checking a flag and waiting): a parked green thread cannot give that, so
-/// such a call goes to the kernel and blocks the worker.
+/// parked call is not ended by a signal at all: its handler runs on the worker, and the call
+/// goes on, where libc's would fail with `EINTR`, `SA_RESTART` or not, for these waits; see
+/// the hook section of docs/API.md). A mask that unblocks a signal asks for the real call's
+/// guarantee, that the signal is taken during the wait and ends it with `EINTR` (the `pselect`
+/// idiom against the race between checking a flag and waiting): a parked green thread cannot
+/// give that, so such a call goes to the kernel and blocks the worker.
 fn mask_parks(sigmask: *const libc::sigset_t) -> bool {
     if sigmask.is_null() {
         return true;

@@ -30,7 +30,11 @@
 //! this very function), with libc's exact semantics (errno, `EINTR`, partial reads and writes);
 //! for the resolver, which is no system call, libc's own function found with
 //! `dlsym(RTLD_NEXT, ..)`.
-//! Only a green thread sees a change, and only where it would otherwise block.
+//! Only a green thread sees a change, and only where it would otherwise block. One change
+//! no hook can hide: a parked call is not ended by a signal (libc's blocked call fails with
+//! `EINTR`: always for sleeps, `poll`-like waits and sockets with a timeout, otherwise unless
+//! the handler has `SA_RESTART`), since the worker cannot tell which parked call, if any, the
+//! signal would have interrupted (docs/API.md, the hook section, "Signals").
 //!
 //! # Soundness
 //!
