@@ -104,20 +104,7 @@ impl<W: Unpark> ScheduledIo<W> {
     /// with it the value it returned (a socket, whose deregistration takes the reactor's table
     /// lock). The caller's `woken` is reused from turn to turn: an event allocates nothing.
     pub(crate) fn set_ready_into(&self, ready: usize, woken: &mut Vec<W>) {
-        let mut current = self.readiness.load(Ordering::Relaxed);
-        loop {
-            let tick = (current >> TICK_SHIFT).wrapping_add(1);
-            let new = (tick << TICK_SHIFT) | (current & READY_BITS & !URGENT) | ready;
-            match self.readiness.compare_exchange_weak(
-                current,
-                new,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(actual) => current = actual,
-            }
-        }
+        self.publish(|bits| (bits & !URGENT) | ready);
         // After the tick is published: a waiter that enqueued under this lock saw the old tick.
         let mut waiters = self.waiters.lock();
         let mut i = 0;
@@ -126,6 +113,26 @@ impl<W: Unpark> ScheduledIo<W> {
                 woken.push(waiters.list.swap_remove(i).2);
             } else {
                 i += 1;
+            }
+        }
+    }
+
+    /// Replaces the ready bits with `bits(current ones)` and starts a new tick, in one step: an
+    /// operation that took its snapshot before sees the tick move, and does not forget
+    /// readiness it never saw (`clear`) or park past it (`register`).
+    fn publish(&self, bits: impl Fn(usize) -> usize) {
+        let mut current = self.readiness.load(Ordering::Relaxed);
+        loop {
+            let tick = (current >> TICK_SHIFT).wrapping_add(1);
+            let new = (tick << TICK_SHIFT) | (bits(current & READY_BITS) & READY_BITS);
+            match self.readiness.compare_exchange_weak(
+                current,
+                new,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
             }
         }
     }
@@ -150,20 +157,7 @@ impl<W: Unpark> ScheduledIo<W> {
     pub(crate) fn deregistered(&self) {
         let woken = {
             let mut waiters = self.waiters.lock();
-            let mut current = self.readiness.load(Ordering::Relaxed);
-            loop {
-                let tick = (current >> TICK_SHIFT).wrapping_add(1);
-                let new = (tick << TICK_SHIFT) | (current & READY_BITS) | DEREGISTERED;
-                match self.readiness.compare_exchange_weak(
-                    current,
-                    new,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => break,
-                    Err(actual) => current = actual,
-                }
-            }
+            self.publish(|bits| bits | DEREGISTERED);
             std::mem::take(&mut waiters.list)
         };
         // After the lock: as in `set_ready_into`, a wake may post to another worker.
