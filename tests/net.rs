@@ -1194,3 +1194,47 @@ fn a_write_to_a_gone_peer_is_broken_pipe_not_sigpipe() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// A stream read that stops short at TCP's urgent mark (more data queued behind it) does not
+/// make the next read wait for an event: it waited for new data, forever if none came.
+#[test]
+fn a_read_that_stops_at_the_urgent_mark_does_not_stall_the_next() {
+    zsync::run(|| {
+        let listener = zsync::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let peer = std::thread::spawn(move || {
+            use std::os::fd::AsRawFd;
+            let s = std::net::TcpStream::connect(addr).unwrap();
+            let fd = s.as_raw_fd();
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            // SAFETY (test): sends from a live buffer on the peer's own socket.
+            unsafe {
+                libc::send(fd, b"abc".as_ptr().cast(), 3, 0);
+                libc::send(fd, b"d".as_ptr().cast(), 1, libc::MSG_OOB);
+                libc::send(fd, b"efg".as_ptr().cast(), 3, 0);
+            }
+            // Open (no end-of-stream event to wake a stalled read) until the reads are done.
+            let _ = finished.recv_timeout(std::time::Duration::from_secs(3));
+        });
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 100];
+        // The first read waits for the data and takes what stands before the mark.
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            let n = std::io::Read::read(&mut s, &mut buf).unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"abc");
+        let start = std::time::Instant::now();
+        let n = std::io::Read::read(&mut s, &mut buf).unwrap();
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(&buf[..n], b"efg");
+        done.send(()).unwrap();
+        peer.join().unwrap();
+    });
+}

@@ -245,7 +245,9 @@ impl<S: AsRawFd> IoSource<S> {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Ok(result) => {
                         if let (Some(registration), Some(seen)) = (registration, seen) {
-                            if drained(&result) {
+                            // Not while TCP's urgent mark is pending (the last event said so):
+                            // a read stops short at it with more data queued behind.
+                            if drained(&result) && !seen.is_urgent() {
                                 registration.io.clear_drained(seen);
                             }
                         }

@@ -68,8 +68,8 @@ struct Waiters<W> {
 pub(crate) const URGENT: usize = 32;
 
 impl Snapshot {
-    /// The last event reported urgent data (see [`URGENT`]). For the hooks' drained-read rule.
-    #[cfg_attr(not(feature = "hook"), allow(dead_code))]
+    /// The last event reported urgent data (see [`URGENT`]). For the drained-read rules (the
+    /// hooks' and `IoSource::read_stream`'s).
     pub(crate) fn is_urgent(self) -> bool {
         self.0 & URGENT != 0
     }
