@@ -42,6 +42,7 @@
 pub(crate) mod blocking;
 pub mod coro;
 pub(crate) mod env_switch;
+pub(crate) mod fork_generation;
 pub mod fs;
 pub(crate) mod future;
 #[cfg(all(feature = "hook", target_os = "linux"))]

@@ -524,6 +524,58 @@ fn a_runtime_built_before_fork_fails_clearly_in_the_child() {
     );
 }
 
+/// A forked child that drops a zsync socket it inherited must not take the socket out of the
+/// parent's reactor: the child shares the parent's epoll instance, and deleting the interest
+/// there left the parent's next wait on that socket parked for good.
+#[test]
+fn a_socket_dropped_in_a_forked_child_stays_in_the_parent_s_reactor() {
+    use std::io::{Read, Write};
+    if in_child() {
+        let rt = common::runtime(1);
+        let listener = zsync::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut peer = std::net::TcpStream::connect(addr).unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        // A first read on a green thread waits in the reactor: the socket is registered there.
+        let stream = rt.block_on(move || {
+            let mut stream = stream;
+            let reader = zsync::spawn(move || {
+                let mut byte = [0u8; 1];
+                stream.read_exact(&mut byte).unwrap();
+                stream
+            });
+            zsync::thread::sleep(Duration::from_millis(20));
+            peer.write_all(b"1").unwrap();
+            (reader.join().unwrap(), peer)
+        });
+        let (stream, mut peer) = stream;
+        let stream = std::sync::Mutex::new(Some(stream));
+        let code = fork_and_wait(|| {
+            drop(stream.lock().unwrap().take()); // deregisters, closes the child's copy
+            0
+        });
+        assert_eq!(code, 0);
+        let mut stream = stream.into_inner().unwrap().unwrap();
+        let read = rt.block_on(move || {
+            let reader = zsync::spawn(move || {
+                let mut byte = [0u8; 1];
+                stream.read_exact(&mut byte).map(|()| byte[0])
+            });
+            zsync::thread::sleep(Duration::from_millis(20)); // parked in the reactor first
+            peer.write_all(b"2").unwrap();
+            zsync::time::timeout(Duration::from_secs(5), || reader.join())
+        });
+        let read = read.expect("the parent's read never woke: its socket left the reactor");
+        assert_eq!(read.unwrap().unwrap(), b'2');
+        println!("the parent's read woke");
+        return;
+    }
+    assert_child_passes(
+        "a_socket_dropped_in_a_forked_child_stays_in_the_parent_s_reactor",
+        &[],
+    );
+}
+
 #[test]
 fn a_handle_from_before_fork_fails_clearly_in_the_child() {
     if in_child() {

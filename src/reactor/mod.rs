@@ -105,6 +105,10 @@ pub(crate) struct Reactor<W> {
     pub(crate) holder: DriverHolder,
     /// Set when its worker has stopped: nobody polls it any more.
     shut_down: AtomicBool,
+    /// The fork generation it was made in: a forked child shares its epoll instance with the
+    /// parent, whose workers still wait in it, so a child must not change the instance's
+    /// interests (see `Registration`'s drop).
+    fork_generation: u64,
 }
 
 /// A source's place in the reactor, possibly shared with other registrations of the same fd;
@@ -139,6 +143,7 @@ impl<W: Unpark> Reactor<W> {
             }),
             holder: DriverHolder::new(),
             shut_down: AtomicBool::new(false),
+            fork_generation: crate::fork_generation::generation(),
         })
     }
 
@@ -341,11 +346,16 @@ impl<W: Unpark> Drop for Registration<W> {
                 by_fd.remove(&self.fd);
                 // Before the fd is closed (the owner closes it after dropping this), so that no
                 // event for it is reported again; one already in the driver's hands is stale by
-                // its generation.
-                let _ = self
-                    .reactor
-                    .registry
-                    .deregister(&mut mio::unix::SourceFd(&self.fd));
+                // its generation. Not in a forked child: the epoll instance is the parent's too
+                // (the interest is keyed by the open file, which the parent still has), and
+                // deleting it would leave the parent's waiter on this socket parked for good.
+                // The child's close drops only its own reference.
+                if self.reactor.fork_generation == crate::fork_generation::generation() {
+                    let _ = self
+                        .reactor
+                        .registry
+                        .deregister(&mut mio::unix::SourceFd(&self.fd));
+                }
             }
             slot.io = None;
             slot.owns_fd = false;

@@ -9,41 +9,17 @@
 //! - a runtime built explicitly remembers the generation it was built in, and refuses to work
 //!   (or to join its missing threads on drop) in a child.
 //!
-//! The generation is bumped by a `pthread_atfork` child handler, registered when the first
-//! runtime starts. Checking it costs one relaxed atomic load: no `getpid` on hot paths.
+//! The generation itself lives in `crate::fork_generation` (the reactor reads it too); its
+//! handler is registered when the first runtime starts.
 
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-use std::sync::{Once, OnceLock};
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::OnceLock;
 
-/// How many `fork()`s lie between the process that first started zsync and this one.
-static GENERATION: AtomicU64 = AtomicU64::new(0);
+pub(crate) use crate::fork_generation::{generation, register_handler};
 
 /// The message of every refusal of a runtime built before `fork()`.
 pub(crate) const FORKED_RUNTIME: &str =
     "this Runtime was created before fork(); build a new one in the child";
-
-/// The current fork generation (one relaxed load).
-#[inline]
-pub(crate) fn generation() -> u64 {
-    GENERATION.load(Ordering::Relaxed)
-}
-
-/// Registers (once per process) the handler that bumps the generation in forked children.
-pub(crate) fn register_handler() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: `in_child` is a plain `extern "C"` function that only does an atomic
-        // increment, which is async-signal-safe, as a handler run in a fork child must be.
-        let rc = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
-        // ENOMEM is the only documented failure: then forked children are not detected, as
-        // before this handler existed. Nothing else to do about it.
-        let _ = rc;
-    });
-}
-
-extern "C" fn in_child() {
-    GENERATION.fetch_add(1, Ordering::Relaxed);
-}
 
 /// A lazily initialised process-wide value that a forked child initialises afresh (the
 /// parent's copy is leaked in the child). Like a `OnceLock` otherwise.
