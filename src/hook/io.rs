@@ -363,6 +363,21 @@ fn rcvlowat(fd: RawFd) -> usize {
     usize::try_from(lowat).unwrap_or(1).max(1)
 }
 
+/// A blocking call made of parts: the first try under a fresh deadline, then [`go_on`] (its
+/// arguments: `len` bytes in all, `writes`, `target` and `step`), as every read and write that
+/// the kernel continues does.
+fn whole_call(
+    fd: RawFd,
+    len: usize,
+    writes: bool,
+    target: impl FnOnce(&Slot) -> usize,
+    mut step: impl FnMut(usize, &mut Wait) -> ssize_t,
+) -> ssize_t {
+    let mut wait = Wait::default();
+    let first = step(0, &mut wait);
+    go_on(fd, len, first, &mut wait, writes, target, step)
+}
+
 /// The rest of a blocking call that a green thread's first try did in part, where the kernel's
 /// blocking path goes on: a read on a stream socket until `MSG_WAITALL`'s full length or
 /// `SO_RCVLOWAT`'s count, a write on a stream socket or a pipe until all of it is written
@@ -603,17 +618,7 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
             || sys_read(fd, buf, count),
         )
     };
-    let mut wait = Wait::default();
-    let first = try_from(0, &mut wait);
-    go_on(
-        fd,
-        count,
-        first,
-        &mut wait,
-        false,
-        |slot| read_settings(fd, slot).1,
-        try_from,
-    )
+    whole_call(fd, count, false, |slot| read_settings(fd, slot).1, try_from)
 }
 
 /// After a part was written, a failure is the next call's to report, as the kernel's blocking
@@ -651,9 +656,7 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
             || sys_write(fd, buf, count),
         )
     };
-    let mut wait = Wait::default();
-    let first = try_from(0, &mut wait);
-    go_on(fd, count, first, &mut wait, true, |_| count, try_from)
+    whole_call(fd, count, true, |_| count, try_from)
 }
 
 /// `IOV_MAX` on Linux: `readv`/`writev` fail with `EINVAL` beyond it (`recvmsg`/`sendmsg`,
@@ -723,17 +726,7 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> s
             real,
         )
     };
-    let mut wait = Wait::default();
-    let first = try_from(0, &mut wait);
-    go_on(
-        fd,
-        len,
-        first,
-        &mut wait,
-        false,
-        |slot| read_settings(fd, slot).1,
-        try_from,
-    )
+    whole_call(fd, len, false, |slot| read_settings(fd, slot).1, try_from)
 }
 
 /// `writev(2)`. As [`write`].
@@ -769,10 +762,8 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> 
             || unsafe { libc::syscall(libc::SYS_writev, fd, iov, iovcnt) as ssize_t },
         )
     };
-    let mut wait = Wait::default();
-    let first = try_from(0, &mut wait);
     let len = iov_len_sum(iov, iovcnt);
-    go_on(fd, len, first, &mut wait, true, |_| len, try_from)
+    whole_call(fd, len, true, |_| len, try_from)
 }
 
 /// The count a blocking read with `flags` waits for on a stream socket: all of `len` with
@@ -817,13 +808,9 @@ pub unsafe extern "C" fn recvfrom(
             || sys_recvfrom(fd, buf, len, flags, addr, addrlen),
         )
     };
-    let mut wait = Wait::default();
-    let first = try_from(0, &mut wait);
-    go_on(
+    whole_call(
         fd,
         len,
-        first,
-        &mut wait,
         false,
         |slot| read_target(fd, slot, flags, len),
         try_from,
@@ -880,9 +867,7 @@ pub unsafe extern "C" fn sendto(
             || sys_sendto(fd, buf, len, flags, addr, addrlen),
         )
     };
-    let mut wait = Wait::default();
-    let first = try_from(0, &mut wait);
-    go_on(fd, len, first, &mut wait, true, |_| len, try_from)
+    whole_call(fd, len, true, |_| len, try_from)
 }
 
 /// `send(2)`.
@@ -1020,11 +1005,9 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
             || sys_sendmsg(fd, msg, flags),
         )
     };
-    let mut wait = Wait::default();
-    let first = try_from(0, &mut wait);
     // SAFETY: the caller's message, null or valid.
     let len = unsafe { msg_len(msg) };
-    go_on(fd, len, first, &mut wait, true, |_| len, try_from)
+    whole_call(fd, len, true, |_| len, try_from)
 }
 
 /// `accept4(2)`.
