@@ -160,6 +160,107 @@ fn an_overflow_after_a_nested_resume_names_the_outer_context() {
     );
 }
 
+/// The handler finds the overflowing stack among all the contexts started on the thread:
+/// contexts that finished before (first, last and middle of the list) are gone from it, and
+/// suspended ones are passed over.
+#[test]
+fn an_overflow_names_the_right_context_among_many_started_ones() {
+    if in_child() {
+        let suspending = |name: &str| {
+            let mut ctx = Context::new(Stack::new(32 * 1024).unwrap(), |s| s.suspend());
+            ctx.set_name(name.into());
+            ctx.resume();
+            ctx
+        };
+        let mut contexts: Vec<Context> = ["a", "b", "c", "d", "e"].map(suspending).into();
+        for index in [4, 2, 0] {
+            // Finishing takes it off the list: "e" was its head, "a" its tail.
+            assert!(matches!(
+                contexts[index].resume(),
+                zsync::coro::Resumed::Finished(Ok(()))
+            ));
+        }
+        let mut deep = Context::new(Stack::new(64 * 1024).unwrap(), |_| {
+            recurse_forever(0);
+        });
+        deep.set_name("deep".into());
+        deep.resume();
+        return;
+    }
+    assert_aborts_reporting(
+        "an_overflow_names_the_right_context_among_many_started_ones",
+        &[],
+        "green thread 'deep' has overflowed its stack (64 KiB)",
+    );
+}
+
+/// A green thread of a runtime, entered by a hand-over from another green thread of its
+/// worker (a channel ping-pong on one worker), is named by its overflow report.
+#[test]
+fn an_overflow_in_a_spawned_green_thread_names_it() {
+    if in_child() {
+        let rt = zsync::Runtime::builder().worker_threads(1).build().unwrap();
+        rt.block_on(|| {
+            let (to_deep, deep_rx) = zsync::sync::mpsc::channel::<u64>();
+            let (to_main, main_rx) = zsync::sync::mpsc::channel::<u64>();
+            let _deep = zsync::thread::Builder::new()
+                .name("deep-green".into())
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    for round in 0.. {
+                        if deep_rx.recv().unwrap() == 10 {
+                            recurse_forever(round);
+                        }
+                        to_main.send(round).unwrap();
+                    }
+                })
+                .unwrap();
+            for round in 0..=10 {
+                to_deep.send(round).unwrap();
+                main_rx.recv().unwrap();
+            }
+        });
+        return;
+    }
+    assert_aborts_reporting(
+        "an_overflow_in_a_spawned_green_thread_names_it",
+        &[],
+        "green thread 'deep-green' has overflowed its stack (64 KiB)",
+    );
+}
+
+/// A write into the guard page of a context that is suspended, not running, is not reported as
+/// its overflow: the fault goes to the previous handler.
+#[test]
+fn a_write_into_a_suspended_contexts_guard_is_not_an_overflow() {
+    if in_child() {
+        let stack = Stack::new(32 * 1024).unwrap();
+        let guard = stack.guard().start as *mut u8;
+        let mut ctx = Context::new(stack, |s| s.suspend());
+        ctx.set_name("bystander".into());
+        ctx.resume();
+        // SAFETY (test): a deliberate write into the suspended context's guard page (the
+        // context owns the stack, so the mapping is still there).
+        unsafe { guard.add(8).write_volatile(1) };
+        return;
+    }
+    let out = run_child(
+        "a_write_into_a_suspended_contexts_guard_is_not_an_overflow",
+        &[],
+    );
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGSEGV),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("overflowed"),
+        "{}",
+        describe(&out)
+    );
+}
+
 #[test]
 fn a_fault_outside_any_context_is_left_to_the_previous_handler() {
     if in_child() {

@@ -30,7 +30,8 @@ struct Header {
     link: *mut u8,
     /// Weak twin of the token of a forced unwind in flight on this stack (see `unwind`).
     unwind_token: Cell<Weak<()>>,
-    /// Published to the overflow handler while the context runs; here because it must not move.
+    /// For the overflow handler, which lists it from the first resume to the finish; here
+    /// because it must not move meanwhile.
     info: StackInfo,
     /// The closure's slot on the stack and how to drop it, for a context that never ran. Here,
     /// not in `Context`, because only a context dropped unstarted needs them: every green
@@ -46,6 +47,8 @@ struct Header {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     NotStarted,
+    /// Started and not finished: suspended, or running (nothing records that a context runs:
+    /// its parent is inside `resume` meanwhile).
     Suspended,
     Finished,
     /// Suspended, but could not be unwound (`panic = "abort"`): the stack is leaked.
@@ -125,12 +128,7 @@ impl Context {
         // SAFETY: header, closure slot and initial frame all lie in the top quarter of a stack
         // we own and that nothing runs on yet; the addresses are suitably aligned.
         let guard = stack.guard();
-        let info = StackInfo {
-            guard_start: guard.start,
-            guard_end: guard.end,
-            size: stack.size(),
-            name: None,
-        };
+        let info = StackInfo::new(guard, stack.size());
         let sp = unsafe {
             (header as *mut Header).write(Header {
                 link: ptr::null_mut(),
@@ -168,7 +166,9 @@ impl Context {
     #[inline]
     pub fn resume(&mut self) -> Resumed {
         if self.state != State::Suspended {
-            first_resume(self.state);
+            // SAFETY: the header is ours, and not listed unless the context was started.
+            unsafe { first_resume(self.state, &raw const (*self.header).info) };
+            self.state = State::Suspended;
         }
         self.switch(RESUME)
     }
@@ -189,26 +189,19 @@ impl Context {
     /// # Safety
     /// `this` is a context that is not running, not finished, and not borrowed for the call
     /// (the context, or a sibling it hands over to, may write its own `Context` meanwhile). If
-    /// it has never run, `overflow::prepare_thread` was called on this thread.
+    /// it has never run, `first_resume` was called for it on this thread.
     #[inline]
     unsafe fn enter(this: *mut Context, arg: usize) -> Returned {
         // SAFETY: valid, not running and unborrowed (the caller's promise); the borrow ends
         // before the switch.
-        let (sp, link, info) = unsafe {
+        let (sp, link) = unsafe {
             let this = &mut *this;
-            (
-                this.sp,
-                &raw mut (*this.header).link,
-                &raw const (*this.header).info,
-            )
+            (this.sp, &raw mut (*this.header).link)
         };
-        let prev = overflow::enter(info);
         // SAFETY: the context is not running, `sp` is its saved stack pointer and `link` its
         // link slot (the header lives as long as the stack). The switch returns here on this
         // same OS thread.
-        let transfer = unsafe { arch::resume(sp, link, arg) };
-        overflow::leave(prev);
-        Returned(transfer)
+        Returned(unsafe { arch::resume(sp, link, arg) })
     }
 
     /// [`resume`](Self::resume) for a parent whose contexts may hand their turn to each other
@@ -223,7 +216,8 @@ impl Context {
         // SAFETY: the caller's promise.
         unsafe {
             if (*this).state != State::Suspended {
-                first_resume((*this).state);
+                first_resume((*this).state, &raw const (*(*this).header).info);
+                (*this).state = State::Suspended;
             }
             Self::enter(this, RESUME)
         }
@@ -237,12 +231,13 @@ impl Context {
         if transfer.sp.is_null() {
             self.state = State::Finished;
             // SAFETY: a null stack pointer means the entry finished, and `arg` is then its
-            // finish value.
-            unsafe { finished(transfer.arg) }
+            // finish value; the context was listed by its first resume, on this thread.
+            Resumed::Finished(unsafe { finished(transfer.arg, &raw const (*self.header).info) })
         } else {
+            // The state is already `Suspended`: a context is marked so from its first resume
+            // until it finishes (it reads so while it runs, too).
             self.sp = transfer.sp;
             self.stack_mut().note_suspended_at(transfer.sp as usize);
-            self.state = State::Suspended;
             Resumed::Suspended
         }
     }
@@ -376,13 +371,12 @@ impl Context {
         }
     }
 
-    /// Unpublishes the header from the overflow handler and drops what it owns. Called once,
-    /// when the context has finished and before its stack is reused or unmapped.
+    /// Drops what the header owns. Called once, when the context has finished (and left the
+    /// overflow handler's list) and before its stack is reused or unmapped.
     #[inline]
     fn release_header(&mut self) {
         // SAFETY: the header was written by `place` and is dropped only here, once.
         unsafe {
-            overflow::forget(&raw const (*self.header).info);
             if self.state != State::Abandoned {
                 ptr::drop_in_place(&raw mut (*self.header).info);
             }
@@ -462,13 +456,10 @@ impl Suspender {
     #[inline]
     pub(crate) unsafe fn hand_over(&self, me: *mut Context, next: *mut Context) {
         // SAFETY: both valid and unborrowed (the caller's promise); `me` is running (we are
-        // on it), so its state may be set to what it is from the moment it is suspended; its
-        // saved stack pointer is written by the switch.
+        // on it), and its state already reads `Suspended` (see `settle`); its saved stack
+        // pointer is written by the switch.
         let arg = unsafe {
-            debug_assert!((*next).state == State::Suspended);
-            (*me).state = State::Suspended;
-            // The overflow handler must name the stack that runs.
-            overflow::enter(&raw const (*(*next).header).info);
+            debug_assert!((*next).state == State::Suspended && (*me).state == State::Suspended);
             arch::hand_over(
                 self.link,
                 &raw mut (*me).sp,
@@ -495,27 +486,42 @@ impl std::fmt::Debug for Suspender {
 /// `resume`'s once-per-context branch, out of line and given the state by value, not the
 /// context: a round trip inlined into a caller's loop is then only the switch, and the
 /// `Context`, whose address no call sees, can stay in registers across iterations. The first
-/// resume prepares the thread for overflow reports; a finished context panics.
+/// resume prepares the thread for overflow reports and lists the context's `info` for them; a
+/// finished context panics.
+///
+/// # Safety
+/// `info` is the context's own, in its header; the context is about to run for the first
+/// time on this thread (or has finished, and then this panics).
 #[cold]
 #[inline(never)]
-fn first_resume(state: State) {
+unsafe fn first_resume(state: State, info: *const StackInfo) {
     assert!(
         state == State::NotStarted,
         "zsync::coro::Context::resume called on a context that has finished"
     );
     overflow::prepare_thread();
+    // SAFETY: a context that never ran is not listed, and its header stays put until it
+    // finishes, on this thread (a started context never changes OS thread); it is taken off
+    // the list by `finished`.
+    unsafe { overflow::watch(info) };
 }
 
-/// `settle`'s once-per-context branch, out of line for the same reason: the finish payload's
-/// decoding and drop are not part of every round trip.
+/// `settle`'s once-per-context branch, out of line for the same reason: the context leaves
+/// the overflow handler's list, and the finish payload's decoding is not part of every round
+/// trip. Returns the outcome in registers, not `Resumed` through memory: a caller's round trip
+/// then builds `Resumed::Suspended` without a copy of the finished case's bytes.
 ///
 /// # Safety
-/// `arg` is the finish value the entry made with `unwind::Finished::into_arg`, decoded once.
+/// `arg` is the finish value the entry made with `unwind::Finished::into_arg`, decoded once;
+/// `info` is the finished context's, listed by `first_resume` on this thread.
 #[cold]
 #[inline(never)]
-unsafe fn finished(arg: usize) -> Resumed {
+unsafe fn finished(arg: usize, info: *const StackInfo) -> std::thread::Result<()> {
     // SAFETY: the caller's promise.
-    Resumed::Finished(unsafe { Finished::from_arg(arg) }.into_result())
+    unsafe {
+        overflow::unwatch(info);
+        Finished::from_arg(arg).into_result()
+    }
 }
 
 unsafe fn drop_closure<F>(slot: *mut u8) {

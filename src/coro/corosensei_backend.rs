@@ -29,8 +29,10 @@ unsafe impl corosensei::stack::Stack for Stack {
 /// See the asm backend's documentation; this one behaves the same.
 pub struct Context {
     coroutine: ManuallyDrop<Coroutine<usize, usize, usize, Stack>>,
-    /// Boxed so that it stays put while the Context moves (see `overflow::enter`).
-    info: Box<StackInfo>,
+    /// Boxed so that it stays put while the Context moves: the overflow handler lists it from
+    /// the first resume to the finish (see `overflow::watch`). Leaked with the stack when the
+    /// context is abandoned, which leaves it listed.
+    info: ManuallyDrop<Box<StackInfo>>,
     /// Suspended but impossible to unwind (`panic = "abort"`): the stack is leaked.
     abandoned: bool,
     /// The lowest stack address seen at a suspension, handed to the stack with it (see
@@ -60,12 +62,7 @@ impl Context {
 
     fn place<F: FnOnce(&Suspender) + 'static>(stack: Stack, f: F) -> Context {
         let guard = stack.guard();
-        let info = Box::new(StackInfo {
-            guard_start: guard.start,
-            guard_end: guard.end,
-            size: stack.size(),
-            name: None,
-        });
+        let info = ManuallyDrop::new(Box::new(StackInfo::new(guard, stack.size())));
         let coroutine =
             Coroutine::with_stack(stack, move |yielder: &Yielder<usize, usize>, _: usize| {
                 let token = Cell::new(Weak::new());
@@ -103,22 +100,26 @@ impl Context {
     }
 
     fn switch(&mut self, arg: usize) -> Resumed {
+        let info: *const StackInfo = &**self.info;
         if !self.coroutine.started() {
             overflow::prepare_thread();
+            // SAFETY: a context that never ran is not listed; the box stays put until the
+            // context finishes, on this thread (a started context never
+            // changes OS thread), and `Return` below takes it off the list.
+            unsafe { overflow::watch(info) };
         }
-        let info: *const StackInfo = &*self.info;
-        let prev = overflow::enter(info);
         let result = self.coroutine.resume(arg);
-        overflow::leave(prev);
         match result {
             CoroutineResult::Yield(sp) => {
                 self.low_water = self.low_water.min(sp);
                 Resumed::Suspended
             }
-            // SAFETY: the word comes from Finished::into_arg in the closure above.
-            CoroutineResult::Return(arg) => {
-                Resumed::Finished(unsafe { Finished::from_arg(arg) }.into_result())
-            }
+            // SAFETY: the word comes from Finished::into_arg in the closure above, and the
+            // context was listed by its first resume, on this thread.
+            CoroutineResult::Return(arg) => unsafe {
+                overflow::unwatch(info);
+                Resumed::Finished(Finished::from_arg(arg).into_result())
+            },
         }
     }
 
@@ -172,8 +173,9 @@ impl Context {
         this.force_unwind();
         // SAFETY: `this` is never used again, so each field is taken or dropped exactly once.
         unsafe {
-            overflow::forget(&*this.info);
-            std::ptr::drop_in_place(&mut this.info);
+            if !this.abandoned {
+                ManuallyDrop::drop(&mut this.info);
+            }
             (!this.abandoned).then(|| {
                 let mut stack = ManuallyDrop::take(&mut this.coroutine).into_stack();
                 stack.note_suspended_at(this.low_water);
@@ -186,10 +188,12 @@ impl Context {
 impl Drop for Context {
     fn drop(&mut self) {
         self.force_unwind();
-        overflow::forget(&*self.info);
         if !self.abandoned {
-            // SAFETY: finished, dropped once.
-            unsafe { ManuallyDrop::drop(&mut self.coroutine) };
+            // SAFETY: finished (so no longer listed), dropped once.
+            unsafe {
+                ManuallyDrop::drop(&mut self.info);
+                ManuallyDrop::drop(&mut self.coroutine);
+            }
         }
     }
 }

@@ -1,67 +1,120 @@
 //! Stack overflow detection for contexts.
 //!
 //! A SIGSEGV/SIGBUS handler, installed once and running on an alternate signal stack (the
-//! faulting stack is unusable), checks whether the fault address lies in the guard page of the
-//! context running on this OS thread. If so it prints
-//! `green thread '<name>' has overflowed its stack (<N> KiB)` and aborts, as std does for OS
-//! threads. Any other fault is handed to the handler that was installed before ours (std's, or
-//! the default action).
+//! faulting stack is unusable), checks whether the fault address lies in the guard page of a
+//! context started on this OS thread, while the stack pointer is on that context's stack. If so
+//! it prints `green thread '<name>' has overflowed its stack (<N> KiB)` and aborts, as std does
+//! for OS threads. Any other fault is handed to the handler that was installed before ours
+//! (std's, or the default action).
+//!
+//! The handler finds the stacks through a per-OS-thread list of the contexts started and not
+//! yet finished there (a context never changes OS thread once started). A context joins the
+//! list at its first resume and leaves it when it finishes: twice per context, off the switch.
+//! Publishing "the running context" at every switch instead cost a thread-local load and two
+//! stores per resume, on the path every green thread's park and wake takes.
+//!
+//! The race: the handler runs on the thread whose list it reads, between any two instructions
+//! of [`watch`] or [`unwatch`]. Both change the list so that every state a handler can see is
+//! a well-formed list: a node is filled in before the head points at it, and a node leaving is
+//! skipped by its predecessor before its successor's back link changes. A compiler fence
+//! between the stores keeps that order (the CPU never reorders a thread's stores as seen by
+//! its own signal handler).
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::ptr;
+use std::sync::atomic::{compiler_fence, Ordering};
 use std::sync::Once;
 
-/// What the handler needs to know about the running context. Lives in the `Context` and is
-/// published through [`CURRENT`] for the duration of each resume.
+/// What the handler needs to know about a started context. Lives at a fixed address (the
+/// context's stack header) from the context's first resume to its finish, linked into this
+/// thread's list of started contexts meanwhile.
 #[derive(Debug)]
 pub(crate) struct StackInfo {
     pub guard_start: usize,
     pub guard_end: usize,
     pub size: usize,
     pub name: Option<std::sync::Arc<str>>,
+    /// The list's links; null at either end, and while not listed.
+    prev: Cell<*const StackInfo>,
+    next: Cell<*const StackInfo>,
+}
+
+impl StackInfo {
+    /// The description of a stack whose guard page is `guard` and whose usable size is `size`.
+    pub(crate) fn new(guard: std::ops::Range<usize>, size: usize) -> StackInfo {
+        StackInfo {
+            guard_start: guard.start,
+            guard_end: guard.end,
+            size,
+            name: None,
+            prev: Cell::new(ptr::null()),
+            next: Cell::new(ptr::null()),
+        }
+    }
+
+    /// Whether a fault at `addr`, with the stack pointer at `sp` (if known), is this stack
+    /// running into its guard page.
+    fn overflowed(&self, addr: usize, sp: Option<usize>) -> bool {
+        let on_stack = self.guard_start..self.guard_end.saturating_add(self.size);
+        (self.guard_start..self.guard_end).contains(&addr)
+            && sp.is_none_or(|sp| on_stack.contains(&sp))
+    }
 }
 
 thread_local! {
     // Const-initialised and without a destructor: a plain TLS slot, safe to read from a signal
-    // handler.
-    static CURRENT: Cell<*const StackInfo> = const { Cell::new(ptr::null()) };
+    // handler. The head of this thread's list of started, unfinished contexts.
+    static STARTED: Cell<*const StackInfo> = const { Cell::new(ptr::null()) };
     static ALTSTACK_READY: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Publishes `info` as the context about to run on this thread; returns the one published
-/// before (a parent context's, or null on a thread's own stack), for [`leave`] to put back when
-/// the context switches back.
+/// Lists `info`'s context as started on this thread: called at its first resume, after
+/// [`prepare_thread`].
 ///
-/// One TLS load and one store, no branch: every switch pays this, so it is kept as small as a
-/// round trip inlined into a caller's loop allows. `info` lives in the context's stack header
-/// and stays at a fixed address while published; [`forget`] clears it before that memory is
-/// reused.
-///
-/// Inlined on purpose: this runs on the parent's side of the switch, and the parent never
-/// changes OS thread, so a TLS address the compiler keeps across the switch stays right.
-#[inline(always)]
-pub(crate) fn enter(info: *const StackInfo) -> *const StackInfo {
-    CURRENT.with(|c| c.replace(info))
-}
-
-/// Called when the context published by [`enter`] has switched back to its parent: publishes
-/// again what `enter` returned (the parent context, or nothing on a thread's own stack).
-#[inline(always)]
-pub(crate) fn leave(prev: *const StackInfo) {
-    CURRENT.with(|c| c.set(prev));
-}
-
-/// Unpublishes `info` before the memory it lives in is reused or unmapped. Every `enter` is
-/// paired with a `leave` (a resume always returns, panics are caught on the context's side), so
-/// a finished context is normally no longer published; this makes sure of it.
+/// # Safety
+/// `info` is not listed, and stays at its address with its guard and size unchanged (only its
+/// name may be set, while its context is not running) until [`unwatch`] is called for it on
+/// this same thread, or forever (a leaked or abandoned context's stack is never unmapped).
 #[inline]
-pub(crate) fn forget(info: *const StackInfo) {
-    let _ = CURRENT.try_with(|c| {
-        if c.get() == info {
-            c.set(ptr::null());
+pub(crate) unsafe fn watch(info: *const StackInfo) {
+    STARTED.with(|head| {
+        let first = head.get();
+        // SAFETY: `info` is valid (the caller's promise), and so is every listed node.
+        unsafe {
+            (*info).prev.set(ptr::null());
+            (*info).next.set(first);
+            compiler_fence(Ordering::SeqCst);
+            if let Some(first) = first.as_ref() {
+                first.prev.set(info);
+            }
         }
+        compiler_fence(Ordering::SeqCst);
+        head.set(info);
     });
+}
+
+/// Takes `info`'s context off this thread's list: called once it has finished, before the
+/// memory `info` lies in can be reused.
+///
+/// # Safety
+/// `info` was listed by [`watch`] on this thread and not unwatched since.
+#[inline]
+pub(crate) unsafe fn unwatch(info: *const StackInfo) {
+    // SAFETY: `info` and its neighbours are listed, hence valid (the caller's promise).
+    unsafe {
+        let (prev, next) = ((*info).prev.get(), (*info).next.get());
+        match prev.as_ref() {
+            Some(prev) => prev.next.set(next),
+            None => STARTED.with(|head| head.set(next)),
+        }
+        compiler_fence(Ordering::SeqCst);
+        if let Some(next) = next.as_ref() {
+            next.prev.set(prev);
+        }
+        (*info).prev.set(ptr::null());
+        (*info).next.set(ptr::null());
+    }
 }
 
 /// Makes sure this thread can report an overflow: the handler is installed and the thread has
@@ -157,14 +210,17 @@ fn ensure_altstack() {
 extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
+    let sp = stack_pointer(context);
     // try_with: never panic in a signal handler (the slot may be gone during thread exit).
-    let current = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
-    // SAFETY: CURRENT points at the StackInfo of the context running on this thread; it outlives
-    // the resume during which it is published.
-    if let Some(stack) = unsafe { current.as_ref() } {
-        if (stack.guard_start..stack.guard_end).contains(&addr) {
+    let mut node = STARTED.try_with(Cell::get).unwrap_or(ptr::null());
+    // SAFETY: every node on this thread's list is the StackInfo of a context started here and
+    // not finished, at a fixed address (see `watch`); the list is well formed at every
+    // instruction this handler can interrupt (see the module's docs).
+    while let Some(stack) = unsafe { node.as_ref() } {
+        if stack.overflowed(addr, sp) {
             report_overflow(stack);
         }
+        node = stack.next.get();
     }
     // Not ours: hand the fault to whoever handled it before us.
     let previous = if signal == libc::SIGBUS {
@@ -194,6 +250,26 @@ extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: 
         let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(target) };
         f(signal);
     }
+}
+
+/// The interrupted code's stack pointer, from the signal's machine context, where this
+/// platform's layout is known.
+fn stack_pointer(context: *mut libc::c_void) -> Option<usize> {
+    let context = context.cast::<libc::ucontext_t>();
+    if context.is_null() {
+        return None;
+    }
+    // SAFETY: the kernel passes a valid ucontext_t to an SA_SIGINFO handler.
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    return Some(unsafe { (*context).uc_mcontext.gregs[libc::REG_RSP as usize] } as usize);
+    // SAFETY: as above.
+    #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+    return Some(unsafe { (*context).uc_mcontext.sp } as usize);
+    // SAFETY: as above; x2 is the stack pointer.
+    #[cfg(all(target_os = "linux", target_arch = "riscv64"))]
+    return Some(unsafe { (*context).uc_mcontext.__gregs[2] } as usize);
+    #[allow(unreachable_code)]
+    None
 }
 
 /// Writes the overflow message with async-signal-safe calls only, then aborts.
