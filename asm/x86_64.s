@@ -2,7 +2,10 @@
 #
 # A context is a stack plus a saved stack pointer. A round trip is one `call` from the parent
 # into the context and one `ret` back, so the return-stack predictor always guesses right; the
-# context side is entered and left with `jmp`, which the predictor does not track.
+# context side is left with `jmp`, which the predictor does not track, and entered by the
+# parent's `call` straight at the instruction after that `jmp`: the resume half of the switch
+# is inline in the Rust suspend stub (src/coro/arch/x86_64.rs), and only the suspend half is
+# here.
 #
 # Callee-saved registers. rbx and rbp are saved here, on each side of the switch, because
 # LLVM reserves them and inline asm cannot declare them clobbered. r12-r15 are declared
@@ -10,20 +13,27 @@
 # that hold live values; everything caller-saved is clobbered by clobber_abi("C"). Together the
 # full callee-saved set (rbx rbp r12-r15 rsp rip) survives every switch, with the fewest memory
 # operations. The thread pointer (fs) is never touched: a started context never changes OS
-# thread, so its TLS stays valid. A context's saved stack pointer is 16-byte aligned, and so is
-# the stack at every call the context makes.
+# thread, so its TLS stays valid.
 #
 # Resume (inline in Rust): `call qword ptr [rdi]` with rdi = the context's saved stack pointer,
-#   rsi = its link slot, rdx = the argument. [rdi] holds the resume address: .Lresume_point for a
-#   suspended context, zsync_0_1_trampoline for a new one. Comes back with rax = the context's
-#   argument and rdx = its new stack pointer, or 0 once it has finished.
+#   rsi = its link slot, rdx = the argument. [rdi] holds the resume address: the continuation
+#   of the stub that suspended it, or zsync_0_1_trampoline for a new context. Comes back with
+#   rax = the context's argument and rdx = its new stack pointer, or 0 once it has finished.
+#
+# The resume half, at a suspended context's continuation (inline in the Rust stubs; entered in
+#   this state by the parent's call, or by hand_over's `jmp`, with rsp = the parent stack,
+#   [rsp] = the return address into the parent, rdi/rsi/rdx as above):
+#     push rbp; push rbx            the parent's, restored by suspend or finish
+#     mov [rsi], rsp                link: how to get back to the parent
+#     mov rbx, [rdi+8]; mov rbp, [rdi+16]
+#     lea rsp, [rdi+24]             onto the context's stack, as it was at the stub's `jmp`
+#   and the stub's result is rdx, the argument.
 #
 # Parent stack while a context runs (*link points at the lowest word):
 #   [link+0] parent rbx   [link+8] parent rbp   [link+16] return address into the parent
 #
-# Saved context frame, at the saved stack pointer (32 bytes):
-#   [sp+0] resume address (.Lresume_point)   [sp+8] rbx   [sp+16] rbp
-#   [sp+24] where the context continues (handed over in rax by the Rust suspend stub)
+# Saved context frame, at the saved stack pointer (24 bytes):
+#   [sp+0] resume address (the stub's continuation)   [sp+8] rbx   [sp+16] rbp
 #
 # Initial frame of a new context, written by init_frame in src/coro/arch/mod.rs:
 #   [sp+0] zsync_0_1_trampoline   [sp+8] entry function   [sp+16] its 2nd argument
@@ -47,18 +57,15 @@ zsync_0_1_suspend:
     # debugger can unwind from anywhere in here.
     .cfi_def_cfa rsp, 0
     .cfi_register rip, rax
-    push rax                        # the continuation, popped by .Lresume_point
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset rip, 0
     push rbp                        # the context's rbp and rbx: LLVM-reserved, saved by hand
     .cfi_adjust_cfa_offset 8
     .cfi_rel_offset rbp, 0
     push rbx
     .cfi_adjust_cfa_offset 8
     .cfi_rel_offset rbx, 0
-    lea rax, [rip + .Lresume_point] # where the next resume enters
-    push rax
+    push rax                        # the continuation: where the next resume enters
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rip, 0
     mov rdx, rsp                    # for the parent: our saved stack pointer
     mov rax, rsi                    # for the parent: the argument
     mov rsp, qword ptr [rdi]        # onto the parent stack: its rbx, rbp, return address
@@ -76,46 +83,15 @@ zsync_0_1_suspend:
     .cfi_endproc
     .size zsync_0_1_suspend, .-zsync_0_1_suspend
 
-    # The resume address of a suspended context, reached through the parent's
-    # `call qword ptr [rdi]`: rsp = parent stack (top: the return address into the parent),
-    # rdi = our saved stack pointer, rsi = link slot, rdx = arg. It has its own CFI entry: the
-    # default one (CFA = rsp + 8, return address at CFA - 8) is exactly right on arrival.
-    .p2align 4
-.Lresume_point:
-    .cfi_startproc
-    push rbp                        # the parent's rbp and rbx, restored by suspend or finish
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset rbp, 0
-    push rbx
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset rbx, 0
-    mov qword ptr [rsi], rsp        # link: how to get back to the parent
-    lea rsp, [rdi + 8]              # onto our stack, past the resume address: rbx, rbp, and
-    .cfi_def_cfa rsp, 24            # the continuation, which acts as our return address
-    .cfi_offset rbx, -24
-    .cfi_offset rbp, -16
-    .cfi_offset rip, -8
-.Lcontinue:                         # also entered by hand_over, in this same state, rdx = arg
-    pop rbx
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore rbx
-    pop rbp
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore rbp
-    mov rax, rdx                    # the stub's result: the argument given to resume
-    pop rcx                         # the continuation
-    .cfi_adjust_cfa_offset -8
-    .cfi_register rip, rcx
-    jmp rcx                         # a jmp: the return-stack predictor is left untouched
-    .cfi_endproc
-
     # zsync_0_1_hand_over(from_link: rdi, to_sp: rsi, to_link: rdx, from_sp_out: rcx,
     #                     continuation: rax)
     # From inside a context: suspends it (its frame saved as by suspend, its stack pointer
-    # stored at [rcx]) and enters a suspended sibling at `to_sp` in its place. The sibling takes
-    # over the parent link (copied from [rdi] to [rdx]), so the parent's pending resume returns
-    # when the sibling suspends or finishes, not this context. Entered with `jmp` from the Rust
-    # stub, like suspend; the sibling continues with rax = 0 (carry on).
+    # stored at [rcx]) and enters a suspended sibling at `to_sp` in its place, exactly as the
+    # parent's `call` would: back on the parent stack with the parent's rbx and rbp in their
+    # registers, it jumps to the sibling's resume address, whose resume half saves them again
+    # and takes over the link. The parent's pending resume then returns when the sibling
+    # suspends or finishes, not this context. Entered with `jmp` from the Rust stub, like
+    # suspend; the sibling continues with rdx = 0 (carry on).
     .globl zsync_0_1_hand_over
     .type zsync_0_1_hand_over,@function
     .p2align 4
@@ -123,28 +99,31 @@ zsync_0_1_hand_over:
     .cfi_startproc
     .cfi_def_cfa rsp, 0
     .cfi_register rip, rax
-    push rax                        # this context's continuation
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset rip, 0
-    push rbp                        # its rbp and rbx, as suspend saves them
+    push rbp                        # this context's frame, as suspend saves it
     .cfi_adjust_cfa_offset 8
     .cfi_rel_offset rbp, 0
     push rbx
     .cfi_adjust_cfa_offset 8
     .cfi_rel_offset rbx, 0
-    lea rax, [rip + .Lresume_point] # where its next resume enters
     push rax
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rip, 0
     mov qword ptr [rcx], rsp        # its saved stack pointer
-    mov rax, qword ptr [rdi]        # the parent's frame...
-    mov qword ptr [rdx], rax        # ...becomes the sibling's link
-    xor edx, edx                    # the sibling's stub result: carry on (RESUME)
-    lea rsp, [rsi + 8]              # onto the sibling's stack, past its resume address
+    mov rsp, qword ptr [rdi]        # onto the parent stack: its rbx, rbp, return address
     .cfi_def_cfa rsp, 24
     .cfi_offset rbx, -24
     .cfi_offset rbp, -16
     .cfi_offset rip, -8
-    jmp .Lcontinue                  # the rest is a resume's: rbx, rbp, the continuation
+    pop rbx                         # the parent's registers, as they were at its call
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbx
+    pop rbp
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbp
+    mov rdi, rsi                    # the sibling's saved stack pointer
+    mov rsi, rdx                    # its link slot
+    xor edx, edx                    # its stub's result: carry on (RESUME)
+    jmp qword ptr [rdi]             # its resume half, as if from the parent's call
     .cfi_endproc
     .size zsync_0_1_hand_over, .-zsync_0_1_hand_over
 
@@ -194,7 +173,9 @@ zsync_0_1_trampoline:
     # of a suspended context's stack (below its saved stack pointer `sp`), with CFI that makes
     # the call's caller look like the suspended context itself: an unwinder that starts in f
     # goes from this frame straight into the context's frames, through the continuation saved at
-    # [sp+24] (the same rule as .Lresume_point's). Nothing of the context is resumed or written:
+    # [sp], with rbx and rbp at [sp+8] and [sp+16] and the context's stack pointer sp+24 (the
+    # state at its stub's `jmp`, where the unwinder looks the continuation up: it looks up the
+    # byte before a return address). Nothing of the context is resumed or written:
     # f only uses stack below `sp`, which the context does not use while it is suspended. For
     # `Runtime::dump`'s backtraces of parked green threads.
     .globl zsync_0_1_walk
@@ -217,11 +198,11 @@ zsync_0_1_walk:
     push r14                        # (alignment)
     .cfi_adjust_cfa_offset 8
     mov r12, rsp                    # the parent's stack, kept across the call (callee-saved)
-    lea r13, [rdi + 8]              # the saved frame past its resume address: rbx, rbp, rip
-    .cfi_def_cfa r13, 24
-    .cfi_offset rbx, -24
-    .cfi_offset rbp, -16
-    .cfi_offset rip, -8
+    lea r13, [rdi + 24]             # the context's stack pointer as at its stub's `jmp`
+    .cfi_def_cfa r13, 0
+    .cfi_offset rip, -24            # its continuation, then its rbx and rbp
+    .cfi_offset rbx, -16
+    .cfi_offset rbp, -8
     .cfi_undefined r12
     .cfi_undefined r13
     .cfi_undefined r14

@@ -1,7 +1,8 @@
 //! The switch's CFI is right at every instruction: a profiling timer interrupts a ping-pong of
 //! switches thousands of times, and each time the signal handler unwinds the interrupted stack
-//! with `_Unwind_Backtrace`, as a sampling profiler would. Wrong CFI anywhere in asm/ makes the
-//! unwinder read garbage and crash. The work runs in a child process so that a crash is a
+//! with `_Unwind_Backtrace`, as a sampling profiler would. Wrong CFI anywhere in asm/, or in the
+//! resume halves inline in the suspending functions (src/coro/arch/x86_64.rs), makes the
+//! unwinder read garbage and crash, or lose its way. The work runs in a child process so that a crash is a
 //! failed assertion, not a dead test binary.
 #![cfg(all(target_arch = "x86_64", not(zsync_corosensei)))]
 
@@ -23,6 +24,13 @@ static LOST: AtomicUsize = AtomicUsize::new(0);
 /// Start addresses of the two functions a correct walk must reach.
 static LOOP_FN: AtomicUsize = AtomicUsize::new(0);
 static TRAMPOLINE_FN: AtomicUsize = AtomicUsize::new(0);
+/// Samples anywhere (the switch's inline resume halves in the context's function, the loop,
+/// libc) whose walk reached neither function.
+static LOST_ANYWHERE: AtomicUsize = AtomicUsize::new(0);
+/// Set once the ping-pong runs: samples before it (the timer's own set-up) walk from elsewhere.
+static PINGING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Where the first of those were interrupted.
+static LOST_ANYWHERE_AT: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
 /// Where the first lost samples were interrupted, for the failure message.
 static LOST_AT: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
 /// Set before the ping-pong's context is dropped: dropping it unwinds it (a forced unwind),
@@ -98,9 +106,15 @@ extern "C" fn on_sigprof(_: libc::c_int, _: *mut libc::siginfo_t, uctx: *mut lib
     let rip =
         unsafe { (*uctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RIP as usize] }
             as usize;
-    // asm/x86_64.s is one section: suspend, the resume point, then the trampoline (under 64
-    // bytes long).
+    // asm/x86_64.s is one section: suspend, hand_over, then the trampoline (under 64 bytes
+    // long).
     let switch = suspend as *const () as usize..trampoline as *const () as usize + 64;
+    if !walk.reached && PINGING.load(Ordering::Relaxed) {
+        let n = LOST_ANYWHERE.fetch_add(1, Ordering::Relaxed);
+        if let Some(slot) = LOST_ANYWHERE_AT.get(n) {
+            slot.store(rip, Ordering::Relaxed);
+        }
+    }
     if !switch.contains(&rip) {
         return;
     }
@@ -113,6 +127,20 @@ extern "C" fn on_sigprof(_: libc::c_int, _: *mut libc::siginfo_t, uctx: *mut lib
     }
 }
 
+/// The symbol an address lies in, for the failure message.
+fn symbol_of(address: usize) -> String {
+    // SAFETY (test): dladdr fills `info` for a code address, or returns 0.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        if libc::dladdr(address as *const libc::c_void, &mut info) == 0 || info.dli_sname.is_null()
+        {
+            return "?".into();
+        }
+        let name = std::ffi::CStr::from_ptr(info.dli_sname).to_string_lossy();
+        format!("{name}+{:#x}", address - info.dli_saddr as usize)
+    }
+}
+
 /// The parent side of the ping-pong; every walk from the parent stack must reach this frame.
 #[inline(never)]
 fn ping_pong() -> u64 {
@@ -121,6 +149,9 @@ fn ping_pong() -> u64 {
     });
     let mut new_ones = 0u64;
     let start = std::time::Instant::now();
+    // The handler runs on this thread: a compiler fence orders the flag before the work.
+    PINGING.store(true, Ordering::Relaxed);
+    std::sync::atomic::compiler_fence(Ordering::SeqCst);
     while SAMPLES.load(Ordering::Relaxed) < 50_000 && start.elapsed().as_secs() < 10 {
         for _ in 0..1000 {
             ctx.resume();
@@ -192,10 +223,17 @@ fn a_profiler_can_unwind_from_any_instruction_of_the_switch() {
                 )
             })
             .collect();
+        let lost_anywhere_at: Vec<String> = LOST_ANYWHERE_AT
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .filter(|&a| a != 0)
+            .map(|a| format!("{a:#x} ({})", symbol_of(a)))
+            .collect();
         println!(
-            "samples={samples} in_switch={} lost={} frames={} contexts={new_ones} lost_at={lost_at:?}",
+            "samples={samples} in_switch={} lost={} lost_anywhere={} frames={} contexts={new_ones} lost_at={lost_at:?} lost_anywhere_at={lost_anywhere_at:?}",
             IN_SWITCH.load(Ordering::Relaxed),
             LOST.load(Ordering::Relaxed),
+            LOST_ANYWHERE.load(Ordering::Relaxed),
             FRAMES.load(Ordering::Relaxed)
         );
         return;
@@ -225,8 +263,13 @@ fn a_profiler_can_unwind_from_any_instruction_of_the_switch() {
         samples >= 1000,
         "too few samples to mean anything: {stdout}"
     );
+    println!("{stdout}");
     assert!(
         stdout.contains(" lost=0 "),
         "some walks lost their way: {stdout}"
+    );
+    assert!(
+        stdout.contains(" lost_anywhere=0 "),
+        "some walks lost their way outside the asm (the inline resume halves?): {stdout}"
     );
 }

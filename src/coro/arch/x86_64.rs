@@ -1,4 +1,5 @@
-//! x86_64 (System V) glue for `asm/x86_64.s`: the two inline sequences that enter the asm.
+//! x86_64 (System V) glue for `asm/x86_64.s`: the inline sequences that enter the asm, and the
+//! resume half of the switch, inline where a suspended context continues.
 //!
 //! The asm saves rbx and rbp (LLVM reserves them, so inline asm cannot declare them clobbered);
 //! the sequences below declare r12-r15 clobbered, and clobber_abi("C") covers every
@@ -69,6 +70,46 @@ pub(crate) unsafe fn resume(sp: *mut u8, link: *mut *mut u8, arg: usize) -> Tran
     }
 }
 
+/// The resume half of the switch, inline at the continuation of the stubs below: entered by
+/// the parent's `call qword ptr [rdi]` (or by `zsync_0_1_hand_over`'s `jmp`), on the parent
+/// stack with rdi = this context's saved stack pointer, rsi = its link slot, rdx = the
+/// argument. It saves the parent's rbx and rbp on the parent stack, records the link, reloads
+/// this context's rbx and rbp and moves onto its stack, where the stub's `jmp` left it.
+///
+/// The CFI follows it (the sampling profiler's contract, tests/sampling_unwind.rs): from the
+/// label on, the frame is the parent's call, whose return address is at the top of the stack,
+/// and the parent's rbx and rbp are in their registers until pushed; r12-r15, which the stub's
+/// function may have saved in its own frame, are not recoverable here (the parent saved its
+/// own: it declared them clobbered). Once on the context's stack the function's own rules
+/// apply again, as they were at the `jmp` (`.cfi_remember_state` / `.cfi_restore_state`).
+macro_rules! resume_half {
+    () => {
+        concat!(
+            ".cfi_remember_state\n",
+            "2:\n",
+            ".cfi_def_cfa rsp, 8\n",
+            ".cfi_offset rip, -8\n",
+            ".cfi_same_value rbx\n",
+            ".cfi_same_value rbp\n",
+            ".cfi_undefined r12\n",
+            ".cfi_undefined r13\n",
+            ".cfi_undefined r14\n",
+            ".cfi_undefined r15\n",
+            "push rbp\n",
+            ".cfi_adjust_cfa_offset 8\n",
+            ".cfi_rel_offset rbp, 0\n",
+            "push rbx\n",
+            ".cfi_adjust_cfa_offset 8\n",
+            ".cfi_rel_offset rbx, 0\n",
+            "mov qword ptr [rsi], rsp\n",
+            "mov rbx, qword ptr [rdi + 8]\n",
+            "mov rbp, qword ptr [rdi + 16]\n",
+            "lea rsp, [rdi + 24]\n",
+            ".cfi_restore_state\n",
+        )
+    };
+}
+
 /// Suspends the running context and returns to its parent, handing it `arg`. Returns the value
 /// given to the `resume` that continues this context.
 ///
@@ -78,19 +119,21 @@ pub(crate) unsafe fn resume(sp: *mut u8, link: *mut *mut u8, arg: usize) -> Tran
 pub(crate) unsafe fn suspend(link: *mut *mut u8, arg: usize) -> usize {
     let ret: usize;
     // SAFETY: a hand-made call: the continuation address goes in rax and we jump, so that no
-    // return-stack entry is created (the parent's `ret` pairs with its own `call`), and the stack
-    // pointer does not move inside this block (the caller's CFI stays exact). zsync_suspend
-    // saves rbx and rbp; r12-r15 and the caller-saved registers are declared clobbered. The
-    // asm uses the stack below rsp, so `nostack` is not given.
+    // return-stack entry is created (the parent's `ret` pairs with its own `call`); the resume
+    // half after it (see `resume_half!`) puts the stack pointer back where it was at the jump,
+    // with rbx and rbp as they were. zsync_suspend saves rbx and rbp; r12-r15 and the
+    // caller-saved registers are declared clobbered. The asm uses the stack below rsp, so
+    // `nostack` is not given.
     unsafe {
         asm!(
             "lea rax, [rip + 2f]",
             "jmp {suspend}",
-            "2:",
+            resume_half!(),
             suspend = sym zsync_suspend,
-            in("rdi") link,
-            in("rsi") arg,
-            lateout("rax") ret,
+            inout("rdi") link => _,
+            inout("rsi") arg => _,
+            lateout("rdx") ret,
+            out("rax") _,
             lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,
             clobber_abi("C"),
         );
@@ -118,19 +161,19 @@ pub(crate) unsafe fn hand_over(
     to_link: *mut *mut u8,
 ) -> usize {
     let ret: usize;
-    // SAFETY: upheld by the caller. The sequence leaves with a jmp, like `suspend`; the
-    // continuation at label 2 is reached again when this context is continued, with rax set.
+    // SAFETY: upheld by the caller. The sequence leaves with a jmp, like `suspend`, and is
+    // continued at the same resume half, entered again when this context is continued.
     unsafe {
         asm!(
             "lea rax, [rip + 2f]",
             "jmp {hand_over}",
-            "2:",
+            resume_half!(),
             hand_over = sym zsync_hand_over,
-            in("rdi") from_link,
-            in("rsi") to_sp,
-            in("rdx") to_link,
-            in("rcx") from_sp,
-            lateout("rax") ret,
+            inout("rdi") from_link => _,
+            inout("rsi") to_sp => _,
+            inout("rdx") to_link => ret,
+            inout("rcx") from_sp => _,
+            out("rax") _,
             lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,
             clobber_abi("C"),
         );
