@@ -41,7 +41,8 @@ impl Wake for ThreadWaker {
     }
 }
 
-/// The future of a [`JoinHandle`]: resolves to what [`JoinHandle::join`] returns.
+/// The future of a [`JoinHandle`]: resolves to what [`JoinHandle::join`] returns, and, like
+/// `join`, panics if polled on the very thread it waits for (which could never finish).
 ///
 /// ```
 /// let rt = zsync::Runtime::new()?;
@@ -84,6 +85,7 @@ impl<T> Future for JoinFuture<T> {
             .handle
             .as_ref()
             .expect("JoinFuture polled after it completed");
+        handle.refuse_self_join(&runtime::current());
         match &this.slot {
             None => {
                 let slot = Arc::new(Mutex::new(Some(cx.waker().clone())));

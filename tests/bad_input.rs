@@ -708,6 +708,39 @@ fn a_thread_joining_itself_panics_as_std_s_does() {
     }
 }
 
+/// The same through the handle's future: a thread that awaits its own join handle (under
+/// `zsync::block_on`, or any executor polling on that thread) panics instead of parking
+/// forever.
+#[test]
+fn a_thread_awaiting_its_own_join_future_panics_as_its_join_does() {
+    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
+        let rt = Builder::new()
+            .worker_threads(1)
+            .flavor(flavor)
+            .build()
+            .unwrap();
+        let (give, mine) = zsync::sync::mpsc::channel::<thread::JoinHandle<()>>();
+        let (report, reported) = mpsc::channel();
+        let me = rt.spawn(move || {
+            let me = mine.recv().unwrap();
+            let awaited = catch_unwind(AssertUnwindSafe(|| {
+                zsync::block_on(std::future::IntoFuture::into_future(me))
+            }));
+            let _ = report.send(awaited.map_err(|p| panic_message(&*p)).map(|_| ()));
+        });
+        give.send(me).unwrap();
+        let awaited = reported
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("{flavor:?}: a thread awaiting its own join hung"));
+        assert_eq!(
+            awaited,
+            Err("failed to join thread: Resource deadlock avoided (os error 35)".to_string()),
+            "{flavor:?}"
+        );
+        drop(rt);
+    }
+}
+
 /// A descriptor that refuses non-blocking mode (`FIONBIO` fails with `EBADF` on `O_PATH`),
 /// which safe code can open.
 fn o_path_fd() -> std::os::fd::OwnedFd {

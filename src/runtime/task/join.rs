@@ -197,16 +197,24 @@ impl<T> JoinHandle<T> {
     /// 35)".
     pub fn join(self) -> std::thread::Result<T> {
         let me = super::handle::current();
-        // Only a thread that has not finished can join itself; the identity is two pointers.
-        if me.is(&self.thread) && !self.packet.is_done() {
-            join_self();
-        }
+        self.refuse_self_join(&me);
         let wait = crate::runtime::WaitReason::Join {
             thread: self.thread.id(),
         };
         self.packet.wait(Joiner::Thread(me), || {
             crate::runtime::park::park_for(wait);
         })
+    }
+
+    /// Panics if `me`, the calling thread, is the thread this handle names and it has not
+    /// finished: its join would wait for itself forever (a `join`, or a poll of the handle's
+    /// future on its own thread, under `block_on` or any executor).
+    #[inline]
+    pub(crate) fn refuse_self_join(&self, me: &Thread) {
+        // Only a thread that has not finished can join itself; the identity is two pointers.
+        if me.is(&self.thread) && !self.packet.is_done() {
+            join_self();
+        }
     }
 
     /// True once the thread has finished.
