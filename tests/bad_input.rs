@@ -921,6 +921,74 @@ fn each_fd_maker_names_the_limit(unix_listener: &std::path::Path) {
     let _ = zsync::io::pipe().unwrap();
 }
 
+/// Converting a `zsync::fs::File` into a std file while an abandoned read (of a `timeout()`)
+/// still holds it on the blocking pool duplicates the descriptor; with none left for that, the
+/// conversion waits for the read to let the file go instead of panicking.
+#[test]
+fn a_file_held_by_an_abandoned_read_converts_to_std_with_no_descriptor_left() {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::MetadataExt;
+    if in_child() {
+        let dir = std::env::temp_dir().join(format!("zsync-into-std-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo");
+        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY (test): mkfifo with a valid, NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let rt = common::runtime(1);
+        let reader = fifo.clone();
+        // Read and write: opening does not wait for a writer, and the read waits for data.
+        let file = rt.block_on(move || {
+            let file = zsync::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&reader)
+                .unwrap();
+            let mut one = [0u8; 1];
+            let read = zsync::time::timeout(Duration::from_millis(50), || (&file).read(&mut one));
+            assert!(read.is_err(), "the read returned: {read:?}");
+            file
+        });
+        let inode = file.metadata().unwrap().ino();
+        let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        // No descriptor left for a duplicate.
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY (test): getrlimit and setrlimit on this (child) process, with a valid rlimit.
+        unsafe {
+            assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+            limit.rlim_cur = 256;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        }
+        let mut held = Vec::new();
+        while let Ok(null) = std::fs::File::open("/dev/null") {
+            held.push(null);
+        }
+        // The abandoned read ends when a byte arrives, a little later.
+        let feeder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            writer.write_all(b"x").unwrap();
+        });
+        let started = Instant::now();
+        let converted = rt.block_on(move || std::fs::File::from(file));
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        assert_eq!(converted.metadata().unwrap().ino(), inode);
+        feeder.join().unwrap();
+        drop(held);
+        drop(converted);
+        drop(rt);
+        std::fs::remove_dir_all(&dir).unwrap();
+        return;
+    }
+    // The blocking pool, not io_uring, whose cancellation takes the read back at once.
+    assert_child_passes(
+        "a_file_held_by_an_abandoned_read_converts_to_std_with_no_descriptor_left",
+        &[("ZSYNC_IO_URING", "0")],
+    );
+}
+
 #[test]
 fn running_out_of_file_descriptors_names_the_limit_for_sockets_pipes_and_files() {
     if in_child() {

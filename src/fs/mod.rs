@@ -112,7 +112,7 @@ use std::io::{self, IoSlice, IoSliceMut, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 pub use std::fs::{FileTimes, FileType, Metadata, Permissions, TryLockError};
 
@@ -544,11 +544,22 @@ impl File {
     }
 
     /// Gives up the `Arc` and the buffer: the std file, or a duplicate of its descriptor if an
-    /// abandoned operation still holds it.
-    fn into_std(self) -> io::Result<std::fs::File> {
-        match Arc::try_unwrap(self.inner) {
-            Ok(file) => Ok(file),
-            Err(shared) => shared.try_clone(),
+    /// abandoned operation still holds it. With no descriptor free for the duplicate, waits
+    /// (sleeping, a park point) until the operation lets the file go or a descriptor frees.
+    fn into_std(self) -> std::fs::File {
+        let mut shared = self.inner;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            shared = match Arc::try_unwrap(shared) {
+                Ok(file) => return file,
+                Err(shared) => shared,
+            };
+            // dup fails only with EMFILE or ENFILE here (the descriptor is open).
+            if let Ok(duplicate) = shared.try_clone() {
+                return duplicate;
+            }
+            crate::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(100));
         }
     }
 }
@@ -683,14 +694,12 @@ impl From<std::fs::File> for File {
 }
 
 impl From<File> for std::fs::File {
-    /// The std file. If an abandoned operation (of a cancelled green thread) still runs on
-    /// the file, the descriptor is duplicated instead.
-    ///
-    /// # Panics
-    /// If that duplicate cannot be made (out of file descriptors).
+    /// The std file. If an abandoned operation (of a cancelled green thread, or of a
+    /// `timeout()`) still runs on the file, the descriptor is duplicated instead; if the
+    /// process is out of descriptors for that, the conversion waits until the operation ends
+    /// or a descriptor frees (a park point).
     fn from(file: File) -> std::fs::File {
         file.into_std()
-            .unwrap_or_else(|err| panic!("zsync::fs::File into std::fs::File: dup failed: {err}"))
     }
 }
 
