@@ -229,6 +229,67 @@ fn park_is_ended_by_another_threads_unpark() {
     });
 }
 
+/// The token is the user's: zsync's own waits (a sleep, a contended lock, a join) park and
+/// are woken without it, so an `unpark` that arrives during one of them is still there for the
+/// next `park`, as with std (whose sleep, locks and joins do not touch it).
+#[test]
+fn an_unpark_during_another_wait_is_kept_for_the_next_park() {
+    on_each_model(|| {
+        // Each wait below runs while another thread unparks this one; `park_timeout` after it
+        // must find the token: it returns at once instead of waiting its 5 s.
+        let expect_token = |what: &str| {
+            let started = Instant::now();
+            thread::park_timeout(Duration::from_secs(5));
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "an unpark during {what} was lost"
+            );
+        };
+        let unpark_me_soon = || {
+            let me = thread::current();
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(5));
+                me.unpark();
+            })
+        };
+
+        let unparker = unpark_me_soon();
+        thread::sleep(Duration::from_millis(100));
+        expect_token("a sleep");
+        unparker.join().unwrap();
+
+        let lock = Arc::new(zsync::sync::Mutex::new(()));
+        let holder = {
+            let lock = lock.clone();
+            let (held, is_held) = channel();
+            let holder = thread::spawn(move || {
+                let _guard = lock.lock().unwrap();
+                held.send(()).unwrap();
+                thread::sleep(Duration::from_millis(100));
+            });
+            is_held.recv().unwrap();
+            holder
+        };
+        let unparker = unpark_me_soon();
+        drop(lock.lock().unwrap());
+        expect_token("a contended lock");
+        holder.join().unwrap();
+        unparker.join().unwrap();
+
+        let unparker = unpark_me_soon();
+        thread::spawn(|| thread::sleep(Duration::from_millis(100)))
+            .join()
+            .unwrap();
+        expect_token("a join");
+        unparker.join().unwrap();
+
+        // Without an unpark, the token is not there: the wait ends at its timeout.
+        let started = Instant::now();
+        thread::park_timeout(Duration::from_millis(20));
+        assert!(started.elapsed() >= Duration::from_millis(20));
+    });
+}
+
 #[test]
 fn park_timeout_without_unpark_returns() {
     on_each_model(|| {

@@ -105,7 +105,7 @@ fn pull(carry: &Arc<std::sync::Mutex<Carry>>, how: Pull) -> io::Result<()> {
             c.waiter.take()
         };
         if let Some(waiter) = waiter {
-            waiter.unpark();
+            waiter.wake();
         }
         result.map(drop)
     }

@@ -39,12 +39,12 @@ pub(crate) use scheduled_io::ScheduledIo;
 /// What the reactor wakes: something a waiting thread can be woken through. The runtime
 /// implements it for its thread handle; its join packet uses it too.
 pub(crate) trait Unpark {
-    fn unpark(&self);
+    fn wake(&self);
 }
 
 #[cfg(all(test, loom))]
 impl Unpark for crate::loom::thread::Thread {
-    fn unpark(&self) {
+    fn wake(&self) {
         crate::loom::thread::Thread::unpark(self)
     }
 }
@@ -244,7 +244,7 @@ impl<W: Unpark> Reactor<W> {
             }
         }
         for waiter in woken.drain(..) {
-            waiter.unpark();
+            waiter.wake();
         }
         any
     }
@@ -461,7 +461,7 @@ mod tests {
 
     struct NoWaiter;
     impl Unpark for NoWaiter {
-        fn unpark(&self) {}
+        fn wake(&self) {}
     }
 
     #[test]

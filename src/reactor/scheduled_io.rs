@@ -143,7 +143,7 @@ impl<W: Unpark> ScheduledIo<W> {
         let mut woken = Vec::new();
         self.set_ready_into(ready, &mut woken);
         for waiter in woken {
-            waiter.unpark();
+            waiter.wake();
         }
     }
 
@@ -162,7 +162,7 @@ impl<W: Unpark> ScheduledIo<W> {
         };
         // After the lock: as in `set_ready_into`, a wake may post to another worker.
         for (_, _, waiter) in woken {
-            waiter.unpark();
+            waiter.wake();
         }
     }
 
@@ -225,7 +225,7 @@ mod tests {
     /// Counts its wakes.
     struct Counter(Arc<AtomicUsize>);
     impl Unpark for Counter {
-        fn unpark(&self) {
+        fn wake(&self) {
             self.0.fetch_add(1, Ordering::Relaxed);
         }
     }

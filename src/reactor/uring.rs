@@ -86,7 +86,7 @@ impl<W: Unpark> Completion<W> {
         // waiter reads it only after it has seen DONE (acquire), so the accesses never overlap.
         self.result.with_mut(|r| unsafe { *r = result });
         self.state.store(DONE, Ordering::Release);
-        self.waiter.unpark();
+        self.waiter.wake();
     }
 
     /// Waiter side: the result, if the operation has completed.
@@ -662,7 +662,7 @@ mod loom_tests {
     fn the_store_alone_publishes_the_result() {
         struct NoWake;
         impl Unpark for NoWake {
-            fn unpark(&self) {}
+            fn wake(&self) {}
         }
         struct SpinOp {
             completion: Completion<NoWake>,

@@ -337,7 +337,7 @@ pub(crate) fn answer(
         .unwrap_or_else(|e| e.into_inner())
         .append(&mut mine);
     if job.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-        job.caller.unpark();
+        job.caller.wake();
     }
 }
 

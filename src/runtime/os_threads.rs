@@ -64,6 +64,7 @@ pub(super) fn spawn(
         name,
         thread: os.thread().clone(),
         cancel: AtomicBool::new(false),
+        unpark_token: AtomicBool::new(false),
         runtime: Some(shared.clone()),
     });
     shared

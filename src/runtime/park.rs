@@ -20,7 +20,7 @@ use super::task::{Reason, TaskRef};
 use super::worker::Worker;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 thread_local! {
@@ -276,12 +276,36 @@ fn park_quiet_inner(deadline: Option<Instant>, wait: WaitReason) -> Option<Pendi
     }
 }
 
-/// `thread::park`: parks until unparked (or cancelled). `#[inline]`, as the wrappers above
-/// `park_until_for`: a cancelled thread unwinds from there, and each frame in between is walked
-/// twice by the unwinder (a runtime dropped with a million parked threads unwinds them all).
+/// `thread::park` and `thread::park_timeout`: takes the thread's token (`Thread::unpark`'s),
+/// or parks until it is unparked, `deadline` passes, or it is cancelled. The token is the
+/// user's alone: zsync's own waits (a sleep, a lock, a join, a socket) park and are woken
+/// without it, so an `unpark` that arrives during one of them is still there for the next
+/// `park`, as with std. `#[inline]`, as the wrappers above `park_until_for`: a cancelled thread
+/// unwinds from there, and each frame in between is walked twice by the unwinder (a runtime
+/// dropped with a million parked threads unwinds them all).
 #[inline]
-pub(crate) fn park() {
-    park_until(None);
+pub(crate) fn park_for_token(deadline: Option<Instant>) {
+    park_point();
+    // The park below also returns for a wake meant for a wait that has ended (the `unpark`
+    // that gave the token wakes too): look again, as std's park does not return for those.
+    while !take_unpark_token() {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return;
+        }
+        park_until(deadline);
+    }
+}
+
+/// Takes the calling thread's `park`/`unpark` token if it is there.
+fn take_unpark_token() -> bool {
+    let take = |token: &AtomicBool| {
+        // Acquire: what the unparker did before `unpark` is visible after `park` returns.
+        token.load(Ordering::Relaxed) && token.swap(false, Ordering::Acquire)
+    };
+    match context::current().task() {
+        Some(task) => take(&task.unpark_token),
+        None => with_os_self(|me| take(&me.unpark_token)),
+    }
 }
 
 /// [`park`], recording `wait` (for `Runtime::dump`).

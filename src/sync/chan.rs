@@ -24,6 +24,8 @@
 //! - A waiter that unwinds after it was notified passes the notification on; a message handed
 //!   to the channel is never lost: it is in the queue, or back with its sender.
 
+#[cfg(loom)]
+use super::waiter::Wake as _;
 use super::waiter::{
     unpark_all, Entry, Lock, LockGuard, Unparker, UnwindGuard, WaitList, WaitReason, Waiter,
     HANDOFF, RETRY,
@@ -45,7 +47,7 @@ pub(crate) const UNBOUNDED: usize = usize::MAX;
 #[inline]
 fn wake_up(thread: Option<Unparker>) {
     if let Some(thread) = thread {
-        thread.unpark();
+        thread.wake();
     }
 }
 
@@ -426,7 +428,7 @@ impl<T> Chan<T> {
                 Some((Some(msg), thread)) => {
                     inner.queue.push_back(msg);
                     drop(inner);
-                    thread.unpark();
+                    thread.wake();
                     return true;
                 }
                 // A select! sender on a rendezvous channel: tell it a receiver is here.
@@ -434,7 +436,7 @@ impl<T> Chan<T> {
                     // SAFETY: the caller's promise.
                     unsafe { inner.receivers.push_back(entry) };
                     drop(inner);
-                    thread.unpark();
+                    thread.wake();
                     return false;
                 }
                 None => {}

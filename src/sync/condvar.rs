@@ -6,6 +6,8 @@
 //! that unwinds while a notification races in passes the notification on to the next waiter.
 
 use super::mutex::MutexGuard;
+#[cfg(loom)]
+use super::waiter::Wake as _;
 use super::waiter::{unpark_all, Entry, Lock, UnwindGuard, WaitList, WaitReason, Waiter, RETRY};
 use std::fmt;
 use std::sync::{LockResult, PoisonError};
@@ -258,7 +260,7 @@ impl Condvar {
     pub fn notify_one(&self) {
         let thread = self.waiters.lock().notify_one(RETRY);
         if let Some(thread) = thread {
-            thread.unpark();
+            thread.wake();
         }
     }
 
@@ -332,7 +334,7 @@ impl Condvar {
             let thread = list.notify_one(RETRY);
             drop(list);
             if let Some(thread) = thread {
-                thread.unpark();
+                thread.wake();
             }
         }
     }

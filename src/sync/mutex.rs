@@ -11,6 +11,8 @@
 //! over a millisecond the lock is handed to it directly, still locked, so nobody starves.
 
 use super::poison::{self, Flag};
+#[cfg(loom)]
+use super::waiter::Wake as _;
 use super::waiter::{Entry, Lock, Unparker, UnwindGuard, WaitList, Waiter, HANDOFF, RETRY};
 use crate::loom::sync::atomic::{AtomicU32, Ordering};
 use std::cell::UnsafeCell;
@@ -212,7 +214,7 @@ impl RawMutex {
         };
         drop(list);
         if let Some(thread) = wake {
-            thread.unpark();
+            thread.wake();
         }
     }
 
@@ -242,7 +244,7 @@ impl RawMutex {
                 };
                 drop(list);
                 if let Some(thread) = wake {
-                    thread.unpark();
+                    thread.wake();
                 }
             }
         }

@@ -55,6 +55,20 @@ pub(crate) type Unparker = crate::runtime::Thread;
 #[cfg(loom)]
 pub(crate) type Unparker = crate::loom::thread::Thread;
 
+/// A loom thread's wake is its `unpark`. (A zsync thread's is `Thread::wake`, which leaves
+/// the user's `park`/`unpark` token alone.)
+#[cfg(loom)]
+pub(crate) trait Wake {
+    fn wake(&self);
+}
+
+#[cfg(loom)]
+impl Wake for Unparker {
+    fn wake(&self) {
+        self.unpark();
+    }
+}
+
 /// The calling thread's handle, as a waiter keeps it: without a reference count of its own
 /// normally (the waiter lives on the thread's own stack, so the thread outlives it).
 #[cfg(not(loom))]
@@ -107,7 +121,7 @@ fn park(deadline: Option<Instant>, wait: &WaitReason, withdraw: &dyn Fn() -> boo
 /// Unparks every thread in `wakeups` (collected under a lock, woken after it).
 pub(crate) fn unpark_all(wakeups: Vec<Unparker>) {
     for thread in wakeups {
-        thread.unpark();
+        thread.wake();
     }
 }
 
@@ -465,7 +479,7 @@ impl<D: Copy> Popped<D> {
             )
             .is_ok();
         if won {
-            waiter.thread.unpark();
+            waiter.thread.wake();
         }
         won
     }

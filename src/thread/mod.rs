@@ -61,7 +61,7 @@ pub type Result<T> = std::thread::Result<T>;
 /// ```
 #[inline]
 pub fn park() {
-    park::park();
+    park::park_for_token(None);
 }
 
 /// Like [`park()`], but gives up after `dur`.
@@ -78,7 +78,7 @@ pub fn park() {
 /// ```
 #[inline]
 pub fn park_timeout(dur: Duration) {
-    park::park_until(Instant::now().checked_add(dur));
+    park::park_for_token(Instant::now().checked_add(dur));
 }
 
 /// [`park_timeout`] in milliseconds, like std's deprecated `std::thread::park_timeout_ms`.

@@ -178,7 +178,7 @@ impl Drop for DoneGuard {
     fn drop(&mut self) {
         let owner = self.0.owner.clone();
         if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
-            owner.unpark();
+            owner.wake();
         }
     }
 }

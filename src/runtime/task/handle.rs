@@ -28,6 +28,8 @@ pub(crate) struct OsThread {
     pub(crate) thread: std::thread::Thread,
     /// Its cancellation request (a green thread's is `Task::cancel`).
     pub(crate) cancel: AtomicBool,
+    /// Its `park`/`unpark` token (a green thread's is `Task::unpark_token`).
+    pub(crate) unpark_token: AtomicBool,
     pub(crate) runtime: Option<Arc<Shared>>,
 }
 
@@ -65,6 +67,7 @@ fn new_os_thread() -> Arc<OsThread> {
         name: thread.name().map(Arc::from),
         thread,
         cancel: AtomicBool::new(false),
+        unpark_token: AtomicBool::new(false),
         runtime: None,
     })
 }
@@ -131,6 +134,25 @@ impl Thread {
     /// Makes the thread's token available, waking it if it is parked, as
     /// `std::thread::Thread::unpark` does.
     pub fn unpark(&self) {
+        self.token().store(true, Ordering::Release);
+        self.wake();
+    }
+
+    /// The thread's `park`/`unpark` token: the user's, apart from the wakes of zsync's own
+    /// waits (a sleep, a lock, a join, a socket), which would otherwise take it, as std's do
+    /// not.
+    #[inline]
+    fn token(&self) -> &AtomicBool {
+        match &self.0 {
+            ThreadRef::Green(task) => &task.unpark_token,
+            ThreadRef::Os(os) => &os.unpark_token,
+        }
+    }
+
+    /// Wakes the thread if it is parked, or makes its next park return at once: the wake of
+    /// zsync's own waits, which look again at what they wait for and park again if it is not
+    /// there. Leaves the user's token alone (see [`unpark`](Self::unpark)).
+    pub(crate) fn wake(&self) {
         match &self.0 {
             ThreadRef::Green(task) => task.unpark(),
             ThreadRef::Os(os) => os.thread.unpark(),
@@ -167,7 +189,7 @@ impl Thread {
             {
                 task.wake_on(worker.0)
             }
-            _ => self.unpark(),
+            _ => self.wake(),
         }
     }
 
@@ -198,8 +220,8 @@ impl std::panic::UnwindSafe for Thread {}
 impl std::panic::RefUnwindSafe for Thread {}
 
 impl crate::reactor::Unpark for Thread {
-    fn unpark(&self) {
-        Thread::unpark(self)
+    fn wake(&self) {
+        Thread::wake(self)
     }
 }
 

@@ -52,7 +52,7 @@ impl<T, W: Unpark> Packet<T, W> {
                 // SAFETY: the joiner wrote the waker before publishing WAITING and no longer
                 // touches it.
                 if let Some(waiter) = self.waiter.with_mut(|w| unsafe { (*w).take() }) {
-                    waiter.unpark();
+                    waiter.wake();
                 }
             }
             // SAFETY: the handle is gone (it published DETACHED and touches nothing after):
@@ -120,9 +120,9 @@ pub(crate) enum Joiner {
 }
 
 impl Unpark for Joiner {
-    fn unpark(&self) {
+    fn wake(&self) {
         match self {
-            Joiner::Thread(thread) => thread.unpark(),
+            Joiner::Thread(thread) => thread.wake(),
             Joiner::Waker(slot) => {
                 if let Some(waker) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
                     waker.wake();

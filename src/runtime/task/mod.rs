@@ -132,6 +132,9 @@ pub(crate) struct Task {
     pub(crate) shared: Arc<Shared>,
     pub(crate) park: ParkState,
     pub(crate) cancel: AtomicBool,
+    /// Its `park`/`unpark` token, apart from `park`'s, which every wait takes (see
+    /// `Thread::unpark`).
+    pub(crate) unpark_token: AtomicBool,
     /// The index of the worker that runs it, fixed at its first run (a `u32`: the builder
     /// allows at most `MAX_WORKER_THREADS`).
     pub(crate) owner: AtomicU32,
@@ -172,6 +175,7 @@ impl Task {
                 shared,
                 park: ParkState::new(),
                 cancel: AtomicBool::new(false),
+                unpark_token: AtomicBool::new(false),
                 owner: AtomicU32::new(NO_OWNER),
                 body: UnsafeCell::new(Body::Done),
                 local: UnsafeCell::new(std::ptr::null_mut()),
