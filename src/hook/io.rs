@@ -79,11 +79,26 @@ fn green_io(
 
 /// The deadline of one hooked call, which may take several [`green_io`]s (a `MSG_WAITALL` read,
 /// a blocking send on a stream socket: see [`go_on`]): the socket's timeout, read at the call's
-/// first wait, holds for the whole call, as the kernel's does.
+/// first wait, holds for the whole call, as the kernel's does. It also keeps what the call's
+/// first try learned of the fd, so that [`go_on`] asks none of it again: a short read is most
+/// of a server's requests.
 #[derive(Default)]
 struct Wait {
     /// `None` until a wait has read the socket's timeout.
     deadline: Option<Option<Instant>>,
+    /// `SO_RCVLOWAT`, if the wait that read the deadline of a read read it too (the kernel
+    /// also reads it once, when the call starts).
+    lowat: Option<usize>,
+    /// The fd's slot and whether the fd is a socket (else a pipe, a FIFO or a tty), set by a try
+    /// that succeeded on the green path; `None` after one that made the real call, or failed.
+    tried: Option<(&'static Slot, bool)>,
+}
+
+impl Wait {
+    /// The socket's `SO_RCVLOWAT`: as the call's first wait read it, else read now.
+    fn rcvlowat(&mut self, fd: RawFd, slot: &Slot) -> usize {
+        *self.lowat.get_or_insert_with(|| read_settings(fd, slot).1)
+    }
 }
 
 /// [`green_io`] as one part of a call, under the call's deadline `wait`.
@@ -112,6 +127,7 @@ fn try_until_ready(
     drains: Option<usize>,
     blocking: impl Fn() -> ssize_t,
 ) -> ssize_t {
+    wait.tried = None;
     let Current::Green { worker, task } = super::current() else {
         return blocking();
     };
@@ -178,6 +194,7 @@ fn try_until_ready(
                         ready.clear_drained(seen);
                     }
                 }
+                wait.tried = Some((slot, pipe.is_none()));
                 return r;
             }
             match errno() {
@@ -205,7 +222,11 @@ fn try_until_ready(
         if first_wait && pipe.is_none() {
             first_wait = false;
             let timeout = match direction {
-                Direction::Read => read_settings(fd, slot).0,
+                Direction::Read => {
+                    let (timeout, lowat) = read_settings(fd, slot);
+                    wait.lowat = Some(lowat);
+                    timeout
+                }
                 Direction::Write => slot.socket_timeout(1, || socket_timeout(fd, direction)),
             };
             deadline = timeout.and_then(|t| Instant::now().checked_add(t));
@@ -370,7 +391,7 @@ fn whole_call(
     fd: RawFd,
     len: usize,
     writes: bool,
-    target: impl FnOnce(&Slot) -> usize,
+    target: impl FnOnce(&mut Wait, &Slot) -> usize,
     mut step: impl FnMut(usize, &mut Wait) -> ssize_t,
 ) -> ssize_t {
     let mut wait = Wait::default();
@@ -385,33 +406,30 @@ fn whole_call(
 /// stream, an error, a cancellation or the socket's timeout and returns what was done, as the
 /// kernel does (which reports an error only when nothing was done); and it does not go on in
 /// the user's non-blocking mode, where the kernel does not either. `first` is the first try's
-/// answer, for `len` bytes; `target(slot)` the count to reach (asked after a partial first try
-/// only); `step(done, wait)` one more try, for what is left after `done` bytes, under the
-/// call's deadline `wait`.
+/// answer, for `len` bytes; `target(wait, slot)` the count to reach (asked after a partial
+/// first try only); `step(done, wait)` one more try, for what is left after `done` bytes, under
+/// the call's deadline `wait`. What the first try learned of the fd (`Wait::tried`) is not
+/// asked again.
 fn go_on(
     fd: RawFd,
     len: usize,
     first: ssize_t,
     wait: &mut Wait,
     writes: bool,
-    target: impl FnOnce(&Slot) -> usize,
+    target: impl FnOnce(&mut Wait, &Slot) -> usize,
     mut step: impl FnMut(usize, &mut Wait) -> ssize_t,
 ) -> ssize_t {
-    if first <= 0 || first as usize >= len || !super::on_green_thread() {
+    if first <= 0 || first as usize >= len {
         return first;
     }
-    let Some(slot) = fd::slot(fd) else {
+    let Some((slot, socket)) = wait.tried.or_else(|| pollable(fd)) else {
         return first;
     };
-    let applies = match slot.kind(fd) {
-        fd::SOCKET => slot.is_stream(),
-        fd::NOWAIT | fd::POLL_FIRST => writes,
-        _ => false,
-    };
+    let applies = if socket { slot.is_stream() } else { writes };
     if !applies {
         return first;
     }
-    let target = target(slot).min(len);
+    let target = target(wait, slot).min(len);
     let mut done = first as usize;
     if done >= target || slot.user_nonblocking(fd) {
         return first;
@@ -425,6 +443,21 @@ fn go_on(
         done += r as usize;
     }
     keep.ret(done as ssize_t)
+}
+
+/// For [`go_on`] after a first try that made the real call: the fd's slot and whether the fd
+/// is a socket (else a pipe, a FIFO or a tty), if the caller is a green thread and the fd is
+/// one of those.
+fn pollable(fd: RawFd) -> Option<(&'static Slot, bool)> {
+    if !super::on_green_thread() {
+        return None;
+    }
+    let slot = fd::slot(fd)?;
+    match slot.kind(fd) {
+        fd::SOCKET => Some((slot, true)),
+        fd::NOWAIT | fd::POLL_FIRST => Some((slot, false)),
+        _ => None,
+    }
 }
 
 /// The buffers of `iov` after their first `skip` bytes: what is left of a call.
@@ -618,7 +651,13 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
             || sys_read(fd, buf, count),
         )
     };
-    whole_call(fd, count, false, |slot| read_settings(fd, slot).1, try_from)
+    whole_call(
+        fd,
+        count,
+        false,
+        |wait, slot| wait.rcvlowat(fd, slot),
+        try_from,
+    )
 }
 
 /// After a part was written, a failure is the next call's to report, as the kernel's blocking
@@ -656,7 +695,7 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
             || sys_write(fd, buf, count),
         )
     };
-    whole_call(fd, count, true, |_| count, try_from)
+    whole_call(fd, count, true, |_, _| count, try_from)
 }
 
 /// `IOV_MAX` on Linux: `readv`/`writev` fail with `EINVAL` beyond it (`recvmsg`/`sendmsg`,
@@ -726,7 +765,13 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> s
             real,
         )
     };
-    whole_call(fd, len, false, |slot| read_settings(fd, slot).1, try_from)
+    whole_call(
+        fd,
+        len,
+        false,
+        |wait, slot| wait.rcvlowat(fd, slot),
+        try_from,
+    )
 }
 
 /// `writev(2)`. As [`write`].
@@ -763,18 +808,18 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> 
         )
     };
     let len = iov_len_sum(iov, iovcnt);
-    whole_call(fd, len, true, |_| len, try_from)
+    whole_call(fd, len, true, |_, _| len, try_from)
 }
 
 /// The count a blocking read with `flags` waits for on a stream socket: all of `len` with
 /// `MSG_WAITALL`, else `SO_RCVLOWAT`'s; none more with `MSG_PEEK`, whose tries do not add up.
-fn read_target(fd: RawFd, slot: &Slot, flags: c_int, len: usize) -> usize {
+fn read_target(fd: RawFd, wait: &mut Wait, slot: &Slot, flags: c_int, len: usize) -> usize {
     if flags & libc::MSG_PEEK != 0 {
         0
     } else if flags & libc::MSG_WAITALL != 0 {
         len
     } else {
-        read_settings(fd, slot).1
+        wait.rcvlowat(fd, slot)
     }
 }
 
@@ -812,7 +857,7 @@ pub unsafe extern "C" fn recvfrom(
         fd,
         len,
         false,
-        |slot| read_target(fd, slot, flags, len),
+        |wait, slot| read_target(fd, wait, slot, flags, len),
         try_from,
     )
 }
@@ -867,7 +912,7 @@ pub unsafe extern "C" fn sendto(
             || sys_sendto(fd, buf, len, flags, addr, addrlen),
         )
     };
-    whole_call(fd, len, true, |_| len, try_from)
+    whole_call(fd, len, true, |_, _| len, try_from)
 }
 
 /// `send(2)`.
@@ -926,13 +971,13 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
     let first = first_try(&mut wait);
     // SAFETY: as above.
     let len = unsafe { msg_len(msg) };
-    let target = |slot: &Slot| {
+    let target = |wait: &mut Wait, slot: &Slot| {
         // SAFETY: as above; filled in by the kernel.
         let ancillary = unsafe { (*msg).msg_controllen } != 0;
         if ancillary {
             0
         } else {
-            read_target(fd, slot, flags, len)
+            read_target(fd, wait, slot, flags, len)
         }
     };
     let ended = std::cell::Cell::new(false);
@@ -1007,7 +1052,7 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
     };
     // SAFETY: the caller's message, null or valid.
     let len = unsafe { msg_len(msg) };
-    whole_call(fd, len, true, |_| len, try_from)
+    whole_call(fd, len, true, |_, _| len, try_from)
 }
 
 /// `accept4(2)`.
