@@ -157,6 +157,7 @@ fn index(fd: RawFd) -> Option<(usize, usize)> {
 }
 
 /// The slot of `fd`, if its chunk exists.
+#[inline]
 fn existing(fd: RawFd) -> Option<&'static Slot> {
     let (chunk, i) = index(fd)?;
     let ptr = TABLE[chunk].load(Ordering::Acquire);
@@ -164,11 +165,20 @@ fn existing(fd: RawFd) -> Option<&'static Slot> {
     (!ptr.is_null()).then(|| unsafe { &(*ptr)[i] })
 }
 
-/// The slot of `fd`, allocating its chunk if needed.
+/// The slot of `fd`, allocating its chunk if needed. Inlined: every hooked call that may wait
+/// asks it, and all but the first in a chunk find it.
+#[inline]
 pub(super) fn slot(fd: RawFd) -> Option<&'static Slot> {
-    if let Some(slot) = existing(fd) {
-        return Some(slot);
+    match existing(fd) {
+        Some(slot) => Some(slot),
+        None => new_slot(fd),
     }
+}
+
+/// [`slot`] of an fd whose chunk does not exist yet: makes it.
+#[cold]
+#[inline(never)]
+fn new_slot(fd: RawFd) -> Option<&'static Slot> {
     let (chunk, i) = index(fd)?;
     // Built on the heap: a chunk is too big for a small green-thread stack.
     let slots: Vec<Slot> = (0..CHUNK)
@@ -210,12 +220,20 @@ impl Slot {
     }
 
     /// What the fd is (`SOCKET`, `NOWAIT`, `POLL_FIRST` or `OTHER`), asking the kernel the
-    /// first time (`errno` preserved).
+    /// first time (`errno` preserved). Inlined, as the asking is not.
+    #[inline]
     pub(super) fn kind(&self, fd: RawFd) -> u8 {
         let kind = self.kind.load(Ordering::Relaxed);
         if kind != UNKNOWN {
             return kind;
         }
+        self.ask_kind(fd)
+    }
+
+    /// [`Slot::kind`] the first time: asks the kernel and remembers the answer.
+    #[cold]
+    #[inline(never)]
+    fn ask_kind(&self, fd: RawFd) -> u8 {
         let kind = if let Some(ty) = super::socket_type(fd) {
             // Stored before the kind that publishes it (both relaxed: a reader that sees
             // `SOCKET` without this only misses a saved system call).
@@ -253,7 +271,9 @@ impl Slot {
     }
 
     /// The socket's timeout for `direction` (0: read, 1: write), if it has one: remembered
-    /// while none is set (see the module docs), else asked with `read`.
+    /// while none is set (see the module docs), else asked with `read`. Inlined, as the asking
+    /// is not: a plain socket's wait asks nothing.
+    #[inline]
     pub(super) fn socket_timeout(
         &self,
         direction: usize,
@@ -263,6 +283,17 @@ impl Slot {
         if self.no_timeout[direction].load(Ordering::Relaxed) == generation {
             return None;
         }
+        self.ask_timeout(direction, generation, read)
+    }
+
+    /// [`Slot::socket_timeout`] when no "none" is remembered under `generation`: asks `read`.
+    #[inline(never)]
+    fn ask_timeout(
+        &self,
+        direction: usize,
+        generation: u64,
+        read: impl FnOnce() -> Option<Duration>,
+    ) -> Option<Duration> {
         let timeout = read();
         if timeout.is_none() {
             self.no_timeout[direction].store(generation, Ordering::Relaxed);
@@ -273,6 +304,8 @@ impl Slot {
     /// Whether the user made `fd` non-blocking: remembered while no `O_NONBLOCK` has changed
     /// through libc (see the module docs), else asked with `F_GETFL` (`errno` preserved). An
     /// fd the kernel does not know is not non-blocking (the call that follows fails on its own).
+    /// Inlined, as the asking is not.
+    #[inline]
     pub(super) fn user_nonblocking(&self, fd: RawFd) -> bool {
         if !super::fcntl::HOOKED || self.kind(fd) == POLL_FIRST {
             return kernel_nonblocking(fd).unwrap_or(false);
@@ -282,6 +315,13 @@ impl Slot {
         if let Some(nonblocking) = recall(self.nonblocking.load(Ordering::Relaxed), generation) {
             return nonblocking;
         }
+        self.ask_nonblocking(fd, generation)
+    }
+
+    /// [`Slot::user_nonblocking`] when no answer is remembered under `generation`: asks the
+    /// kernel and remembers it.
+    #[inline(never)]
+    fn ask_nonblocking(&self, fd: RawFd, generation: u64) -> bool {
         let Some(nonblocking) = kernel_nonblocking(fd) else {
             return false;
         };

@@ -102,17 +102,27 @@ fn errno() -> libc::c_int {
 /// alone then, but a hooked call may meet an error on its way (a try that would block, a
 /// registration epoll refuses), and while it is parked the worker's other green threads run
 /// on the same OS thread and set `errno` too.
-struct KeepErrno(libc::c_int);
+struct KeepErrno {
+    /// This OS thread's `errno`, asked once per call: a green thread never changes OS thread
+    /// (see "Soundness" above), so it is still the caller's after a park.
+    at: *mut libc::c_int,
+    saved: libc::c_int,
+}
 
 impl KeepErrno {
     fn new() -> KeepErrno {
-        KeepErrno(errno())
+        // SAFETY: as in `set_errno`.
+        let at = unsafe { libc::__errno_location() };
+        // SAFETY: this OS thread's errno, valid while the thread lives.
+        let saved = unsafe { *at };
+        KeepErrno { at, saved }
     }
 
     /// `r`, with the caller's `errno` back if `r` is a success (not negative).
     fn ret<R: PartialOrd + Default>(self, r: R) -> R {
         if r >= R::default() {
-            set_errno(self.0);
+            // SAFETY: the caller's OS thread's errno (see `at`), which runs this code.
+            unsafe { *self.at = self.saved };
         }
         r
     }
