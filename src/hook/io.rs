@@ -128,31 +128,38 @@ fn try_until_ready(
     blocking: impl Fn() -> ssize_t,
 ) -> ssize_t {
     wait.tried = None;
+    let real = || call(&blocking);
     let Current::Green { worker, task } = super::current() else {
-        return blocking();
+        return real();
     };
     let Some(slot) = fd::slot(fd) else {
-        return blocking();
+        return real();
     };
     let pipe_arg = pipe;
     let pipe = match slot.kind(fd) {
         fd::SOCKET => None,
         fd::NOWAIT | fd::POLL_FIRST if pipe.is_some() => pipe,
-        _ => return blocking(),
+        _ => return real(),
     };
     let Some(reactor) = worker.reactor() else {
-        return blocking();
+        return real();
     };
     // The number's file at the start of the call: see `Slot::epoch`.
     let epoch = slot.epoch();
     let mut deadline = wait.deadline.flatten();
     let mut first_wait = wait.deadline.is_none();
     // Registered with a reactor only once a call would block (zsync's own non-blocking
-    // sockets, which register themselves, never get that far). An fd registered by an earlier
-    // wait gives its readiness snapshot before the first try: a try that fails then parks at
-    // once. (A snapshot taken after the failure could show an edge older than the try, which
-    // would cost one more try: the steady state of a connection whose last read emptied it.)
-    let mut io = slot.registered_io();
+    // sockets, which register themselves, never get that far). A read on an fd registered by
+    // an earlier wait gives its readiness snapshot before the first try: a try that fails then
+    // parks at once. (A snapshot taken after the failure could show an edge older than the
+    // try, which would cost one more try: the steady state of a connection whose last read
+    // emptied it.) A write, whose first try nearly always succeeds, skips it (the
+    // registration's lock and reference count): one that fails takes the registration as a
+    // fresh one, below, and tries once more before it parks.
+    let mut io = match direction {
+        Direction::Read => slot.registered_io(),
+        Direction::Write => None,
+    };
     // Set when the fd was just registered: the registration reports its state through the
     // driver later, so the next try is made whatever the (fresh) bits say.
     let mut just_registered = false;
@@ -169,7 +176,7 @@ fn try_until_ready(
         if seen.is_some_and(|s| s.is_deregistered()) {
             // The registration this call waits on was dropped otherwise (its reactor shut
             // down): no event will come. The real call, as libc's, made now.
-            return blocking();
+            return real();
         }
         // A read on a socket known not to be readable waits first (as `IoSource::io_loop`
         // does): not in non-blocking mode, and a last try once the deadline has passed.
@@ -181,8 +188,8 @@ fn try_until_ready(
         let tried = !known_empty || deadline.is_some_and(|d| Instant::now() >= d);
         if tried {
             let r = match pipe {
-                None => op(),
-                Some((iov, iovcnt)) => pipe_try(fd, slot, direction, iov, iovcnt, &blocking),
+                None => call(&mut op),
+                Some((iov, iovcnt)) => pipe_try(fd, slot, direction, iov, iovcnt, &real),
             };
             if r >= 0 {
                 if let (Some(want), Some(ready), Some(seen)) = (drains, io.as_ref(), seen) {
@@ -210,7 +217,7 @@ fn try_until_ready(
                 libc::ENOTSOCK => {
                     // The same, for a socket call (`recv`...), which fails on it anyway.
                     slot.reset();
-                    return blocking();
+                    return real();
                 }
                 _ => return r,
             }
@@ -246,7 +253,7 @@ fn try_until_ready(
                     io = Some(registered);
                     just_registered = true;
                 }
-                None => return blocking(),
+                None => return real(),
             }
             continue;
         };
@@ -267,6 +274,14 @@ fn try_until_ready(
             }
         }
     }
+}
+
+/// `f()`, kept out of [`try_until_ready`] (`f` is its `&mut op` or `&blocking`): inlined, their
+/// captures (the call's arguments) are loaded before its loop and copied to the stack on every
+/// call, though most calls try once and never make the real call.
+#[inline(never)]
+fn call(f: impl FnOnce() -> ssize_t) -> ssize_t {
+    f()
 }
 
 /// One non-blocking try of a read or write on a pollable fd that is not a socket, which has
@@ -620,7 +635,7 @@ fn wants_block(flags: c_int) -> bool {
 /// libc's contract for every hook here: the pointers are valid for the lengths given.
 #[no_mangle]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
-    let try_from = |done: usize, wait: &mut Wait| {
+    let try_from = move |done: usize, wait: &mut Wait| {
         let (buf, count) = (skip(buf, done), count - done);
         let iov = iovec {
             iov_base: buf,
@@ -630,7 +645,7 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
             wait,
             fd,
             Direction::Read,
-            || {
+            move || {
                 if count == 0 {
                     // A read of nothing returns 0 at once, whatever is queued (the kernel's
                     // socket read checks the length first); a recv of nothing would wait for
@@ -648,7 +663,7 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
             },
             Some((&iov, 1)),
             Some(count),
-            || sys_read(fd, buf, count),
+            move || sys_read(fd, buf, count),
         )
     };
     whole_call(
@@ -678,7 +693,7 @@ fn rest_flags(flags: c_int, done: usize) -> c_int {
 /// As [`read`].
 #[no_mangle]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
-    let try_from = |done: usize, wait: &mut Wait| {
+    let try_from = move |done: usize, wait: &mut Wait| {
         let (buf, count) = (skip(buf.cast_mut(), done).cast_const(), count - done);
         let iov = iovec {
             iov_base: buf.cast_mut(),
@@ -689,10 +704,10 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
             wait,
             fd,
             Direction::Write,
-            || sys_sendto(fd, buf, count, flags, std::ptr::null(), 0),
+            move || sys_sendto(fd, buf, count, flags, std::ptr::null(), 0),
             Some((&iov, 1)),
             None,
-            || sys_write(fd, buf, count),
+            move || sys_write(fd, buf, count),
         )
     };
     whole_call(fd, count, true, |_, _| count, try_from)
@@ -841,16 +856,16 @@ pub unsafe extern "C" fn recvfrom(
         return sys_recvfrom(fd, buf, len, flags, addr, addrlen);
     }
     let drains = flags & (libc::MSG_PEEK | libc::MSG_WAITALL | libc::MSG_TRUNC) == 0;
-    let try_from = |done: usize, wait: &mut Wait| {
+    let try_from = move |done: usize, wait: &mut Wait| {
         let (buf, len) = (skip(buf, done), len - done);
         green_io_in(
             wait,
             fd,
             Direction::Read,
-            || sys_recvfrom(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
+            move || sys_recvfrom(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
             None,
             drains.then_some(len),
-            || sys_recvfrom(fd, buf, len, flags, addr, addrlen),
+            move || sys_recvfrom(fd, buf, len, flags, addr, addrlen),
         )
     };
     whole_call(
@@ -899,17 +914,17 @@ pub unsafe extern "C" fn sendto(
     if !wants_block(flags) {
         return sys_sendto(fd, buf, len, flags, addr, addrlen);
     }
-    let try_from = |done: usize, wait: &mut Wait| {
+    let try_from = move |done: usize, wait: &mut Wait| {
         let (buf, len) = (skip(buf.cast_mut(), done).cast_const(), len - done);
         let flags = rest_flags(flags, done);
         green_io_in(
             wait,
             fd,
             Direction::Write,
-            || sys_sendto(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
+            move || sys_sendto(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen),
             None,
             None,
-            || sys_sendto(fd, buf, len, flags, addr, addrlen),
+            move || sys_sendto(fd, buf, len, flags, addr, addrlen),
         )
     };
     whole_call(fd, len, true, |_, _| len, try_from)
