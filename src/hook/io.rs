@@ -36,7 +36,7 @@
 //! Not hooked: regular files (not pollable; use `zsync::fs`).
 
 use super::fd::{self, Slot};
-use super::{errno, set_errno, KeepErrno};
+use super::{errno, keep_errno, set_errno};
 use crate::reactor::scheduled_io::Direction;
 use crate::reactor::ScheduledIo;
 use crate::runtime::context::Current;
@@ -106,18 +106,17 @@ fn green_io_in(
     wait: &mut Wait,
     fd: RawFd,
     direction: Direction,
-    op: impl FnMut() -> ssize_t,
+    mut op: impl FnMut() -> ssize_t,
     pipe: Option<(*const iovec, c_int)>,
     drains: Option<usize>,
     blocking: impl Fn() -> ssize_t,
 ) -> ssize_t {
-    let keep = KeepErrno::new();
-    keep.ret(try_until_ready(
-        wait, fd, direction, op, pipe, drains, blocking,
-    ))
+    // By reference: moved into the closure, both would be copied once more per call.
+    keep_errno(|| try_until_ready(wait, fd, direction, &mut op, pipe, drains, &blocking))
 }
 
-/// [`green_io_in`], but for `errno`.
+/// [`green_io_in`], but for `errno`: a function of its own, as a try that finds the fd reused
+/// for a pipe or a tty starts the call again here.
 fn try_until_ready(
     wait: &mut Wait,
     fd: RawFd,
@@ -449,15 +448,16 @@ fn go_on(
     if done >= target || slot.user_nonblocking(fd) {
         return first;
     }
-    let keep = KeepErrno::new();
-    while done < target {
-        let r = step(done, wait);
-        if r <= 0 {
-            break; // what was done is the answer; the next call meets the end or the error
+    keep_errno(|| {
+        while done < target {
+            let r = step(done, wait);
+            if r <= 0 {
+                break; // what was done is the answer; the next call meets the end or the error
+            }
+            done += r as usize;
         }
-        done += r as usize;
-    }
-    keep.ret(done as ssize_t)
+        done as ssize_t
+    })
 }
 
 /// For [`go_on`] after a first try that made the real call: the fd's slot and whether the fd
@@ -1130,126 +1130,122 @@ pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut sockle
 /// As [`read`].
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    let keep = KeepErrno::new();
-    keep.ret(green_connect(fd, addr, len))
-}
-
-/// [`connect`], but for `errno`.
-fn green_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    // SAFETY: as in `sys_recvfrom`.
-    let real = || unsafe { libc::syscall(libc::SYS_connect, fd, addr, len) as c_int };
-    let Current::Green { worker, task } = super::current() else {
-        return real();
-    };
-    let (Some(slot), Some(reactor)) = (fd::slot(fd), worker.reactor()) else {
-        return real();
-    };
-    if !slot.is_socket(fd) {
-        return real();
-    }
-    // SAFETY: F_GETFL / F_SETFL with an int flag word.
-    let flags = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFL) };
-    if flags == -1 || flags & libc::O_NONBLOCK as libc::c_long != 0 {
-        return real(); // the user's own non-blocking connect (or EBADF)
-    }
-    let set = |flags: libc::c_long| {
-        let saved = errno();
-        // SAFETY: as above.
-        unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_SETFL, flags) };
-        set_errno(saved);
-    };
-    let epoch = slot.epoch(); // see `Slot::epoch`
-    let try_connect = || {
-        set(flags | libc::O_NONBLOCK as libc::c_long);
-        let r = real();
-        let e = errno();
-        set(flags);
-        // Another thread waiting on the socket (through this fd or a `dup` of it) may have
-        // read and remembered the borrowed `O_NONBLOCK` in between (see the `fd` module).
-        fd::nonblocking_changed();
-        set_errno(e);
-        r
-    };
-    let deadline =
-        || socket_timeout(fd, Direction::Write).and_then(|t| Instant::now().checked_add(t));
-    let mut r = try_connect();
-    if r == -1 && errno() == libc::EAGAIN {
-        // SAFETY: the kernel has read the address (it answered for it), so it is valid.
-        let unix = unsafe { (*addr).sa_family } == libc::AF_UNIX as libc::sa_family_t;
-        if unix {
-            // A listener whose queue is full, where a blocking connect waits until it has
-            // room (or `SO_SNDTIMEO` passes: `EAGAIN`). No event tells when it has (the
-            // socket's own readiness says nothing of it): park 1 ms, doubling up to 16, and
-            // try again, as zsync's own `UnixStream::connect`.
-            let deadline = deadline();
-            let mut pause = Duration::from_millis(1);
-            while r == -1 && errno() == libc::EAGAIN {
-                let now = Instant::now();
-                if deadline.is_some_and(|d| now >= d) {
-                    return -1; // EAGAIN, as the kernel's after the timeout
+    keep_errno(|| {
+        // SAFETY: as in `sys_recvfrom`.
+        let real = || unsafe { libc::syscall(libc::SYS_connect, fd, addr, len) as c_int };
+        let Current::Green { worker, task } = super::current() else {
+            return real();
+        };
+        let (Some(slot), Some(reactor)) = (fd::slot(fd), worker.reactor()) else {
+            return real();
+        };
+        if !slot.is_socket(fd) {
+            return real();
+        }
+        // SAFETY: F_GETFL / F_SETFL with an int flag word.
+        let flags = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFL) };
+        if flags == -1 || flags & libc::O_NONBLOCK as libc::c_long != 0 {
+            return real(); // the user's own non-blocking connect (or EBADF)
+        }
+        let set = |flags: libc::c_long| {
+            let saved = errno();
+            // SAFETY: as above.
+            unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_SETFL, flags) };
+            set_errno(saved);
+        };
+        let epoch = slot.epoch(); // see `Slot::epoch`
+        let try_connect = || {
+            set(flags | libc::O_NONBLOCK as libc::c_long);
+            let r = real();
+            let e = errno();
+            set(flags);
+            // Another thread waiting on the socket (through this fd or a `dup` of it) may have
+            // read and remembered the borrowed `O_NONBLOCK` in between (see the `fd` module).
+            fd::nonblocking_changed();
+            set_errno(e);
+            r
+        };
+        let deadline =
+            || socket_timeout(fd, Direction::Write).and_then(|t| Instant::now().checked_add(t));
+        let mut r = try_connect();
+        if r == -1 && errno() == libc::EAGAIN {
+            // SAFETY: the kernel has read the address (it answered for it), so it is valid.
+            let unix = unsafe { (*addr).sa_family } == libc::AF_UNIX as libc::sa_family_t;
+            if unix {
+                // A listener whose queue is full, where a blocking connect waits until it has
+                // room (or `SO_SNDTIMEO` passes: `EAGAIN`). No event tells when it has (the
+                // socket's own readiness says nothing of it): park 1 ms, doubling up to 16, and
+                // try again, as zsync's own `UnixStream::connect`.
+                let deadline = deadline();
+                let mut pause = Duration::from_millis(1);
+                while r == -1 && errno() == libc::EAGAIN {
+                    let now = Instant::now();
+                    if deadline.is_some_and(|d| now >= d) {
+                        return -1; // EAGAIN, as the kernel's after the timeout
+                    }
+                    let nap = deadline.map_or(pause, |d| pause.min(d - now));
+                    if let Err(pending) = super::sleep::green_sleep(Some(nap)) {
+                        return fail(pending) as c_int;
+                    }
+                    pause = (pause * 2).min(Duration::from_millis(16));
+                    r = try_connect();
                 }
-                let nap = deadline.map_or(pause, |d| pause.min(d - now));
-                if let Err(pending) = super::sleep::green_sleep(Some(nap)) {
-                    return fail(pending) as c_int;
-                }
-                pause = (pause * 2).min(Duration::from_millis(16));
-                r = try_connect();
             }
         }
-    }
-    if r == 0 || errno() != libc::EINPROGRESS {
-        return r;
-    }
-    let deadline = deadline();
-    loop {
-        let Some(io) = slot.io(fd, reactor) else {
-            // Cannot wait in a reactor: wait in poll(2), as the kernel would.
+        if r == 0 || errno() != libc::EINPROGRESS {
+            return r;
+        }
+        let deadline = deadline();
+        loop {
+            let Some(io) = slot.io(fd, reactor) else {
+                // Cannot wait in a reactor: wait in poll(2), as the kernel would.
+                let mut p = pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                sys_ppoll(&mut p, 1, -1);
+                break;
+            };
+            let seen = io.snapshot();
+            if slot.epoch() != epoch {
+                set_errno(libc::EBADF); // closed by another thread: as in `green_io`
+                return -1;
+            }
             let mut p = pollfd {
                 fd,
                 events: libc::POLLOUT,
                 revents: 0,
             };
-            sys_ppoll(&mut p, 1, -1);
-            break;
-        };
-        let seen = io.snapshot();
-        if slot.epoch() != epoch {
-            set_errno(libc::EBADF); // closed by another thread: as in `green_io`
-            return -1;
-        }
-        let mut p = pollfd {
-            fd,
-            events: libc::POLLOUT,
-            revents: 0,
-        };
-        if sys_ppoll(&mut p, 1, 0) == 1 {
-            break;
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            set_errno(libc::EINPROGRESS); // what a blocking connect that timed out says
-            return -1;
-        }
-        io.clear(seen, Direction::Write);
-        if let Some(key) = io.register(seen, Direction::Write, Thread::green(task.clone())) {
-            // A wait on something outside the runtime (for the deadlock report).
-            let _external = worker.remote().watch.external_wait();
-            let pending = park_quiet(
-                deadline,
-                WaitReason::Socket {
-                    fd,
-                    direction: crate::runtime::IoDirection::Write,
-                },
-            );
-            io.remove(key);
-            if let Some(pending) = pending {
-                return fail(pending) as c_int;
+            if sys_ppoll(&mut p, 1, 0) == 1 {
+                break;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                set_errno(libc::EINPROGRESS); // what a blocking connect that timed out says
+                return -1;
+            }
+            io.clear(seen, Direction::Write);
+            if let Some(key) = io.register(seen, Direction::Write, Thread::green(task.clone())) {
+                // A wait on something outside the runtime (for the deadlock report).
+                let _external = worker.remote().watch.external_wait();
+                let pending = park_quiet(
+                    deadline,
+                    WaitReason::Socket {
+                        fd,
+                        direction: crate::runtime::IoDirection::Write,
+                    },
+                );
+                io.remove(key);
+                if let Some(pending) = pending {
+                    return fail(pending) as c_int;
+                }
             }
         }
-    }
-    // The connection is made or has failed: a second connect says which (0, or its error), and
-    // marks the socket connected, so that a third one says `EISCONN`, as after libc's
-    // blocking connect. (`SO_ERROR` alone would leave the second one to answer 0.)
-    real()
+        // The connection is made or has failed: a second connect says which (0, or its error), and
+        // marks the socket connected, so that a third one says `EISCONN`, as after libc's
+        // blocking connect. (`SO_ERROR` alone would leave the second one to answer 0.)
+        real()
+    })
 }
 
 /// `poll(2)`.
@@ -1273,93 +1269,86 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
 ///
 /// As [`poll`].
 unsafe fn poll_for(fds: *mut pollfd, nfds: nfds_t, wait: Option<Duration>) -> c_int {
-    let keep = KeepErrno::new();
-    // SAFETY: forwarded.
-    keep.ret(unsafe { green_poll(fds, nfds, wait) })
-}
-
-/// [`poll_for`], but for `errno`.
-///
-/// # Safety
-///
-/// As [`poll`].
-unsafe fn green_poll(fds: *mut pollfd, nfds: nfds_t, wait: Option<Duration>) -> c_int {
-    let Current::Green { worker, task } = super::current() else {
-        return sys_ppoll_for(fds, nfds, wait);
-    };
-    let Some(reactor) = worker.reactor() else {
-        return sys_ppoll_for(fds, nfds, wait);
-    };
-    if nfds == 0 && wait != Some(Duration::ZERO) {
-        // A sleep (`poll(NULL, 0, ms)`): the timeout passes, or a request ends it.
-        return match super::sleep::green_sleep(wait) {
-            Ok(()) => 0,
-            Err(pending) => fail(pending) as c_int,
+    keep_errno(|| {
+        let Current::Green { worker, task } = super::current() else {
+            return sys_ppoll_for(fds, nfds, wait);
         };
-    }
-    if wait == Some(Duration::ZERO) || nfds == 0 || fds.is_null() || nfds > 1024 {
-        return sys_ppoll_for(fds, nfds, wait);
-    }
-    let deadline = wait.and_then(|d| Instant::now().checked_add(d));
-    // SAFETY: the caller's contract.
-    let list = unsafe { std::slice::from_raw_parts(fds, nfds as usize) };
-    let mut ios = Vec::with_capacity(list.len());
-    loop {
-        ios.clear();
-        for p in list {
-            if p.fd < 0 {
-                continue;
-            }
-            let io = fd::slot(p.fd).and_then(|s: &Slot| s.io(p.fd, reactor));
-            let Some(io) = io else {
-                // Not pollable through a reactor (a regular file is always ready anyway).
-                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                return sys_ppoll_for(fds, nfds, left);
+        let Some(reactor) = worker.reactor() else {
+            return sys_ppoll_for(fds, nfds, wait);
+        };
+        if nfds == 0 && wait != Some(Duration::ZERO) {
+            // A sleep (`poll(NULL, 0, ms)`): the timeout passes, or a request ends it.
+            return match super::sleep::green_sleep(wait) {
+                Ok(()) => 0,
+                Err(pending) => fail(pending) as c_int,
             };
-            let seen = io.snapshot();
-            ios.push((io, seen, p.events));
         }
-        let r = sys_ppoll(fds, nfds, 0);
-        if r != 0 {
-            return r;
+        if wait == Some(Duration::ZERO) || nfds == 0 || fds.is_null() || nfds > 1024 {
+            return sys_ppoll_for(fds, nfds, wait);
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return 0;
-        }
-        let mut keys = Vec::with_capacity(ios.len() * 2);
-        let mut attempted = 0;
-        for (io, seen, events) in &ios {
-            for (direction, mask) in [
-                (
-                    Direction::Read,
-                    libc::POLLIN | libc::POLLPRI | libc::POLLRDHUP,
-                ),
-                (Direction::Write, libc::POLLOUT),
-            ] {
-                if events & mask != 0 || direction == Direction::Read {
-                    attempted += 1;
-                    io.clear(*seen, direction);
-                    // None: ready since the snapshot, poll again.
-                    if let Some(key) = io.register(*seen, direction, Thread::green(task.clone())) {
-                        keys.push((io, key));
+        let deadline = wait.and_then(|d| Instant::now().checked_add(d));
+        // SAFETY: the caller's contract.
+        let list = unsafe { std::slice::from_raw_parts(fds, nfds as usize) };
+        let mut ios = Vec::with_capacity(list.len());
+        loop {
+            ios.clear();
+            for p in list {
+                if p.fd < 0 {
+                    continue;
+                }
+                let io = fd::slot(p.fd).and_then(|s: &Slot| s.io(p.fd, reactor));
+                let Some(io) = io else {
+                    // Not pollable through a reactor (a regular file is always ready anyway).
+                    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                    return sys_ppoll_for(fds, nfds, left);
+                };
+                let seen = io.snapshot();
+                ios.push((io, seen, p.events));
+            }
+            let r = sys_ppoll(fds, nfds, 0);
+            if r != 0 {
+                return r;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return 0;
+            }
+            let mut keys = Vec::with_capacity(ios.len() * 2);
+            let mut attempted = 0;
+            for (io, seen, events) in &ios {
+                for (direction, mask) in [
+                    (
+                        Direction::Read,
+                        libc::POLLIN | libc::POLLPRI | libc::POLLRDHUP,
+                    ),
+                    (Direction::Write, libc::POLLOUT),
+                ] {
+                    if events & mask != 0 || direction == Direction::Read {
+                        attempted += 1;
+                        io.clear(*seen, direction);
+                        // None: ready since the snapshot, poll again.
+                        if let Some(key) =
+                            io.register(*seen, direction, Thread::green(task.clone()))
+                        {
+                            keys.push((io, key));
+                        }
                     }
                 }
             }
+            let woke_early = keys.len() < attempted;
+            let pending = if woke_early {
+                None
+            } else {
+                let _external = worker.remote().watch.external_wait();
+                park_quiet(deadline, WaitReason::Poll)
+            };
+            for (io, key) in keys {
+                io.remove(key);
+            }
+            if let Some(pending) = pending {
+                return fail(pending) as c_int;
+            }
         }
-        let woke_early = keys.len() < attempted;
-        let pending = if woke_early {
-            None
-        } else {
-            let _external = worker.remote().watch.external_wait();
-            park_quiet(deadline, WaitReason::Poll)
-        };
-        for (io, key) in keys {
-            io.remove(key);
-        }
-        if let Some(pending) = pending {
-            return fail(pending) as c_int;
-        }
-    }
+    })
 }
 
 /// Reports a failed buffer check of a fortified call, as glibc's `__chk_fail`, and aborts.
@@ -1661,61 +1650,48 @@ fn foreign_epoll_wait(
     sigmask: *const libc::sigset_t,
     real: impl Fn() -> c_int,
 ) -> c_int {
-    let keep = KeepErrno::new();
-    keep.ret(foreign_epoll_park(
-        epfd, events, maxevents, wait, sigmask, real,
-    ))
-}
-
-/// [`foreign_epoll_wait`], but for `errno`.
-fn foreign_epoll_park(
-    epfd: c_int,
-    events: *mut libc::epoll_event,
-    maxevents: c_int,
-    wait: Option<Duration>,
-    sigmask: *const libc::sigset_t,
-    real: impl Fn() -> c_int,
-) -> c_int {
-    let Current::Green { worker, task } = super::current() else {
-        return real();
-    };
-    if wait == Some(Duration::ZERO) || maxevents <= 0 || !mask_parks(sigmask) {
-        return real();
-    }
-    let (Some(slot), Some(reactor)) = (fd::slot(epfd), worker.reactor()) else {
-        return real();
-    };
-    let epoch = slot.epoch();
-    let Some(io) = slot.io(epfd, reactor) else {
-        return real();
-    };
-    let deadline = wait.and_then(|d| Instant::now().checked_add(d));
-    loop {
-        let seen = io.snapshot();
-        if slot.epoch() != epoch {
-            set_errno(libc::EBADF); // closed by another thread: as in `green_io`
-            return -1;
+    keep_errno(|| {
+        let Current::Green { worker, task } = super::current() else {
+            return real();
+        };
+        if wait == Some(Duration::ZERO) || maxevents <= 0 || !mask_parks(sigmask) {
+            return real();
         }
-        if seen.is_deregistered() {
-            return real(); // as in `green_io`
-        }
-        let r = sys_epoll_pwait(epfd, events, maxevents, 0, sigmask);
-        if r != 0 {
-            return r;
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return 0;
-        }
-        io.clear(seen, Direction::Read);
-        if let Some(key) = io.register(seen, Direction::Read, Thread::green(task.clone())) {
-            let _external = worker.remote().watch.external_wait();
-            let pending = park_quiet(deadline, WaitReason::Poll);
-            io.remove(key);
-            if let Some(pending) = pending {
-                return fail(pending) as c_int;
+        let (Some(slot), Some(reactor)) = (fd::slot(epfd), worker.reactor()) else {
+            return real();
+        };
+        let epoch = slot.epoch();
+        let Some(io) = slot.io(epfd, reactor) else {
+            return real();
+        };
+        let deadline = wait.and_then(|d| Instant::now().checked_add(d));
+        loop {
+            let seen = io.snapshot();
+            if slot.epoch() != epoch {
+                set_errno(libc::EBADF); // closed by another thread: as in `green_io`
+                return -1;
+            }
+            if seen.is_deregistered() {
+                return real(); // as in `green_io`
+            }
+            let r = sys_epoll_pwait(epfd, events, maxevents, 0, sigmask);
+            if r != 0 {
+                return r;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return 0;
+            }
+            io.clear(seen, Direction::Read);
+            if let Some(key) = io.register(seen, Direction::Read, Thread::green(task.clone())) {
+                let _external = worker.remote().watch.external_wait();
+                let pending = park_quiet(deadline, WaitReason::Poll);
+                io.remove(key);
+                if let Some(pending) = pending {
+                    return fail(pending) as c_int;
+                }
             }
         }
-    }
+    })
 }
 
 /// `epoll_pwait(2)`: on an epoll fd that is not zsync's own (a runtime inside a crate), a green

@@ -98,34 +98,24 @@ fn errno() -> libc::c_int {
     unsafe { *libc::__errno_location() }
 }
 
-/// The caller's `errno`, for a hook to put back when it succeeds: libc's calls leave `errno`
-/// alone then, but a hooked call may meet an error on its way (a try that would block, a
-/// registration epoll refuses), and while it is parked the worker's other green threads run
-/// on the same OS thread and set `errno` too.
-struct KeepErrno {
-    /// This OS thread's `errno`, asked once per call: a green thread never changes OS thread
-    /// (see "Soundness" above), so it is still the caller's after a park.
-    at: *mut libc::c_int,
-    saved: libc::c_int,
-}
-
-impl KeepErrno {
-    fn new() -> KeepErrno {
-        // SAFETY: as in `set_errno`.
-        let at = unsafe { libc::__errno_location() };
-        // SAFETY: this OS thread's errno, valid while the thread lives.
-        let saved = unsafe { *at };
-        KeepErrno { at, saved }
+/// `f()`, with the caller's `errno` put back if it returns a success (not negative): libc's
+/// calls leave `errno` alone then, but a hooked call may meet an error on its way (a try that
+/// would block, a registration epoll refuses), and while it is parked the worker's other green
+/// threads run on the same OS thread and set `errno` too. A failure keeps the `errno` that `f`
+/// left, its own.
+#[inline]
+fn keep_errno<R: PartialOrd + Default>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: as in `set_errno`. Asked once per call: a green thread never changes OS thread
+    // (see "Soundness" above), so after a park it is still the caller's.
+    let at = unsafe { libc::__errno_location() };
+    // SAFETY: this OS thread's errno, valid while the thread lives.
+    let saved = unsafe { *at };
+    let r = f();
+    if r >= R::default() {
+        // SAFETY: as above; this code runs on the caller's OS thread.
+        unsafe { *at = saved };
     }
-
-    /// `r`, with the caller's `errno` back if `r` is a success (not negative).
-    fn ret<R: PartialOrd + Default>(self, r: R) -> R {
-        if r >= R::default() {
-            // SAFETY: the caller's OS thread's errno (see `at`), which runs this code.
-            unsafe { *self.at = self.saved };
-        }
-        r
-    }
+    r
 }
 
 /// A valid `timespec` as a duration (`None`: negative or out of range, for the kernel to

@@ -15,7 +15,7 @@
 //! the wall clock does not move it). Other clocks (CPU-time clocks, `CLOCK_TAI`) make the real
 //! call.
 
-use super::{errno, on_green_thread, set_errno, timespec_duration, KeepErrno};
+use super::{errno, keep_errno, on_green_thread, set_errno, timespec_duration};
 use crate::runtime::park::{park_quiet, WaitReason};
 use crate::runtime::task::cancel::Pending;
 use libc::{c_int, c_uint, clockid_t, timespec};
@@ -89,15 +89,14 @@ pub unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timespec) -> 
     let Some(dur) = timespec_duration(unsafe { &*req }) else {
         return real_nanosleep(req, rem);
     };
-    let keep = KeepErrno::new();
-    match green_sleep(Some(dur)) {
-        Ok(()) => keep.ret(0),
+    keep_errno(|| match green_sleep(Some(dur)) {
+        Ok(()) => 0,
         Err(_) => {
             zero(rem);
             set_errno(libc::EINTR);
             -1
         }
-    }
+    })
 }
 
 /// `clock_nanosleep(2)`: what `std::thread::sleep` calls (with `CLOCK_MONOTONIC`).
@@ -121,50 +120,36 @@ pub unsafe extern "C" fn clock_nanosleep(
     }
     // It returns its error number and never sets `errno` (which the worker's other green
     // threads may set while this one sleeps).
-    let keep = KeepErrno::new();
-    // SAFETY: forwarded.
-    keep.ret(unsafe { green_clock_nanosleep(clock, flags, req, rem) })
-}
-
-/// The green path of [`clock_nanosleep`], but for `errno`.
-///
-/// # Safety
-///
-/// As [`nanosleep`]; `req` not null.
-unsafe fn green_clock_nanosleep(
-    clock: clockid_t,
-    flags: c_int,
-    req: *const timespec,
-    rem: *mut timespec,
-) -> c_int {
-    // SAFETY: non-null, and the caller's contract makes it a readable timespec.
-    let req_ts = unsafe { &*req };
-    let Some(dur) = timespec_duration(req_ts) else {
-        return real_clock_nanosleep(clock, flags, req, rem);
-    };
-    if flags & libc::TIMER_ABSTIME != 0 {
-        let mut now = timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: a valid clock id and a writable timespec.
-        if unsafe { libc::clock_gettime(clock, &mut now) } == -1 {
+    keep_errno(|| {
+        // SAFETY: non-null, and the caller's contract makes it a readable timespec.
+        let req_ts = unsafe { &*req };
+        let Some(dur) = timespec_duration(req_ts) else {
             return real_clock_nanosleep(clock, flags, req, rem);
-        }
-        let now = timespec_duration(&now).unwrap_or_default();
-        return match green_sleep(Some(dur.saturating_sub(now))) {
-            Ok(()) => 0,
-            Err(Pending::Cancelled) => libc::ECANCELED,
-            Err(Pending::TimedOut) => libc::ETIMEDOUT,
         };
-    }
-    match green_sleep(Some(dur)) {
-        Ok(()) => 0,
-        Err(_) => {
-            zero(rem);
-            libc::EINTR
+        if flags & libc::TIMER_ABSTIME != 0 {
+            let mut now = timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: a valid clock id and a writable timespec.
+            if unsafe { libc::clock_gettime(clock, &mut now) } == -1 {
+                return real_clock_nanosleep(clock, flags, req, rem);
+            }
+            let now = timespec_duration(&now).unwrap_or_default();
+            return match green_sleep(Some(dur.saturating_sub(now))) {
+                Ok(()) => 0,
+                Err(Pending::Cancelled) => libc::ECANCELED,
+                Err(Pending::TimedOut) => libc::ETIMEDOUT,
+            };
         }
-    }
+        match green_sleep(Some(dur)) {
+            Ok(()) => 0,
+            Err(_) => {
+                zero(rem);
+                libc::EINTR
+            }
+        }
+    })
 }
 
 /// `usleep(3)`.
