@@ -149,6 +149,58 @@ fn a_hooked_read_returns_when_another_thread_closes_its_fd() {
     });
 }
 
+/// A `MSG_WAITALL` read that got part of its bytes and waits for the rest when its fd is
+/// closed and the number taken by a new socket: the rest of the call must not read the new
+/// socket. It returns what it read (libc's call would go on with the old file, which nobody
+/// writes to any more), and the new socket keeps its bytes.
+#[test]
+fn the_rest_of_a_waitall_read_never_reads_the_socket_that_took_its_closed_number() {
+    let _serial = serial();
+    one_worker().block_on(|| {
+        let (a, b) = socketpair();
+        // SAFETY (test): a valid buffer of 4 bytes.
+        assert_eq!(unsafe { libc::write(b, b"old!".as_ptr().cast(), 4) }, 4);
+        let reader = zsync::spawn(move || {
+            let mut buf = [0u8; 8];
+            // SAFETY (test): a writable buffer of 8 bytes.
+            let r = unsafe { libc::recv(a, buf.as_mut_ptr().cast(), 8, libc::MSG_WAITALL) };
+            (r, buf[..r.max(0) as usize].to_vec())
+        });
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            // SAFETY (test): our fd, closed once.
+            unsafe { libc::close(a) };
+            let (new, peer) = socketpair();
+            if new != a {
+                // Another thread took the number first: put the new socket there.
+                // SAFETY (test): our fds.
+                assert_eq!(unsafe { libc::dup2(new, a) }, a);
+            }
+            // SAFETY (test): a valid buffer of 4 bytes.
+            assert_eq!(unsafe { libc::write(peer, b"new!".as_ptr().cast(), 4) }, 4);
+            (new, peer)
+        });
+        let finished = finishes_within(&reader, Duration::from_secs(5));
+        let (new, peer) = closer.join().unwrap();
+        assert!(finished, "the read still waits 5 s after its fd was closed");
+        let (r, got) = reader.join().unwrap();
+        let mut left = [0u8; 8];
+        // SAFETY (test): a writable buffer of 8 bytes.
+        let kept = unsafe { libc::recv(new, left.as_mut_ptr().cast(), 8, libc::MSG_DONTWAIT) };
+        assert_eq!((r, got.as_slice()), (4, &b"old!"[..]), "the read's answer");
+        assert_eq!(kept, 4, "the new socket lost its bytes");
+        // SAFETY (test): our fds, each closed once (`a` is `new` or its dup).
+        unsafe {
+            if new != a {
+                libc::close(a);
+            }
+            libc::close(new);
+            libc::close(peer);
+            libc::close(b);
+        }
+    });
+}
+
 /// As above, with a receive timeout on the socket, and a new socket takes the closed number
 /// before the peer writes to it. libc's read keeps the old file and gives `EAGAIN` when the
 /// timeout passes; a hooked read retries by number, and must not take the new socket's bytes:

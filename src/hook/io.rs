@@ -92,6 +92,11 @@ struct Wait {
     /// The fd's slot and whether the fd is a socket (else a pipe, a FIFO or a tty), set by a try
     /// that succeeded on the green path; `None` after one that made the real call, or failed.
     tried: Option<(&'static Slot, bool)>,
+    /// The number's file when the call's first part on the green path started (see
+    /// `Slot::epoch`): a later part of the same call (`MSG_WAITALL`, a whole blocking write)
+    /// that finds the number closed meanwhile stops there, as the first part does, and the
+    /// call returns what it did. `None` until a part gets that far.
+    epoch: Option<u64>,
 }
 
 impl Wait {
@@ -143,8 +148,10 @@ fn try_until_ready(
     let Some(reactor) = worker.reactor() else {
         return real();
     };
-    // The number's file at the start of the call: see `Slot::epoch`.
-    let epoch = slot.epoch();
+    // The number's file at the start of the call: see `Slot::epoch`. Only the call's first part
+    // may find the number reused behind the hooks' back and start again on the new file.
+    let first_part = wait.epoch.is_none();
+    let epoch = *wait.epoch.get_or_insert_with(|| slot.epoch());
     let mut deadline = wait.deadline.flatten();
     let mut first_wait = wait.deadline.is_none();
     // Registered with a reactor only once a call would block (zsync's own non-blocking
@@ -205,12 +212,20 @@ fn try_until_ready(
             }
             match errno() {
                 libc::EAGAIN => {}
+                libc::ENOTSOCK if !first_part => {
+                    // Reused behind the hooks' back after the call's first part: the rest of
+                    // the call must not go to the new file.
+                    slot.reset();
+                    set_errno(libc::EBADF);
+                    return -1;
+                }
                 libc::ENOTSOCK if pipe_arg.is_some() => {
                     // Closed behind the hooks' back and reused for a pipe or a tty (`open`,
                     // which does not forget the number): start again on what the fd is now.
                     // (The real call would block the worker, and with it whoever was to make
                     // the fd ready.)
                     slot.reset();
+                    wait.epoch = None;
                     return try_until_ready(wait, fd, direction, op, pipe_arg, drains, blocking);
                 }
                 libc::ENOTSOCK => {
