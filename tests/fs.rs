@@ -1035,6 +1035,164 @@ fn conversions_raw_fds_and_debug() {
     });
 }
 
+/// Runs `body` on a thread of its own and fails if it has not returned within `limit`: a test
+/// of something that used to hang fails instead (the stuck thread is left behind).
+fn within(limit: Duration, body: fn()) {
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let runner = std::thread::spawn(move || {
+        body();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(limit) {
+        // Returned, or panicked (the sender dropped): join reports which.
+        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => runner.join().unwrap(),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("still running after {limit:?}"),
+    }
+}
+
+/// What std's reads and writes of a non-blocking `reader` and `writer` (two ends of one pipe,
+/// FIFO or socket pair, nothing in it yet) answer: `WouldBlock` at once when there is nothing
+/// to read or no room to write, what there is otherwise.
+fn check_would_block(reader: &File, writer: &File) {
+    let mut buf = [0u8; 8];
+    let kind = |result: std::io::Result<usize>| result.unwrap_err().kind();
+    assert_eq!(kind((&*reader).read(&mut buf)), ErrorKind::WouldBlock);
+    let mut slices = [IoSliceMut::new(&mut buf)];
+    assert_eq!(
+        kind((&*reader).read_vectored(&mut slices)),
+        ErrorKind::WouldBlock
+    );
+    let mut all = Vec::new();
+    assert_eq!(
+        kind((&*reader).read_to_end(&mut all)),
+        ErrorKind::WouldBlock
+    );
+    // Fill it: writes take what fits, then say `WouldBlock`.
+    let block = vec![7u8; 64 << 10];
+    let mut written = 0;
+    let full = loop {
+        match (&*writer).write(&block) {
+            Ok(n) => written += n,
+            Err(e) => break e,
+        }
+        assert!(written < 64 << 20, "a non-blocking end never filled");
+    };
+    assert_eq!(full.kind(), ErrorKind::WouldBlock);
+    assert!(written > 0);
+    assert_eq!(kind((&*writer).write(b"x")), ErrorKind::WouldBlock);
+    assert_eq!(
+        kind((&*writer).write_vectored(&[IoSlice::new(b"x")])),
+        ErrorKind::WouldBlock
+    );
+    assert_eq!(
+        (&*writer).write_all(b"x").unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    // Drain it: what was written is read back, then `WouldBlock` again, the bytes kept.
+    let err = (&*reader).read_to_end(&mut all).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    assert_eq!(all.len(), written);
+    assert!(all.iter().all(|&b| b == 7));
+}
+
+/// A FIFO opened with `O_NONBLOCK`, the ends of a pipe and of a socket pair made non-blocking
+/// (through `from_raw_fd`, `From<OwnedFd>` and `From<std::fs::File>`): reads of nothing and
+/// writes with no room are `WouldBlock` at once, as std's, on a green thread too (io_uring
+/// ignores `O_NONBLOCK` and waited for data, for ever); a regular file opened with the flag
+/// reads as without it.
+#[test]
+fn non_blocking_files_would_block_at_once_as_in_std() {
+    use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+    use zsync::os::unix::fs::OpenOptionsExt;
+    within(Duration::from_secs(10), || {
+        each_way(|| {
+            let dir = tmpdir();
+            let fifo = dir.join("fifo");
+            make_fifo(&fifo);
+            let open = |read| {
+                OpenOptions::new()
+                    .read(read)
+                    .write(!read)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&fifo)
+                    .unwrap()
+            };
+            let reader = open(true);
+            check_would_block(&reader, &open(false));
+
+            let mut fds = [0; 2];
+            // SAFETY: room for the two descriptors.
+            let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+            assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+            // SAFETY: `pipe2` just made both descriptors; each is handed over once.
+            let (reader, writer) =
+                unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+            // SAFETY: as above, for a std `File` made into a zsync one.
+            let writer = File::from(unsafe { std::fs::File::from_raw_fd(writer.into_raw_fd()) });
+            check_would_block(&reader, &writer);
+
+            let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+            // SAFETY: room for the two descriptors.
+            let rc = unsafe { libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) };
+            assert_eq!(rc, 0, "socketpair: {}", std::io::Error::last_os_error());
+            // SAFETY: `socketpair` just made both descriptors; each is handed over once.
+            let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+            check_would_block(&File::from(a), &File::from(b));
+
+            let path = dir.join("regular");
+            fs::write(&path, b"regular").unwrap();
+            let mut text = String::new();
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&path)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            assert_eq!(text, "regular");
+        })
+    });
+}
+
+/// A pipe end made blocking again with `fcntl` after its first read waits for data, as std's
+/// does: zsync looks at the flag again when a read finds nothing.
+#[test]
+fn a_pipe_end_made_blocking_later_waits_for_data() {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    within(Duration::from_secs(10), || {
+        each_way(|| {
+            let mut fds = [0; 2];
+            // SAFETY: room for the two descriptors.
+            let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+            assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+            // SAFETY: `pipe2` just made both descriptors; each is handed over once.
+            let (reader, writer) = unsafe {
+                (
+                    File::from_raw_fd(fds[0]),
+                    std::fs::File::from_raw_fd(fds[1]),
+                )
+            };
+            let mut buf = [0u8; 4];
+            assert_eq!(
+                (&reader).read(&mut buf).unwrap_err().kind(),
+                ErrorKind::WouldBlock
+            );
+            // SAFETY: F_SETFL on a descriptor `reader` keeps open.
+            assert_eq!(
+                unsafe { libc::fcntl(reader.as_raw_fd(), libc::F_SETFL, 0) },
+                0
+            );
+            let late = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                (&writer).write_all(b"late").unwrap();
+            });
+            (&reader).read_exact(&mut buf).unwrap();
+            assert_eq!(&buf, b"late");
+            late.join().unwrap();
+        })
+    });
+}
+
 #[test]
 fn types_are_send_and_sync_like_std() {
     fn send_sync<T: Send + Sync>() {}

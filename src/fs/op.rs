@@ -2,8 +2,9 @@
 //!
 //! Every blocking call of [`zsync::fs`](crate::fs) ends up here, and only here is it decided
 //! where the call runs. Inside a runtime, a read or write is first tried without waiting
-//! (`super::nowait`: `RWF_NOWAIT`, one syscall into the caller's buffer, no park) and only
-//! when that would wait goes on: a write to a regular file by a green thread that is all its
+//! (`super::nowait`: `RWF_NOWAIT`, one syscall into the caller's buffer, no park; for a pipe,
+//! FIFO, socket or terminal in non-blocking mode, its `EAGAIN` is the answer, `WouldBlock` as
+//! std's) and only when that would wait goes on: a write to a regular file by a green thread that is all its
 //! worker runs is made in place, and so is a write under [`RING_WRITE_MAX`] to a regular file
 //! on a local file system while such writes stay fast (see [`write_waiting`] and
 //! `super::in_place`); on a green thread, other reads, writes under
