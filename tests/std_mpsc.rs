@@ -630,6 +630,39 @@ fn sync_channel_basics_on_one_thread() {
     });
 }
 
+/// std's bounded channel allocates its buffer of slots (a message and a `usize` stamp each) up
+/// front: a bound whose buffer would be over `isize::MAX` bytes panics with "capacity overflow",
+/// whatever the message type (even `()`); a bound just under that line does not overflow (std
+/// would then fail the allocation itself, which zsync does not make).
+#[test]
+fn sync_channel_with_a_capacity_std_cannot_size_panics() {
+    fn panic_message(bound: usize, make: fn(usize)) -> Option<String> {
+        let payload = std::panic::catch_unwind(|| make(bound)).err()?;
+        Some(match payload.downcast::<String>() {
+            Ok(text) => *text,
+            Err(payload) => payload.downcast_ref::<&str>().unwrap().to_string(),
+        })
+    }
+    on_each_model(|| {
+        let bytes = |bound| drop(sync_channel::<u8>(bound));
+        let units = |bound| drop(sync_channel::<()>(bound));
+        let blocks = |bound| drop(sync_channel::<[u64; 4]>(bound));
+        let overflow = Some("capacity overflow".to_string());
+        assert_eq!(panic_message(usize::MAX, bytes), overflow);
+        assert_eq!(panic_message(usize::MAX, units), overflow);
+        // A u8 slot is 16 bytes; a [u64; 4] slot 40.
+        assert_eq!(panic_message(isize::MAX as usize / 16 + 1, bytes), overflow);
+        assert_eq!(panic_message(isize::MAX as usize / 16, bytes), None);
+        assert_eq!(
+            panic_message(isize::MAX as usize / 40 + 1, blocks),
+            overflow
+        );
+        assert_eq!(panic_message(isize::MAX as usize / 40, blocks), None);
+        // Rendezvous channels allocate nothing.
+        assert_eq!(panic_message(0, bytes), None);
+    });
+}
+
 #[test]
 fn sync_channel_disconnection() {
     on_each_model(|| {

@@ -97,6 +97,17 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 /// Creates a channel with a buffer of `bound` messages, like `std::sync::mpsc::sync_channel`.
 /// With `bound == 0` it is a rendezvous channel: every send waits for a receiver.
 ///
+/// # Panics
+/// With std's message, "capacity overflow", when std's buffer of `bound` slots would be over
+/// `isize::MAX` bytes (`sync_channel::<u8>(usize::MAX)`): std allocates its whole buffer up
+/// front, one slot (a message and a `usize` stamp) per message, and panics then. zsync's buffer
+/// grows with the messages sent, so a bound std can size but not allocate (where std aborts the
+/// process, out of memory) works here.
+///
+/// ```should_panic
+/// let _ = zsync::sync::mpsc::sync_channel::<u8>(usize::MAX); // panics: "capacity overflow"
+/// ```
+///
 /// ```
 /// use zsync::sync::mpsc::sync_channel;
 /// zsync::run(|| {
@@ -108,6 +119,9 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 /// ```
 #[must_use]
 pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
+    if bound > 0 && std::alloc::Layout::array::<StdSlot<T>>(bound).is_err() {
+        panic!("capacity overflow");
+    }
     let chan = Arc::new(Chan::new(bound));
     (
         SyncSender { chan: chan.clone() },
@@ -116,6 +130,14 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
             _not_sync: PhantomData,
         },
     )
+}
+
+/// A slot of std's bounded channel (library/std/src/sync/mpmc/array.rs), of which std allocates
+/// `bound` up front: only its layout is used, to panic where std's allocation would overflow.
+#[allow(dead_code)] // never made: only its size and alignment matter
+struct StdSlot<T> {
+    stamp: std::sync::atomic::AtomicUsize,
+    msg: std::cell::UnsafeCell<std::mem::MaybeUninit<T>>,
 }
 
 impl<T> Sender<T> {
