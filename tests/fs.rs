@@ -1267,6 +1267,31 @@ fn dir_entry_methods_and_debug() {
     });
 }
 
+/// `Debug` of a listing (the path as given) and of a directory builder is std's word for word.
+#[test]
+fn read_dir_and_dir_builder_debug_is_std_s() {
+    use zsync::os::unix::fs::DirBuilderExt;
+    each_way(|| {
+        let dir = tmpdir();
+        let slashed = format!("{}/", dir.path().display());
+        for path in [dir.path().to_str().unwrap(), &slashed] {
+            assert_eq!(
+                format!("{:?}", fs::read_dir(path).unwrap()),
+                format!("{:?}", std::fs::read_dir(path).unwrap())
+            );
+        }
+        assert_eq!(
+            format!("{:?}", fs::DirBuilder::new()),
+            format!("{:?}", std::fs::DirBuilder::new())
+        );
+        let mut ours = fs::DirBuilder::new();
+        ours.recursive(true).mode(0o700);
+        let mut theirs = std::fs::DirBuilder::new();
+        theirs.recursive(true).mode(0o700);
+        assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
+    });
+}
+
 #[test]
 fn read_dir_of_a_large_directory_sees_every_entry_once() {
     each_way(|| {

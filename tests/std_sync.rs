@@ -38,6 +38,19 @@ fn mutex_lock_try_lock_and_relock() {
     });
 }
 
+/// `Debug` of a mutex, free and held, is std's word for word (held: `data: "<locked>"`, the
+/// quotes included).
+#[test]
+fn mutex_debug_is_std_s_free_and_while_locked() {
+    on_each_model(|| {
+        let ours = Mutex::new(vec![1, 2]);
+        let theirs = std::sync::Mutex::new(vec![1, 2]);
+        assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
+        let (_held, _also_held) = (ours.lock().unwrap(), theirs.lock().unwrap());
+        assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
+    });
+}
+
 #[test]
 fn mutex_into_inner_and_get_mut_move_the_value_out_once() {
     on_each_model(|| {

@@ -44,6 +44,26 @@ fn names_of_spawned_threads() {
     });
 }
 
+/// `Debug` of a builder (with a stack size below the minimum too, shown as given) and of a
+/// join handle is std's word for word.
+#[test]
+fn builder_and_join_handle_debug_is_std_s() {
+    on_each_model(|| {
+        assert_eq!(
+            format!("{:?}", Builder::new()),
+            format!("{:?}", std::thread::Builder::new())
+        );
+        let ours = Builder::new().name("ada".to_string()).stack_size(1);
+        let theirs = std::thread::Builder::new()
+            .name("ada".to_string())
+            .stack_size(1);
+        assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
+        let (ours, theirs) = (thread::spawn(|| 1), std::thread::spawn(|| 1));
+        assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
+        assert_eq!((ours.join().unwrap(), theirs.join().unwrap()), (1, 1));
+    });
+}
+
 /// std panics when spawning a thread whose name holds a NUL byte; zsync's contract is an
 /// `InvalidInput` error instead (no API panics on input a caller could pass at run time).
 #[test]

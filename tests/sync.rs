@@ -144,7 +144,7 @@ fn mutex_surface_like_std() {
     let held = m.lock().unwrap();
     assert_eq!(
         format!("{m:?}"),
-        "Mutex { data: <locked>, poisoned: false, .. }"
+        r#"Mutex { data: "<locked>", poisoned: false, .. }"#
     );
     drop(held);
     let unsized_: &Mutex<[u8]> = &Mutex::new([1u8, 2, 3]);

@@ -1289,6 +1289,7 @@ pub fn read_dir<P: AsRef<Path>>(path: P) -> io::Result<ReadDir> {
     Ok(ReadDir {
         listing: op::read_dir(path.as_ref()).map_err(exhausted("cannot read a directory"))?,
         ready: Default::default(),
+        root: path.as_ref().to_path_buf(),
     })
 }
 
@@ -1303,6 +1304,9 @@ pub fn read_dir<P: AsRef<Path>>(path: P) -> io::Result<ReadDir> {
 pub struct ReadDir {
     listing: Arc<Mutex<op::Listing>>,
     ready: std::collections::VecDeque<io::Result<op::Entry>>,
+    /// The path as given, for `Debug` (std's shows it; the listing's own is behind its lock,
+    /// which a pool thread may hold for a batch).
+    root: PathBuf,
 }
 
 impl Iterator for ReadDir {
@@ -1322,8 +1326,9 @@ impl Iterator for ReadDir {
 }
 
 impl fmt::Debug for ReadDir {
+    /// As std's: `ReadDir("/tmp")`, the path as it was given.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReadDir").finish_non_exhaustive()
+        f.debug_tuple("ReadDir").field(&self.root).finish()
     }
 }
 
@@ -1443,10 +1448,20 @@ impl fmt::Debug for DirEntry {
 /// zsync::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct DirBuilder {
     recursive: bool,
     mode: u32,
+}
+
+impl fmt::Debug for DirBuilder {
+    /// std's: formatted by a `std::fs::DirBuilder` with the same settings, so the fields are
+    /// std's own (`DirBuilder { inner: DirBuilder { mode: 0o000777 }, recursive: false }`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use std::os::unix::fs::DirBuilderExt;
+        let mut std_builder = std::fs::DirBuilder::new();
+        std_builder.recursive(self.recursive).mode(self.mode);
+        fmt::Debug::fmt(&std_builder, f)
+    }
 }
 
 impl DirBuilder {

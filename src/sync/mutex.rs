@@ -480,12 +480,15 @@ impl<T: Default> Default for Mutex<T> {
 }
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
-    /// Formats like std: `Mutex { data: .., poisoned: false, .. }`, with `<locked>` as the data
-    /// while it is locked.
+    /// Formats like std: `Mutex { data: .., poisoned: false, .. }`, with the string
+    /// `"<locked>"` (quotes and all, as std prints it) as the data while it is locked.
     ///
     /// ```
     /// let m = zsync::sync::Mutex::new(1);
     /// assert_eq!(format!("{m:?}"), "Mutex { data: 1, poisoned: false, .. }");
+    /// let held = m.lock().unwrap();
+    /// assert_eq!(format!("{m:?}"), r#"Mutex { data: "<locked>", poisoned: false, .. }"#);
+    /// # drop(held);
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Mutex");
@@ -497,7 +500,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
                 d.field("data", &&**err.get_ref());
             }
             Err(TryLockError::WouldBlock) => {
-                d.field("data", &format_args!("<locked>"));
+                // A `&str`, as std's (its `RwLock` prints `<locked>` bare; so does ours).
+                d.field("data", &"<locked>");
             }
         }
         d.field("poisoned", &self.poison.get());

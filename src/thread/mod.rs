@@ -226,10 +226,26 @@ pub fn check_cancel() {
 /// assert_eq!(handle.join().unwrap(), (Some("answer".to_owned()), 42));
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
+}
+
+impl std::fmt::Debug for Builder {
+    /// std's: formatted by a `std::thread::Builder` with the same name and stack size, so the
+    /// fields are std's own (`Builder { name: None, stack_size: None, no_hooks: false }` on
+    /// Rust 1.95).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut std_builder = std::thread::Builder::new();
+        if let Some(name) = &self.name {
+            std_builder = std_builder.name(name.clone());
+        }
+        if let Some(size) = self.stack_size {
+            std_builder = std_builder.stack_size(size);
+        }
+        std::fmt::Debug::fmt(&std_builder, f)
+    }
 }
 
 impl Builder {
@@ -269,8 +285,8 @@ impl Builder {
     /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     /// ```
     pub fn stack_size(mut self, size: usize) -> Builder {
-        // Like std, which rounds a size below its minimum up instead of refusing it.
-        self.stack_size = Some(size.max(crate::coro::MIN_STACK_SIZE));
+        // Kept as given (std's `Debug` shows it so); raised to the minimum when spawning.
+        self.stack_size = Some(size);
         self
     }
 
@@ -307,7 +323,10 @@ impl Builder {
     fn options(self) -> spawn::Options {
         spawn::Options {
             name: self.name,
-            stack_size: self.stack_size,
+            // Like std, which rounds a size below its minimum up instead of refusing it.
+            stack_size: self
+                .stack_size
+                .map(|size| size.max(crate::coro::MIN_STACK_SIZE)),
         }
     }
 

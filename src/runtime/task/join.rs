@@ -180,10 +180,9 @@ unsafe impl<T> Send for JoinHandle<T> {}
 unsafe impl<T> Sync for JoinHandle<T> {}
 
 impl<T> std::fmt::Debug for JoinHandle<T> {
+    /// As std's: `JoinHandle { .. }` (the thread is [`JoinHandle::thread`]'s to show).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JoinHandle")
-            .field("thread", &self.thread)
-            .finish_non_exhaustive()
+        f.debug_struct("JoinHandle").finish_non_exhaustive()
     }
 }
 
