@@ -363,7 +363,10 @@ fn thread_stack_size_max_is_an_error_on_both_flavors() {
                     spawned.unwrap_or_else(|p| panic!("{flavor:?} {size}: {}", panic_message(&*p)));
                 let err = spawned.expect_err("an impossible stack size was accepted");
                 assert!(
-                    matches!(err.kind(), ErrorKind::InvalidInput | ErrorKind::OutOfMemory),
+                    matches!(
+                        err.kind(),
+                        ErrorKind::InvalidInput | ErrorKind::OutOfMemory | ErrorKind::WouldBlock
+                    ),
                     "{flavor:?} {size}: {err}"
                 );
                 assert!(err.to_string().contains("stack"), "{err}");
@@ -371,6 +374,34 @@ fn thread_stack_size_max_is_an_error_on_both_flavors() {
         });
         wait_until("live to drop to 0", || rt.metrics().live == 0);
     }
+}
+
+/// A stack size the system cannot commit (1 TiB: more than RAM plus swap, under the default
+/// overcommit heuristic) fails `spawn` as std's does, with the same kind (`WouldBlock`,
+/// `pthread_create`'s `EAGAIN`) and a message that names the size, from a plain thread (the
+/// global runtime) and on both flavors; where std's spawn succeeds (`vm.overcommit_memory=1`,
+/// or a machine that large), zsync's does too.
+#[test]
+fn a_stack_size_the_system_cannot_commit_fails_spawn_as_in_std() {
+    const SIZE: usize = 1 << 40;
+    common::on_each_model(|| {
+        let theirs = std::thread::Builder::new()
+            .stack_size(SIZE)
+            .spawn(|| 5)
+            .map(|h| h.join().unwrap());
+        let ours = thread::Builder::new()
+            .stack_size(SIZE)
+            .spawn(|| 5)
+            .map(|h| h.join().unwrap());
+        match (theirs, ours) {
+            (Ok(theirs), Ok(ours)) => assert_eq!(ours, theirs),
+            (Err(theirs), Err(ours)) => {
+                assert_eq!(ours.kind(), theirs.kind(), "{ours}");
+                assert!(ours.to_string().contains(&SIZE.to_string()), "{ours}");
+            }
+            (theirs, ours) => panic!("std: {theirs:?}; zsync: {ours:?}"),
+        }
+    });
 }
 
 // ---- 9. Dropping a Runtime on one of its own threads -----------------------------------------

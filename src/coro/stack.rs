@@ -68,17 +68,31 @@ impl Drop for Chunk {
     }
 }
 
+/// How a stack's mapping counts against the kernel's overcommit limit.
+#[derive(Clone, Copy)]
+enum Commit {
+    /// `MAP_NORESERVE`: not counted; a million pooled stacks fit whatever their sum.
+    Unreserved,
+    /// Counted, as glibc maps a pthread's stack: a size the system could never back is refused
+    /// at once (under the default heuristic, one over RAM plus swap).
+    Accounted,
+}
+
 /// Maps `len` bytes of lazily committed stack memory.
-fn map_stack_memory(len: usize, size: usize) -> io::Result<NonNull<u8>> {
+fn map_stack_memory(len: usize, size: usize, commit: Commit) -> io::Result<NonNull<u8>> {
+    let reserve = match commit {
+        Commit::Unreserved => libc::MAP_NORESERVE,
+        Commit::Accounted => 0,
+    };
     // SAFETY: a fresh anonymous mapping at an address of the kernel's choosing; it aliases
-    // nothing. MAP_NORESERVE: no swap reservation, memory is committed on touch. MAP_STACK:
-    // keeps transparent huge pages away from it.
+    // nothing. MAP_NORESERVE: no swap reservation; either way memory is committed on touch.
+    // MAP_STACK: keeps transparent huge pages away from it.
     let ptr = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | reserve | libc::MAP_STACK,
             -1,
             0,
         )
@@ -223,10 +237,37 @@ impl Stack {
     }
 
     pub(crate) fn with_guard(size: usize, kind: GuardKind) -> io::Result<Stack> {
+        Self::map(size, kind, Commit::Unreserved)
+    }
+
+    /// A stack for a green thread that asked for a size of its own
+    /// (`thread::Builder::stack_size`), mapped as glibc maps a pthread's stack: counted against
+    /// the kernel's overcommit limit (no `MAP_NORESERVE`), so that a size the system could never
+    /// back fails the spawn, as std's does, rather than mapping memory that would fault when
+    /// touched. Pages are still backed only when first touched.
+    ///
+    /// # Errors
+    /// As [`Stack::new`], except that a mapping the kernel refuses (over the overcommit limit,
+    /// or out of mappings) is `WouldBlock`, the kind of std's spawn (`pthread_create`'s
+    /// `EAGAIN`), with a message that names the size.
+    pub(crate) fn for_thread(size: usize) -> io::Result<Stack> {
+        Self::map(size, preferred_guard(), Commit::Accounted).map_err(|err| {
+            if err.kind() != io::ErrorKind::OutOfMemory {
+                return err;
+            }
+            io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("cannot spawn a thread with a stack of {size} bytes: {err}"),
+            )
+        })
+    }
+
+    /// Maps one stack of at least `size` usable bytes above its guard page.
+    fn map(size: usize, kind: GuardKind, commit: Commit) -> io::Result<Stack> {
         let size = round_stack_size(size)?;
         let page = page_size();
         let len = size + page;
-        let base = map_stack_memory(len, size)?;
+        let base = map_stack_memory(len, size, commit)?;
         let stack = Stack {
             base,
             len,
@@ -270,7 +311,7 @@ impl Stack {
                     format!("{count} stacks of {size} bytes are too large"),
                 )
             })?;
-        let base = map_stack_memory(total, size)?;
+        let base = map_stack_memory(total, size, Commit::Unreserved)?;
         let chunk = Arc::new(Chunk { base, len: total });
         let kind = preferred_guard();
         // One system call for all the guards if the kernel takes it; the ones it did not

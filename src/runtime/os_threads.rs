@@ -28,7 +28,9 @@ pub(super) fn spawn(
         builder = builder.name(name.to_string());
     }
     if let Some(size) = stack_size {
-        Stack::new(size)?; // same validation as for green threads
+        // The same validation, and the same error, as for a green thread: a size the kernel
+        // cannot commit is `WouldBlock` naming the size (std's spawn would say only `EAGAIN`).
+        Stack::for_thread(size)?;
         builder = builder.stack_size(size);
     }
     // SAFETY: if the thread starts, the guard drops at the end of its closure, while its

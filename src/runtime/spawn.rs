@@ -229,9 +229,10 @@ fn spawn_green<X: Tail>(
 ) -> io::Result<TaskRef> {
     // The starting worker maps the stack from its pool (see `Body::New`), unless the thread
     // wants a size of its own or mapping is failing right now: then map it here, so that an
-    // error reaches this caller.
+    // error reaches this caller. A size of its own is mapped as std's spawn maps it, counted
+    // against the overcommit limit: a size the system cannot back fails here, as in std.
     let stack = match options.stack_size {
-        Some(size) => Some(Box::new(Stack::new(size)?)),
+        Some(size) => Some(Box::new(Stack::for_thread(size)?)),
         None if shared.stack_exhausted.load(Ordering::Relaxed) => {
             Some(Box::new(Stack::new(shared.stack_size)?))
         }

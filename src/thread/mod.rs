@@ -307,9 +307,11 @@ impl Builder {
     /// ```
     ///
     /// # Errors
-    /// `InvalidInput` for a bad stack size or a name with a NUL byte; `OutOfMemory` when no
-    /// stack can be mapped, with a message that names the limit (for example
-    /// `vm.max_map_count`) and how to raise it; the OS error if a `Flavor::OsThreads` runtime
+    /// `InvalidInput` for a bad stack size or a name with a NUL byte; `WouldBlock`, as std's
+    /// spawn, when the kernel refuses a stack of the size [`stack_size`](Builder::stack_size)
+    /// asked for (more than it can commit: `stack_size(1 << 40)` on most machines), with a
+    /// message that names the size; `OutOfMemory` when no stack can be mapped, with a message
+    /// that names the limit (for example `vm.max_map_count`) and how to raise it; the OS error if a `Flavor::OsThreads` runtime
     /// cannot start an OS thread; an error naming the mistake if the runtime was built before
     /// `fork()` in the parent of this process.
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
