@@ -612,6 +612,64 @@ fn udp_ping_pong() {
     });
 }
 
+/// A receive on a datagram socket whose read half is shut down and has nothing queued answers
+/// at once, as std's blocking receive does (0 bytes; `UdpSocket::recv_from` std's InvalidInput
+/// for the missing sender), and one already waiting wakes: zsync's non-blocking receive gets
+/// `WouldBlock` while the socket reads as readable. A read timeout of 5 s bounds each case.
+#[test]
+fn a_datagram_receive_after_shutdown_read_returns_at_once_as_std_s() {
+    use std::os::fd::AsRawFd;
+    common::on_each_model(|| {
+        let timeout = Some(Duration::from_secs(5));
+        let mut buf = [0u8; 8];
+        let (_a, b) = UnixDatagram::pair().unwrap();
+        b.set_read_timeout(timeout).unwrap();
+        b.shutdown(Shutdown::Read).unwrap();
+        let start = Instant::now();
+        assert_eq!(b.recv(&mut buf).unwrap(), 0);
+        let (n, from) = b.recv_from(&mut buf).unwrap();
+        assert!(n == 0 && from.is_unnamed(), "{n} from {from:?}");
+        assert!(start.elapsed() < Duration::from_secs(1));
+
+        // Shut down through another handle while a receive waits.
+        let (a, _b) = UnixDatagram::pair().unwrap();
+        a.set_read_timeout(timeout).unwrap();
+        let waiting = a.try_clone().unwrap();
+        let receiver =
+            zsync::thread::spawn(move || waiting.recv(&mut [0u8; 8]).map_err(|e| e.kind()));
+        zsync::thread::sleep(Duration::from_millis(50));
+        a.shutdown(Shutdown::Both).unwrap();
+        assert_eq!(receiver.join().unwrap(), Ok(0));
+
+        // UDP, shut down through the raw fd: a queued datagram comes first, then nothing.
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let v = UdpSocket::bind("127.0.0.1:0").unwrap();
+        u.connect(v.local_addr().unwrap()).unwrap();
+        u.set_read_timeout(timeout).unwrap();
+        // SAFETY: shutdown on an fd `u` keeps open.
+        assert_eq!(unsafe { libc::shutdown(u.as_raw_fd(), libc::SHUT_RD) }, 0);
+        v.send_to(b"queued", u.local_addr().unwrap()).unwrap();
+        assert_eq!(u.peek(&mut buf).unwrap(), 6);
+        assert_eq!(u.recv(&mut buf).unwrap(), 6);
+        let start = Instant::now();
+        assert_eq!(u.recv(&mut buf).unwrap(), 0);
+        assert_eq!(u.peek(&mut buf).unwrap(), 0);
+        for e in [
+            u.recv_from(&mut buf).unwrap_err(),
+            u.peek_from(&mut buf).unwrap_err(),
+        ] {
+            assert_eq!(
+                (e.kind(), e.to_string()),
+                (ErrorKind::InvalidInput, "invalid argument".into())
+            );
+        }
+        assert!(start.elapsed() < Duration::from_secs(1));
+        // In non-blocking mode, the kernel's answer, as std's.
+        u.set_nonblocking(true).unwrap();
+        assert_eq!(u.recv(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    });
+}
+
 /// `net.core.somaxconn`: the most connections a listener's queue may hold.
 fn somaxconn() -> usize {
     std::fs::read_to_string("/proc/sys/net/core/somaxconn")

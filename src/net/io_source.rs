@@ -201,6 +201,36 @@ impl<S: AsRawFd> IoSource<S> {
         self.io_loop(Direction::Read, None, op, |&n| n > 0 && n < len)
     }
 
+    /// Receives from a datagram socket with `op`, as [`Self::do_io`], and once the socket's
+    /// read half is shut down (`shutdown(Read)` through this handle, another one or the raw fd)
+    /// with nothing queued, answers `shut()`, what std's blocking receive returns then: the
+    /// kernel's blocking receive ends at once with no datagram (0 bytes, no sender address),
+    /// but its non-blocking one, which zsync makes, says `WouldBlock` while readiness says
+    /// readable (`EPOLLIN | EPOLLRDHUP`), so the loop would spin on an OS thread and park for
+    /// ever on a green thread. In non-blocking mode the kernel's `WouldBlock` stands, as std's.
+    pub(crate) fn recv_datagram<R>(
+        &self,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+        shut: impl Fn() -> io::Result<R>,
+    ) -> io::Result<R> {
+        let nonblocking = self.options.nonblocking.load(Ordering::Relaxed);
+        self.do_io(Direction::Read, |s| match op(s) {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    && !nonblocking
+                    && read_shut_down(s.as_raw_fd()) =>
+            {
+                // The kernel's blocking receive looks at the queue again after seeing the
+                // shutdown: a datagram that came in meanwhile is still received.
+                match op(s) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => shut(),
+                    other => other,
+                }
+            }
+            other => other,
+        })
+    }
+
     /// Like [`Self::do_io`], with an explicit deadline instead of the socket's timeout.
     pub(crate) fn do_io_until<R>(
         &self,
@@ -440,6 +470,19 @@ fn set_kernel_timeout(fd: RawFd, name: libc::c_int, dur: Option<Duration>) -> io
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Whether `fd`'s read half is shut down (poll(2)'s `POLLRDHUP`, which a datagram socket
+/// reports exactly then); false if poll fails.
+fn read_shut_down(fd: RawFd) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd,
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, for the duration of the call; a zero timeout never blocks.
+    let r = unsafe { libc::poll(&mut pollfd, 1, 0) };
+    r > 0 && pollfd.revents & libc::POLLRDHUP != 0
 }
 
 /// Blocks the OS thread in poll(2) until `fd` is ready for `direction`, `deadline` passes, or

@@ -20,6 +20,15 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 /// ```
 pub struct UdpSocket(IoSource<std::net::UdpSocket>);
 
+/// What std's `recv_from` and `peek_from` return on a socket whose read half is shut down and
+/// whose queue is empty: the kernel's answer has no sender address, which std refuses.
+fn shut_from() -> io::Result<(usize, SocketAddr)> {
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "invalid argument",
+    ))
+}
+
 impl UdpSocket {
     /// Binds a socket to `addr`, trying each resolved address in turn.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
@@ -31,12 +40,12 @@ impl UdpSocket {
 
     /// Receives one datagram and the address it came from.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.0.do_io(Direction::Read, |s| s.recv_from(buf))
+        self.0.recv_datagram(|s| s.recv_from(buf), shut_from)
     }
 
     /// Like [`recv_from`](Self::recv_from), leaving the datagram queued.
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.0.do_io(Direction::Read, |s| s.peek_from(buf))
+        self.0.recv_datagram(|s| s.peek_from(buf), shut_from)
     }
 
     /// Sends `buf` to the first address `addr` resolves to; InvalidInput if there is none, as
@@ -153,14 +162,16 @@ impl UdpSocket {
         self.0.do_io(Direction::Write, |s| s.send(buf))
     }
 
-    /// Receives one datagram from the connected peer.
+    /// Receives one datagram from the connected peer. Once the socket's read half is shut
+    /// down (`libc::shutdown` with `SHUT_RD`) and nothing is queued, returns 0 at once, as
+    /// std's does (and `recv_from` std's error for the missing address, InvalidInput).
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.do_io(Direction::Read, |s| s.recv(buf))
+        self.0.recv_datagram(|s| s.recv(buf), || Ok(0))
     }
 
     /// Like [`recv`](Self::recv), leaving the datagram queued.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.do_io(Direction::Read, |s| s.peek(buf))
+        self.0.recv_datagram(|s| s.peek(buf), || Ok(0))
     }
 
     /// In non-blocking mode, calls that would wait return `WouldBlock` instead.

@@ -522,7 +522,11 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.0.do_io(Direction::Read, |s| s.recv_from(buf))
+        // After `shutdown(Read)`, std's answer: no datagram, from no address (an unnamed one).
+        self.0.recv_datagram(
+            |s| s.recv_from(buf),
+            || Ok((0, SocketAddr::from_pathname("")?)),
+        )
     }
 
     /// Receives one datagram from the connected peer.
@@ -540,7 +544,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.do_io(Direction::Read, |s| s.recv(buf))
+        self.0.recv_datagram(|s| s.recv(buf), || Ok(0))
     }
 
     /// Sends `buf` to the socket at `path`.
@@ -600,7 +604,9 @@ impl UnixDatagram {
         self.0.do_io(Direction::Write, |s| s.send(buf))
     }
 
-    /// Shuts down the read half, the write half or both.
+    /// Shuts down the read half, the write half or both. With the read half shut down, a
+    /// receive that finds nothing queued returns 0 bytes at once, and one waiting in another
+    /// thread wakes with 0, as std's.
     ///
     /// ```
     /// use std::net::Shutdown;
@@ -609,6 +615,8 @@ impl UnixDatagram {
     /// a.shutdown(Shutdown::Write)?;
     /// let err = a.send(b"lost").unwrap_err();
     /// assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+    /// a.shutdown(Shutdown::Read)?;
+    /// assert_eq!(a.recv(&mut [0; 8])?, 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
