@@ -407,6 +407,33 @@ fn a_pipe_carries_a_megabyte_in_order() {
     });
 }
 
+/// A blocking write to a pipe writes all of its buffer, as std's does (sixteen times what the
+/// pipe holds, while a slow reader makes room), vectored too.
+#[test]
+fn a_pipe_write_writes_the_whole_buffer_as_std_s() {
+    common::on_each_model(|| {
+        const LEN: usize = 1 << 20;
+        let (mut reader, mut writer) = zsync::io::pipe().unwrap();
+        let drain = zsync::thread::spawn(move || {
+            zsync::thread::sleep(Duration::from_millis(50));
+            let mut all = Vec::new();
+            reader.read_to_end(&mut all).unwrap();
+            all
+        });
+        let data: Vec<u8> = (0..LEN).map(pattern).collect();
+        assert_eq!(writer.write(&data).unwrap(), LEN);
+        let halves = [
+            std::io::IoSlice::new(&data[..LEN / 2]),
+            std::io::IoSlice::new(&data[LEN / 2..]),
+        ];
+        assert_eq!(writer.write_vectored(&halves).unwrap(), LEN);
+        drop(writer);
+        let all = drain.join().unwrap();
+        assert_eq!(all.len(), 2 * LEN);
+        assert!(all.iter().enumerate().all(|(i, &b)| b == pattern(i % LEN)));
+    });
+}
+
 /// Clones of both ends share the pipe (std's pipe test): bytes written through a clone are
 /// read through a clone, through `&PipeReader` too, and the end comes only when every write
 /// end is gone.

@@ -670,6 +670,83 @@ fn a_datagram_receive_after_shutdown_read_returns_at_once_as_std_s() {
     });
 }
 
+/// A blocking write on a stream socket writes all of its buffer, as std's does (the kernel's
+/// blocking write goes on while the reader makes room), vectored too. With a write timeout and
+/// no reader, it returns what it wrote once the timeout has passed, and the next write fails
+/// with `WouldBlock`; in non-blocking mode a write stops at what fits. `pair` makes a connected
+/// (writer, reader) pair.
+fn check_whole_writes<S>(
+    pair: fn() -> (S, S),
+    set_write_timeout: fn(&S, Duration),
+    nonblocking: fn(&S),
+) where
+    S: Read + Write + Send + 'static,
+{
+    const LEN: usize = 16 << 20;
+    let data = vec![7u8; LEN];
+    let (mut writer, mut reader) = pair();
+    let drain = zsync::thread::spawn(move || {
+        zsync::thread::sleep(Duration::from_millis(50));
+        let mut all = Vec::new();
+        reader.read_to_end(&mut all).unwrap();
+        all.len()
+    });
+    assert_eq!(writer.write(&data).unwrap(), LEN);
+    let halves = [
+        std::io::IoSlice::new(&data[..LEN / 2]),
+        std::io::IoSlice::new(&data[LEN / 2..]),
+    ];
+    assert_eq!(writer.write_vectored(&halves).unwrap(), LEN);
+    drop(writer);
+    assert_eq!(drain.join().unwrap(), 2 * LEN);
+
+    let (mut writer, _reader) = pair();
+    set_write_timeout(&writer, Duration::from_millis(200));
+    let start = Instant::now();
+    let n = writer.write(&data).unwrap();
+    assert!(n > 0 && n < LEN, "{n}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(190),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        writer.write(&data).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+
+    let (mut writer, _reader) = pair();
+    nonblocking(&writer);
+    let start = Instant::now();
+    let n = writer.write(&data).unwrap();
+    assert!(n > 0 && n < LEN, "{n}");
+    assert!(
+        start.elapsed() < Duration::from_millis(150),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_blocking_stream_write_writes_the_whole_buffer_as_std_s() {
+    common::on_each_model(|| {
+        check_whole_writes(
+            || {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+                (client, listener.accept().unwrap().0)
+            },
+            |s, t| s.set_write_timeout(Some(t)).unwrap(),
+            |s| s.set_nonblocking(true).unwrap(),
+        );
+        check_whole_writes(
+            || UnixStream::pair().unwrap(),
+            |s, t| s.set_write_timeout(Some(t)).unwrap(),
+            |s| s.set_nonblocking(true).unwrap(),
+        );
+    });
+}
+
 /// `net.core.somaxconn`: the most connections a listener's queue may hold.
 fn somaxconn() -> usize {
     std::fs::read_to_string("/proc/sys/net/core/somaxconn")

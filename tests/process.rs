@@ -180,6 +180,29 @@ fn cat_echoes_a_large_input() {
     });
 }
 
+/// A blocking write to a child's standard input writes all of its buffer, as std's does:
+/// a megabyte, sixteen times what the pipe holds, in one call, vectored too.
+#[test]
+fn a_write_to_a_childs_stdin_writes_the_whole_buffer() {
+    each_way(|| {
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let data = vec![3u8; 1 << 20];
+        assert_eq!(stdin.write(&data).unwrap(), data.len());
+        let halves = [
+            std::io::IoSlice::new(&data[..1 << 19]),
+            std::io::IoSlice::new(&data[1 << 19..]),
+        ];
+        assert_eq!(stdin.write_vectored(&halves).unwrap(), data.len());
+        drop(stdin);
+        assert!(child.wait().unwrap().success());
+    });
+}
+
 #[test]
 fn test_process_status() {
     each_way(|| {

@@ -123,16 +123,17 @@ macro_rules! readable {
 macro_rules! writable {
     ($ty:ident) => {
         impl std::io::Write for &$ty {
+            /// Writes all of `buf`, waiting while the pipe is full, as std's blocking write
+            /// does (an error after some of it is written shows on the next call).
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                let dir = $crate::reactor::scheduled_io::Direction::Write;
                 self.0
-                    .do_io(dir, |mut f| std::io::Write::write(&mut f, buf))
+                    .write_stream(buf, |mut f, part| std::io::Write::write(&mut f, part))
             }
 
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                let dir = $crate::reactor::scheduled_io::Direction::Write;
-                self.0
-                    .do_io(dir, |mut f| std::io::Write::write_vectored(&mut f, bufs))
+                self.0.write_vectored_stream(bufs, |mut f, bufs| {
+                    std::io::Write::write_vectored(&mut f, bufs)
+                })
             }
 
             fn flush(&mut self) -> std::io::Result<()> {

@@ -198,7 +198,96 @@ impl<S: AsRawFd> IoSource<S> {
         len: usize,
         op: impl FnMut(&S) -> io::Result<usize>,
     ) -> io::Result<usize> {
-        self.io_loop(Direction::Read, None, op, |&n| n > 0 && n < len)
+        self.io_loop(
+            Direction::Read,
+            None,
+            op,
+            |&n| n > 0 && n < len,
+            |_, n| Ok(n),
+        )
+    }
+
+    /// Writes `buf` to a stream socket or a pipe with `op` (one try at writing from the slice
+    /// it is given), as std's blocking write does: the kernel's goes on until all of it is
+    /// queued, where a try on zsync's non-blocking fd stops at what the buffers hold. A first
+    /// try that writes everything, the common case, costs one comparison more than
+    /// [`Self::do_io`]; see [`Self::write_rest`] for the rest.
+    #[inline]
+    pub(crate) fn write_stream(
+        &self,
+        buf: &[u8],
+        op: impl Fn(&S, &[u8]) -> io::Result<usize> + Copy,
+    ) -> io::Result<usize> {
+        self.do_io_then(
+            Direction::Write,
+            move |s| op(s, buf),
+            move |source, n| {
+                if n >= buf.len() {
+                    return Ok(n);
+                }
+                source.write_rest(buf.len(), n, |s, done| op(s, &buf[done..]))
+            },
+        )
+    }
+
+    /// [`Self::write_stream`] for a vectored write of `bufs`: as std's `writev`, at most the
+    /// first `UIO_MAXIOV` buffers count, and the rest of a short write is written from a copy
+    /// of the list, advanced past what was written.
+    pub(crate) fn write_vectored_stream(
+        &self,
+        bufs: &[io::IoSlice<'_>],
+        op: impl Fn(&S, &[io::IoSlice<'_>]) -> io::Result<usize> + Copy,
+    ) -> io::Result<usize> {
+        let bufs = &bufs[..bufs.len().min(libc::UIO_MAXIOV as usize)];
+        self.do_io_then(
+            Direction::Write,
+            move |s| op(s, bufs),
+            move |source, n| {
+                let len = bufs.iter().map(|b| b.len()).sum();
+                if n >= len {
+                    return Ok(n);
+                }
+                let mut rest = bufs.to_vec();
+                let mut left = &mut rest[..];
+                let mut skipped = 0;
+                source.write_rest(len, n, |s, done| {
+                    io::IoSlice::advance_slices(&mut left, done - skipped);
+                    skipped = done;
+                    op(s, left)
+                })
+            },
+        )
+    }
+
+    /// The rest of a blocking write whose first try wrote `done` of `len` bytes, where the
+    /// kernel's blocking write goes on: more tries with `op` (see [`Self::write_stream`]), each
+    /// waiting for room, until everything is written, the socket's write timeout passes
+    /// (counted from here, the call's first short write), a try fails or writes nothing. What
+    /// was written is then the answer, as the kernel's (which reports an error or its timeout
+    /// only when it wrote nothing): the next call meets the error. In the user's non-blocking
+    /// mode, and after a try that wrote nothing, the first try's count stands, as the kernel's
+    /// would.
+    #[cold]
+    #[inline(never)]
+    fn write_rest(
+        &self,
+        len: usize,
+        mut done: usize,
+        mut op: impl FnMut(&S, usize) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        if done == 0 || self.options.nonblocking.load(Ordering::Relaxed) {
+            return Ok(done);
+        }
+        let deadline = self
+            .timeout(Direction::Write)
+            .and_then(|t| Instant::now().checked_add(t));
+        while done < len {
+            match self.do_io_until(Direction::Write, deadline, |s| op(s, done)) {
+                Ok(n) if n > 0 => done += n,
+                _ => break,
+            }
+        }
+        Ok(done)
     }
 
     /// Receives from a datagram socket with `op`, as [`Self::do_io`], and once the socket's
@@ -238,17 +327,31 @@ impl<S: AsRawFd> IoSource<S> {
         deadline: Option<Instant>,
         op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
-        self.io_loop(direction, deadline, op, |_| false)
+        self.io_loop(direction, deadline, op, |_| false, |_, r| Ok(r))
+    }
+
+    /// Like [`Self::do_io`], handing the result to `finish` (see [`Self::write_stream`]). Not
+    /// inlined: a write's arguments then fit in registers, and its call is a tail jump here.
+    #[inline(never)]
+    fn do_io_then<R>(
+        &self,
+        direction: Direction,
+        op: impl FnMut(&S) -> io::Result<R>,
+        finish: impl FnOnce(&Self, R) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io_loop(direction, None, op, |_| false, finish)
     }
 
     /// The loop under every call: `drained` tells whether a result emptied the socket (see
-    /// [`Self::read_stream`]).
+    /// [`Self::read_stream`]); `finish` makes the call's answer of the result (inside the
+    /// loop's function, where the caller's check costs no call frame of its own).
     fn io_loop<R>(
         &self,
         direction: Direction,
         deadline: Option<Instant>,
         mut op: impl FnMut(&S) -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
+        finish: impl FnOnce(&Self, R) -> io::Result<R>,
     ) -> io::Result<R> {
         let mut deadline = deadline;
         crate::runtime::monitor::coop::poll();
@@ -281,7 +384,7 @@ impl<S: AsRawFd> IoSource<S> {
                                 registration.io.clear_drained(seen);
                             }
                         }
-                        return Ok(result);
+                        return finish(self, result);
                     }
                     Err(e) => return Err(e),
                 }

@@ -95,16 +95,18 @@ macro_rules! stream_io {
         }
 
         impl std::io::Write for &$ty {
+            /// Writes all of `buf` (in blocking mode, until the write timeout passes or an
+            /// error comes after some of it is written), as std's blocking write does.
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 // std's `write` as a raw system call (see `net::sys`).
-                self.0.do_io(Direction::Write, |s| {
-                    crate::net::sys::send(std::os::fd::AsRawFd::as_raw_fd(s), buf)
+                self.0.write_stream(buf, |s, part| {
+                    crate::net::sys::send(std::os::fd::AsRawFd::as_raw_fd(s), part)
                 })
             }
 
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 self.0
-                    .do_io(Direction::Write, |mut s| s.write_vectored(bufs))
+                    .write_vectored_stream(bufs, |mut s, bufs| s.write_vectored(bufs))
             }
 
             fn flush(&mut self) -> std::io::Result<()> {
