@@ -605,6 +605,25 @@ fn tcp_connect_timeout_to_a_listener() {
     });
 }
 
+/// std checks the time before its first wait for the connection: a timeout shorter than the
+/// time between the connect call and that check is TimedOut, even to a live loopback
+/// listener that accepts at once. Zero stays InvalidInput.
+#[test]
+fn tcp_connect_timeout_that_ends_before_the_first_wait_times_out() {
+    on_each_model(|| {
+        let (_l, addr) = listener();
+        for _ in 0..20 {
+            let e = TcpStream::connect_timeout(&addr, Duration::from_nanos(1)).unwrap_err();
+            assert_eq!(
+                (e.kind(), e.to_string()),
+                (ErrorKind::TimedOut, "connection timed out".into())
+            );
+        }
+        let e = TcpStream::connect_timeout(&addr, Duration::ZERO).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    });
+}
+
 // ---- UDP ----
 
 #[test]

@@ -67,7 +67,21 @@ impl TcpStream {
     }
 
     /// Opens a TCP connection to `addr`, giving up after `timeout` (TimedOut). A zero timeout
-    /// is an InvalidInput error, as in std.
+    /// is an InvalidInput error, as in std. As std's, it counts the time from the `connect`
+    /// call and checks it before waiting for the connection to complete, the first wait
+    /// included: a timeout too short to reach that check fails even on loopback.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zsync::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+    /// assert_eq!(stream.peer_addr()?, addr);
+    /// let err = TcpStream::connect_timeout(&addr, Duration::from_nanos(1)).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         if timeout.is_zero() {
             return Err(io::Error::new(
@@ -75,19 +89,26 @@ impl TcpStream {
                 "cannot set a 0 duration timeout",
             ));
         }
-        TcpStream::connect_addr(addr, Instant::now().checked_add(timeout))
-            .map_err(connect_error_timeout)
+        TcpStream::connect_addr(addr, Some(timeout)).map_err(connect_error_timeout)
     }
 
-    fn connect_addr(addr: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
+    /// Connects to `addr`, for at most `timeout`, counted as std counts it: from the
+    /// `connect` call's return (`EINPROGRESS`), and checked before each wait, the first
+    /// included (std's loop checks the time, then polls), so a timeout shorter than the
+    /// clock's step between the two readings fails even on loopback.
+    fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
         // A non-blocking connect (socket with SOCK_NONBLOCK | SOCK_CLOEXEC, then connect, which
         // returns EINPROGRESS); completion is write readiness, its result SO_ERROR.
         let pending = mio::net::TcpStream::connect(*addr).map_err(|e| {
             crate::reactor::with_context_if_exhausted(e, "cannot open a TCP socket")
         })?;
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         // SAFETY: the fd is a fresh TCP socket we own, handed over whole.
         let stream = unsafe { std::net::TcpStream::from_raw_fd(pending.into_raw_fd()) };
         let source = IoSource::new(stream)?;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(io::ErrorKind::WouldBlock.into()); // TimedOut, in connect_timeout
+        }
         source.do_io_until(Direction::Write, deadline, |s| {
             if let Some(e) = s.take_error()? {
                 return Err(e);
