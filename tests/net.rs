@@ -164,18 +164,19 @@ fn read_timeout_gives_would_block_like_std_and_the_stream_stays_usable() {
         let addr = listener.local_addr().unwrap();
         let mut client = TcpStream::connect(addr).unwrap();
         let (mut server, _) = listener.accept().unwrap();
+        // 40 ms: whole clock ticks at HZ 100, 250, 300 and 1000, which the kernel keeps as is.
         client
-            .set_read_timeout(Some(Duration::from_millis(50)))
+            .set_read_timeout(Some(Duration::from_millis(40)))
             .unwrap();
         assert_eq!(
             client.read_timeout().unwrap(),
-            Some(Duration::from_millis(50))
+            Some(Duration::from_millis(40))
         );
         let start = Instant::now();
         let err = client.read(&mut [0u8; 8]).unwrap_err();
         let waited = start.elapsed();
         assert_eq!(err.kind(), ErrorKind::WouldBlock);
-        assert!(waited >= Duration::from_millis(50), "{waited:?}");
+        assert!(waited >= Duration::from_millis(40), "{waited:?}");
         assert!(waited < Duration::from_secs(2), "{waited:?}");
         server.write_all(b"late").unwrap();
         let mut buf = [0u8; 4];
@@ -743,6 +744,182 @@ fn a_blocking_stream_write_writes_the_whole_buffer_as_std_s() {
             || UnixStream::pair().unwrap(),
             |s, t| s.set_write_timeout(Some(t)).unwrap(),
             |s| s.set_nonblocking(true).unwrap(),
+        );
+    });
+}
+
+/// The timeouts go through the kernel, as std's: each socket type reports what a std socket
+/// (`theirs`; the kernel rounds every socket's timeouts alike) reports after the same call:
+/// the kernel's rounding up to clock ticks, `None` for a timeout the kernel takes as infinite.
+/// A clone reports it too, and a read waits at least that long. Zero stays InvalidInput and
+/// changes nothing.
+fn check_kernel_timeouts<S: Read>(
+    mut ours: S,
+    theirs: &impl std::os::fd::AsRawFd,
+    set: fn(&S, bool, Option<Duration>) -> std::io::Result<()>,
+    get: fn(&S, bool) -> Option<Duration>,
+    clone: fn(&S) -> S,
+) {
+    fn kernel(fd: &impl std::os::fd::AsRawFd, read: bool) -> Option<Duration> {
+        // SAFETY: the socket stays open for the call; std's getter writes the kernel's answer
+        // back, and the ManuallyDrop keeps the fd from being closed here.
+        let std = std::mem::ManuallyDrop::new(unsafe {
+            <std::net::UdpSocket as std::os::fd::FromRawFd>::from_raw_fd(fd.as_raw_fd())
+        });
+        if read {
+            std.read_timeout()
+        } else {
+            std.write_timeout()
+        }
+        .unwrap()
+    }
+    fn set_std(fd: &impl std::os::fd::AsRawFd, read: bool, dur: Option<Duration>) {
+        // SAFETY: as in `kernel`.
+        let std = std::mem::ManuallyDrop::new(unsafe {
+            <std::net::UdpSocket as std::os::fd::FromRawFd>::from_raw_fd(fd.as_raw_fd())
+        });
+        if read {
+            std.set_read_timeout(dur)
+        } else {
+            std.set_write_timeout(dur)
+        }
+        .unwrap();
+    }
+    let durations = [
+        Duration::from_nanos(1),
+        Duration::from_nanos(500),
+        Duration::from_micros(1500),
+        Duration::new(1, 999_999_999),
+        Duration::MAX,
+        Duration::from_secs(i64::MAX as u64),
+        Duration::from_secs(1 << 40),
+        Duration::from_secs(3),
+    ];
+    for read in [true, false] {
+        for dur in durations {
+            set(&ours, read, Some(dur)).unwrap();
+            set_std(theirs, read, Some(dur));
+            let expected = kernel(theirs, read);
+            assert_eq!(get(&ours, read), expected, "{dur:?}");
+            assert_eq!(get(&clone(&ours), read), expected, "{dur:?} in a clone");
+        }
+        let e = set(&ours, read, Some(Duration::ZERO)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert_eq!(get(&ours, read), Some(Duration::from_secs(3)));
+    }
+    set(&ours, true, Some(Duration::from_nanos(500))).unwrap();
+    let tick = get(&ours, true).unwrap();
+    assert!(tick >= Duration::from_millis(1), "{tick:?}");
+    let start = Instant::now();
+    assert_eq!(
+        ours.read(&mut [0u8; 8]).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    assert!(start.elapsed() >= tick, "{:?} < {tick:?}", start.elapsed());
+    set(&ours, true, None).unwrap();
+    assert_eq!(get(&ours, true), None);
+}
+
+#[test]
+fn socket_timeouts_are_the_kernel_s_as_std_s() {
+    common::on_each_model(|| {
+        let std_tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        check_kernel_timeouts(
+            stream,
+            &std_tcp,
+            |s, read, d| {
+                if read {
+                    s.set_read_timeout(d)
+                } else {
+                    s.set_write_timeout(d)
+                }
+            },
+            |s, read| {
+                if read {
+                    s.read_timeout()
+                } else {
+                    s.write_timeout()
+                }
+                .unwrap()
+            },
+            |s| s.try_clone().unwrap(),
+        );
+        let (stream, _peer) = UnixStream::pair().unwrap();
+        check_kernel_timeouts(
+            stream,
+            &std_tcp,
+            |s, read, d| {
+                if read {
+                    s.set_read_timeout(d)
+                } else {
+                    s.set_write_timeout(d)
+                }
+            },
+            |s, read| {
+                if read {
+                    s.read_timeout()
+                } else {
+                    s.write_timeout()
+                }
+                .unwrap()
+            },
+            |s| s.try_clone().unwrap(),
+        );
+        // The datagram types read through a `Read` adapter.
+        struct Udp(UdpSocket);
+        impl Read for Udp {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.0.recv_from(buf).map(|(n, _)| n)
+            }
+        }
+        check_kernel_timeouts(
+            Udp(UdpSocket::bind("127.0.0.1:0").unwrap()),
+            &std_tcp,
+            |s, read, d| {
+                if read {
+                    s.0.set_read_timeout(d)
+                } else {
+                    s.0.set_write_timeout(d)
+                }
+            },
+            |s, read| {
+                if read {
+                    s.0.read_timeout()
+                } else {
+                    s.0.write_timeout()
+                }
+                .unwrap()
+            },
+            |s| Udp(s.0.try_clone().unwrap()),
+        );
+        struct Unix(UnixDatagram);
+        impl Read for Unix {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.0.recv(buf)
+            }
+        }
+        let (socket, _peer) = UnixDatagram::pair().unwrap();
+        check_kernel_timeouts(
+            Unix(socket),
+            &std_tcp,
+            |s, read, d| {
+                if read {
+                    s.0.set_read_timeout(d)
+                } else {
+                    s.0.set_write_timeout(d)
+                }
+            },
+            |s, read| {
+                if read {
+                    s.0.read_timeout()
+                } else {
+                    s.0.write_timeout()
+                }
+                .unwrap()
+            },
+            |s| Unix(s.0.try_clone().unwrap()),
         );
     });
 }

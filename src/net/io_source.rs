@@ -13,10 +13,14 @@
 //!   down) blocks in poll(2), which is std's blocking behaviour.
 //!
 //! User-level non-blocking mode (`set_nonblocking(true)`) is a flag: calls then return
-//! `WouldBlock` at once, like std's. It and the timeouts live in `Options`, not in the kernel; a
-//! conversion carries them across: a socket taken over from a caller (`IoSource::adopt`) brings
-//! its `O_NONBLOCK` and its kernel timeouts in, and one handed back (`IoSource::into_socket`)
-//! writes them into the kernel, so it behaves after a conversion as before.
+//! `WouldBlock` at once, like std's. It and the timeouts live in `Options`, where every call
+//! reads them without a system call; the kernel ignores timeouts on the non-blocking fd, but a
+//! timeout set through zsync is also written into it and read back, as std's `set_read_timeout`
+//! and `read_timeout` do, so that `Options` keeps (and zsync waits for) the kernel's rounding of
+//! it. A conversion carries them across: a socket taken over from a caller (`IoSource::adopt`)
+//! brings its `O_NONBLOCK` and its kernel timeouts in, and one handed back
+//! (`IoSource::into_socket`) writes them into the kernel, so it behaves after a conversion as
+//! before.
 
 use crate::reactor::scheduled_io::{Direction, Snapshot};
 use crate::reactor::{self, ScheduledIo};
@@ -32,7 +36,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default)]
 struct Options {
     nonblocking: AtomicBool,
-    /// Nanoseconds; 0 is "none" (std refuses a zero timeout).
+    /// Nanoseconds; 0 is "none" (std refuses a zero timeout), `BEYOND_NANOS` one too long for
+    /// them, which the kernel keeps whole (see `IoSource::timeout`).
     read_timeout: AtomicU64,
     write_timeout: AtomicU64,
 }
@@ -145,21 +150,26 @@ impl<S: AsRawFd> IoSource<S> {
             .store(nonblocking, Ordering::Relaxed);
     }
 
+    /// Sets the socket's timeout in `direction` as std's `set_read_timeout` /
+    /// `set_write_timeout` do, into the kernel (SO_RCVTIMEO / SO_SNDTIMEO), and keeps what the
+    /// kernel made of it, as std's getters report it: rounded up to whole clock ticks, and none
+    /// for a timeout the kernel takes as infinite (`Duration::MAX`). A zero duration is std's
+    /// InvalidInput error.
     pub(crate) fn set_timeout(
         &self,
         direction: Direction,
         dur: Option<Duration>,
     ) -> io::Result<()> {
-        let nanos = match dur {
-            Some(d) if d.is_zero() => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "cannot set a 0 duration timeout",
-                ))
-            }
-            Some(d) => u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
-            None => 0,
-        };
+        if dur.is_some_and(|d| d.is_zero()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        let fd = self.inner.as_raw_fd();
+        let name = option_name(direction);
+        set_kernel_timeout(fd, name, dur)?;
+        let nanos = kernel_timeout(fd, name);
         self.timeout_cell(direction).store(nanos, Ordering::Relaxed);
         Ok(())
     }
@@ -167,6 +177,8 @@ impl<S: AsRawFd> IoSource<S> {
     pub(crate) fn timeout(&self, direction: Direction) -> Option<Duration> {
         match self.timeout_cell(direction).load(Ordering::Relaxed) {
             0 => None,
+            // Over 584 years: the kernel has it (it holds every timeout `Options` does).
+            BEYOND_NANOS => kernel_duration(self.inner.as_raw_fd(), option_name(direction)),
             nanos => Some(Duration::from_nanos(nanos)),
         }
     }
@@ -511,9 +523,28 @@ fn switch_if_it_can(fd: RawFd) {
     let _ = set_nonblocking(fd, true);
 }
 
-/// The socket's SO_RCVTIMEO or SO_SNDTIMEO (`name`) in nanoseconds, as [`Options`] keeps it (0:
-/// none); 0 too if the kernel does not answer (not a socket).
+/// What [`Options`] keeps for a timeout too long for `u64` nanoseconds. Never a kernel timeout's
+/// nanoseconds: those are whole microseconds.
+const BEYOND_NANOS: u64 = u64::MAX;
+
+/// The socket option of `direction`'s timeout.
+fn option_name(direction: Direction) -> libc::c_int {
+    match direction {
+        Direction::Read => libc::SO_RCVTIMEO,
+        Direction::Write => libc::SO_SNDTIMEO,
+    }
+}
+
+/// The socket's SO_RCVTIMEO or SO_SNDTIMEO (`name`) as [`Options`] keeps it: nanoseconds, 0 for
+/// none (also if the kernel does not answer: not a socket), [`BEYOND_NANOS`] past them.
 fn kernel_timeout(fd: RawFd, name: libc::c_int) -> u64 {
+    kernel_duration(fd, name).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(BEYOND_NANOS))
+}
+
+/// The socket's SO_RCVTIMEO or SO_SNDTIMEO (`name`) as std's `read_timeout` reads it: `None`
+/// for none (a zero `timeval`, also the kernel's answer for an infinite timeout), or if the
+/// kernel does not answer (not a socket).
+fn kernel_duration(fd: RawFd, name: libc::c_int) -> Option<Duration> {
     let mut tv = libc::timeval {
         tv_sec: 0,
         tv_usec: 0,
@@ -529,14 +560,13 @@ fn kernel_timeout(fd: RawFd, name: libc::c_int) -> u64 {
             &mut len,
         )
     };
-    if r == -1 {
-        return 0;
+    if r == -1 || (tv.tv_sec == 0 && tv.tv_usec == 0) {
+        return None;
     }
-    // The kernel never answers with negative fields; a zero `timeval` is "none", as for std.
+    // The kernel never answers with negative fields.
     let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
     let micros = u32::try_from(tv.tv_usec).unwrap_or(0).min(999_999);
-    let nanos = Duration::new(secs, micros * 1000).as_nanos();
-    u64::try_from(nanos).unwrap_or(u64::MAX)
+    Some(Duration::new(secs, micros * 1000))
 }
 
 /// Sets the socket's SO_RCVTIMEO or SO_SNDTIMEO (`name`) to `dur` as std's `set_read_timeout`

@@ -147,7 +147,9 @@ macro_rules! stream_io {
 macro_rules! timeouts {
     () => {
         /// Sets the read timeout: a read that waits longer fails with `WouldBlock`, as std's
-        /// does on Unix. `Some(Duration::ZERO)` is an InvalidInput error.
+        /// does on Unix. `Some(Duration::ZERO)` is an InvalidInput error. As std's, it goes
+        /// through the kernel (SO_RCVTIMEO), which rounds it up to whole clock ticks: the
+        /// rounded timeout is the one waited for and reported by `read_timeout`.
         ///
         /// ```
         /// use std::io::Read;
@@ -188,7 +190,9 @@ macro_rules! timeouts {
             self.0.set_timeout(Direction::Write, dur)
         }
 
-        /// The read timeout; `None` (the default) means reads wait indefinitely.
+        /// The read timeout; `None` (the default) means reads wait indefinitely. As std's,
+        /// this is the kernel's rounding of what was set: whole clock ticks, and `None` for a
+        /// timeout the kernel takes as infinite.
         ///
         /// ```
         /// use std::time::Duration;
@@ -198,13 +202,18 @@ macro_rules! timeouts {
         /// assert_eq!(stream.read_timeout()?, None);
         /// stream.set_read_timeout(Some(Duration::from_secs(1)))?;
         /// assert_eq!(stream.read_timeout()?, Some(Duration::from_secs(1)));
+        /// stream.set_read_timeout(Some(Duration::from_nanos(1)))?;
+        /// assert!(stream.read_timeout()? >= Some(Duration::from_millis(1))); // one tick
+        /// stream.set_read_timeout(Some(Duration::MAX))?;
+        /// assert_eq!(stream.read_timeout()?, None);
         /// # Ok::<(), std::io::Error>(())
         /// ```
         pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
             Ok(self.0.timeout(Direction::Read))
         }
 
-        /// The write timeout; `None` (the default) means writes wait indefinitely.
+        /// The write timeout; `None` (the default) means writes wait indefinitely. As std's,
+        /// the kernel's rounding of what was set (see `read_timeout`).
         ///
         /// ```
         /// use std::time::Duration;
