@@ -41,6 +41,7 @@ fn child_entry() {
         Ok("stdin_all") => child_stdin_all(),
         Ok("small_lines") => child_small_lines(),
         Ok("stdio_to_child") => child_stdio_to_child(),
+        Ok("big_write") => child_big_write(),
         _ => {}
     }
 }
@@ -86,6 +87,15 @@ fn child_output() {
     println!("@std after");
     // Pipes: every write and flush waited on the reactor, none went to the pool.
     println!("#pool threads {}", pool_threads());
+}
+
+/// One `write` of a megabyte to standard output, a pipe its reader empties only later.
+fn child_big_write() {
+    let written = zsync::run(|| {
+        let data = vec![b'x'; 1 << 20];
+        zsync::io::stdout().write(&data).unwrap()
+    });
+    eprintln!("!wrote {written}");
 }
 
 fn child_stdin_lines() {
@@ -455,6 +465,28 @@ fn pipe_ends_cloned_share_the_pipe() {
         (&reader).read_to_string(&mut rest).unwrap();
         assert_eq!(rest, "cdef");
     });
+}
+
+/// A green thread's `write` of a megabyte to standard output, a blocking pipe that fills up,
+/// writes all of it, as std's write does (the kernel's returns once all is queued); only a
+/// non-blocking fd takes a short count.
+#[test]
+fn a_write_to_standard_output_writes_the_whole_buffer_as_std_s() {
+    let mut running = child("big_write").spawn().unwrap();
+    // Let the pipe fill before reading.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut out = Vec::new();
+    running
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap();
+    let done = running.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{err}");
+    assert_eq!(marked(&err, "!wrote"), ["!wrote 1048576"], "{err}");
+    assert_eq!(out.iter().filter(|&&b| b == b'x').count(), 1 << 20);
 }
 
 /// A green thread writing into a full pipe parks: on one worker its sibling keeps ticking while

@@ -471,7 +471,8 @@ impl OutShared {
         }
     }
 
-    /// [`Self::write`] on the reactor path: each try writes fd 1 or 2 directly while holding
+    /// [`Self::write`] on the reactor path: all of `buf` unless the fd is in non-blocking mode,
+    /// as std's blocking write. Each try writes fd 1 or 2 directly while holding
     /// std's lock on the stream, after flushing what std buffered (a partial line from
     /// `print!`), so output stays in order with std's and lines stay whole; the lock is let go
     /// while the green thread waits.
@@ -504,7 +505,9 @@ impl OutShared {
                 return Err(io::ErrorKind::WriteZero.into());
             }
             done += n;
-            if !all || done == buf.len() {
+            // A `write` stops short only in the user's non-blocking mode: on a blocking pipe,
+            // socket or terminal, std's (the kernel's) write returns once all of it is queued.
+            if done == buf.len() || (!all && user_nonblocking(pollable.fd)) {
                 return Ok(done);
             }
         }
