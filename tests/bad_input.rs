@@ -713,30 +713,7 @@ fn blocking_calls_in_a_thread_local_destructor_work_as_std_s() {
 /// forever; the runtime then goes down as usual.
 #[test]
 fn a_thread_joining_itself_panics_as_std_s_does() {
-    for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
-        let rt = Builder::new()
-            .worker_threads(1)
-            .flavor(flavor)
-            .build()
-            .unwrap();
-        let (give, mine) = zsync::sync::mpsc::channel::<thread::JoinHandle<()>>();
-        let (report, reported) = mpsc::channel();
-        let me = rt.spawn(move || {
-            let me = mine.recv().unwrap();
-            let joined = catch_unwind(AssertUnwindSafe(|| me.join()));
-            let _ = report.send(joined.map_err(|p| panic_message(&*p)).map(|_| ()));
-        });
-        give.send(me).unwrap();
-        let joined = reported
-            .recv_timeout(Duration::from_secs(5))
-            .unwrap_or_else(|_| panic!("{flavor:?}: a thread joining itself hung"));
-        assert_eq!(
-            joined,
-            Err("failed to join thread: Resource deadlock avoided (os error 35)".to_string()),
-            "{flavor:?}"
-        );
-        drop(rt);
-    }
+    a_thread_waiting_for_itself_panics("joining itself", |me| me.join().map(drop));
 }
 
 /// The same through the handle's future: a thread that awaits its own join handle (under
@@ -744,6 +721,17 @@ fn a_thread_joining_itself_panics_as_std_s_does() {
 /// forever.
 #[test]
 fn a_thread_awaiting_its_own_join_future_panics_as_its_join_does() {
+    a_thread_waiting_for_itself_panics("awaiting its own join", |me| {
+        zsync::block_on(std::future::IntoFuture::into_future(me)).map(drop)
+    });
+}
+
+/// Hands a thread of each flavour its own join handle, lets it `wait` for it, and checks that
+/// the wait panicked with std's EDEADLK message (`what` names the wait in a failure).
+fn a_thread_waiting_for_itself_panics(
+    what: &str,
+    wait: fn(thread::JoinHandle<()>) -> thread::Result<()>,
+) {
     for flavor in [Flavor::GreenThreads, Flavor::OsThreads] {
         let rt = Builder::new()
             .worker_threads(1)
@@ -754,19 +742,17 @@ fn a_thread_awaiting_its_own_join_future_panics_as_its_join_does() {
         let (report, reported) = mpsc::channel();
         let me = rt.spawn(move || {
             let me = mine.recv().unwrap();
-            let awaited = catch_unwind(AssertUnwindSafe(|| {
-                zsync::block_on(std::future::IntoFuture::into_future(me))
-            }));
-            let _ = report.send(awaited.map_err(|p| panic_message(&*p)).map(|_| ()));
+            let waited = catch_unwind(AssertUnwindSafe(|| wait(me)));
+            let _ = report.send(waited.map_err(|p| panic_message(&*p)).map(|_| ()));
         });
         give.send(me).unwrap();
-        let awaited = reported
+        let waited = reported
             .recv_timeout(Duration::from_secs(5))
-            .unwrap_or_else(|_| panic!("{flavor:?}: a thread awaiting its own join hung"));
+            .unwrap_or_else(|_| panic!("{flavor:?}: a thread {what} hung"));
         assert_eq!(
-            awaited,
+            waited,
             Err("failed to join thread: Resource deadlock avoided (os error 35)".to_string()),
-            "{flavor:?}"
+            "{flavor:?}: {what}"
         );
         drop(rt);
     }

@@ -820,53 +820,44 @@ fn check_kernel_timeouts<S: Read>(
     assert_eq!(get(&ours, true), None);
 }
 
+/// [`check_kernel_timeouts`] for a socket type: its timeouts are set and read on `$inner`
+/// (the socket itself, or the socket in a `Read` adapter), and a clone is wrapped by `$wrap`.
+macro_rules! check_timeouts {
+    ($socket:expr, $theirs:expr, |$s:ident| $inner:expr, $wrap:expr) => {
+        check_kernel_timeouts(
+            $socket,
+            $theirs,
+            |$s, read, d| {
+                let socket = $inner;
+                if read {
+                    socket.set_read_timeout(d)
+                } else {
+                    socket.set_write_timeout(d)
+                }
+            },
+            |$s, read| {
+                let socket = $inner;
+                if read {
+                    socket.read_timeout()
+                } else {
+                    socket.write_timeout()
+                }
+                .unwrap()
+            },
+            |$s| ($wrap)($inner.try_clone().unwrap()),
+        )
+    };
+}
+
 #[test]
 fn socket_timeouts_are_the_kernel_s_as_std_s() {
     common::on_each_model(|| {
         let std_tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        check_kernel_timeouts(
-            stream,
-            &std_tcp,
-            |s, read, d| {
-                if read {
-                    s.set_read_timeout(d)
-                } else {
-                    s.set_write_timeout(d)
-                }
-            },
-            |s, read| {
-                if read {
-                    s.read_timeout()
-                } else {
-                    s.write_timeout()
-                }
-                .unwrap()
-            },
-            |s| s.try_clone().unwrap(),
-        );
+        check_timeouts!(stream, &std_tcp, |s| s, |c| c);
         let (stream, _peer) = UnixStream::pair().unwrap();
-        check_kernel_timeouts(
-            stream,
-            &std_tcp,
-            |s, read, d| {
-                if read {
-                    s.set_read_timeout(d)
-                } else {
-                    s.set_write_timeout(d)
-                }
-            },
-            |s, read| {
-                if read {
-                    s.read_timeout()
-                } else {
-                    s.write_timeout()
-                }
-                .unwrap()
-            },
-            |s| s.try_clone().unwrap(),
-        );
+        check_timeouts!(stream, &std_tcp, |s| s, |c| c);
         // The datagram types read through a `Read` adapter.
         struct Udp(UdpSocket);
         impl Read for Udp {
@@ -874,26 +865,8 @@ fn socket_timeouts_are_the_kernel_s_as_std_s() {
                 self.0.recv_from(buf).map(|(n, _)| n)
             }
         }
-        check_kernel_timeouts(
-            Udp(UdpSocket::bind("127.0.0.1:0").unwrap()),
-            &std_tcp,
-            |s, read, d| {
-                if read {
-                    s.0.set_read_timeout(d)
-                } else {
-                    s.0.set_write_timeout(d)
-                }
-            },
-            |s, read| {
-                if read {
-                    s.0.read_timeout()
-                } else {
-                    s.0.write_timeout()
-                }
-                .unwrap()
-            },
-            |s| Udp(s.0.try_clone().unwrap()),
-        );
+        let socket = Udp(UdpSocket::bind("127.0.0.1:0").unwrap());
+        check_timeouts!(socket, &std_tcp, |s| &s.0, Udp);
         struct Unix(UnixDatagram);
         impl Read for Unix {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -901,26 +874,7 @@ fn socket_timeouts_are_the_kernel_s_as_std_s() {
             }
         }
         let (socket, _peer) = UnixDatagram::pair().unwrap();
-        check_kernel_timeouts(
-            Unix(socket),
-            &std_tcp,
-            |s, read, d| {
-                if read {
-                    s.0.set_read_timeout(d)
-                } else {
-                    s.0.set_write_timeout(d)
-                }
-            },
-            |s, read| {
-                if read {
-                    s.0.read_timeout()
-                } else {
-                    s.0.write_timeout()
-                }
-                .unwrap()
-            },
-            |s| Unix(s.0.try_clone().unwrap()),
-        );
+        check_timeouts!(Unix(socket), &std_tcp, |s| &s.0, Unix);
     });
 }
 
