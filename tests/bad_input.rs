@@ -794,8 +794,19 @@ fn o_path_fds_convert_and_fail_their_io() {
         "TCP set_read_timeout",
         tcp.set_read_timeout(Some(Duration::from_millis(10))),
     );
-    tcp.set_nonblocking(true).unwrap();
-    assert_ebadf("non-blocking TCP read", tcp.read(&mut [0u8; 4]));
+    // The same for the mode: std's asks the kernel (FIONBIO), which refuses.
+    let stds = std::net::TcpStream::from(o_path_fd()).set_nonblocking(true);
+    assert_ebadf("std's TCP set_nonblocking", stds);
+    assert_ebadf("TCP set_nonblocking", tcp.set_nonblocking(true));
+    assert_ebadf("UDP set_nonblocking", {
+        let udp = UdpSocket::from(std::net::UdpSocket::from(o_path_fd()));
+        udp.set_nonblocking(true)
+    });
+    assert_ebadf(
+        "Unix set_nonblocking",
+        UnixStream::from(o_path_fd()).set_nonblocking(true),
+    );
+    assert_ebadf("TCP read after it", tcp.read(&mut [0u8; 4]));
     // Handed back, it is the same fd again (the kernel refused every change on the way).
     let std_tcp = std::net::TcpStream::from(tcp);
     drop(std_tcp);

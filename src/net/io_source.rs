@@ -144,10 +144,16 @@ impl<S: AsRawFd> IoSource<S> {
         inner
     }
 
-    pub(crate) fn set_nonblocking(&self, nonblocking: bool) {
+    /// The user's non-blocking mode, as std's `set_nonblocking` sets it.
+    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        // A call on the descriptor, as std's (FIONBIO), so that it fails where std's does (EBADF
+        // on a descriptor that takes no I/O, an `O_PATH` one). Always "on": zsync keeps the
+        // descriptor non-blocking, and the user's mode here.
+        set_nonblocking(self.inner.as_raw_fd(), true)?;
         self.options
             .nonblocking
             .store(nonblocking, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Sets the socket's timeout in `direction` as std's `set_read_timeout` /

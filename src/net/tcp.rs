@@ -179,8 +179,7 @@ impl TcpStream {
 
     /// In non-blocking mode, calls that would wait return `WouldBlock` instead, as in std.
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.0.set_nonblocking(nonblocking);
-        Ok(())
+        self.0.set_nonblocking(nonblocking)
     }
 }
 
@@ -239,8 +238,7 @@ impl TcpListener {
 
     /// In non-blocking mode, `accept` returns `WouldBlock` instead of waiting.
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.0.set_nonblocking(nonblocking);
-        Ok(())
+        self.0.set_nonblocking(nonblocking)
     }
 
     /// Sets IPV6_V6ONLY, as std's `TcpListener::set_only_v6` does (deprecated there since

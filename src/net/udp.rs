@@ -176,8 +176,7 @@ impl UdpSocket {
 
     /// In non-blocking mode, calls that would wait return `WouldBlock` instead.
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.0.set_nonblocking(nonblocking);
-        Ok(())
+        self.0.set_nonblocking(nonblocking)
     }
 }
 

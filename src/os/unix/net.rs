@@ -147,8 +147,7 @@ macro_rules! common {
         /// # Ok::<(), std::io::Error>(())
         /// ```
         pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-            self.0.set_nonblocking(nonblocking);
-            Ok(())
+            self.0.set_nonblocking(nonblocking)
         }
     };
 }
