@@ -701,7 +701,7 @@ fn check_whole_writes<S>(
     drop(writer);
     assert_eq!(drain.join().unwrap(), 2 * LEN);
 
-    let (mut writer, _reader) = pair();
+    let (mut writer, mut reader_of_full) = pair();
     set_write_timeout(&writer, Duration::from_millis(200));
     let start = Instant::now();
     let n = writer.write(&data).unwrap();
@@ -714,6 +714,28 @@ fn check_whole_writes<S>(
     assert_eq!(
         writer.write(&data).unwrap_err().kind(),
         ErrorKind::WouldBlock
+    );
+
+    // A write that waits for room, writes part and waits again ends one timeout after it
+    // started, as the kernel's (SO_SNDTIMEO bounds the whole call), not one per wait. The
+    // buffers are full from the write above; the reader makes room once, after 400 ms.
+    let (done, until_done) = zsync::sync::mpsc::channel::<()>();
+    let room = zsync::thread::spawn(move || {
+        zsync::thread::sleep(Duration::from_millis(400));
+        let mut taken = vec![0u8; 2 << 20];
+        reader_of_full.read_exact(&mut taken).unwrap();
+        let _ = until_done.recv();
+    });
+    set_write_timeout(&writer, Duration::from_millis(600));
+    let start = Instant::now();
+    let n = writer.write(&data).unwrap();
+    let took = start.elapsed();
+    done.send(()).unwrap();
+    room.join().unwrap();
+    assert!(n > 0 && n < LEN, "{n}");
+    assert!(
+        took >= Duration::from_millis(550) && took < Duration::from_millis(800),
+        "the write took {took:?}: its timeout counts from its start"
     );
 
     let (mut writer, _reader) = pair();

@@ -221,7 +221,7 @@ impl<S: AsRawFd> IoSource<S> {
             None,
             op,
             |&n| n > 0 && n < len,
-            |_, n| Ok(n),
+            |_, n, _| Ok(n),
         )
     }
 
@@ -239,11 +239,11 @@ impl<S: AsRawFd> IoSource<S> {
         self.do_io_then(
             Direction::Write,
             move |s| op(s, buf),
-            move |source, n| {
+            move |source, n, deadline| {
                 if n >= buf.len() {
                     return Ok(n);
                 }
-                source.write_rest(buf.len(), n, |s, done| op(s, &buf[done..]))
+                source.write_rest(buf.len(), n, deadline, |s, done| op(s, &buf[done..]))
             },
         )
     }
@@ -260,7 +260,7 @@ impl<S: AsRawFd> IoSource<S> {
         self.do_io_then(
             Direction::Write,
             move |s| op(s, bufs),
-            move |source, n| {
+            move |source, n, deadline| {
                 let len = bufs.iter().map(|b| b.len()).sum();
                 if n >= len {
                     return Ok(n);
@@ -268,7 +268,7 @@ impl<S: AsRawFd> IoSource<S> {
                 let mut rest = bufs.to_vec();
                 let mut left = &mut rest[..];
                 let mut skipped = 0;
-                source.write_rest(len, n, |s, done| {
+                source.write_rest(len, n, deadline, |s, done| {
                     io::IoSlice::advance_slices(&mut left, done - skipped);
                     skipped = done;
                     op(s, left)
@@ -280,7 +280,8 @@ impl<S: AsRawFd> IoSource<S> {
     /// The rest of a blocking write whose first try wrote `done` of `len` bytes, where the
     /// kernel's blocking write goes on: more tries with `op` (see [`Self::write_stream`]), each
     /// waiting for room, until everything is written, the socket's write timeout passes
-    /// (counted from here, the call's first short write), a try fails or writes nothing. What
+    /// (counted from the call's first wait, `deadline`, if the first try waited: the kernel's
+    /// timeout bounds the whole call; else from here), a try fails or writes nothing. What
     /// was written is then the answer, as the kernel's (which reports an error or its timeout
     /// only when it wrote nothing): the next call meets the error. In the user's non-blocking
     /// mode, and after a try that wrote nothing, the first try's count stands, as the kernel's
@@ -291,14 +292,16 @@ impl<S: AsRawFd> IoSource<S> {
         &self,
         len: usize,
         mut done: usize,
+        deadline: Option<Instant>,
         mut op: impl FnMut(&S, usize) -> io::Result<usize>,
     ) -> io::Result<usize> {
         if done == 0 || self.options.nonblocking.load(Ordering::Relaxed) {
             return Ok(done);
         }
-        let deadline = self
-            .timeout(Direction::Write)
-            .and_then(|t| Instant::now().checked_add(t));
+        let deadline = deadline.or_else(|| {
+            self.timeout(Direction::Write)
+                .and_then(|t| Instant::now().checked_add(t))
+        });
         while done < len {
             match self.do_io_until(Direction::Write, deadline, |s| op(s, done)) {
                 Ok(n) if n > 0 => done += n,
@@ -345,7 +348,7 @@ impl<S: AsRawFd> IoSource<S> {
         deadline: Option<Instant>,
         op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
-        self.io_loop(direction, deadline, op, |_| false, |_, r| Ok(r))
+        self.io_loop(direction, deadline, op, |_| false, |_, r, _| Ok(r))
     }
 
     /// Like [`Self::do_io`], handing the result to `finish` (see [`Self::write_stream`]). Not
@@ -355,21 +358,22 @@ impl<S: AsRawFd> IoSource<S> {
         &self,
         direction: Direction,
         op: impl FnMut(&S) -> io::Result<R>,
-        finish: impl FnOnce(&Self, R) -> io::Result<R>,
+        finish: impl FnOnce(&Self, R, Option<Instant>) -> io::Result<R>,
     ) -> io::Result<R> {
         self.io_loop(direction, None, op, |_| false, finish)
     }
 
     /// The loop under every call: `drained` tells whether a result emptied the socket (see
     /// [`Self::read_stream`]); `finish` makes the call's answer of the result (inside the
-    /// loop's function, where the caller's check costs no call frame of its own).
+    /// loop's function, where the caller's check costs no call frame of its own), given the
+    /// call's deadline if a wait set one.
     fn io_loop<R>(
         &self,
         direction: Direction,
         deadline: Option<Instant>,
         mut op: impl FnMut(&S) -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
-        finish: impl FnOnce(&Self, R) -> io::Result<R>,
+        finish: impl FnOnce(&Self, R, Option<Instant>) -> io::Result<R>,
     ) -> io::Result<R> {
         let mut deadline = deadline;
         crate::runtime::monitor::coop::poll();
@@ -402,7 +406,7 @@ impl<S: AsRawFd> IoSource<S> {
                                 registration.io.clear_drained(seen);
                             }
                         }
-                        return finish(self, result);
+                        return finish(self, result, deadline);
                     }
                     Err(e) => return Err(e),
                 }
