@@ -27,6 +27,9 @@ static TRAMPOLINE_FN: AtomicUsize = AtomicUsize::new(0);
 /// Samples anywhere (the switch's inline resume halves in the context's function, the loop,
 /// libc) whose walk reached neither function.
 static LOST_ANYWHERE: AtomicUsize = AtomicUsize::new(0);
+/// Samples that interrupted code with no unwind information at all: the PLT stubs, for which
+/// LLD (Rust's default linker) writes no CFI. No walk can start there, whatever zsync does.
+static NO_CFI: AtomicUsize = AtomicUsize::new(0);
 /// Set once the ping-pong runs: samples before it (the timer's own set-up) walk from elsewhere.
 static PINGING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 /// Where the first of those were interrupted.
@@ -61,6 +64,10 @@ extern "C" {
 struct Walk {
     frames: usize,
     reached: bool,
+    /// Whether the walk reached the interrupted frame, and whether that frame's instruction lies
+    /// in a function the unwinder knows.
+    seen_interrupted: bool,
+    interrupted_has_cfi: bool,
 }
 
 extern "C" fn visit_frame(context: *mut UnwindContext, walk: *mut libc::c_void) -> libc::c_int {
@@ -75,6 +82,11 @@ extern "C" fn visit_frame(context: *mut UnwindContext, walk: *mut libc::c_void) 
     let ip = unsafe { _Unwind_GetIPInfo(context, &mut exact) };
     let ip = if exact != 0 { ip + 1 } else { ip };
     let start = unsafe { _Unwind_FindEnclosingFunction(ip as *mut _) } as usize;
+    if exact != 0 && !walk.seen_interrupted {
+        // The first exact frame is the interrupted one (the handler's own frames come first).
+        walk.seen_interrupted = true;
+        walk.interrupted_has_cfi = start != 0;
+    }
     if start != 0
         && (start == LOOP_FN.load(Ordering::Relaxed)
             || start == TRAMPOLINE_FN.load(Ordering::Relaxed))
@@ -96,6 +108,8 @@ extern "C" fn on_sigprof(_: libc::c_int, _: *mut libc::siginfo_t, uctx: *mut lib
     let mut walk = Walk {
         frames: 0,
         reached: false,
+        seen_interrupted: false,
+        interrupted_has_cfi: false,
     };
     // SAFETY (test): the unwinder is not async-signal-safe in general, but this thread only
     // runs the ping-pong below, which never takes the unwinder's locks.
@@ -109,13 +123,16 @@ extern "C" fn on_sigprof(_: libc::c_int, _: *mut libc::siginfo_t, uctx: *mut lib
     // asm/x86_64.s is one section: suspend, hand_over, then the trampoline (under 64 bytes
     // long).
     let switch = suspend as *const () as usize..trampoline as *const () as usize + 64;
-    if !walk.reached && PINGING.load(Ordering::Relaxed) {
+    let in_switch = switch.contains(&rip);
+    if walk.seen_interrupted && !walk.interrupted_has_cfi && !in_switch {
+        NO_CFI.fetch_add(1, Ordering::Relaxed);
+    } else if !walk.reached && PINGING.load(Ordering::Relaxed) {
         let n = LOST_ANYWHERE.fetch_add(1, Ordering::Relaxed);
         if let Some(slot) = LOST_ANYWHERE_AT.get(n) {
             slot.store(rip, Ordering::Relaxed);
         }
     }
-    if !switch.contains(&rip) {
+    if !in_switch {
         return;
     }
     IN_SWITCH.fetch_add(1, Ordering::Relaxed);
@@ -227,13 +244,19 @@ fn a_profiler_can_unwind_from_any_instruction_of_the_switch() {
             .iter()
             .map(|a| a.load(Ordering::Relaxed))
             .filter(|&a| a != 0)
-            .map(|a| format!("{a:#x} ({})", symbol_of(a)))
+            .map(|a| {
+                // Static symbols are not in dladdr's table: the offset from the loop finds
+                // the address in `nm`'s listing.
+                let from_loop = a as isize - LOOP_FN.load(Ordering::Relaxed) as isize;
+                format!("{a:#x} ({}, loop{from_loop:+#x})", symbol_of(a))
+            })
             .collect();
         println!(
-            "samples={samples} in_switch={} lost={} lost_anywhere={} frames={} contexts={new_ones} lost_at={lost_at:?} lost_anywhere_at={lost_anywhere_at:?}",
+            "samples={samples} in_switch={} lost={} lost_anywhere={} no_cfi={} frames={} contexts={new_ones} lost_at={lost_at:?} lost_anywhere_at={lost_anywhere_at:?}",
             IN_SWITCH.load(Ordering::Relaxed),
             LOST.load(Ordering::Relaxed),
             LOST_ANYWHERE.load(Ordering::Relaxed),
+            NO_CFI.load(Ordering::Relaxed),
             FRAMES.load(Ordering::Relaxed)
         );
         return;
