@@ -47,6 +47,23 @@ fn assert_aborts_reporting(name: &str, env: &[(&str, &str)], report: &str) {
     );
 }
 
+/// Runs the test `name` in a child and checks that the fault reached the previous handler (the
+/// default: death by SIGSEGV) and that the overflow handler reported nothing.
+fn assert_faults_unreported(name: &str) {
+    let out = run_child(name, &[]);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGSEGV),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("overflowed"),
+        "{}",
+        describe(&out)
+    );
+}
+
 #[test]
 fn writing_into_the_guard_page_faults() {
     if in_child() {
@@ -244,21 +261,7 @@ fn a_write_into_a_suspended_contexts_guard_is_not_an_overflow() {
         unsafe { guard.add(8).write_volatile(1) };
         return;
     }
-    let out = run_child(
-        "a_write_into_a_suspended_contexts_guard_is_not_an_overflow",
-        &[],
-    );
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGSEGV),
-        "{}",
-        describe(&out)
-    );
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("overflowed"),
-        "{}",
-        describe(&out)
-    );
+    assert_faults_unreported("a_write_into_a_suspended_contexts_guard_is_not_an_overflow");
 }
 
 #[test]
@@ -275,21 +278,7 @@ fn a_fault_outside_any_context_is_left_to_the_previous_handler() {
         };
         return;
     }
-    let out = run_child(
-        "a_fault_outside_any_context_is_left_to_the_previous_handler",
-        &[],
-    );
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGSEGV),
-        "{}",
-        describe(&out)
-    );
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("overflowed"),
-        "{}",
-        describe(&out)
-    );
+    assert_faults_unreported("a_fault_outside_any_context_is_left_to_the_previous_handler");
 }
 
 #[test]

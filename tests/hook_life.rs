@@ -149,6 +149,44 @@ fn a_hooked_read_returns_when_another_thread_closes_its_fd() {
     });
 }
 
+/// From another OS thread, 100 ms from now: closes `a`, puts a new socket at its number (the
+/// kernel usually hands the number out again; `dup2` makes sure) and writes `bytes` to the new
+/// socket's peer. Gives the new socket and its peer.
+fn close_and_reuse_number(
+    a: libc::c_int,
+    bytes: &'static [u8],
+) -> std::thread::JoinHandle<(libc::c_int, libc::c_int)> {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        // SAFETY (test): our fd, closed once.
+        unsafe { libc::close(a) };
+        let (new, peer) = socketpair();
+        if new != a {
+            // Another thread took the number first: put the new socket there.
+            // SAFETY (test): our fds.
+            assert_eq!(unsafe { libc::dup2(new, a) }, a);
+        }
+        // SAFETY (test): a valid buffer of `bytes.len()` bytes.
+        let wrote = unsafe { libc::write(peer, bytes.as_ptr().cast(), bytes.len()) };
+        assert_eq!(wrote, bytes.len() as isize);
+        (new, peer)
+    })
+}
+
+/// Closes what `close_and_reuse_number`'s test holds: `a` (now `new` or its dup), `new`, its
+/// `peer`, and `b`, the old socket's peer.
+fn close_all(a: libc::c_int, new: libc::c_int, peer: libc::c_int, b: libc::c_int) {
+    // SAFETY (test): our fds, each closed once.
+    unsafe {
+        if new != a {
+            libc::close(a);
+        }
+        libc::close(new);
+        libc::close(peer);
+        libc::close(b);
+    }
+}
+
 /// A `MSG_WAITALL` read that got part of its bytes and waits for the rest when its fd is
 /// closed and the number taken by a new socket: the rest of the call must not read the new
 /// socket. It returns what it read (libc's call would go on with the old file, which nobody
@@ -166,20 +204,7 @@ fn the_rest_of_a_waitall_read_never_reads_the_socket_that_took_its_closed_number
             let r = unsafe { libc::recv(a, buf.as_mut_ptr().cast(), 8, libc::MSG_WAITALL) };
             (r, buf[..r.max(0) as usize].to_vec())
         });
-        let closer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(100));
-            // SAFETY (test): our fd, closed once.
-            unsafe { libc::close(a) };
-            let (new, peer) = socketpair();
-            if new != a {
-                // Another thread took the number first: put the new socket there.
-                // SAFETY (test): our fds.
-                assert_eq!(unsafe { libc::dup2(new, a) }, a);
-            }
-            // SAFETY (test): a valid buffer of 4 bytes.
-            assert_eq!(unsafe { libc::write(peer, b"new!".as_ptr().cast(), 4) }, 4);
-            (new, peer)
-        });
+        let closer = close_and_reuse_number(a, b"new!");
         let finished = finishes_within(&reader, Duration::from_secs(5));
         let (new, peer) = closer.join().unwrap();
         assert!(finished, "the read still waits 5 s after its fd was closed");
@@ -189,15 +214,7 @@ fn the_rest_of_a_waitall_read_never_reads_the_socket_that_took_its_closed_number
         let kept = unsafe { libc::recv(new, left.as_mut_ptr().cast(), 8, libc::MSG_DONTWAIT) };
         assert_eq!((r, got.as_slice()), (4, &b"old!"[..]), "the read's answer");
         assert_eq!(kept, 4, "the new socket lost its bytes");
-        // SAFETY (test): our fds, each closed once (`a` is `new` or its dup).
-        unsafe {
-            if new != a {
-                libc::close(a);
-            }
-            libc::close(new);
-            libc::close(peer);
-            libc::close(b);
-        }
+        close_all(a, new, peer, b);
     });
 }
 
@@ -227,20 +244,7 @@ fn a_hooked_read_never_reads_the_socket_that_took_its_closed_number() {
         };
         assert_eq!(r, 0);
         let reader = green_read(a);
-        let closer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(100));
-            // SAFETY (test): our fd, closed once.
-            unsafe { libc::close(a) };
-            let (new, peer) = socketpair();
-            if new != a {
-                // Another thread took the number first: put the new socket there.
-                // SAFETY (test): our fds.
-                assert_eq!(unsafe { libc::dup2(new, a) }, a);
-            }
-            // SAFETY (test): a valid buffer of 3 bytes.
-            assert_eq!(unsafe { libc::write(peer, b"new".as_ptr().cast(), 3) }, 3);
-            (new, peer)
-        });
+        let closer = close_and_reuse_number(a, b"new");
         let finished = finishes_within(&reader, Duration::from_secs(5));
         let (new, peer) = closer.join().unwrap();
         assert!(finished, "the read still waits 5 s after its fd was closed");
@@ -253,15 +257,7 @@ fn a_hooked_read_never_reads_the_socket_that_took_its_closed_number() {
             "read = {r}, errno {errno}, bytes {got:?}"
         );
         assert_eq!(kept, 3, "the new socket lost its bytes");
-        // SAFETY (test): our fds, each closed once (`a` is `new` or its dup).
-        unsafe {
-            if new != a {
-                libc::close(a);
-            }
-            libc::close(new);
-            libc::close(peer);
-            libc::close(b);
-        }
+        close_all(a, new, peer, b);
     });
 }
 
