@@ -64,6 +64,37 @@ fn builder_and_join_handle_debug_is_std_s() {
     });
 }
 
+/// `Debug` of a scope is std's: the same fields, with the scoped threads still running
+/// counted. (The owner's `Thread` is printed as each prints its own threads.)
+#[test]
+fn scope_debug_is_std_s() {
+    /// What precedes `main_thread`, with a thread blocked in the scope.
+    fn head(debug: String) -> String {
+        assert!(
+            debug.ends_with(".. }") && debug.contains("main_thread: Thread {"),
+            "{debug}"
+        );
+        debug[..debug.find("main_thread").unwrap()].to_string()
+    }
+    on_each_model(|| {
+        let ours = thread::scope(|s| {
+            let (tx, rx) = channel::<()>();
+            s.spawn(move || rx.recv());
+            let debug = format!("{s:?}");
+            drop(tx);
+            debug
+        });
+        let theirs = std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            s.spawn(move || rx.recv());
+            let debug = format!("{s:?}");
+            drop(tx);
+            debug
+        });
+        assert_eq!(head(ours), head(theirs));
+    });
+}
+
 /// std panics when spawning a thread whose name holds a NUL byte; zsync's contract is an
 /// `InvalidInput` error instead (no API panics on input a caller could pass at run time).
 #[test]

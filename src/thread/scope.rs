@@ -213,8 +213,18 @@ impl<T> std::fmt::Debug for ScopedJoinHandle<'_, T> {
 
 impl std::fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // std's fields and names: a thread that panicked and was not joined is what std's
+        // `a_thread_panicked` records, too.
         f.debug_struct("Scope")
-            .field("running", &self.data.running.load(Ordering::Relaxed))
+            .field(
+                "num_running_threads",
+                &self.data.running.load(Ordering::Relaxed),
+            )
+            .field(
+                "a_thread_panicked",
+                &(self.data.unjoined_panics.load(Ordering::Relaxed) > 0),
+            )
+            .field("main_thread", &self.data.owner)
             .finish_non_exhaustive()
     }
 }
