@@ -180,6 +180,8 @@ impl<S: AsRawFd> IoSource<S> {
         Ok(())
     }
 
+    /// Inline: every call's first wait asks, and the usual answer (none) is a load and a test.
+    #[inline]
     pub(crate) fn timeout(&self, direction: Direction) -> Option<Duration> {
         match self.timeout_cell(direction).load(Ordering::Relaxed) {
             0 => None,
@@ -554,6 +556,8 @@ fn kernel_timeout(fd: RawFd, name: libc::c_int) -> u64 {
 /// The socket's SO_RCVTIMEO or SO_SNDTIMEO (`name`) as std's `read_timeout` reads it: `None`
 /// for none (a zero `timeval`, also the kernel's answer for an infinite timeout), or if the
 /// kernel does not answer (not a socket).
+#[cold]
+#[inline(never)]
 fn kernel_duration(fd: RawFd, name: libc::c_int) -> Option<Duration> {
     let mut tv = libc::timeval {
         tv_sec: 0,
