@@ -32,6 +32,7 @@ mod os_threads;
 mod owned;
 pub(crate) mod park;
 mod queue;
+mod ring;
 pub(crate) mod spawn;
 pub(crate) mod task;
 pub(crate) mod timer;

@@ -19,13 +19,13 @@
 use super::context;
 use super::metrics::WorkerMetrics;
 use super::owned::OwnedTasks;
+use super::ring::Ring;
 use super::task::{Body, Local, Reason, Start, Task, TaskRef, Unstarted};
 use super::timer::wheel::{TimerKey, TimerWheel};
 use super::{Shared, FRESH_CAPACITY};
 use crate::coro::{Context, Resumed, StackPool, Suspender};
 use crate::reactor::Wait;
 use std::cell::{Cell, RefCell, UnsafeCell};
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -113,7 +113,7 @@ pub(crate) struct Worker {
     pub(crate) shared: Arc<Shared>,
     /// `&shared.workers[index]`, looked up once (a hot path reads it several times per switch).
     remote: *const super::Remote,
-    ready: RefCell<VecDeque<TaskRef>>,
+    ready: RefCell<Ring<TaskRef>>,
     pub(crate) pool: RefCell<StackPool>,
     timers: RefCell<TimerWheel<TaskRef>>,
     /// The green threads whose timers `fire_timers` found due (empty between its calls).
@@ -193,7 +193,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
             StackPool::new(shared.stack_size).expect("stack size checked by the builder"),
         ),
         shared,
-        ready: RefCell::new(VecDeque::new()),
+        ready: RefCell::new(Ring::new()),
         timers: RefCell::new(TimerWheel::new(Instant::now())),
         due: RefCell::new(Vec::new()),
         owned: RefCell::new(OwnedTasks::default()),
