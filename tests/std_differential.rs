@@ -72,16 +72,10 @@ mod with_zsync;
 
 /// Scenarios whose texts differ from std's where docs/API.md lists no deliberate difference:
 /// bugs, skipped by the areas' tests until they are fixed (then take them off this list).
-/// `cargo test --test std_differential -- --ignored` runs them.
-const KNOWN_DIVERGENCES: &[&str] = &[
-    // `Debug` of a `thread::Thread`: std's shows `Thread { id: .., name: .., .. }`, zsync's
-    // adds a field, `Thread { id: .., name: .., green: true }`.
-    "th_thread_debug",
-    // A read into an empty buffer from a TCP stream with nothing to read and a read timeout:
-    // std's waits the timeout and returns `Ok(0)` (the kernel's `recv` of 0 bytes), zsync's
-    // waits it and fails with `WouldBlock`.
-    "net_zero_len_read",
-];
+/// `cargo test --test std_differential -- --ignored` runs them. None at present: the two the
+/// suite found when it was written (`Debug` of a `Thread`, a zero-length read's timeout) are
+/// fixed.
+const KNOWN_DIVERGENCES: &[&str] = &[];
 
 /// Set in a child: the scenario and the mode it runs.
 const CHILD: &str = "ZSYNC_TEST_CHILD";

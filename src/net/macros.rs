@@ -75,14 +75,19 @@ macro_rules! fd_traits {
 }
 
 /// `Read` and `Write` for a stream socket type and for a shared reference to it, as std has.
+///
+/// `$empty_times_out_as_zero`: what the kernel's blocking `recv` of 0 bytes answers when the
+/// read timeout passes with nothing to read: 0 on TCP, `EAGAIN` on a Unix stream (see
+/// `IoSource::read_stream`).
 macro_rules! stream_io {
-    ($ty:ident) => {
+    ($ty:ident, empty_times_out_as_zero: $empty_times_out_as_zero:expr) => {
         impl std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 // std's `read` as a raw system call (see `net::sys`).
-                self.0.read_stream(buf.len(), |s| {
-                    crate::net::sys::recv(std::os::fd::AsRawFd::as_raw_fd(s), buf)
-                })
+                self.0
+                    .read_stream(buf.len(), $empty_times_out_as_zero, |s| {
+                        crate::net::sys::recv(std::os::fd::AsRawFd::as_raw_fd(s), buf)
+                    })
             }
 
             fn read_vectored(
@@ -90,7 +95,13 @@ macro_rules! stream_io {
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
                 let len = bufs.iter().map(|b| b.len()).sum();
-                self.0.read_stream(len, |mut s| s.read_vectored(bufs))
+                if len == 0 {
+                    // The kernel's `readv` of no bytes on a socket answers 0 at once, before
+                    // it looks at the socket (in non-blocking mode too).
+                    return Ok(0);
+                }
+                self.0
+                    .read_stream(len, $empty_times_out_as_zero, |mut s| s.read_vectored(bufs))
             }
         }
 

@@ -183,7 +183,7 @@ impl TcpStream {
     }
 }
 
-super::macros::stream_io!(TcpStream);
+super::macros::stream_io!(TcpStream, empty_times_out_as_zero: true);
 
 impl TcpListener {
     /// Binds a listener to `addr`, trying each resolved address in turn, like

@@ -20,6 +20,8 @@ pub const SCENARIOS: &[Scenario] = scenarios![
     net_timeouts_roundtrip,
     net_read_timeout_expires,
     net_zero_len_read,
+    net_zero_len_read_with_data,
+    unix_zero_len_read,
     net_zero_len_write,
     net_zero_len_read_nonblocking,
     net_peek,
@@ -177,6 +179,43 @@ fn net_zero_len_read() -> String {
     let t = Instant::now();
     let res = r(s.read(&mut []));
     format!("{res} {}", took(t.elapsed(), Duration::from_millis(50)))
+}
+
+/// A read into an empty buffer with data queued returns `Ok(0)` at once, and the data stays.
+fn net_zero_len_read_with_data() -> String {
+    let l = net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut s = net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (mut a, _) = l.accept().unwrap();
+    a.write_all(b"data").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut b = [0u8; 4];
+    // The data may still be on its way: wait until a peek sees it.
+    let peeked = r(s.peek(&mut b));
+    let t = Instant::now();
+    let empty = r(s.read(&mut []));
+    let vectored = r(s.read_vectored(&mut []));
+    let at_once = took(t.elapsed(), Duration::from_secs(1));
+    let rest = r(s.read(&mut b));
+    format!("{peeked} {empty} {vectored} {at_once} {rest} {b:?}")
+}
+
+/// As `net_zero_len_read`, on a Unix stream socket, whose kernel answers the timeout with
+/// `EAGAIN` (TCP's with 0 bytes); a vectored read of no bytes answers 0 at once, in blocking
+/// and in non-blocking mode.
+fn unix_zero_len_read() -> String {
+    let (mut a, _b) = unet::UnixStream::pair().unwrap();
+    a.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let t = Instant::now();
+    let plain = r(a.read(&mut []));
+    let waited = took(t.elapsed(), Duration::from_millis(50));
+    let t = Instant::now();
+    let vectored = r(a.read_vectored(&mut []));
+    a.set_nonblocking(true).unwrap();
+    let vectored_nonblocking = r(a.read_vectored(&mut [std::io::IoSliceMut::new(&mut [])]));
+    let plain_nonblocking = r(a.read(&mut []));
+    let at_once = took(t.elapsed(), Duration::from_millis(50));
+    format!("{plain} {waited} {vectored} {vectored_nonblocking} {plain_nonblocking} {at_once}")
 }
 
 /// A write of nothing returns at once.

@@ -256,7 +256,7 @@ impl UnixStream {
     crate::net::macros::timeouts!();
 }
 
-crate::net::macros::stream_io!(UnixStream);
+crate::net::macros::stream_io!(UnixStream, empty_times_out_as_zero: false);
 
 impl UnixListener {
     /// Creates a socket at `path` and listens on it.

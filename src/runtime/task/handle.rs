@@ -227,11 +227,11 @@ impl crate::reactor::Unpark for Thread {
 
 impl std::fmt::Debug for Thread {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // std's fields, word for word (a green thread and an OS thread print alike).
         f.debug_struct("Thread")
             .field("id", &self.id())
             .field("name", &self.name())
-            .field("green", &matches!(self.0, ThreadRef::Green(_)))
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
