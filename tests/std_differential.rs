@@ -6,18 +6,21 @@
 //! and against zsync (`with_zsync`, the same names from zsync). A scenario makes calls, edge
 //! cases mostly (bad input, timeouts of zero and of `Duration::MAX`, closed peers, poisoned
 //! locks, exited children, ...), and returns what they gave as text: values, error kinds, OS
-//! error codes and messages, panic messages. Every scenario runs in four modes:
+//! error codes and messages, panic messages. Every scenario runs in four modes (five with the `hook` feature):
 //!
 //! - `std`: the std compilation on a plain OS thread: the reference;
 //! - `zsync-os`: the zsync compilation on a plain OS thread, outside any runtime;
 //! - `zsync-green`: the zsync compilation on a green thread, inside `zsync::run`;
 //! - `zsync-busy`: the zsync compilation on a green thread of a 1-worker runtime, beside a
 //!   sibling green thread that sleeps 0.5 ms in a loop, so that the scenario's waits are real
-//!   parks and its wake-ups come through a worker that has other work.
+//!   parks and its wake-ups come through a worker that has other work;
+//! - `std-green`, with the `hook` feature only: the std compilation on a green thread, where
+//!   the hooks park the green thread in libc's blocking calls under std's, and promise libc's
+//!   answers.
 //!
-//! The four texts must be equal, byte for byte. There is a test per area (`net`, `fs`,
+//! The texts must be equal, byte for byte. There is a test per area (`net`, `fs`,
 //! `process`, `sync`, `thread`, `misc`); it fails listing every scenario whose texts differ,
-//! with all four texts.
+//! with all its texts.
 //!
 //! Each scenario runs in each mode in a child process of its own: this test binary re-executed
 //! with `ZSYNC_TEST_CHILD=<scenario> <mode>`, the area's test alone, which runs that scenario,
@@ -25,7 +28,7 @@
 //! (threads, a runtime, sockets) stay in its child, as they would end with a std program's
 //! `main`. A child not done within [`CHILD_DEADLINE`] is killed with its process group, and its
 //! text is `HANG`. A scenario that hangs, or whose child dies before printing its text, fails
-//! even if it does so in all four modes: a scenario must finish. At most [`max_children`]
+//! even if it does so in every mode: a scenario must finish. At most [`max_children`]
 //! children run at once, across the areas' tests. A child's standard input is /dev/null, never
 //! the test runner's.
 //!
@@ -102,10 +105,23 @@ enum Mode {
     ZsyncOs,
     ZsyncGreen,
     ZsyncBusy,
+    /// With the `hook` feature: the std compilation on a green thread, where libc's blocking
+    /// calls under std's park the green thread. The hooks promise libc's answers.
+    #[cfg(feature = "hook")]
+    StdGreen,
 }
 
 impl Mode {
-    const ALL: [Mode; 4] = [Mode::Std, Mode::ZsyncOs, Mode::ZsyncGreen, Mode::ZsyncBusy];
+    #[cfg(not(feature = "hook"))]
+    const ALL: &[Mode] = &[Mode::Std, Mode::ZsyncOs, Mode::ZsyncGreen, Mode::ZsyncBusy];
+    #[cfg(feature = "hook")]
+    const ALL: &[Mode] = &[
+        Mode::Std,
+        Mode::ZsyncOs,
+        Mode::ZsyncGreen,
+        Mode::ZsyncBusy,
+        Mode::StdGreen,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -113,6 +129,8 @@ impl Mode {
             Mode::ZsyncOs => "zsync-os",
             Mode::ZsyncGreen => "zsync-green",
             Mode::ZsyncBusy => "zsync-busy",
+            #[cfg(feature = "hook")]
+            Mode::StdGreen => "std-green",
         }
     }
 }
@@ -129,6 +147,8 @@ fn run_in_mode(mode: Mode, with_std: fn() -> String, with_zsync: fn() -> String)
         Mode::Std => run_caught(with_std),
         Mode::ZsyncOs => run_caught(with_zsync),
         Mode::ZsyncGreen => zsync::run(move || run_caught(with_zsync)),
+        #[cfg(feature = "hook")]
+        Mode::StdGreen => zsync::run(move || run_caught(with_std)),
         Mode::ZsyncBusy => {
             // No stall warnings: some scenarios block their worker (std's own calls beside
             // zsync's), and the warnings would only add noise to the child's stderr.
@@ -164,7 +184,8 @@ fn run_as_child(spec: &str, with_std: &[Scenario], with_zsync: &[Scenario]) -> !
         .split_once(' ')
         .expect("ZSYNC_TEST_CHILD: <scenario> <mode>");
     let mode = Mode::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .find(|m| m.name() == mode)
         .unwrap_or_else(|| panic!("no mode {mode}"));
     let find = |list: &[Scenario]| {
@@ -259,7 +280,7 @@ fn run_child(test: &str, name: &str, mode: Mode) -> String {
     }
 }
 
-/// The test `test`: runs each scenario in the four modes (each in a child), and fails listing
+/// The test `test`: runs each scenario in every mode (each in a child), and fails listing
 /// the scenarios whose texts differ. `with_std` and `with_zsync` are one scenario file's two
 /// compilations; `wanted` picks the scenarios to run. In a child, runs its scenario instead.
 fn check(test: &str, with_std: &[Scenario], with_zsync: &[Scenario], wanted: fn(&str) -> bool) {
@@ -274,7 +295,7 @@ fn check(test: &str, with_std: &[Scenario], with_zsync: &[Scenario], wanted: fn(
     let names: Vec<&str> = names.into_iter().filter(|name| wanted(name)).collect();
     let jobs: Vec<(&str, Mode)> = names
         .iter()
-        .flat_map(|&name| Mode::ALL.map(|mode| (name, mode)))
+        .flat_map(|&name| Mode::ALL.iter().map(move |&mode| (name, mode)))
         .collect();
     let texts: Vec<Mutex<String>> = jobs.iter().map(|_| Mutex::default()).collect();
     let next = AtomicUsize::new(0);

@@ -169,6 +169,10 @@ fn try_until_ready(
     // Set when the fd was just registered: the registration reports its state through the
     // driver later, so the next try is made whatever the (fresh) bits say.
     let mut just_registered = false;
+    // A `read`/`readv` (the calls given `pipe`, with their length as `drains`) of nothing
+    // answers 0 at once on any fd, whatever is queued: its try is made first. (A `recv` of
+    // nothing waits for data, as any read.)
+    let reads_nothing = pipe_arg.is_some() && drains == Some(0);
     loop {
         let seen = io
             .as_ref()
@@ -188,6 +192,7 @@ fn try_until_ready(
         // does): not in non-blocking mode, and a last try once the deadline has passed.
         let known_empty = direction == Direction::Read
             && pipe.is_none()
+            && !reads_nothing
             && !std::mem::take(&mut just_registered)
             && seen.is_some_and(|s| !s.is_ready(Direction::Read))
             && !slot.user_nonblocking(fd);
@@ -256,6 +261,11 @@ fn try_until_ready(
         if deadline.is_some_and(|d| Instant::now() >= d) {
             if !tried {
                 continue; // the last try, above
+            }
+            if direction == Direction::Read && drains == Some(0) && slot.is_tcp() {
+                // A TCP `recv` of nothing whose timeout passed: the kernel's answers 0 bytes
+                // (its loop ends on the length left); a Unix stream's says EAGAIN, as here.
+                return 0;
             }
             set_errno(libc::EAGAIN);
             return -1;
