@@ -47,7 +47,7 @@ use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// A scenario of a scenario file: its name and its body, compiled against one of the two APIs.
@@ -66,6 +66,7 @@ macro_rules! scenarios {
     };
 }
 
+mod common;
 #[path = "std_differential/helpers.rs"]
 mod helpers;
 #[path = "std_differential/with_std.rs"]
@@ -263,20 +264,9 @@ fn run_child(test: &str, name: &str, mode: Mode) -> String {
         .process_group(0)
         .spawn()
         .expect("re-execute the test binary");
-    let pid = child.id() as libc::pid_t;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(CHILD_DEADLINE) {
-        Ok(out) => text_of(&out.expect("wait for the child")),
-        Err(_) => {
-            // SAFETY (test): the process group of our own child, which has not been reaped yet
-            // (its waiter has not returned), so the group id is still its.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
-            let _ = rx.recv();
-            format!("{HANG} (killed after {CHILD_DEADLINE:?})")
-        }
+    match common::output_within(child, CHILD_DEADLINE, true) {
+        Ok(out) => text_of(&out),
+        Err(_) => format!("{HANG} (killed after {CHILD_DEADLINE:?})"),
     }
 }
 

@@ -233,3 +233,28 @@ impl ParkedSibling {
         self.handle.join().unwrap();
     }
 }
+
+/// Waits at most `deadline` for `child` (started with piped stdout and stderr) to exit and
+/// returns its output, or, past the deadline, kills it (with its process group if
+/// `whole_group`: a child started with `process_group(0)`, whose own children would otherwise
+/// hold its pipes open) and returns `Err` with what it printed until then.
+pub fn output_within(
+    child: std::process::Child,
+    deadline: std::time::Duration,
+    whole_group: bool,
+) -> Result<std::process::Output, std::process::Output> {
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(deadline) {
+        Ok(out) => Ok(out.expect("wait for the child")),
+        Err(_) => {
+            // SAFETY (test): our own child (or its group), not reaped yet: its waiter has not
+            // returned, so the pid is still its.
+            unsafe { libc::kill(if whole_group { -pid } else { pid }, libc::SIGKILL) };
+            Err(rx.recv().unwrap().expect("wait for the killed child"))
+        }
+    }
+}
