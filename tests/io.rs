@@ -423,22 +423,9 @@ fn a_pipe_carries_a_megabyte_in_order() {
 fn a_pipe_write_writes_the_whole_buffer_as_std_s() {
     common::on_each_model(|| {
         const LEN: usize = 1 << 20;
-        let (mut reader, mut writer) = zsync::io::pipe().unwrap();
-        let drain = zsync::thread::spawn(move || {
-            zsync::thread::sleep(Duration::from_millis(50));
-            let mut all = Vec::new();
-            reader.read_to_end(&mut all).unwrap();
-            all
-        });
+        let (reader, writer) = zsync::io::pipe().unwrap();
         let data: Vec<u8> = (0..LEN).map(pattern).collect();
-        assert_eq!(writer.write(&data).unwrap(), LEN);
-        let halves = [
-            std::io::IoSlice::new(&data[..LEN / 2]),
-            std::io::IoSlice::new(&data[LEN / 2..]),
-        ];
-        assert_eq!(writer.write_vectored(&halves).unwrap(), LEN);
-        drop(writer);
-        let all = drain.join().unwrap();
+        let all = common::write_whole_plain_and_vectored(writer, reader, &data);
         assert_eq!(all.len(), 2 * LEN);
         assert!(all.iter().enumerate().all(|(i, &b)| b == pattern(i % LEN)));
     });

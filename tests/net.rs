@@ -685,21 +685,9 @@ fn check_whole_writes<S>(
 {
     const LEN: usize = 16 << 20;
     let data = vec![7u8; LEN];
-    let (mut writer, mut reader) = pair();
-    let drain = zsync::thread::spawn(move || {
-        zsync::thread::sleep(Duration::from_millis(50));
-        let mut all = Vec::new();
-        reader.read_to_end(&mut all).unwrap();
-        all.len()
-    });
-    assert_eq!(writer.write(&data).unwrap(), LEN);
-    let halves = [
-        std::io::IoSlice::new(&data[..LEN / 2]),
-        std::io::IoSlice::new(&data[LEN / 2..]),
-    ];
-    assert_eq!(writer.write_vectored(&halves).unwrap(), LEN);
-    drop(writer);
-    assert_eq!(drain.join().unwrap(), 2 * LEN);
+    let (writer, reader) = pair();
+    let all = common::write_whole_plain_and_vectored(writer, reader, &data);
+    assert_eq!(all.len(), 2 * LEN);
 
     let (mut writer, mut reader_of_full) = pair();
     set_write_timeout(&writer, Duration::from_millis(200));

@@ -258,3 +258,26 @@ pub fn output_within(
         }
     }
 }
+
+/// Writes `data` to `writer` with one `write`, then again as two halves with one
+/// `write_vectored`, while a reader that starts 50 ms late drains `reader` on a green thread;
+/// asserts that each call wrote all of it (a blocking write is whole, as std's) and returns
+/// what the reader got once `writer` is dropped: `data` twice.
+pub fn write_whole_plain_and_vectored<W, R>(mut writer: W, mut reader: R, data: &[u8]) -> Vec<u8>
+where
+    W: std::io::Write,
+    R: std::io::Read + Send + 'static,
+{
+    let drain = zsync::thread::spawn(move || {
+        zsync::thread::sleep(std::time::Duration::from_millis(50));
+        let mut all = Vec::new();
+        reader.read_to_end(&mut all).unwrap();
+        all
+    });
+    assert_eq!(writer.write(data).unwrap(), data.len());
+    let (first, second) = data.split_at(data.len() / 2);
+    let halves = [std::io::IoSlice::new(first), std::io::IoSlice::new(second)];
+    assert_eq!(writer.write_vectored(&halves).unwrap(), data.len());
+    drop(writer);
+    drain.join().unwrap()
+}
