@@ -722,6 +722,16 @@ impl Drop for Flag {
     }
 }
 
+/// How many bytes wait in the pipe behind `file` (`FIONREAD`).
+fn bytes_in_pipe(file: &File) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, which points at `n`.
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::FIONREAD, &mut n) };
+    assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+    n as usize
+}
+
 /// Opens a FIFO for reading and writing: the open does not wait for a writer, and a read waits
 /// for data nobody writes (in io_uring too: it goes to the kernel's worker pool).
 fn open_fifo(path: &Path) -> File {
@@ -814,14 +824,23 @@ fn a_timeout_around_a_ring_read_cancels_it_and_raises_afterwards() {
             assert!(started.elapsed() >= Duration::from_millis(30));
             assert!(started.elapsed() < Duration::from_secs(5));
             if !expected {
-                // On the pool each abandoned read waits for a byte: give it one.
+                // On the pool each abandoned read waits for a byte: give it one, and wait until
+                // it is taken. The abandoned job may still sit in the pool's queue (other tests
+                // keep the pool busy), so a fixed pause could let the next read take the byte.
                 std::fs::OpenOptions::new()
                     .write(true)
                     .open(&fifo)
                     .unwrap()
                     .write_all(b"x")
                     .unwrap();
-                zsync::thread::sleep(Duration::from_millis(50));
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while bytes_in_pipe(&file) > 0 {
+                    assert!(
+                        Instant::now() < deadline,
+                        "the abandoned read never took its byte"
+                    );
+                    zsync::thread::sleep(Duration::from_millis(5));
+                }
             }
         }
         if expected {
