@@ -1142,6 +1142,52 @@ fn a_read_of_nothing_returns_at_once_and_takes_no_datagram() {
     });
 }
 
+/// A TCP `recv` of nothing waits for data; when the socket's read timeout passes first, the
+/// kernel answers 0 (its loop ends on the length left, not on the timeout), with `MSG_PEEK` and
+/// through `recvmsg` too. The hooks answer the same on a green thread as libc on an OS thread.
+#[test]
+fn a_tcp_recv_of_nothing_whose_timeout_passes_answers_zero() {
+    use std::os::fd::AsRawFd;
+    fn calls() -> Vec<(isize, i32, bool)> {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_peer, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let fd = stream.as_raw_fd();
+        let mut iov = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
+        let mut answers = Vec::new();
+        for call in 0..4 {
+            set_errno(0);
+            let start = Instant::now();
+            // SAFETY (the block): raw calls on our own socket, with no bytes to write into.
+            let r = unsafe {
+                match call {
+                    0 => libc::recv(fd, std::ptr::null_mut(), 0, 0),
+                    1 => libc::recv(fd, std::ptr::null_mut(), 0, libc::MSG_PEEK),
+                    _ => {
+                        let mut msg: libc::msghdr = std::mem::zeroed();
+                        msg.msg_iov = &mut iov;
+                        msg.msg_iovlen = if call == 2 { 1 } else { 0 };
+                        libc::recvmsg(fd, &mut msg, 0)
+                    }
+                }
+            };
+            let waited = start.elapsed() >= Duration::from_millis(40);
+            answers.push((r, if r < 0 { errno() } else { 0 }, waited));
+        }
+        answers
+    }
+    let on_os_thread = std::thread::spawn(calls).join().unwrap();
+    assert_eq!(on_os_thread, vec![(0, 0, true); 4], "the kernel's answers");
+    let on_green_thread = one_worker().block_on(calls);
+    assert_eq!(on_green_thread, on_os_thread);
+}
+
 #[test]
 fn readv_and_writev_beyond_iov_max_fail_with_einval() {
     one_worker().block_on(|| {

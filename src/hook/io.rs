@@ -880,7 +880,9 @@ pub unsafe extern "C" fn recvfrom(
     if !wants_block(flags) {
         return sys_recvfrom(fd, buf, len, flags, addr, addrlen);
     }
-    let drains = flags & (libc::MSG_PEEK | libc::MSG_WAITALL | libc::MSG_TRUNC) == 0;
+    // A read of nothing counts as draining whatever its flags: the length (0) is what makes a
+    // TCP `recv` whose timeout passed answer 0 (see `try_until_ready`), `MSG_PEEK` or not.
+    let drains = len == 0 || flags & (libc::MSG_PEEK | libc::MSG_WAITALL | libc::MSG_TRUNC) == 0;
     let try_from = move |done: usize, wait: &mut Wait| {
         let (buf, len) = (skip(buf, done), len - done);
         green_io_in(
@@ -991,26 +993,27 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
     if !wants_block(flags) {
         return sys_recvmsg(fd, msg, flags);
     }
-    let first_try = |wait: &mut Wait| {
+    // `drains` is `Some(0)` for a read of nothing only: see `recvfrom`.
+    let first_try = |wait: &mut Wait, drains: Option<usize>| {
         green_io_in(
             wait,
             fd,
             Direction::Read,
             || sys_recvmsg(fd, msg, flags | libc::MSG_DONTWAIT),
             None,
-            None,
+            drains,
             || sys_recvmsg(fd, msg, flags),
         )
     };
     if msg.is_null() {
-        return first_try(&mut Wait::default());
+        return first_try(&mut Wait::default(), None);
     }
     // SAFETY: the caller's message, valid; the kernel overwrites these two lengths.
     let (namelen, controllen) = unsafe { ((*msg).msg_namelen, (*msg).msg_controllen) };
-    let mut wait = Wait::default();
-    let first = first_try(&mut wait);
-    // SAFETY: as above.
+    // SAFETY: as above (the kernel does not change the buffers' lengths).
     let len = unsafe { msg_len(msg) };
+    let mut wait = Wait::default();
+    let first = first_try(&mut wait, (len == 0).then_some(0));
     let target = |wait: &mut Wait, slot: &Slot| {
         // SAFETY: as above; filled in by the kernel.
         let ancillary = unsafe { (*msg).msg_controllen } != 0;

@@ -231,6 +231,18 @@ impl<S: AsRawFd> IoSource<S> {
             |&n| n > 0 && n < len,
             |_, n, _| Ok(n),
         );
+        self.empty_read_answer(len, empty_times_out_as_zero, result)
+    }
+
+    /// What a blocking read (or peek) into `len` bytes answers, given `result` of the wait: a
+    /// read into no buffer whose timeout passed is `Ok(0)` where `empty_times_out_as_zero`
+    /// (see [`Self::read_stream`]).
+    pub(crate) fn empty_read_answer(
+        &self,
+        len: usize,
+        empty_times_out_as_zero: bool,
+        result: io::Result<usize>,
+    ) -> io::Result<usize> {
         match result {
             // Not in the user's non-blocking mode, where the kernel says EAGAIN too.
             Err(e)

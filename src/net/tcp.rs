@@ -147,9 +147,12 @@ impl TcpStream {
 
     super::macros::timeouts!();
 
-    /// Reads without removing the data from the queue.
+    /// Reads without removing the data from the queue. A peek into no buffer waits for data
+    /// as a read does, and answers `Ok(0)` when the read timeout passes first (as the kernel's).
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.do_io(Direction::Read, |s| s.peek(buf))
+        let len = buf.len();
+        let result = self.0.do_io(Direction::Read, |s| s.peek(buf));
+        self.0.empty_read_answer(len, true, result)
     }
 
     /// Sets TCP_NODELAY.

@@ -21,6 +21,7 @@ pub const SCENARIOS: &[Scenario] = scenarios![
     net_read_timeout_expires,
     net_zero_len_read,
     net_zero_len_read_with_data,
+    net_zero_len_peek,
     unix_zero_len_read,
     net_zero_len_write,
     net_zero_len_read_nonblocking,
@@ -178,6 +179,18 @@ fn net_zero_len_read() -> String {
         .unwrap();
     let t = Instant::now();
     let res = r(s.read(&mut []));
+    format!("{res} {}", took(t.elapsed(), Duration::from_millis(50)))
+}
+
+/// A peek into an empty buffer waits for data as a read does; when the read timeout passes
+/// first, TCP answers 0 bytes (`recv(.., 0, MSG_PEEK)`).
+fn net_zero_len_peek() -> String {
+    let l = net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let s = net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let t = Instant::now();
+    let res = r(s.peek(&mut []));
     format!("{res} {}", took(t.elapsed(), Duration::from_millis(50)))
 }
 
