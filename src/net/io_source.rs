@@ -705,3 +705,40 @@ fn poll_fd(fd: RawFd, direction: Direction, deadline: Option<Instant>) -> io::Re
     runtime::park::park_point();
     Ok(())
 }
+
+/// The rest of a stream's `write_all` after its first `write` returned `first` without
+/// writing all of `buf` (a timeout or an error after part of it, an interruption): std's own
+/// `write_all` loop from there, so that the outcome, and the error values, are std's. Out of
+/// line: the usual `write_all` is one `write` that takes everything.
+#[cold]
+#[inline(never)]
+pub(crate) fn write_all_rest(
+    stream: &mut impl io::Write,
+    buf: &[u8],
+    first: io::Result<usize>,
+) -> io::Result<()> {
+    /// A writer whose first `write` answers `first` and whose later ones are `inner`'s, so that
+    /// std's default `write_all` runs its loop from the first answer on.
+    struct Replay<'a, W> {
+        first: Option<io::Result<usize>>,
+        inner: &'a mut W,
+    }
+    impl<W: io::Write> io::Write for Replay<'_, W> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            match self.first.take() {
+                Some(first) => first,
+                None => self.inner.write(buf),
+            }
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.inner.flush()
+        }
+    }
+    io::Write::write_all(
+        &mut Replay {
+            first: Some(first),
+            inner: stream,
+        },
+        buf,
+    )
+}

@@ -120,6 +120,18 @@ macro_rules! stream_io {
                     .write_vectored_stream(bufs, |mut s, bufs| s.write_vectored(bufs))
             }
 
+            /// std's `write_all`, with its usual case (one `write` takes everything) inline.
+            #[inline]
+            fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+                if buf.is_empty() {
+                    return Ok(());
+                }
+                match std::io::Write::write(self, buf) {
+                    Ok(n) if n == buf.len() => Ok(()),
+                    first => crate::net::io_source::write_all_rest(self, buf, first),
+                }
+            }
+
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())
             }
@@ -145,6 +157,11 @@ macro_rules! stream_io {
 
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 (&*self).write_vectored(bufs)
+            }
+
+            #[inline]
+            fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+                (&*self).write_all(buf)
             }
 
             fn flush(&mut self) -> std::io::Result<()> {

@@ -73,6 +73,9 @@ pub const SCENARIOS: &[Scenario] = scenarios![
     tcp_nonblocking_write_full,
     tcp_write_timeout,
     tcp_write_all_timeout,
+    tcp_write_all_edges,
+    tcp_write_all_nonblocking_full,
+    unix_write_all_timeout,
     tcp_clone_shares_nonblocking,
     tcp_clone_shares_timeout,
     tcp_clone_after_timeout,
@@ -823,6 +826,47 @@ fn tcp_write_all_timeout() -> String {
     format!(
         "{} {}",
         rk(s.write_all(&buf)),
+        took(t.elapsed(), Duration::from_millis(50))
+    )
+}
+
+/// `write_all` of nothing makes no call (so a shut-down write half does not fail it); of
+/// something after the shutdown, the first write's error (EPIPE).
+fn tcp_write_all_edges() -> String {
+    let l = net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut s = net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (_peer, _) = l.accept().unwrap();
+    let whole = r(s.write_all(b"abc"));
+    s.shutdown(net::Shutdown::Write).unwrap();
+    let empty = r(s.write_all(&[]));
+    let after = r(s.write_all(b"x"));
+    format!("{whole} {empty} {after}")
+}
+
+/// In non-blocking mode `write_all` stops at the first `WouldBlock`, after what the socket's
+/// buffers took.
+fn tcp_write_all_nonblocking_full() -> String {
+    let l = net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut s = net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (_peer, _) = l.accept().unwrap();
+    s.set_nonblocking(true).unwrap();
+    let t = Instant::now();
+    format!(
+        "{} {}",
+        rk(s.write_all(&vec![0u8; 64 << 20])),
+        took(t.elapsed(), Duration::from_millis(500))
+    )
+}
+
+/// A Unix stream's `write_all` to a peer that never reads: the write timeout ends it.
+fn unix_write_all_timeout() -> String {
+    let (mut a, _b) = unet::UnixStream::pair().unwrap();
+    a.set_write_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let t = Instant::now();
+    format!(
+        "{} {}",
+        rk(a.write_all(&vec![0u8; 64 << 20])),
         took(t.elapsed(), Duration::from_millis(50))
     )
 }
