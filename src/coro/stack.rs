@@ -416,7 +416,11 @@ impl Stack {
     /// Records that a context on this stack suspended with its stack pointer at `sp`.
     #[inline]
     pub(crate) fn note_suspended_at(&mut self, sp: usize) {
-        self.low_water = self.low_water.min(sp);
+        // A branch, not `min`: nearly every suspension is at or above the mark, and then the
+        // header's line is not written.
+        if sp < self.low_water {
+            self.low_water = sp;
+        }
     }
 
     /// How many bytes lie below the `keep` topmost ones (rounded up to pages): the part
