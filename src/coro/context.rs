@@ -9,6 +9,7 @@
 use super::arch;
 use super::overflow::{self, StackInfo};
 use super::prefetch::{prefetch, CACHE_LINE};
+use super::started;
 use super::unwind::{self, Finished, RESUME, UNWIND};
 use super::{Resumed, Stack};
 use std::cell::Cell;
@@ -502,8 +503,8 @@ unsafe fn first_resume(state: State, info: *const StackInfo) {
     overflow::prepare_thread();
     // SAFETY: a context that never ran is not listed, and its header stays put until it
     // finishes, on this thread (a started context never changes OS thread); it is taken off
-    // the list by `finished`.
-    unsafe { overflow::watch(info) };
+    // the table by `finished`.
+    unsafe { started::watch(info) };
 }
 
 /// `settle`'s once-per-context branch, out of line for the same reason: the context leaves
@@ -519,7 +520,7 @@ unsafe fn first_resume(state: State, info: *const StackInfo) {
 unsafe fn finished(arg: usize, info: *const StackInfo) -> std::thread::Result<()> {
     // SAFETY: the caller's promise.
     unsafe {
-        overflow::unwatch(info);
+        started::unwatch(info);
         Finished::from_arg(arg).into_result()
     }
 }

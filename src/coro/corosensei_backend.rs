@@ -3,6 +3,7 @@
 //! same forced-unwind protocol and overflow reports as the asm backend.
 
 use super::overflow::{self, StackInfo};
+use super::started;
 use super::unwind::{self, Finished, RESUME, UNWIND};
 use super::{Resumed, Stack};
 use corosensei::stack::StackPointer;
@@ -105,8 +106,8 @@ impl Context {
             overflow::prepare_thread();
             // SAFETY: a context that never ran is not listed; the box stays put until the
             // context finishes, on this thread (a started context never
-            // changes OS thread), and `Return` below takes it off the list.
-            unsafe { overflow::watch(info) };
+            // changes OS thread), and `Return` below takes it off the table.
+            unsafe { started::watch(info) };
         }
         let result = self.coroutine.resume(arg);
         match result {
@@ -117,7 +118,7 @@ impl Context {
             // SAFETY: the word comes from Finished::into_arg in the closure above, and the
             // context was listed by its first resume, on this thread.
             CoroutineResult::Return(arg) => unsafe {
-                overflow::unwatch(info);
+                started::unwatch(info);
                 Resumed::Finished(Finished::from_arg(arg).into_result())
             },
         }

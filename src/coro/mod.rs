@@ -41,6 +41,7 @@ mod overflow;
 mod pool;
 mod prefetch;
 mod stack;
+mod started;
 mod unwind;
 
 pub use context::{Context, Suspender};

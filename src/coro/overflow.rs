@@ -7,23 +7,17 @@
 //! for OS threads. Any other fault is handed to the handler that was installed before ours
 //! (std's, or the default action).
 //!
-//! The handler finds the stacks through a per-OS-thread list of the contexts started and not
-//! yet finished there (a context never changes OS thread once started). A context joins the
-//! list at its first resume and leaves it when it finishes: twice per context, off the switch.
-//! Publishing "the running context" at every switch instead cost a thread-local load and two
-//! stores per resume, on the path every green thread's park and wake takes.
-//!
-//! The race: the handler runs on the thread whose list it reads, between any two instructions
-//! of [`watch`] or [`unwatch`]. Both change the list so that every state a handler can see is
-//! a well-formed list: a node is filled in before the head points at it, and a node leaving is
-//! skipped by its predecessor before its successor's back link changes. A compiler fence
-//! between the stores keeps that order (the CPU never reorders a thread's stores as seen by
-//! its own signal handler).
+//! The handler finds the stacks in a per-OS-thread table of the contexts started and not yet
+//! finished there (a context never changes OS thread once started; see `started.rs`). A
+//! context enters it at its first resume and leaves it when it finishes: twice per context,
+//! off the switch. Publishing "the running context" at every switch instead cost a
+//! thread-local load and two stores per resume, on the path every green thread's park and wake
+//! takes.
 
+use super::started::{self, Slot};
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::ptr;
-use std::sync::atomic::{compiler_fence, Ordering};
 use std::sync::Once;
 
 /// What the handler needs to know about a started context. Lives at a fixed address (the
@@ -35,9 +29,9 @@ pub(crate) struct StackInfo {
     pub guard_end: usize,
     pub size: usize,
     pub name: Option<std::sync::Arc<str>>,
-    /// The list's links; null at either end, and while not listed.
-    prev: Cell<*const StackInfo>,
-    next: Cell<*const StackInfo>,
+    /// The slot of this thread's table of started contexts that points here (see
+    /// `started.rs`); null while not listed.
+    pub(super) slot: Cell<*const Slot>,
 }
 
 impl StackInfo {
@@ -48,8 +42,7 @@ impl StackInfo {
             guard_end: guard.end,
             size,
             name: None,
-            prev: Cell::new(ptr::null()),
-            next: Cell::new(ptr::null()),
+            slot: Cell::new(ptr::null()),
         }
     }
 
@@ -63,58 +56,7 @@ impl StackInfo {
 }
 
 thread_local! {
-    // Const-initialised and without a destructor: a plain TLS slot, safe to read from a signal
-    // handler. The head of this thread's list of started, unfinished contexts.
-    static STARTED: Cell<*const StackInfo> = const { Cell::new(ptr::null()) };
     static ALTSTACK_READY: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Lists `info`'s context as started on this thread: called at its first resume, after
-/// [`prepare_thread`].
-///
-/// # Safety
-/// `info` is not listed, and stays at its address with its guard and size unchanged (only its
-/// name may be set, while its context is not running) until [`unwatch`] is called for it on
-/// this same thread, or forever (a leaked or abandoned context's stack is never unmapped).
-#[inline]
-pub(crate) unsafe fn watch(info: *const StackInfo) {
-    STARTED.with(|head| {
-        let first = head.get();
-        // SAFETY: `info` is valid (the caller's promise), and so is every listed node.
-        unsafe {
-            (*info).prev.set(ptr::null());
-            (*info).next.set(first);
-            compiler_fence(Ordering::SeqCst);
-            if let Some(first) = first.as_ref() {
-                first.prev.set(info);
-            }
-        }
-        compiler_fence(Ordering::SeqCst);
-        head.set(info);
-    });
-}
-
-/// Takes `info`'s context off this thread's list: called once it has finished, before the
-/// memory `info` lies in can be reused.
-///
-/// # Safety
-/// `info` was listed by [`watch`] on this thread and not unwatched since.
-#[inline]
-pub(crate) unsafe fn unwatch(info: *const StackInfo) {
-    // SAFETY: `info` and its neighbours are listed, hence valid (the caller's promise).
-    unsafe {
-        let (prev, next) = ((*info).prev.get(), (*info).next.get());
-        match prev.as_ref() {
-            Some(prev) => prev.next.set(next),
-            None => STARTED.with(|head| head.set(next)),
-        }
-        compiler_fence(Ordering::SeqCst);
-        if let Some(next) = next.as_ref() {
-            next.prev.set(prev);
-        }
-        (*info).prev.set(ptr::null());
-        (*info).next.set(ptr::null());
-    }
 }
 
 /// Makes sure this thread can report an overflow: the handler is installed and the thread has
@@ -211,17 +153,15 @@ extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: 
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
     let sp = stack_pointer(context);
-    // try_with: never panic in a signal handler (the slot may be gone during thread exit).
-    let mut node = STARTED.try_with(Cell::get).unwrap_or(ptr::null());
-    // SAFETY: every node on this thread's list is the StackInfo of a context started here and
-    // not finished, at a fixed address (see `watch`); the list is well formed at every
-    // instruction this handler can interrupt (see the module's docs).
-    while let Some(stack) = unsafe { node.as_ref() } {
-        if stack.overflowed(addr, sp) {
-            report_overflow(stack);
-        }
-        node = stack.next.get();
-    }
+    // SAFETY: this thread's own table, which is consistent at every instruction this handler
+    // can interrupt (see `started.rs`).
+    unsafe {
+        started::for_each(|stack| {
+            if stack.overflowed(addr, sp) {
+                report_overflow(stack);
+            }
+        })
+    };
     // Not ours: hand the fault to whoever handled it before us.
     let previous = if signal == libc::SIGBUS {
         &raw const PREVIOUS_BUS
