@@ -8,9 +8,13 @@
 //! finer tick costs little, since the levels still cascade an entry at most once per level and
 //! the occupancy maps skip empty slots.
 //!
-//! Entries live in a slab and each slot is an intrusive doubly-linked list of slab indices, so
-//! insert and cancel are O(1). A 64-bit occupancy map per level lets `advance` jump straight to
-//! the next occupied slot, so long empty stretches cost nothing. When time reaches a slot of a
+//! Entries live in a slab and each slot is an array of slab indices; an entry knows its place in
+//! its slot's array, so insert (a push) and cancel (a swap-remove, which moves one index and
+//! updates its entry) are O(1). Arrays rather than linked lists: a slot's due entries are
+//! visited by reading its array in order, so the loads of their entries do not wait on one
+//! another (following `next` links through a slab of a million timers was one dependent cache
+//! miss per entry, 9% of B8's CPU). A 64-bit occupancy map per level lets `advance` jump
+//! straight to the next occupied slot, so long empty stretches cost nothing. When time reaches a slot of a
 //! higher level, its entries cascade down to finer levels; an entry fires once the wheel's tick
 //! has reached its own deadline tick, which is rounded up, so nothing fires early.
 //!
@@ -27,6 +31,7 @@
 //! Single-threaded: a worker owns its wheel (`runtime::worker`); green threads on that worker
 //! insert and cancel (`runtime::park`).
 
+use crate::coro::prefetch;
 use std::time::{Duration, Instant};
 
 const LEVELS: usize = 6;
@@ -36,7 +41,8 @@ const SLOTS: usize = 1 << SLOT_BITS;
 const SPAN: u64 = 1 << (SLOT_BITS as u64 * LEVELS as u64);
 /// A tick is 2^TICK_SHIFT nanoseconds (65,536 ns).
 const TICK_SHIFT: u32 = 16;
-const NIL: u32 = u32::MAX;
+/// How many entries ahead of the one it fires `advance` asks the CPU for.
+const PREFETCH_AHEAD: usize = 8;
 /// The `level` of an entry in the overflow list.
 const OVERFLOW: usize = LEVELS;
 
@@ -55,8 +61,8 @@ struct Entry<T> {
     generation: u32,
     level: u8,
     slot: u8,
-    prev: u32,
-    next: u32,
+    /// Where its index is in its slot's (or the overflow list's) array.
+    pos: u32,
 }
 
 pub(crate) struct TimerWheel<T> {
@@ -65,10 +71,13 @@ pub(crate) struct TimerWheel<T> {
     elapsed: u64,
     entries: Vec<Entry<T>>,
     free: Vec<u32>,
-    heads: [[u32; SLOTS]; LEVELS],
+    slots: [[Vec<u32>; SLOTS]; LEVELS],
     occupied: [u64; LEVELS],
     /// Entries whose tick lies beyond the current turn of the top level.
-    overflow: u32,
+    overflow: Vec<u32>,
+    /// An empty array that takes the place of the slot `advance` empties, so that slots keep
+    /// their capacity from turn to turn.
+    spare: Vec<u32>,
     /// The start of the turn of the earliest overflow entry, when the list is looked at next;
     /// `u64::MAX` when the list is empty. May be early (after a cancel), never late: an early
     /// visit just links nothing and re-arms.
@@ -83,9 +92,10 @@ impl<T> TimerWheel<T> {
             elapsed: 0,
             entries: Vec::new(),
             free: Vec::new(),
-            heads: [[NIL; SLOTS]; LEVELS],
+            slots: std::array::from_fn(|_| std::array::from_fn(|_| Vec::new())),
             occupied: [0; LEVELS],
-            overflow: NIL,
+            overflow: Vec::new(),
+            spare: Vec::new(),
             overflow_at: u64::MAX,
             len: 0,
         }
@@ -131,8 +141,7 @@ impl<T> TimerWheel<T> {
                     generation: 0,
                     level: 0,
                     slot: 0,
-                    prev: NIL,
-                    next: NIL,
+                    pos: 0,
                 });
                 u32::try_from(self.entries.len() - 1).expect("fewer than 4 billion timers")
             }
@@ -179,23 +188,27 @@ impl<T> TimerWheel<T> {
             // Take the whole slot (or the overflow list), then fire what is due and cascade the
             // rest down. Each entry is linked relative to the new `elapsed`: into a slot that
             // starts later, or back into the overflow list to be looked at in a later turn.
-            let mut index = if level == OVERFLOW {
+            let spare = std::mem::take(&mut self.spare);
+            let mut batch = if level == OVERFLOW {
                 self.overflow_at = u64::MAX; // re-armed by what goes back in
-                std::mem::replace(&mut self.overflow, NIL)
+                std::mem::replace(&mut self.overflow, spare)
             } else {
                 self.occupied[level] &= !(1 << slot);
-                std::mem::replace(&mut self.heads[level][slot], NIL)
+                std::mem::replace(&mut self.slots[level][slot], spare)
             };
-            while index != NIL {
-                let next = self.entries[index as usize].next;
+            for (i, &index) in batch.iter().enumerate() {
+                if let Some(&ahead) = batch.get(i + PREFETCH_AHEAD) {
+                    prefetch((&raw const self.entries[ahead as usize]).cast());
+                }
                 if self.entries[index as usize].tick <= self.elapsed {
                     let value = self.release(index);
                     fire(value);
                 } else {
                     self.link(index);
                 }
-                index = next;
             }
+            batch.clear();
+            self.spare = batch;
         }
         self.elapsed = now_tick;
     }
@@ -224,58 +237,49 @@ impl<T> TimerWheel<T> {
 
     fn link(&mut self, index: u32) {
         let tick = self.entries[index as usize].tick;
-        let Some((level, slot)) = self.position(tick) else {
-            // Looked at again when the clock reaches the start of the tick's turn, which is
-            // after `elapsed` (the tick differs from it above the wheel's bits and is not
-            // earlier).
-            self.overflow_at = self.overflow_at.min(tick & !(SPAN - 1));
-            let head = self.overflow;
-            let entry = &mut self.entries[index as usize];
-            entry.level = OVERFLOW as u8;
-            entry.slot = 0;
-            entry.prev = NIL;
-            entry.next = head;
-            if head != NIL {
-                self.entries[head as usize].prev = index;
+        let (level, slot, list) = match self.position(tick) {
+            Some((level, slot)) => {
+                self.occupied[level] |= 1 << slot;
+                (level, slot, &mut self.slots[level][slot])
             }
-            self.overflow = index;
-            return;
+            None => {
+                // Looked at again when the clock reaches the start of the tick's turn, which
+                // is after `elapsed` (the tick differs from it above the wheel's bits and is
+                // not earlier).
+                self.overflow_at = self.overflow_at.min(tick & !(SPAN - 1));
+                (OVERFLOW, 0, &mut self.overflow)
+            }
         };
-        let head = self.heads[level][slot];
-        {
-            let entry = &mut self.entries[index as usize];
-            entry.level = level as u8;
-            entry.slot = slot as u8;
-            entry.prev = NIL;
-            entry.next = head;
-        }
-        if head != NIL {
-            self.entries[head as usize].prev = index;
-        }
-        self.heads[level][slot] = index;
-        self.occupied[level] |= 1 << slot;
+        let pos = u32::try_from(list.len()).expect("fewer than 4 billion timers");
+        list.push(index);
+        let entry = &mut self.entries[index as usize];
+        entry.level = level as u8;
+        entry.slot = slot as u8;
+        entry.pos = pos;
     }
 
     fn unlink(&mut self, index: u32) {
-        let (level, slot, prev, next) = {
+        let (level, slot, pos) = {
             let e = &self.entries[index as usize];
-            (e.level as usize, e.slot as usize, e.prev, e.next)
+            (e.level as usize, e.slot as usize, e.pos as usize)
         };
-        if prev == NIL && level == OVERFLOW {
-            self.overflow = next;
-            if next == NIL {
+        let list = if level == OVERFLOW {
+            &mut self.overflow
+        } else {
+            &mut self.slots[level][slot]
+        };
+        list.swap_remove(pos);
+        let moved = list.get(pos).copied();
+        let emptied = list.is_empty();
+        if let Some(moved) = moved {
+            self.entries[moved as usize].pos = pos as u32;
+        }
+        if emptied {
+            if level == OVERFLOW {
                 self.overflow_at = u64::MAX;
-            }
-        } else if prev == NIL {
-            self.heads[level][slot] = next;
-            if next == NIL {
+            } else {
                 self.occupied[level] &= !(1 << slot);
             }
-        } else {
-            self.entries[prev as usize].next = next;
-        }
-        if next != NIL {
-            self.entries[next as usize].prev = prev;
         }
     }
 
@@ -292,7 +296,7 @@ impl<T> TimerWheel<T> {
     /// for the visit of the overflow list.
     fn next_expiration(&self) -> Option<(usize, usize, u64)> {
         let mut best: Option<(usize, usize, u64)> =
-            (self.overflow != NIL).then(|| (OVERFLOW, 0, self.overflow_at.max(self.elapsed)));
+            (!self.overflow.is_empty()).then(|| (OVERFLOW, 0, self.overflow_at.max(self.elapsed)));
         for level in 0..LEVELS {
             let occupied = self.occupied[level];
             if occupied == 0 {
