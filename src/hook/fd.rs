@@ -66,6 +66,10 @@ pub(super) const OTHER: u8 = 2;
 pub(super) const NOWAIT: u8 = 3;
 /// As `NOWAIT`, but the kernel refused `RWF_NOWAIT` on it: readiness is polled first.
 pub(super) const POLL_FIRST: u8 = 4;
+/// A regular file, not yet known to refuse `RWF_NOWAIT` reads (see `file.rs`).
+pub(super) const REGULAR: u8 = 5;
+/// A regular file whose file system refused `RWF_NOWAIT` reads (tmpfs, /proc): read in place.
+pub(super) const REGULAR_PLAIN: u8 = 6;
 
 pub(super) struct Slot {
     kind: AtomicU8,
@@ -219,8 +223,8 @@ impl Slot {
         self.kind(fd) == SOCKET
     }
 
-    /// What the fd is (`SOCKET`, `NOWAIT`, `POLL_FIRST` or `OTHER`), asking the kernel the
-    /// first time (`errno` preserved). Inlined, as the asking is not.
+    /// What the fd is (`SOCKET`, `NOWAIT`, `POLL_FIRST`, `REGULAR`, `REGULAR_PLAIN` or `OTHER`),
+    /// asking the kernel the first time (`errno` preserved). Inlined, as the asking is not.
     #[inline]
     pub(super) fn kind(&self, fd: RawFd) -> u8 {
         let kind = self.kind.load(Ordering::Relaxed);
@@ -246,6 +250,7 @@ impl Slot {
         } else {
             match file_type(fd) {
                 Some(libc::S_IFIFO | libc::S_IFCHR) => NOWAIT,
+                Some(libc::S_IFREG) => REGULAR,
                 _ => OTHER,
             }
         };
@@ -261,6 +266,17 @@ impl Slot {
     /// Whether the fd is a TCP socket (after `kind` said `SOCKET`).
     pub(super) fn is_tcp(&self) -> bool {
         self.tcp.load(Ordering::Relaxed)
+    }
+
+    /// The file system refused `RWF_NOWAIT` reads of this regular file: read it in place from
+    /// now on.
+    pub(super) fn file_refuses_nowait(&self) {
+        let _ = self.kind.compare_exchange(
+            REGULAR,
+            REGULAR_PLAIN,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
     /// The kernel refused `RWF_NOWAIT` on the fd: poll it first from now on.

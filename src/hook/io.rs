@@ -143,6 +143,16 @@ fn try_until_ready(
     let pipe = match slot.kind(fd) {
         fd::SOCKET => None,
         fd::NOWAIT | fd::POLL_FIRST if pipe.is_some() => pipe,
+        fd::REGULAR if direction == Direction::Read => {
+            return match pipe {
+                // `read`, `readv`: a device read goes to the blocking pool (see `file.rs`).
+                // SAFETY: libc's contract for the caller's iovecs, checked by the kernel.
+                Some((iov, iovcnt)) => unsafe {
+                    super::file::read(fd, slot, iov, iovcnt, -1, real)
+                },
+                None => real(), // `recv` on a file: the kernel's ENOTSOCK
+            };
+        }
         _ => return real(),
     };
     let Some(reactor) = worker.reactor() else {
@@ -501,7 +511,7 @@ fn pollable(fd: RawFd) -> Option<(&'static Slot, bool)> {
 }
 
 /// The buffers of `iov` after their first `skip` bytes: what is left of a call.
-fn iov_after(iov: *const iovec, iovcnt: c_int, mut skip: usize) -> Vec<iovec> {
+pub(super) fn iov_after(iov: *const iovec, iovcnt: c_int, mut skip: usize) -> Vec<iovec> {
     // SAFETY: libc's contract; called after a try the kernel made with these buffers.
     let iovs = unsafe { std::slice::from_raw_parts(iov, iovcnt.max(0) as usize) };
     let mut rest = Vec::with_capacity(iovs.len());
@@ -744,7 +754,7 @@ const IOV_MAX: c_int = 1024;
 
 /// The total length of an iovec array (0, "unknown", for a null one or a count the kernel
 /// refuses: it is read only where the kernel would read it).
-fn iov_len_sum(iov: *const iovec, iovcnt: c_int) -> usize {
+pub(super) fn iov_len_sum(iov: *const iovec, iovcnt: c_int) -> usize {
     if iov.is_null() || iovcnt <= 0 || iovcnt > IOV_MAX {
         return 0;
     }

@@ -5,8 +5,9 @@
 //! What is hooked: sleeps (`sleep.rs`); sockets, pipes, FIFOs and ttys, `poll`, `ppoll`,
 //! `select`, `epoll_wait`/`epoll_pwait`/`epoll_pwait2` on a foreign epoll fd, and the fd
 //! bookkeeping (`io.rs`, `fd.rs`; `fcntl`/`ioctl`, which only note a change of `O_NONBLOCK`, in
-//! `fcntl.rs`); `getaddrinfo`/`getnameinfo` on the blocking pool (`dns.rs`).
-//! Not: regular files (not pollable: `zsync::fs`). A wait given a signal mask that unblocks a
+//! `fcntl.rs`); `getaddrinfo`/`getnameinfo` on the blocking pool (`dns.rs`); reads of regular
+//! files, whose cached bytes are read in place and the rest on the blocking pool (`file.rs`).
+//! Not: writes to regular files (into the page cache, in place). A wait given a signal mask that unblocks a
 //! signal (`ppoll`, `epoll_pwait*`) makes the real call: a parked green thread cannot be ended
 //! by the signal, which is what such a mask asks for.
 //!
@@ -63,6 +64,7 @@ use std::time::Duration;
 mod dns;
 mod fcntl;
 mod fd;
+mod file;
 mod io;
 mod sleep;
 
