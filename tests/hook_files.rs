@@ -160,8 +160,9 @@ fn run_child(case: &str) {
 
 /// A read of bytes the page cache does not hold goes to the blocking pool, and answers in full:
 /// one `read` of a range whose first half is cached and second half is not returns all of it
-/// (libc's read of a regular file is short only at the end of the file). In a child process,
-/// so that the pool's threads can be counted from none.
+/// (libc's read of a regular file is short only at the end of the file); a cached read that
+/// meets the end of the file does not go there. In a child process, so that the pool's threads
+/// can be counted from none.
 #[test]
 fn uncached_reads_go_to_the_blocking_pool_and_answer_in_full() {
     if std::env::var_os(CHILD_VAR).is_none() {
@@ -181,6 +182,17 @@ fn uncached_reads_go_to_the_blocking_pool_and_answer_in_full() {
                 return;
             }
             assert_eq!(pool_threads(), 0);
+            // All cached (just written), read with room to spare: the short read is the end of
+            // the file, found without the pool.
+            let mut room = vec![0u8; 2 * LEN];
+            assert_eq!(f.read(&mut room).unwrap(), LEN);
+            assert_eq!(&room[..LEN], &pattern(0, LEN)[..]);
+            assert_eq!(
+                pool_threads(),
+                0,
+                "a cached read's end of file went to the pool"
+            );
+            f.seek(SeekFrom::Start(0)).unwrap();
             // Nothing cached: the whole read on the pool.
             evict(&f, 0, 0);
             let mut buf = vec![0u8; LEN / 2];

@@ -4,8 +4,9 @@
 //! that are not in the page cache would hold its worker, and every green thread queued there,
 //! until the device answers. On a green thread the hooked `read`, `readv`, `pread` and
 //! `pread64` of a regular file therefore first read with `preadv2(RWF_NOWAIT)`: what is cached
-//! is read at once, in one system call, as libc's call would read it. If the first page is not
-//! cached (`EAGAIN`), or only part of the range was, the rest is read on the blocking pool
+//! is read at once, in one system call, as libc's call would read it (a read that stops short
+//! tries once more: the end of the file reads 0). If the first page is not cached (`EAGAIN`),
+//! or only part of the range was, the rest is read on the blocking pool
 //! ([`crate::blocking::unblock_scoped`]) from a duplicate of the fd while the green thread
 //! waits, shielded: the kernel's read of a regular file returns the whole count unless it meets
 //! the end of the file or an error, and C code relies on that, so the call answers as it would.
@@ -85,27 +86,55 @@ pub(super) unsafe fn read(
     let len = super::io::iov_len_sum(iov, iovcnt);
     let epoch = slot.epoch();
     keep_errno(|| {
-        // SAFETY: the caller's buffers.
-        let first = unsafe { preadv2(fd, iov, iovcnt, offset, libc::RWF_NOWAIT) };
-        let done = match first {
-            n if n >= 0 && (n == 0 || n as usize >= len) => return n, // all of it, or the end
-            n if n > 0 => n as usize,
-            _ => match errno() {
-                libc::EAGAIN => 0,
-                libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL => {
+        // What is cached, in as many tries as it takes: a short read is the end of the file
+        // (the next try reads 0) or the end of what the page cache holds (it says EAGAIN).
+        let mut done = 0;
+        loop {
+            let rest;
+            let (at, count) = if done == 0 {
+                (iov, iovcnt)
+            } else {
+                rest = super::io::iov_after(iov, iovcnt, done);
+                (rest.as_ptr(), rest.len() as c_int)
+            };
+            // SAFETY: the caller's buffers (or the part of them after `done` bytes).
+            let n = unsafe { preadv2(fd, at, count, after(offset, done), libc::RWF_NOWAIT) };
+            if n > 0 {
+                done += n as usize;
+                if done >= len {
+                    return done as ssize_t;
+                }
+                continue;
+            }
+            if n == 0 {
+                return done as ssize_t; // the end of the file
+            }
+            match errno() {
+                libc::EAGAIN => break,
+                libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL if done == 0 => {
                     slot.file_refuses_nowait();
                     return real();
                 }
+                // What was read is the answer; the next call meets the error (as the kernel's).
+                _ if done > 0 => return done as ssize_t,
                 _ => return -1, // the kernel's answer (EBADF, EISDIR, EFAULT...)
-            },
-        };
+            }
+        }
         match on_the_pool(fd, slot, epoch, iov, iovcnt, done, offset) {
             Some(n) if n >= 0 => (done as ssize_t).saturating_add(n),
-            // What was read is the answer; the next call meets the error (as the kernel's).
             _ if done > 0 => done as ssize_t,
             failed => failed.unwrap_or(-1),
         }
     })
+}
+
+/// The offset `done` bytes after `offset` (-1, the file position, stays -1: it moves by itself).
+fn after(offset: off64_t, done: usize) -> off64_t {
+    if offset < 0 {
+        offset
+    } else {
+        offset.saturating_add(done as off64_t)
+    }
 }
 
 /// The rest of [`read`] after `done` bytes: read on the blocking pool from a duplicate of `fd`.
@@ -127,11 +156,7 @@ fn on_the_pool(
         rest = super::io::iov_after(iov, iovcnt, done);
         (rest.as_ptr(), rest.len() as c_int)
     };
-    let offset = if offset < 0 {
-        offset
-    } else {
-        offset.saturating_add(done as off64_t)
-    };
+    let offset = after(offset, done);
     // SAFETY: F_DUPFD_CLOEXEC takes an int; a raw call, so the hooks do not see the number.
     let dup = unsafe {
         libc::syscall(
