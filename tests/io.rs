@@ -86,7 +86,7 @@ fn child_output() {
     });
     println!("@std after");
     // Pipes: every write and flush waited on the reactor, none went to the pool.
-    println!("#pool threads {}", pool_threads());
+    println!("#pool threads {}", common::pool_threads());
 }
 
 /// One `write` of a megabyte to standard output, a pipe its reader empties only later.
@@ -138,19 +138,8 @@ fn child_stdin_lines() {
         });
     println!("@ticks {ticks}");
     // A pipe is waited on through the worker's reactor: no blocking-pool thread was started.
-    println!("@pool threads {}", pool_threads());
+    println!("@pool threads {}", common::pool_threads());
     println!("@reactor path {}", zsync::io::stdio_reactor_calls() > 0);
-}
-
-/// How many of this process's threads are zsync's blocking-pool threads.
-fn pool_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter(|task| {
-            let comm = task.as_ref().unwrap().path().join("comm");
-            std::fs::read_to_string(comm).is_ok_and(|name| name.trim_end() == "zsync-blocking")
-        })
-        .count()
 }
 
 fn child_stdin_all() {

@@ -90,13 +90,8 @@ pub(super) unsafe fn read(
         // (the next try reads 0) or the end of what the page cache holds (it says EAGAIN).
         let mut done = 0;
         loop {
-            let rest;
-            let (at, count) = if done == 0 {
-                (iov, iovcnt)
-            } else {
-                rest = super::io::iov_after(iov, iovcnt, done);
-                (rest.as_ptr(), rest.len() as c_int)
-            };
+            let mut rest = Vec::new();
+            let (at, count) = past(iov, iovcnt, done, &mut rest);
             // SAFETY: the caller's buffers (or the part of them after `done` bytes).
             let n = unsafe { preadv2(fd, at, count, after(offset, done), libc::RWF_NOWAIT) };
             if n > 0 {
@@ -128,6 +123,21 @@ pub(super) unsafe fn read(
     })
 }
 
+/// The caller's iovecs past their first `done` bytes: themselves while nothing is done, else
+/// the rest, built in `rest` (which must outlive the use of the pointer).
+fn past(
+    iov: *const iovec,
+    iovcnt: c_int,
+    done: usize,
+    rest: &mut Vec<iovec>,
+) -> (*const iovec, c_int) {
+    if done == 0 {
+        return (iov, iovcnt);
+    }
+    *rest = super::io::iov_after(iov, iovcnt, done);
+    (rest.as_ptr(), rest.len() as c_int)
+}
+
 /// The offset `done` bytes after `offset` (-1, the file position, stays -1: it moves by itself).
 fn after(offset: off64_t, done: usize) -> off64_t {
     if offset < 0 {
@@ -149,13 +159,8 @@ fn on_the_pool(
     done: usize,
     offset: off64_t,
 ) -> Option<ssize_t> {
-    let rest;
-    let (iov, iovcnt) = if done == 0 {
-        (iov, iovcnt)
-    } else {
-        rest = super::io::iov_after(iov, iovcnt, done);
-        (rest.as_ptr(), rest.len() as c_int)
-    };
+    let mut rest = Vec::new();
+    let (iov, iovcnt) = past(iov, iovcnt, done, &mut rest);
     let offset = after(offset, done);
     // SAFETY: F_DUPFD_CLOEXEC takes an int; a raw call, so the hooks do not see the number.
     let dup = unsafe {

@@ -281,3 +281,14 @@ where
     drop(writer);
     drain.join().unwrap()
 }
+
+/// Threads of zsync's blocking pool in this process (by their name).
+pub fn pool_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter(|task| {
+            let comm = task.as_ref().unwrap().path().join("comm");
+            std::fs::read_to_string(comm).is_ok_and(|name| name.trim_end() == "zsync-blocking")
+        })
+        .count()
+}
