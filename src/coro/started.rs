@@ -11,7 +11,8 @@
 //! Why a table and not a list through the contexts' own stack headers (which this replaced):
 //! leaving such a list writes into both neighbours' headers, contexts started long apart whose
 //! stacks have left the cache. With a million sleepers finishing in random order, those two
-//! stores were a tenth of the CPU time (B8's run: 2,040-2,240 -> 1,870-1,910 ms of CPU).
+//! stores were a tenth of the samples (B8 on 2 workers: 1,803-2,051 -> 1,607-1,730 ms of CPU
+//! in alternating runs).
 //! Here a start and a finish touch the context's own header, one slot and the thread's
 //! free-list head; a slot freed is the next one taken.
 //!

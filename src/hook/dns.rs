@@ -8,7 +8,7 @@
 //! arrived meanwhile is raised at the next zsync park point. Every other caller makes the real
 //! call itself. The result is libc's, allocated by libc's `malloc` (`freeaddrinfo` frees it).
 
-use super::on_green_thread;
+use super::{on_green_thread, Borrowed};
 use libc::{addrinfo, c_char, c_int, c_void, sockaddr, socklen_t};
 use std::ffi::CStr;
 use std::sync::OnceLock;
@@ -47,20 +47,6 @@ fn real_getnameinfo() -> Option<GetNameInfo> {
     let addr = *REAL.get_or_init(|| next(c"getnameinfo") as usize);
     // SAFETY: a non-null address of libc's `getnameinfo`, which has this signature.
     (addr != 0).then(|| unsafe { std::mem::transmute::<usize, GetNameInfo>(addr) })
-}
-
-/// The caller's pointers, sent to a blocking-pool thread for the length of one call.
-struct Borrowed<T>(T);
-
-// SAFETY: the pointers are used only while the caller waits for the job (`unblock_scoped`),
-// and libc's resolver functions may be called from any thread.
-unsafe impl<T> Send for Borrowed<T> {}
-
-impl<T: Copy> Borrowed<T> {
-    /// By method, so that a closure captures the whole wrapper (not its non-`Send` fields).
-    fn get(&self) -> T {
-        self.0
-    }
 }
 
 /// `getaddrinfo(3)`.

@@ -268,22 +268,17 @@ impl Slot {
         self.tcp.load(Ordering::Relaxed)
     }
 
-    /// The file system refused `RWF_NOWAIT` reads of this regular file: read it in place from
-    /// now on.
-    pub(super) fn file_refuses_nowait(&self) {
-        let _ = self.kind.compare_exchange(
-            REGULAR,
-            REGULAR_PLAIN,
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        );
-    }
-
-    /// The kernel refused `RWF_NOWAIT` on the fd: poll it first from now on.
+    /// The kernel refused `RWF_NOWAIT` on the fd: a pipe or tty is polled first from now on, a
+    /// regular file read in place.
     pub(super) fn refuses_nowait(&self) {
-        let _ =
-            self.kind
-                .compare_exchange(NOWAIT, POLL_FIRST, Ordering::Relaxed, Ordering::Relaxed);
+        let (from, to) = match self.kind.load(Ordering::Relaxed) {
+            NOWAIT => (NOWAIT, POLL_FIRST),
+            REGULAR => (REGULAR, REGULAR_PLAIN),
+            _ => return,
+        };
+        let _ = self
+            .kind
+            .compare_exchange(from, to, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// The socket's timeout for `direction` (0: read, 1: write), if it has one: remembered

@@ -20,7 +20,7 @@
 //! place: a buffered write lands in the page cache (`zsync::fs` times them; see docs/API.md).
 
 use super::fd::{self, Slot};
-use super::{current, errno, keep_errno, set_errno};
+use super::{current, errno, keep_errno, set_errno, Borrowed};
 use crate::runtime::context::Current;
 use libc::{c_int, c_long, c_void, iovec, off64_t, size_t, ssize_t};
 use std::os::fd::RawFd;
@@ -49,20 +49,6 @@ unsafe fn preadv2(
             0 as c_long,
             c_long::from(flags),
         ) as ssize_t
-    }
-}
-
-/// The caller's buffers, lent to a blocking-pool thread for the length of one read.
-struct Borrowed(*const iovec, c_int);
-
-// SAFETY: the buffers are used only while the caller waits for the job (`unblock_scoped`), and
-// a system call may be made from any thread.
-unsafe impl Send for Borrowed {}
-
-impl Borrowed {
-    /// By method, so that a closure captures the whole wrapper (not its non-`Send` fields).
-    fn get(&self) -> (*const iovec, c_int) {
-        (self.0, self.1)
     }
 }
 
@@ -107,7 +93,7 @@ pub(super) unsafe fn read(
             match errno() {
                 libc::EAGAIN => break,
                 libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL if done == 0 => {
-                    slot.file_refuses_nowait();
+                    slot.refuses_nowait();
                     return real();
                 }
                 // What was read is the answer; the next call meets the error (as the kernel's).
@@ -182,7 +168,7 @@ fn on_the_pool(
         set_errno(libc::EBADF);
         return None;
     }
-    let lent = Borrowed(iov, iovcnt);
+    let lent = Borrowed((iov, iovcnt));
     let (n, err) = crate::blocking::unblock_scoped(move || {
         let (iov, iovcnt) = lent.get();
         // SAFETY: the caller's buffers, valid while it waits for this job.

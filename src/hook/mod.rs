@@ -88,6 +88,22 @@ fn on_green_thread() -> bool {
     matches!(current(), Current::Green { .. })
 }
 
+/// The caller's pointers, lent to a blocking-pool thread for the length of one call
+/// (`getaddrinfo`'s arguments, a regular file read's buffers).
+struct Borrowed<T>(T);
+
+// SAFETY: the pointers are used only while the caller waits for the job, shielded
+// ([`crate::blocking::unblock_scoped`]), and what they are lent to (libc's resolver, a system
+// call) may run on any thread.
+unsafe impl<T> Send for Borrowed<T> {}
+
+impl<T: Copy> Borrowed<T> {
+    /// By method, so that a closure captures the whole wrapper (not its non-`Send` fields).
+    fn get(&self) -> T {
+        self.0
+    }
+}
+
 /// Sets the calling OS thread's `errno`.
 fn set_errno(value: libc::c_int) {
     // SAFETY: `__errno_location` returns this OS thread's errno, valid while the thread lives.
