@@ -166,10 +166,11 @@ impl Drop for Teardown {
     fn drop(&mut self) {
         let mut chunk = NEWEST.with(|newest| newest.replace(ptr::null()));
         FIRST_FREE.with(|first| first.set(ptr::null()));
-        compiler_fence(Ordering::SeqCst); // the handler sees no table from here
-                                          // SAFETY: every chunk of the list was allocated by `grow` with `layout()`; one with a
-                                          // taken slot is left alone (its context may still `unwatch`), the others are reachable
-                                          // from nowhere now.
+        // The handler sees no table from here.
+        compiler_fence(Ordering::SeqCst);
+        // SAFETY: every chunk of the list was allocated by `grow` with `layout()`; one with a
+        // taken slot is left alone (its context may still `unwatch`), the others are reachable
+        // from nowhere now.
         unsafe {
             while !chunk.is_null() {
                 let older = (*chunk).older;

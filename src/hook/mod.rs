@@ -7,9 +7,9 @@
 //! bookkeeping (`io.rs`, `fd.rs`; `fcntl`/`ioctl`, which only note a change of `O_NONBLOCK`, in
 //! `fcntl.rs`); `getaddrinfo`/`getnameinfo` on the blocking pool (`dns.rs`); reads of regular
 //! files, whose cached bytes are read in place and the rest on the blocking pool (`file.rs`).
-//! Not: writes to regular files (into the page cache, in place). A wait given a signal mask that unblocks a
-//! signal (`ppoll`, `epoll_pwait*`) makes the real call: a parked green thread cannot be ended
-//! by the signal, which is what such a mask asks for.
+//! Not: writes to regular files (into the page cache, in place). A wait given a signal mask
+//! that unblocks a signal (`ppoll`, `epoll_pwait*`) makes the real call: a parked green thread
+//! cannot be ended by the signal, which is what such a mask asks for.
 //!
 //! # How
 //!

@@ -14,9 +14,9 @@
 //! visited by reading its array in order, so the loads of their entries do not wait on one
 //! another (following `next` links through a slab of a million timers was one dependent cache
 //! miss per entry, 9% of B8's CPU). A 64-bit occupancy map per level lets `advance` jump
-//! straight to the next occupied slot, so long empty stretches cost nothing. When time reaches a slot of a
-//! higher level, its entries cascade down to finer levels; an entry fires once the wheel's tick
-//! has reached its own deadline tick, which is rounded up, so nothing fires early.
+//! straight to the next occupied slot, so long empty stretches cost nothing. When time reaches
+//! a slot of a higher level, its entries cascade down to finer levels; an entry fires once the
+//! wheel's tick has reached its own deadline tick, which is rounded up, so nothing fires early.
 //!
 //! The wheel proper holds only deadlines in the current *turn* of the top level: ticks that agree
 //! with `elapsed` on every bit above the wheel's 36 (`tick ^ elapsed < SPAN`). Anything later (a
